@@ -1,0 +1,144 @@
+//! `platform`: runs the whole platform on one machine with no setup.
+//!
+//! - `platform` (what `cargo run --release` runs): migrates the SQLite databases under
+//!   ./data, seeds a demo catalog on first start, serves every subgraph, runs the relays
+//!   and background jobs, and starts the gateway.
+//! - `platform gateway`: the gateway alone (the launcher starts it this way, as a child
+//!   process, because the router owns process-wide state).
+//! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use clap::{Parser, Subcommand};
+use kernel_infra::CancellationToken;
+use platform::{Contexts, Settings};
+
+#[derive(Parser)]
+#[command(name = "platform", about = "Runs every subgraph and the gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway only (configured by ROUTER_CONFIG_FILE_PATH).
+    Gateway,
+    /// Write every subgraph's SDL and the supergraph under schema/.
+    Schema {
+        /// Only check that the committed files match the code; exit 1 if not.
+        #[arg(long)]
+        check: bool,
+        #[arg(long, default_value = "schema")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Some(Command::Gateway) => gateway::serve::run(),
+        Some(Command::Schema { check: false, dir }) => {
+            for path in platform::schema_files::write(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Some(Command::Schema { check: true, dir }) => {
+            let stale = platform::schema_files::stale(&dir)?;
+            for path in &stale {
+                eprintln!(
+                    "stale: {} (run `cargo run -p platform -- schema`)",
+                    path.display()
+                );
+            }
+            if stale.is_empty() {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
+        None => run_platform(),
+    }
+}
+
+#[tokio::main]
+async fn run_platform() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let settings = Settings::from_env()?;
+    let shutdown = CancellationToken::new();
+    let contexts = Contexts::open(
+        &settings.products_database_url,
+        &settings.inventory_database_url,
+    )
+    .await?;
+    let mut tasks = contexts.spawn_background(&shutdown);
+    let (products_addr, task) = platform::serve(
+        contexts.products.router(),
+        &settings.products_listen,
+        &shutdown,
+    )
+    .await?;
+    tasks.push(task);
+    let (inventory_addr, task) = platform::serve(
+        contexts.inventory.router(),
+        &settings.inventory_listen,
+        &shutdown,
+    )
+    .await?;
+    tasks.push(task);
+
+    let products_url = format!("http://{products_addr}/graphql");
+    let inventory_url = format!("http://{inventory_addr}/graphql");
+    let supergraph = platform::supergraph(&products_url, &inventory_url)?;
+    let env = platform::gateway_env(
+        &settings.data_dir.join("gateway"),
+        &supergraph,
+        settings.gateway_port,
+    )?;
+    let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("gateway")
+        .envs(env)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+
+    let seeding = contexts.clone();
+    tokio::spawn(async move {
+        match platform::seed::demo_catalog(&seeding, 1000).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "seeded the demo catalog"),
+            Err(err) => tracing::error!(error = %err, "seeding the demo catalog failed"),
+        }
+    });
+
+    println!();
+    println!(
+        "  gateway (GraphQL, GraphiQL):  http://127.0.0.1:{}/graphql",
+        settings.gateway_port
+    );
+    println!(
+        "  gateway health:               http://127.0.0.1:{}/health",
+        settings.gateway_port
+    );
+    println!("  products subgraph:            {products_url}");
+    println!("  inventory subgraph:           {inventory_url}");
+    println!("  press Ctrl-C to stop");
+    println!();
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        status = gateway.wait() => tracing::error!(?status, "the gateway exited"),
+    }
+    shutdown.cancel();
+    let _ = gateway.start_kill();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}

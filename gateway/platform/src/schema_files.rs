@@ -1,0 +1,82 @@
+//! The schema files under schema/: each subgraph's SDL, written from its code, and
+//! the composed supergraph. `platform schema` writes them; `platform schema --check`
+//! (and a test) fails when a committed file differs from what the code produces.
+
+use std::path::Path;
+
+use gateway::compose::SubgraphSdl;
+
+/// Every subgraph with its SDL from code, routed to the given URLs.
+pub fn subgraphs(products_url: &str, inventory_url: &str) -> Vec<SubgraphSdl> {
+    vec![
+        SubgraphSdl {
+            name: "inventory".into(),
+            url: inventory_url.into(),
+            sdl: inventory_service::sdl(),
+        },
+        SubgraphSdl {
+            name: "products".into(),
+            url: products_url.into(),
+            sdl: products_service::sdl(),
+        },
+    ]
+}
+
+/// The files that belong under `schema_dir`, with their expected content.
+///
+/// # Errors
+/// When `subgraphs.json` is unreadable or the subgraphs do not compose.
+pub fn expected_files(schema_dir: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
+    let urls: gateway::compose::SubgraphUrls =
+        serde_json::from_str(&std::fs::read_to_string(schema_dir.join("subgraphs.json"))?)?;
+    let url = |name: &str| {
+        urls.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{name} is missing from subgraphs.json"))
+    };
+    let subgraphs = subgraphs(&url("products")?, &url("inventory")?);
+    let mut files: Vec<_> = subgraphs
+        .iter()
+        .map(|s| {
+            (
+                schema_dir
+                    .join("subgraphs")
+                    .join(format!("{}.graphql", s.name)),
+                s.sdl.clone(),
+            )
+        })
+        .collect();
+    files.push((
+        schema_dir.join("supergraph.graphql"),
+        gateway::compose::compose(&subgraphs)?,
+    ));
+    Ok(files)
+}
+
+/// Writes the expected files; returns their paths.
+///
+/// # Errors
+/// As [`expected_files`], or when a file cannot be written.
+pub fn write(schema_dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let files = expected_files(schema_dir)?;
+    std::fs::create_dir_all(schema_dir.join("subgraphs"))?;
+    for (path, content) in &files {
+        std::fs::write(path, content)?;
+    }
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// The committed files that differ from what the code produces.
+///
+/// # Errors
+/// As [`expected_files`].
+pub fn stale(schema_dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    Ok(expected_files(schema_dir)?
+        .into_iter()
+        .filter(|(path, content)| {
+            std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str())
+        })
+        .map(|(path, _)| path)
+        .collect())
+}

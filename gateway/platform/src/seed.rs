@@ -1,0 +1,137 @@
+//! The demo catalog: on first start, products with variants and stock, created through
+//! the same use cases (and events) as any client's, so Inventory learns of every SKU
+//! from `product.created` before its stock is set.
+
+use std::time::{Duration, Instant};
+
+use inventory_domain::MovementReason;
+use kernel::{Currency, EventMeta, Money};
+use products_domain::{Attribute, Category, Description, NewProduct, NewVariant, ProductName, Sku};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::Contexts;
+
+const CATEGORIES: &[&str] = &[
+    "electronics/phones",
+    "electronics/laptops",
+    "electronics/audio",
+    "home/kitchen",
+    "home/garden",
+    "fashion/shoes",
+    "fashion/bags",
+    "toys",
+    "books",
+    "sports/outdoor",
+    "beauty",
+];
+const ADJECTIVES: &[&str] = &[
+    "Classic", "Smart", "Compact", "Pro", "Eco", "Ultra", "Vintage", "Travel", "Wireless", "Deluxe",
+];
+const NOUNS: &[&str] = &[
+    "Phone",
+    "Laptop",
+    "Headphones",
+    "Kettle",
+    "Planter",
+    "Sneakers",
+    "Backpack",
+    "Robot",
+    "Novel",
+    "Tent",
+    "Serum",
+    "Lamp",
+];
+const COLORS: &[&str] = &["BLACK", "WHITE", "RED", "BLUE", "GREEN"];
+
+/// Seeds `count` products (with 1 to 3 variants each) when the catalog is empty.
+/// Returns how many products it created.
+///
+/// # Errors
+/// When a use case fails, or Inventory does not learn of the SKUs within a minute.
+pub async fn demo_catalog(contexts: &Contexts, count: usize) -> anyhow::Result<usize> {
+    let existing = products_service::entity::product::Entity::find()
+        .count(contexts.products.catalog.db())
+        .await?;
+    if existing > 0 {
+        return Ok(0);
+    }
+    let mut rng = StdRng::seed_from_u64(42);
+    let usd = Currency::parse("USD")?;
+    let meta = EventMeta::internal();
+    let mut stock = Vec::new();
+    for index in 0..count {
+        let name = format!(
+            "{} {} {}",
+            ADJECTIVES[rng.random_range(0..ADJECTIVES.len())],
+            NOUNS[rng.random_range(0..NOUNS.len())],
+            index + 1
+        );
+        let variant_count = rng.random_range(1..=3);
+        let variants = (0..variant_count)
+            .map(|v| {
+                let color = COLORS[v];
+                Ok(NewVariant {
+                    sku: Sku::parse(&format!("SKU-{:05}-{color}", index + 1))?,
+                    name: ProductName::parse(&format!("{name} ({})", color.to_lowercase()))?,
+                    attributes: vec![Attribute::new("color", &color.to_lowercase())?],
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let command = NewProduct {
+            name: ProductName::parse(&name)?,
+            description: Description::parse(&format!("{name}: a demo product."))?,
+            category: Category::parse(CATEGORIES[rng.random_range(0..CATEGORIES.len())])?,
+            attributes: vec![Attribute::new("brand", "Demo")?],
+            variants,
+            price: Money::new(rng.random_range(199..=99_999), usd),
+        };
+        let product = contexts
+            .products
+            .catalog
+            .create_product(command, &meta)
+            .await?;
+        if rng.random_bool(0.9) {
+            contexts
+                .products
+                .catalog
+                .publish(product.id(), &meta)
+                .await?;
+        }
+        for variant in &product.state().variants {
+            stock.push((variant.sku.as_str().to_owned(), rng.random_range(0..=200)));
+        }
+    }
+    wait_for_stock_items(contexts, stock.iter().map(|(sku, _)| sku.clone()).collect()).await?;
+    let reason = MovementReason::adjustment("demo seed")?;
+    for (sku, units) in stock.into_iter().filter(|(_, units)| *units > 0) {
+        let sku = inventory_domain::Sku::parse(&sku)?;
+        contexts
+            .inventory
+            .stock
+            .adjust(&sku, units, reason.clone(), &meta)
+            .await?;
+    }
+    Ok(count)
+}
+
+/// Inventory creates stock items as it consumes `product.created`: wait for all.
+async fn wait_for_stock_items(contexts: &Contexts, skus: Vec<String>) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let known =
+            inventory_service::repository::items(contexts.inventory.stock.db(), &skus).await?;
+        if known.len() == skus.len() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "inventory knows {} of {} SKUs after a minute",
+                known.len(),
+                skus.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,71 @@
+//! What Inventory does with other contexts' events.
+//!
+//! `product.created`: a stock item (zero on hand) for every SKU of the new product,
+//! claimed in the inbox in the same transaction, so a redelivery changes nothing.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use inventory_domain::{InventoryEvent, Sku, StockItem};
+use kernel::{EventEnvelope, EventMeta};
+use kernel_infra::bus::{EventHandler, Subscription};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use serde::Deserialize;
+
+use crate::repository;
+use crate::stock::PRODUCER;
+
+pub const PRODUCT_CREATED: &str = "ecommerce.product.product.created.v1";
+
+/// Inventory's view of `product.created.v1`: only what it needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProductCreated {
+    product_id: uuid::Uuid,
+    variants: Vec<CreatedVariant>,
+}
+
+#[derive(Deserialize)]
+struct CreatedVariant {
+    sku: String,
+}
+
+pub struct TrackNewProducts {
+    db: DatabaseConnection,
+}
+
+impl TrackNewProducts {
+    pub const CONSUMER: &'static str = "inventory.track-new-products";
+
+    pub fn subscription(db: DatabaseConnection) -> Subscription {
+        Subscription {
+            consumer: Self::CONSUMER.to_owned(),
+            event_types: vec![PRODUCT_CREATED.to_owned()],
+            handler: std::sync::Arc::new(Self { db }),
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for TrackNewProducts {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let created: ProductCreated = event.payload_as()?;
+        let txn = self.db.begin().await?;
+        if !kernel_infra::inbox::claim(&txn, Self::CONSUMER, event).await? {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut events = Vec::new();
+        for variant in created.variants {
+            let item = StockItem::new(Sku::parse(&variant.sku)?, Some(created.product_id));
+            if repository::insert_item_if_absent(&txn, &item, now).await? {
+                events.push(InventoryEvent::StockItemCreated {
+                    sku: variant.sku,
+                    product_id: Some(created.product_id),
+                });
+            }
+        }
+        kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::caused_by(event), &events).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

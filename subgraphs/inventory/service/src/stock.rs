@@ -1,0 +1,263 @@
+//! Inventory's use cases: reserve, commit, release, adjust, and the expiry sweep.
+//! Each runs in one transaction with its movements and outbox rows.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use inventory_domain::event::LineSummary;
+use inventory_domain::{
+    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine,
+    Sku, StockItem,
+};
+use kernel::{Classify, ErrorKind, EventMeta};
+use kernel_infra::CancellationToken;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+
+use crate::repository;
+
+/// The name this context signs its events with.
+pub const PRODUCER: &str = "inventory";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StockError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error("SKU {0} is not stocked")]
+    UnknownSku(String),
+    #[error("reservation {0} does not exist")]
+    ReservationNotFound(ReservationId),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for StockError {
+    fn from(err: DbErr) -> Self {
+        StockError::Unknown(err.into())
+    }
+}
+
+impl Classify for StockError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StockError::Inventory(err) => err.kind(),
+            StockError::UnknownSku(_) | StockError::ReservationNotFound(_) => ErrorKind::NotFound,
+            StockError::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+fn summaries(lines: &[ReservationLine]) -> Vec<LineSummary> {
+    lines
+        .iter()
+        .map(|l| LineSummary {
+            sku: l.sku.as_str().to_owned(),
+            quantity: l.quantity.get(),
+        })
+        .collect()
+}
+
+/// Inventory's commands over one database.
+#[derive(Clone)]
+pub struct Stock {
+    db: DatabaseConnection,
+}
+
+impl Stock {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Holds every line of `reservation` or none of them.
+    ///
+    /// # Errors
+    /// An unknown SKU, not enough stock for any line, a database failure.
+    #[tracing::instrument(skip_all, fields(reservation.id = %reservation.id))]
+    pub async fn reserve(
+        &self,
+        mut reservation: Reservation,
+        meta: &EventMeta,
+    ) -> Result<Reservation, StockError> {
+        reservation.lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
+        let mut movements = Vec::with_capacity(items.len());
+        for (item, line) in items.iter_mut().zip(&reservation.lines) {
+            movements.push(item.reserve(line.quantity, reservation.id, now)?);
+        }
+        repository::save_items(&txn, &items, now).await?;
+        repository::append_movements(&txn, &movements).await?;
+        repository::insert_reservation(&txn, &reservation).await?;
+        let event = InventoryEvent::Reserved {
+            reservation_id: reservation.id.to_string(),
+            lines: summaries(&reservation.lines),
+            expires_at: reservation.expires_at,
+        };
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        txn.commit().await?;
+        Ok(reservation)
+    }
+
+    /// The held units are sold: they leave stock for good.
+    ///
+    /// # Errors
+    /// NOT_FOUND, or a reservation that is closed or expired.
+    pub async fn commit(
+        &self,
+        id: ReservationId,
+        meta: &EventMeta,
+    ) -> Result<Reservation, StockError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let mut reservation = repository::reservation(&txn, id, true)
+            .await?
+            .ok_or(StockError::ReservationNotFound(id))?;
+        reservation.commit(now)?;
+        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
+        let movements: Vec<_> = items
+            .iter_mut()
+            .zip(&reservation.lines)
+            .map(|(item, line)| item.commit(line.quantity, id, now))
+            .collect();
+        let event = InventoryEvent::Committed {
+            reservation_id: id.to_string(),
+            lines: summaries(&reservation.lines),
+        };
+        finish(txn, &reservation, &items, &movements, event, meta).await?;
+        Ok(reservation)
+    }
+
+    /// Gives the held units back to sale; `expired` when the hold ran out.
+    ///
+    /// # Errors
+    /// NOT_FOUND, or a reservation that is already closed.
+    pub async fn release(
+        &self,
+        id: ReservationId,
+        expired: bool,
+        meta: &EventMeta,
+    ) -> Result<Reservation, StockError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let mut reservation = repository::reservation(&txn, id, true)
+            .await?
+            .ok_or(StockError::ReservationNotFound(id))?;
+        reservation.release(expired)?;
+        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
+        let movements: Vec<_> = items
+            .iter_mut()
+            .zip(&reservation.lines)
+            .map(|(item, line)| item.release(line.quantity, id, expired, now))
+            .collect();
+        let event = InventoryEvent::Released {
+            reservation_id: id.to_string(),
+            lines: summaries(&reservation.lines),
+            expired,
+        };
+        finish(txn, &reservation, &items, &movements, event, meta).await?;
+        Ok(reservation)
+    }
+
+    /// Corrects the units on hand of a SKU.
+    ///
+    /// # Errors
+    /// An unknown SKU, a zero delta, or one that would leave less than is reserved.
+    pub async fn adjust(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        reason: MovementReason,
+        meta: &EventMeta,
+    ) -> Result<StockItem, StockError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let mut items = lock_all(&txn, std::iter::once(sku)).await?;
+        let item = &mut items[0];
+        let note = reason.note().unwrap_or_default().to_owned();
+        let movement = item.adjust(delta, reason, now)?;
+        repository::save_items(&txn, &items, now).await?;
+        repository::append_movements(&txn, &[movement]).await?;
+        let item = items.remove(0);
+        let event = InventoryEvent::StockAdjusted {
+            sku: sku.as_str().to_owned(),
+            delta,
+            on_hand: item.on_hand(),
+            reserved: item.reserved(),
+            reason: note,
+        };
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        txn.commit().await?;
+        Ok(item)
+    }
+
+    /// Releases every hold that has run out. Returns how many were released.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn expire_due(&self) -> Result<usize, StockError> {
+        let due = repository::due_reservations(&self.db, Utc::now(), 500).await?;
+        let mut released = 0;
+        for id in due {
+            match self.release(id, true, &EventMeta::internal()).await {
+                Ok(_) => released += 1,
+                // Committed or released since it was listed: nothing to do.
+                Err(StockError::Inventory(InventoryError::ReservationClosed { .. })) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(released)
+    }
+
+    /// The background sweeper: releases expired holds every `interval`.
+    pub async fn run_sweeper(self, interval: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.expire_due().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "released expired reservations"),
+                Err(err) => tracing::error!(error = %err, "reservation sweep failed"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+/// Locks the stock items of `skus` (sorted), failing on the first unknown SKU.
+async fn lock_all<'a>(
+    txn: &DatabaseTransaction,
+    skus: impl Iterator<Item = &'a Sku>,
+) -> Result<Vec<StockItem>, StockError> {
+    let skus: Vec<&Sku> = skus.collect();
+    let items = repository::lock_items(txn, &skus).await?;
+    if let Some(missing) = skus
+        .iter()
+        .find(|sku| !items.iter().any(|item| item.sku() == **sku))
+    {
+        return Err(StockError::UnknownSku(missing.as_str().to_owned()));
+    }
+    Ok(items)
+}
+
+/// Saves a closed reservation with its stock, movements and event, and commits.
+async fn finish(
+    txn: DatabaseTransaction,
+    reservation: &Reservation,
+    items: &[StockItem],
+    movements: &[inventory_domain::StockMovement],
+    event: InventoryEvent,
+    meta: &EventMeta,
+) -> Result<(), StockError> {
+    let now = Utc::now();
+    repository::save_reservation_status(&txn, reservation, now).await?;
+    repository::save_items(&txn, items, now).await?;
+    repository::append_movements(&txn, movements).await?;
+    kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+    txn.commit().await?;
+    Ok(())
+}

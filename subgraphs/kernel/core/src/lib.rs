@@ -1,0 +1,15 @@
+//! The shared kernel: the few plain-Rust types every bounded context agrees on.
+//!
+//! Typed ids, money, the event envelope that is the platform's contract, and the
+//! classification of domain errors. Nothing here knows about GraphQL, databases or
+//! async runtimes; the adapters for those live in `kernel-infra`.
+
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod money;
+
+pub use error::{Classify, ErrorKind};
+pub use event::{DomainEvent, EventEnvelope, EventMeta, EventType, EventTypeError};
+pub use id::IdError;
+pub use money::{Currency, Money, MoneyError};

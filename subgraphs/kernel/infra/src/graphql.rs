@@ -1,0 +1,238 @@
+//! The GraphQL edge of every subgraph: errors with `extensions.code`, Relay cursors and
+//! the request metadata that flows into events.
+//!
+//! Errors are mapped once, here. An `Internal` error never shows its message to the
+//! client (it may hold SQL or paths); it is logged instead.
+
+use std::fmt::Display;
+
+use async_graphql::{Error, ErrorExtensions};
+use axum::http::HeaderMap;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kernel::{Classify, ErrorKind, EventMeta};
+
+/// Turns a classified domain error into a GraphQL error with `extensions.code`.
+pub fn error<E: Classify + Display>(err: E) -> Error {
+    coded(err.kind(), &err)
+}
+
+/// A GraphQL error of the given kind. Internal errors are logged and masked.
+pub fn coded(kind: ErrorKind, message: &dyn Display) -> Error {
+    let message = if kind == ErrorKind::Internal {
+        tracing::error!(error = %message, "internal error");
+        "internal error".to_owned()
+    } else {
+        message.to_string()
+    };
+    Error::new(message).extend_with(|_, ext| ext.set("code", kind.code()))
+}
+
+/// A BAD_USER_INPUT error.
+pub fn bad_input(message: impl Display) -> Error {
+    coded(ErrorKind::BadUserInput, &message)
+}
+
+/// A NOT_FOUND error.
+pub fn not_found(message: impl Display) -> Error {
+    coded(ErrorKind::NotFound, &message)
+}
+
+/// Any unexpected failure (database, serialization): logged, shown as INTERNAL.
+pub fn internal(err: impl Display) -> Error {
+    coded(ErrorKind::Internal, &err)
+}
+
+/// `Money`, `MoneyInput` and the `Long` scalar, identical in every subgraph that
+/// shows money (so they compose as shareable types).
+pub mod money {
+    use async_graphql::{
+        InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
+    };
+    use kernel::{Currency, Money};
+
+    /// A 64-bit integer. Money amounts are minor units (cents), never floats.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Long(pub i64);
+
+    /// A 64-bit signed integer, e.g. an amount in minor units. JSON clients read it
+    /// exactly up to 2^53.
+    #[Scalar(name = "Long")]
+    impl ScalarType for Long {
+        fn parse(value: Value) -> InputValueResult<Self> {
+            match &value {
+                Value::Number(number) => number.as_i64().map(Long).ok_or_else(|| {
+                    InputValueError::custom("expected a whole number within 64 bits")
+                }),
+                Value::String(text) => text
+                    .parse()
+                    .map(Long)
+                    .map_err(|_| InputValueError::custom("expected a whole number within 64 bits")),
+                _ => Err(InputValueError::expected_type(value)),
+            }
+        }
+
+        fn to_value(&self) -> Value {
+            Value::Number(self.0.into())
+        }
+    }
+
+    /// An amount of money in minor units of an ISO 4217 currency.
+    #[derive(Debug, Clone, SimpleObject)]
+    #[graphql(name = "Money", shareable)]
+    pub struct MoneyObject {
+        /// Minor units: cents for USD, yen for JPY.
+        pub amount: Long,
+        /// ISO 4217 code.
+        pub currency: String,
+        /// For display, e.g. `12.34 USD`.
+        pub formatted: String,
+    }
+
+    impl From<Money> for MoneyObject {
+        fn from(money: Money) -> Self {
+            Self {
+                amount: Long(money.amount()),
+                currency: money.currency().code().to_owned(),
+                formatted: money.to_string(),
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, InputObject)]
+    pub struct MoneyInput {
+        /// Minor units: cents for USD, yen for JPY.
+        pub amount: Long,
+        /// ISO 4217 code, e.g. `USD`.
+        pub currency: String,
+    }
+
+    impl TryFrom<&MoneyInput> for Money {
+        type Error = async_graphql::Error;
+        fn try_from(input: &MoneyInput) -> Result<Self, Self::Error> {
+            let currency = Currency::parse(&input.currency).map_err(super::bad_input)?;
+            Ok(Money::new(input.amount.0, currency))
+        }
+    }
+}
+
+/// Relay's `PageInfo`, shared by every connection of every subgraph.
+#[derive(Debug, Clone, Default, async_graphql::SimpleObject)]
+#[graphql(shareable)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// The default and the largest page a connection returns.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 100;
+
+/// Reads a connection's `first` argument.
+///
+/// # Errors
+/// BAD_USER_INPUT when it is below 1 or above [`MAX_PAGE_SIZE`].
+pub fn page_size(first: Option<i32>) -> Result<u64, Error> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if n >= 1 && (n as u64) <= MAX_PAGE_SIZE => Ok(n as u64),
+        Some(n) => Err(bad_input(format!(
+            "`first` must be between 1 and {MAX_PAGE_SIZE}, got {n}"
+        ))),
+    }
+}
+
+/// The request's [`EventMeta`], put in the context by the server.
+pub fn request_meta(ctx: &async_graphql::Context<'_>) -> EventMeta {
+    ctx.data_opt::<EventMeta>().cloned().unwrap_or_default()
+}
+
+/// Opaque Relay cursors. Clients must not read them; the service decodes its own.
+pub mod cursor {
+    use super::*;
+
+    const PREFIX: &str = "c1:";
+
+    pub fn encode(key: &str) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{PREFIX}{key}"))
+    }
+
+    /// # Errors
+    /// BAD_USER_INPUT when the cursor was not made by [`encode`].
+    pub fn decode(cursor: &str) -> Result<String, Error> {
+        URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.strip_prefix(PREFIX).map(str::to_owned))
+            .ok_or_else(|| {
+                bad_input(format!(
+                    "`{}` is not a valid cursor",
+                    cursor.chars().take(64).collect::<String>()
+                ))
+            })
+    }
+}
+
+/// Reads the W3C `traceparent` trace id and `x-correlation-id` from a request.
+pub fn event_meta(headers: &HeaderMap) -> EventMeta {
+    let trace_id = headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split('-').nth(1))
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    let correlation_id = headers
+        .get("x-correlation-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .map(str::to_owned);
+    EventMeta {
+        trace_id,
+        correlation_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_bad_input() {
+        assert_eq!(cursor::decode(&cursor::encode("abc|1")).unwrap(), "abc|1");
+        let err = cursor::decode("%%%").unwrap_err();
+        assert_eq!(
+            err.extensions.unwrap().get("code").unwrap().to_string(),
+            "\"BAD_USER_INPUT\""
+        );
+        assert!(cursor::decode(&URL_SAFE_NO_PAD.encode("no-prefix")).is_err());
+    }
+
+    #[test]
+    fn internal_errors_are_masked() {
+        let err = internal("relation \"products\" does not exist");
+        assert_eq!(err.message, "internal error");
+    }
+
+    #[test]
+    fn trace_and_correlation_ids_come_from_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        headers.insert("x-correlation-id", "checkout-42".parse().unwrap());
+        let meta = event_meta(&headers);
+        assert_eq!(
+            meta.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(meta.correlation_id.as_deref(), Some("checkout-42"));
+        headers.insert("traceparent", "garbage".parse().unwrap());
+        assert_eq!(event_meta(&headers).trace_id, None);
+    }
+}

@@ -1,0 +1,23 @@
+//! The shared kernel's adapters: what every subgraph service needs around its domain.
+//!
+//! - [`db`]: connecting to a context's own database (SQLite file by default, PostgreSQL
+//!   when the URL says so).
+//! - [`outbox`] and [`relay`]: events written in the same transaction as the state
+//!   change, then published at least once, in order per partition key.
+//! - [`bus`]: the `EventBus` port and its in-process adapter.
+//! - [`inbox`]: processed event ids, so every consumer is idempotent.
+//! - [`graphql`]: domain errors to GraphQL errors with `extensions.code`, Relay cursors,
+//!   and request metadata (trace and correlation ids).
+//! - [`server`]: serving a subgraph over HTTP with graceful shutdown.
+//! - [`migration`]: the outbox and inbox tables, for each context's migrations.
+
+pub mod bus;
+pub mod db;
+pub mod graphql;
+pub mod inbox;
+pub mod migration;
+pub mod outbox;
+pub mod relay;
+pub mod server;
+
+pub use tokio_util::sync::CancellationToken;

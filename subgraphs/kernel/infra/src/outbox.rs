@@ -1,0 +1,118 @@
+//! The transactional outbox: events are rows written in the same transaction as the
+//! state change that caused them, so a change and its events commit together or not
+//! at all. The [`relay`](crate::relay) publishes them afterwards.
+//!
+//! Ordering per partition key holds because a context writes its aggregate row before
+//! its outbox rows: two transactions on the same aggregate serialize on that row, so
+//! the later one also takes the later `seq`.
+
+use chrono::Utc;
+use kernel::{DomainEvent, EventEnvelope, EventMeta};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
+
+/// A row of `outbox_events`.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        pub event_id: Uuid,
+        pub event_type: String,
+        pub partition_key: String,
+        #[sea_orm(column_type = "Text")]
+        pub envelope: String,
+        pub occurred_at: DateTimeUtc,
+        pub published_at: Option<DateTimeUtc>,
+        pub attempts: i32,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Appends already-wrapped envelopes. Call it with the transaction that holds the
+/// state change.
+///
+/// # Errors
+/// When the insert fails; the caller's transaction must then roll back.
+pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) -> Result<(), DbErr> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let rows = envelopes.iter().map(|envelope| entity::ActiveModel {
+        event_id: Set(envelope.event_id.as_uuid()),
+        event_type: Set(envelope.event_type.to_string()),
+        partition_key: Set(envelope.partition_key.clone()),
+        envelope: Set(serde_json::to_string(envelope).expect("an envelope always serializes")),
+        occurred_at: Set(envelope.occurred_at),
+        published_at: Set(None),
+        attempts: Set(0),
+        last_error: Set(None),
+        ..Default::default()
+    });
+    entity::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Wraps domain events in envelopes from `producer` and appends them.
+///
+/// # Errors
+/// When the insert fails; the caller's transaction must then roll back.
+pub async fn record<E: DomainEvent>(
+    conn: &impl ConnectionTrait,
+    producer: &str,
+    meta: &EventMeta,
+    events: &[E],
+) -> Result<Vec<EventEnvelope>, DbErr> {
+    let now = Utc::now();
+    let envelopes: Vec<EventEnvelope> = events
+        .iter()
+        .map(|event| EventEnvelope::wrap(event, producer, meta, now))
+        .collect();
+    append(conn, &envelopes).await?;
+    Ok(envelopes)
+}
+
+/// Rows not yet published, oldest first (for tests and operators).
+///
+/// # Errors
+/// When the query fails.
+pub async fn pending(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, DbErr> {
+    let rows = entity::Entity::find()
+        .filter(entity::Column::PublishedAt.is_null())
+        .order_by_asc(entity::Column::Seq)
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| parse_envelope(&row.envelope))
+        .collect()
+}
+
+/// Every row, published or not, oldest first: the retained event log.
+///
+/// # Errors
+/// When the query fails.
+pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, DbErr> {
+    let rows = entity::Entity::find()
+        .order_by_asc(entity::Column::Seq)
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| parse_envelope(&row.envelope))
+        .collect()
+}
+
+pub(crate) fn parse_envelope(text: &str) -> Result<EventEnvelope, DbErr> {
+    serde_json::from_str(text)
+        .map_err(|err| DbErr::Json(format!("outbox row is not an envelope: {err}")))
+}

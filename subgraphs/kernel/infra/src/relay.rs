@@ -1,0 +1,177 @@
+//! The outbox relay: publishes pending outbox rows at least once, in order per
+//! partition key, and marks them published.
+//!
+//! On PostgreSQL several relays may run against one database: each claims a batch with
+//! `FOR UPDATE SKIP LOCKED`, and a partition key whose oldest pending row is claimed by
+//! another relay is left to that relay, so no key is ever published out of order. On
+//! SQLite (one process) a single relay reads the pending rows without locks.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::EventBus;
+use crate::outbox::{entity, parse_envelope};
+
+/// Publishes one database's outbox.
+#[derive(Clone)]
+pub struct Relay {
+    db: DatabaseConnection,
+    bus: Arc<dyn EventBus>,
+    batch_size: u64,
+    poll_interval: Duration,
+}
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn EventBus>) -> Self {
+        Self {
+            db,
+            bus,
+            batch_size: 100,
+            poll_interval: Duration::from_millis(50),
+        }
+    }
+
+    pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
+        self.poll_interval = poll_interval;
+        self
+    }
+
+    /// Publishes until `shutdown` is cancelled. Errors are logged and retried.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let published = match self.publish_pending().await {
+                Ok(count) => count,
+                Err(err) => {
+                    tracing::error!(error = %err, "outbox relay pass failed");
+                    0
+                }
+            };
+            if published > 0 {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(self.poll_interval) => {}
+            }
+        }
+    }
+
+    /// One pass: publishes up to one batch, returns how many rows were published.
+    ///
+    /// # Errors
+    /// When the database fails; rows already published stay marked.
+    #[tracing::instrument(skip(self), level = "debug")]
+    pub async fn publish_pending(&self) -> Result<usize, DbErr> {
+        if crate::db::is_postgres(&self.db) {
+            let txn = self.db.begin().await?;
+            let claimed = entity::Entity::find()
+                .filter(entity::Column::PublishedAt.is_null())
+                .order_by_asc(entity::Column::Seq)
+                .limit(self.batch_size)
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .all(&txn)
+                .await?;
+            let claimed = drop_keys_owned_elsewhere(&txn, claimed).await?;
+            let published = self.publish_rows(&txn, claimed).await?;
+            txn.commit().await?;
+            Ok(published)
+        } else {
+            let pending = entity::Entity::find()
+                .filter(entity::Column::PublishedAt.is_null())
+                .order_by_asc(entity::Column::Seq)
+                .limit(self.batch_size)
+                .all(&self.db)
+                .await?;
+            self.publish_rows(&self.db, pending).await
+        }
+    }
+
+    /// Publishes rows in `seq` order. A row that fails holds back the later rows of
+    /// its partition key until the next pass.
+    async fn publish_rows(
+        &self,
+        conn: &impl ConnectionTrait,
+        rows: Vec<entity::Model>,
+    ) -> Result<usize, DbErr> {
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut published = 0;
+        for row in rows {
+            if blocked.contains(&row.partition_key) {
+                continue;
+            }
+            let envelope = parse_envelope(&row.envelope)?;
+            match self.bus.publish(&envelope).await {
+                Ok(()) => {
+                    entity::Entity::update_many()
+                        .col_expr(entity::Column::PublishedAt, Expr::value(Utc::now()))
+                        .col_expr(
+                            entity::Column::Attempts,
+                            Expr::col(entity::Column::Attempts).add(1),
+                        )
+                        .filter(entity::Column::Seq.eq(row.seq))
+                        .exec(conn)
+                        .await?;
+                    published += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(event_id = %envelope.event_id, event_type = %envelope.event_type, error = %err, "publish failed; will retry");
+                    entity::Entity::update_many()
+                        .col_expr(
+                            entity::Column::Attempts,
+                            Expr::col(entity::Column::Attempts).add(1),
+                        )
+                        .col_expr(entity::Column::LastError, Expr::value(err.to_string()))
+                        .filter(entity::Column::Seq.eq(row.seq))
+                        .exec(conn)
+                        .await?;
+                    blocked.insert(row.partition_key);
+                }
+            }
+        }
+        Ok(published)
+    }
+}
+
+/// Keeps only the partition keys whose oldest pending row is in this batch: if another
+/// relay holds an older row of the key, this one must wait for it.
+async fn drop_keys_owned_elsewhere(
+    conn: &impl ConnectionTrait,
+    claimed: Vec<entity::Model>,
+) -> Result<Vec<entity::Model>, DbErr> {
+    if claimed.is_empty() {
+        return Ok(claimed);
+    }
+    let keys: Vec<String> = claimed
+        .iter()
+        .map(|row| row.partition_key.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let oldest: Vec<(String, i64)> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::PartitionKey)
+        .column_as(entity::Column::Seq.min(), "oldest")
+        .filter(entity::Column::PublishedAt.is_null())
+        .filter(entity::Column::PartitionKey.is_in(keys))
+        .group_by(entity::Column::PartitionKey)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let claimed_seqs: HashSet<i64> = claimed.iter().map(|row| row.seq).collect();
+    let ours: HashSet<String> = oldest
+        .into_iter()
+        .filter(|(_, seq)| claimed_seqs.contains(seq))
+        .map(|(key, _)| key)
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .filter(|row| ours.contains(&row.partition_key))
+        .collect())
+}

@@ -1,0 +1,72 @@
+//! The Products tables as SeaORM entities. Mapped to and from the domain in
+//! `repository`; never exposed beyond it.
+
+pub mod product {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "products")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+        pub category: String,
+        #[sea_orm(column_type = "Text")]
+        pub attributes: String,
+        pub status: String,
+        pub price_amount: i64,
+        pub price_currency: String,
+        pub version: i64,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod variant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_variants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sku: String,
+        pub product_id: Uuid,
+        pub position: i32,
+        pub name: String,
+        #[sea_orm(column_type = "Text")]
+        pub attributes: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod price {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_prices")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub product_id: Uuid,
+        pub amount: i64,
+        pub currency: String,
+        pub valid_from: DateTimeUtc,
+        pub valid_to: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

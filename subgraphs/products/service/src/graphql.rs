@@ -1,0 +1,538 @@
+//! The Products subgraph: the catalog as Federation v2 entities `Product @key(id)` and
+//! `Variant @key(sku)`, its queries and its commands.
+//!
+//! Inputs are turned into domain commands here (`TryFrom`), so every rule is checked
+//! once, by the domain's own types, and every refusal carries `extensions.code`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{
+    Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use kernel::Currency;
+use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
+use kernel_infra::graphql::{
+    PageInfo, bad_input, cursor, error, internal, page_size, request_meta,
+};
+use products_domain::{
+    Attribute, Category, Description, NewProduct, NewVariant, Product, ProductError, ProductId,
+    ProductName, ProductStatus, ProductUpdate, Sku,
+};
+use sea_orm::DatabaseConnection;
+
+use crate::catalog::Catalog;
+use crate::repository::{self, ProductFilter};
+
+pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The executable schema over `catalog`.
+pub fn schema(catalog: Catalog) -> ProductsSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(DataLoader::new(
+            ProductLoader(catalog.db().clone()),
+            tokio::spawn,
+        ))
+        .data(catalog)
+        .finish()
+}
+
+/// Batches product loads of one request (entity resolution, `product(id)`) into one
+/// query.
+pub struct ProductLoader(DatabaseConnection);
+
+impl Loader<ProductId> for ProductLoader {
+    type Value = Arc<Product>;
+    type Error = Error;
+
+    async fn load(&self, keys: &[ProductId]) -> Result<HashMap<ProductId, Arc<Product>>, Error> {
+        let products = repository::find_many(&self.0, keys)
+            .await
+            .map_err(internal)?;
+        Ok(products
+            .into_iter()
+            .map(|p| (p.id(), Arc::new(p)))
+            .collect())
+    }
+}
+
+fn parse_id(id: &ID) -> Result<ProductId> {
+    ProductId::parse(id).map_err(bad_input)
+}
+
+fn domain<T>(result: Result<T, ProductError>) -> Result<T> {
+    result.map_err(error)
+}
+
+async fn load(ctx: &Context<'_>, id: ProductId) -> Result<Option<ProductObject>> {
+    let product = ctx
+        .data_unchecked::<DataLoader<ProductLoader>>()
+        .load_one(id)
+        .await?;
+    Ok(product.map(ProductObject))
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ProductStatus")]
+pub enum ProductStatusValue {
+    Draft,
+    Published,
+    Unpublished,
+}
+
+impl From<ProductStatus> for ProductStatusValue {
+    fn from(status: ProductStatus) -> Self {
+        match status {
+            ProductStatus::Draft => Self::Draft,
+            ProductStatus::Published => Self::Published,
+            ProductStatus::Unpublished => Self::Unpublished,
+        }
+    }
+}
+
+impl From<ProductStatusValue> for ProductStatus {
+    fn from(status: ProductStatusValue) -> Self {
+        match status {
+            ProductStatusValue::Draft => Self::Draft,
+            ProductStatusValue::Published => Self::Published,
+            ProductStatusValue::Unpublished => Self::Unpublished,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "Attribute")]
+pub struct AttributeObject {
+    name: String,
+    value: String,
+}
+
+fn attributes(list: &[Attribute]) -> Vec<AttributeObject> {
+    list.iter()
+        .map(|a| AttributeObject {
+            name: a.name().to_owned(),
+            value: a.value().to_owned(),
+        })
+        .collect()
+}
+
+/// One price and the interval it was valid in.
+#[derive(SimpleObject)]
+pub struct PricePeriod {
+    price: MoneyObject,
+    valid_from: DateTime<Utc>,
+    /// Null while the price is current.
+    valid_to: Option<DateTime<Utc>>,
+}
+
+pub struct ProductObject(Arc<Product>);
+
+/// A product of the catalog.
+#[Object(name = "Product")]
+impl ProductObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id().to_string())
+    }
+    async fn name(&self) -> &str {
+        self.0.state().name.as_str()
+    }
+    async fn description(&self) -> &str {
+        self.0.state().description.as_str()
+    }
+    /// A path such as `electronics/phones`.
+    async fn category(&self) -> &str {
+        self.0.state().category.as_str()
+    }
+    async fn attributes(&self) -> Vec<AttributeObject> {
+        attributes(&self.0.state().attributes)
+    }
+    async fn status(&self) -> ProductStatusValue {
+        self.0.state().status.into()
+    }
+    /// The current price.
+    async fn price(&self) -> MoneyObject {
+        self.0.state().price.into()
+    }
+    /// The price in force at an instant; null before the product existed.
+    async fn price_at(&self, ctx: &Context<'_>, at: DateTime<Utc>) -> Result<Option<MoneyObject>> {
+        let history = repository::price_history(ctx.data_unchecked::<Catalog>().db(), self.0.id())
+            .await
+            .map_err(internal)?;
+        Ok(products_domain::price::price_at(&history, at).map(Into::into))
+    }
+    /// Every price the product has had, oldest first.
+    async fn price_history(&self, ctx: &Context<'_>) -> Result<Vec<PricePeriod>> {
+        let history = repository::price_history(ctx.data_unchecked::<Catalog>().db(), self.0.id())
+            .await
+            .map_err(internal)?;
+        Ok(history
+            .into_iter()
+            .map(|p| PricePeriod {
+                price: p.price.into(),
+                valid_from: p.valid_from,
+                valid_to: p.valid_to,
+            })
+            .collect())
+    }
+    async fn variants(&self) -> Vec<VariantObject> {
+        (0..self.0.state().variants.len())
+            .map(|index| VariantObject {
+                product: self.0.clone(),
+                index,
+            })
+            .collect()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.state().created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.state().updated_at
+    }
+}
+
+pub struct VariantObject {
+    product: Arc<Product>,
+    index: usize,
+}
+
+/// A purchasable variant of a product, identified by its SKU.
+#[Object(name = "Variant")]
+impl VariantObject {
+    async fn sku(&self) -> &str {
+        self.product.state().variants[self.index].sku.as_str()
+    }
+    async fn name(&self) -> &str {
+        self.product.state().variants[self.index].name.as_str()
+    }
+    async fn attributes(&self) -> Vec<AttributeObject> {
+        attributes(&self.product.state().variants[self.index].attributes)
+    }
+    /// The product's current price.
+    async fn price(&self) -> MoneyObject {
+        self.product.state().price.into()
+    }
+    async fn product(&self) -> ProductObject {
+        ProductObject(self.product.clone())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProductEdge {
+    cursor: String,
+    node: ProductObject,
+}
+
+#[derive(SimpleObject)]
+pub struct ProductConnection {
+    edges: Vec<ProductEdge>,
+    page_info: PageInfo,
+}
+
+/// Filters of `products`; all given filters must hold.
+#[derive(InputObject, Default)]
+#[graphql(name = "ProductFilter")]
+pub struct ProductFilterInput {
+    /// A category and its sub-categories.
+    category: Option<String>,
+    /// Words in the product name (case-insensitive).
+    text: Option<String>,
+    /// Lowest current price, minor units.
+    min_price: Option<Long>,
+    /// Highest current price, minor units.
+    max_price: Option<Long>,
+    /// Only prices in this ISO 4217 currency.
+    currency: Option<String>,
+    status: Option<ProductStatusValue>,
+}
+
+impl TryFrom<ProductFilterInput> for ProductFilter {
+    type Error = Error;
+    fn try_from(input: ProductFilterInput) -> Result<Self> {
+        let category = input
+            .category
+            .as_deref()
+            .map(Category::parse)
+            .transpose()
+            .map_err(error)?;
+        let text = match input.text {
+            Some(text) if text.chars().count() > 200 => {
+                return Err(bad_input("filter.text: at most 200 characters"));
+            }
+            Some(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+            _ => None,
+        };
+        let (min_price, max_price) = (input.min_price.map(|p| p.0), input.max_price.map(|p| p.0));
+        if let (Some(min), Some(max)) = (min_price, max_price)
+            && min > max
+        {
+            return Err(bad_input("filter.minPrice must not exceed filter.maxPrice"));
+        }
+        Ok(ProductFilter {
+            category: category.map(|c| c.as_str().to_owned()),
+            text,
+            min_price,
+            max_price,
+            currency: input
+                .currency
+                .as_deref()
+                .map(Currency::parse)
+                .transpose()
+                .map_err(bad_input)?,
+            status: input.status.map(Into::into),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct AttributeInput {
+    name: String,
+    value: String,
+}
+
+fn parse_attributes(input: Option<Vec<AttributeInput>>) -> Result<Vec<Attribute>> {
+    input
+        .unwrap_or_default()
+        .iter()
+        .map(|a| domain(Attribute::new(&a.name, &a.value)))
+        .collect()
+}
+
+#[derive(InputObject)]
+pub struct VariantInput {
+    /// 1 to 64 of A-Z, 0-9, `-`, `_`; unique across the catalog.
+    sku: String,
+    name: String,
+    attributes: Option<Vec<AttributeInput>>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProductInput {
+    name: String,
+    description: Option<String>,
+    category: String,
+    attributes: Option<Vec<AttributeInput>>,
+    /// At least one variant.
+    variants: Vec<VariantInput>,
+    price: MoneyInput,
+}
+
+impl TryFrom<CreateProductInput> for NewProduct {
+    type Error = Error;
+    fn try_from(input: CreateProductInput) -> Result<Self> {
+        let variants = input
+            .variants
+            .into_iter()
+            .map(|v| {
+                Ok(NewVariant {
+                    sku: domain(Sku::parse(&v.sku))?,
+                    name: domain(ProductName::parse(&v.name))?,
+                    attributes: parse_attributes(v.attributes)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(NewProduct {
+            name: domain(ProductName::parse(&input.name))?,
+            description: domain(Description::parse(
+                input.description.as_deref().unwrap_or_default(),
+            ))?,
+            category: domain(Category::parse(&input.category))?,
+            attributes: parse_attributes(input.attributes)?,
+            variants,
+            price: (&input.price).try_into()?,
+        })
+    }
+}
+
+/// Fields to change; omitted fields keep their value.
+#[derive(InputObject)]
+pub struct UpdateProductInput {
+    name: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+    /// Replaces all attributes.
+    attributes: Option<Vec<AttributeInput>>,
+}
+
+impl TryFrom<UpdateProductInput> for ProductUpdate {
+    type Error = Error;
+    fn try_from(input: UpdateProductInput) -> Result<Self> {
+        Ok(ProductUpdate {
+            name: input
+                .name
+                .as_deref()
+                .map(ProductName::parse)
+                .transpose()
+                .map_err(error)?,
+            description: input
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()
+                .map_err(error)?,
+            category: input
+                .category
+                .as_deref()
+                .map(Category::parse)
+                .transpose()
+                .map_err(error)?,
+            attributes: input
+                .attributes
+                .map(|list| parse_attributes(Some(list)))
+                .transpose()?,
+        })
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One product by id; null when there is none.
+    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {
+        load(ctx, parse_id(&id)?).await
+    }
+
+    /// Products in creation order, as a Relay connection.
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ProductFilterInput>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<ProductConnection> {
+        let limit = page_size(Some(first))?;
+        let after = after
+            .as_deref()
+            .map(|c| cursor::decode(c).and_then(|key| parse_id(&ID(key))))
+            .transpose()?;
+        let filter = ProductFilter::try_from(filter.unwrap_or_default())?;
+        let db = ctx.data_unchecked::<Catalog>().db();
+        let mut products = repository::list(db, &filter, after, limit + 1)
+            .await
+            .map_err(internal)?;
+        let has_next_page = products.len() as u64 > limit;
+        products.truncate(limit as usize);
+        let edges: Vec<ProductEdge> = products
+            .into_iter()
+            .map(|p| ProductEdge {
+                cursor: cursor::encode(&p.id().to_string()),
+                node: ProductObject(Arc::new(p)),
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(ProductConnection { edges, page_info })
+    }
+
+    /// The variant with this SKU; null when there is none.
+    async fn variant(&self, ctx: &Context<'_>, sku: String) -> Result<Option<VariantObject>> {
+        find_variant(ctx, &sku).await
+    }
+
+    #[graphql(entity)]
+    async fn find_product_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {
+        load(ctx, parse_id(&id)?).await
+    }
+
+    #[graphql(entity)]
+    async fn find_variant_by_sku(
+        &self,
+        ctx: &Context<'_>,
+        sku: String,
+    ) -> Result<Option<VariantObject>> {
+        find_variant(ctx, &sku).await
+    }
+}
+
+async fn find_variant(ctx: &Context<'_>, sku: &str) -> Result<Option<VariantObject>> {
+    let sku = domain(Sku::parse(sku))?;
+    let product = repository::find_by_sku(ctx.data_unchecked::<Catalog>().db(), &sku)
+        .await
+        .map_err(internal)?;
+    Ok(product.and_then(|product| {
+        let index = product.state().variants.iter().position(|v| v.sku == sku)?;
+        Some(VariantObject {
+            product: Arc::new(product),
+            index,
+        })
+    }))
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds a product in DRAFT.
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> Result<ProductObject> {
+        let command = NewProduct::try_from(input)?;
+        let product = ctx
+            .data_unchecked::<Catalog>()
+            .create_product(command, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ProductObject(Arc::new(product)))
+    }
+
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProductInput,
+    ) -> Result<ProductObject> {
+        let id = parse_id(&id)?;
+        let update = ProductUpdate::try_from(input)?;
+        let product = ctx
+            .data_unchecked::<Catalog>()
+            .update_product(id, update, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ProductObject(Arc::new(product)))
+    }
+
+    /// Sets a new current price (same currency as the product); the old price stays in
+    /// the history.
+    async fn change_price(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        price: MoneyInput,
+    ) -> Result<ProductObject> {
+        let id = parse_id(&id)?;
+        let price = (&price).try_into()?;
+        let product = ctx
+            .data_unchecked::<Catalog>()
+            .change_price(id, price, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ProductObject(Arc::new(product)))
+    }
+
+    async fn publish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
+        let product = ctx
+            .data_unchecked::<Catalog>()
+            .publish(parse_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ProductObject(Arc::new(product)))
+    }
+
+    async fn unpublish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
+        let product = ctx
+            .data_unchecked::<Catalog>()
+            .unpublish(parse_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ProductObject(Arc::new(product)))
+    }
+}

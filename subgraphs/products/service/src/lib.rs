@@ -1,0 +1,72 @@
+//! The Products subgraph service: the catalog's persistence, use cases and GraphQL
+//! adapter around `products-domain`. Run it alone with the `products` binary, or
+//! with every other context through the platform launcher.
+
+pub mod catalog;
+pub mod entity;
+pub mod graphql;
+pub mod repository;
+
+use std::sync::Arc;
+
+use async_graphql::SDLExportOptions;
+use kernel_infra::bus::EventBus;
+use kernel_infra::relay::Relay;
+use sea_orm_migration::MigratorTrait;
+
+pub use catalog::{Catalog, CatalogError};
+pub use graphql::ProductsSchema;
+
+/// The default database: a SQLite file under ./data.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/products.db";
+
+/// A running Products context: its database, use cases and schema.
+#[derive(Clone)]
+pub struct Products {
+    pub catalog: Catalog,
+    pub schema: ProductsSchema,
+}
+
+impl Products {
+    /// Connects to the context's database and applies its migrations.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        let db = kernel_infra::db::connect(database_url).await?;
+        products_migration::Migrator::up(&db, None).await?;
+        let catalog = Catalog::new(db);
+        Ok(Self {
+            schema: graphql::schema(catalog.clone()),
+            catalog,
+        })
+    }
+
+    /// The HTTP routes: `/graphql` and `/health`.
+    pub fn router(&self) -> axum::Router {
+        kernel_infra::server::router(self.schema.clone())
+    }
+
+    /// The relay that publishes this context's outbox to `bus`.
+    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
+        Relay::new(self.catalog.db().clone(), bus)
+    }
+}
+
+/// The subgraph's SDL, as committed in schema/subgraphs/products.graphql.
+pub fn sdl() -> String {
+    let schema = async_graphql::Schema::build(
+        graphql::Query,
+        graphql::Mutation,
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
+    schema.sdl_with_options(
+        SDLExportOptions::new()
+            .federation()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
