@@ -21,6 +21,7 @@ use kernel_infra::graphql::{
 };
 use sea_orm::DatabaseConnection;
 
+use crate::prefetch::Prefetched;
 use crate::repository::{self, Totals};
 use crate::stock::Stock;
 
@@ -34,6 +35,7 @@ pub fn schema(stock: Stock) -> InventorySchema {
             tokio::spawn,
         ))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
+        .extension(crate::prefetch::PrefetchStock(stock.db().clone()))
         .data(stock)
         .finish()
 }
@@ -102,11 +104,17 @@ impl ProductStock {
     }
     /// Stock summed over the product's variants.
     async fn inventory(&self, ctx: &Context<'_>) -> Result<Inventory> {
-        let totals = ctx
-            .data_unchecked::<DataLoader<ProductTotalsLoader>>()
-            .load_one(self.id)
-            .await?
-            .unwrap_or_default();
+        let prefetched = ctx
+            .data_opt::<Prefetched>()
+            .and_then(|p| p.totals(&self.id));
+        let totals = match prefetched {
+            Some(totals) => totals,
+            None => ctx
+                .data_unchecked::<DataLoader<ProductTotalsLoader>>()
+                .load_one(self.id)
+                .await?
+                .unwrap_or_default(),
+        };
         Ok(Inventory::new(totals.on_hand, totals.reserved))
     }
 }
@@ -122,14 +130,20 @@ impl VariantStock {
         &self.sku
     }
     async fn inventory(&self, ctx: &Context<'_>) -> Result<Inventory> {
+        let stock = |item: Option<&StockItem>| {
+            item.map_or_else(
+                || Inventory::new(0, 0),
+                |i| Inventory::new(i.on_hand(), i.reserved()),
+            )
+        };
+        if let Some(item) = ctx.data_opt::<Prefetched>().and_then(|p| p.item(&self.sku)) {
+            return Ok(stock(item));
+        }
         let item = ctx
             .data_unchecked::<DataLoader<SkuLoader>>()
             .load_one(self.sku.clone())
             .await?;
-        Ok(item.map_or_else(
-            || Inventory::new(0, 0),
-            |item| Inventory::new(item.on_hand(), item.reserved()),
-        ))
+        Ok(stock(item.as_ref()))
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod entity;
 pub mod graphql;
+pub mod prefetch;
 pub mod repository;
 pub mod stock;
 

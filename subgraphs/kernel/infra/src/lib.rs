@@ -19,5 +19,7 @@ pub mod migration;
 pub mod outbox;
 pub mod relay;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use tokio_util::sync::CancellationToken;

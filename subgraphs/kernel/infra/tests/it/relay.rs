@@ -1,0 +1,269 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use kernel::{DomainEvent, EventEnvelope, EventMeta};
+use kernel_infra::bus::{EventBus, EventHandler, InProcessBus, Subscription};
+use kernel_infra::relay::Relay;
+use kernel_infra::testing::TestDatabase;
+use kernel_infra::{inbox, outbox};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm_migration::SchemaManager;
+
+const EVENT: &str = "ecommerce.test.thing.happened.v1";
+
+struct Happened {
+    key: String,
+    n: u32,
+}
+
+impl DomainEvent for Happened {
+    fn event_type(&self) -> &'static str {
+        EVENT
+    }
+    fn partition_key(&self) -> String {
+        self.key.clone()
+    }
+    fn payload(&self) -> serde_json::Value {
+        serde_json::json!({ "key": self.key, "n": self.n })
+    }
+}
+
+/// Records every delivery; fails the first `failures` deliveries of one event.
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<(String, u64)>>,
+    fail: Mutex<Option<(String, u64, u32)>>,
+}
+
+#[async_trait]
+impl EventHandler for Recorder {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let key = event.payload["key"].as_str().unwrap().to_owned();
+        let n = event.payload["n"].as_u64().unwrap();
+        if let Some((fail_key, fail_n, left)) = self.fail.lock().unwrap().as_mut()
+            && *fail_key == key
+            && *fail_n == n
+            && *left > 0
+        {
+            *left -= 1;
+            anyhow::bail!("consumer is down");
+        }
+        self.seen.lock().unwrap().push((key, n));
+        Ok(())
+    }
+}
+
+async fn open(database: &TestDatabase) -> DatabaseConnection {
+    let db = kernel_infra::db::connect(&database.url).await.unwrap();
+    kernel_infra::migration::create_outbox_and_inbox(&SchemaManager::new(&db))
+        .await
+        .unwrap();
+    db
+}
+
+async fn bus_with(recorder: Arc<Recorder>) -> Arc<dyn EventBus> {
+    let bus = InProcessBus::new();
+    bus.subscribe(Subscription {
+        consumer: "test.recorder".into(),
+        event_types: vec![EVENT.into()],
+        handler: recorder,
+    })
+    .await
+    .unwrap();
+    bus
+}
+
+/// Writes `per_key` events for each key, interleaved, each in its own transaction.
+async fn write_events(db: &DatabaseConnection, keys: &[&str], per_key: u32) {
+    for n in 0..per_key {
+        for key in keys {
+            let txn = db.begin().await.unwrap();
+            outbox::record(
+                &txn,
+                "test",
+                &EventMeta::internal(),
+                &[Happened {
+                    key: (*key).into(),
+                    n,
+                }],
+            )
+            .await
+            .unwrap();
+            txn.commit().await.unwrap();
+        }
+    }
+}
+
+async fn drain(relay: &Relay) {
+    while relay.publish_pending().await.unwrap() > 0 {}
+}
+
+fn by_key(seen: &[(String, u64)]) -> HashMap<String, Vec<u64>> {
+    let mut map: HashMap<String, Vec<u64>> = HashMap::new();
+    for (key, n) in seen {
+        map.entry(key.clone()).or_default().push(*n);
+    }
+    map
+}
+
+#[tokio::test]
+async fn relay_publishes_in_order_per_partition_and_marks_rows_published() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let recorder = Arc::new(Recorder::default());
+        let relay = Relay::new(db.clone(), bus_with(recorder.clone()).await);
+        write_events(&db, &["a", "b", "c"], 5).await;
+        assert_eq!(
+            outbox::pending(&db).await.unwrap().len(),
+            15,
+            "{}",
+            database.label
+        );
+
+        drain(&relay).await;
+
+        let seen = by_key(&recorder.seen.lock().unwrap());
+        for key in ["a", "b", "c"] {
+            assert_eq!(
+                seen[key],
+                vec![0, 1, 2, 3, 4],
+                "{} key {key}",
+                database.label
+            );
+        }
+        assert!(
+            outbox::pending(&db).await.unwrap().is_empty(),
+            "{}",
+            database.label
+        );
+        assert_eq!(outbox::all(&db).await.unwrap().len(), 15);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_consumer_holds_back_its_partition_until_it_recovers() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let recorder = Arc::new(Recorder::default());
+        // More failures than the bus retries within one publish.
+        *recorder.fail.lock().unwrap() = Some(("a".into(), 1, 4));
+        let relay = Relay::new(db.clone(), bus_with(recorder.clone()).await);
+        write_events(&db, &["a", "b"], 3).await;
+
+        relay.publish_pending().await.unwrap();
+        let seen = by_key(&recorder.seen.lock().unwrap());
+        assert_eq!(
+            seen["a"],
+            vec![0],
+            "{}: a/1 failed, so a/2 must wait",
+            database.label
+        );
+        assert_eq!(
+            seen["b"],
+            vec![0, 1, 2],
+            "{}: other partitions go on",
+            database.label
+        );
+        assert_eq!(outbox::pending(&db).await.unwrap().len(), 2);
+
+        drain(&relay).await;
+        let seen = by_key(&recorder.seen.lock().unwrap());
+        assert_eq!(seen["a"], vec![0, 1, 2], "{}", database.label);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_lets_a_consumer_apply_a_redelivered_event_once() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let event = EventEnvelope::wrap(
+            &Happened {
+                key: "a".into(),
+                n: 0,
+            },
+            "test",
+            &EventMeta::internal(),
+            chrono::Utc::now(),
+        );
+        let mut applied = 0;
+        for _ in 0..3 {
+            let txn = db.begin().await.unwrap();
+            if inbox::claim(&txn, "test.consumer", &event).await.unwrap() {
+                applied += 1;
+            }
+            txn.commit().await.unwrap();
+        }
+        assert_eq!(applied, 1, "{}", database.label);
+        // Another consumer has its own inbox entry for the same event.
+        let txn = db.begin().await.unwrap();
+        assert!(inbox::claim(&txn, "other.consumer", &event).await.unwrap());
+        txn.commit().await.unwrap();
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_leaves_no_event() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let txn = db.begin().await.unwrap();
+        outbox::record(
+            &txn,
+            "test",
+            &EventMeta::internal(),
+            &[Happened {
+                key: "a".into(),
+                n: 0,
+            }],
+        )
+        .await
+        .unwrap();
+        txn.rollback().await.unwrap();
+        assert!(
+            outbox::all(&db).await.unwrap().is_empty(),
+            "{}",
+            database.label
+        );
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_relays_on_postgres_publish_each_event_once_in_order() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let db = open(&database).await;
+    let keys: Vec<String> = (0..10).map(|k| format!("key-{k}")).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    write_events(&db, &key_refs, 30).await;
+    let recorder = Arc::new(Recorder::default());
+    let bus = bus_with(recorder.clone()).await;
+
+    let relays: Vec<_> = (0..4)
+        .map(|_| {
+            let relay = Relay::new(db.clone(), bus.clone());
+            tokio::spawn(async move {
+                for _ in 0..200 {
+                    if relay.publish_pending().await.unwrap() == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for relay in relays {
+        relay.await.unwrap();
+    }
+    drain(&Relay::new(db.clone(), bus)).await;
+
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 300, "every event delivered exactly once");
+    for (key, ns) in by_key(&seen) {
+        assert_eq!(ns, (0..30).collect::<Vec<u64>>(), "{key} out of order");
+    }
+    database.remove().await;
+}
