@@ -1,5 +1,7 @@
 //! Inventory's integration tests, each on SQLite and (when reachable) PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod entities;
 mod oversell;
 mod reservations;
@@ -8,7 +10,6 @@ use async_graphql::Request;
 use inventory_domain::{MovementReason, Sku};
 use inventory_service::Inventory;
 use kernel::{EventEnvelope, EventMeta};
-use kernel_infra::bus::EventHandler;
 use kernel_infra::testing::TestDatabase;
 
 /// Opens Inventory on `database` and stocks `sku` with `units` through the same path

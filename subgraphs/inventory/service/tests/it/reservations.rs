@@ -1,6 +1,5 @@
 use inventory_domain::{ReservationId, ReservationStatus, Sku};
 use kernel::EventMeta;
-use kernel_infra::bus::EventHandler;
 use kernel_infra::testing::TestDatabase;
 
 use crate::{error_code, execute, product_created, stocked};

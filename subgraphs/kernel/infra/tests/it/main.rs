@@ -1,4 +1,6 @@
 //! kernel-infra's integration tests: the outbox, relay, bus and inbox against real
 //! databases (SQLite always, PostgreSQL when reachable).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod relay;

@@ -1,0 +1,159 @@
+//! End-to-end tests: real subgraphs on free ports, the real gateway binary (Hive
+//! Router with our configuration) in its own process, real HTTP.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+mod gateway;
+mod schema;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use kernel_infra::CancellationToken;
+use kernel_infra::testing::TestDatabase;
+use platform::Contexts;
+
+/// Request bodies a subgraph received.
+pub type Recorded = Arc<Mutex<Vec<String>>>;
+
+pub struct TestPlatform {
+    pub url: String,
+    pub contexts: Contexts,
+    /// Every request body the Inventory subgraph received.
+    pub inventory_requests: Recorded,
+    client: reqwest::Client,
+    gateway: tokio::process::Child,
+    shutdown: CancellationToken,
+    databases: Vec<TestDatabase>,
+    dir: std::path::PathBuf,
+}
+
+async fn record(
+    State(recorded): State<Recorded>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    recorded
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&bytes).into_owned());
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl TestPlatform {
+    pub async fn start() -> Self {
+        let databases = vec![TestDatabase::sqlite(), TestDatabase::sqlite()];
+        let contexts = Contexts::open(&databases[0].url, &databases[1].url)
+            .await
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        contexts.spawn_background(&shutdown);
+        let (products, _) = platform::serve(contexts.products.router(), "127.0.0.1:0", &shutdown)
+            .await
+            .unwrap();
+        let inventory_requests = Recorded::default();
+        let inventory_router =
+            contexts
+                .inventory
+                .router()
+                .layer(axum::middleware::from_fn_with_state(
+                    inventory_requests.clone(),
+                    record,
+                ));
+        let (inventory, _) = platform::serve(inventory_router, "127.0.0.1:0", &shutdown)
+            .await
+            .unwrap();
+
+        let supergraph = platform::supergraph(
+            &format!("http://{products}/graphql"),
+            &format!("http://{inventory}/graphql"),
+        )
+        .unwrap();
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
+        let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
+        let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+            .arg("gateway")
+            .envs(env)
+            .env("LOG_LEVEL", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let platform = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            contexts,
+            inventory_requests,
+            client: reqwest::Client::new(),
+            gateway,
+            shutdown,
+            databases,
+            dir,
+        };
+        platform.wait_until_healthy().await;
+        platform
+    }
+
+    async fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = self.client.get(format!("{}/health", self.url)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not become healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// POSTs an operation to the gateway; returns the status and the JSON body.
+    pub async fn post(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.url))
+            .header("accept", "application/graphql-response+json")
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let _ = self.gateway.kill().await;
+        for database in self.databases {
+            database.remove().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
