@@ -3,7 +3,9 @@
 //! graphql-composition does the composing. Its supergraph lacks
 //! `@join__type(graph: …)` on the root operation types, without which Hive Router's
 //! planner finds no path to any root field; [`compose`] adds one per subgraph that
-//! contributes fields to the root type.
+//! contributes fields to the root type. It also omits them on custom scalars, which
+//! [`compose`] adds for every subgraph that defines the scalar, as the reference
+//! composers do (checked by gateway/reference-composition).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -44,7 +46,59 @@ pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, CompositionError> {
         })?;
     let sdl = graphql_composition::render_federated_sdl(&graph)
         .map_err(|err| CompositionError(vec![format!("rendering the supergraph: {err}")]))?;
-    Ok(add_root_join_types(&sdl))
+    Ok(add_scalar_join_types(&add_root_join_types(&sdl), subgraphs))
+}
+
+/// Adds `@join__type(graph: X)` to each custom scalar for every subgraph `X` whose SDL
+/// defines it.
+fn add_scalar_join_types(sdl: &str, subgraphs: &[SubgraphSdl]) -> String {
+    let graph_of = graph_enum_values(sdl);
+    let mut out = String::with_capacity(sdl.len() + 256);
+    for line in sdl.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(scalar) = line
+            .strip_prefix("scalar ")
+            .filter(|rest| !rest.contains(' '))
+        else {
+            continue;
+        };
+        if scalar.starts_with("join__") || scalar.starts_with("link__") {
+            continue;
+        }
+        let graphs: BTreeSet<&str> = subgraphs
+            .iter()
+            .filter(|s| {
+                s.sdl.lines().any(|l| {
+                    l.trim() == format!("scalar {scalar}")
+                        || l.trim().starts_with(&format!("scalar {scalar} "))
+                })
+            })
+            .filter_map(|s| {
+                graph_of
+                    .iter()
+                    .find(|(_, name)| *name == s.name)
+                    .map(|(graph, _)| graph.as_str())
+            })
+            .collect();
+        for graph in graphs {
+            out.push_str(&format!("  @join__type(graph: {graph})\n"));
+        }
+    }
+    out
+}
+
+/// The `join__Graph` enum: (enum value, subgraph name) pairs.
+fn graph_enum_values(sdl: &str) -> Vec<(String, String)> {
+    sdl.lines()
+        .skip_while(|l| !l.starts_with("enum join__Graph"))
+        .take_while(|l| l.trim() != "}")
+        .filter_map(|l| {
+            let (value, rest) = l.trim().split_once(" @join__graph(name: \"")?;
+            let name = rest.split('"').next()?;
+            Some((value.to_owned(), name.to_owned()))
+        })
+        .collect()
 }
 
 /// Adds `@join__type(graph: X)` to `Query`, `Mutation` and `Subscription` for every
@@ -163,6 +217,27 @@ type User @key(fields: "id") { id: ID! }
         assert!(
             query_block.contains("@join__type(graph: ORDERS)"),
             "{query_block}"
+        );
+    }
+
+    #[test]
+    fn custom_scalars_are_joined_to_the_subgraphs_that_define_them() {
+        let with_scalar = r#"
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+scalar Long
+type Query { total: Long }
+"#;
+        let supergraph =
+            compose(&[subgraph("users", USERS), subgraph("sums", with_scalar)]).unwrap();
+        let scalar: Vec<&str> = supergraph
+            .lines()
+            .skip_while(|l| *l != "scalar Long")
+            .take(3)
+            .collect();
+        assert_eq!(
+            scalar,
+            ["scalar Long", "  @join__type(graph: SUMS)", ""],
+            "{supergraph}"
         );
     }
 
