@@ -11,7 +11,6 @@ pub mod stock;
 
 use std::sync::Arc;
 
-use async_graphql::SDLExportOptions;
 use kernel_infra::bus::{BusError, EventBus};
 use kernel_infra::relay::Relay;
 use sea_orm_migration::MigratorTrait;
@@ -72,11 +71,5 @@ pub fn sdl() -> String {
     )
     .enable_federation()
     .finish();
-    schema.sdl_with_options(
-        SDLExportOptions::new()
-            .federation()
-            .sorted_fields()
-            .sorted_arguments()
-            .sorted_enum_items(),
-    )
+    kernel_infra::graphql::federation_sdl(&schema)
 }

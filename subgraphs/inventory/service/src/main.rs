@@ -6,7 +6,6 @@
 //! every consumer in one process.
 
 use clap::{Parser, Subcommand};
-use kernel_infra::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -35,30 +34,18 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", inventory_service::sdl());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    kernel_infra::server::init_logging();
     let inventory = inventory_service::Inventory::open(&cli.database_url).await?;
-    let listener = tokio::net::TcpListener::bind(&cli.listen).await?;
-    tracing::info!(
-        "inventory subgraph on http://{}/graphql",
-        listener.local_addr()?
-    );
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal.cancel();
-    });
+    let shutdown = kernel_infra::CancellationToken::new();
     let sweeper = tokio::spawn(
         inventory
             .stock
             .clone()
             .run_sweeper(std::time::Duration::from_secs(5), shutdown.clone()),
     );
-    kernel_infra::server::serve(listener, inventory.router(), shutdown).await?;
+    let served =
+        kernel_infra::server::run_standalone("inventory", inventory.router(), &cli.listen).await;
+    shutdown.cancel();
     sweeper.await?;
-    Ok(())
+    served
 }

@@ -56,6 +56,13 @@ fn summaries(lines: &[ReservationLine]) -> Vec<LineSummary> {
         .collect()
 }
 
+/// How a reservation closes.
+#[derive(Clone, Copy)]
+enum Closing {
+    Sell,
+    GiveBack { expired: bool },
+}
+
 /// Inventory's commands over one database.
 #[derive(Clone)]
 pub struct Stock {
@@ -111,24 +118,7 @@ impl Stock {
         id: ReservationId,
         meta: &EventMeta,
     ) -> Result<Reservation, StockError> {
-        let now = Utc::now();
-        let txn = self.db.begin().await?;
-        let mut reservation = repository::reservation(&txn, id, true)
-            .await?
-            .ok_or(StockError::ReservationNotFound(id))?;
-        reservation.commit(now)?;
-        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
-        let movements: Vec<_> = items
-            .iter_mut()
-            .zip(&reservation.lines)
-            .map(|(item, line)| item.commit(line.quantity, id, now))
-            .collect();
-        let event = InventoryEvent::Committed {
-            reservation_id: id.to_string(),
-            lines: summaries(&reservation.lines),
-        };
-        finish(txn, &reservation, &items, &movements, event, meta).await?;
-        Ok(reservation)
+        self.close(id, Closing::Sell, meta).await
     }
 
     /// Gives the held units back to sale; `expired` when the hold ran out.
@@ -141,24 +131,52 @@ impl Stock {
         expired: bool,
         meta: &EventMeta,
     ) -> Result<Reservation, StockError> {
+        self.close(id, Closing::GiveBack { expired }, meta).await
+    }
+
+    /// Closes a reservation: the reservation, its stock rows, the movements and the
+    /// event are written in one transaction.
+    async fn close(
+        &self,
+        id: ReservationId,
+        closing: Closing,
+        meta: &EventMeta,
+    ) -> Result<Reservation, StockError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let mut reservation = repository::reservation(&txn, id, true)
             .await?
             .ok_or(StockError::ReservationNotFound(id))?;
-        reservation.release(expired)?;
+        match closing {
+            Closing::Sell => reservation.commit(now)?,
+            Closing::GiveBack { expired } => reservation.release(expired)?,
+        }
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let movements: Vec<_> = items
             .iter_mut()
             .zip(&reservation.lines)
-            .map(|(item, line)| item.release(line.quantity, id, expired, now))
+            .map(|(item, line)| match closing {
+                Closing::Sell => item.commit(line.quantity, id, now),
+                Closing::GiveBack { expired } => item.release(line.quantity, id, expired, now),
+            })
             .collect();
-        let event = InventoryEvent::Released {
-            reservation_id: id.to_string(),
-            lines: summaries(&reservation.lines),
-            expired,
+        let (reservation_id, lines) = (id.to_string(), summaries(&reservation.lines));
+        let event = match closing {
+            Closing::Sell => InventoryEvent::Committed {
+                reservation_id,
+                lines,
+            },
+            Closing::GiveBack { expired } => InventoryEvent::Released {
+                reservation_id,
+                lines,
+                expired,
+            },
         };
-        finish(txn, &reservation, &items, &movements, event, meta).await?;
+        repository::save_reservation_status(&txn, &reservation, now).await?;
+        repository::save_items(&txn, &items, now).await?;
+        repository::append_movements(&txn, &movements).await?;
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        txn.commit().await?;
         Ok(reservation)
     }
 
@@ -242,22 +260,4 @@ async fn lock_all<'a>(
         return Err(StockError::UnknownSku(missing.as_str().to_owned()));
     }
     Ok(items)
-}
-
-/// Saves a closed reservation with its stock, movements and event, and commits.
-async fn finish(
-    txn: DatabaseTransaction,
-    reservation: &Reservation,
-    items: &[StockItem],
-    movements: &[inventory_domain::StockMovement],
-    event: InventoryEvent,
-    meta: &EventMeta,
-) -> Result<(), StockError> {
-    let now = Utc::now();
-    repository::save_reservation_status(&txn, reservation, now).await?;
-    repository::save_items(&txn, items, now).await?;
-    repository::append_movements(&txn, movements).await?;
-    kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
-    txn.commit().await?;
-    Ok(())
 }

@@ -116,6 +116,23 @@ pub mod money {
     }
 }
 
+/// A subgraph's SDL with the Federation v2 `@link`, sorted so it is stable byte for
+/// byte between runs.
+pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    schema.sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .federation()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}
+
 /// Relay's `PageInfo`, shared by every connection of every subgraph.
 #[derive(Debug, Clone, Default, async_graphql::SimpleObject)]
 #[graphql(shareable)]

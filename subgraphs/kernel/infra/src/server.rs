@@ -31,6 +31,37 @@ async fn graphql<E: Executor>(
     executor.execute(request).await.into()
 }
 
+/// Runs one subgraph alone, as its binary does: logs to stdout (`RUST_LOG`), serves
+/// `router` on `listen` until Ctrl-C, then drains.
+///
+/// # Errors
+/// When the address cannot be bound or the server fails.
+pub async fn run_standalone(name: &str, router: Router, listen: &str) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    tracing::info!(
+        "{name} subgraph on http://{}/graphql",
+        listener.local_addr()?
+    );
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        signal.cancel();
+    });
+    serve(listener, router, shutdown).await?;
+    Ok(())
+}
+
+/// Installs the stdout log subscriber for a standalone binary (`RUST_LOG`, default info).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+}
+
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains.
 ///
 /// # Errors

@@ -9,7 +9,6 @@ pub mod repository;
 
 use std::sync::Arc;
 
-use async_graphql::SDLExportOptions;
 use kernel_infra::bus::EventBus;
 use kernel_infra::relay::Relay;
 use sea_orm_migration::MigratorTrait;
@@ -62,11 +61,5 @@ pub fn sdl() -> String {
     )
     .enable_federation()
     .finish();
-    schema.sdl_with_options(
-        SDLExportOptions::new()
-            .federation()
-            .sorted_fields()
-            .sorted_arguments()
-            .sorted_enum_items(),
-    )
+    kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -6,7 +6,6 @@
 //! every consumer in one process.
 
 use clap::{Parser, Subcommand};
-use kernel_infra::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -35,23 +34,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", products_service::sdl());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    kernel_infra::server::init_logging();
     let products = products_service::Products::open(&cli.database_url).await?;
-    let listener = tokio::net::TcpListener::bind(&cli.listen).await?;
-    tracing::info!(
-        "products subgraph on http://{}/graphql",
-        listener.local_addr()?
-    );
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal.cancel();
-    });
-    kernel_infra::server::serve(listener, products.router(), shutdown).await?;
-    Ok(())
+    kernel_infra::server::run_standalone("products", products.router(), &cli.listen).await
 }
