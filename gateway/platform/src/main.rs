@@ -24,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway only (configured by ROUTER_CONFIG_FILE_PATH).
-    Gateway,
+    Gateway {
+        /// Exit when standard input closes: the launcher holds it open, so the gateway
+        /// never outlives it, however the launcher ends.
+        #[arg(long)]
+        exit_with_stdin: bool,
+    },
     /// Write every subgraph's SDL and the supergraph under schema/.
     Schema {
         /// Only check that the committed files match the code; exit 1 if not.
@@ -37,7 +42,15 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Some(Command::Gateway) => gateway::serve::run(),
+        Some(Command::Gateway { exit_with_stdin }) => {
+            if exit_with_stdin {
+                std::thread::spawn(|| {
+                    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                    std::process::exit(0);
+                });
+            }
+            gateway::serve::run()
+        }
         Some(Command::Schema { check: false, dir }) => {
             for path in platform::schema_files::write(&dir)? {
                 println!("wrote {}", path.display());
@@ -102,11 +115,14 @@ async fn run_platform() -> anyhow::Result<()> {
         settings.gateway_port,
     )?;
     let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("gateway")
+        .args(["gateway", "--exit-with-stdin"])
         .envs(env)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
+    // Held open for the launcher's lifetime (`wait` would close it): the gateway exits
+    // when it closes.
+    let _gateway_stdin = gateway.stdin.take();
 
     let seeding = contexts.clone();
     tokio::spawn(async move {
