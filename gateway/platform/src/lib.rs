@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use accounts_service::Accounts;
 use inventory_service::Inventory;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::{EventBus, InProcessBus};
@@ -24,16 +25,18 @@ use tokio::task::JoinHandle;
 pub struct Settings {
     pub products_database_url: String,
     pub inventory_database_url: String,
+    pub accounts_database_url: String,
     pub products_listen: String,
     pub inventory_listen: String,
+    pub accounts_listen: String,
     pub gateway_port: u16,
     pub data_dir: PathBuf,
 }
 
 impl Settings {
-    /// Defaults (SQLite files under ./data, ports 4000-4002) overridden by
-    /// `PRODUCTS_DATABASE_URL`, `INVENTORY_DATABASE_URL`, `PRODUCTS_LISTEN`,
-    /// `INVENTORY_LISTEN`, `GATEWAY_PORT` and `DATA_DIR`.
+    /// Defaults (SQLite files under ./data, ports 4000-4003) overridden by
+    /// `<CONTEXT>_DATABASE_URL`, `<CONTEXT>_LISTEN` (for PRODUCTS, INVENTORY,
+    /// ACCOUNTS), `GATEWAY_PORT` and `DATA_DIR`.
     ///
     /// # Errors
     /// When `GATEWAY_PORT` is not a port number.
@@ -49,8 +52,13 @@ impl Settings {
                 "INVENTORY_DATABASE_URL",
                 inventory_service::DEFAULT_DATABASE_URL,
             ),
+            accounts_database_url: var(
+                "ACCOUNTS_DATABASE_URL",
+                accounts_service::DEFAULT_DATABASE_URL,
+            ),
             products_listen: var("PRODUCTS_LISTEN", "127.0.0.1:4001"),
             inventory_listen: var("INVENTORY_LISTEN", "127.0.0.1:4002"),
+            accounts_listen: var("ACCOUNTS_LISTEN", "127.0.0.1:4003"),
             gateway_port: var("GATEWAY_PORT", "4000")
                 .parse()
                 .map_err(|_| anyhow::anyhow!("GATEWAY_PORT must be a port number"))?,
@@ -59,11 +67,29 @@ impl Settings {
     }
 }
 
+/// Each context's database URL.
+pub struct DatabaseUrls<'a> {
+    pub products: &'a str,
+    pub inventory: &'a str,
+    pub accounts: &'a str,
+}
+
+impl Settings {
+    pub fn database_urls(&self) -> DatabaseUrls<'_> {
+        DatabaseUrls {
+            products: &self.products_database_url,
+            inventory: &self.inventory_database_url,
+            accounts: &self.accounts_database_url,
+        }
+    }
+}
+
 /// The bounded contexts, opened (migrated) and wired to one bus.
 #[derive(Clone)]
 pub struct Contexts {
     pub products: Products,
     pub inventory: Inventory,
+    pub accounts: Accounts,
     pub bus: Arc<dyn EventBus>,
 }
 
@@ -72,17 +98,16 @@ impl Contexts {
     ///
     /// # Errors
     /// When a database cannot be opened or migrated.
-    pub async fn open(
-        products_database_url: &str,
-        inventory_database_url: &str,
-    ) -> anyhow::Result<Self> {
-        let products = Products::open(products_database_url).await?;
-        let inventory = Inventory::open(inventory_database_url).await?;
+    pub async fn open(urls: &DatabaseUrls<'_>) -> anyhow::Result<Self> {
+        let products = Products::open(urls.products).await?;
+        let inventory = Inventory::open(urls.inventory).await?;
+        let accounts = Accounts::open(urls.accounts).await?;
         let bus: Arc<dyn EventBus> = InProcessBus::new();
         inventory.subscribe(bus.as_ref()).await?;
         Ok(Self {
             products,
             inventory,
+            accounts,
             bus,
         })
     }
@@ -92,6 +117,7 @@ impl Contexts {
         vec![
             tokio::spawn(self.products.relay(self.bus.clone()).run(shutdown.clone())),
             tokio::spawn(self.inventory.relay(self.bus.clone()).run(shutdown.clone())),
+            tokio::spawn(self.accounts.relay(self.bus.clone()).run(shutdown.clone())),
             tokio::spawn(
                 self.inventory
                     .stock
@@ -124,14 +150,20 @@ pub async fn serve(
     Ok((address, task))
 }
 
+/// Where each subgraph listens (its `/graphql` URL).
+pub struct SubgraphEndpoints {
+    pub products: String,
+    pub inventory: String,
+    pub accounts: String,
+}
+
 /// The supergraph for subgraphs listening at these URLs, composed from the code's SDL.
 ///
 /// # Errors
 /// When the subgraphs do not compose.
-pub fn supergraph(products_url: &str, inventory_url: &str) -> anyhow::Result<String> {
+pub fn supergraph(endpoints: &SubgraphEndpoints) -> anyhow::Result<String> {
     Ok(gateway::compose::compose(&schema_files::subgraphs(
-        products_url,
-        inventory_url,
+        endpoints,
     ))?)
 }
 

@@ -85,30 +85,19 @@ async fn run_platform() -> anyhow::Result<()> {
         .init();
     let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();
-    let contexts = Contexts::open(
-        &settings.products_database_url,
-        &settings.inventory_database_url,
-    )
-    .await?;
+    let contexts = Contexts::open(&settings.database_urls()).await?;
     let mut tasks = contexts.spawn_background(&shutdown);
-    let (products_addr, task) = platform::serve(
-        contexts.products.router(),
-        &settings.products_listen,
-        &shutdown,
-    )
-    .await?;
-    tasks.push(task);
-    let (inventory_addr, task) = platform::serve(
-        contexts.inventory.router(),
-        &settings.inventory_listen,
-        &shutdown,
-    )
-    .await?;
-    tasks.push(task);
-
-    let products_url = format!("http://{products_addr}/graphql");
-    let inventory_url = format!("http://{inventory_addr}/graphql");
-    let supergraph = platform::supergraph(&products_url, &inventory_url)?;
+    let mut serve = async |router, listen: &str| -> anyhow::Result<String> {
+        let (address, task) = platform::serve(router, listen, &shutdown).await?;
+        tasks.push(task);
+        Ok(format!("http://{address}/graphql"))
+    };
+    let urls = platform::SubgraphEndpoints {
+        products: serve(contexts.products.router(), &settings.products_listen).await?,
+        inventory: serve(contexts.inventory.router(), &settings.inventory_listen).await?,
+        accounts: serve(contexts.accounts.router(), &settings.accounts_listen).await?,
+    };
+    let supergraph = platform::supergraph(&urls)?;
     let env = platform::gateway_env(
         &settings.data_dir.join("gateway"),
         &supergraph,
@@ -142,8 +131,9 @@ async fn run_platform() -> anyhow::Result<()> {
         "  gateway health:               http://127.0.0.1:{}/health",
         settings.gateway_port
     );
-    println!("  products subgraph:            {products_url}");
-    println!("  inventory subgraph:           {inventory_url}");
+    println!("  products subgraph:            {}", urls.products);
+    println!("  inventory subgraph:           {}", urls.inventory);
+    println!("  accounts subgraph:            {}", urls.accounts);
     println!("  press Ctrl-C to stop");
     println!();
 

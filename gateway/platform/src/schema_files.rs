@@ -6,19 +6,19 @@ use std::path::Path;
 
 use gateway::compose::SubgraphSdl;
 
+use crate::SubgraphEndpoints;
+
 /// Every subgraph with its SDL from code, routed to the given URLs.
-pub fn subgraphs(products_url: &str, inventory_url: &str) -> Vec<SubgraphSdl> {
+pub fn subgraphs(urls: &SubgraphEndpoints) -> Vec<SubgraphSdl> {
+    let subgraph = |name: &str, url: &str, sdl: String| SubgraphSdl {
+        name: name.into(),
+        url: url.into(),
+        sdl,
+    };
     vec![
-        SubgraphSdl {
-            name: "inventory".into(),
-            url: inventory_url.into(),
-            sdl: inventory_service::sdl(),
-        },
-        SubgraphSdl {
-            name: "products".into(),
-            url: products_url.into(),
-            sdl: products_service::sdl(),
-        },
+        subgraph("accounts", &urls.accounts, accounts_service::sdl()),
+        subgraph("inventory", &urls.inventory, inventory_service::sdl()),
+        subgraph("products", &urls.products, products_service::sdl()),
     ]
 }
 
@@ -35,7 +35,11 @@ pub fn expected_files(schema_dir: &Path) -> anyhow::Result<Vec<(std::path::PathB
             .cloned()
             .ok_or_else(|| anyhow::anyhow!("{name} is missing from subgraphs.json"))
     };
-    let subgraphs = subgraphs(&url("products")?, &url("inventory")?);
+    let subgraphs = subgraphs(&SubgraphEndpoints {
+        products: url("products")?,
+        inventory: url("inventory")?,
+        accounts: url("accounts")?,
+    });
     let mut files: Vec<_> = subgraphs
         .iter()
         .map(|s| {

@@ -204,3 +204,33 @@ async fn the_gateway_serves_graphiql_and_health() {
     );
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_customer_registers_and_reads_their_profile_through_the_gateway() {
+    let platform = TestPlatform::start().await;
+    let register =
+        r#"mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }"#;
+    let input = json!({ "input": { "email": "ann@example.com", "password": "correct horse battery", "displayName": "Ann" } });
+    let (status, body) = platform.post(register, input).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["data"]["register"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = body["data"]["register"]["user"]["id"].clone();
+
+    let (_, me) = platform
+        .post_as(Some(&token), "{ me { id email role } }", json!({}))
+        .await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({ "id": id, "email": "ann@example.com", "role": "CUSTOMER" }),
+        "{me}"
+    );
+    let (_, anonymous) = platform.post("{ me { id } }", json!({})).await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+    platform.stop().await;
+}

@@ -58,10 +58,17 @@ fn free_port() -> u16 {
 
 impl TestPlatform {
     pub async fn start() -> Self {
-        let databases = vec![TestDatabase::sqlite(), TestDatabase::sqlite()];
-        let contexts = Contexts::open(&databases[0].url, &databases[1].url)
-            .await
-            .unwrap();
+        let databases = vec![
+            TestDatabase::sqlite(),
+            TestDatabase::sqlite(),
+            TestDatabase::sqlite(),
+        ];
+        let urls = platform::DatabaseUrls {
+            products: &databases[0].url,
+            inventory: &databases[1].url,
+            accounts: &databases[2].url,
+        };
+        let contexts = Contexts::open(&urls).await.unwrap();
         let shutdown = CancellationToken::new();
         contexts.spawn_background(&shutdown);
         let (products, _) = platform::serve(contexts.products.router(), "127.0.0.1:0", &shutdown)
@@ -80,10 +87,14 @@ impl TestPlatform {
             .await
             .unwrap();
 
-        let supergraph = platform::supergraph(
-            &format!("http://{products}/graphql"),
-            &format!("http://{inventory}/graphql"),
-        )
+        let (accounts, _) = platform::serve(contexts.accounts.router(), "127.0.0.1:0", &shutdown)
+            .await
+            .unwrap();
+        let supergraph = platform::supergraph(&platform::SubgraphEndpoints {
+            products: format!("http://{products}/graphql"),
+            inventory: format!("http://{inventory}/graphql"),
+            accounts: format!("http://{accounts}/graphql"),
+        })
         .unwrap();
         let port = free_port();
         let dir =
@@ -132,9 +143,21 @@ impl TestPlatform {
         query: &str,
         variables: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.url))
+        self.post_as(None, query, variables).await
+    }
+
+    /// POSTs an operation with `Authorization: Bearer <token>`.
+    pub async fn post_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.post(format!("{}/graphql", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
             .header("accept", "application/graphql-response+json")
             .json(&serde_json::json!({ "query": query, "variables": variables }))
             .send()

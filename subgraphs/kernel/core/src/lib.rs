@@ -7,9 +7,11 @@
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod identity;
 pub mod money;
 
 pub use error::{Classify, ErrorKind};
 pub use event::{DomainEvent, EventEnvelope, EventMeta, EventType, EventTypeError};
 pub use id::IdError;
+pub use identity::{Identity, Role};
 pub use money::{Currency, Money, MoneyError};

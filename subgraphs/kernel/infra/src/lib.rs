@@ -14,6 +14,7 @@
 pub mod bus;
 pub mod db;
 pub mod graphql;
+pub mod identity;
 pub mod inbox;
 pub mod migration;
 pub mod outbox;

@@ -1,7 +1,8 @@
 //! Serving a subgraph over HTTP: `POST`/`GET /graphql` and `GET /health`.
 //!
 //! Each request's trace and correlation ids are put into the GraphQL context as
-//! [`kernel::EventMeta`], so the events a mutation writes carry them.
+//! [`kernel::EventMeta`], so the events a mutation writes carry them, and its caller
+//! (from the bearer token) as [`crate::identity::Caller`].
 
 use async_graphql::Executor;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -27,7 +28,8 @@ async fn graphql<E: Executor>(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let request = request.into_inner().data(event_meta(&headers));
+    let caller = crate::identity::TokenVerifier::shared().caller(&headers);
+    let request = request.into_inner().data(event_meta(&headers)).data(caller);
     executor.execute(request).await.into()
 }
 

@@ -1,0 +1,12 @@
+//! The Accounts context's domain: users, their roles and the rules for their
+//! credentials. Plain Rust; hashing and tokens are the service crate's adapters.
+
+pub mod error;
+pub mod event;
+pub mod user;
+
+pub use error::AccountError;
+pub use event::AccountEvent;
+pub use user::{DisplayName, Email, Password, PasswordHash, Role, User, UserState};
+
+kernel::typed_id!(UserId, "user");

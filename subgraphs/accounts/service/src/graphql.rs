@@ -1,0 +1,184 @@
+//! The Accounts subgraph: `User @key(fields: "id")`, `me`, `register` and `login`.
+
+use std::collections::HashMap;
+
+use accounts_domain::{DisplayName, Email, Password, Role, User, UserId};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{
+    Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use kernel_infra::graphql::{bad_input, coded, error, internal, request_meta};
+use kernel_infra::identity::require_user;
+use sea_orm::DatabaseConnection;
+
+use crate::accounts::{AccessToken, Accounts, Registration};
+use crate::repository;
+
+pub type AccountsSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(accounts: Accounts) -> AccountsSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(DataLoader::new(
+            UserLoader(accounts.db().clone()),
+            tokio::spawn,
+        ))
+        .data(accounts)
+        .finish()
+}
+
+pub struct UserLoader(DatabaseConnection);
+
+impl Loader<UserId> for UserLoader {
+    type Value = User;
+    type Error = Error;
+
+    async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, Error> {
+        let users = repository::find_many(&self.0, keys)
+            .await
+            .map_err(internal)?;
+        Ok(users.into_iter().map(|u| (u.state().id, u)).collect())
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "Role")]
+pub enum RoleValue {
+    Customer,
+    Admin,
+    Partner,
+}
+
+impl From<Role> for RoleValue {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Customer => Self::Customer,
+            Role::Admin => Self::Admin,
+            Role::Partner => Self::Partner,
+        }
+    }
+}
+
+pub struct UserObject(User);
+
+/// A user of the shop.
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        ID(self.0.state().id.to_string())
+    }
+    /// Visible to the user and to admins only.
+    async fn email(&self, ctx: &Context<'_>) -> Result<&str> {
+        let caller = require_user(ctx)?;
+        if caller.user_id != self.0.state().id.as_uuid() && caller.role != Role::Admin {
+            return Err(coded(
+                kernel::ErrorKind::Forbidden,
+                &"only the user and admins see an e-mail address",
+            ));
+        }
+        Ok(self.0.state().email.as_str())
+    }
+    async fn display_name(&self) -> &str {
+        self.0.state().display_name.as_str()
+    }
+    async fn role(&self) -> RoleValue {
+        self.0.state().role.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.state().created_at
+    }
+}
+
+/// A signed-in session: send `token` as `Authorization: Bearer <token>`.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    token: String,
+    /// Seconds until the token expires.
+    expires_in: i32,
+    user: UserObject,
+}
+
+fn payload((user, token): (User, AccessToken)) -> AuthPayload {
+    AuthPayload {
+        token: token.token,
+        expires_in: i32::try_from(token.expires_in).unwrap_or(i32::MAX),
+        user: UserObject(user),
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    email: String,
+    /// 10 to 128 characters.
+    password: String,
+    display_name: String,
+}
+
+impl TryFrom<RegisterInput> for Registration {
+    type Error = Error;
+    fn try_from(input: RegisterInput) -> Result<Self> {
+        Ok(Registration {
+            email: Email::parse(&input.email).map_err(error)?,
+            display_name: DisplayName::parse(&input.display_name).map_err(error)?,
+            password: Password::new(&input.password).map_err(error)?,
+            role: Role::Customer,
+        })
+    }
+}
+
+async fn load(ctx: &Context<'_>, id: UserId) -> Result<Option<UserObject>> {
+    Ok(ctx
+        .data_unchecked::<DataLoader<UserLoader>>()
+        .load_one(id)
+        .await?
+        .map(UserObject))
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let identity = require_user(ctx)?;
+        load(ctx, UserId::from_uuid(identity.user_id)).await
+    }
+
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<UserObject>> {
+        load(ctx, UserId::parse(&id).map_err(bad_input)?).await
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates a customer account and signs it in.
+    async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        let registration = Registration::try_from(input)?;
+        let accounts = ctx.data_unchecked::<Accounts>();
+        Ok(payload(
+            accounts
+                .register(registration, &request_meta(ctx))
+                .await
+                .map_err(error)?,
+        ))
+    }
+
+    /// Signs in with e-mail and password.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        Ok(payload(
+            ctx.data_unchecked::<Accounts>()
+                .login(&email, &password)
+                .await
+                .map_err(error)?,
+        ))
+    }
+}

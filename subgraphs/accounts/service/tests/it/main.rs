@@ -1,0 +1,185 @@
+//! Accounts' integration tests through its GraphQL schema, on SQLite and (when
+//! reachable) PostgreSQL.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use accounts_service::Accounts;
+use async_graphql::{Request, Variables};
+use kernel_infra::identity::{Caller, TokenVerifier};
+use kernel_infra::testing::TestDatabase;
+use serde_json::{Value, json};
+
+/// Runs an operation as the holder of `token` (if any), as the HTTP server would.
+async fn execute(accounts: &Accounts, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let caller = token.map_or(Caller::Anonymous, |t| TokenVerifier::shared().verify(t));
+    let request = Request::new(query)
+        .variables(Variables::from_json(variables))
+        .data(caller);
+    serde_json::to_value(accounts.schema.execute(request).await).unwrap()
+}
+
+fn code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+const REGISTER: &str = r#"mutation($input: RegisterInput!) { register(input: $input) { token expiresIn user { id displayName role } } }"#;
+const LOGIN: &str = r#"mutation($email: String!, $password: String!) { login(email: $email, password: $password) { token user { id } } }"#;
+
+async fn register(accounts: &Accounts, email: &str) -> (String, String) {
+    let input = json!({ "input": { "email": email, "password": "correct horse battery", "displayName": "Ann" } });
+    let response = execute(accounts, None, REGISTER, input).await;
+    let payload = &response["data"]["register"];
+    (
+        payload["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{response}"))
+            .to_owned(),
+        payload["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_customer_registers_signs_in_and_reads_their_own_profile() {
+    for database in TestDatabase::all().await {
+        let accounts = Accounts::open(&database.url).await.unwrap();
+        let (token, id) = register(&accounts, "Ann@Example.com").await;
+
+        let me = execute(
+            &accounts,
+            Some(&token),
+            "{ me { id email displayName role } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            me["data"]["me"],
+            json!({ "id": id, "email": "ann@example.com", "displayName": "Ann", "role": "CUSTOMER" }),
+            "{}: {me}",
+            database.label
+        );
+
+        let login = execute(
+            &accounts,
+            None,
+            LOGIN,
+            json!({ "email": "ann@example.com", "password": "correct horse battery" }),
+        )
+        .await;
+        assert_eq!(login["data"]["login"]["user"]["id"], id.as_str(), "{login}");
+        let fresh = login["data"]["login"]["token"].as_str().unwrap();
+        assert!(matches!(
+            TokenVerifier::shared().verify(fresh),
+            Caller::User(_)
+        ));
+
+        let events = kernel_infra::outbox::all(accounts.accounts.db())
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].event_type.as_str(),
+            "ecommerce.accounts.user.registered.v1"
+        );
+        assert!(
+            !events[0].payload.to_string().contains("argon2"),
+            "no credentials in events"
+        );
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_bad_input_are_refused_alike() {
+    for database in TestDatabase::all().await {
+        let accounts = Accounts::open(&database.url).await.unwrap();
+        register(&accounts, "ann@example.com").await;
+
+        let wrong_password = execute(
+            &accounts,
+            None,
+            LOGIN,
+            json!({ "email": "ann@example.com", "password": "not the password" }),
+        )
+        .await;
+        let unknown_email = execute(
+            &accounts,
+            None,
+            LOGIN,
+            json!({ "email": "bob@example.com", "password": "not the password" }),
+        )
+        .await;
+        assert_eq!(
+            code(&wrong_password),
+            Some("UNAUTHENTICATED"),
+            "{}",
+            database.label
+        );
+        assert_eq!(
+            wrong_password["errors"][0]["message"], unknown_email["errors"][0]["message"],
+            "no hint whether the e-mail exists"
+        );
+
+        let again = execute(&accounts, None, REGISTER, json!({ "input": { "email": "ANN@example.com", "password": "another long one", "displayName": "A" } })).await;
+        assert_eq!(code(&again), Some("CONFLICT"), "{again}");
+        for input in [
+            json!({ "email": "not-an-email", "password": "correct horse battery", "displayName": "A" }),
+            json!({ "email": "c@example.com", "password": "short", "displayName": "A" }),
+            json!({ "email": "c@example.com", "password": "correct horse battery", "displayName": "" }),
+        ] {
+            let response = execute(&accounts, None, REGISTER, json!({ "input": input })).await;
+            assert_eq!(
+                code(&response),
+                Some("BAD_USER_INPUT"),
+                "{input} -> {response}"
+            );
+        }
+        assert_eq!(
+            kernel_infra::outbox::all(accounts.accounts.db())
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "nothing else was written"
+        );
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn profiles_need_a_valid_token_and_e_mails_stay_private() {
+    let database = TestDatabase::sqlite();
+    let accounts = Accounts::open(&database.url).await.unwrap();
+    let (ann_token, ann_id) = register(&accounts, "ann@example.com").await;
+    let (_, bob_id) = register(&accounts, "bob@example.com").await;
+
+    assert_eq!(
+        code(&execute(&accounts, None, "{ me { id } }", json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        code(&execute(&accounts, Some("garbage"), "{ me { id } }", json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+
+    let entities = r#"query($r: [_Any!]!) { _entities(representations: $r) { ... on User { displayName email } } }"#;
+    let own = execute(
+        &accounts,
+        Some(&ann_token),
+        entities,
+        json!({ "r": [{ "__typename": "User", "id": ann_id }] }),
+    )
+    .await;
+    assert_eq!(
+        own["data"]["_entities"][0]["email"], "ann@example.com",
+        "{own}"
+    );
+    let other = execute(
+        &accounts,
+        Some(&ann_token),
+        entities,
+        json!({ "r": [{ "__typename": "User", "id": bob_id }] }),
+    )
+    .await;
+    assert_eq!(code(&other), Some("FORBIDDEN"), "{other}");
+    database.remove().await;
+}

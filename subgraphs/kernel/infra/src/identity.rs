@@ -1,0 +1,301 @@
+//! Identity on every request: the one place a token is checked.
+//!
+//! Accounts issues JWTs ([`TokenIssuer`]); every subgraph verifies the bearer token
+//! ([`TokenVerifier`]) and puts the [`Caller`] into the GraphQL context, where resolvers
+//! ask [`require_user`] or [`require_role`]. When the gateway takes over validation
+//! (the frontend-contracts issue) this module is what it replaces.
+//!
+//! Keys come from the environment: `JWT_SECRET` (HS256, the default; a fixed
+//! development secret is used, with a warning, when it is unset), or
+//! `JWT_PRIVATE_KEY_FILE` / `JWT_PUBLIC_KEY_FILE` (RS256 PEM files, for production).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_graphql::Error;
+use axum::http::HeaderMap;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use kernel::{ErrorKind, Identity, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::graphql::coded;
+
+pub const ISSUER: &str = "ecommerce-accounts";
+pub const AUDIENCE: &str = "ecommerce";
+const DEVELOPMENT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
+
+/// The claims of our access tokens.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    iss: String,
+    aud: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    User(Identity),
+    /// A token was sent but is not valid (expired, wrong signature, …).
+    Rejected(String),
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Signs access tokens (Accounts).
+pub struct TokenIssuer {
+    key: EncodingKey,
+    header: Header,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    pub fn hs256(secret: &[u8], ttl: Duration) -> Self {
+        Self {
+            key: EncodingKey::from_secret(secret),
+            header: Header::new(Algorithm::HS256),
+            ttl,
+        }
+    }
+
+    /// # Errors
+    /// When the PEM is not an RSA private key.
+    pub fn rs256(private_key_pem: &[u8], ttl: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            key: EncodingKey::from_rsa_pem(private_key_pem)?,
+            header: Header::new(Algorithm::RS256),
+            ttl,
+        })
+    }
+
+    /// From `JWT_PRIVATE_KEY_FILE` (RS256) or `JWT_SECRET` (HS256); tokens live
+    /// `JWT_TTL_SECONDS` (default one hour).
+    ///
+    /// # Errors
+    /// When a key file cannot be read or parsed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let ttl = Duration::from_secs(
+            std::env::var("JWT_TTL_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(3600),
+        );
+        match std::env::var("JWT_PRIVATE_KEY_FILE") {
+            Ok(path) => Self::rs256(
+                &std::fs::read(&path).with_context(|| format!("reading {path}"))?,
+                ttl,
+            ),
+            Err(_) => Ok(Self::hs256(shared_secret().as_bytes(), ttl)),
+        }
+    }
+
+    /// A signed token for `identity`, and how many seconds it is valid.
+    ///
+    /// # Errors
+    /// When signing fails.
+    pub fn issue(&self, identity: &Identity) -> anyhow::Result<(String, u64)> {
+        let iat = now_secs();
+        let claims = Claims {
+            sub: identity.user_id.to_string(),
+            role: identity.role.as_str().to_owned(),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            iat,
+            exp: iat + self.ttl.as_secs(),
+        };
+        Ok((
+            jsonwebtoken::encode(&self.header, &claims, &self.key)?,
+            self.ttl.as_secs(),
+        ))
+    }
+}
+
+/// Checks bearer tokens (every subgraph).
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self::with(DecodingKey::from_secret(secret), Algorithm::HS256)
+    }
+
+    /// # Errors
+    /// When the PEM is not an RSA public key.
+    pub fn rs256(public_key_pem: &[u8]) -> anyhow::Result<Self> {
+        Ok(Self::with(
+            DecodingKey::from_rsa_pem(public_key_pem)?,
+            Algorithm::RS256,
+        ))
+    }
+
+    fn with(key: DecodingKey, algorithm: Algorithm) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 5;
+        Self { key, validation }
+    }
+
+    /// From `JWT_PUBLIC_KEY_FILE` (RS256) or `JWT_SECRET` (HS256).
+    ///
+    /// # Errors
+    /// When a key file cannot be read or parsed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var("JWT_PUBLIC_KEY_FILE") {
+            Ok(path) => {
+                Self::rs256(&std::fs::read(&path).with_context(|| format!("reading {path}"))?)
+            }
+            Err(_) => Ok(Self::hs256(shared_secret().as_bytes())),
+        }
+    }
+
+    /// The verifier configured by the environment, made once per process.
+    ///
+    /// # Panics
+    /// When the configured key cannot be loaded: a service must not start without it.
+    pub fn shared() -> &'static TokenVerifier {
+        static VERIFIER: OnceLock<TokenVerifier> = OnceLock::new();
+        VERIFIER
+            .get_or_init(|| TokenVerifier::from_env().expect("the JWT verification key must load"))
+    }
+
+    /// Who sent these headers.
+    pub fn caller(&self, headers: &HeaderMap) -> Caller {
+        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            return Caller::Anonymous;
+        };
+        let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
+            return Caller::Rejected("the Authorization header must be `Bearer <token>`".into());
+        };
+        self.verify(token.trim())
+    }
+
+    /// Checks one token.
+    pub fn verify(&self, token: &str) -> Caller {
+        match jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) {
+            Ok(data) => match (
+                uuid::Uuid::try_parse(&data.claims.sub),
+                Role::parse(&data.claims.role),
+            ) {
+                (Ok(user_id), Some(role)) => Caller::User(Identity { user_id, role }),
+                _ => Caller::Rejected("the token's subject or role is malformed".into()),
+            },
+            Err(err) => Caller::Rejected(format!("the token is not valid: {err}")),
+        }
+    }
+}
+
+fn shared_secret() -> String {
+    std::env::var("JWT_SECRET").unwrap_or_else(|_| {
+        static WARNED: OnceLock<()> = OnceLock::new();
+        WARNED
+            .get_or_init(|| tracing::warn!("JWT_SECRET is not set: using the development secret"));
+        DEVELOPMENT_SECRET.to_owned()
+    })
+}
+
+/// The authenticated user, or UNAUTHENTICATED.
+///
+/// # Errors
+/// UNAUTHENTICATED when no valid token came with the request.
+pub fn require_user<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Identity, Error> {
+    match ctx.data_opt::<Caller>() {
+        Some(Caller::User(identity)) => Ok(identity),
+        Some(Caller::Rejected(reason)) => Err(coded(ErrorKind::Unauthenticated, reason)),
+        _ => Err(coded(ErrorKind::Unauthenticated, &"sign in first")),
+    }
+}
+
+/// The authenticated user if they have `role`; FORBIDDEN otherwise.
+///
+/// # Errors
+/// UNAUTHENTICATED without a valid token, FORBIDDEN with another role.
+pub fn require_role<'a>(
+    ctx: &async_graphql::Context<'a>,
+    role: Role,
+) -> Result<&'a Identity, Error> {
+    let identity = require_user(ctx)?;
+    if identity.role == role {
+        Ok(identity)
+    } else {
+        Err(coded(
+            ErrorKind::Forbidden,
+            &format!("only {role} may do this"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> Identity {
+        Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: Role::Admin,
+        }
+    }
+
+    #[test]
+    fn an_issued_token_verifies_to_its_identity() {
+        let issuer = TokenIssuer::hs256(b"secret", Duration::from_secs(60));
+        let (token, ttl) = issuer.issue(&identity()).unwrap();
+        assert_eq!(ttl, 60);
+        assert!(matches!(
+            TokenVerifier::hs256(b"secret").verify(&token),
+            Caller::User(Identity {
+                role: Role::Admin,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_wrong_signature_or_expired_token_is_rejected() {
+        let (token, _) = TokenIssuer::hs256(b"secret", Duration::from_secs(60))
+            .issue(&identity())
+            .unwrap();
+        assert!(matches!(
+            TokenVerifier::hs256(b"other").verify(&token),
+            Caller::Rejected(_)
+        ));
+        let expired = Claims {
+            sub: uuid::Uuid::now_v7().to_string(),
+            role: "ADMIN".into(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now_secs() - 7200,
+            exp: now_secs() - 3600,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &expired,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        match TokenVerifier::hs256(b"secret").verify(&token) {
+            Caller::Rejected(reason) => assert!(reason.contains("xpired"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn headers_without_a_bearer_token_are_anonymous_or_rejected() {
+        let verifier = TokenVerifier::hs256(b"secret");
+        assert_eq!(verifier.caller(&HeaderMap::new()), Caller::Anonymous);
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Basic abc".parse().unwrap());
+        assert!(matches!(verifier.caller(&headers), Caller::Rejected(_)));
+    }
+}
