@@ -35,15 +35,11 @@ pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, CompositionError> {
     for subgraph in subgraphs {
         input
             .ingest_str(&subgraph.sdl, &subgraph.name, Some(&subgraph.url))
-            .map_err(|err| {
-                CompositionError(vec![format!("subgraph `{}`: {err}", subgraph.name)])
-            })?;
+            .map_err(|err| CompositionError(vec![format!("subgraph `{}`: {err}", subgraph.name)]))?;
     }
     let graph = graphql_composition::compose(&mut input)
         .into_result()
-        .map_err(|diagnostics| {
-            CompositionError(diagnostics.iter_messages().map(str::to_owned).collect())
-        })?;
+        .map_err(|diagnostics| CompositionError(diagnostics.iter_messages().map(str::to_owned).collect()))?;
     let sdl = graphql_composition::render_federated_sdl(&graph)
         .map_err(|err| CompositionError(vec![format!("rendering the supergraph: {err}")]))?;
     Ok(add_scalar_join_types(&add_root_join_types(&sdl), subgraphs))
@@ -57,10 +53,7 @@ fn add_scalar_join_types(sdl: &str, subgraphs: &[SubgraphSdl]) -> String {
     for line in sdl.lines() {
         out.push_str(line);
         out.push('\n');
-        let Some(scalar) = line
-            .strip_prefix("scalar ")
-            .filter(|rest| !rest.contains(' '))
-        else {
+        let Some(scalar) = line.strip_prefix("scalar ").filter(|rest| !rest.contains(' ')) else {
             continue;
         };
         if scalar.starts_with("join__") || scalar.starts_with("link__") {
@@ -70,8 +63,7 @@ fn add_scalar_join_types(sdl: &str, subgraphs: &[SubgraphSdl]) -> String {
             .iter()
             .filter(|s| {
                 s.sdl.lines().any(|l| {
-                    l.trim() == format!("scalar {scalar}")
-                        || l.trim().starts_with(&format!("scalar {scalar} "))
+                    l.trim() == format!("scalar {scalar}") || l.trim().starts_with(&format!("scalar {scalar} "))
                 })
             })
             .filter_map(|s| {
@@ -111,19 +103,13 @@ fn add_root_join_types(sdl: &str) -> String {
         let line = lines[index];
         let root = ["Query", "Mutation", "Subscription"]
             .into_iter()
-            .find(|root| {
-                line.trim_end() == format!("type {root}")
-                    || line.starts_with(&format!("type {root} "))
-            });
+            .find(|root| line.trim_end() == format!("type {root}") || line.starts_with(&format!("type {root} ")));
         if root.is_some() && !line.contains("@join__type") {
             // The type's block runs to the first line that is just `}`.
             let end = (index..lines.len())
                 .find(|&i| lines[i].trim() == "}")
                 .unwrap_or(lines.len() - 1);
-            let graphs: BTreeSet<&str> = lines[index..=end]
-                .iter()
-                .flat_map(|l| join_field_graphs(l))
-                .collect();
+            let graphs: BTreeSet<&str> = lines[index..=end].iter().flat_map(|l| join_field_graphs(l)).collect();
             out.push_str(line.trim_end());
             out.push('\n');
             for graph in graphs {
@@ -160,8 +146,7 @@ pub struct SubgraphUrls(pub std::collections::BTreeMap<String, String>);
 /// A missing file, or a composition failure.
 pub fn compose_dir(dir: &Path, urls_file: &Path) -> anyhow::Result<String> {
     let urls: SubgraphUrls = serde_json::from_str(
-        &std::fs::read_to_string(urls_file)
-            .with_context(|| format!("reading {}", urls_file.display()))?,
+        &std::fs::read_to_string(urls_file).with_context(|| format!("reading {}", urls_file.display()))?,
     )
     .with_context(|| format!("parsing {}", urls_file.display()))?;
     let subgraphs = urls
@@ -169,8 +154,7 @@ pub fn compose_dir(dir: &Path, urls_file: &Path) -> anyhow::Result<String> {
         .into_iter()
         .map(|(name, url)| {
             let path = dir.join(format!("{name}.graphql"));
-            let sdl = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let sdl = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             Ok(SubgraphSdl { name, url, sdl })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -210,14 +194,8 @@ type User @key(fields: "id") { id: ID! }
             .take_while(|l| l.trim() != "{")
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(
-            query_block.contains("@join__type(graph: USERS)"),
-            "{query_block}"
-        );
-        assert!(
-            query_block.contains("@join__type(graph: ORDERS)"),
-            "{query_block}"
-        );
+        assert!(query_block.contains("@join__type(graph: USERS)"), "{query_block}");
+        assert!(query_block.contains("@join__type(graph: ORDERS)"), "{query_block}");
     }
 
     #[test]
@@ -227,13 +205,8 @@ extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@
 scalar Long
 type Query { total: Long }
 "#;
-        let supergraph =
-            compose(&[subgraph("users", USERS), subgraph("sums", with_scalar)]).unwrap();
-        let scalar: Vec<&str> = supergraph
-            .lines()
-            .skip_while(|l| *l != "scalar Long")
-            .take(3)
-            .collect();
+        let supergraph = compose(&[subgraph("users", USERS), subgraph("sums", with_scalar)]).unwrap();
+        let scalar: Vec<&str> = supergraph.lines().skip_while(|l| *l != "scalar Long").take(3).collect();
         assert_eq!(
             scalar,
             ["scalar Long", "  @join__type(graph: SUMS)", ""],

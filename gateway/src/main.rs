@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "gateway",
-    about = "The federated GraphQL gateway (Hive Router)"
-)]
+#[command(name = "gateway", about = "The federated GraphQL gateway (Hive Router)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,11 +34,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve => gateway::serve::run(),
-        Command::Compose {
-            subgraphs,
-            urls,
-            out,
-        } => {
+        Command::Compose { subgraphs, urls, out } => {
             let supergraph = gateway::compose::compose_dir(&subgraphs, &urls)?;
             std::fs::write(&out, supergraph)?;
             eprintln!("wrote {}", out.display());

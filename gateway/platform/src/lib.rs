@@ -41,21 +41,11 @@ impl Settings {
     /// # Errors
     /// When `GATEWAY_PORT` is not a port number.
     pub fn from_env() -> anyhow::Result<Self> {
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Ok(Self {
-            products_database_url: var(
-                "PRODUCTS_DATABASE_URL",
-                products_service::DEFAULT_DATABASE_URL,
-            ),
-            inventory_database_url: var(
-                "INVENTORY_DATABASE_URL",
-                inventory_service::DEFAULT_DATABASE_URL,
-            ),
-            accounts_database_url: var(
-                "ACCOUNTS_DATABASE_URL",
-                accounts_service::DEFAULT_DATABASE_URL,
-            ),
+            products_database_url: var("PRODUCTS_DATABASE_URL", products_service::DEFAULT_DATABASE_URL),
+            inventory_database_url: var("INVENTORY_DATABASE_URL", inventory_service::DEFAULT_DATABASE_URL),
+            accounts_database_url: var("ACCOUNTS_DATABASE_URL", accounts_service::DEFAULT_DATABASE_URL),
             products_listen: var("PRODUCTS_LISTEN", "127.0.0.1:4001"),
             inventory_listen: var("INVENTORY_LISTEN", "127.0.0.1:4002"),
             accounts_listen: var("ACCOUNTS_LISTEN", "127.0.0.1:4003"),
@@ -162,9 +152,7 @@ pub struct SubgraphEndpoints {
 /// # Errors
 /// When the subgraphs do not compose.
 pub fn supergraph(endpoints: &SubgraphEndpoints) -> anyhow::Result<String> {
-    Ok(gateway::compose::compose(&schema_files::subgraphs(
-        endpoints,
-    ))?)
+    Ok(gateway::compose::compose(&schema_files::subgraphs(endpoints))?)
 }
 
 /// Writes the gateway's files (configuration and supergraph) under `dir` and returns
@@ -172,22 +160,13 @@ pub fn supergraph(endpoints: &SubgraphEndpoints) -> anyhow::Result<String> {
 ///
 /// # Errors
 /// When the files cannot be written.
-pub fn gateway_env(
-    dir: &Path,
-    supergraph: &str,
-    port: u16,
-) -> anyhow::Result<Vec<(String, String)>> {
+pub fn gateway_env(dir: &Path, supergraph: &str, port: u16) -> anyhow::Result<Vec<(String, String)>> {
     std::fs::create_dir_all(dir)?;
     let config = dir.join("router.config.yaml");
     let supergraph_path = dir.join("supergraph.graphql");
     std::fs::write(&config, include_str!("../../router.config.yaml"))?;
     std::fs::write(&supergraph_path, supergraph)?;
-    let absolute = |path: PathBuf| {
-        std::path::absolute(&path)
-            .unwrap_or(path)
-            .display()
-            .to_string()
-    };
+    let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path).display().to_string();
     Ok(vec![
         ("ROUTER_CONFIG_FILE_PATH".into(), absolute(config)),
         ("SUPERGRAPH_FILE_PATH".into(), absolute(supergraph_path)),

@@ -60,10 +60,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Schema { check: true, dir }) => {
             let stale = platform::schema_files::stale(&dir)?;
             for path in &stale {
-                eprintln!(
-                    "stale: {} (run `cargo run -p platform -- schema`)",
-                    path.display()
-                );
+                eprintln!("stale: {} (run `cargo run -p platform -- schema`)", path.display());
             }
             if stale.is_empty() {
                 Ok(())
@@ -79,8 +76,7 @@ fn main() -> anyhow::Result<()> {
 async fn run_platform() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let settings = Settings::from_env()?;
@@ -98,11 +94,7 @@ async fn run_platform() -> anyhow::Result<()> {
         accounts: serve(contexts.accounts.router(), &settings.accounts_listen).await?,
     };
     let supergraph = platform::supergraph(&urls)?;
-    let env = platform::gateway_env(
-        &settings.data_dir.join("gateway"),
-        &supergraph,
-        settings.gateway_port,
-    )?;
+    let env = platform::gateway_env(&settings.data_dir.join("gateway"), &supergraph, settings.gateway_port)?;
     let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
         .args(["gateway", "--exit-with-stdin"])
         .envs(env)

@@ -44,9 +44,7 @@ pub fn expected_files(schema_dir: &Path) -> anyhow::Result<Vec<(std::path::PathB
         .iter()
         .map(|s| {
             (
-                schema_dir
-                    .join("subgraphs")
-                    .join(format!("{}.graphql", s.name)),
+                schema_dir.join("subgraphs").join(format!("{}.graphql", s.name)),
                 s.sdl.clone(),
             )
         })
@@ -78,9 +76,7 @@ pub fn write(schema_dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
 pub fn stale(schema_dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     Ok(expected_files(schema_dir)?
         .into_iter()
-        .filter(|(path, content)| {
-            std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str())
-        })
+        .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()))
         .map(|(path, _)| path)
         .collect())
 }

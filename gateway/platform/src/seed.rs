@@ -87,17 +87,9 @@ pub async fn demo_catalog(contexts: &Contexts, count: usize) -> anyhow::Result<u
             variants,
             price: Money::new(rng.random_range(199..=99_999), usd),
         };
-        let product = contexts
-            .products
-            .catalog
-            .create_product(command, &meta)
-            .await?;
+        let product = contexts.products.catalog.create_product(command, &meta).await?;
         if rng.random_bool(0.9) {
-            contexts
-                .products
-                .catalog
-                .publish(product.id(), &meta)
-                .await?;
+            contexts.products.catalog.publish(product.id(), &meta).await?;
         }
         for variant in &product.state().variants {
             stock.push((variant.sku.as_str().to_owned(), rng.random_range(0..=200)));
@@ -120,17 +112,12 @@ pub async fn demo_catalog(contexts: &Contexts, count: usize) -> anyhow::Result<u
 async fn wait_for_stock_items(contexts: &Contexts, skus: Vec<String>) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let known =
-            inventory_service::repository::items(contexts.inventory.stock.db(), &skus).await?;
+        let known = inventory_service::repository::items(contexts.inventory.stock.db(), &skus).await?;
         if known.len() == skus.len() {
             return Ok(());
         }
         if Instant::now() > deadline {
-            anyhow::bail!(
-                "inventory knows {} of {} SKUs after a minute",
-                known.len(),
-                skus.len()
-            );
+            anyhow::bail!("inventory knows {} of {} SKUs after a minute", known.len(), skus.len());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -55,19 +55,10 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(StockItems::Table)
-                    .col(
-                        ColumnDef::new(StockItems::Sku)
-                            .string_len(64)
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(ColumnDef::new(StockItems::Sku).string_len(64).not_null().primary_key())
                     .col(ColumnDef::new(StockItems::ProductId).uuid().null())
                     .col(ColumnDef::new(StockItems::OnHand).big_integer().not_null())
-                    .col(
-                        ColumnDef::new(StockItems::Reserved)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(StockItems::Reserved).big_integer().not_null())
                     .col(
                         ColumnDef::new(StockItems::UpdatedAt)
                             .timestamp_with_time_zone()
@@ -91,22 +82,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(StockReservations::Table)
-                    .col(
-                        ColumnDef::new(StockReservations::Id)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(StockReservations::Status)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockReservations::Reference)
-                            .string_len(200)
-                            .null(),
-                    )
+                    .col(ColumnDef::new(StockReservations::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(StockReservations::Status).string_len(16).not_null())
+                    .col(ColumnDef::new(StockReservations::Reference).string_len(200).null())
                     .col(
                         ColumnDef::new(StockReservations::ExpiresAt)
                             .timestamp_with_time_zone()
@@ -139,21 +117,9 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(StockReservationLines::Table)
-                    .col(
-                        ColumnDef::new(StockReservationLines::ReservationId)
-                            .uuid()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockReservationLines::Sku)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockReservationLines::Quantity)
-                            .big_integer()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(StockReservationLines::ReservationId).uuid().not_null())
+                    .col(ColumnDef::new(StockReservationLines::Sku).string_len(64).not_null())
+                    .col(ColumnDef::new(StockReservationLines::Quantity).big_integer().not_null())
                     .primary_key(
                         Index::create()
                             .col(StockReservationLines::ReservationId)
@@ -161,10 +127,7 @@ impl MigrationTrait for Migration {
                     )
                     .foreign_key(
                         ForeignKey::create()
-                            .from(
-                                StockReservationLines::Table,
-                                StockReservationLines::ReservationId,
-                            )
+                            .from(StockReservationLines::Table, StockReservationLines::ReservationId)
                             .to(StockReservations::Table, StockReservations::Id),
                     )
                     .to_owned(),
@@ -181,26 +144,10 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(
-                        ColumnDef::new(StockMovements::Sku)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockMovements::OnHandDelta)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockMovements::ReservedDelta)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(StockMovements::Reason)
-                            .string_len(32)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(StockMovements::Sku).string_len(64).not_null())
+                    .col(ColumnDef::new(StockMovements::OnHandDelta).big_integer().not_null())
+                    .col(ColumnDef::new(StockMovements::ReservedDelta).big_integer().not_null())
+                    .col(ColumnDef::new(StockMovements::Reason).string_len(32).not_null())
                     .col(ColumnDef::new(StockMovements::Note).string_len(200).null())
                     .col(ColumnDef::new(StockMovements::ReservationId).uuid().null())
                     .col(
@@ -232,9 +179,7 @@ impl MigrationTrait for Migration {
             StockReservations::Table.into_iden(),
             StockItems::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

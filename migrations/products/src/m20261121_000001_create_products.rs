@@ -53,23 +53,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Products::Id).uuid().not_null().primary_key())
                     .col(ColumnDef::new(Products::Name).string_len(200).not_null())
                     .col(ColumnDef::new(Products::Description).text().not_null())
-                    .col(
-                        ColumnDef::new(Products::Category)
-                            .string_len(100)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Products::Category).string_len(100).not_null())
                     .col(ColumnDef::new(Products::Attributes).text().not_null())
                     .col(ColumnDef::new(Products::Status).string_len(16).not_null())
-                    .col(
-                        ColumnDef::new(Products::PriceAmount)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Products::PriceCurrency)
-                            .string_len(3)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(Products::PriceAmount).big_integer().not_null())
+                    .col(ColumnDef::new(Products::PriceCurrency).string_len(3).not_null())
                     .col(ColumnDef::new(Products::Version).big_integer().not_null())
                     .col(
                         ColumnDef::new(Products::CreatedAt)
@@ -90,13 +78,7 @@ impl MigrationTrait for Migration {
             ("idx_products_price", Products::PriceAmount),
         ] {
             manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(Products::Table)
-                        .col(column)
-                        .to_owned(),
-                )
+                .create_index(Index::create().name(name).table(Products::Table).col(column).to_owned())
                 .await?;
         }
         manager
@@ -110,21 +92,9 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(ProductVariants::ProductId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(ProductVariants::Position)
-                            .integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ProductVariants::Name)
-                            .string_len(200)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ProductVariants::Attributes)
-                            .text()
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ProductVariants::Position).integer().not_null())
+                    .col(ColumnDef::new(ProductVariants::Name).string_len(200).not_null())
+                    .col(ColumnDef::new(ProductVariants::Attributes).text().not_null())
                     .foreign_key(
                         ForeignKey::create()
                             .from(ProductVariants::Table, ProductVariants::ProductId)
@@ -156,26 +126,14 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(ProductPrices::ProductId).uuid().not_null())
-                    .col(
-                        ColumnDef::new(ProductPrices::Amount)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(ProductPrices::Currency)
-                            .string_len(3)
-                            .not_null(),
-                    )
+                    .col(ColumnDef::new(ProductPrices::Amount).big_integer().not_null())
+                    .col(ColumnDef::new(ProductPrices::Currency).string_len(3).not_null())
                     .col(
                         ColumnDef::new(ProductPrices::ValidFrom)
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
-                    .col(
-                        ColumnDef::new(ProductPrices::ValidTo)
-                            .timestamp_with_time_zone()
-                            .null(),
-                    )
+                    .col(ColumnDef::new(ProductPrices::ValidTo).timestamp_with_time_zone().null())
                     .foreign_key(
                         ForeignKey::create()
                             .from(ProductPrices::Table, ProductPrices::ProductId)

@@ -4,8 +4,7 @@ use serde_json::json;
 
 use crate::TestPlatform;
 
-const CREATE: &str =
-    r#"mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"#;
+const CREATE: &str = r#"mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"#;
 
 async fn create(platform: &TestPlatform, name: &str, skus: &[&str], cents: i64) -> String {
     let input = json!({ "input": {
@@ -13,7 +12,7 @@ async fn create(platform: &TestPlatform, name: &str, skus: &[&str], cents: i64) 
         "variants": skus.iter().map(|sku| json!({ "sku": sku, "name": sku })).collect::<Vec<_>>(),
         "price": { "amount": cents, "currency": "USD" },
     }});
-    let (status, body) = platform.post(CREATE, input).await;
+    let (status, body) = platform.post_admin(CREATE, input).await;
     assert_eq!(status, 200, "{body}");
     body["data"]["createProduct"]["id"]
         .as_str()
@@ -34,17 +33,14 @@ async fn wait_for_stock_item(platform: &TestPlatform, sku: &str) {
         if !body["data"]["stockItem"].is_null() {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "inventory never learned of {sku}: {body}"
-        );
+        assert!(Instant::now() < deadline, "inventory never learned of {sku}: {body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn adjust(platform: &TestPlatform, sku: &str, delta: i64) {
     let (_, body) = platform
-        .post(
+        .post_admin(
             r#"mutation($sku: String!, $delta: Int!) { adjustStock(sku: $sku, delta: $delta, reason: "delivery") { sku } }"#,
             json!({ "sku": sku, "delta": delta }),
         )
@@ -71,10 +67,7 @@ async fn the_gateway_answers_the_product_view_with_live_inventory() {
 
     platform.inventory_requests.lock().unwrap().clear();
     let (status, body) = platform
-        .post(
-            LISTING,
-            json!({ "first": 20, "filter": { "category": "electronics" } }),
-        )
+        .post(LISTING, json!({ "first": 20, "filter": { "category": "electronics" } }))
         .await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -118,16 +111,10 @@ async fn errors_carry_codes_and_the_graphql_over_http_status() {
 
     // A field error: the request was valid, so 200 with data null and the code.
     let (status, body) = platform
-        .post(
-            r#"mutation { publishProduct(id: "not-an-id") { id } }"#,
-            json!({}),
-        )
+        .post_admin(r#"mutation { publishProduct(id: "not-an-id") { id } }"#, json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{body}"
-    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     assert!(body["data"].is_null());
 
     let (status, body) = platform
@@ -147,10 +134,7 @@ async fn errors_carry_codes_and_the_graphql_over_http_status() {
         .post("{ products(first: 5 { edges { cursor } } }", json!({}))
         .await;
     assert_eq!(status, 400, "parse error: {body}");
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"],
-        "GRAPHQL_PARSE_FAILED"
-    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
     let (status, body) = platform.post("{ noSuchField }", json!({})).await;
     assert_eq!(status, 400, "validation error: {body}");
     assert_eq!(
@@ -164,6 +148,16 @@ async fn errors_carry_codes_and_the_graphql_over_http_status() {
         )
         .await;
     assert_eq!(status, 400, "bad variable: {body}");
+
+    // Without a token a mutation is refused, again as a field error.
+    let (status, body) = platform
+        .post(r#"mutation { publishProduct(id: "not-an-id") { id } }"#, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["errors"][0]["extensions"]["code"].as_str()),
+        (200, Some("UNAUTHENTICATED")),
+        "{body}"
+    );
 
     // Mutations are not allowed over GET.
     let response = platform
@@ -208,15 +202,12 @@ async fn the_gateway_serves_graphiql_and_health() {
 #[tokio::test]
 async fn a_customer_registers_and_reads_their_profile_through_the_gateway() {
     let platform = TestPlatform::start().await;
-    let register =
-        r#"mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }"#;
-    let input = json!({ "input": { "email": "ann@example.com", "password": "correct horse battery", "displayName": "Ann" } });
+    let register = r#"mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }"#;
+    let input =
+        json!({ "input": { "email": "ann@example.com", "password": "correct horse battery", "displayName": "Ann" } });
     let (status, body) = platform.post(register, input).await;
     assert_eq!(status, 200, "{body}");
-    let token = body["data"]["register"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = body["data"]["register"]["token"].as_str().unwrap().to_owned();
     let id = body["data"]["register"]["user"]["id"].clone();
 
     let (_, me) = platform

@@ -31,21 +31,14 @@ pub struct TestPlatform {
     dir: std::path::PathBuf,
 }
 
-async fn record(
-    State(recorded): State<Recorded>,
-    request: Request,
-    next: Next,
-) -> axum::response::Response {
+async fn record(State(recorded): State<Recorded>, request: Request, next: Next) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     recorded
         .lock()
         .unwrap()
         .push(String::from_utf8_lossy(&bytes).into_owned());
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 fn free_port() -> u16 {
@@ -58,11 +51,7 @@ fn free_port() -> u16 {
 
 impl TestPlatform {
     pub async fn start() -> Self {
-        let databases = vec![
-            TestDatabase::sqlite(),
-            TestDatabase::sqlite(),
-            TestDatabase::sqlite(),
-        ];
+        let databases = vec![TestDatabase::sqlite(), TestDatabase::sqlite(), TestDatabase::sqlite()];
         let urls = platform::DatabaseUrls {
             products: &databases[0].url,
             inventory: &databases[1].url,
@@ -75,14 +64,10 @@ impl TestPlatform {
             .await
             .unwrap();
         let inventory_requests = Recorded::default();
-        let inventory_router =
-            contexts
-                .inventory
-                .router()
-                .layer(axum::middleware::from_fn_with_state(
-                    inventory_requests.clone(),
-                    record,
-                ));
+        let inventory_router = contexts
+            .inventory
+            .router()
+            .layer(axum::middleware::from_fn_with_state(inventory_requests.clone(), record));
         let (inventory, _) = platform::serve(inventory_router, "127.0.0.1:0", &shutdown)
             .await
             .unwrap();
@@ -97,8 +82,7 @@ impl TestPlatform {
         })
         .unwrap();
         let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
+        let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
         let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
         let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
             .arg("gateway")
@@ -129,20 +113,13 @@ impl TestPlatform {
             {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not become healthy"
-            );
+            assert!(Instant::now() < deadline, "the gateway did not become healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// POSTs an operation to the gateway; returns the status and the JSON body.
-    pub async fn post(
-        &self,
-        query: &str,
-        variables: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
+    pub async fn post(&self, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
         self.post_as(None, query, variables).await
     }
 
@@ -165,6 +142,21 @@ impl TestPlatform {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
+    }
+
+    /// A token for an ADMIN, signed with the key the subgraphs verify.
+    pub fn admin_token(&self) -> String {
+        let issuer = kernel_infra::identity::TokenIssuer::from_env().unwrap();
+        let admin = kernel::Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: kernel::Role::Admin,
+        };
+        issuer.issue(&admin).unwrap().0
+    }
+
+    /// POSTs an operation as an ADMIN.
+    pub async fn post_admin(&self, query: &str, variables: serde_json::Value) -> (u16, serde_json::Value) {
+        self.post_as(Some(&self.admin_token()), query, variables).await
     }
 
     pub fn client(&self) -> &reqwest::Client {

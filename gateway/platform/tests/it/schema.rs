@@ -24,13 +24,7 @@ fn the_supergraph_joins_every_root_type_to_its_subgraphs() {
             .skip_while(|l| *l != root)
             .take_while(|l| *l != "{")
             .collect();
-        assert!(
-            head.contains(&"  @join__type(graph: PRODUCTS)"),
-            "{root}: {head:?}"
-        );
-        assert!(
-            head.contains(&"  @join__type(graph: INVENTORY)"),
-            "{root}: {head:?}"
-        );
+        assert!(head.contains(&"  @join__type(graph: PRODUCTS)"), "{root}: {head:?}");
+        assert!(head.contains(&"  @join__type(graph: INVENTORY)"), "{root}: {head:?}");
     }
 }

@@ -32,11 +32,7 @@ impl DomainEvent for AccountEvent {
 
     fn payload(&self) -> serde_json::Value {
         match self {
-            AccountEvent::Registered {
-                user_id,
-                email,
-                role,
-            } => {
+            AccountEvent::Registered { user_id, email, role } => {
                 serde_json::json!({ "userId": user_id, "email": email, "role": role })
             }
         }

@@ -105,11 +105,7 @@ impl Accounts {
     ///
     /// # Errors
     /// INVALID_CREDENTIALS for an unknown e-mail or a wrong password alike.
-    pub async fn login(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<(User, AccessToken), AccountsError> {
+    pub async fn login(&self, email: &str, password: &str) -> Result<(User, AccessToken), AccountsError> {
         let user = match Email::parse(email) {
             Ok(email) => repository::find_by_email(&self.db, &email).await?,
             Err(_) => None,

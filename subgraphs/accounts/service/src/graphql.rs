@@ -4,9 +4,7 @@ use std::collections::HashMap;
 
 use accounts_domain::{DisplayName, Email, Password, Role, User, UserId};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject,
-};
+use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel_infra::graphql::{bad_input, coded, error, internal, request_meta};
 use kernel_infra::identity::require_user;
@@ -20,10 +18,7 @@ pub type AccountsSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(accounts: Accounts) -> AccountsSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
-        .data(DataLoader::new(
-            UserLoader(accounts.db().clone()),
-            tokio::spawn,
-        ))
+        .data(DataLoader::new(UserLoader(accounts.db().clone()), tokio::spawn))
         .data(accounts)
         .finish()
 }
@@ -35,9 +30,7 @@ impl Loader<UserId> for UserLoader {
     type Error = Error;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, Error> {
-        let users = repository::find_many(&self.0, keys)
-            .await
-            .map_err(internal)?;
+        let users = repository::find_many(&self.0, keys).await.map_err(internal)?;
         Ok(users.into_iter().map(|u| (u.state().id, u)).collect())
     }
 }
@@ -168,12 +161,7 @@ impl Mutation {
     }
 
     /// Signs in with e-mail and password.
-    async fn login(
-        &self,
-        ctx: &Context<'_>,
-        email: String,
-        password: String,
-    ) -> Result<AuthPayload> {
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         Ok(payload(
             ctx.data_unchecked::<Accounts>()
                 .login(&email, &password)

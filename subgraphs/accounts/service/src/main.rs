@@ -49,14 +49,12 @@ async fn main() -> anyhow::Result<()> {
             display_name,
             role,
         }) => {
-            let password = std::env::var("ACCOUNT_PASSWORD")
-                .map_err(|_| anyhow::anyhow!("set ACCOUNT_PASSWORD"))?;
+            let password = std::env::var("ACCOUNT_PASSWORD").map_err(|_| anyhow::anyhow!("set ACCOUNT_PASSWORD"))?;
             let registration = Registration {
                 email: Email::parse(&email)?,
                 display_name: DisplayName::parse(&display_name)?,
                 password: Password::new(&password)?,
-                role: Role::parse(&role)
-                    .ok_or_else(|| anyhow::anyhow!("role must be CUSTOMER, ADMIN or PARTNER"))?,
+                role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be CUSTOMER, ADMIN or PARTNER"))?,
             };
             let accounts = accounts_service::Accounts::open(&cli.database_url).await?;
             let (user, _) = accounts

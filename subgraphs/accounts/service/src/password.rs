@@ -30,11 +30,7 @@ pub async fn verify(candidate: String, hash: Option<PasswordHash>) -> anyhow::Re
         let known = hash.is_some();
         let phc = hash.map_or_else(|| dummy_hash().to_owned(), |h| h.as_str().to_owned());
         let matches = PhcHash::new(&phc)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(candidate.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(candidate.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
         Ok(known && matches)
     })

@@ -32,10 +32,7 @@ pub async fn insert(conn: &impl ConnectionTrait, user: &User) -> Result<(), sea_
     Ok(())
 }
 
-pub async fn find_by_email(
-    conn: &impl ConnectionTrait,
-    email: &Email,
-) -> anyhow::Result<Option<User>> {
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &Email) -> anyhow::Result<Option<User>> {
     user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(conn)

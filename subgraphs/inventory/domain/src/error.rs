@@ -13,16 +13,9 @@ pub enum InventoryError {
         available: i64,
     },
     #[error("SKU {sku}: on hand would be {on_hand}, below the {reserved} reserved")]
-    BelowReserved {
-        sku: String,
-        on_hand: i64,
-        reserved: i64,
-    },
+    BelowReserved { sku: String, on_hand: i64, reserved: i64 },
     #[error("reservation is {status}, it cannot be {action}")]
-    ReservationClosed {
-        status: &'static str,
-        action: &'static str,
-    },
+    ReservationClosed { status: &'static str, action: &'static str },
     #[error("reservation expired at {0}")]
     ReservationExpired(chrono::DateTime<chrono::Utc>),
 }

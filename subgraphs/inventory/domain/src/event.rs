@@ -60,8 +60,7 @@ impl DomainEvent for InventoryEvent {
 
     fn partition_key(&self) -> String {
         match self {
-            InventoryEvent::StockItemCreated { sku, .. }
-            | InventoryEvent::StockAdjusted { sku, .. } => sku.clone(),
+            InventoryEvent::StockItemCreated { sku, .. } | InventoryEvent::StockAdjusted { sku, .. } => sku.clone(),
             InventoryEvent::Reserved { reservation_id, .. }
             | InventoryEvent::Committed { reservation_id, .. }
             | InventoryEvent::Released { reservation_id, .. } => reservation_id.clone(),
@@ -89,10 +88,9 @@ impl DomainEvent for InventoryEvent {
             } => serde_json::json!({
                 "reservationId": reservation_id, "lines": lines, "expiresAt": expires_at,
             }),
-            InventoryEvent::Committed {
-                reservation_id,
-                lines,
-            } => serde_json::json!({ "reservationId": reservation_id, "lines": lines }),
+            InventoryEvent::Committed { reservation_id, lines } => {
+                serde_json::json!({ "reservationId": reservation_id, "lines": lines })
+            }
             InventoryEvent::Released {
                 reservation_id,
                 lines,

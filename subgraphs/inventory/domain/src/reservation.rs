@@ -62,10 +62,7 @@ impl Reservation {
         now: DateTime<Utc>,
     ) -> Result<Self, InventoryError> {
         if lines.is_empty() || lines.len() > 100 {
-            return Err(InventoryError::invalid(
-                "lines",
-                "a reservation holds 1 to 100 lines",
-            ));
+            return Err(InventoryError::invalid("lines", "a reservation holds 1 to 100 lines"));
         }
         let mut skus: Vec<&Sku> = lines.iter().map(|l| &l.sku).collect();
         skus.sort();
@@ -82,10 +79,7 @@ impl Reservation {
             ));
         }
         if reference.as_ref().is_some_and(|r| r.chars().count() > 200) {
-            return Err(InventoryError::invalid(
-                "reference",
-                "at most 200 characters",
-            ));
+            return Err(InventoryError::invalid("reference", "at most 200 characters"));
         }
         Ok(Self {
             id: ReservationId::new(),
@@ -154,15 +148,7 @@ mod tests {
     fn a_hold_needs_distinct_lines_and_a_sane_duration() {
         let now = Utc::now();
         assert!(Reservation::open(vec![], Duration::minutes(5), None, now).is_err());
-        assert!(
-            Reservation::open(
-                vec![line("A", 1), line("A", 2)],
-                Duration::minutes(5),
-                None,
-                now
-            )
-            .is_err()
-        );
+        assert!(Reservation::open(vec![line("A", 1), line("A", 2)], Duration::minutes(5), None, now).is_err());
         assert!(Reservation::open(vec![line("A", 1)], Duration::days(2), None, now).is_err());
         assert!(Reservation::open(vec![line("A", 1)], Duration::zero(), None, now).is_err());
     }
@@ -170,8 +156,7 @@ mod tests {
     #[test]
     fn a_reservation_closes_once() {
         let now = Utc::now();
-        let mut reservation =
-            Reservation::open(vec![line("A", 1)], Duration::minutes(5), None, now).unwrap();
+        let mut reservation = Reservation::open(vec![line("A", 1)], Duration::minutes(5), None, now).unwrap();
         reservation.commit(now).unwrap();
         assert!(matches!(
             reservation.release(false),
@@ -185,8 +170,7 @@ mod tests {
     #[test]
     fn an_expired_hold_cannot_be_committed() {
         let now = Utc::now();
-        let mut reservation =
-            Reservation::open(vec![line("A", 1)], Duration::seconds(1), None, now).unwrap();
+        let mut reservation = Reservation::open(vec![line("A", 1)], Duration::seconds(1), None, now).unwrap();
         assert!(matches!(
             reservation.commit(now + Duration::seconds(2)),
             Err(InventoryError::ReservationExpired(_))

@@ -76,10 +76,7 @@ impl MovementReason {
     pub fn adjustment(reason: &str) -> Result<Self, InventoryError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 200 {
-            return Err(InventoryError::invalid(
-                "reason",
-                "must have 1 to 200 characters",
-            ));
+            return Err(InventoryError::invalid("reason", "must have 1 to 200 characters"));
         }
         Ok(Self::Adjustment(reason.to_owned()))
     }
@@ -192,32 +189,15 @@ impl StockItem {
             });
         }
         self.reserved += quantity.get();
-        Ok(self.movement(
-            0,
-            quantity.get(),
-            MovementReason::Reserved,
-            Some(reservation),
-            at,
-        ))
+        Ok(self.movement(0, quantity.get(), MovementReason::Reserved, Some(reservation), at))
     }
 
     /// The reserved units leave the warehouse: they stop being reserved and on hand.
-    pub fn commit(
-        &mut self,
-        quantity: Quantity,
-        reservation: ReservationId,
-        at: DateTime<Utc>,
-    ) -> StockMovement {
+    pub fn commit(&mut self, quantity: Quantity, reservation: ReservationId, at: DateTime<Utc>) -> StockMovement {
         let units = quantity.get().min(self.reserved);
         self.reserved -= units;
         self.on_hand -= units;
-        self.movement(
-            -units,
-            -units,
-            MovementReason::Committed,
-            Some(reservation),
-            at,
-        )
+        self.movement(-units, -units, MovementReason::Committed, Some(reservation), at)
     }
 
     /// The reserved units go back to sale (released by the client, or expired).
@@ -297,12 +277,8 @@ mod tests {
     fn reserving_never_exceeds_what_is_available() {
         let mut stock = item(5);
         let id = ReservationId::new();
-        stock
-            .reserve(Quantity::new(3).unwrap(), id, Utc::now())
-            .unwrap();
-        let err = stock
-            .reserve(Quantity::new(3).unwrap(), id, Utc::now())
-            .unwrap_err();
+        stock.reserve(Quantity::new(3).unwrap(), id, Utc::now()).unwrap();
+        let err = stock.reserve(Quantity::new(3).unwrap(), id, Utc::now()).unwrap_err();
         assert_eq!(
             err,
             InventoryError::InsufficientStock {
@@ -311,26 +287,18 @@ mod tests {
                 available: 2
             }
         );
-        assert_eq!(
-            (stock.on_hand(), stock.reserved(), stock.available()),
-            (5, 3, 2)
-        );
+        assert_eq!((stock.on_hand(), stock.reserved(), stock.available()), (5, 3, 2));
     }
 
     #[test]
     fn commit_takes_units_out_and_release_puts_them_back() {
         let mut stock = item(10);
         let id = ReservationId::new();
-        stock
-            .reserve(Quantity::new(4).unwrap(), id, Utc::now())
-            .unwrap();
+        stock.reserve(Quantity::new(4).unwrap(), id, Utc::now()).unwrap();
         let movement = stock.commit(Quantity::new(3).unwrap(), id, Utc::now());
         assert_eq!((movement.on_hand_delta, movement.reserved_delta), (-3, -3));
         stock.release(Quantity::new(1).unwrap(), id, true, Utc::now());
-        assert_eq!(
-            (stock.on_hand(), stock.reserved(), stock.available()),
-            (7, 0, 7)
-        );
+        assert_eq!((stock.on_hand(), stock.reserved(), stock.available()), (7, 0, 7));
     }
 
     #[test]

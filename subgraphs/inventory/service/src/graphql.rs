@@ -8,17 +8,14 @@
 use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject,
-};
+use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use inventory_domain::{
-    MovementReason, Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku,
-    StockItem,
+    MovementReason, Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem,
 };
-use kernel_infra::graphql::{
-    PageInfo, bad_input, cursor, error, internal, page_size, request_meta,
-};
+use kernel::Role;
+use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
+use kernel_infra::identity::require_role;
 use sea_orm::DatabaseConnection;
 
 use crate::prefetch::Prefetched;
@@ -30,10 +27,7 @@ pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(stock: Stock) -> InventorySchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
-        .data(DataLoader::new(
-            ProductTotalsLoader(stock.db().clone()),
-            tokio::spawn,
-        ))
+        .data(DataLoader::new(ProductTotalsLoader(stock.db().clone()), tokio::spawn))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
         .extension(crate::prefetch::PrefetchStock(stock.db().clone()))
         .data(stock)
@@ -47,9 +41,7 @@ impl Loader<uuid::Uuid> for ProductTotalsLoader {
     type Error = Error;
 
     async fn load(&self, keys: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Totals>, Error> {
-        repository::product_totals(&self.0, keys)
-            .await
-            .map_err(internal)
+        repository::product_totals(&self.0, keys).await.map_err(internal)
     }
 }
 
@@ -104,9 +96,7 @@ impl ProductStock {
     }
     /// Stock summed over the product's variants.
     async fn inventory(&self, ctx: &Context<'_>) -> Result<Inventory> {
-        let prefetched = ctx
-            .data_opt::<Prefetched>()
-            .and_then(|p| p.totals(&self.id));
+        let prefetched = ctx.data_opt::<Prefetched>().and_then(|p| p.totals(&self.id));
         let totals = match prefetched {
             Some(totals) => totals,
             None => ctx
@@ -131,10 +121,7 @@ impl VariantStock {
     }
     async fn inventory(&self, ctx: &Context<'_>) -> Result<Inventory> {
         let stock = |item: Option<&StockItem>| {
-            item.map_or_else(
-                || Inventory::new(0, 0),
-                |i| Inventory::new(i.on_hand(), i.reserved()),
-            )
+            item.map_or_else(|| Inventory::new(0, 0), |i| Inventory::new(i.on_hand(), i.reserved()))
         };
         if let Some(item) = ctx.data_opt::<Prefetched>().and_then(|p| p.item(&self.sku)) {
             return Ok(stock(item));
@@ -195,12 +182,7 @@ impl StockItemObject {
         let limit = page_size(Some(first))?;
         let before = after
             .as_deref()
-            .map(|c| {
-                cursor::decode(c).and_then(|key| {
-                    key.parse::<i64>()
-                        .map_err(|_| bad_input("malformed cursor"))
-                })
-            })
+            .map(|c| cursor::decode(c).and_then(|key| key.parse::<i64>().map_err(|_| bad_input("malformed cursor"))))
             .transpose()?;
         let db = ctx.data_unchecked::<Stock>().db();
         let mut rows = repository::movements(db, self.0.sku(), before, limit + 1)
@@ -386,6 +368,7 @@ impl Mutation {
         delta: i32,
         reason: String,
     ) -> Result<StockItemObject> {
+        require_role(ctx, Role::Admin)?;
         let sku = parse_sku(&sku)?;
         let reason = MovementReason::adjustment(&reason).map_err(error)?;
         let item = ctx
@@ -397,11 +380,8 @@ impl Mutation {
     }
 
     /// Holds units of every line, or of none when any line lacks stock.
-    async fn reserve_stock(
-        &self,
-        ctx: &Context<'_>,
-        input: ReserveStockInput,
-    ) -> Result<ReservationObject> {
+    async fn reserve_stock(&self, ctx: &Context<'_>, input: ReserveStockInput) -> Result<ReservationObject> {
+        require_role(ctx, Role::Admin)?;
         let reservation = Reservation::try_from(input)?;
         let reservation = ctx
             .data_unchecked::<Stock>()
@@ -413,6 +393,7 @@ impl Mutation {
 
     /// The held units are sold.
     async fn commit_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
+        require_role(ctx, Role::Admin)?;
         let id = parse_reservation_id(&id)?;
         let reservation = ctx
             .data_unchecked::<Stock>()
@@ -424,6 +405,7 @@ impl Mutation {
 
     /// The held units go back to sale.
     async fn release_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
+        require_role(ctx, Role::Admin)?;
         let id = parse_reservation_id(&id)?;
         let reservation = ctx
             .data_unchecked::<Stock>()

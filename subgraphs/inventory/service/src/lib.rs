@@ -47,10 +47,8 @@ impl Inventory {
     /// # Errors
     /// When the bus refuses a subscription.
     pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(consumer::TrackNewProducts::subscription(
-            self.stock.db().clone(),
-        ))
-        .await
+        bus.subscribe(consumer::TrackNewProducts::subscription(self.stock.db().clone()))
+            .await
     }
 
     pub fn router(&self) -> axum::Router {
@@ -64,12 +62,8 @@ impl Inventory {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/inventory.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(
-        graphql::Query,
-        graphql::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish();
+    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
+        .enable_federation()
+        .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -8,10 +8,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "inventory",
-    about = "The Inventory subgraph (stock and reservations)"
-)]
+#[command(name = "inventory", about = "The Inventory subgraph (stock and reservations)")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -43,8 +40,7 @@ async fn main() -> anyhow::Result<()> {
             .clone()
             .run_sweeper(std::time::Duration::from_secs(5), shutdown.clone()),
     );
-    let served =
-        kernel_infra::server::run_standalone("inventory", inventory.router(), &cli.listen).await;
+    let served = kernel_infra::server::run_standalone("inventory", inventory.router(), &cli.listen).await;
     shutdown.cancel();
     sweeper.await?;
     served

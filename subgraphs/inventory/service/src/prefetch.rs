@@ -9,9 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
 use async_graphql::{Request, ServerError, ServerResult, Value};
 use inventory_domain::StockItem;
 use sea_orm::DatabaseConnection;
@@ -66,11 +64,7 @@ impl Extension for PrefetchStockExtension {
                 let Value::Object(fields) = representation else {
                     continue;
                 };
-                match (
-                    fields.get("__typename"),
-                    fields.get("sku"),
-                    fields.get("id"),
-                ) {
+                match (fields.get("__typename"), fields.get("sku"), fields.get("id")) {
                     (Some(Value::String(t)), Some(Value::String(sku)), _) if t == "Variant" => {
                         skus.insert(sku.clone());
                     }
@@ -98,9 +92,7 @@ impl Extension for PrefetchStockExtension {
         }
         if !products.is_empty() {
             let list: Vec<uuid::Uuid> = products.iter().copied().collect();
-            prefetched.totals = repository::product_totals(&self.0, &list)
-                .await
-                .map_err(internal)?;
+            prefetched.totals = repository::product_totals(&self.0, &list).await.map_err(internal)?;
             prefetched.products = products;
         }
         Ok(request.data(prefetched))

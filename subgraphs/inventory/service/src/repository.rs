@@ -9,14 +9,10 @@ use std::collections::HashMap;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use inventory_domain::{
-    Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem,
-    StockMovement,
+    Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem, StockMovement,
 };
 use sea_orm::sea_query::{ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::{movement, reservation, reservation_line, stock_item};
 
@@ -37,10 +33,7 @@ fn to_domain(row: stock_item::Model) -> anyhow::Result<StockItem> {
 }
 
 /// Reads stock items by SKU (no locks); unknown SKUs are absent from the map.
-pub async fn items(
-    conn: &impl ConnectionTrait,
-    skus: &[String],
-) -> anyhow::Result<HashMap<String, StockItem>> {
+pub async fn items(conn: &impl ConnectionTrait, skus: &[String]) -> anyhow::Result<HashMap<String, StockItem>> {
     let rows = stock_item::Entity::find()
         .filter(stock_item::Column::Sku.is_in(skus.iter().cloned()))
         .all(conn)
@@ -51,10 +44,7 @@ pub async fn items(
 }
 
 /// Locks and reads stock items for a change, in SKU order.
-pub async fn lock_items(
-    conn: &impl ConnectionTrait,
-    skus: &[&Sku],
-) -> anyhow::Result<Vec<StockItem>> {
+pub async fn lock_items(conn: &impl ConnectionTrait, skus: &[&Sku]) -> anyhow::Result<Vec<StockItem>> {
     let mut query = stock_item::Entity::find()
         .filter(stock_item::Column::Sku.is_in(skus.iter().map(|s| s.as_str())))
         .order_by_asc(stock_item::Column::Sku);
@@ -96,21 +86,14 @@ pub async fn insert_item_if_absent(
         updated_at: Set(now),
     };
     let inserted = stock_item::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(stock_item::Column::Sku)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(stock_item::Column::Sku).do_nothing().to_owned())
         .exec_without_returning(conn)
         .await?;
     Ok(inserted == 1)
 }
 
 /// Appends to the stock ledger.
-pub async fn append_movements(
-    conn: &impl ConnectionTrait,
-    movements: &[StockMovement],
-) -> Result<(), sea_orm::DbErr> {
+pub async fn append_movements(conn: &impl ConnectionTrait, movements: &[StockMovement]) -> Result<(), sea_orm::DbErr> {
     if movements.is_empty() {
         return Ok(());
     }
@@ -124,9 +107,7 @@ pub async fn append_movements(
         created_at: Set(m.at),
         ..Default::default()
     });
-    movement::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
+    movement::Entity::insert_many(rows).exec_without_returning(conn).await?;
     Ok(())
 }
 
@@ -155,14 +136,8 @@ pub async fn product_totals(
     let rows: Vec<(Option<uuid::Uuid>, i64, i64)> = stock_item::Entity::find()
         .select_only()
         .column(stock_item::Column::ProductId)
-        .column_as(
-            stock_item::Column::OnHand.sum().cast_as("BIGINT"),
-            "on_hand",
-        )
-        .column_as(
-            stock_item::Column::Reserved.sum().cast_as("BIGINT"),
-            "reserved",
-        )
+        .column_as(stock_item::Column::OnHand.sum().cast_as("BIGINT"), "on_hand")
+        .column_as(stock_item::Column::Reserved.sum().cast_as("BIGINT"), "reserved")
         .filter(stock_item::Column::ProductId.is_in(product_ids.iter().copied()))
         .group_by(stock_item::Column::ProductId)
         .into_tuple()
@@ -175,10 +150,7 @@ pub async fn product_totals(
 }
 
 /// Stores a new reservation with its lines.
-pub async fn insert_reservation(
-    conn: &impl ConnectionTrait,
-    r: &Reservation,
-) -> Result<(), sea_orm::DbErr> {
+pub async fn insert_reservation(conn: &impl ConnectionTrait, r: &Reservation) -> Result<(), sea_orm::DbErr> {
     reservation::Entity::insert(reservation::ActiveModel {
         id: Set(r.id.as_uuid()),
         status: Set(r.status.as_str().to_owned()),
@@ -229,8 +201,7 @@ pub async fn reservation(
     Ok(Some(Reservation {
         id,
         lines,
-        status: ReservationStatus::parse(&row.status)
-            .with_context(|| format!("unknown status {}", row.status))?,
+        status: ReservationStatus::parse(&row.status).with_context(|| format!("unknown status {}", row.status))?,
         reference: row.reference,
         expires_at: row.expires_at,
         created_at: row.created_at,

@@ -6,8 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use inventory_domain::event::LineSummary;
 use inventory_domain::{
-    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine,
-    Sku, StockItem,
+    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, Sku, StockItem,
 };
 use kernel::{Classify, ErrorKind, EventMeta};
 use kernel_infra::CancellationToken;
@@ -83,11 +82,7 @@ impl Stock {
     /// # Errors
     /// An unknown SKU, not enough stock for any line, a database failure.
     #[tracing::instrument(skip_all, fields(reservation.id = %reservation.id))]
-    pub async fn reserve(
-        &self,
-        mut reservation: Reservation,
-        meta: &EventMeta,
-    ) -> Result<Reservation, StockError> {
+    pub async fn reserve(&self, mut reservation: Reservation, meta: &EventMeta) -> Result<Reservation, StockError> {
         reservation.lines.sort_by(|a, b| a.sku.cmp(&b.sku));
         let now = Utc::now();
         let txn = self.db.begin().await?;
@@ -113,11 +108,7 @@ impl Stock {
     ///
     /// # Errors
     /// NOT_FOUND, or a reservation that is closed or expired.
-    pub async fn commit(
-        &self,
-        id: ReservationId,
-        meta: &EventMeta,
-    ) -> Result<Reservation, StockError> {
+    pub async fn commit(&self, id: ReservationId, meta: &EventMeta) -> Result<Reservation, StockError> {
         self.close(id, Closing::Sell, meta).await
     }
 
@@ -125,23 +116,13 @@ impl Stock {
     ///
     /// # Errors
     /// NOT_FOUND, or a reservation that is already closed.
-    pub async fn release(
-        &self,
-        id: ReservationId,
-        expired: bool,
-        meta: &EventMeta,
-    ) -> Result<Reservation, StockError> {
+    pub async fn release(&self, id: ReservationId, expired: bool, meta: &EventMeta) -> Result<Reservation, StockError> {
         self.close(id, Closing::GiveBack { expired }, meta).await
     }
 
     /// Closes a reservation: the reservation, its stock rows, the movements and the
     /// event are written in one transaction.
-    async fn close(
-        &self,
-        id: ReservationId,
-        closing: Closing,
-        meta: &EventMeta,
-    ) -> Result<Reservation, StockError> {
+    async fn close(&self, id: ReservationId, closing: Closing, meta: &EventMeta) -> Result<Reservation, StockError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let mut reservation = repository::reservation(&txn, id, true)
@@ -162,10 +143,7 @@ impl Stock {
             .collect();
         let (reservation_id, lines) = (id.to_string(), summaries(&reservation.lines));
         let event = match closing {
-            Closing::Sell => InventoryEvent::Committed {
-                reservation_id,
-                lines,
-            },
+            Closing::Sell => InventoryEvent::Committed { reservation_id, lines },
             Closing::GiveBack { expired } => InventoryEvent::Released {
                 reservation_id,
                 lines,
@@ -253,10 +231,7 @@ async fn lock_all<'a>(
 ) -> Result<Vec<StockItem>, StockError> {
     let skus: Vec<&Sku> = skus.collect();
     let items = repository::lock_items(txn, &skus).await?;
-    if let Some(missing) = skus
-        .iter()
-        .find(|sku| !items.iter().any(|item| item.sku() == **sku))
-    {
+    if let Some(missing) = skus.iter().find(|sku| !items.iter().any(|item| item.sku() == **sku)) {
         return Err(StockError::UnknownSku(missing.as_str().to_owned()));
     }
     Ok(items)

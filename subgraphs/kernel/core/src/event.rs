@@ -35,9 +35,9 @@ impl EventType {
         let valid = parts.len() == 5
             && parts[0] == "ecommerce"
             && parts[1..4].iter().all(|part| is_word(part))
-            && parts[4].strip_prefix('v').is_some_and(|n| {
-                !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
-            });
+            && parts[4]
+                .strip_prefix('v')
+                .is_some_and(|n| !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()));
         if valid {
             Ok(Self(name.to_owned()))
         } else {
@@ -127,14 +127,8 @@ pub struct EventEnvelope {
 impl EventEnvelope {
     /// Wraps a domain event. A missing trace or correlation id is started here, so
     /// every event can be followed from its first producer on.
-    pub fn wrap(
-        event: &impl DomainEvent,
-        producer: &str,
-        meta: &EventMeta,
-        occurred_at: DateTime<Utc>,
-    ) -> Self {
-        let event_type = EventType::parse(event.event_type())
-            .expect("event type names are constants checked by tests");
+    pub fn wrap(event: &impl DomainEvent, producer: &str, meta: &EventMeta, occurred_at: DateTime<Utc>) -> Self {
+        let event_type = EventType::parse(event.event_type()).expect("event type names are constants checked by tests");
         let event_id = EventId::new();
         Self {
             schema_version: format!("{}.0", event_type.version()),

@@ -219,33 +219,22 @@ mod tests {
     #[test]
     fn currency_accepts_only_iso_codes() {
         assert_eq!(usd().code(), "USD");
-        assert!(matches!(
-            Currency::parse("usd"),
-            Err(MoneyError::UnknownCurrency(_))
-        ));
-        assert!(matches!(
-            Currency::parse("XYZ"),
-            Err(MoneyError::UnknownCurrency(_))
-        ));
+        assert!(matches!(Currency::parse("usd"), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(Currency::parse("XYZ"), Err(MoneyError::UnknownCurrency(_))));
         assert!(Currency::parse("").is_err());
     }
 
     #[test]
     fn adding_different_currencies_is_refused() {
         let eur = Currency::parse("EUR").unwrap();
-        let err = Money::new(1, usd())
-            .checked_add(Money::new(1, eur))
-            .unwrap_err();
+        let err = Money::new(1, usd()).checked_add(Money::new(1, eur)).unwrap_err();
         assert!(matches!(err, MoneyError::CurrencyMismatch { .. }));
     }
 
     #[test]
     fn arithmetic_overflow_is_an_error_not_a_wrap() {
         let max = Money::new(i64::MAX, usd());
-        assert_eq!(
-            max.checked_add(Money::new(1, usd())),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(max.checked_add(Money::new(1, usd())), Err(MoneyError::Overflow));
         assert_eq!(max.checked_mul(2), Err(MoneyError::Overflow));
     }
 
@@ -253,10 +242,7 @@ mod tests {
     fn display_places_minor_units_by_exponent() {
         assert_eq!(Money::new(1234, usd()).to_string(), "12.34 USD");
         assert_eq!(Money::new(-5, usd()).to_string(), "-0.05 USD");
-        assert_eq!(
-            Money::new(500, Currency::parse("JPY").unwrap()).to_string(),
-            "500 JPY"
-        );
+        assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).to_string(), "500 JPY");
         assert_eq!(
             Money::new(1234, Currency::parse("KWD").unwrap()).to_string(),
             "1.234 KWD"
@@ -267,8 +253,7 @@ mod tests {
     fn serializes_as_amount_and_code() {
         let json = serde_json::to_value(Money::new(250, usd())).unwrap();
         assert_eq!(json, serde_json::json!({"amount": 250, "currency": "USD"}));
-        let bad: Result<Money, _> =
-            serde_json::from_value(serde_json::json!({"amount": 1, "currency": "???"}));
+        let bad: Result<Money, _> = serde_json::from_value(serde_json::json!({"amount": 1, "currency": "???"}));
         assert!(bad.is_err());
     }
 }

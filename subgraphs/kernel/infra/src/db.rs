@@ -18,9 +18,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, Databa
 /// When the URL is neither `sqlite:` nor `postgres:`, or the database cannot be reached.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(30));
+    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         let parent = sqlite_file_path(url).and_then(|path| {
             std::path::Path::new(&path)
@@ -29,8 +27,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .map(std::path::Path::to_path_buf)
         });
         if let Some(parent) = parent {
-            std::fs::create_dir_all(&parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         options
             .max_connections(1)
@@ -58,9 +55,7 @@ pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
 }
 
 fn sqlite_file_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
 }

@@ -46,9 +46,7 @@ pub fn internal(err: impl Display) -> Error {
 /// `Money`, `MoneyInput` and the `Long` scalar, identical in every subgraph that
 /// shows money (so they compose as shareable types).
 pub mod money {
-    use async_graphql::{
-        InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
-    };
+    use async_graphql::{InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
     use kernel::{Currency, Money};
 
     /// A 64-bit integer. Money amounts are minor units (cents), never floats.
@@ -61,9 +59,10 @@ pub mod money {
     impl ScalarType for Long {
         fn parse(value: Value) -> InputValueResult<Self> {
             match &value {
-                Value::Number(number) => number.as_i64().map(Long).ok_or_else(|| {
-                    InputValueError::custom("expected a whole number within 64 bits")
-                }),
+                Value::Number(number) => number
+                    .as_i64()
+                    .map(Long)
+                    .ok_or_else(|| InputValueError::custom("expected a whole number within 64 bits")),
                 Value::String(text) => text
                     .parse()
                     .map(Long)
@@ -244,10 +243,7 @@ mod tests {
         );
         headers.insert("x-correlation-id", "checkout-42".parse().unwrap());
         let meta = event_meta(&headers);
-        assert_eq!(
-            meta.trace_id.as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
+        assert_eq!(meta.trace_id.as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         assert_eq!(meta.correlation_id.as_deref(), Some("checkout-42"));
         headers.insert("traceparent", "garbage".parse().unwrap());
         assert_eq!(event_meta(&headers).trace_id, None);

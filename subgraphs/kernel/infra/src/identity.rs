@@ -90,10 +90,7 @@ impl TokenIssuer {
                 .unwrap_or(3600),
         );
         match std::env::var("JWT_PRIVATE_KEY_FILE") {
-            Ok(path) => Self::rs256(
-                &std::fs::read(&path).with_context(|| format!("reading {path}"))?,
-                ttl,
-            ),
+            Ok(path) => Self::rs256(&std::fs::read(&path).with_context(|| format!("reading {path}"))?, ttl),
             Err(_) => Ok(Self::hs256(shared_secret().as_bytes(), ttl)),
         }
     }
@@ -133,10 +130,7 @@ impl TokenVerifier {
     /// # Errors
     /// When the PEM is not an RSA public key.
     pub fn rs256(public_key_pem: &[u8]) -> anyhow::Result<Self> {
-        Ok(Self::with(
-            DecodingKey::from_rsa_pem(public_key_pem)?,
-            Algorithm::RS256,
-        ))
+        Ok(Self::with(DecodingKey::from_rsa_pem(public_key_pem)?, Algorithm::RS256))
     }
 
     fn with(key: DecodingKey, algorithm: Algorithm) -> Self {
@@ -153,9 +147,7 @@ impl TokenVerifier {
     /// When a key file cannot be read or parsed.
     pub fn from_env() -> anyhow::Result<Self> {
         match std::env::var("JWT_PUBLIC_KEY_FILE") {
-            Ok(path) => {
-                Self::rs256(&std::fs::read(&path).with_context(|| format!("reading {path}"))?)
-            }
+            Ok(path) => Self::rs256(&std::fs::read(&path).with_context(|| format!("reading {path}"))?),
             Err(_) => Ok(Self::hs256(shared_secret().as_bytes())),
         }
     }
@@ -166,8 +158,7 @@ impl TokenVerifier {
     /// When the configured key cannot be loaded: a service must not start without it.
     pub fn shared() -> &'static TokenVerifier {
         static VERIFIER: OnceLock<TokenVerifier> = OnceLock::new();
-        VERIFIER
-            .get_or_init(|| TokenVerifier::from_env().expect("the JWT verification key must load"))
+        VERIFIER.get_or_init(|| TokenVerifier::from_env().expect("the JWT verification key must load"))
     }
 
     /// Who sent these headers.
@@ -184,10 +175,7 @@ impl TokenVerifier {
     /// Checks one token.
     pub fn verify(&self, token: &str) -> Caller {
         match jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation) {
-            Ok(data) => match (
-                uuid::Uuid::try_parse(&data.claims.sub),
-                Role::parse(&data.claims.role),
-            ) {
+            Ok(data) => match (uuid::Uuid::try_parse(&data.claims.sub), Role::parse(&data.claims.role)) {
                 (Ok(user_id), Some(role)) => Caller::User(Identity { user_id, role }),
                 _ => Caller::Rejected("the token's subject or role is malformed".into()),
             },
@@ -199,8 +187,7 @@ impl TokenVerifier {
 fn shared_secret() -> String {
     std::env::var("JWT_SECRET").unwrap_or_else(|_| {
         static WARNED: OnceLock<()> = OnceLock::new();
-        WARNED
-            .get_or_init(|| tracing::warn!("JWT_SECRET is not set: using the development secret"));
+        WARNED.get_or_init(|| tracing::warn!("JWT_SECRET is not set: using the development secret"));
         DEVELOPMENT_SECRET.to_owned()
     })
 }
@@ -221,18 +208,12 @@ pub fn require_user<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Identity
 ///
 /// # Errors
 /// UNAUTHENTICATED without a valid token, FORBIDDEN with another role.
-pub fn require_role<'a>(
-    ctx: &async_graphql::Context<'a>,
-    role: Role,
-) -> Result<&'a Identity, Error> {
+pub fn require_role<'a>(ctx: &async_graphql::Context<'a>, role: Role) -> Result<&'a Identity, Error> {
     let identity = require_user(ctx)?;
     if identity.role == role {
         Ok(identity)
     } else {
-        Err(coded(
-            ErrorKind::Forbidden,
-            &format!("only {role} may do this"),
-        ))
+        Err(coded(ErrorKind::Forbidden, &format!("only {role} may do this")))
     }
 }
 
@@ -254,10 +235,7 @@ mod tests {
         assert_eq!(ttl, 60);
         assert!(matches!(
             TokenVerifier::hs256(b"secret").verify(&token),
-            Caller::User(Identity {
-                role: Role::Admin,
-                ..
-            })
+            Caller::User(Identity { role: Role::Admin, .. })
         ));
     }
 

@@ -36,11 +36,7 @@ pub mod entity {
 ///
 /// # Errors
 /// When the insert fails for another reason than a duplicate.
-pub async fn claim(
-    conn: &impl ConnectionTrait,
-    consumer: &str,
-    event: &EventEnvelope,
-) -> Result<bool, DbErr> {
+pub async fn claim(conn: &impl ConnectionTrait, consumer: &str, event: &EventEnvelope) -> Result<bool, DbErr> {
     let row = entity::ActiveModel {
         consumer: Set(consumer.to_owned()),
         event_id: Set(event.event_id.as_uuid()),

@@ -44,22 +44,9 @@ pub async fn create_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), 
                         .auto_increment()
                         .primary_key(),
                 )
-                .col(
-                    ColumnDef::new(OutboxEvents::EventId)
-                        .uuid()
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(
-                    ColumnDef::new(OutboxEvents::EventType)
-                        .string_len(200)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(OutboxEvents::PartitionKey)
-                        .string_len(200)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(OutboxEvents::EventId).uuid().not_null().unique_key())
+                .col(ColumnDef::new(OutboxEvents::EventType).string_len(200).not_null())
+                .col(ColumnDef::new(OutboxEvents::PartitionKey).string_len(200).not_null())
                 .col(ColumnDef::new(OutboxEvents::Envelope).text().not_null())
                 .col(
                     ColumnDef::new(OutboxEvents::OccurredAt)
@@ -71,12 +58,7 @@ pub async fn create_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), 
                         .timestamp_with_time_zone()
                         .null(),
                 )
-                .col(
-                    ColumnDef::new(OutboxEvents::Attempts)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
+                .col(ColumnDef::new(OutboxEvents::Attempts).integer().not_null().default(0))
                 .col(ColumnDef::new(OutboxEvents::LastError).text().null())
                 .to_owned(),
         )
@@ -85,9 +67,7 @@ pub async fn create_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), 
     // however long the published history grows.
     manager
         .get_connection()
-        .execute_unprepared(
-            "CREATE INDEX idx_outbox_pending ON outbox_events (seq) WHERE published_at IS NULL",
-        )
+        .execute_unprepared("CREATE INDEX idx_outbox_pending ON outbox_events (seq) WHERE published_at IS NULL")
         .await?;
     manager
         .create_index(
@@ -103,27 +83,15 @@ pub async fn create_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), 
         .create_table(
             Table::create()
                 .table(InboxEvents::Table)
-                .col(
-                    ColumnDef::new(InboxEvents::Consumer)
-                        .string_len(100)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(InboxEvents::Consumer).string_len(100).not_null())
                 .col(ColumnDef::new(InboxEvents::EventId).uuid().not_null())
-                .col(
-                    ColumnDef::new(InboxEvents::EventType)
-                        .string_len(200)
-                        .not_null(),
-                )
+                .col(ColumnDef::new(InboxEvents::EventType).string_len(200).not_null())
                 .col(
                     ColumnDef::new(InboxEvents::ProcessedAt)
                         .timestamp_with_time_zone()
                         .not_null(),
                 )
-                .primary_key(
-                    Index::create()
-                        .col(InboxEvents::Consumer)
-                        .col(InboxEvents::EventId),
-                )
+                .primary_key(Index::create().col(InboxEvents::Consumer).col(InboxEvents::EventId))
                 .to_owned(),
         )
         .await?;

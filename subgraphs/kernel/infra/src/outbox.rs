@@ -58,9 +58,7 @@ pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) ->
         last_error: Set(None),
         ..Default::default()
     });
-    entity::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await?;
+    entity::Entity::insert_many(rows).exec_without_returning(conn).await?;
     Ok(())
 }
 
@@ -93,9 +91,7 @@ pub async fn pending(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, 
         .order_by_asc(entity::Column::Seq)
         .all(conn)
         .await?;
-    rows.iter()
-        .map(|row| parse_envelope(&row.envelope))
-        .collect()
+    rows.iter().map(|row| parse_envelope(&row.envelope)).collect()
 }
 
 /// Every row, published or not, oldest first: the retained event log.
@@ -107,12 +103,9 @@ pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, DbEr
         .order_by_asc(entity::Column::Seq)
         .all(conn)
         .await?;
-    rows.iter()
-        .map(|row| parse_envelope(&row.envelope))
-        .collect()
+    rows.iter().map(|row| parse_envelope(&row.envelope)).collect()
 }
 
 pub(crate) fn parse_envelope(text: &str) -> Result<EventEnvelope, DbErr> {
-    serde_json::from_str(text)
-        .map_err(|err| DbErr::Json(format!("outbox row is not an envelope: {err}")))
+    serde_json::from_str(text).map_err(|err| DbErr::Json(format!("outbox row is not an envelope: {err}")))
 }

@@ -95,11 +95,7 @@ impl Relay {
 
     /// Publishes rows in `seq` order. A row that fails holds back the later rows of
     /// its partition key until the next pass.
-    async fn publish_rows(
-        &self,
-        conn: &impl ConnectionTrait,
-        rows: Vec<entity::Model>,
-    ) -> Result<usize, DbErr> {
+    async fn publish_rows(&self, conn: &impl ConnectionTrait, rows: Vec<entity::Model>) -> Result<usize, DbErr> {
         let mut blocked: HashSet<String> = HashSet::new();
         let mut published = 0;
         for row in rows {
@@ -111,10 +107,7 @@ impl Relay {
                 Ok(()) => {
                     entity::Entity::update_many()
                         .col_expr(entity::Column::PublishedAt, Expr::value(Utc::now()))
-                        .col_expr(
-                            entity::Column::Attempts,
-                            Expr::col(entity::Column::Attempts).add(1),
-                        )
+                        .col_expr(entity::Column::Attempts, Expr::col(entity::Column::Attempts).add(1))
                         .filter(entity::Column::Seq.eq(row.seq))
                         .exec(conn)
                         .await?;
@@ -123,10 +116,7 @@ impl Relay {
                 Err(err) => {
                     tracing::warn!(event_id = %envelope.event_id, event_type = %envelope.event_type, error = %err, "publish failed; will retry");
                     entity::Entity::update_many()
-                        .col_expr(
-                            entity::Column::Attempts,
-                            Expr::col(entity::Column::Attempts).add(1),
-                        )
+                        .col_expr(entity::Column::Attempts, Expr::col(entity::Column::Attempts).add(1))
                         .col_expr(entity::Column::LastError, Expr::value(err.to_string()))
                         .filter(entity::Column::Seq.eq(row.seq))
                         .exec(conn)

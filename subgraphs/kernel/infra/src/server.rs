@@ -40,10 +40,7 @@ async fn graphql<E: Executor>(
 /// When the address cannot be bound or the server fails.
 pub async fn run_standalone(name: &str, router: Router, listen: &str) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen).await?;
-    tracing::info!(
-        "{name} subgraph on http://{}/graphql",
-        listener.local_addr()?
-    );
+    tracing::info!("{name} subgraph on http://{}/graphql", listener.local_addr()?);
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -58,8 +55,7 @@ pub async fn run_standalone(name: &str, router: Router, listen: &str) -> anyhow:
 pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
 }
@@ -68,11 +64,7 @@ pub fn init_logging() {
 ///
 /// # Errors
 /// When the listener fails.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -16,8 +16,7 @@ pub struct TestDatabase {
 }
 
 fn admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 impl TestDatabase {
@@ -38,12 +37,7 @@ impl TestDatabase {
     /// When `REQUIRE_POSTGRES=1` and no server answers.
     pub async fn postgres() -> Option<Self> {
         let admin_url = admin_url();
-        let admin = match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            Database::connect(&admin_url),
-        )
-        .await
-        {
+        let admin = match tokio::time::timeout(std::time::Duration::from_secs(5), Database::connect(&admin_url)).await {
             Ok(Ok(admin)) => admin,
             failure => {
                 assert!(
@@ -59,9 +53,7 @@ impl TestDatabase {
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
             .expect("creating a test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
+        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
         Some(Self {
             url: format!("{base}/{name}"),
             label: "postgres",

@@ -11,10 +11,7 @@ pub enum ProductError {
     #[error("the price must be in {expected}, the product's currency, not {got}")]
     CurrencyMismatch { expected: Currency, got: Currency },
     #[error("cannot {action} a product that is {from}")]
-    InvalidTransition {
-        from: &'static str,
-        action: &'static str,
-    },
+    InvalidTransition { from: &'static str, action: &'static str },
 }
 
 impl ProductError {

@@ -54,9 +54,6 @@ mod tests {
         assert_eq!(price_at(&history, t0 - Duration::seconds(1)), None);
         assert_eq!(price_at(&history, t0), Some(Money::new(100, usd)));
         assert_eq!(price_at(&history, t1), Some(Money::new(80, usd)));
-        assert_eq!(
-            price_at(&history, t1 + Duration::days(300)),
-            Some(Money::new(80, usd))
-        );
+        assert_eq!(price_at(&history, t1 + Duration::days(300)), Some(Money::new(80, usd)));
     }
 }

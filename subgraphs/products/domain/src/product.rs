@@ -63,10 +63,7 @@ pub struct ProductUpdate {
 
 impl ProductUpdate {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none()
-            && self.description.is_none()
-            && self.category.is_none()
-            && self.attributes.is_none()
+        self.name.is_none() && self.description.is_none() && self.category.is_none() && self.attributes.is_none()
     }
 }
 
@@ -110,10 +107,7 @@ impl Product {
     ///
     /// # Errors
     /// No or too many variants, a SKU given twice, duplicate attributes, a negative price.
-    pub fn create(
-        command: NewProduct,
-        now: DateTime<Utc>,
-    ) -> Result<(Product, ProductEvent), ProductError> {
+    pub fn create(command: NewProduct, now: DateTime<Utc>) -> Result<(Product, ProductEvent), ProductError> {
         if command.variants.is_empty() {
             return Err(ProductError::invalid(
                 "variants",
@@ -194,11 +188,7 @@ impl Product {
     ///
     /// # Errors
     /// An empty update or duplicate attributes.
-    pub fn update(
-        &mut self,
-        update: ProductUpdate,
-        now: DateTime<Utc>,
-    ) -> Result<ProductEvent, ProductError> {
+    pub fn update(&mut self, update: ProductUpdate, now: DateTime<Utc>) -> Result<ProductEvent, ProductError> {
         if update.is_empty() {
             return Err(ProductError::invalid("input", "nothing to update"));
         }
@@ -266,11 +256,7 @@ impl Product {
     ///
     /// # Errors
     /// Another currency than the product's, or a negative price.
-    pub fn change_price(
-        &mut self,
-        price: Money,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ProductEvent>, ProductError> {
+    pub fn change_price(&mut self, price: Money, now: DateTime<Utc>) -> Result<Option<ProductEvent>, ProductError> {
         if price.currency() != self.state.price.currency() {
             return Err(ProductError::CurrencyMismatch {
                 expected: self.state.price.currency(),
@@ -338,9 +324,7 @@ mod tests {
         let (product, event) = Product::create(new_product(&["P-1", "P-2"]), Utc::now()).unwrap();
         assert_eq!(product.state().status, ProductStatus::Draft);
         match event {
-            ProductEvent::Created {
-                variants, price, ..
-            } => {
+            ProductEvent::Created { variants, price, .. } => {
                 assert_eq!(variants.len(), 2);
                 assert_eq!(price, usd(999));
             }

@@ -4,12 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ProductError;
 
-fn bounded_text(
-    field: &'static str,
-    value: &str,
-    min: usize,
-    max: usize,
-) -> Result<String, ProductError> {
+fn bounded_text(field: &'static str, value: &str, min: usize, max: usize) -> Result<String, ProductError> {
     let trimmed = value.trim();
     let length = trimmed.chars().count();
     if length < min {
@@ -24,14 +19,8 @@ fn bounded_text(
             format!("must have at most {max} characters, got {length}"),
         ));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ProductError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ProductError::invalid(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }

@@ -66,27 +66,17 @@ impl Catalog {
     /// # Errors
     /// Domain refusals, a SKU another product has, or a database failure.
     #[tracing::instrument(skip_all, fields(product.name = command.name.as_str()))]
-    pub async fn create_product(
-        &self,
-        command: NewProduct,
-        meta: &EventMeta,
-    ) -> Result<Product, CatalogError> {
+    pub async fn create_product(&self, command: NewProduct, meta: &EventMeta) -> Result<Product, CatalogError> {
         let (product, event) = Product::create(command, Utc::now())?;
         let txn = self.db.begin().await?;
         let skus: Vec<_> = product.state().variants.iter().map(|v| &v.sku).collect();
-        if let Some(taken) = repository::taken_skus(&txn, &skus)
-            .await?
-            .into_iter()
-            .next()
-        {
+        if let Some(taken) = repository::taken_skus(&txn, &skus).await?.into_iter().next() {
             return Err(CatalogError::SkuTaken(taken));
         }
         if let Err(err) = repository::insert(&txn, &product).await {
             // Another request took a SKU between the check and the insert.
             return Err(match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => {
-                    CatalogError::SkuTaken(skus[0].as_str().to_owned())
-                }
+                Some(SqlErr::UniqueConstraintViolation(_)) => CatalogError::SkuTaken(skus[0].as_str().to_owned()),
                 _ => err.into(),
             });
         }
@@ -103,10 +93,8 @@ impl Catalog {
         update: ProductUpdate,
         meta: &EventMeta,
     ) -> Result<Product, CatalogError> {
-        self.change(id, meta, |product| {
-            product.update(update, Utc::now()).map(Some)
-        })
-        .await
+        self.change(id, meta, |product| product.update(update, Utc::now()).map(Some))
+            .await
     }
 
     /// # Errors
@@ -118,11 +106,7 @@ impl Catalog {
 
     /// # Errors
     /// NOT_FOUND, not published, a concurrent change.
-    pub async fn unpublish(
-        &self,
-        id: ProductId,
-        meta: &EventMeta,
-    ) -> Result<Product, CatalogError> {
+    pub async fn unpublish(&self, id: ProductId, meta: &EventMeta) -> Result<Product, CatalogError> {
         self.change(id, meta, |product| product.unpublish(Utc::now()).map(Some))
             .await
     }
@@ -131,12 +115,7 @@ impl Catalog {
     ///
     /// # Errors
     /// NOT_FOUND, another currency, a negative price, a concurrent change.
-    pub async fn change_price(
-        &self,
-        id: ProductId,
-        price: Money,
-        meta: &EventMeta,
-    ) -> Result<Product, CatalogError> {
+    pub async fn change_price(&self, id: ProductId, price: Money, meta: &EventMeta) -> Result<Product, CatalogError> {
         self.change(id, meta, |product| product.change_price(price, Utc::now()))
             .await
     }
@@ -149,9 +128,7 @@ impl Catalog {
         decide: impl FnOnce(&mut Product) -> Result<Option<ProductEvent>, ProductError>,
     ) -> Result<Product, CatalogError> {
         let txn = self.db.begin().await?;
-        let mut product = repository::find(&txn, id)
-            .await?
-            .ok_or(CatalogError::NotFound(id))?;
+        let mut product = repository::find(&txn, id).await?.ok_or(CatalogError::NotFound(id))?;
         let loaded_version = product.state().version;
         let Some(event) = decide(&mut product)? else {
             return Ok(product);
@@ -173,9 +150,7 @@ async fn save(
         return Err(CatalogError::ConcurrentChange);
     }
     if let ProductEvent::PriceChanged {
-        new_price,
-        valid_from,
-        ..
+        new_price, valid_from, ..
     } = event
     {
         repository::replace_price(txn, product.id(), *new_price, *valid_from).await?;

@@ -8,18 +8,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject,
-};
+use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::Currency;
+use kernel::{Currency, Role};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
-use kernel_infra::graphql::{
-    PageInfo, bad_input, cursor, error, internal, page_size, request_meta,
-};
+use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
+use kernel_infra::identity::require_role;
 use products_domain::{
-    Attribute, Category, Description, NewProduct, NewVariant, Product, ProductError, ProductId,
-    ProductName, ProductStatus, ProductUpdate, Sku,
+    Attribute, Category, Description, NewProduct, NewVariant, Product, ProductError, ProductId, ProductName,
+    ProductStatus, ProductUpdate, Sku,
 };
 use sea_orm::DatabaseConnection;
 
@@ -32,10 +29,7 @@ pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(catalog: Catalog) -> ProductsSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .enable_federation()
-        .data(DataLoader::new(
-            ProductLoader(catalog.db().clone()),
-            tokio::spawn,
-        ))
+        .data(DataLoader::new(ProductLoader(catalog.db().clone()), tokio::spawn))
         .data(catalog)
         .finish()
 }
@@ -49,13 +43,8 @@ impl Loader<ProductId> for ProductLoader {
     type Error = Error;
 
     async fn load(&self, keys: &[ProductId]) -> Result<HashMap<ProductId, Arc<Product>>, Error> {
-        let products = repository::find_many(&self.0, keys)
-            .await
-            .map_err(internal)?;
-        Ok(products
-            .into_iter()
-            .map(|p| (p.id(), Arc::new(p)))
-            .collect())
+        let products = repository::find_many(&self.0, keys).await.map_err(internal)?;
+        Ok(products.into_iter().map(|p| (p.id(), Arc::new(p))).collect())
     }
 }
 
@@ -68,10 +57,7 @@ fn domain<T>(result: Result<T, ProductError>) -> Result<T> {
 }
 
 async fn load(ctx: &Context<'_>, id: ProductId) -> Result<Option<ProductObject>> {
-    let product = ctx
-        .data_unchecked::<DataLoader<ProductLoader>>()
-        .load_one(id)
-        .await?;
+    let product = ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(id).await?;
     Ok(product.map(ProductObject))
 }
 
@@ -335,9 +321,7 @@ impl TryFrom<CreateProductInput> for NewProduct {
             .collect::<Result<Vec<_>>>()?;
         Ok(NewProduct {
             name: domain(ProductName::parse(&input.name))?,
-            description: domain(Description::parse(
-                input.description.as_deref().unwrap_or_default(),
-            ))?,
+            description: domain(Description::parse(input.description.as_deref().unwrap_or_default()))?,
             category: domain(Category::parse(&input.category))?,
             attributes: parse_attributes(input.attributes)?,
             variants,
@@ -378,10 +362,7 @@ impl TryFrom<UpdateProductInput> for ProductUpdate {
                 .map(Category::parse)
                 .transpose()
                 .map_err(error)?,
-            attributes: input
-                .attributes
-                .map(|list| parse_attributes(Some(list)))
-                .transpose()?,
+            attributes: input.attributes.map(|list| parse_attributes(Some(list))).transpose()?,
         })
     }
 }
@@ -442,11 +423,7 @@ impl Query {
     }
 
     #[graphql(entity)]
-    async fn find_variant_by_sku(
-        &self,
-        ctx: &Context<'_>,
-        sku: String,
-    ) -> Result<Option<VariantObject>> {
+    async fn find_variant_by_sku(&self, ctx: &Context<'_>, sku: String) -> Result<Option<VariantObject>> {
         find_variant(ctx, &sku).await
     }
 }
@@ -470,11 +447,8 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Adds a product in DRAFT.
-    async fn create_product(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateProductInput,
-    ) -> Result<ProductObject> {
+    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<ProductObject> {
+        require_role(ctx, Role::Admin)?;
         let command = NewProduct::try_from(input)?;
         let product = ctx
             .data_unchecked::<Catalog>()
@@ -484,12 +458,8 @@ impl Mutation {
         Ok(ProductObject(Arc::new(product)))
     }
 
-    async fn update_product(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateProductInput,
-    ) -> Result<ProductObject> {
+    async fn update_product(&self, ctx: &Context<'_>, id: ID, input: UpdateProductInput) -> Result<ProductObject> {
+        require_role(ctx, Role::Admin)?;
         let id = parse_id(&id)?;
         let update = ProductUpdate::try_from(input)?;
         let product = ctx
@@ -502,12 +472,8 @@ impl Mutation {
 
     /// Sets a new current price (same currency as the product); the old price stays in
     /// the history.
-    async fn change_price(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        price: MoneyInput,
-    ) -> Result<ProductObject> {
+    async fn change_price(&self, ctx: &Context<'_>, id: ID, price: MoneyInput) -> Result<ProductObject> {
+        require_role(ctx, Role::Admin)?;
         let id = parse_id(&id)?;
         let price = (&price).try_into()?;
         let product = ctx
@@ -519,6 +485,7 @@ impl Mutation {
     }
 
     async fn publish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
+        require_role(ctx, Role::Admin)?;
         let product = ctx
             .data_unchecked::<Catalog>()
             .publish(parse_id(&id)?, &request_meta(ctx))
@@ -528,6 +495,7 @@ impl Mutation {
     }
 
     async fn unpublish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
+        require_role(ctx, Role::Admin)?;
         let product = ctx
             .data_unchecked::<Catalog>()
             .unpublish(parse_id(&id)?, &request_meta(ctx))

@@ -54,12 +54,8 @@ impl Products {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/products.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(
-        graphql::Query,
-        graphql::Mutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish();
+    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
+        .enable_federation()
+        .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -8,10 +8,7 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "products",
-    about = "The Products subgraph (catalog and pricing)"
-)]
+#[command(name = "products", about = "The Products subgraph (catalog and pricing)")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

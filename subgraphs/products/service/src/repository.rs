@@ -9,14 +9,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use kernel::{Currency, Money};
 use products_domain::{
-    Attribute, Category, Description, PricePeriod, Product, ProductId, ProductName, ProductState,
-    ProductStatus, Sku, Variant,
+    Attribute, Category, Description, PricePeriod, Product, ProductId, ProductName, ProductState, ProductStatus, Sku,
+    Variant,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::{price, product, variant};
 
@@ -37,10 +34,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: ProductId) -> anyhow::Result<
 }
 
 /// Loads products by id with their variants, in two queries whatever the count.
-pub async fn find_many(
-    conn: &impl ConnectionTrait,
-    ids: &[ProductId],
-) -> anyhow::Result<Vec<Product>> {
+pub async fn find_many(conn: &impl ConnectionTrait, ids: &[ProductId]) -> anyhow::Result<Vec<Product>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -52,14 +46,8 @@ pub async fn find_many(
 }
 
 /// The product owning `sku`, if any.
-pub async fn find_by_sku(
-    conn: &impl ConnectionTrait,
-    sku: &Sku,
-) -> anyhow::Result<Option<Product>> {
-    let Some(row) = variant::Entity::find_by_id(sku.as_str().to_owned())
-        .one(conn)
-        .await?
-    else {
+pub async fn find_by_sku(conn: &impl ConnectionTrait, sku: &Sku) -> anyhow::Result<Option<Product>> {
+    let Some(row) = variant::Entity::find_by_id(sku.as_str().to_owned()).one(conn).await? else {
         return Ok(None);
     };
     find(conn, ProductId::from_uuid(row.product_id)).await
@@ -84,9 +72,7 @@ pub async fn list(
     after: Option<ProductId>,
     limit: u64,
 ) -> anyhow::Result<Vec<Product>> {
-    let mut query = product::Entity::find()
-        .order_by_asc(product::Column::Id)
-        .limit(limit);
+    let mut query = product::Entity::find().order_by_asc(product::Column::Id).limit(limit);
     if let Some(after) = after {
         query = query.filter(product::Column::Id.gt(after.as_uuid()));
     }
@@ -101,8 +87,7 @@ pub async fn list(
     if let Some(text) = &filter.text {
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col(product::Column::Name)))
-                .like(LikeExpr::new(pattern).escape('\\')),
+            Expr::expr(Func::lower(Expr::col(product::Column::Name))).like(LikeExpr::new(pattern).escape('\\')),
         );
     }
     if let Some(min) = filter.min_price {
@@ -122,9 +107,7 @@ pub async fn list(
 }
 
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Inserts a new product, its variants and its first price period.
@@ -202,10 +185,7 @@ async fn open_price_period(
 }
 
 /// Every price period of a product, oldest first.
-pub async fn price_history(
-    conn: &impl ConnectionTrait,
-    id: ProductId,
-) -> anyhow::Result<Vec<PricePeriod>> {
+pub async fn price_history(conn: &impl ConnectionTrait, id: ProductId) -> anyhow::Result<Vec<PricePeriod>> {
     let rows = price::Entity::find()
         .filter(price::Column::ProductId.eq(id.as_uuid()))
         .order_by_asc(price::Column::ValidFrom)
@@ -241,10 +221,7 @@ fn product_row(state: &ProductState) -> product::ActiveModel {
 
 /// Attaches variants to product rows (one query) and maps both to the domain,
 /// keeping the rows' order.
-async fn hydrate(
-    conn: &impl ConnectionTrait,
-    rows: Vec<product::Model>,
-) -> anyhow::Result<Vec<Product>> {
+async fn hydrate(conn: &impl ConnectionTrait, rows: Vec<product::Model>) -> anyhow::Result<Vec<Product>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -264,8 +241,7 @@ async fn hydrate(
     }
     rows.into_iter()
         .map(|row| {
-            let attributes: Vec<Attribute> =
-                serde_json::from_str(&row.attributes).context("product attributes")?;
+            let attributes: Vec<Attribute> = serde_json::from_str(&row.attributes).context("product attributes")?;
             Ok(Product::restore(ProductState {
                 id: ProductId::from_uuid(row.id),
                 name: ProductName::parse(&row.name)?,
@@ -273,8 +249,7 @@ async fn hydrate(
                 category: Category::parse(&row.category)?,
                 attributes,
                 variants: variants.remove(&row.id).unwrap_or_default(),
-                status: ProductStatus::parse(&row.status)
-                    .with_context(|| format!("unknown status {}", row.status))?,
+                status: ProductStatus::parse(&row.status).with_context(|| format!("unknown status {}", row.status))?,
                 price: Money::new(row.price_amount, Currency::parse(&row.price_currency)?),
                 version: row.version,
                 created_at: row.created_at,

@@ -22,7 +22,8 @@ fn code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
 }
 
-const REGISTER: &str = r#"mutation($input: RegisterInput!) { register(input: $input) { token expiresIn user { id displayName role } } }"#;
+const REGISTER: &str =
+    r#"mutation($input: RegisterInput!) { register(input: $input) { token expiresIn user { id displayName role } } }"#;
 const LOGIN: &str = r#"mutation($email: String!, $password: String!) { login(email: $email, password: $password) { token user { id } } }"#;
 
 async fn register(accounts: &Accounts, email: &str) -> (String, String) {
@@ -67,19 +68,11 @@ async fn a_customer_registers_signs_in_and_reads_their_own_profile() {
         .await;
         assert_eq!(login["data"]["login"]["user"]["id"], id.as_str(), "{login}");
         let fresh = login["data"]["login"]["token"].as_str().unwrap();
-        assert!(matches!(
-            TokenVerifier::shared().verify(fresh),
-            Caller::User(_)
-        ));
+        assert!(matches!(TokenVerifier::shared().verify(fresh), Caller::User(_)));
 
-        let events = kernel_infra::outbox::all(accounts.accounts.db())
-            .await
-            .unwrap();
+        let events = kernel_infra::outbox::all(accounts.accounts.db()).await.unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(
-            events[0].event_type.as_str(),
-            "ecommerce.accounts.user.registered.v1"
-        );
+        assert_eq!(events[0].event_type.as_str(), "ecommerce.accounts.user.registered.v1");
         assert!(
             !events[0].payload.to_string().contains("argon2"),
             "no credentials in events"
@@ -108,18 +101,19 @@ async fn wrong_credentials_and_bad_input_are_refused_alike() {
             json!({ "email": "bob@example.com", "password": "not the password" }),
         )
         .await;
-        assert_eq!(
-            code(&wrong_password),
-            Some("UNAUTHENTICATED"),
-            "{}",
-            database.label
-        );
+        assert_eq!(code(&wrong_password), Some("UNAUTHENTICATED"), "{}", database.label);
         assert_eq!(
             wrong_password["errors"][0]["message"], unknown_email["errors"][0]["message"],
             "no hint whether the e-mail exists"
         );
 
-        let again = execute(&accounts, None, REGISTER, json!({ "input": { "email": "ANN@example.com", "password": "another long one", "displayName": "A" } })).await;
+        let again = execute(
+            &accounts,
+            None,
+            REGISTER,
+            json!({ "input": { "email": "ANN@example.com", "password": "another long one", "displayName": "A" } }),
+        )
+        .await;
         assert_eq!(code(&again), Some("CONFLICT"), "{again}");
         for input in [
             json!({ "email": "not-an-email", "password": "correct horse battery", "displayName": "A" }),
@@ -127,17 +121,10 @@ async fn wrong_credentials_and_bad_input_are_refused_alike() {
             json!({ "email": "c@example.com", "password": "correct horse battery", "displayName": "" }),
         ] {
             let response = execute(&accounts, None, REGISTER, json!({ "input": input })).await;
-            assert_eq!(
-                code(&response),
-                Some("BAD_USER_INPUT"),
-                "{input} -> {response}"
-            );
+            assert_eq!(code(&response), Some("BAD_USER_INPUT"), "{input} -> {response}");
         }
         assert_eq!(
-            kernel_infra::outbox::all(accounts.accounts.db())
-                .await
-                .unwrap()
-                .len(),
+            kernel_infra::outbox::all(accounts.accounts.db()).await.unwrap().len(),
             1,
             "nothing else was written"
         );
@@ -169,10 +156,7 @@ async fn profiles_need_a_valid_token_and_e_mails_stay_private() {
         json!({ "r": [{ "__typename": "User", "id": ann_id }] }),
     )
     .await;
-    assert_eq!(
-        own["data"]["_entities"][0]["email"], "ann@example.com",
-        "{own}"
-    );
+    assert_eq!(own["data"]["_entities"][0]["email"], "ann@example.com", "{own}");
     let other = execute(
         &accounts,
         Some(&ann_token),

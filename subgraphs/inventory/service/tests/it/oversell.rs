@@ -16,21 +16,12 @@ async fn reservation_never_oversells_under_concurrency() {
                     sku: Sku::parse("FLASH-1").unwrap(),
                     quantity: Quantity::new(1).unwrap(),
                 };
-                let reservation = Reservation::open(
-                    vec![line],
-                    chrono::Duration::minutes(5),
-                    None,
-                    chrono::Utc::now(),
-                )
-                .unwrap();
+                let reservation =
+                    Reservation::open(vec![line], chrono::Duration::minutes(5), None, chrono::Utc::now()).unwrap();
                 stock.reserve(reservation, &EventMeta::internal()).await
             })
         });
-        let results: Vec<_> = join_all(attempts)
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+        let results: Vec<_> = join_all(attempts).await.into_iter().map(Result::unwrap).collect();
         let successes = results.iter().filter(|r| r.is_ok()).count();
         let insufficient = results
             .iter()

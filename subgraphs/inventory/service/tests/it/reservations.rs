@@ -25,15 +25,9 @@ async fn reserve_commit_and_release_move_stock_and_write_the_ledger() {
             "{}: {reserved}",
             database.label
         );
-        let id = reserved["data"]["reserveStock"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = reserved["data"]["reserveStock"]["id"].as_str().unwrap().to_owned();
         assert_eq!(
-            (
-                available(&inventory, "A-1").await,
-                available(&inventory, "B-1").await
-            ),
+            (available(&inventory, "A-1").await, available(&inventory, "B-1").await),
             (7, 0)
         );
 
@@ -49,12 +43,7 @@ async fn reserve_commit_and_release_move_stock_and_write_the_ledger() {
         let item = &inventory_service::repository::items(inventory.stock.db(), &["A-1".into()])
             .await
             .unwrap()["A-1"];
-        assert_eq!(
-            (item.on_hand(), item.reserved()),
-            (7, 0),
-            "{}",
-            database.label
-        );
+        assert_eq!((item.on_hand(), item.reserved()), (7, 0), "{}", database.label);
 
         let again = execute(
             &inventory,
@@ -104,27 +93,20 @@ async fn a_reservation_is_all_or_nothing() {
 async fn expired_holds_are_released_by_the_sweeper() {
     for database in TestDatabase::all().await {
         let inventory = stocked(&database, &[("A-1", 4)]).await;
-        let response = execute(&inventory, r#"mutation { reserveStock(input: { lines: [{ sku: "A-1", quantity: 4 }], ttlSeconds: 1 }) { id } }"#).await;
-        let id =
-            ReservationId::parse(response["data"]["reserveStock"]["id"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            inventory.stock.expire_due().await.unwrap(),
-            0,
-            "not yet due"
-        );
+        let response = execute(
+            &inventory,
+            r#"mutation { reserveStock(input: { lines: [{ sku: "A-1", quantity: 4 }], ttlSeconds: 1 }) { id } }"#,
+        )
+        .await;
+        let id = ReservationId::parse(response["data"]["reserveStock"]["id"].as_str().unwrap()).unwrap();
+        assert_eq!(inventory.stock.expire_due().await.unwrap(), 0, "not yet due");
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        assert_eq!(
-            inventory.stock.expire_due().await.unwrap(),
-            1,
-            "{}",
-            database.label
-        );
+        assert_eq!(inventory.stock.expire_due().await.unwrap(), 1, "{}", database.label);
         assert_eq!(available(&inventory, "A-1").await, 4);
-        let reservation =
-            inventory_service::repository::reservation(inventory.stock.db(), id, false)
-                .await
-                .unwrap()
-                .unwrap();
+        let reservation = inventory_service::repository::reservation(inventory.stock.db(), id, false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(reservation.status, ReservationStatus::Expired);
         let commit = inventory.stock.commit(id, &EventMeta::internal()).await;
         assert!(commit.is_err(), "an expired hold cannot be sold");
@@ -137,19 +119,13 @@ async fn product_created_is_applied_once_however_often_it_is_delivered() {
     for database in TestDatabase::all().await {
         let inventory = stocked(&database, &[]).await;
         let event = product_created(uuid::Uuid::now_v7(), &["NEW-1", "NEW-2"]);
-        let handler = inventory_service::consumer::TrackNewProducts::subscription(
-            inventory.stock.db().clone(),
-        )
-        .handler;
+        let handler = inventory_service::consumer::TrackNewProducts::subscription(inventory.stock.db().clone()).handler;
         for _ in 0..3 {
             handler.handle(&event).await.unwrap();
         }
-        let items = inventory_service::repository::items(
-            inventory.stock.db(),
-            &["NEW-1".into(), "NEW-2".into()],
-        )
-        .await
-        .unwrap();
+        let items = inventory_service::repository::items(inventory.stock.db(), &["NEW-1".into(), "NEW-2".into()])
+            .await
+            .unwrap();
         assert_eq!(items.len(), 2, "{}", database.label);
         let created: Vec<_> = kernel_infra::outbox::all(inventory.stock.db())
             .await
@@ -232,16 +208,31 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
         }
         assert_eq!(available(&inventory, "A-1").await, 5, "{}", database.label);
         let sku = Sku::parse("A-1").unwrap();
-        let movements =
-            inventory_service::repository::movements(inventory.stock.db(), &sku, None, 100)
-                .await
-                .unwrap();
-        assert_eq!(
-            movements.len(),
-            1,
-            "{}: only the initial adjustment",
-            database.label
-        );
+        let movements = inventory_service::repository::movements(inventory.stock.db(), &sku, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(movements.len(), 1, "{}: only the initial adjustment", database.label);
         database.remove().await;
     }
+}
+
+#[tokio::test]
+async fn only_admins_move_stock() {
+    let database = TestDatabase::sqlite();
+    let inventory = stocked(&database, &[("A-1", 5)]).await;
+    let customer = kernel_infra::identity::Caller::User(kernel::Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: kernel::Role::Customer,
+    });
+    for query in [
+        r#"mutation { adjustStock(sku: "A-1", delta: 5, reason: "count") { sku } }"#,
+        r#"mutation { reserveStock(input: { lines: [{ sku: "A-1", quantity: 5 }] }) { id } }"#,
+    ] {
+        let anonymous = crate::execute_as(&inventory, kernel_infra::identity::Caller::Anonymous, query).await;
+        assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"), "{anonymous}");
+        let refused = crate::execute_as(&inventory, customer.clone(), query).await;
+        assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    }
+    assert_eq!(available(&inventory, "A-1").await, 5, "nothing changed");
+    database.remove().await;
 }

@@ -83,10 +83,7 @@ async fn write_events(db: &DatabaseConnection, keys: &[&str], per_key: u32) {
                 &txn,
                 "test",
                 &EventMeta::internal(),
-                &[Happened {
-                    key: (*key).into(),
-                    n,
-                }],
+                &[Happened { key: (*key).into(), n }],
             )
             .await
             .unwrap();
@@ -114,29 +111,15 @@ async fn relay_publishes_in_order_per_partition_and_marks_rows_published() {
         let recorder = Arc::new(Recorder::default());
         let relay = Relay::new(db.clone(), bus_with(recorder.clone()).await);
         write_events(&db, &["a", "b", "c"], 5).await;
-        assert_eq!(
-            outbox::pending(&db).await.unwrap().len(),
-            15,
-            "{}",
-            database.label
-        );
+        assert_eq!(outbox::pending(&db).await.unwrap().len(), 15, "{}", database.label);
 
         drain(&relay).await;
 
         let seen = by_key(&recorder.seen.lock().unwrap());
         for key in ["a", "b", "c"] {
-            assert_eq!(
-                seen[key],
-                vec![0, 1, 2, 3, 4],
-                "{} key {key}",
-                database.label
-            );
+            assert_eq!(seen[key], vec![0, 1, 2, 3, 4], "{} key {key}", database.label);
         }
-        assert!(
-            outbox::pending(&db).await.unwrap().is_empty(),
-            "{}",
-            database.label
-        );
+        assert!(outbox::pending(&db).await.unwrap().is_empty(), "{}", database.label);
         assert_eq!(outbox::all(&db).await.unwrap().len(), 15);
         database.remove().await;
     }
@@ -154,18 +137,8 @@ async fn a_failing_consumer_holds_back_its_partition_until_it_recovers() {
 
         relay.publish_pending().await.unwrap();
         let seen = by_key(&recorder.seen.lock().unwrap());
-        assert_eq!(
-            seen["a"],
-            vec![0],
-            "{}: a/1 failed, so a/2 must wait",
-            database.label
-        );
-        assert_eq!(
-            seen["b"],
-            vec![0, 1, 2],
-            "{}: other partitions go on",
-            database.label
-        );
+        assert_eq!(seen["a"], vec![0], "{}: a/1 failed, so a/2 must wait", database.label);
+        assert_eq!(seen["b"], vec![0, 1, 2], "{}: other partitions go on", database.label);
         assert_eq!(outbox::pending(&db).await.unwrap().len(), 2);
 
         drain(&relay).await;
@@ -180,10 +153,7 @@ async fn the_inbox_lets_a_consumer_apply_a_redelivered_event_once() {
     for database in TestDatabase::all().await {
         let db = open(&database).await;
         let event = EventEnvelope::wrap(
-            &Happened {
-                key: "a".into(),
-                n: 0,
-            },
+            &Happened { key: "a".into(), n: 0 },
             "test",
             &EventMeta::internal(),
             chrono::Utc::now(),
@@ -214,19 +184,12 @@ async fn a_rolled_back_change_leaves_no_event() {
             &txn,
             "test",
             &EventMeta::internal(),
-            &[Happened {
-                key: "a".into(),
-                n: 0,
-            }],
+            &[Happened { key: "a".into(), n: 0 }],
         )
         .await
         .unwrap();
         txn.rollback().await.unwrap();
-        assert!(
-            outbox::all(&db).await.unwrap().is_empty(),
-            "{}",
-            database.label
-        );
+        assert!(outbox::all(&db).await.unwrap().is_empty(), "{}", database.label);
         database.remove().await;
     }
 }

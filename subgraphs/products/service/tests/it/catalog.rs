@@ -5,23 +5,9 @@ use serde_json::json;
 use crate::{CREATE, create, error_code, execute, new_product};
 
 async fn row_counts(products: &Products) -> (usize, usize) {
-    let outbox = kernel_infra::outbox::all(products.catalog.db())
-        .await
-        .unwrap()
-        .len();
-    let listed = execute(
-        products,
-        "{ products(first: 100) { edges { cursor } } }",
-        json!({}),
-    )
-    .await;
-    (
-        listed["data"]["products"]["edges"]
-            .as_array()
-            .unwrap()
-            .len(),
-        outbox,
-    )
+    let outbox = kernel_infra::outbox::all(products.catalog.db()).await.unwrap().len();
+    let listed = execute(products, "{ products(first: 100) { edges { cursor } } }", json!({})).await;
+    (listed["data"]["products"]["edges"].as_array().unwrap().len(), outbox)
 }
 
 #[tokio::test]
@@ -41,15 +27,10 @@ async fn creating_a_product_writes_it_and_its_event_together() {
             json!({ "amount": 19_999, "currency": "USD", "formatted": "199.99 USD" })
         );
 
-        let events = kernel_infra::outbox::all(products.catalog.db())
-            .await
-            .unwrap();
+        let events = kernel_infra::outbox::all(products.catalog.db()).await.unwrap();
         assert_eq!(events.len(), 1);
         let event = &events[0];
-        assert_eq!(
-            event.event_type.as_str(),
-            "ecommerce.product.product.created.v1"
-        );
+        assert_eq!(event.event_type.as_str(), "ecommerce.product.product.created.v1");
         assert_eq!(event.producer, "products");
         assert_eq!(event.partition_key, product["id"].as_str().unwrap());
         assert_eq!(
@@ -81,10 +62,7 @@ async fn the_lifecycle_refuses_transitions_it_does_not_allow() {
             Some("CONFLICT")
         );
         let unpublished = execute(&products, &call("unpublishProduct"), json!({})).await;
-        assert_eq!(
-            unpublished["data"]["unpublishProduct"]["status"],
-            "UNPUBLISHED"
-        );
+        assert_eq!(unpublished["data"]["unpublishProduct"]["status"], "UNPUBLISHED");
 
         let types: Vec<String> = kernel_infra::outbox::all(products.catalog.db())
             .await
@@ -133,23 +111,16 @@ async fn price_changes_keep_a_history_with_validity_intervals() {
         );
         let history = product["priceHistory"].as_array().unwrap();
         assert_eq!(history.len(), 2);
-        assert!(
-            history[0]["validTo"].is_string(),
-            "the old period is closed"
-        );
-        assert!(
-            history[1]["validTo"].is_null(),
-            "the current period is open"
-        );
+        assert!(history[0]["validTo"].is_string(), "the old period is closed");
+        assert!(history[1]["validTo"].is_null(), "the current period is open");
 
-        let other_currency = r#"mutation($id: ID!) { changePrice(id: $id, price: { amount: 10, currency: "EUR" }) { id } }"#;
+        let other_currency =
+            r#"mutation($id: ID!) { changePrice(id: $id, price: { amount: 10, currency: "EUR" }) { id } }"#;
         assert_eq!(
             error_code(&execute(&products, other_currency, json!({ "id": id })).await),
             Some("BAD_USER_INPUT")
         );
-        let priced = kernel_infra::outbox::all(products.catalog.db())
-            .await
-            .unwrap();
+        let priced = kernel_infra::outbox::all(products.catalog.db()).await.unwrap();
         let price_changed = priced
             .iter()
             .find(|e| e.event_type.as_str() == "ecommerce.product.product.price_changed.v1")
@@ -174,26 +145,14 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing() {
         let before = row_counts(&products).await;
         let long_name = "x".repeat(201);
         let cases = [
-            (
-                CREATE,
-                new_product("Dup", "toys", &["TAKEN-1"], 100),
-                "CONFLICT",
-            ),
+            (CREATE, new_product("Dup", "toys", &["TAKEN-1"], 100), "CONFLICT"),
             (
                 CREATE,
                 new_product("Twice", "toys", &["T-1", "T-1"], 100),
                 "BAD_USER_INPUT",
             ),
-            (
-                CREATE,
-                new_product(&long_name, "toys", &["L-1"], 100),
-                "BAD_USER_INPUT",
-            ),
-            (
-                CREATE,
-                new_product("Neg", "toys", &["N-1"], -1),
-                "BAD_USER_INPUT",
-            ),
+            (CREATE, new_product(&long_name, "toys", &["L-1"], 100), "BAD_USER_INPUT"),
+            (CREATE, new_product("Neg", "toys", &["N-1"], -1), "BAD_USER_INPUT"),
             (
                 CREATE,
                 new_product("Cat", "Not A Category", &["C-1"], 100),
@@ -204,11 +163,7 @@ async fn bad_input_is_refused_with_a_code_and_writes_nothing() {
                 new_product("Sku", "toys", &["lower-case"], 100),
                 "BAD_USER_INPUT",
             ),
-            (
-                CREATE,
-                new_product("None", "toys", &[], 100),
-                "BAD_USER_INPUT",
-            ),
+            (CREATE, new_product("None", "toys", &[], 100), "BAD_USER_INPUT"),
             (
                 CREATE,
                 json!({ "input": { "name": "Cur", "category": "toys", "variants": [{ "sku": "CU-1", "name": "x" }], "price": { "amount": 1, "currency": "XXX" } } }),
@@ -300,4 +255,48 @@ async fn concurrent_creations_with_one_sku_yield_one_product() {
         assert_eq!(row_counts(&products).await, (1, 1), "{}", database.label);
         database.remove().await;
     }
+}
+
+#[tokio::test]
+async fn only_admins_change_the_catalog() {
+    let database = TestDatabase::sqlite();
+    let products = Products::open(&database.url).await.unwrap();
+    let id = create(&products, "Lamp", "home", &["LAMP-1"], 500).await;
+    let customer = kernel_infra::identity::Caller::User(kernel::Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: kernel::Role::Customer,
+    });
+    let change = format!(r#"mutation {{ changePrice(id: "{id}", price: {{ amount: 1, currency: "USD" }}) {{ id }} }}"#);
+    let publish = format!(r#"mutation {{ publishProduct(id: "{id}") {{ id }} }}"#);
+    for query in [change.as_str(), publish.as_str(), crate::CREATE] {
+        let variables = new_product("Other", "home", &["OTHER-1"], 100);
+        let anonymous = crate::execute_as(
+            &products,
+            kernel_infra::identity::Caller::Anonymous,
+            query,
+            variables.clone(),
+        )
+        .await;
+        assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"), "{anonymous}");
+        let refused = crate::execute_as(&products, customer.clone(), query, variables).await;
+        assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    }
+    let read = crate::execute_as(
+        &products,
+        kernel_infra::identity::Caller::Anonymous,
+        &format!(r#"{{ product(id: "{id}") {{ price {{ amount }} status }} }}"#),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        read["data"]["product"],
+        json!({ "price": { "amount": 500 }, "status": "DRAFT" }),
+        "reads stay open; nothing changed"
+    );
+    assert_eq!(
+        kernel_infra::outbox::all(products.catalog.db()).await.unwrap().len(),
+        1,
+        "only the creation's event"
+    );
+    database.remove().await;
 }

@@ -22,30 +22,9 @@ fn names(response: &serde_json::Value) -> Vec<String> {
 
 async fn catalog(database: &TestDatabase) -> Products {
     let products = Products::open(&database.url).await.unwrap();
-    create(
-        &products,
-        "Red Phone",
-        "electronics/phones",
-        &["P-1"],
-        30_000,
-    )
-    .await;
-    create(
-        &products,
-        "Blue Phone",
-        "electronics/phones",
-        &["P-2"],
-        50_000,
-    )
-    .await;
-    create(
-        &products,
-        "Laptop 100%",
-        "electronics/laptops",
-        &["L-1"],
-        120_000,
-    )
-    .await;
+    create(&products, "Red Phone", "electronics/phones", &["P-1"], 30_000).await;
+    create(&products, "Blue Phone", "electronics/phones", &["P-2"], 50_000).await;
+    create(&products, "Laptop 100%", "electronics/laptops", &["L-1"], 120_000).await;
     create(&products, "Garden Hose", "home/garden", &["G-1"], 2_500).await;
     create(&products, "Phone Case", "fashion/bags", &["C-1"], 1_500).await;
     products
@@ -56,20 +35,12 @@ async fn pages_follow_creation_order_and_cursors_resume_where_they_stopped() {
     for database in TestDatabase::all().await {
         let products = catalog(&database).await;
         let first = execute(&products, LIST, json!({ "first": 2 })).await;
-        assert_eq!(
-            names(&first),
-            ["Red Phone", "Blue Phone"],
-            "{}",
-            database.label
-        );
+        assert_eq!(names(&first), ["Red Phone", "Blue Phone"], "{}", database.label);
         assert_eq!(first["data"]["products"]["pageInfo"]["hasNextPage"], true);
         let after = first["data"]["products"]["pageInfo"]["endCursor"].clone();
         let second = execute(&products, LIST, json!({ "first": 2, "after": after })).await;
         assert_eq!(names(&second), ["Laptop 100%", "Garden Hose"]);
-        assert_eq!(
-            second["data"]["products"]["pageInfo"]["hasPreviousPage"],
-            true
-        );
+        assert_eq!(second["data"]["products"]["pageInfo"]["hasPreviousPage"], true);
         let after = second["data"]["products"]["pageInfo"]["endCursor"].clone();
         let last = execute(&products, LIST, json!({ "first": 2, "after": after })).await;
         assert_eq!(names(&last), ["Phone Case"]);
@@ -84,9 +55,7 @@ async fn filters_combine_category_text_price_and_status() {
         let products = catalog(&database).await;
         let list = |filter: serde_json::Value| {
             let products = products.clone();
-            async move {
-                names(&execute(&products, LIST, json!({ "first": 20, "filter": filter })).await)
-            }
+            async move { names(&execute(&products, LIST, json!({ "first": 20, "filter": filter })).await) }
         };
         assert_eq!(
             list(json!({ "category": "electronics" })).await,
@@ -121,16 +90,8 @@ async fn filters_combine_category_text_price_and_status() {
             list(json!({ "text": "phone", "maxPrice": 40_000 })).await,
             ["Red Phone", "Phone Case"]
         );
-        assert_eq!(
-            list(json!({ "status": "PUBLISHED" })).await,
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            list(json!({ "status": "DRAFT", "currency": "USD" }))
-                .await
-                .len(),
-            5
-        );
+        assert_eq!(list(json!({ "status": "PUBLISHED" })).await, Vec::<String>::new());
+        assert_eq!(list(json!({ "status": "DRAFT", "currency": "USD" })).await.len(), 5);
         let inverted = execute(
             &products,
             LIST,

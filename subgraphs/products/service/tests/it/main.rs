@@ -7,14 +7,32 @@ mod catalog;
 mod listing;
 
 use async_graphql::{Request, Variables};
+use kernel::{Identity, Role};
+use kernel_infra::identity::Caller;
 use products_service::Products;
 
-pub async fn execute(
+/// Runs an operation as an ADMIN.
+pub async fn execute(products: &Products, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    execute_as(products, admin(), query, variables).await
+}
+
+pub fn admin() -> Caller {
+    Caller::User(Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: Role::Admin,
+    })
+}
+
+/// Runs an operation as `caller`, as the HTTP server would.
+pub async fn execute_as(
     products: &Products,
+    caller: Caller,
     query: &str,
     variables: serde_json::Value,
 ) -> serde_json::Value {
-    let request = Request::new(query).variables(Variables::from_json(variables));
+    let request = Request::new(query)
+        .variables(Variables::from_json(variables))
+        .data(caller);
     serde_json::to_value(products.schema.execute(request).await).unwrap()
 }
 
@@ -36,13 +54,7 @@ pub fn new_product(name: &str, category: &str, skus: &[&str], cents: i64) -> ser
     }})
 }
 
-pub async fn create(
-    products: &Products,
-    name: &str,
-    category: &str,
-    skus: &[&str],
-    cents: i64,
-) -> String {
+pub async fn create(products: &Products, name: &str, category: &str, skus: &[&str], cents: i64) -> String {
     let response = execute(products, CREATE, new_product(name, category, skus, cents)).await;
     response["data"]["createProduct"]["id"]
         .as_str()
