@@ -4,10 +4,14 @@
 #
 #   gateway/bench/run.sh [duration] [connections]
 #
-# 1. the product listing through the gateway (Products + Inventory joined);
+# 1. the product listing through the gateway (Products + Inventory joined), as
+#    configured (request deduplication on) and, on port 4010, a second gateway with
+#    deduplication off (every request does its own subgraph work);
 # 2. the same work straight to the subgraphs: the listing from Products, then the
 #    `_entities` call for the same products and variants to Inventory;
 # 3. Inventory `_entities` with 100 Variant representations, one connection.
+#
+# PLATFORM_BIN names the release binary (default target/release/platform).
 set -euo pipefail
 duration=${1:-20s}
 connections=${2:-64}
@@ -51,11 +55,19 @@ for name, body in files.items():
 print(f"20 products, {len(skus)} variants; {len(hundred_skus)} representations for the _entities benchmark")
 PY
 
+platform_bin=${PLATFORM_BIN:-target/release/platform}
+SUPERGRAPH_FILE_PATH="$(pwd)/data/gateway/supergraph.graphql" ROUTER_CONFIG_FILE_PATH="$here/no-dedupe.config.yaml" \
+  "$platform_bin" gateway < /dev/null > "$work/gateway-no-dedupe.log" 2>&1 &
+no_dedupe=$!
+trap 'kill $no_dedupe 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -fs http://127.0.0.1:4010/health > /dev/null && break; sleep 0.2; done
+
 bench() { # name url body connections
   echo "== $1 ($4 connections, $duration)"
-  wrk -t2 -c"$4" -d"$duration" --latency -s "$here/post.lua" "$2" -- "$work/$3" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|Socket errors"
+  wrk -t1 -c"$4" -d"$duration" --latency -s "$here/post.lua" "$2" -- "$work/$3" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx|Socket errors"
 }
 bench "gateway: listing with inventory" "$gateway" gateway.json "$connections"
+bench "gateway, deduplication off: listing with inventory" http://127.0.0.1:4010/graphql gateway.json "$connections"
 bench "direct: Products listing" "$products" products.json "$connections"
 bench "direct: Inventory _entities for that page" "$inventory" inventory.json "$connections"
 bench "direct: Inventory _entities, 100 representations" "$inventory" entities100.json 1

@@ -3,5 +3,12 @@
 //! - [`compose`]: subgraph SDLs to the supergraph the engine plans against.
 //! - [`serve`]: starting the router with our plugin registry.
 
+// ntex's middleware types are deep; release builds need more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod compose;
 pub mod serve;
+
+/// The allocator Hive Router is built and benchmarked with (mimalloc); our binaries
+/// install it too: `#[global_allocator] static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;`.
+pub use hive_router::RouterGlobalAllocator as GlobalAllocator;

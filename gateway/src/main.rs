@@ -5,6 +5,9 @@
 //! - `gateway compose` composes `schema/subgraphs/*.graphql` into
 //!   `schema/supergraph.graphql`.
 
+// ntex's middleware types are deep; release builds need more than the default 128.
+#![recursion_limit = "256"]
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +33,9 @@ enum Command {
         out: PathBuf,
     },
 }
+
+#[global_allocator]
+static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {

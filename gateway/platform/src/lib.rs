@@ -4,6 +4,9 @@
 //! `cargo run --release` at the workspace root runs [`main`](../main.rs); tests use the
 //! same pieces to start a real platform on free ports.
 
+// ntex's middleware types are deep; release builds need more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod schema_files;
 pub mod seed;
 

@@ -7,6 +7,9 @@
 //!   process, because the router owns process-wide state).
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 
+// ntex's middleware types are deep; release builds need more than the default 128.
+#![recursion_limit = "256"]
+
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -39,6 +42,9 @@ enum Command {
         dir: PathBuf,
     },
 }
+
+#[global_allocator]
+static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
