@@ -126,7 +126,7 @@ async fn run_platform() -> anyhow::Result<()> {
         settings.gateway_port
     );
     println!(
-        "  gateway health:               http://127.0.0.1:{}/health",
+        "  gateway health, readiness:    http://127.0.0.1:{0}/health, /readiness",
         settings.gateway_port
     );
     println!("  products subgraph:            {}", urls.products);

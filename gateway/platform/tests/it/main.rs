@@ -101,19 +101,20 @@ impl TestPlatform {
             databases,
             dir,
         };
-        platform.wait_until_healthy().await;
+        platform.wait_until_ready().await;
         platform
     }
 
-    async fn wait_until_healthy(&self) {
+    /// Waits for `/readiness`: `/health` answers before the supergraph is loaded.
+    async fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(response) = self.client.get(format!("{}/health", self.url)).send().await
+            if let Ok(response) = self.client.get(format!("{}/readiness", self.url)).send().await
                 && response.status().is_success()
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "the gateway did not become healthy");
+            assert!(Instant::now() < deadline, "the gateway did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
