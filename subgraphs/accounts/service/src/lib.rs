@@ -33,6 +33,7 @@ impl Accounts {
     /// # Errors
     /// When the database cannot be reached or migrated, or the key cannot be loaded.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        kernel_infra::identity::TokenVerifier::load_shared()?;
         let db = kernel_infra::db::connect(database_url).await?;
         accounts_migration::Migrator::up(&db, None).await?;
         let accounts = accounts::Accounts::new(db, Arc::new(TokenIssuer::from_env()?));

@@ -33,6 +33,7 @@ impl Inventory {
     /// # Errors
     /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        kernel_infra::identity::TokenVerifier::load_shared()?;
         let db = kernel_infra::db::connect(database_url).await?;
         inventory_migration::Migrator::up(&db, None).await?;
         let stock = Stock::new(db);

@@ -32,6 +32,7 @@ impl Products {
     /// # Errors
     /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        kernel_infra::identity::TokenVerifier::load_shared()?;
         let db = kernel_infra::db::connect(database_url).await?;
         products_migration::Migrator::up(&db, None).await?;
         let catalog = Catalog::new(db);
