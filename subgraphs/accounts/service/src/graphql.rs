@@ -41,6 +41,8 @@ pub enum RoleValue {
     Customer,
     Admin,
     Partner,
+    /// Another context acting for the shop (service tokens); never a user's role.
+    Service,
 }
 
 impl From<Role> for RoleValue {
@@ -49,6 +51,7 @@ impl From<Role> for RoleValue {
             Role::Customer => Self::Customer,
             Role::Admin => Self::Admin,
             Role::Partner => Self::Partner,
+            Role::Service => Self::Service,
         }
     }
 }

@@ -54,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
                 email: Email::parse(&email)?,
                 display_name: DisplayName::parse(&display_name)?,
                 password: Password::new(&password)?,
-                role: Role::parse(&role).ok_or_else(|| anyhow::anyhow!("role must be CUSTOMER, ADMIN or PARTNER"))?,
+                role: Role::parse(&role)
+                    .filter(|role| *role != Role::Service)
+                    .ok_or_else(|| anyhow::anyhow!("role must be CUSTOMER, ADMIN or PARTNER"))?,
             };
             let accounts = accounts_service::Accounts::open(&cli.database_url).await?;
             let (user, _) = accounts

@@ -37,6 +37,10 @@ pub enum InventoryEvent {
         lines: Vec<LineSummary>,
         expired: bool,
     },
+    Returned {
+        reservation_id: String,
+        lines: Vec<LineSummary>,
+    },
 }
 
 impl InventoryEvent {
@@ -45,6 +49,7 @@ impl InventoryEvent {
     pub const RESERVED: &'static str = "ecommerce.inventory.reservation.reserved.v1";
     pub const COMMITTED: &'static str = "ecommerce.inventory.reservation.committed.v1";
     pub const RELEASED: &'static str = "ecommerce.inventory.reservation.released.v1";
+    pub const RETURNED: &'static str = "ecommerce.inventory.reservation.returned.v1";
 }
 
 impl DomainEvent for InventoryEvent {
@@ -55,6 +60,7 @@ impl DomainEvent for InventoryEvent {
             InventoryEvent::Reserved { .. } => Self::RESERVED,
             InventoryEvent::Committed { .. } => Self::COMMITTED,
             InventoryEvent::Released { .. } => Self::RELEASED,
+            InventoryEvent::Returned { .. } => Self::RETURNED,
         }
     }
 
@@ -63,7 +69,8 @@ impl DomainEvent for InventoryEvent {
             InventoryEvent::StockItemCreated { sku, .. } | InventoryEvent::StockAdjusted { sku, .. } => sku.clone(),
             InventoryEvent::Reserved { reservation_id, .. }
             | InventoryEvent::Committed { reservation_id, .. }
-            | InventoryEvent::Released { reservation_id, .. } => reservation_id.clone(),
+            | InventoryEvent::Released { reservation_id, .. }
+            | InventoryEvent::Returned { reservation_id, .. } => reservation_id.clone(),
         }
     }
 
@@ -88,7 +95,7 @@ impl DomainEvent for InventoryEvent {
             } => serde_json::json!({
                 "reservationId": reservation_id, "lines": lines, "expiresAt": expires_at,
             }),
-            InventoryEvent::Committed { reservation_id, lines } => {
+            InventoryEvent::Committed { reservation_id, lines } | InventoryEvent::Returned { reservation_id, lines } => {
                 serde_json::json!({ "reservationId": reservation_id, "lines": lines })
             }
             InventoryEvent::Released {
@@ -114,6 +121,7 @@ mod tests {
             InventoryEvent::RESERVED,
             InventoryEvent::COMMITTED,
             InventoryEvent::RELEASED,
+            InventoryEvent::RETURNED,
         ] {
             assert!(kernel::EventType::parse(name).is_ok(), "{name}");
         }

@@ -14,6 +14,8 @@ pub enum ReservationStatus {
     Committed,
     Released,
     Expired,
+    /// Sold, then given back to stock (a checkout undone after its commit).
+    Returned,
 }
 
 impl ReservationStatus {
@@ -23,11 +25,12 @@ impl ReservationStatus {
             ReservationStatus::Committed => "COMMITTED",
             ReservationStatus::Released => "RELEASED",
             ReservationStatus::Expired => "EXPIRED",
+            ReservationStatus::Returned => "RETURNED",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Active, Self::Committed, Self::Released, Self::Expired]
+        [Self::Active, Self::Committed, Self::Released, Self::Expired, Self::Returned]
             .into_iter()
             .find(|s| s.as_str() == value)
     }
@@ -119,6 +122,21 @@ impl Reservation {
         } else {
             ReservationStatus::Released
         };
+        Ok(())
+    }
+
+    /// The sold units come back to stock.
+    ///
+    /// # Errors
+    /// When it was not committed.
+    pub fn give_back_sold(&mut self) -> Result<(), InventoryError> {
+        if self.status != ReservationStatus::Committed {
+            return Err(InventoryError::ReservationClosed {
+                status: self.status.as_str(),
+                action: "returned",
+            });
+        }
+        self.status = ReservationStatus::Returned;
         Ok(())
     }
 

@@ -70,6 +70,8 @@ pub enum MovementReason {
     Committed,
     Released,
     Expired,
+    /// Sold units given back (a committed reservation returned).
+    Returned,
 }
 
 impl MovementReason {
@@ -88,6 +90,7 @@ impl MovementReason {
             MovementReason::Committed => "COMMITTED",
             MovementReason::Released => "RELEASED",
             MovementReason::Expired => "EXPIRED",
+            MovementReason::Returned => "RETURNED",
         }
     }
 
@@ -216,6 +219,13 @@ impl StockItem {
             MovementReason::Released
         };
         self.movement(0, -units, reason, Some(reservation), at)
+    }
+
+    /// Units sold under `reservation` come back on hand.
+    pub fn restock(&mut self, quantity: Quantity, reservation: ReservationId, at: DateTime<Utc>) -> StockMovement {
+        let units = quantity.get();
+        self.on_hand += units;
+        self.movement(units, 0, MovementReason::Returned, Some(reservation), at)
     }
 
     /// Corrects the units on hand by `delta` (a delivery, a count, damage).

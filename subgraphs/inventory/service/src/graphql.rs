@@ -15,7 +15,7 @@ use inventory_domain::{
 };
 use kernel::Role;
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
-use kernel_infra::identity::require_role;
+use kernel_infra::identity::{require_any_role, require_role};
 use sea_orm::DatabaseConnection;
 
 use crate::prefetch::Prefetched;
@@ -221,6 +221,7 @@ pub enum ReservationStatusValue {
     Committed,
     Released,
     Expired,
+    Returned,
 }
 
 impl From<ReservationStatus> for ReservationStatusValue {
@@ -230,6 +231,7 @@ impl From<ReservationStatus> for ReservationStatusValue {
             ReservationStatus::Committed => Self::Committed,
             ReservationStatus::Released => Self::Released,
             ReservationStatus::Expired => Self::Expired,
+            ReservationStatus::Returned => Self::Returned,
         }
     }
 }
@@ -283,6 +285,9 @@ pub struct ReservationLineInput {
 
 #[derive(InputObject)]
 pub struct ReserveStockInput {
+    /// The caller's id for this hold, so a retry cannot hold twice: the same id with
+    /// the same lines returns the first reservation. A new id when omitted.
+    id: Option<ID>,
     lines: Vec<ReservationLineInput>,
     /// How long the hold lasts: 1 second to 24 hours; 15 minutes by default.
     #[graphql(default = 900)]
@@ -303,13 +308,17 @@ impl TryFrom<ReserveStockInput> for Reservation {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Reservation::open(
+        let mut reservation = Reservation::open(
             lines,
             Duration::seconds(i64::from(input.ttl_seconds)),
             input.reference,
             Utc::now(),
         )
-        .map_err(error)
+        .map_err(error)?;
+        if let Some(id) = &input.id {
+            reservation.id = parse_reservation_id(id)?;
+        }
+        Ok(reservation)
     }
 }
 
@@ -381,7 +390,7 @@ impl Mutation {
 
     /// Holds units of every line, or of none when any line lacks stock.
     async fn reserve_stock(&self, ctx: &Context<'_>, input: ReserveStockInput) -> Result<ReservationObject> {
-        require_role(ctx, Role::Admin)?;
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let reservation = Reservation::try_from(input)?;
         let reservation = ctx
             .data_unchecked::<Stock>()
@@ -393,7 +402,7 @@ impl Mutation {
 
     /// The held units are sold.
     async fn commit_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
-        require_role(ctx, Role::Admin)?;
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;
         let reservation = ctx
             .data_unchecked::<Stock>()
@@ -403,9 +412,21 @@ impl Mutation {
         Ok(ReservationObject(reservation))
     }
 
+    /// The units of a committed reservation come back on hand (a sale undone).
+    async fn return_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let id = parse_reservation_id(&id)?;
+        let reservation = ctx
+            .data_unchecked::<Stock>()
+            .return_sold(id, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ReservationObject(reservation))
+    }
+
     /// The held units go back to sale.
     async fn release_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
-        require_role(ctx, Role::Admin)?;
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;
         let reservation = ctx
             .data_unchecked::<Stock>()

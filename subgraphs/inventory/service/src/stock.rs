@@ -6,7 +6,8 @@ use std::time::Duration;
 use chrono::Utc;
 use inventory_domain::event::LineSummary;
 use inventory_domain::{
-    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, Sku, StockItem,
+    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku,
+    StockItem,
 };
 use kernel::{Classify, ErrorKind, EventMeta};
 use kernel_infra::CancellationToken;
@@ -25,6 +26,8 @@ pub enum StockError {
     UnknownSku(String),
     #[error("reservation {0} does not exist")]
     ReservationNotFound(ReservationId),
+    #[error("reservation {0} already exists with other lines")]
+    ReservationIdTaken(ReservationId),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -40,6 +43,7 @@ impl Classify for StockError {
         match self {
             StockError::Inventory(err) => err.kind(),
             StockError::UnknownSku(_) | StockError::ReservationNotFound(_) => ErrorKind::NotFound,
+            StockError::ReservationIdTaken(_) => ErrorKind::Conflict,
             StockError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -60,6 +64,8 @@ fn summaries(lines: &[ReservationLine]) -> Vec<LineSummary> {
 enum Closing {
     Sell,
     GiveBack { expired: bool },
+    /// A sold reservation comes back to stock.
+    Return,
 }
 
 /// Inventory's commands over one database.
@@ -77,13 +83,25 @@ impl Stock {
         &self.db
     }
 
-    /// Holds every line of `reservation` or none of them.
+    /// Holds every line of `reservation` or none of them. Sending the same reservation
+    /// (id and lines) again returns the first one unchanged, so a caller that lost the
+    /// answer can safely retry.
     ///
     /// # Errors
-    /// An unknown SKU, not enough stock for any line, a database failure.
+    /// An unknown SKU, not enough stock for any line, the id already used for other
+    /// lines (CONFLICT), a database failure.
     #[tracing::instrument(skip_all, fields(reservation.id = %reservation.id))]
     pub async fn reserve(&self, mut reservation: Reservation, meta: &EventMeta) -> Result<Reservation, StockError> {
         reservation.lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+        if let Some(existing) = repository::reservation(&self.db, reservation.id, false).await? {
+            let mut lines = existing.lines.clone();
+            lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+            return if lines == reservation.lines {
+                Ok(existing)
+            } else {
+                Err(StockError::ReservationIdTaken(reservation.id))
+            };
+        }
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
@@ -104,7 +122,8 @@ impl Stock {
         Ok(reservation)
     }
 
-    /// The held units are sold: they leave stock for good.
+    /// The held units are sold: they leave stock for good. Committing a committed
+    /// reservation again changes nothing.
     ///
     /// # Errors
     /// NOT_FOUND, or a reservation that is closed or expired.
@@ -112,7 +131,8 @@ impl Stock {
         self.close(id, Closing::Sell, meta).await
     }
 
-    /// Gives the held units back to sale; `expired` when the hold ran out.
+    /// Gives the held units back to sale; `expired` when the hold ran out. Releasing a
+    /// released or expired reservation again changes nothing.
     ///
     /// # Errors
     /// NOT_FOUND, or a reservation that is already closed.
@@ -128,9 +148,20 @@ impl Stock {
         let mut reservation = repository::reservation(&txn, id, true)
             .await?
             .ok_or(StockError::ReservationNotFound(id))?;
+        let already_closed = match closing {
+            Closing::Sell => reservation.status == ReservationStatus::Committed,
+            Closing::GiveBack { .. } => {
+                matches!(reservation.status, ReservationStatus::Released | ReservationStatus::Expired)
+            }
+            Closing::Return => reservation.status == ReservationStatus::Returned,
+        };
+        if already_closed {
+            return Ok(reservation);
+        }
         match closing {
             Closing::Sell => reservation.commit(now)?,
             Closing::GiveBack { expired } => reservation.release(expired)?,
+            Closing::Return => reservation.give_back_sold()?,
         }
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let movements: Vec<_> = items
@@ -139,6 +170,7 @@ impl Stock {
             .map(|(item, line)| match closing {
                 Closing::Sell => item.commit(line.quantity, id, now),
                 Closing::GiveBack { expired } => item.release(line.quantity, id, expired, now),
+                Closing::Return => item.restock(line.quantity, id, now),
             })
             .collect();
         let (reservation_id, lines) = (id.to_string(), summaries(&reservation.lines));
@@ -149,6 +181,7 @@ impl Stock {
                 lines,
                 expired,
             },
+            Closing::Return => InventoryEvent::Returned { reservation_id, lines },
         };
         repository::save_reservation_status(&txn, &reservation, now).await?;
         repository::save_items(&txn, &items, now).await?;
@@ -156,6 +189,15 @@ impl Stock {
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
         Ok(reservation)
+    }
+
+    /// Puts the units of a committed reservation back on hand, when the sale they
+    /// belonged to was undone. Returning it again changes nothing.
+    ///
+    /// # Errors
+    /// NOT_FOUND, or a reservation that was never committed.
+    pub async fn return_sold(&self, id: ReservationId, meta: &EventMeta) -> Result<Reservation, StockError> {
+        self.close(id, Closing::Return, meta).await
     }
 
     /// Corrects the units on hand of a SKU.

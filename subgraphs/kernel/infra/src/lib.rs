@@ -5,6 +5,7 @@
 //! - [`outbox`] and [`relay`]: events written in the same transaction as the state
 //!   change, then published at least once, in order per partition key.
 //! - [`bus`]: the `EventBus` port and its in-process adapter.
+//! - [`client`]: commands to another context's subgraph under a service identity.
 //! - [`inbox`]: processed event ids, so every consumer is idempotent.
 //! - [`graphql`]: domain errors to GraphQL errors with `extensions.code`, Relay cursors,
 //!   and request metadata (trace and correlation ids).
@@ -12,6 +13,7 @@
 //! - [`migration`]: the outbox and inbox tables, for each context's migrations.
 
 pub mod bus;
+pub mod client;
 pub mod db;
 pub mod graphql;
 pub mod identity;

@@ -110,3 +110,58 @@ pub async fn drop_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), Db
         .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
         .await
 }
+
+/// Helpers for the compact table definitions of each context's migrations.
+pub mod ddl {
+    use sea_orm_migration::prelude::*;
+
+    /// `CREATE TABLE <name>` to add columns to.
+    pub fn table(name: &str) -> TableCreateStatement {
+        Table::create().table(Alias::new(name)).to_owned()
+    }
+
+    /// A column definition by name.
+    pub fn column(name: &str) -> ColumnDef {
+        ColumnDef::new(Alias::new(name))
+    }
+
+    /// A composite primary key.
+    pub fn primary_key(columns: &[&str]) -> IndexCreateStatement {
+        let mut index = Index::create();
+        for column in columns {
+            index.col(Alias::new(*column));
+        }
+        index.to_owned()
+    }
+
+    /// Creates an index (`unique` when asked) named `<table>_<columns>_idx`.
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn index(manager: &SchemaManager<'_>, table: &str, columns: &[&str], unique: bool) -> Result<(), DbErr> {
+        let mut index = Index::create();
+        index
+            .name(format!("{table}_{}_idx", columns.join("_")))
+            .table(Alias::new(table));
+        for column in columns {
+            index.col(Alias::new(*column));
+        }
+        if unique {
+            index.unique();
+        }
+        manager.create_index(index.to_owned()).await
+    }
+
+    /// Drops tables by name, in the order given.
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn drop_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
+        for name in tables {
+            manager
+                .drop_table(Table::drop().table(Alias::new(*name)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
