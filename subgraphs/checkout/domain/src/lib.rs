@@ -1,0 +1,550 @@
+//! The Checkout context: the orchestrated saga that turns a cart into a paid order.
+//!
+//! Checkout owns process state only — which step a checkout is at, what the other
+//! contexts answered, why it failed — never business truth: stock, coupons, orders and
+//! payments stay with their contexts, reached by commands.
+//!
+//! Forward steps, in order:
+//! reserve stock → redeem coupon → place order → authorize payment → confirm stock →
+//! mark the order paid → commit the coupon → capture the payment.
+//!
+//! A refusal before the order is marked paid compensates, in reverse, every step that
+//! completed: void the payment, cancel the order, release the coupon, release (or,
+//! once confirmed, return) the stock. Marking the order paid is the point of no return:
+//! the steps after it are only retried, never undone. An outage (a context that cannot
+//! be reached) is never a refusal: the step is retried later, by the same process or by
+//! the reconciler after a crash, and every command is idempotent so a retry cannot act
+//! twice.
+
+use chrono::{DateTime, Utc};
+use kernel::{Classify, DomainEvent, ErrorKind, Money, typed_id};
+
+typed_id!(CheckoutId, "checkout");
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Classify for CheckoutError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::BadUserInput
+    }
+}
+
+/// A step of the saga: forward steps, then compensations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    ReserveStock,
+    RedeemCoupon,
+    PlaceOrder,
+    AuthorizePayment,
+    ConfirmStock,
+    MarkOrderPaid,
+    CommitCoupon,
+    CapturePayment,
+    VoidPayment,
+    CancelOrder,
+    ReleaseCoupon,
+    ReleaseStock,
+    ReturnStock,
+}
+
+impl Step {
+    pub const FORWARD: [Step; 8] = [
+        Step::ReserveStock,
+        Step::RedeemCoupon,
+        Step::PlaceOrder,
+        Step::AuthorizePayment,
+        Step::ConfirmStock,
+        Step::MarkOrderPaid,
+        Step::CommitCoupon,
+        Step::CapturePayment,
+    ];
+
+    pub const ALL: [Step; 13] = [
+        Step::ReserveStock,
+        Step::RedeemCoupon,
+        Step::PlaceOrder,
+        Step::AuthorizePayment,
+        Step::ConfirmStock,
+        Step::MarkOrderPaid,
+        Step::CommitCoupon,
+        Step::CapturePayment,
+        Step::VoidPayment,
+        Step::CancelOrder,
+        Step::ReleaseCoupon,
+        Step::ReleaseStock,
+        Step::ReturnStock,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::ReserveStock => "RESERVE_STOCK",
+            Step::RedeemCoupon => "REDEEM_COUPON",
+            Step::PlaceOrder => "PLACE_ORDER",
+            Step::AuthorizePayment => "AUTHORIZE_PAYMENT",
+            Step::ConfirmStock => "CONFIRM_STOCK",
+            Step::MarkOrderPaid => "MARK_ORDER_PAID",
+            Step::CommitCoupon => "COMMIT_COUPON",
+            Step::CapturePayment => "CAPTURE_PAYMENT",
+            Step::VoidPayment => "VOID_PAYMENT",
+            Step::CancelOrder => "CANCEL_ORDER",
+            Step::ReleaseCoupon => "RELEASE_COUPON",
+            Step::ReleaseStock => "RELEASE_STOCK",
+            Step::ReturnStock => "RETURN_STOCK",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn is_compensation(self) -> bool {
+        !Self::FORWARD.contains(&self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// Going forward.
+    Running,
+    /// A step was refused; undoing what was done.
+    Compensating,
+    /// Every step done: the order is paid.
+    Completed,
+    /// Refused and fully compensated.
+    Failed,
+    /// A step after the point of no return was refused: needs an operator.
+    Stuck,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Running => "RUNNING",
+            SessionStatus::Compensating => "COMPENSATING",
+            SessionStatus::Completed => "COMPLETED",
+            SessionStatus::Failed => "FAILED",
+            SessionStatus::Stuck => "STUCK",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Compensating,
+            Self::Completed,
+            Self::Failed,
+            Self::Stuck,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck)
+    }
+}
+
+/// A line to buy, priced from the catalog when the checkout started.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Line {
+    pub sku: String,
+    pub product_id: uuid::Uuid,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: i64,
+}
+
+/// What a customer asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    pub user_id: uuid::Uuid,
+    pub cart_id: uuid::Uuid,
+    pub coupon_code: Option<String>,
+    pub payment_method: String,
+    pub idempotency_key: String,
+}
+
+impl CheckoutRequest {
+    /// # Errors
+    /// An empty or over-long idempotency key or payment method.
+    pub fn validate(&self) -> Result<(), CheckoutError> {
+        if self.idempotency_key.trim().is_empty() || self.idempotency_key.len() > 200 {
+            return Err(CheckoutError::Invalid {
+                field: "idempotencyKey",
+                reason: "1 to 200 characters".into(),
+            });
+        }
+        if self.payment_method.trim().is_empty() || self.payment_method.len() > 64 {
+            return Err(CheckoutError::Invalid {
+                field: "paymentMethod",
+                reason: "1 to 64 characters".into(),
+            });
+        }
+        if self.coupon_code.as_ref().is_some_and(|c| c.len() > 32) {
+            return Err(CheckoutError::Invalid {
+                field: "couponCode",
+                reason: "at most 32 characters".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// What makes two requests with one key the same request.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.cart_id,
+            self.coupon_code.as_deref().unwrap_or(""),
+            self.payment_method
+        )
+    }
+}
+
+/// A checkout's process state, persisted after every step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: CheckoutId,
+    pub request: CheckoutRequest,
+    pub lines: Vec<Line>,
+    pub status: SessionStatus,
+    /// The next step to run (forward or compensation); None once finished.
+    pub step: Option<Step>,
+    /// The forward step that was refused, when compensating or failed.
+    pub failed_step: Option<Step>,
+    pub failure: Option<String>,
+    /// Ids chosen by the saga before it calls, so a retried call is recognised.
+    pub reservation_id: uuid::Uuid,
+    pub redemption_id: uuid::Uuid,
+    pub order_id: Option<uuid::Uuid>,
+    pub payment_id: Option<uuid::Uuid>,
+    pub discount: Option<Money>,
+    pub total: Option<Money>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a forward step learned from the context it called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    CouponRedeemed { discount: Money },
+    OrderPlaced { order_id: uuid::Uuid, total: Money },
+    PaymentAuthorized { payment_id: uuid::Uuid },
+}
+
+impl CheckoutSession {
+    /// A new RUNNING session at its first step.
+    ///
+    /// # Errors
+    /// An invalid request or no lines.
+    pub fn start(request: CheckoutRequest, lines: Vec<Line>, now: DateTime<Utc>) -> Result<Self, CheckoutError> {
+        request.validate()?;
+        if lines.is_empty() {
+            return Err(CheckoutError::Invalid {
+                field: "cartId",
+                reason: "the cart is empty".into(),
+            });
+        }
+        Ok(Self {
+            id: CheckoutId::new(),
+            request,
+            lines,
+            status: SessionStatus::Running,
+            step: Some(Step::ReserveStock),
+            failed_step: None,
+            failure: None,
+            reservation_id: uuid::Uuid::now_v7(),
+            redemption_id: uuid::Uuid::now_v7(),
+            order_id: None,
+            payment_id: None,
+            discount: None,
+            total: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    fn has_coupon(&self) -> bool {
+        self.request.coupon_code.is_some()
+    }
+
+    /// Whether the order is free (a 100 % coupon): no payment steps then.
+    fn is_free(&self) -> bool {
+        self.total.is_some_and(|t| t.amount() == 0)
+    }
+
+    /// Skips the steps that do not apply to this checkout.
+    fn applies(&self, step: Step) -> bool {
+        match step {
+            Step::RedeemCoupon | Step::CommitCoupon | Step::ReleaseCoupon => self.has_coupon(),
+            Step::AuthorizePayment | Step::CapturePayment => !self.is_free(),
+            Step::VoidPayment => self.payment_id.is_some(),
+            Step::CancelOrder => self.order_id.is_some(),
+            _ => true,
+        }
+    }
+
+    /// The forward step after `step` that applies, if any.
+    fn next_forward(&self, step: Step) -> Option<Step> {
+        Step::FORWARD
+            .iter()
+            .skip_while(|s| **s != step)
+            .skip(1)
+            .copied()
+            .find(|s| self.applies(*s))
+    }
+
+    /// Records a forward step's success and moves on.
+    pub fn complete(&mut self, step: Step, outcome: Outcome, now: DateTime<Utc>) {
+        match outcome {
+            Outcome::Done => {}
+            Outcome::CouponRedeemed { discount } => self.discount = Some(discount),
+            Outcome::OrderPlaced { order_id, total } => {
+                self.order_id = Some(order_id);
+                self.total = Some(total);
+            }
+            Outcome::PaymentAuthorized { payment_id } => self.payment_id = Some(payment_id),
+        }
+        self.updated_at = now;
+        if step.is_compensation() {
+            self.step = self.next_compensation(step);
+            if self.step.is_none() {
+                self.status = SessionStatus::Failed;
+            }
+            return;
+        }
+        self.step = self.next_forward(step);
+        if self.step.is_none() {
+            self.status = SessionStatus::Completed;
+        }
+    }
+
+    /// A context refused `step`. Before the point of no return the saga compensates;
+    /// after it, or when a compensation itself is refused, it needs an operator.
+    pub fn refuse(&mut self, step: Step, reason: &str, now: DateTime<Utc>) {
+        self.updated_at = now;
+        let reason: String = reason.chars().take(500).collect();
+        if step.is_compensation() || step > Step::MarkOrderPaid {
+            self.status = SessionStatus::Stuck;
+            self.failure = Some(format!("{}: {reason}", step.as_str()));
+            self.step = None;
+            return;
+        }
+        self.failed_step = Some(step);
+        self.failure = Some(reason);
+        self.status = SessionStatus::Compensating;
+        self.step = self.compensations().first().copied();
+        if self.step.is_none() {
+            self.status = SessionStatus::Failed;
+        }
+    }
+
+    /// Every compensation owed for the forward steps completed before the refused one,
+    /// in the order they run.
+    pub fn compensations(&self) -> Vec<Step> {
+        let Some(failed) = self.failed_step else {
+            return Vec::new();
+        };
+        let done = |step: Step| step < failed && self.applies(step);
+        let mut plan = Vec::new();
+        if done(Step::AuthorizePayment) && self.payment_id.is_some() {
+            plan.push(Step::VoidPayment);
+        }
+        if done(Step::PlaceOrder) && self.order_id.is_some() {
+            plan.push(Step::CancelOrder);
+        }
+        if done(Step::RedeemCoupon) {
+            plan.push(Step::ReleaseCoupon);
+        }
+        if done(Step::ConfirmStock) {
+            plan.push(Step::ReturnStock);
+        } else if done(Step::ReserveStock) {
+            plan.push(Step::ReleaseStock);
+        }
+        plan
+    }
+
+    fn next_compensation(&self, step: Step) -> Option<Step> {
+        self.compensations().into_iter().skip_while(|s| *s != step).nth(1)
+    }
+
+    /// The order's total before a coupon.
+    pub fn subtotal(&self) -> Option<Money> {
+        let mut lines = self.lines.iter();
+        let first = lines.next()?;
+        let mut sum = first.unit_price.checked_mul(first.quantity).ok()?;
+        for line in lines {
+            sum = sum.checked_add(line.unit_price.checked_mul(line.quantity).ok()?).ok()?;
+        }
+        Some(sum)
+    }
+}
+
+/// `checkout.session.completed` and `failed` (contracts, v1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutEvent {
+    pub session: CheckoutSession,
+}
+
+impl CheckoutEvent {
+    pub const COMPLETED: &'static str = "ecommerce.checkout.session.completed.v1";
+    pub const FAILED: &'static str = "ecommerce.checkout.session.failed.v1";
+}
+
+impl DomainEvent for CheckoutEvent {
+    fn event_type(&self) -> &'static str {
+        if self.session.status == SessionStatus::Completed {
+            Self::COMPLETED
+        } else {
+            Self::FAILED
+        }
+    }
+
+    fn partition_key(&self) -> String {
+        self.session.id.to_string()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        let s = &self.session;
+        serde_json::json!({
+            "checkoutId": s.id, "cartId": s.request.cart_id, "userId": s.request.user_id,
+            "orderId": s.order_id, "paymentId": s.payment_id, "status": s.status.as_str(),
+            "failedStep": s.failed_step.map(Step::as_str), "failure": s.failure,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel::{Currency, EventType};
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("USD").unwrap())
+    }
+
+    fn session(coupon: bool) -> CheckoutSession {
+        let request = CheckoutRequest {
+            user_id: uuid::Uuid::now_v7(),
+            cart_id: uuid::Uuid::now_v7(),
+            coupon_code: coupon.then(|| "SAVE10".into()),
+            payment_method: "card".into(),
+            idempotency_key: "k1".into(),
+        };
+        let line = Line {
+            sku: "A-1".into(),
+            product_id: uuid::Uuid::now_v7(),
+            name: "A".into(),
+            unit_price: usd(1000),
+            quantity: 2,
+        };
+        CheckoutSession::start(request, vec![line], Utc::now()).unwrap()
+    }
+
+    fn outcome(step: Step) -> Outcome {
+        match step {
+            Step::RedeemCoupon => Outcome::CouponRedeemed { discount: usd(200) },
+            Step::PlaceOrder => Outcome::OrderPlaced {
+                order_id: uuid::Uuid::now_v7(),
+                total: usd(1800),
+            },
+            Step::AuthorizePayment => Outcome::PaymentAuthorized {
+                payment_id: uuid::Uuid::now_v7(),
+            },
+            _ => Outcome::Done,
+        }
+    }
+
+    /// Completes forward steps until `stop` is next.
+    fn run_to(session: &mut CheckoutSession, stop: Step) {
+        while let Some(step) = session.step.filter(|s| *s != stop) {
+            session.complete(step, outcome(step), Utc::now());
+        }
+    }
+
+    #[test]
+    fn the_happy_path_visits_every_forward_step_once() {
+        let mut s = session(true);
+        let mut visited = Vec::new();
+        while let Some(step) = s.step {
+            visited.push(step);
+            s.complete(step, outcome(step), Utc::now());
+        }
+        assert_eq!(s.status, SessionStatus::Completed);
+        assert_eq!(visited, Step::FORWARD);
+        assert_eq!(s.subtotal(), Some(usd(2000)));
+    }
+
+    #[test]
+    fn without_a_coupon_the_coupon_steps_are_skipped() {
+        let mut s = session(false);
+        s.complete(Step::ReserveStock, Outcome::Done, Utc::now());
+        assert_eq!(s.step, Some(Step::PlaceOrder));
+        run_to(&mut s, Step::ConfirmStock);
+        s.refuse(Step::ConfirmStock, "hold expired", Utc::now());
+        assert_eq!(
+            s.compensations(),
+            [Step::VoidPayment, Step::CancelOrder, Step::ReleaseStock]
+        );
+    }
+
+    #[test]
+    fn a_refusal_compensates_exactly_what_was_done_in_reverse() {
+        let cases = [
+            (Step::ReserveStock, vec![]),
+            (Step::RedeemCoupon, vec![Step::ReleaseStock]),
+            (Step::PlaceOrder, vec![Step::ReleaseCoupon, Step::ReleaseStock]),
+            (
+                Step::AuthorizePayment,
+                vec![Step::CancelOrder, Step::ReleaseCoupon, Step::ReleaseStock],
+            ),
+            (
+                Step::ConfirmStock,
+                vec![Step::VoidPayment, Step::CancelOrder, Step::ReleaseCoupon, Step::ReleaseStock],
+            ),
+            (
+                Step::MarkOrderPaid,
+                vec![Step::VoidPayment, Step::CancelOrder, Step::ReleaseCoupon, Step::ReturnStock],
+            ),
+        ];
+        for (failing, expected) in cases {
+            let mut s = session(true);
+            run_to(&mut s, failing);
+            s.refuse(failing, "no", Utc::now());
+            assert_eq!(s.compensations(), expected, "{failing:?}");
+            let mut ran = Vec::new();
+            while let Some(step) = s.step {
+                ran.push(step);
+                s.complete(step, Outcome::Done, Utc::now());
+            }
+            assert_eq!(ran, expected, "{failing:?}");
+            assert_eq!(s.status, SessionStatus::Failed);
+            assert_eq!(s.failed_step, Some(failing));
+        }
+    }
+
+    #[test]
+    fn past_the_point_of_no_return_a_refusal_needs_an_operator() {
+        let mut s = session(true);
+        run_to(&mut s, Step::CapturePayment);
+        s.refuse(Step::CapturePayment, "authorization lost", Utc::now());
+        assert_eq!(s.status, SessionStatus::Stuck);
+        assert!(s.status.is_finished());
+    }
+
+    #[test]
+    fn requests_are_validated_and_event_names_follow_the_contract() {
+        let mut s = session(false);
+        s.request.idempotency_key = String::new();
+        assert!(s.request.validate().is_err());
+        assert!(CheckoutSession::start(s.request.clone(), vec![], Utc::now()).is_err());
+        for name in [CheckoutEvent::COMPLETED, CheckoutEvent::FAILED] {
+            assert_eq!(EventType::parse(name).unwrap().version(), 1);
+        }
+    }
+}

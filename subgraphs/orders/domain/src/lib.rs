@@ -1,0 +1,524 @@
+//! The Orders context, the system of record: an order keeps snapshots of what was
+//! bought at which price, moves through a state machine that rejects every transition
+//! it does not name, and appends each move to its history.
+
+use chrono::{DateTime, Utc};
+use kernel::{Classify, Currency, DomainEvent, ErrorKind, Money, MoneyError, typed_id};
+use serde::{Deserialize, Serialize};
+
+typed_id!(OrderId, "order");
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("an order cannot go from {from} to {to}")]
+    Transition { from: &'static str, to: &'static str },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+impl OrderError {
+    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        OrderError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Classify for OrderError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            OrderError::Transition { .. } => ErrorKind::Conflict,
+            OrderError::Invalid { .. } | OrderError::Money(_) => ErrorKind::BadUserInput,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    AwaitingPayment,
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Canceled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::Pending,
+        OrderStatus::AwaitingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Fulfilling,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Canceled,
+        OrderStatus::Refunded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::AwaitingPayment => "AWAITING_PAYMENT",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Fulfilling => "FULFILLING",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Delivered => "DELIVERED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The state machine: every allowed move, and nothing else.
+    pub fn can_move_to(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Pending, AwaitingPayment)
+                | (Pending | AwaitingPayment, Paid)
+                | (Paid, Fulfilling)
+                | (Fulfilling, Shipped)
+                | (Shipped, Delivered)
+                | (Pending | AwaitingPayment, Canceled)
+                | (Paid | Fulfilling | Shipped | Delivered, Refunded)
+        )
+    }
+
+    /// Before payment, when the customer may still cancel.
+    pub fn is_unpaid(self) -> bool {
+        matches!(self, OrderStatus::Pending | OrderStatus::AwaitingPayment)
+    }
+}
+
+/// A line of an order: what was bought, as it was described and priced then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    pub product_id: uuid::Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: i64,
+}
+
+impl OrderItem {
+    /// # Errors
+    /// On overflow.
+    pub fn line_total(&self) -> Result<Money, OrderError> {
+        Ok(self.unit_price.checked_mul(self.quantity)?)
+    }
+}
+
+/// One move of an order's status, kept forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What a placement asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub user_id: uuid::Uuid,
+    pub items: Vec<OrderItem>,
+    pub discount: Option<Money>,
+    pub coupon_code: Option<String>,
+    pub checkout_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub user_id: uuid::Uuid,
+    pub status: OrderStatus,
+    pub items: Vec<OrderItem>,
+    pub currency: Currency,
+    pub subtotal: Money,
+    pub discount: Money,
+    pub total: Money,
+    pub coupon_code: Option<String>,
+    pub checkout_id: Option<uuid::Uuid>,
+    pub payment_id: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The most lines an order holds.
+pub const MAX_ITEMS: usize = 100;
+
+impl Order {
+    /// A new PENDING order and its first history entry.
+    ///
+    /// # Errors
+    /// No items or too many, a quantity below 1, a SKU twice, mixed currencies, a
+    /// negative price or discount, a discount above the subtotal.
+    pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, StatusChange), OrderError> {
+        let items = placement.items;
+        if items.is_empty() || items.len() > MAX_ITEMS {
+            return Err(OrderError::invalid("items", format!("an order has 1 to {MAX_ITEMS} items")));
+        }
+        let currency = items[0].unit_price.currency();
+        let mut skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();
+        skus.sort_unstable();
+        if skus.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(OrderError::invalid("items", "each SKU appears once"));
+        }
+        let mut subtotal = Money::zero(currency);
+        for item in &items {
+            if !(1..=1_000_000).contains(&item.quantity) {
+                return Err(OrderError::invalid("quantity", "between 1 and 1,000,000"));
+            }
+            if item.unit_price.is_negative() {
+                return Err(OrderError::invalid("unitPrice", "cannot be negative"));
+            }
+            if item.name.trim().is_empty() || item.sku.trim().is_empty() {
+                return Err(OrderError::invalid("items", "every item has a SKU and a name"));
+            }
+            subtotal = subtotal.checked_add(item.line_total()?)?;
+        }
+        // Adding to zero of the order's currency refuses a discount in another one.
+        let discount = Money::zero(currency).checked_add(placement.discount.unwrap_or(Money::zero(currency)))?;
+        if discount.is_negative() || discount.amount() > subtotal.amount() {
+            return Err(OrderError::invalid("discount", "between zero and the subtotal"));
+        }
+        let total = Money::new(subtotal.amount() - discount.amount(), currency);
+        let order = Self {
+            id: OrderId::new(),
+            user_id: placement.user_id,
+            status: OrderStatus::Pending,
+            items,
+            currency,
+            subtotal,
+            discount,
+            total,
+            coupon_code: placement.coupon_code,
+            checkout_id: placement.checkout_id,
+            payment_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let change = StatusChange {
+            from: None,
+            to: OrderStatus::Pending,
+            reason: "placed".into(),
+            at: now,
+        };
+        Ok((order, change))
+    }
+
+    /// Moves to `to`, if the state machine allows it.
+    ///
+    /// # Errors
+    /// Any transition the state machine does not name.
+    pub fn move_to(&mut self, to: OrderStatus, reason: &str, now: DateTime<Utc>) -> Result<StatusChange, OrderError> {
+        if !self.status.can_move_to(to) {
+            return Err(OrderError::Transition {
+                from: self.status.as_str(),
+                to: to.as_str(),
+            });
+        }
+        let change = StatusChange {
+            from: Some(self.status),
+            to,
+            reason: reason.chars().take(200).collect(),
+            at: now,
+        };
+        self.status = to;
+        self.updated_at = now;
+        Ok(change)
+    }
+
+    /// The event that announces reaching `to`, if that status has one.
+    pub fn event_for(&self, change: &StatusChange) -> Option<OrderEvent> {
+        let id = self.id;
+        let user_id = self.user_id;
+        Some(match change.to {
+            OrderStatus::Pending => OrderEvent::Created {
+                order_id: id,
+                user_id,
+                items: self.items.clone(),
+                total: self.total,
+                discount: self.discount,
+                coupon_code: self.coupon_code.clone(),
+            },
+            OrderStatus::Paid => OrderEvent::Paid {
+                order_id: id,
+                user_id,
+                total: self.total,
+                payment_id: self.payment_id,
+                items: self.items.clone(),
+            },
+            OrderStatus::Canceled => OrderEvent::Canceled {
+                order_id: id,
+                user_id,
+                reason: change.reason.clone(),
+            },
+            OrderStatus::Shipped => OrderEvent::Fulfilled { order_id: id, user_id },
+            OrderStatus::Delivered => OrderEvent::Delivered { order_id: id, user_id },
+            OrderStatus::Refunded => OrderEvent::Refunded {
+                order_id: id,
+                user_id,
+                total: self.total,
+            },
+            OrderStatus::AwaitingPayment | OrderStatus::Fulfilling => return None,
+        })
+    }
+}
+
+/// Every status change, for realtime clients and read models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderEvent {
+    Created {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        items: Vec<OrderItem>,
+        total: Money,
+        discount: Money,
+        coupon_code: Option<String>,
+    },
+    Paid {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        total: Money,
+        payment_id: Option<uuid::Uuid>,
+        items: Vec<OrderItem>,
+    },
+    Canceled {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        reason: String,
+    },
+    Fulfilled {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+    },
+    Delivered {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+    },
+    Refunded {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        total: Money,
+    },
+    StatusChanged {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        from: Option<OrderStatus>,
+        to: OrderStatus,
+        reason: String,
+    },
+}
+
+impl OrderEvent {
+    pub const CREATED: &'static str = "ecommerce.orders.order.created.v1";
+    pub const PAID: &'static str = "ecommerce.orders.order.paid.v1";
+    pub const CANCELED: &'static str = "ecommerce.orders.order.canceled.v1";
+    pub const FULFILLED: &'static str = "ecommerce.orders.order.fulfilled.v1";
+    pub const DELIVERED: &'static str = "ecommerce.orders.order.delivered.v1";
+    pub const REFUNDED: &'static str = "ecommerce.orders.order.refunded.v1";
+    pub const STATUS_CHANGED: &'static str = "ecommerce.orders.order.status_changed.v1";
+
+    pub fn status_changed(order: &Order, change: &StatusChange) -> Self {
+        OrderEvent::StatusChanged {
+            order_id: order.id,
+            user_id: order.user_id,
+            from: change.from,
+            to: change.to,
+            reason: change.reason.clone(),
+        }
+    }
+
+    fn order_id(&self) -> OrderId {
+        match self {
+            OrderEvent::Created { order_id, .. }
+            | OrderEvent::Paid { order_id, .. }
+            | OrderEvent::Canceled { order_id, .. }
+            | OrderEvent::Fulfilled { order_id, .. }
+            | OrderEvent::Delivered { order_id, .. }
+            | OrderEvent::Refunded { order_id, .. }
+            | OrderEvent::StatusChanged { order_id, .. } => *order_id,
+        }
+    }
+}
+
+impl DomainEvent for OrderEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            OrderEvent::Created { .. } => Self::CREATED,
+            OrderEvent::Paid { .. } => Self::PAID,
+            OrderEvent::Canceled { .. } => Self::CANCELED,
+            OrderEvent::Fulfilled { .. } => Self::FULFILLED,
+            OrderEvent::Delivered { .. } => Self::DELIVERED,
+            OrderEvent::Refunded { .. } => Self::REFUNDED,
+            OrderEvent::StatusChanged { .. } => Self::STATUS_CHANGED,
+        }
+    }
+
+    fn partition_key(&self) -> String {
+        self.order_id().to_string()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        match self {
+            OrderEvent::Created {
+                order_id,
+                user_id,
+                items,
+                total,
+                discount,
+                coupon_code,
+            } => serde_json::json!({
+                "orderId": order_id, "userId": user_id, "items": items, "total": total,
+                "discount": discount, "couponCode": coupon_code,
+            }),
+            OrderEvent::Paid {
+                order_id,
+                user_id,
+                total,
+                payment_id,
+                items,
+            } => serde_json::json!({
+                "orderId": order_id, "userId": user_id, "total": total, "paymentId": payment_id, "items": items,
+            }),
+            OrderEvent::Canceled {
+                order_id,
+                user_id,
+                reason,
+            } => serde_json::json!({ "orderId": order_id, "userId": user_id, "reason": reason }),
+            OrderEvent::Fulfilled { order_id, user_id } | OrderEvent::Delivered { order_id, user_id } => {
+                serde_json::json!({ "orderId": order_id, "userId": user_id })
+            }
+            OrderEvent::Refunded {
+                order_id,
+                user_id,
+                total,
+            } => serde_json::json!({ "orderId": order_id, "userId": user_id, "total": total }),
+            OrderEvent::StatusChanged {
+                order_id,
+                user_id,
+                from,
+                to,
+                reason,
+            } => serde_json::json!({
+                "orderId": order_id, "userId": user_id, "from": from, "to": to, "reason": reason,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel::EventType;
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::parse("USD").unwrap())
+    }
+
+    fn item(sku: &str, price: i64, quantity: i64) -> OrderItem {
+        OrderItem {
+            product_id: uuid::Uuid::now_v7(),
+            sku: sku.into(),
+            name: format!("Item {sku}"),
+            unit_price: usd(price),
+            quantity,
+        }
+    }
+
+    fn placement(items: Vec<OrderItem>, discount: Option<Money>) -> Placement {
+        Placement {
+            user_id: uuid::Uuid::now_v7(),
+            items,
+            discount,
+            coupon_code: None,
+            checkout_id: None,
+        }
+    }
+
+    #[test]
+    fn totals_come_from_the_snapshots_minus_the_discount() {
+        let (order, change) = Order::place(
+            placement(vec![item("A-1", 1999, 2), item("B-1", 500, 1)], Some(usd(450))),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(order.subtotal, usd(4498));
+        assert_eq!(order.total, usd(4048));
+        assert_eq!((change.from, change.to), (None, OrderStatus::Pending));
+    }
+
+    #[test]
+    fn bad_placements_are_refused() {
+        let now = Utc::now();
+        assert!(Order::place(placement(vec![], None), now).is_err());
+        assert!(Order::place(placement(vec![item("A-1", 100, 0)], None), now).is_err());
+        assert!(Order::place(placement(vec![item("A-1", 100, 1), item("A-1", 100, 1)], None), now).is_err());
+        assert!(Order::place(placement(vec![item("A-1", 100, 1)], Some(usd(101))), now).is_err());
+        let mut euro = item("B-1", 100, 1);
+        euro.unit_price = Money::new(100, Currency::parse("EUR").unwrap());
+        assert!(matches!(
+            Order::place(placement(vec![item("A-1", 100, 1), euro], None), now),
+            Err(OrderError::Money(_))
+        ));
+    }
+
+    #[test]
+    fn the_state_machine_allows_exactly_its_transitions() {
+        use OrderStatus::*;
+        let allowed = [
+            (Pending, AwaitingPayment),
+            (Pending, Paid),
+            (AwaitingPayment, Paid),
+            (Paid, Fulfilling),
+            (Fulfilling, Shipped),
+            (Shipped, Delivered),
+            (Pending, Canceled),
+            (AwaitingPayment, Canceled),
+            (Paid, Refunded),
+            (Fulfilling, Refunded),
+            (Shipped, Refunded),
+            (Delivered, Refunded),
+        ];
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+        let (mut order, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
+        order.move_to(Paid, "paid", Utc::now()).unwrap();
+        let err = order.move_to(Canceled, "too late", Utc::now()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(order.status, Paid);
+    }
+
+    #[test]
+    fn event_names_follow_the_contract() {
+        for name in [
+            OrderEvent::CREATED,
+            OrderEvent::PAID,
+            OrderEvent::CANCELED,
+            OrderEvent::FULFILLED,
+            OrderEvent::DELIVERED,
+            OrderEvent::REFUNDED,
+            OrderEvent::STATUS_CHANGED,
+        ] {
+            assert_eq!(EventType::parse(name).unwrap().version(), 1);
+        }
+    }
+}

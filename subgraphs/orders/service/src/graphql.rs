@@ -1,0 +1,397 @@
+//! The Orders subgraph: `Order @key(id)` with its items, whose `product` the Products
+//! subgraph resolves, and `User.orders`. A customer sees only their own orders (another
+//! customer's order is NOT_FOUND, so ids cannot be probed); ADMIN and SERVICE see all.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
+use chrono::{DateTime, Utc};
+use kernel::{Identity, Money, Role};
+use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
+use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
+use kernel_infra::identity::{require_any_role, require_user};
+use orders_domain::{Order, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
+
+use crate::orders::Orders;
+
+pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(orders: Orders) -> OrdersSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(DataLoader::new(OrderLoader(orders.clone()), tokio::spawn))
+        .data(orders)
+        .finish()
+}
+
+pub struct OrderLoader(Orders);
+
+impl Loader<OrderId> for OrderLoader {
+    type Value = Order;
+    type Error = Error;
+
+    async fn load(&self, keys: &[OrderId]) -> Result<HashMap<OrderId, Order>, Error> {
+        self.0.get_many(keys).await.map_err(internal)
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "OrderStatus")]
+pub enum OrderStatusValue {
+    Pending,
+    AwaitingPayment,
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Canceled,
+    Refunded,
+}
+
+impl From<OrderStatus> for OrderStatusValue {
+    fn from(status: OrderStatus) -> Self {
+        match status {
+            OrderStatus::Pending => Self::Pending,
+            OrderStatus::AwaitingPayment => Self::AwaitingPayment,
+            OrderStatus::Paid => Self::Paid,
+            OrderStatus::Fulfilling => Self::Fulfilling,
+            OrderStatus::Shipped => Self::Shipped,
+            OrderStatus::Delivered => Self::Delivered,
+            OrderStatus::Canceled => Self::Canceled,
+            OrderStatus::Refunded => Self::Refunded,
+        }
+    }
+}
+
+/// A product as Orders refers to it; the Products subgraph resolves the rest.
+#[derive(SimpleObject)]
+#[graphql(name = "Product", unresolvable = "id")]
+pub struct ProductReference {
+    id: ID,
+}
+
+pub struct OrderItemObject(OrderItem);
+
+/// A line of an order, as it was described and priced when the order was placed.
+#[Object(name = "OrderItem")]
+impl OrderItemObject {
+    async fn sku(&self) -> &str {
+        &self.0.sku
+    }
+    /// The product's name when ordered.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn unit_price(&self) -> MoneyObject {
+        self.0.unit_price.into()
+    }
+    async fn quantity(&self) -> i32 {
+        i32::try_from(self.0.quantity).unwrap_or(i32::MAX)
+    }
+    async fn line_total(&self) -> Result<MoneyObject> {
+        Ok(self.0.line_total().map_err(error)?.into())
+    }
+    /// The product today (from the catalog).
+    async fn product(&self) -> ProductReference {
+        ProductReference {
+            id: ID(self.0.product_id.to_string()),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "OrderStatusChange")]
+pub struct StatusChangeObject {
+    from: Option<OrderStatusValue>,
+    to: OrderStatusValue,
+    reason: String,
+    at: DateTime<Utc>,
+}
+
+impl From<StatusChange> for StatusChangeObject {
+    fn from(change: StatusChange) -> Self {
+        Self {
+            from: change.from.map(Into::into),
+            to: change.to.into(),
+            reason: change.reason,
+            at: change.at,
+        }
+    }
+}
+
+pub struct OrderObject(Order);
+
+/// An order: the system of record of a purchase.
+#[Object(name = "Order")]
+impl OrderObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn user_id(&self) -> ID {
+        ID(self.0.user_id.to_string())
+    }
+    async fn status(&self) -> OrderStatusValue {
+        self.0.status.into()
+    }
+    async fn items(&self) -> Vec<OrderItemObject> {
+        self.0.items.iter().cloned().map(OrderItemObject).collect()
+    }
+    async fn subtotal(&self) -> MoneyObject {
+        self.0.subtotal.into()
+    }
+    async fn discount(&self) -> MoneyObject {
+        self.0.discount.into()
+    }
+    async fn total(&self) -> MoneyObject {
+        self.0.total.into()
+    }
+    async fn coupon_code(&self) -> Option<&str> {
+        self.0.coupon_code.as_deref()
+    }
+    async fn checkout_id(&self) -> Option<ID> {
+        self.0.checkout_id.map(|id| ID(id.to_string()))
+    }
+    /// Every status the order has had, oldest first.
+    async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChangeObject>> {
+        let history = ctx.data_unchecked::<Orders>().history(self.0.id).await.map_err(error)?;
+        Ok(history.into_iter().map(Into::into).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct OrderEdge {
+    cursor: String,
+    node: OrderObject,
+}
+
+#[derive(SimpleObject)]
+pub struct OrderConnection {
+    edges: Vec<OrderEdge>,
+    page_info: PageInfo,
+}
+
+async fn orders_of(ctx: &Context<'_>, user_id: uuid::Uuid, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
+    let limit = page_size(first)?;
+    let after = after
+        .map(|c| cursor::decode(&c).and_then(|key| OrderId::parse(&key).map_err(bad_input)))
+        .transpose()?;
+    let mut orders = ctx
+        .data_unchecked::<Orders>()
+        .for_user(user_id, after, limit + 1)
+        .await
+        .map_err(error)?;
+    let has_next_page = orders.len() as u64 > limit;
+    orders.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let edges: Vec<OrderEdge> = orders
+        .into_iter()
+        .map(|order| OrderEdge {
+            cursor: cursor::encode(&order.id.to_string()),
+            node: OrderObject(order),
+        })
+        .collect();
+    Ok(OrderConnection {
+        page_info: PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+    })
+}
+
+/// A user's orders, contributed to `User` (owned by Accounts).
+pub struct UserOrders {
+    id: uuid::Uuid,
+}
+
+#[Object(name = "User")]
+impl UserOrders {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// The user's orders, newest first. Only the user and staff may read them.
+    async fn orders(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
+        let caller = require_user(ctx)?;
+        if !caller.may_act_for(self.id) {
+            return Err(kernel_infra::graphql::coded(
+                kernel::ErrorKind::Forbidden,
+                &"only the user and staff may read a user's orders",
+            ));
+        }
+        orders_of(ctx, self.id, first, after).await
+    }
+}
+
+fn parse_order_id(id: &ID) -> Result<OrderId> {
+    OrderId::parse(id).map_err(bad_input)
+}
+
+/// The order if `caller` may see it; another customer's order is as if it did not
+/// exist.
+async fn visible_order(ctx: &Context<'_>, caller: &Identity, id: OrderId) -> Result<Option<OrderObject>> {
+    let order = ctx.data_unchecked::<DataLoader<OrderLoader>>().load_one(id).await?;
+    Ok(order.filter(|o| caller.may_act_for(o.user_id)).map(OrderObject))
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One of the caller's orders (any order for staff); null when there is none.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OrderObject>> {
+        let caller = require_user(ctx)?;
+        visible_order(ctx, caller, parse_order_id(&id)?).await
+    }
+
+    /// The caller's orders, newest first.
+    async fn my_orders(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
+        let caller = require_user(ctx)?;
+        orders_of(ctx, caller.user_id, first, after).await
+    }
+
+    #[graphql(entity)]
+    async fn find_order_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<OrderObject> {
+        let caller = require_user(ctx)?;
+        visible_order(ctx, caller, parse_order_id(&id)?)
+            .await?
+            .ok_or_else(|| not_found(format!("order {} does not exist", id.as_str())))
+    }
+
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> Result<UserOrders> {
+        let id = uuid::Uuid::try_parse(&id).map_err(|_| bad_input("not a valid user id"))?;
+        Ok(UserOrders { id })
+    }
+}
+
+#[derive(InputObject)]
+pub struct OrderItemInput {
+    product_id: ID,
+    sku: String,
+    name: String,
+    unit_price: MoneyInput,
+    quantity: i32,
+}
+
+#[derive(InputObject)]
+pub struct PlaceOrderInput {
+    /// The same key and payload within 24 hours return the first order; the same key
+    /// with another payload is a CONFLICT.
+    idempotency_key: String,
+    user_id: ID,
+    items: Vec<OrderItemInput>,
+    discount: Option<MoneyInput>,
+    coupon_code: Option<String>,
+    checkout_id: Option<ID>,
+}
+
+impl PlaceOrderInput {
+    fn placement(&self) -> Result<Placement> {
+        let uuid = |id: &ID, what: &str| {
+            uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{what} is not a valid id")))
+        };
+        Ok(Placement {
+            user_id: uuid(&self.user_id, "userId")?,
+            items: self
+                .items
+                .iter()
+                .map(|i| {
+                    Ok(OrderItem {
+                        product_id: uuid(&i.product_id, "productId")?,
+                        sku: i.sku.clone(),
+                        name: i.name.chars().take(200).collect(),
+                        unit_price: Money::try_from(&i.unit_price)?,
+                        quantity: i64::from(i.quantity),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            discount: self.discount.as_ref().map(Money::try_from).transpose()?,
+            coupon_code: self.coupon_code.clone(),
+            checkout_id: self.checkout_id.as_ref().map(|id| uuid(id, "checkoutId")).transpose()?,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PlaceOrderPayload {
+    order: OrderObject,
+    /// True when this answer repeats an earlier placement with the same key.
+    replayed: bool,
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Places an order (SERVICE or ADMIN: customers check out through `checkout`).
+    async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<PlaceOrderPayload> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let placement = input.placement()?;
+        let (order, replayed) = ctx
+            .data_unchecked::<Orders>()
+            .place(&input.idempotency_key, placement, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(PlaceOrderPayload {
+            order: OrderObject(order),
+            replayed,
+        })
+    }
+
+    /// The order waits for its payment (SERVICE or ADMIN).
+    async fn mark_order_awaiting_payment(&self, ctx: &Context<'_>, id: ID) -> Result<OrderObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let order = ctx
+            .data_unchecked::<Orders>()
+            .transition(
+                parse_order_id(&id)?,
+                OrderStatus::AwaitingPayment,
+                "payment requested",
+                None,
+                &request_meta(ctx),
+            )
+            .await
+            .map_err(error)?;
+        Ok(OrderObject(order))
+    }
+
+    /// The order's payment was captured (SERVICE or ADMIN).
+    async fn mark_order_paid(&self, ctx: &Context<'_>, id: ID, payment_id: ID) -> Result<OrderObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let payment_id = uuid::Uuid::try_parse(&payment_id).map_err(|_| bad_input("paymentId is not a valid id"))?;
+        let order = ctx
+            .data_unchecked::<Orders>()
+            .transition(
+                parse_order_id(&id)?,
+                OrderStatus::Paid,
+                "payment captured",
+                Some(payment_id),
+                &request_meta(ctx),
+            )
+            .await
+            .map_err(error)?;
+        Ok(OrderObject(order))
+    }
+
+    /// Cancels an unpaid order: a customer their own, staff and services any.
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID, reason: Option<String>) -> Result<OrderObject> {
+        let caller = require_user(ctx)?;
+        let reason = reason.unwrap_or_else(|| "canceled by the customer".into());
+        let order = ctx
+            .data_unchecked::<Orders>()
+            .cancel(parse_order_id(&id)?, caller, &reason, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(OrderObject(order))
+    }
+}
+

@@ -1,0 +1,478 @@
+//! Orders' use cases and their persistence. Every change of an order is one
+//! transaction: the order row, its history entry and its events.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money};
+use kernel_infra::CancellationToken;
+use orders_domain::{Order, OrderError, OrderEvent, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+
+use crate::entity::{history, idempotency, item, order};
+
+pub const PRODUCER: &str = "orders";
+
+/// How long a placement's idempotency key is remembered.
+pub const IDEMPOTENCY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error("order {0} does not exist")]
+    NotFound(OrderId),
+    #[error("idempotency key `{0}` was already used for another order request")]
+    KeyReused(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for OrdersError {
+    fn from(err: DbErr) -> Self {
+        OrdersError::Unknown(err.into())
+    }
+}
+
+impl Classify for OrdersError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            OrdersError::Order(err) => err.kind(),
+            OrdersError::NotFound(_) => ErrorKind::NotFound,
+            OrdersError::KeyReused(_) => ErrorKind::Conflict,
+            OrdersError::Forbidden(_) => ErrorKind::Forbidden,
+            OrdersError::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Orders' commands and queries over one database.
+#[derive(Clone)]
+pub struct Orders {
+    db: DatabaseConnection,
+}
+
+/// The hash a placement is remembered by: the same key with another payload is a
+/// different request.
+fn request_hash(placement: &Placement) -> String {
+    let canonical = serde_json::json!({
+        "userId": placement.user_id,
+        "items": placement.items,
+        "discount": placement.discount,
+        "couponCode": placement.coupon_code,
+        "checkoutId": placement.checkout_id,
+    });
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+impl Orders {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Places an order once per idempotency key: the same key and payload within 24
+    /// hours return the first order (`true` as the second value), the same key with
+    /// another payload is a CONFLICT.
+    ///
+    /// # Errors
+    /// An invalid placement, a reused key, a database failure.
+    pub async fn place(&self, key: &str, placement: Placement, meta: &EventMeta) -> Result<(Order, bool), OrdersError> {
+        if key.trim().is_empty() || key.len() > 200 {
+            return Err(OrderError::Invalid {
+                field: "idempotencyKey",
+                reason: "1 to 200 characters".into(),
+            }
+            .into());
+        }
+        let hash = request_hash(&placement);
+        let user_id = placement.user_id;
+        if let Some(order) = self.replay(user_id, key, &hash).await? {
+            return Ok((order, true));
+        }
+        let now = Utc::now();
+        let (order, change) = Order::place(placement, now)?;
+        let txn = self.db.begin().await?;
+        insert_order(&txn, &order).await?;
+        append_history(&txn, order.id, &change).await?;
+        idempotency::Entity::insert(idempotency::ActiveModel {
+            user_id: Set(user_id),
+            key: Set(key.to_owned()),
+            request_hash: Set(hash.clone()),
+            order_id: Set(order.id.as_uuid()),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let events: Vec<OrderEvent> = order
+            .event_for(&change)
+            .into_iter()
+            .chain([OrderEvent::status_changed(&order, &change)])
+            .collect();
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &events).await?;
+        match txn.commit().await {
+            Ok(()) => Ok((order, false)),
+            // A concurrent placement with the same key won the insert: answer as it did.
+            Err(err) => match self.replay(user_id, key, &hash).await? {
+                Some(order) => Ok((order, true)),
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    /// The order an earlier placement with `key` made, if it had the same payload.
+    async fn replay(&self, user_id: uuid::Uuid, key: &str, hash: &str) -> Result<Option<Order>, OrdersError> {
+        let Some(row) = idempotency::Entity::find_by_id((user_id, key.to_owned()))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if row.created_at + IDEMPOTENCY_WINDOW < Utc::now() {
+            idempotency::Entity::delete_by_id((user_id, key.to_owned()))
+                .exec(&self.db)
+                .await?;
+            return Ok(None);
+        }
+        if row.request_hash != hash {
+            return Err(OrdersError::KeyReused(key.chars().take(64).collect()));
+        }
+        self.get(OrderId::from_uuid(row.order_id))
+            .await?
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("idempotency key points at a missing order").into())
+    }
+
+    /// # Errors
+    /// When the database fails.
+    pub async fn get(&self, id: OrderId) -> Result<Option<Order>, OrdersError> {
+        Ok(load_orders(&self.db, vec![id.as_uuid()]).await?.pop())
+    }
+
+    /// Several orders by id, in one query for the orders and one for their items.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn get_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, OrdersError> {
+        let orders = load_orders(&self.db, ids.iter().map(OrderId::as_uuid).collect()).await?;
+        Ok(orders.into_iter().map(|o| (o.id, o)).collect())
+    }
+
+    /// A user's orders, newest first, after the order `after` (a cursor), `limit` of
+    /// them.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn for_user(
+        &self,
+        user_id: uuid::Uuid,
+        after: Option<OrderId>,
+        limit: u64,
+    ) -> Result<Vec<Order>, OrdersError> {
+        let mut query = order::Entity::find()
+            .select_only()
+            .column(order::Column::Id)
+            .filter(order::Column::UserId.eq(user_id))
+            .order_by_desc(order::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(order::Column::Id.lt(after.as_uuid()));
+        }
+        let ids: Vec<uuid::Uuid> = query.into_tuple().all(&self.db).await?;
+        let mut orders = load_orders(&self.db, ids).await?;
+        orders.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(orders)
+    }
+
+    /// The order's status history, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn history(&self, id: OrderId) -> Result<Vec<StatusChange>, OrdersError> {
+        let rows = history::Entity::find()
+            .filter(history::Column::OrderId.eq(id.as_uuid()))
+            .order_by_asc(history::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StatusChange {
+                    from: row.from_status.as_deref().map(status).transpose()?,
+                    to: status(&row.to_status)?,
+                    reason: row.reason,
+                    at: row.at,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves an order to `to`. Asking for the status it already has changes nothing,
+    /// so a retried command is harmless.
+    ///
+    /// # Errors
+    /// NOT_FOUND, or a transition the state machine refuses (CONFLICT).
+    pub async fn transition(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        reason: &str,
+        payment_id: Option<uuid::Uuid>,
+        meta: &EventMeta,
+    ) -> Result<Order, OrdersError> {
+        let txn = self.db.begin().await?;
+        let order = transition_in(&txn, id, to, reason, payment_id, meta).await?;
+        txn.commit().await?;
+        Ok(order)
+    }
+
+    /// A customer cancels their own order, only before it is paid; staff and services
+    /// cancel any unpaid order.
+    ///
+    /// # Errors
+    /// NOT_FOUND (also for another customer's order), FORBIDDEN after payment.
+    pub async fn cancel(
+        &self,
+        id: OrderId,
+        caller: &Identity,
+        reason: &str,
+        meta: &EventMeta,
+    ) -> Result<Order, OrdersError> {
+        let txn = self.db.begin().await?;
+        let order = lock_order(&txn, id).await?;
+        if !caller.may_act_for(order.user_id) {
+            return Err(OrdersError::NotFound(id));
+        }
+        if !order.status.is_unpaid() && order.status != OrderStatus::Canceled {
+            return Err(OrdersError::Forbidden(format!(
+                "order {id} is {}: only an unpaid order can be canceled",
+                order.status.as_str()
+            )));
+        }
+        let order = transition_in(&txn, id, OrderStatus::Canceled, reason, None, meta).await?;
+        txn.commit().await?;
+        Ok(order)
+    }
+
+    /// Cancels every order still unpaid `older_than` after it was placed. Returns how
+    /// many.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn cancel_unpaid(&self, older_than: chrono::Duration) -> Result<usize, OrdersError> {
+        let due: Vec<uuid::Uuid> = order::Entity::find()
+            .select_only()
+            .column(order::Column::Id)
+            .filter(
+                order::Column::Status.is_in([OrderStatus::Pending.as_str(), OrderStatus::AwaitingPayment.as_str()]),
+            )
+            .filter(order::Column::CreatedAt.lt(Utc::now() - older_than))
+            .limit(500)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut canceled = 0;
+        for id in due {
+            let id = OrderId::from_uuid(id);
+            match self
+                .transition(id, OrderStatus::Canceled, "not paid in time", None, &EventMeta::internal())
+                .await
+            {
+                Ok(_) => canceled += 1,
+                // Paid since it was listed.
+                Err(OrdersError::Order(OrderError::Transition { .. })) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(canceled)
+    }
+
+    /// Forgets idempotency keys older than the window. Returns how many.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn purge_idempotency_keys(&self) -> Result<u64, OrdersError> {
+        let result = idempotency::Entity::delete_many()
+            .filter(idempotency::Column::CreatedAt.lt(Utc::now() - IDEMPOTENCY_WINDOW))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// The background job: cancels unpaid orders after `unpaid_timeout` and purges old
+    /// idempotency keys, every `interval`.
+    pub async fn run_jobs(self, unpaid_timeout: chrono::Duration, interval: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.cancel_unpaid(unpaid_timeout).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "canceled unpaid orders"),
+                Err(err) => tracing::error!(error = %err, "canceling unpaid orders failed"),
+            }
+            if let Err(err) = self.purge_idempotency_keys().await {
+                tracing::error!(error = %err, "purging idempotency keys failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+/// Moves the order inside `txn`: the row, the history entry and the events.
+///
+/// # Errors
+/// NOT_FOUND, or a transition the state machine refuses.
+pub async fn transition_in(
+    txn: &DatabaseTransaction,
+    id: OrderId,
+    to: OrderStatus,
+    reason: &str,
+    payment_id: Option<uuid::Uuid>,
+    meta: &EventMeta,
+) -> Result<Order, OrdersError> {
+    let mut order = lock_order(txn, id).await?;
+    if order.status == to {
+        return Ok(order);
+    }
+    let now = Utc::now();
+    let change = order.move_to(to, reason, now)?;
+    if payment_id.is_some() {
+        order.payment_id = payment_id;
+    }
+    order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(order.status.as_str()))
+        .col_expr(order::Column::PaymentId, Expr::value(order.payment_id))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(id.as_uuid()))
+        .exec(txn)
+        .await?;
+    append_history(txn, id, &change).await?;
+    let events: Vec<OrderEvent> = order
+        .event_for(&change)
+        .into_iter()
+        .chain([OrderEvent::status_changed(&order, &change)])
+        .collect();
+    kernel_infra::outbox::record(txn, PRODUCER, meta, &events).await?;
+    Ok(order)
+}
+
+async fn lock_order(txn: &DatabaseTransaction, id: OrderId) -> Result<Order, OrdersError> {
+    if kernel_infra::db::is_postgres(txn) {
+        order::Entity::find_by_id(id.as_uuid()).lock_exclusive().one(txn).await?;
+    }
+    load_orders(txn, vec![id.as_uuid()])
+        .await?
+        .pop()
+        .ok_or(OrdersError::NotFound(id))
+}
+
+fn status(value: &str) -> Result<OrderStatus, OrdersError> {
+    OrderStatus::parse(value).ok_or_else(|| anyhow::anyhow!("unknown order status {value}").into())
+}
+
+async fn insert_order(conn: &impl ConnectionTrait, o: &Order) -> Result<(), DbErr> {
+    order::Entity::insert(order::ActiveModel {
+        id: Set(o.id.as_uuid()),
+        user_id: Set(o.user_id),
+        status: Set(o.status.as_str().to_owned()),
+        currency: Set(o.currency.code().to_owned()),
+        subtotal: Set(o.subtotal.amount()),
+        discount: Set(o.discount.amount()),
+        total: Set(o.total.amount()),
+        coupon_code: Set(o.coupon_code.clone()),
+        checkout_id: Set(o.checkout_id),
+        payment_id: Set(o.payment_id),
+        created_at: Set(o.created_at),
+        updated_at: Set(o.updated_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    let items = o.items.iter().enumerate().map(|(line, i)| item::ActiveModel {
+        order_id: Set(o.id.as_uuid()),
+        line: Set(i32::try_from(line).unwrap_or(i32::MAX)),
+        product_id: Set(i.product_id),
+        sku: Set(i.sku.clone()),
+        name: Set(i.name.clone()),
+        unit_price: Set(i.unit_price.amount()),
+        quantity: Set(i.quantity),
+    });
+    item::Entity::insert_many(items).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+async fn append_history(conn: &impl ConnectionTrait, id: OrderId, change: &StatusChange) -> Result<(), DbErr> {
+    history::Entity::insert(history::ActiveModel {
+        order_id: Set(id.as_uuid()),
+        from_status: Set(change.from.map(|s| s.as_str().to_owned())),
+        to_status: Set(change.to.as_str().to_owned()),
+        reason: Set(change.reason.clone()),
+        at: Set(change.at),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+async fn load_orders(conn: &impl ConnectionTrait, ids: Vec<uuid::Uuid>) -> Result<Vec<Order>, OrdersError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = order::Entity::find()
+        .filter(order::Column::Id.is_in(ids.clone()))
+        .all(conn)
+        .await?;
+    let mut items: HashMap<uuid::Uuid, Vec<item::Model>> = HashMap::new();
+    for row in item::Entity::find()
+        .filter(item::Column::OrderId.is_in(ids))
+        .order_by_asc(item::Column::Line)
+        .all(conn)
+        .await?
+    {
+        items.entry(row.order_id).or_default().push(row);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
+            let money = |amount| Money::new(amount, currency);
+            Ok(Order {
+                id: OrderId::from_uuid(row.id),
+                user_id: row.user_id,
+                status: status(&row.status)?,
+                items: items
+                    .remove(&row.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|i| OrderItem {
+                        product_id: i.product_id,
+                        sku: i.sku,
+                        name: i.name,
+                        unit_price: money(i.unit_price),
+                        quantity: i.quantity,
+                    })
+                    .collect(),
+                currency,
+                subtotal: money(row.subtotal),
+                discount: money(row.discount),
+                total: money(row.total),
+                coupon_code: row.coupon_code,
+                checkout_id: row.checkout_id,
+                payment_id: row.payment_id,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}
+

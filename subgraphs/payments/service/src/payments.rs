@@ -1,0 +1,410 @@
+//! Payments' use cases. A provider call happens between two transactions: the payment
+//! is recorded first (so a crash leaves a PENDING payment that a retry completes with
+//! the same provider idempotency key), then the confirmed transaction, its ledger
+//! entries and its event are booked together.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
+use payments_domain::{
+    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, Transaction, TransactionKind,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use crate::entity::{ledger, payment, transaction};
+use crate::provider::{ProviderCall, ProviderError, ResilientProvider};
+
+pub const PRODUCER: &str = "payments";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error("payment {0} does not exist")]
+    NotFound(PaymentId),
+    #[error("idempotency key `{0}` was already used for another payment")]
+    KeyReused(String),
+    #[error("the payment provider is unavailable: {0}")]
+    ProviderUnavailable(String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for PaymentsError {
+    fn from(err: DbErr) -> Self {
+        PaymentsError::Unknown(err.into())
+    }
+}
+
+impl Classify for PaymentsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PaymentsError::Payment(err) => err.kind(),
+            PaymentsError::NotFound(_) => ErrorKind::NotFound,
+            PaymentsError::KeyReused(_) => ErrorKind::Conflict,
+            // Worth retrying later: callers treat it as an outage.
+            PaymentsError::ProviderUnavailable(_) | PaymentsError::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// What an authorization asks for.
+pub struct AuthorizationRequest<'a> {
+    pub idempotency_key: &'a str,
+    pub order_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub amount: Money,
+    pub method: &'a str,
+}
+
+#[derive(Clone)]
+pub struct Payments {
+    db: DatabaseConnection,
+    provider: Arc<ResilientProvider>,
+}
+
+impl Payments {
+    pub fn new(db: DatabaseConnection, provider: Arc<ResilientProvider>) -> Self {
+        Self { db, provider }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Authorizes a payment once per idempotency key: the same key and request return
+    /// the same payment (AUTHORIZED or DECLINED); the same key for another request is a
+    /// CONFLICT. A decline is an answer, not an error.
+    ///
+    /// # Errors
+    /// An invalid request, a reused key, a database failure.
+    pub async fn authorize(&self, request: AuthorizationRequest<'_>, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+        let wanted = Payment::request(
+            request.idempotency_key,
+            request.order_id,
+            request.user_id,
+            request.amount,
+            request.method,
+            Utc::now(),
+        )?;
+        let existing = payment::Entity::find()
+            .filter(payment::Column::IdempotencyKey.eq(request.idempotency_key))
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()?;
+        let payment = match existing {
+            Some(found) => {
+                if (found.order_id, found.amount, found.method.as_str())
+                    != (wanted.order_id, wanted.amount, wanted.method.as_str())
+                {
+                    return Err(PaymentsError::KeyReused(request.idempotency_key.chars().take(64).collect()));
+                }
+                if found.status != PaymentStatus::Pending {
+                    return Ok(found);
+                }
+                found
+            }
+            None => {
+                payment::Entity::insert(to_row(&wanted)).exec_without_returning(&self.db).await?;
+                wanted
+            }
+        };
+        let call = ProviderCall {
+            kind: TransactionKind::Authorize,
+            idempotency_key: format!("authorize:{}", payment.id),
+            amount: payment.amount,
+            method: payment.method.clone(),
+            reference: None,
+        };
+        let outcome = self.provider.execute(&call).await;
+        let txn = self.db.begin().await?;
+        let mut payment = lock(&txn, payment.id).await?;
+        if payment.status != PaymentStatus::Pending {
+            return Ok(payment);
+        }
+        let now = Utc::now();
+        let event = match outcome {
+            Ok(reference) => {
+                let transaction = payment.apply(TransactionKind::Authorize, &reference, now)?;
+                book(&txn, &transaction).await?;
+                PaymentEvent::after(TransactionKind::Authorize, &payment)
+            }
+            Err(ProviderError::Declined(reason) | ProviderError::Unavailable(reason)) => {
+                payment.decline(&reason, now)?;
+                PaymentEvent {
+                    kind: PaymentEventKind::Declined,
+                    payment: payment.clone(),
+                }
+            }
+        };
+        save_status(&txn, &payment).await?;
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        txn.commit().await?;
+        Ok(payment)
+    }
+
+    /// Takes the authorized amount.
+    ///
+    /// # Errors
+    /// NOT_FOUND, a payment that is not authorized, the provider unavailable.
+    pub async fn capture(&self, id: PaymentId, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+        self.settle(id, TransactionKind::Capture, meta).await
+    }
+
+    /// Lets the authorization go. Voiding a payment that holds nothing (declined, or
+    /// never answered) just returns it.
+    ///
+    /// # Errors
+    /// NOT_FOUND, a captured payment, the provider unavailable.
+    pub async fn void(&self, id: PaymentId, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+        let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
+        if payment.status == PaymentStatus::Declined {
+            return Ok(payment);
+        }
+        if payment.status == PaymentStatus::Pending {
+            // Nothing was held: close it as declined so a late answer cannot authorize it.
+            let txn = self.db.begin().await?;
+            let mut payment = lock(&txn, id).await?;
+            if payment.status == PaymentStatus::Pending {
+                payment.decline("voided before the provider answered", Utc::now())?;
+                save_status(&txn, &payment).await?;
+                let event = PaymentEvent {
+                    kind: PaymentEventKind::Declined,
+                    payment: payment.clone(),
+                };
+                kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+                txn.commit().await?;
+                return Ok(payment);
+            }
+        }
+        self.settle(id, TransactionKind::Void, meta).await
+    }
+
+    /// Gives a captured payment back.
+    ///
+    /// # Errors
+    /// NOT_FOUND, a payment that is not captured, the provider unavailable.
+    pub async fn refund(&self, id: PaymentId, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+        self.settle(id, TransactionKind::Refund, meta).await
+    }
+
+    async fn settle(&self, id: PaymentId, kind: TransactionKind, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+        let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
+        if payment.status == Payment::status_after(kind) {
+            return Ok(payment);
+        }
+        // Refuse a wrong move before calling the provider.
+        payment.clone().apply(kind, "", Utc::now())?;
+        let call = ProviderCall {
+            kind,
+            idempotency_key: format!("{}:{id}", kind.as_str().to_ascii_lowercase()),
+            amount: payment.amount,
+            method: payment.method.clone(),
+            reference: payment.provider_ref.clone(),
+        };
+        let reference = self.provider.execute(&call).await.map_err(|err| match err {
+            ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
+                PaymentsError::ProviderUnavailable(reason)
+            }
+        })?;
+        let txn = self.db.begin().await?;
+        let mut payment = lock(&txn, id).await?;
+        if payment.status == Payment::status_after(kind) {
+            return Ok(payment);
+        }
+        let transaction = payment.apply(kind, &reference, Utc::now())?;
+        book(&txn, &transaction).await?;
+        save_status(&txn, &payment).await?;
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[PaymentEvent::after(kind, &payment)]).await?;
+        txn.commit().await?;
+        Ok(payment)
+    }
+
+    /// # Errors
+    /// When the database fails.
+    pub async fn get(&self, id: PaymentId) -> Result<Option<Payment>, PaymentsError> {
+        payment::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// The latest payment of each of `orders`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn for_orders(&self, orders: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Payment>, PaymentsError> {
+        let rows = payment::Entity::find()
+            .filter(payment::Column::OrderId.is_in(orders.to_vec()))
+            .order_by_asc(payment::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut latest = HashMap::new();
+        for row in rows {
+            let payment = from_row(row)?;
+            latest.insert(payment.order_id, payment);
+        }
+        Ok(latest)
+    }
+
+    /// A payment's transactions, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn transactions(&self, id: PaymentId) -> Result<Vec<Transaction>, PaymentsError> {
+        let rows = transaction::Entity::find()
+            .filter(transaction::Column::PaymentId.eq(id.as_uuid()))
+            .order_by_asc(transaction::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let currency = currency(&row.currency)?;
+                Ok(Transaction {
+                    id: payments_domain::TransactionId::from_uuid(row.id),
+                    payment_id: id,
+                    kind: TransactionKind::parse(&row.kind)
+                        .ok_or_else(|| anyhow::anyhow!("unknown transaction kind {}", row.kind))?,
+                    amount: Money::new(row.amount, currency),
+                    provider_ref: row.provider_ref,
+                    created_at: row.created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The sum of every ledger entry per currency: zero in every currency when the
+    /// books balance.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn ledger_imbalance(&self) -> Result<Vec<(String, i64)>, PaymentsError> {
+        let rows: Vec<(String, i64)> = ledger::Entity::find()
+            .select_only()
+            .column(ledger::Column::Currency)
+            .column(ledger::Column::Amount)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut sums: HashMap<String, i64> = HashMap::new();
+        for (currency, amount) in rows {
+            *sums.entry(currency).or_default() += amount;
+        }
+        let mut sums: Vec<_> = sums.into_iter().collect();
+        sums.sort();
+        Ok(sums)
+    }
+
+    /// The balance of each ledger account in `currency`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn account_balances(&self, currency: &str) -> Result<Vec<(String, i64)>, PaymentsError> {
+        let rows: Vec<(String, i64)> = ledger::Entity::find()
+            .select_only()
+            .column(ledger::Column::Account)
+            .column(ledger::Column::Amount)
+            .filter(ledger::Column::Currency.eq(currency))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut sums: HashMap<String, i64> = HashMap::new();
+        for (account, amount) in rows {
+            *sums.entry(account).or_default() += amount;
+        }
+        let mut sums: Vec<_> = sums.into_iter().collect();
+        sums.sort();
+        Ok(sums)
+    }
+}
+
+/// Writes a confirmed transaction and its two ledger entries.
+async fn book(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), DbErr> {
+    transaction::Entity::insert(transaction::ActiveModel {
+        id: Set(t.id.as_uuid()),
+        payment_id: Set(t.payment_id.as_uuid()),
+        kind: Set(t.kind.as_str().to_owned()),
+        amount: Set(t.amount.amount()),
+        currency: Set(t.amount.currency().code().to_owned()),
+        provider_ref: Set(t.provider_ref.clone()),
+        created_at: Set(t.created_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    let entries = t.entries().map(|e| ledger::ActiveModel {
+        transaction_id: Set(t.id.as_uuid()),
+        account: Set(e.account.as_str().to_owned()),
+        amount: Set(e.amount.amount()),
+        currency: Set(e.amount.currency().code().to_owned()),
+        created_at: Set(t.created_at),
+        ..Default::default()
+    });
+    ledger::Entity::insert_many(entries).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+async fn lock(conn: &impl ConnectionTrait, id: PaymentId) -> Result<Payment, PaymentsError> {
+    let mut query = payment::Entity::find_by_id(id.as_uuid());
+    if kernel_infra::db::is_postgres(conn) {
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await?.map(from_row).transpose()?.ok_or(PaymentsError::NotFound(id))
+}
+
+async fn save_status(conn: &impl ConnectionTrait, p: &Payment) -> Result<(), DbErr> {
+    payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(p.status.as_str()))
+        .col_expr(payment::Column::ProviderRef, Expr::value(p.provider_ref.clone()))
+        .col_expr(payment::Column::FailureReason, Expr::value(p.failure_reason.clone()))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at))
+        .filter(payment::Column::Id.eq(p.id.as_uuid()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+fn currency(code: &str) -> Result<Currency, PaymentsError> {
+    Currency::parse(code).map_err(|err| PaymentsError::Unknown(anyhow::anyhow!("stored currency: {err}")))
+}
+
+fn to_row(p: &Payment) -> payment::ActiveModel {
+    payment::ActiveModel {
+        id: Set(p.id.as_uuid()),
+        order_id: Set(p.order_id),
+        user_id: Set(p.user_id),
+        amount: Set(p.amount.amount()),
+        currency: Set(p.amount.currency().code().to_owned()),
+        method: Set(p.method.clone()),
+        status: Set(p.status.as_str().to_owned()),
+        idempotency_key: Set(p.idempotency_key.clone()),
+        provider_ref: Set(p.provider_ref.clone()),
+        failure_reason: Set(p.failure_reason.clone()),
+        created_at: Set(p.created_at),
+        updated_at: Set(p.updated_at),
+    }
+}
+
+fn from_row(row: payment::Model) -> Result<Payment, PaymentsError> {
+    Ok(Payment {
+        id: PaymentId::from_uuid(row.id),
+        order_id: row.order_id,
+        user_id: row.user_id,
+        amount: Money::new(row.amount, currency(&row.currency)?),
+        method: row.method,
+        status: PaymentStatus::parse(&row.status)
+            .ok_or_else(|| anyhow::anyhow!("unknown payment status {}", row.status))?,
+        idempotency_key: row.idempotency_key,
+        provider_ref: row.provider_ref,
+        failure_reason: row.failure_reason,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}

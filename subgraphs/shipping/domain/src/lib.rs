@@ -1,0 +1,165 @@
+//! The Shipping context: a shipment per paid order, moved by the carrier through
+//! label created → in transit → delivered, each step a tracking event. Fulfilment is
+//! choreographed: Shipping reacts to `order.paid` and Orders to Shipping's events.
+
+use chrono::{DateTime, Utc};
+use kernel::{DomainEvent, typed_id};
+
+typed_id!(ShipmentId, "shipment");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShipmentStatus {
+    LabelCreated,
+    InTransit,
+    Delivered,
+}
+
+impl ShipmentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShipmentStatus::LabelCreated => "LABEL_CREATED",
+            ShipmentStatus::InTransit => "IN_TRANSIT",
+            ShipmentStatus::Delivered => "DELIVERED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::LabelCreated, Self::InTransit, Self::Delivered]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+
+    /// The carrier's next step, if any.
+    pub fn next(self) -> Option<Self> {
+        match self {
+            ShipmentStatus::LabelCreated => Some(ShipmentStatus::InTransit),
+            ShipmentStatus::InTransit => Some(ShipmentStatus::Delivered),
+            ShipmentStatus::Delivered => None,
+        }
+    }
+}
+
+/// One scan of the parcel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackingEvent {
+    pub status: ShipmentStatus,
+    pub note: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub id: ShipmentId,
+    pub order_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub status: ShipmentStatus,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Shipment {
+    /// A shipment with its label printed, and its first tracking event.
+    pub fn for_paid_order(order_id: uuid::Uuid, user_id: uuid::Uuid, now: DateTime<Utc>) -> (Self, TrackingEvent) {
+        let id = ShipmentId::new();
+        let tracking_number = format!("SIM{}", &id.as_uuid().simple().to_string()[20..]).to_ascii_uppercase();
+        let shipment = Self {
+            id,
+            order_id,
+            user_id,
+            status: ShipmentStatus::LabelCreated,
+            carrier: "SimCarrier".into(),
+            tracking_number,
+            created_at: now,
+            updated_at: now,
+        };
+        let event = TrackingEvent {
+            status: ShipmentStatus::LabelCreated,
+            note: "label created".into(),
+            at: now,
+        };
+        (shipment, event)
+    }
+
+    /// The carrier moves the parcel one step; None once delivered.
+    pub fn advance(&mut self, now: DateTime<Utc>) -> Option<TrackingEvent> {
+        let next = self.status.next()?;
+        self.status = next;
+        self.updated_at = now;
+        Some(TrackingEvent {
+            status: next,
+            note: match next {
+                ShipmentStatus::InTransit => "picked up by the carrier",
+                _ => "delivered to the customer",
+            }
+            .into(),
+            at: now,
+        })
+    }
+
+    pub fn event(&self) -> ShippingEvent {
+        ShippingEvent {
+            shipment: self.clone(),
+        }
+    }
+}
+
+/// `shipment.label_created`, `in_transit` or `delivered`, by the shipment's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingEvent {
+    pub shipment: Shipment,
+}
+
+impl ShippingEvent {
+    pub const LABEL_CREATED: &'static str = "ecommerce.shipping.shipment.label_created.v1";
+    pub const IN_TRANSIT: &'static str = "ecommerce.shipping.shipment.in_transit.v1";
+    pub const DELIVERED: &'static str = "ecommerce.shipping.shipment.delivered.v1";
+}
+
+impl DomainEvent for ShippingEvent {
+    fn event_type(&self) -> &'static str {
+        match self.shipment.status {
+            ShipmentStatus::LabelCreated => Self::LABEL_CREATED,
+            ShipmentStatus::InTransit => Self::IN_TRANSIT,
+            ShipmentStatus::Delivered => Self::DELIVERED,
+        }
+    }
+
+    /// Ordered by the order, like the order's own events.
+    fn partition_key(&self) -> String {
+        self.shipment.order_id.to_string()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        let s = &self.shipment;
+        serde_json::json!({
+            "shipmentId": s.id, "orderId": s.order_id, "userId": s.user_id, "status": s.status.as_str(),
+            "carrier": s.carrier, "trackingNumber": s.tracking_number,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel::EventType;
+
+    #[test]
+    fn the_carrier_moves_a_shipment_to_delivered_and_stops() {
+        let (mut shipment, first) = Shipment::for_paid_order(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), Utc::now());
+        assert_eq!(first.status, ShipmentStatus::LabelCreated);
+        assert_eq!(shipment.event().event_type(), ShippingEvent::LABEL_CREATED);
+        assert_eq!(shipment.advance(Utc::now()).unwrap().status, ShipmentStatus::InTransit);
+        assert_eq!(shipment.advance(Utc::now()).unwrap().status, ShipmentStatus::Delivered);
+        assert_eq!(shipment.event().event_type(), ShippingEvent::DELIVERED);
+        assert!(shipment.advance(Utc::now()).is_none());
+        for name in [
+            ShippingEvent::LABEL_CREATED,
+            ShippingEvent::IN_TRANSIT,
+            ShippingEvent::DELIVERED,
+        ] {
+            assert_eq!(EventType::parse(name).unwrap().version(), 1);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Shipping's use cases: a shipment for every paid order (consumed from
+//! `order.paid`, claimed in the inbox), and the simulated carrier that moves each
+//! shipment one step every `step` until it is delivered.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use kernel::{EventEnvelope, EventMeta};
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::{EventHandler, Subscription};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde::Deserialize;
+use shipping_domain::{Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
+
+use crate::entity::{shipment, tracking};
+
+pub const PRODUCER: &str = "shipping";
+pub const ORDER_PAID: &str = "ecommerce.orders.order.paid.v1";
+
+#[derive(Clone)]
+pub struct Shipping {
+    db: DatabaseConnection,
+    /// How long the simulated carrier takes for each step.
+    step: chrono::Duration,
+}
+
+impl Shipping {
+    pub fn new(db: DatabaseConnection, step: Duration) -> Self {
+        Self {
+            db,
+            step: chrono::Duration::from_std(step).unwrap_or(chrono::Duration::seconds(20)),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Creates the shipment of a paid order, once.
+    ///
+    /// # Errors
+    /// When the database fails.
+    async fn ship(&self, order_id: uuid::Uuid, user_id: uuid::Uuid, cause: &EventEnvelope) -> anyhow::Result<()> {
+        let txn = self.db.begin().await?;
+        if !kernel_infra::inbox::claim(&txn, ShipPaidOrders::CONSUMER, cause).await? {
+            return Ok(());
+        }
+        let exists = shipment::Entity::find()
+            .filter(shipment::Column::OrderId.eq(order_id))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !exists {
+            let now = Utc::now();
+            let (shipment, first) = Shipment::for_paid_order(order_id, user_id, now);
+            shipment::Entity::insert(shipment::ActiveModel {
+                id: Set(shipment.id.as_uuid()),
+                order_id: Set(order_id),
+                user_id: Set(user_id),
+                status: Set(shipment.status.as_str().to_owned()),
+                carrier: Set(shipment.carrier.clone()),
+                tracking_number: Set(shipment.tracking_number.clone()),
+                next_step_at: Set(Some(now + self.step)),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+            append_tracking(&txn, shipment.id, &first).await?;
+            kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Moves every shipment whose next step is due. Returns how many moved.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn advance_due(&self) -> Result<usize, DbErr> {
+        let now = Utc::now();
+        let due: Vec<uuid::Uuid> = shipment::Entity::find()
+            .select_only()
+            .column(shipment::Column::Id)
+            .filter(shipment::Column::NextStepAt.lte(now))
+            .limit(500)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut moved = 0;
+        for id in due {
+            let txn = self.db.begin().await?;
+            let mut query = shipment::Entity::find_by_id(id).filter(shipment::Column::NextStepAt.lte(now));
+            if kernel_infra::db::is_postgres(&txn) {
+                query = query.lock_exclusive();
+            }
+            let Some(row) = query.one(&txn).await? else {
+                continue;
+            };
+            let mut shipment = from_row(row)?;
+            let Some(step) = shipment.advance(now) else {
+                continue;
+            };
+            let next = (shipment.status != ShipmentStatus::Delivered).then(|| now + self.step);
+            shipment::Entity::update_many()
+                .col_expr(shipment::Column::Status, Expr::value(shipment.status.as_str()))
+                .col_expr(shipment::Column::NextStepAt, Expr::value(next))
+                .col_expr(shipment::Column::UpdatedAt, Expr::value(now))
+                .filter(shipment::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            append_tracking(&txn, shipment.id, &step).await?;
+            kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::internal(), &[shipment.event()]).await?;
+            txn.commit().await?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// The simulated carrier, until `shutdown`.
+    pub async fn run_carrier(self, interval: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(err) = self.advance_due().await {
+                tracing::error!(error = %err, "the simulated carrier failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// # Errors
+    /// When the database fails.
+    pub async fn get(&self, id: ShipmentId) -> Result<Option<Shipment>, DbErr> {
+        shipment::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// The shipments of `orders`, by order id.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn for_orders(&self, orders: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Shipment>, DbErr> {
+        let rows = shipment::Entity::find()
+            .filter(shipment::Column::OrderId.is_in(orders.to_vec()))
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| from_row(row).map(|s| (s.order_id, s)))
+            .collect()
+    }
+
+    /// A shipment's tracking events, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn tracking(&self, id: ShipmentId) -> Result<Vec<TrackingEvent>, DbErr> {
+        let rows = tracking::Entity::find()
+            .filter(tracking::Column::ShipmentId.eq(id.as_uuid()))
+            .order_by_asc(tracking::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(TrackingEvent {
+                    status: status(&row.status)?,
+                    note: row.note,
+                    at: row.at,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn append_tracking(conn: &impl ConnectionTrait, id: ShipmentId, event: &TrackingEvent) -> Result<(), DbErr> {
+    tracking::Entity::insert(tracking::ActiveModel {
+        shipment_id: Set(id.as_uuid()),
+        status: Set(event.status.as_str().to_owned()),
+        note: Set(event.note.clone()),
+        at: Set(event.at),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+fn status(value: &str) -> Result<ShipmentStatus, DbErr> {
+    ShipmentStatus::parse(value).ok_or_else(|| DbErr::Custom(format!("unknown shipment status {value}")))
+}
+
+fn from_row(row: shipment::Model) -> Result<Shipment, DbErr> {
+    Ok(Shipment {
+        id: ShipmentId::from_uuid(row.id),
+        order_id: row.order_id,
+        user_id: row.user_id,
+        status: status(&row.status)?,
+        carrier: row.carrier,
+        tracking_number: row.tracking_number,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderPaid {
+    order_id: uuid::Uuid,
+    user_id: uuid::Uuid,
+}
+
+/// `order.paid` → a shipment.
+pub struct ShipPaidOrders {
+    shipping: Shipping,
+}
+
+impl ShipPaidOrders {
+    pub const CONSUMER: &'static str = "shipping.ship-paid-orders";
+
+    pub fn subscription(shipping: Shipping) -> Subscription {
+        Subscription {
+            consumer: Self::CONSUMER.to_owned(),
+            event_types: vec![ORDER_PAID.to_owned()],
+            handler: std::sync::Arc::new(Self { shipping }),
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for ShipPaidOrders {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let paid: OrderPaid = event.payload_as()?;
+        self.shipping.ship(paid.order_id, paid.user_id, event).await
+    }
+}
