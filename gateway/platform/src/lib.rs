@@ -2,7 +2,7 @@
 //! in-process event bus, with their relays and background jobs, and the gateway.
 //!
 //! `cargo run --release` at the workspace root runs [`main`](../main.rs); tests use the
-//! same pieces to start a real platform on free ports.
+//! same [`start`] to run a real platform on free ports.
 
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
@@ -10,114 +10,274 @@
 pub mod schema_files;
 pub mod seed;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use accounts_service::Accounts;
+use cart_service::Cart;
+use checkout_service::{Checkout, RemoteUrls, SagaSettings};
+use coupons_service::Coupons;
 use inventory_service::Inventory;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::{EventBus, InProcessBus};
+use orders_service::Orders;
+use payments_service::Payments;
 use products_service::Products;
+use shipping_service::Shipping;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+/// Every context, with its default port (4001…) and SQLite file.
+pub const CONTEXTS: [(&str, u16); 9] = [
+    ("products", 4001),
+    ("inventory", 4002),
+    ("accounts", 4003),
+    ("coupons", 4004),
+    ("orders", 4005),
+    ("payments", 4006),
+    ("shipping", 4007),
+    ("cart", 4008),
+    ("checkout", 4009),
+];
+
+/// A value per context, by context name.
+pub type PerContext = BTreeMap<String, String>;
 
 /// Where each context keeps its data and listens. Read from the environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub products_database_url: String,
-    pub inventory_database_url: String,
-    pub accounts_database_url: String,
-    pub products_listen: String,
-    pub inventory_listen: String,
-    pub accounts_listen: String,
+    pub database_urls: PerContext,
+    pub listen: PerContext,
     pub gateway_port: u16,
     pub data_dir: PathBuf,
+    pub jobs: JobSettings,
 }
 
 impl Settings {
-    /// Defaults (SQLite files under ./data, ports 4000-4003) overridden by
-    /// `<CONTEXT>_DATABASE_URL`, `<CONTEXT>_LISTEN` (for PRODUCTS, INVENTORY,
-    /// ACCOUNTS), `GATEWAY_PORT` and `DATA_DIR`.
+    /// Defaults (SQLite files under ./data, ports 4000-4009) overridden by
+    /// `<CONTEXT>_DATABASE_URL`, `<CONTEXT>_LISTEN`, `GATEWAY_PORT` and `DATA_DIR`.
     ///
     /// # Errors
     /// When `GATEWAY_PORT` is not a port number.
     pub fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let var = |name: &str, default: String| std::env::var(name).unwrap_or(default);
+        let mut database_urls = PerContext::new();
+        let mut listen = PerContext::new();
+        for (name, port) in CONTEXTS {
+            let upper = name.to_ascii_uppercase();
+            database_urls.insert(
+                name.into(),
+                var(&format!("{upper}_DATABASE_URL"), format!("sqlite://data/{name}.db")),
+            );
+            listen.insert(name.into(), var(&format!("{upper}_LISTEN"), format!("127.0.0.1:{port}")));
+        }
         Ok(Self {
-            products_database_url: var("PRODUCTS_DATABASE_URL", products_service::DEFAULT_DATABASE_URL),
-            inventory_database_url: var("INVENTORY_DATABASE_URL", inventory_service::DEFAULT_DATABASE_URL),
-            accounts_database_url: var("ACCOUNTS_DATABASE_URL", accounts_service::DEFAULT_DATABASE_URL),
-            products_listen: var("PRODUCTS_LISTEN", "127.0.0.1:4001"),
-            inventory_listen: var("INVENTORY_LISTEN", "127.0.0.1:4002"),
-            accounts_listen: var("ACCOUNTS_LISTEN", "127.0.0.1:4003"),
-            gateway_port: var("GATEWAY_PORT", "4000")
+            database_urls,
+            listen,
+            gateway_port: var("GATEWAY_PORT", "4000".into())
                 .parse()
                 .map_err(|_| anyhow::anyhow!("GATEWAY_PORT must be a port number"))?,
-            data_dir: PathBuf::from(var("DATA_DIR", "data")),
+            data_dir: PathBuf::from(var("DATA_DIR", "data".into())),
+            jobs: JobSettings::from_env(),
         })
     }
 }
 
-/// Each context's database URL.
-pub struct DatabaseUrls<'a> {
-    pub products: &'a str,
-    pub inventory: &'a str,
-    pub accounts: &'a str,
+/// How the background jobs behave.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Unpaid orders are canceled this long after they were placed.
+    pub unpaid_order_timeout: chrono::Duration,
+    /// Idle carts expire after this long.
+    pub cart_idle_timeout: chrono::Duration,
+    /// The simulated carrier's time per step.
+    pub carrier_step: Duration,
+    pub saga: SagaSettings,
 }
 
-impl Settings {
-    pub fn database_urls(&self) -> DatabaseUrls<'_> {
-        DatabaseUrls {
-            products: &self.products_database_url,
-            inventory: &self.inventory_database_url,
-            accounts: &self.accounts_database_url,
+impl JobSettings {
+    /// `ORDERS_UNPAID_TIMEOUT_SECONDS` (1800), `CART_IDLE_TIMEOUT_SECONDS` (7 days),
+    /// `SHIPPING_CARRIER_STEP_SECONDS` (20) and the saga's `CHECKOUT_*` settings.
+    pub fn from_env() -> Self {
+        let seconds = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        Self {
+            unpaid_order_timeout: chrono::Duration::seconds(seconds("ORDERS_UNPAID_TIMEOUT_SECONDS", 1800) as i64),
+            cart_idle_timeout: chrono::Duration::seconds(seconds("CART_IDLE_TIMEOUT_SECONDS", 7 * 24 * 3600) as i64),
+            carrier_step: Duration::from_secs(seconds("SHIPPING_CARRIER_STEP_SECONDS", 20)),
+            saga: SagaSettings::from_env(),
         }
     }
 }
 
-/// The bounded contexts, opened (migrated) and wired to one bus.
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            unpaid_order_timeout: chrono::Duration::minutes(30),
+            cart_idle_timeout: chrono::Duration::days(7),
+            carrier_step: Duration::from_secs(20),
+            saga: SagaSettings::default(),
+        }
+    }
+}
+
+/// The bounded contexts, opened (migrated), serving, and wired to one bus.
 #[derive(Clone)]
 pub struct Contexts {
     pub products: Products,
     pub inventory: Inventory,
     pub accounts: Accounts,
+    pub coupons: Coupons,
+    pub orders: Orders,
+    pub payments: Payments,
+    pub shipping: Shipping,
+    pub cart: Cart,
+    pub checkout: Checkout,
     pub bus: Arc<dyn EventBus>,
 }
 
-impl Contexts {
-    /// Opens every context's database and subscribes the consumers.
-    ///
-    /// # Errors
-    /// When a database cannot be opened or migrated.
-    pub async fn open(urls: &DatabaseUrls<'_>) -> anyhow::Result<Self> {
-        let products = Products::open(urls.products).await?;
-        let inventory = Inventory::open(urls.inventory).await?;
-        let accounts = Accounts::open(urls.accounts).await?;
-        let bus: Arc<dyn EventBus> = InProcessBus::new();
-        inventory.subscribe(bus.as_ref()).await?;
-        Ok(Self {
-            products,
-            inventory,
-            accounts,
-            bus,
-        })
-    }
+/// A started platform: its contexts, where each subgraph listens, and its tasks.
+pub struct Running {
+    pub contexts: Contexts,
+    /// Each subgraph's `/graphql` URL, by context name.
+    pub endpoints: PerContext,
+    pub tasks: Vec<JoinHandle<()>>,
+}
 
-    /// Starts the outbox relays and the reservation sweeper until `shutdown`.
-    pub fn spawn_background(&self, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
-        vec![
-            tokio::spawn(self.products.relay(self.bus.clone()).run(shutdown.clone())),
-            tokio::spawn(self.inventory.relay(self.bus.clone()).run(shutdown.clone())),
-            tokio::spawn(self.accounts.relay(self.bus.clone()).run(shutdown.clone())),
-            tokio::spawn(
-                self.inventory
-                    .stock
-                    .clone()
-                    .run_sweeper(Duration::from_secs(5), shutdown.clone()),
-            ),
-        ]
+/// Opens every context's database, serves every subgraph, subscribes the consumers
+/// and starts the relays and background jobs, until `shutdown`.
+///
+/// `wrap` may add layers to a subgraph's router (tests record requests with it).
+///
+/// # Errors
+/// When a database cannot be opened or migrated, or an address cannot be bound.
+pub async fn start(
+    database_urls: &PerContext,
+    listen: &PerContext,
+    jobs: &JobSettings,
+    shutdown: &CancellationToken,
+    wrap: &dyn Fn(&str, axum::Router) -> axum::Router,
+) -> anyhow::Result<Running> {
+    let url = |name: &str| {
+        database_urls
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no database URL for {name}"))
+    };
+    let products = Products::open(&url("products")?).await?;
+    let inventory = Inventory::open(&url("inventory")?).await?;
+    let accounts = Accounts::open(&url("accounts")?).await?;
+    let coupons = Coupons::open(&url("coupons")?).await?;
+    let orders = Orders::open(&url("orders")?).await?;
+    let payments = Payments::open(&url("payments")?).await?;
+    let shipping = Shipping::open_with_step(&url("shipping")?, jobs.carrier_step).await?;
+    let cart = Cart::open(&url("cart")?).await?;
+
+    let mut tasks = Vec::new();
+    let mut endpoints = PerContext::new();
+    let mut serve_one = async |name: &str, router: axum::Router| -> anyhow::Result<String> {
+        let listen_at = listen.get(name).map_or("127.0.0.1:0", String::as_str);
+        let (address, task) = serve(wrap(name, router), listen_at, shutdown).await?;
+        tasks.push(task);
+        let endpoint = format!("http://{address}/graphql");
+        endpoints.insert(name.to_owned(), endpoint.clone());
+        Ok(endpoint)
+    };
+    let remotes = RemoteUrls {
+        products: serve_one("products", products.router()).await?,
+        inventory: serve_one("inventory", inventory.router()).await?,
+        coupons: serve_one("coupons", coupons.router()).await?,
+        orders: serve_one("orders", orders.router()).await?,
+        payments: serve_one("payments", payments.router()).await?,
+        cart: serve_one("cart", cart.router()).await?,
+    };
+    serve_one("accounts", accounts.router()).await?;
+    serve_one("shipping", shipping.router()).await?;
+    let checkout = Checkout::open(&url("checkout")?, &remotes, jobs.saga.clone()).await?;
+    serve_one("checkout", checkout.router()).await?;
+
+    let bus: Arc<dyn EventBus> = InProcessBus::new();
+    inventory.subscribe(bus.as_ref()).await?;
+    orders.subscribe(bus.as_ref()).await?;
+    shipping.subscribe(bus.as_ref()).await?;
+    cart.subscribe(bus.as_ref()).await?;
+    let contexts = Contexts {
+        products,
+        inventory,
+        accounts,
+        coupons,
+        orders,
+        payments,
+        shipping,
+        cart,
+        checkout,
+        bus,
+    };
+    tasks.extend(contexts.spawn_background(jobs, shutdown));
+    Ok(Running {
+        contexts,
+        endpoints,
+        tasks,
+    })
+}
+
+impl Contexts {
+    /// Starts the outbox relays and the background jobs until `shutdown`.
+    fn spawn_background(&self, jobs: &JobSettings, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let bus = &self.bus;
+        let relays = [
+            self.products.relay(bus.clone()),
+            self.inventory.relay(bus.clone()),
+            self.accounts.relay(bus.clone()),
+            self.coupons.relay(bus.clone()),
+            self.orders.relay(bus.clone()),
+            self.payments.relay(bus.clone()),
+            self.shipping.relay(bus.clone()),
+            self.cart.relay(bus.clone()),
+            self.checkout.relay(bus.clone()),
+        ];
+        let mut tasks: Vec<JoinHandle<()>> = relays
+            .into_iter()
+            .map(|relay| tokio::spawn(relay.run(shutdown.clone())))
+            .collect();
+        tasks.push(tokio::spawn(
+            self.inventory
+                .stock
+                .clone()
+                .run_sweeper(Duration::from_secs(5), shutdown.clone()),
+        ));
+        tasks.push(tokio::spawn(self.orders.orders.clone().run_jobs(
+            jobs.unpaid_order_timeout,
+            Duration::from_secs(30),
+            shutdown.clone(),
+        )));
+        let carrier_interval = (jobs.carrier_step / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        tasks.push(tokio::spawn(
+            self.shipping
+                .shipping
+                .clone()
+                .run_carrier(carrier_interval, shutdown.clone()),
+        ));
+        tasks.push(tokio::spawn(self.cart.carts.clone().run_expiry(
+            jobs.cart_idle_timeout,
+            Duration::from_secs(60),
+            shutdown.clone(),
+        )));
+        let reconcile_every = (jobs.saga.resume_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        tasks.push(tokio::spawn(
+            self.checkout
+                .saga
+                .clone()
+                .run_reconciler(reconcile_every, shutdown.clone()),
+        ));
+        tasks
     }
 }
 
@@ -143,19 +303,13 @@ pub async fn serve(
     Ok((address, task))
 }
 
-/// Where each subgraph listens (its `/graphql` URL).
-pub struct SubgraphEndpoints {
-    pub products: String,
-    pub inventory: String,
-    pub accounts: String,
-}
-
-/// The supergraph for subgraphs listening at these URLs, composed from the code's SDL.
+/// The supergraph for subgraphs listening at these URLs (by context name), composed
+/// from the code's SDL.
 ///
 /// # Errors
-/// When the subgraphs do not compose.
-pub fn supergraph(endpoints: &SubgraphEndpoints) -> anyhow::Result<String> {
-    Ok(gateway::compose::compose(&schema_files::subgraphs(endpoints))?)
+/// When a context has no URL or the subgraphs do not compose.
+pub fn supergraph(endpoints: &PerContext) -> anyhow::Result<String> {
+    Ok(gateway::compose::compose(&schema_files::subgraphs(endpoints)?)?)
 }
 
 /// Writes the gateway's files (configuration and supergraph) under `dir` and returns

@@ -15,7 +15,7 @@ use std::process::Stdio;
 
 use clap::{Parser, Subcommand};
 use kernel_infra::CancellationToken;
-use platform::{Contexts, Settings};
+use platform::Settings;
 
 #[derive(Parser)]
 #[command(name = "platform", about = "Runs every subgraph and the gateway")]
@@ -87,19 +87,15 @@ async fn run_platform() -> anyhow::Result<()> {
         .init();
     let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();
-    let contexts = Contexts::open(&settings.database_urls()).await?;
-    let mut tasks = contexts.spawn_background(&shutdown);
-    let mut serve = async |router, listen: &str| -> anyhow::Result<String> {
-        let (address, task) = platform::serve(router, listen, &shutdown).await?;
-        tasks.push(task);
-        Ok(format!("http://{address}/graphql"))
-    };
-    let urls = platform::SubgraphEndpoints {
-        products: serve(contexts.products.router(), &settings.products_listen).await?,
-        inventory: serve(contexts.inventory.router(), &settings.inventory_listen).await?,
-        accounts: serve(contexts.accounts.router(), &settings.accounts_listen).await?,
-    };
-    let supergraph = platform::supergraph(&urls)?;
+    let running = platform::start(
+        &settings.database_urls,
+        &settings.listen,
+        &settings.jobs,
+        &shutdown,
+        &|_, router| router,
+    )
+    .await?;
+    let supergraph = platform::supergraph(&running.endpoints)?;
     let env = platform::gateway_env(&settings.data_dir.join("gateway"), &supergraph, settings.gateway_port)?;
     let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
         .args(["gateway", "--exit-with-stdin"])
@@ -111,12 +107,12 @@ async fn run_platform() -> anyhow::Result<()> {
     // when it closes.
     let _gateway_stdin = gateway.stdin.take();
 
-    let seeding = contexts.clone();
+    let seeding = running.contexts.clone();
     tokio::spawn(async move {
-        match platform::seed::demo_catalog(&seeding, 1000).await {
+        match platform::seed::demo(&seeding, 1000).await {
             Ok(0) => {}
-            Ok(count) => tracing::info!(count, "seeded the demo catalog"),
-            Err(err) => tracing::error!(error = %err, "seeding the demo catalog failed"),
+            Ok(count) => tracing::info!(count, "seeded the demo catalog and coupons"),
+            Err(err) => tracing::error!(error = %err, "seeding the demo data failed"),
         }
     });
 
@@ -129,9 +125,10 @@ async fn run_platform() -> anyhow::Result<()> {
         "  gateway health, readiness:    http://127.0.0.1:{0}/health, /readiness",
         settings.gateway_port
     );
-    println!("  products subgraph:            {}", urls.products);
-    println!("  inventory subgraph:           {}", urls.inventory);
-    println!("  accounts subgraph:            {}", urls.accounts);
+    for (name, url) in &running.endpoints {
+        println!("  {:<30}{url}", format!("{name} subgraph:"));
+    }
+    println!("  demo coupon:                  WELCOME10 (10 % off orders from 10.00 USD)");
     println!("  press Ctrl-C to stop");
     println!();
 
@@ -141,7 +138,7 @@ async fn run_platform() -> anyhow::Result<()> {
     }
     shutdown.cancel();
     let _ = gateway.start_kill();
-    for task in tasks {
+    for task in running.tasks {
         let _ = task.await;
     }
     Ok(())

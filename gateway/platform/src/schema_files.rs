@@ -6,20 +6,41 @@ use std::path::Path;
 
 use gateway::compose::SubgraphSdl;
 
-use crate::SubgraphEndpoints;
+use crate::PerContext;
+
+/// Every subgraph's SDL from code, by context name.
+pub fn sdls() -> Vec<(&'static str, String)> {
+    vec![
+        ("accounts", accounts_service::sdl()),
+        ("cart", cart_service::sdl()),
+        ("checkout", checkout_service::sdl()),
+        ("coupons", coupons_service::sdl()),
+        ("inventory", inventory_service::sdl()),
+        ("orders", orders_service::sdl()),
+        ("payments", payments_service::sdl()),
+        ("products", products_service::sdl()),
+        ("shipping", shipping_service::sdl()),
+    ]
+}
 
 /// Every subgraph with its SDL from code, routed to the given URLs.
-pub fn subgraphs(urls: &SubgraphEndpoints) -> Vec<SubgraphSdl> {
-    let subgraph = |name: &str, url: &str, sdl: String| SubgraphSdl {
-        name: name.into(),
-        url: url.into(),
-        sdl,
-    };
-    vec![
-        subgraph("accounts", &urls.accounts, accounts_service::sdl()),
-        subgraph("inventory", &urls.inventory, inventory_service::sdl()),
-        subgraph("products", &urls.products, products_service::sdl()),
-    ]
+///
+/// # Errors
+/// When a subgraph has no URL.
+pub fn subgraphs(urls: &PerContext) -> anyhow::Result<Vec<SubgraphSdl>> {
+    sdls()
+        .into_iter()
+        .map(|(name, sdl)| {
+            Ok(SubgraphSdl {
+                name: name.into(),
+                url: urls
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("{name} has no URL (schema/subgraphs.json)"))?,
+                sdl,
+            })
+        })
+        .collect()
 }
 
 /// The files that belong under `schema_dir`, with their expected content.
@@ -29,17 +50,7 @@ pub fn subgraphs(urls: &SubgraphEndpoints) -> Vec<SubgraphSdl> {
 pub fn expected_files(schema_dir: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
     let urls: gateway::compose::SubgraphUrls =
         serde_json::from_str(&std::fs::read_to_string(schema_dir.join("subgraphs.json"))?)?;
-    let url = |name: &str| {
-        urls.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("{name} is missing from subgraphs.json"))
-    };
-    let subgraphs = subgraphs(&SubgraphEndpoints {
-        products: url("products")?,
-        inventory: url("inventory")?,
-        accounts: url("accounts")?,
-    });
+    let subgraphs = subgraphs(&urls.0)?;
     let mut files: Vec<_> = subgraphs
         .iter()
         .map(|s| {

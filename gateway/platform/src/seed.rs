@@ -45,6 +45,33 @@ const NOUNS: &[&str] = &[
 ];
 const COLORS: &[&str] = &["BLACK", "WHITE", "RED", "BLUE", "GREEN"];
 
+/// The demo data on first start: the catalog and a welcome coupon. Returns how many
+/// products it created (0 when the catalog was there already).
+///
+/// # Errors
+/// As [`demo_catalog`], or when the coupon cannot be created.
+pub async fn demo(contexts: &Contexts, products: usize) -> anyhow::Result<usize> {
+    let created = demo_catalog(contexts, products).await?;
+    let code = coupons_domain::CouponCode::parse("WELCOME10")?;
+    if contexts.coupons.coupons.find(&code).await?.is_none() {
+        let usd = Currency::parse("USD")?;
+        let rules = coupons_domain::CouponRules {
+            minimum_order: Some(Money::new(1000, usd)),
+            valid_from: chrono::Utc::now() - chrono::Duration::days(1),
+            valid_until: None,
+            max_uses: None,
+            max_uses_per_user: Some(1),
+        };
+        let discount = coupons_domain::Discount::Percentage { basis_points: 1000 };
+        contexts
+            .coupons
+            .coupons
+            .create(code, discount, rules, &EventMeta::internal())
+            .await?;
+    }
+    Ok(created)
+}
+
 /// Seeds `count` products (with 1 to 3 variants each) when the catalog is empty.
 /// Returns how many products it created.
 ///

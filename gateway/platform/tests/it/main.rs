@@ -22,6 +22,8 @@ pub type Recorded = Arc<Mutex<Vec<String>>>;
 pub struct TestPlatform {
     pub url: String,
     pub contexts: Contexts,
+    /// Each subgraph's `/graphql` URL, by context name.
+    pub endpoints: platform::PerContext,
     /// Every request body the Inventory subgraph received.
     pub inventory_requests: Recorded,
     client: reqwest::Client,
@@ -49,38 +51,70 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Which database every context of a test platform uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// SQLite, and PostgreSQL when it is reachable (required in CI).
+    pub async fn all() -> Vec<Backend> {
+        match TestDatabase::postgres().await {
+            Some(probe) => {
+                probe.remove().await;
+                vec![Backend::Sqlite, Backend::Postgres]
+            }
+            None => vec![Backend::Sqlite],
+        }
+    }
+}
+
+/// Background jobs fast enough for tests: the carrier moves every 200 ms, stuck
+/// sagas are resumed after half a second.
+pub fn fast_jobs() -> platform::JobSettings {
+    platform::JobSettings {
+        carrier_step: Duration::from_millis(200),
+        saga: checkout_service::SagaSettings {
+            lease: Duration::from_secs(5),
+            resume_after: Duration::from_millis(500),
+            crash_after: None,
+        },
+        ..platform::JobSettings::default()
+    }
+}
+
 impl TestPlatform {
     pub async fn start() -> Self {
-        let databases = vec![TestDatabase::sqlite(), TestDatabase::sqlite(), TestDatabase::sqlite()];
-        let urls = platform::DatabaseUrls {
-            products: &databases[0].url,
-            inventory: &databases[1].url,
-            accounts: &databases[2].url,
-        };
-        let contexts = Contexts::open(&urls).await.unwrap();
-        let shutdown = CancellationToken::new();
-        contexts.spawn_background(&shutdown);
-        let (products, _) = platform::serve(contexts.products.router(), "127.0.0.1:0", &shutdown)
-            .await
-            .unwrap();
-        let inventory_requests = Recorded::default();
-        let inventory_router = contexts
-            .inventory
-            .router()
-            .layer(axum::middleware::from_fn_with_state(inventory_requests.clone(), record));
-        let (inventory, _) = platform::serve(inventory_router, "127.0.0.1:0", &shutdown)
-            .await
-            .unwrap();
+        Self::start_with(Backend::Sqlite, fast_jobs()).await
+    }
 
-        let (accounts, _) = platform::serve(contexts.accounts.router(), "127.0.0.1:0", &shutdown)
-            .await
-            .unwrap();
-        let supergraph = platform::supergraph(&platform::SubgraphEndpoints {
-            products: format!("http://{products}/graphql"),
-            inventory: format!("http://{inventory}/graphql"),
-            accounts: format!("http://{accounts}/graphql"),
-        })
-        .unwrap();
+    pub async fn start_with(backend: Backend, jobs: platform::JobSettings) -> Self {
+        let mut databases = Vec::new();
+        let mut urls = platform::PerContext::new();
+        let mut listen = platform::PerContext::new();
+        for (name, _) in platform::CONTEXTS {
+            let database = match backend {
+                Backend::Sqlite => TestDatabase::sqlite(),
+                Backend::Postgres => TestDatabase::postgres().await.expect("PostgreSQL is reachable"),
+            };
+            urls.insert(name.into(), database.url.clone());
+            listen.insert(name.into(), "127.0.0.1:0".into());
+            databases.push(database);
+        }
+        let shutdown = CancellationToken::new();
+        let inventory_requests = Recorded::default();
+        let recorded = inventory_requests.clone();
+        let wrap = move |name: &str, router: axum::Router| {
+            if name == "inventory" {
+                router.layer(axum::middleware::from_fn_with_state(recorded.clone(), record))
+            } else {
+                router
+            }
+        };
+        let running = platform::start(&urls, &listen, &jobs, &shutdown, &wrap).await.unwrap();
+        let supergraph = platform::supergraph(&running.endpoints).unwrap();
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
         let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
@@ -93,7 +127,8 @@ impl TestPlatform {
             .unwrap();
         let platform = Self {
             url: format!("http://127.0.0.1:{port}"),
-            contexts,
+            contexts: running.contexts,
+            endpoints: running.endpoints,
             inventory_requests,
             client: reqwest::Client::new(),
             gateway,

@@ -364,17 +364,20 @@ impl Mutation {
         Ok(OrderObject(order))
     }
 
-    /// The order's payment was captured (SERVICE or ADMIN).
-    async fn mark_order_paid(&self, ctx: &Context<'_>, id: ID, payment_id: ID) -> Result<OrderObject> {
+    /// The order's payment is secured (SERVICE or ADMIN). Without a payment id for an
+    /// order that costs nothing.
+    async fn mark_order_paid(&self, ctx: &Context<'_>, id: ID, payment_id: Option<ID>) -> Result<OrderObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
-        let payment_id = uuid::Uuid::try_parse(&payment_id).map_err(|_| bad_input("paymentId is not a valid id"))?;
+        let payment_id = payment_id
+            .map(|p| uuid::Uuid::try_parse(&p).map_err(|_| bad_input("paymentId is not a valid id")))
+            .transpose()?;
         let order = ctx
             .data_unchecked::<Orders>()
             .transition(
                 parse_order_id(&id)?,
                 OrderStatus::Paid,
-                "payment captured",
-                Some(payment_id),
+                "payment secured",
+                payment_id,
                 &request_meta(ctx),
             )
             .await

@@ -1,0 +1,61 @@
+//! The Checkout tables as SeaORM entities.
+
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "checkout_sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub cart_id: Uuid,
+        pub coupon_code: Option<String>,
+        pub payment_method: String,
+        pub idempotency_key: String,
+        pub fingerprint: String,
+        #[sea_orm(column_type = "Text")]
+        pub lines: String,
+        pub status: String,
+        pub step: Option<String>,
+        pub failed_step: Option<String>,
+        pub failure: Option<String>,
+        pub reservation_id: Uuid,
+        pub redemption_id: Uuid,
+        pub order_id: Option<Uuid>,
+        pub payment_id: Option<Uuid>,
+        pub currency: String,
+        pub discount: Option<i64>,
+        pub total: Option<i64>,
+        pub locked_by: Option<String>,
+        pub locked_until: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod step_log {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "checkout_steps")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub session_id: Uuid,
+        pub step: String,
+        pub outcome: String,
+        pub detail: Option<String>,
+        pub at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,183 @@
+//! The Checkout subgraph: `checkout` turns the caller's cart into a paid order through
+//! the saga, and `checkoutSession` shows where a checkout is. The order itself is
+//! resolved by Orders through federation.
+
+use async_graphql::{Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
+use checkout_domain::{CheckoutId, CheckoutRequest, CheckoutSession, SessionStatus};
+use chrono::{DateTime, Utc};
+use kernel_infra::graphql::money::MoneyObject;
+use kernel_infra::graphql::{bad_input, error, request_meta};
+use kernel_infra::identity::require_user;
+
+use crate::saga::Saga;
+
+pub type CheckoutSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub fn schema(saga: Saga) -> CheckoutSchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .enable_federation()
+        .data(saga)
+        .finish()
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "CheckoutStatus")]
+pub enum CheckoutStatusValue {
+    /// Still going forward (a context was unreachable; it resumes by itself).
+    Running,
+    /// A step was refused; what was done is being undone.
+    Compensating,
+    /// The order is placed and paid.
+    Completed,
+    /// A step was refused and everything done before it was undone.
+    Failed,
+    /// Stopped past the point of no return; an operator is needed.
+    Stuck,
+}
+
+impl From<SessionStatus> for CheckoutStatusValue {
+    fn from(status: SessionStatus) -> Self {
+        match status {
+            SessionStatus::Running => Self::Running,
+            SessionStatus::Compensating => Self::Compensating,
+            SessionStatus::Completed => Self::Completed,
+            SessionStatus::Failed => Self::Failed,
+            SessionStatus::Stuck => Self::Stuck,
+        }
+    }
+}
+
+/// An order as Checkout refers to it; Orders resolves the rest.
+#[derive(SimpleObject)]
+#[graphql(name = "Order", unresolvable = "id")]
+pub struct OrderReference {
+    id: ID,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "CheckoutStep")]
+pub struct StepObject {
+    step: String,
+    /// DONE, REFUSED or UNAVAILABLE (retried later).
+    outcome: String,
+    detail: Option<String>,
+    at: DateTime<Utc>,
+}
+
+pub struct SessionObject(CheckoutSession);
+
+/// A checkout: the saga's progress from a cart to a paid order.
+#[Object(name = "CheckoutSession")]
+impl SessionObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn status(&self) -> CheckoutStatusValue {
+        self.0.status.into()
+    }
+    /// The step it runs next; null when finished.
+    async fn current_step(&self) -> Option<&str> {
+        self.0.step.map(|s| s.as_str())
+    }
+    /// The forward step that was refused.
+    async fn failed_step(&self) -> Option<&str> {
+        self.0.failed_step.map(|s| s.as_str())
+    }
+    /// Why it failed, as the refusing context said.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    async fn cart_id(&self) -> ID {
+        ID(self.0.request.cart_id.to_string())
+    }
+    async fn coupon_code(&self) -> Option<&str> {
+        self.0.request.coupon_code.as_deref()
+    }
+    /// The order, once placed (it stays, canceled, when the checkout failed later).
+    async fn order(&self) -> Option<OrderReference> {
+        self.0.order_id.map(|id| OrderReference { id: ID(id.to_string()) })
+    }
+    async fn payment_id(&self) -> Option<ID> {
+        self.0.payment_id.map(|id| ID(id.to_string()))
+    }
+    async fn subtotal(&self) -> Option<MoneyObject> {
+        self.0.subtotal().map(Into::into)
+    }
+    async fn discount(&self) -> Option<MoneyObject> {
+        self.0.discount.map(Into::into)
+    }
+    async fn total(&self) -> Option<MoneyObject> {
+        self.0.total.map(Into::into)
+    }
+    /// Every step run so far and how it went, oldest first.
+    async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
+        let steps = ctx.data_unchecked::<Saga>().steps(self.0.id).await.map_err(error)?;
+        Ok(steps
+            .into_iter()
+            .map(|s| StepObject {
+                step: s.step.as_str().to_owned(),
+                outcome: s.outcome,
+                detail: s.detail,
+                at: s.at,
+            })
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CheckoutInput {
+    cart_id: ID,
+    coupon_code: Option<String>,
+    /// The payment method token (the simulated provider declines `card_declined`).
+    payment_method: String,
+    /// One checkout per key: submitting again returns the same checkout.
+    idempotency_key: String,
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// One of the caller's checkouts (any for staff); null when there is none.
+    async fn checkout_session(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SessionObject>> {
+        let caller = require_user(ctx)?;
+        let id = CheckoutId::parse(&id).map_err(bad_input)?;
+        let session = ctx.data_unchecked::<Saga>().get(id).await.map_err(error)?;
+        Ok(session
+            .filter(|s| caller.may_act_for(s.request.user_id))
+            .map(SessionObject))
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Checks out the caller's cart: stock, coupon, order and payment, all or nothing.
+    async fn checkout(&self, ctx: &Context<'_>, input: CheckoutInput) -> Result<SessionObject> {
+        let caller = require_user(ctx)?;
+        let cart_id = uuid::Uuid::try_parse(&input.cart_id).map_err(|_| bad_input("cartId is not a valid id"))?;
+        let request = CheckoutRequest {
+            user_id: caller.user_id,
+            cart_id,
+            coupon_code: input
+                .coupon_code
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty()),
+            payment_method: input.payment_method,
+            idempotency_key: input.idempotency_key,
+        };
+        let session = ctx
+            .data_unchecked::<Saga>()
+            .checkout(caller, request, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(SessionObject(session))
+    }
+}

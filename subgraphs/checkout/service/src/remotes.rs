@@ -1,0 +1,366 @@
+//! The commands and reads the saga sends to the contexts that own the business truth,
+//! each a GraphQL operation on that context's subgraph under Checkout's service
+//! identity. Every command carries an id or key chosen by the saga, so repeating it
+//! after a crash or a lost answer does not act twice.
+
+use std::sync::Arc;
+
+use checkout_domain::{CheckoutSession, Line, Outcome, Step};
+use kernel::{Currency, EventMeta, Money};
+use kernel_infra::client::{CallError, SubgraphClient};
+use kernel_infra::identity::ServiceToken;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Where the other subgraphs listen.
+#[derive(Debug, Clone)]
+pub struct RemoteUrls {
+    pub cart: String,
+    pub products: String,
+    pub inventory: String,
+    pub coupons: String,
+    pub orders: String,
+    pub payments: String,
+}
+
+impl RemoteUrls {
+    /// From `CHECKOUT_<CONTEXT>_URL`, defaulting to the platform's ports.
+    pub fn from_env() -> Self {
+        let var = |name: &str, port: u16| {
+            std::env::var(format!("CHECKOUT_{name}_URL")).unwrap_or_else(|_| format!("http://127.0.0.1:{port}/graphql"))
+        };
+        Self {
+            products: var("PRODUCTS", 4001),
+            inventory: var("INVENTORY", 4002),
+            coupons: var("COUPONS", 4004),
+            orders: var("ORDERS", 4005),
+            payments: var("PAYMENTS", 4006),
+            cart: var("CART", 4008),
+        }
+    }
+}
+
+/// How long a saga holds stock for its checkout.
+pub const HOLD_SECONDS: i64 = 900;
+
+/// Clients for every context the saga talks to.
+pub struct Remotes {
+    cart: SubgraphClient,
+    products: SubgraphClient,
+    inventory: SubgraphClient,
+    coupons: SubgraphClient,
+    orders: SubgraphClient,
+    payments: SubgraphClient,
+}
+
+fn money(value: &Value) -> Result<Money, CallError> {
+    let bad = || CallError::Unavailable {
+        service: "checkout".into(),
+        reason: format!("not an amount of money: {value}"),
+    };
+    let amount = value["amount"].as_i64().ok_or_else(bad)?;
+    let currency = Currency::parse(value["currency"].as_str().ok_or_else(bad)?).map_err(|_| bad())?;
+    Ok(Money::new(amount, currency))
+}
+
+fn money_input(money: Money) -> Value {
+    json!({ "amount": money.amount(), "currency": money.currency().code() })
+}
+
+fn id(value: &Value) -> Result<uuid::Uuid, CallError> {
+    value
+        .as_str()
+        .and_then(|s| uuid::Uuid::try_parse(s).ok())
+        .ok_or_else(|| CallError::Unavailable {
+            service: "checkout".into(),
+            reason: format!("not an id: {value}"),
+        })
+}
+
+fn refused(service: &str, code: &str, message: impl Into<String>) -> CallError {
+    CallError::Refused {
+        service: service.into(),
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// A cart as the saga reads it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CartView {
+    pub status: String,
+    pub user_id: Option<String>,
+    pub items: Vec<CartItemView>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CartItemView {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+impl Remotes {
+    /// # Errors
+    /// When an HTTP client cannot be built.
+    pub fn new(urls: &RemoteUrls, token: Arc<ServiceToken>) -> anyhow::Result<Self> {
+        let client = |name: &str, url: &str| SubgraphClient::new(name, url, token.clone());
+        Ok(Self {
+            cart: client("cart", &urls.cart)?,
+            products: client("products", &urls.products)?,
+            inventory: client("inventory", &urls.inventory)?,
+            coupons: client("coupons", &urls.coupons)?,
+            orders: client("orders", &urls.orders)?,
+            payments: client("payments", &urls.payments)?,
+        })
+    }
+
+    /// The cart, if it exists.
+    ///
+    /// # Errors
+    /// When Cart refuses or cannot be reached.
+    pub async fn cart(&self, cart_id: uuid::Uuid, meta: &EventMeta) -> Result<Option<CartView>, CallError> {
+        let data: Value = self
+            .cart
+            .execute(
+                "query($id: ID!) { cart(id: $id) { status userId items { sku quantity } } }",
+                json!({ "id": cart_id }),
+                meta,
+            )
+            .await?;
+        serde_json::from_value(data["cart"].clone()).map_err(|err| CallError::Unavailable {
+            service: "cart".into(),
+            reason: err.to_string(),
+        })
+    }
+
+    /// Prices the cart's items from the catalog: name, price and product of each SKU.
+    /// A SKU that is unknown or whose product is not published is refused.
+    ///
+    /// # Errors
+    /// When Products cannot be reached, or a SKU cannot be sold.
+    pub async fn price(&self, items: &[CartItemView], meta: &EventMeta) -> Result<Vec<Line>, CallError> {
+        let mut query = String::from("query(");
+        let mut fields = String::new();
+        let mut variables = serde_json::Map::new();
+        for (i, item) in items.iter().enumerate() {
+            query.push_str(&format!("$s{i}: String!,"));
+            fields.push_str(&format!(
+                " v{i}: variant(sku: $s{i}) {{ sku name price {{ amount currency }} product {{ id name status }} }}"
+            ));
+            variables.insert(format!("s{i}"), json!(item.sku));
+        }
+        query.push_str(") {");
+        query.push_str(&fields);
+        query.push_str(" }");
+        let data: Value = self.products.execute(&query, Value::Object(variables), meta).await?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let variant = &data[format!("v{i}")];
+                if variant.is_null() || variant["product"]["status"] != "PUBLISHED" {
+                    return Err(refused(
+                        "products",
+                        "BAD_USER_INPUT",
+                        format!("SKU {} is not for sale", item.sku),
+                    ));
+                }
+                Ok(Line {
+                    sku: item.sku.clone(),
+                    product_id: id(&variant["product"]["id"])?,
+                    name: format!(
+                        "{} – {}",
+                        variant["product"]["name"].as_str().unwrap_or_default(),
+                        variant["name"].as_str().unwrap_or_default()
+                    ),
+                    unit_price: money(&variant["price"])?,
+                    quantity: item.quantity,
+                })
+            })
+            .collect()
+    }
+
+    /// Runs one saga step against the context that owns it.
+    ///
+    /// # Errors
+    /// A refusal (compensate) or an outage (retry later).
+    pub async fn run(&self, session: &CheckoutSession, step: Step, meta: &EventMeta) -> Result<Outcome, CallError> {
+        let reference = format!("checkout:{}", session.id);
+        match step {
+            Step::ReserveStock => {
+                let lines: Vec<Value> = session
+                    .lines
+                    .iter()
+                    .map(|l| json!({ "sku": l.sku, "quantity": l.quantity }))
+                    .collect();
+                let input = json!({
+                    "id": session.reservation_id, "lines": lines, "ttlSeconds": HOLD_SECONDS, "reference": reference,
+                });
+                self.inventory
+                    .execute::<Value>(
+                        "mutation($input: ReserveStockInput!) { reserveStock(input: $input) { id } }",
+                        json!({ "input": input }),
+                        meta,
+                    )
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            Step::RedeemCoupon => {
+                let subtotal = session
+                    .subtotal()
+                    .ok_or_else(|| refused("checkout", "BAD_USER_INPUT", "the cart's prices do not add up"))?;
+                let input = json!({
+                    "id": session.redemption_id, "code": session.request.coupon_code,
+                    "userId": session.request.user_id, "orderAmount": money_input(subtotal),
+                });
+                let data: Value = self
+                    .coupons
+                    .execute(
+                        "mutation($input: ReserveRedemptionInput!) { reserveRedemption(input: $input) { discount { amount currency } } }",
+                        json!({ "input": input }),
+                        meta,
+                    )
+                    .await?;
+                Ok(Outcome::CouponRedeemed {
+                    discount: money(&data["reserveRedemption"]["discount"])?,
+                })
+            }
+            Step::PlaceOrder => {
+                let items: Vec<Value> = session
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "productId": l.product_id, "sku": l.sku, "name": l.name,
+                            "unitPrice": money_input(l.unit_price), "quantity": l.quantity,
+                        })
+                    })
+                    .collect();
+                let input = json!({
+                    "idempotencyKey": reference, "userId": session.request.user_id, "items": items,
+                    "discount": session.discount.map(money_input), "couponCode": session.request.coupon_code,
+                    "checkoutId": session.id,
+                });
+                let data: Value = self
+                    .orders
+                    .execute(
+                        "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id total { amount currency } } } }",
+                        json!({ "input": input }),
+                        meta,
+                    )
+                    .await?;
+                let order = &data["placeOrder"]["order"];
+                Ok(Outcome::OrderPlaced {
+                    order_id: id(&order["id"])?,
+                    total: money(&order["total"])?,
+                })
+            }
+            Step::AuthorizePayment => {
+                let (order_id, total) = (session.order_id, session.total);
+                let (Some(order_id), Some(total)) = (order_id, total) else {
+                    return Err(refused("checkout", "INTERNAL", "no order to pay"));
+                };
+                self.orders
+                    .execute::<Value>(
+                        "mutation($id: ID!) { markOrderAwaitingPayment(id: $id) { id } }",
+                        json!({ "id": order_id }),
+                        meta,
+                    )
+                    .await?;
+                let input = json!({
+                    "idempotencyKey": reference, "orderId": order_id, "userId": session.request.user_id,
+                    "amount": money_input(total), "paymentMethod": session.request.payment_method,
+                });
+                let data: Value = self
+                    .payments
+                    .execute(
+                        "mutation($input: AuthorizePaymentInput!) { authorizePayment(input: $input) { id status failureReason } }",
+                        json!({ "input": input }),
+                        meta,
+                    )
+                    .await?;
+                let payment = &data["authorizePayment"];
+                if payment["status"] != "AUTHORIZED" {
+                    return Err(refused(
+                        "payments",
+                        "PAYMENT_DECLINED",
+                        payment["failureReason"].as_str().unwrap_or("the payment was declined"),
+                    ));
+                }
+                Ok(Outcome::PaymentAuthorized {
+                    payment_id: id(&payment["id"])?,
+                })
+            }
+            Step::ConfirmStock => self.command(&self.inventory, "commitReservation", session.reservation_id, meta).await,
+            Step::MarkOrderPaid => {
+                self.orders
+                    .execute::<Value>(
+                        "mutation($id: ID!, $paymentId: ID) { markOrderPaid(id: $id, paymentId: $paymentId) { id } }",
+                        json!({ "id": session.order_id, "paymentId": session.payment_id }),
+                        meta,
+                    )
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            Step::CommitCoupon => self.command(&self.coupons, "commitRedemption", session.redemption_id, meta).await,
+            Step::CapturePayment => self.command(&self.payments, "capturePayment", payment(session)?, meta).await,
+            Step::VoidPayment => self.command(&self.payments, "voidPayment", payment(session)?, meta).await,
+            Step::CancelOrder => {
+                let reason = format!(
+                    "checkout failed: {}",
+                    session.failure.as_deref().unwrap_or("a step was refused")
+                );
+                self.orders
+                    .execute::<Value>(
+                        "mutation($id: ID!, $reason: String) { cancelOrder(id: $id, reason: $reason) { id } }",
+                        json!({ "id": session.order_id, "reason": reason.chars().take(200).collect::<String>() }),
+                        meta,
+                    )
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            Step::ReleaseCoupon => {
+                forgiving(self.command(&self.coupons, "releaseRedemption", session.redemption_id, meta).await)
+            }
+            Step::ReleaseStock => {
+                forgiving(self.command(&self.inventory, "releaseReservation", session.reservation_id, meta).await)
+            }
+            Step::ReturnStock => self.command(&self.inventory, "returnReservation", session.reservation_id, meta).await,
+        }
+    }
+
+    /// A mutation `name(id: $id) { id }` on `client`.
+    async fn command(
+        &self,
+        client: &SubgraphClient,
+        name: &str,
+        id: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<Outcome, CallError> {
+        client
+            .execute::<Value>(
+                &format!("mutation($id: ID!) {{ {name}(id: $id) {{ id }} }}"),
+                json!({ "id": id }),
+                meta,
+            )
+            .await?;
+        Ok(Outcome::Done)
+    }
+}
+
+fn payment(session: &CheckoutSession) -> Result<uuid::Uuid, CallError> {
+    session
+        .payment_id
+        .ok_or_else(|| refused("checkout", "INTERNAL", "no payment was authorized"))
+}
+
+/// A compensation whose target never came to exist (the forward call was refused or
+/// never arrived) has nothing to undo.
+fn forgiving(result: Result<Outcome, CallError>) -> Result<Outcome, CallError> {
+    match result {
+        Err(err) if err.code() == Some("NOT_FOUND") => Ok(Outcome::Done),
+        other => other,
+    }
+}
