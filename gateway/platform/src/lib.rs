@@ -72,7 +72,10 @@ impl Settings {
                 name.into(),
                 var(&format!("{upper}_DATABASE_URL"), format!("sqlite://data/{name}.db")),
             );
-            listen.insert(name.into(), var(&format!("{upper}_LISTEN"), format!("127.0.0.1:{port}")));
+            listen.insert(
+                name.into(),
+                var(&format!("{upper}_LISTEN"), format!("127.0.0.1:{port}")),
+            );
         }
         Ok(Self {
             database_urls,

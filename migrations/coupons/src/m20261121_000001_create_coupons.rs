@@ -47,7 +47,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "coupon_redemptions", &["coupon_id", "user_id", "status"], false).await?;
+        index(
+            manager,
+            "coupon_redemptions",
+            &["coupon_id", "user_id", "status"],
+            false,
+        )
+        .await?;
         kernel_infra::migration::create_outbox_and_inbox(manager).await
     }
 

@@ -96,7 +96,12 @@ impl MigrationTrait for Migration {
         kernel_infra::migration::drop_outbox_and_inbox(manager).await?;
         drop_tables(
             manager,
-            &["order_idempotency_keys", "order_status_history", "order_items", "orders"],
+            &[
+                "order_idempotency_keys",
+                "order_status_history",
+                "order_items",
+                "orders",
+            ],
         )
         .await
     }

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod checkout;
 mod gateway;
 mod schema;
+mod shop;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -46,7 +46,8 @@ impl CartOwner {
     /// A session id shorter than 16 or longer than 128 characters, or with characters
     /// other than letters, digits, `-` and `_`.
     pub fn session(id: &str) -> Result<Self, CartError> {
-        let valid = (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let valid =
+            (16..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if valid {
             Ok(CartOwner::Session(id.to_owned()))
         } else {
@@ -320,7 +321,10 @@ mod tests {
         assert_eq!(unknown, ["B-1"]);
         cart.set_quantity("A-1", 0, now).unwrap();
         assert_eq!(cart.lines.len(), 1);
-        assert_eq!(cart.set_quantity("A-1", 1, now), Err(CartError::NotInCart("A-1".into())));
+        assert_eq!(
+            cart.set_quantity("A-1", 1, now),
+            Err(CartError::NotInCart("A-1".into()))
+        );
         assert!(cart.add(&b, 999, now).is_err(), "the total of a line is capped too");
         assert!(cart.add(&b, 0, now).is_err());
     }

@@ -145,7 +145,9 @@ impl Carts {
             txn.commit().await?;
             return Ok(cart);
         }
-        Err(CartsError::Unknown(anyhow::anyhow!("the cart kept changing; try again")))
+        Err(CartsError::Unknown(anyhow::anyhow!(
+            "the cart kept changing; try again"
+        )))
     }
 
     /// A signed-in customer takes over the cart of their anonymous session: its lines
@@ -160,7 +162,9 @@ impl Carts {
                 .await?
                 .map_or_else(|| Ok(Cart::new(CartOwner::User(user_id), Utc::now())), Ok);
         };
-        let prices = self.prices(&guest.lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>()).await?;
+        let prices = self
+            .prices(&guest.lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>())
+            .await?;
         let owner = CartOwner::User(user_id);
         let cart = self
             .change(&owner, true, meta, |cart, now| {
@@ -421,7 +425,10 @@ impl EventHandler for CartConsumer {
                     let row = price::ActiveModel {
                         sku: Set(variant.sku),
                         product_id: Set(created.product_id),
-                        name: Set(format!("{} – {}", created.name, variant.name).chars().take(200).collect()),
+                        name: Set(format!("{} – {}", created.name, variant.name)
+                            .chars()
+                            .take(200)
+                            .collect()),
                         amount: Set(created.price.amount()),
                         currency: Set(created.price.currency().code().to_owned()),
                         updated_at: Set(now),

@@ -85,7 +85,9 @@ impl CartObject {
                     quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
                     name: known.map(|k| k.name.clone()),
                     unit_price: known.map(|k| k.price.into()),
-                    line_total: known.and_then(|k| k.price.checked_mul(line.quantity).ok()).map(Into::into),
+                    line_total: known
+                        .and_then(|k| k.price.checked_mul(line.quantity).ok())
+                        .map(Into::into),
                     product: ProductReference {
                         id: ID(line.product_id.to_string()),
                     },

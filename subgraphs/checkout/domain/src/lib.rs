@@ -144,7 +144,10 @@ impl SessionStatus {
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck)
+        matches!(
+            self,
+            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck
+        )
     }
 }
 
@@ -505,11 +508,21 @@ mod tests {
             ),
             (
                 Step::ConfirmStock,
-                vec![Step::VoidPayment, Step::CancelOrder, Step::ReleaseCoupon, Step::ReleaseStock],
+                vec![
+                    Step::VoidPayment,
+                    Step::CancelOrder,
+                    Step::ReleaseCoupon,
+                    Step::ReleaseStock,
+                ],
             ),
             (
                 Step::MarkOrderPaid,
-                vec![Step::VoidPayment, Step::CancelOrder, Step::ReleaseCoupon, Step::ReturnStock],
+                vec![
+                    Step::VoidPayment,
+                    Step::CancelOrder,
+                    Step::ReleaseCoupon,
+                    Step::ReturnStock,
+                ],
             ),
         ];
         for (failing, expected) in cases {

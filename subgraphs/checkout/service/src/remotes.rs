@@ -293,7 +293,10 @@ impl Remotes {
                     payment_id: id(&payment["id"])?,
                 })
             }
-            Step::ConfirmStock => self.command(&self.inventory, "commitReservation", session.reservation_id, meta).await,
+            Step::ConfirmStock => {
+                self.command(&self.inventory, "commitReservation", session.reservation_id, meta)
+                    .await
+            }
             Step::MarkOrderPaid => {
                 self.orders
                     .execute::<Value>(
@@ -304,9 +307,18 @@ impl Remotes {
                     .await?;
                 Ok(Outcome::Done)
             }
-            Step::CommitCoupon => self.command(&self.coupons, "commitRedemption", session.redemption_id, meta).await,
-            Step::CapturePayment => self.command(&self.payments, "capturePayment", payment(session)?, meta).await,
-            Step::VoidPayment => self.command(&self.payments, "voidPayment", payment(session)?, meta).await,
+            Step::CommitCoupon => {
+                self.command(&self.coupons, "commitRedemption", session.redemption_id, meta)
+                    .await
+            }
+            Step::CapturePayment => {
+                self.command(&self.payments, "capturePayment", payment(session)?, meta)
+                    .await
+            }
+            Step::VoidPayment => {
+                self.command(&self.payments, "voidPayment", payment(session)?, meta)
+                    .await
+            }
             Step::CancelOrder => {
                 let reason = format!(
                     "checkout failed: {}",
@@ -321,13 +333,18 @@ impl Remotes {
                     .await?;
                 Ok(Outcome::Done)
             }
-            Step::ReleaseCoupon => {
-                forgiving(self.command(&self.coupons, "releaseRedemption", session.redemption_id, meta).await)
+            Step::ReleaseCoupon => forgiving(
+                self.command(&self.coupons, "releaseRedemption", session.redemption_id, meta)
+                    .await,
+            ),
+            Step::ReleaseStock => forgiving(
+                self.command(&self.inventory, "releaseReservation", session.reservation_id, meta)
+                    .await,
+            ),
+            Step::ReturnStock => {
+                self.command(&self.inventory, "returnReservation", session.reservation_id, meta)
+                    .await
             }
-            Step::ReleaseStock => {
-                forgiving(self.command(&self.inventory, "releaseReservation", session.reservation_id, meta).await)
-            }
-            Step::ReturnStock => self.command(&self.inventory, "returnReservation", session.reservation_id, meta).await,
         }
     }
 

@@ -18,8 +18,8 @@ use kernel_infra::CancellationToken;
 use kernel_infra::client::CallError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entity::{session, step_log};
@@ -217,7 +217,10 @@ impl Saga {
     /// When the database fails.
     pub async fn drive(&self, id: CheckoutId, meta: &EventMeta) -> Result<CheckoutSession, CheckoutServiceError> {
         if !self.claim(id).await? {
-            return self.get(id).await?.ok_or_else(|| anyhow::anyhow!("session {id} vanished").into());
+            return self
+                .get(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("session {id} vanished").into());
         }
         let session = self
             .get(id)
@@ -269,7 +272,10 @@ impl Saga {
         let now = Utc::now();
         let result = session::Entity::update_many()
             .col_expr(session::Column::LockedBy, Expr::value(self.driver.clone()))
-            .col_expr(session::Column::LockedUntil, Expr::value(Some(now + lease(&self.settings))))
+            .col_expr(
+                session::Column::LockedUntil,
+                Expr::value(Some(now + lease(&self.settings))),
+            )
             .filter(session::Column::Id.eq(id.as_uuid()))
             .filter(
                 session::Column::LockedUntil
@@ -306,7 +312,10 @@ impl Saga {
         let txn = self.db.begin().await?;
         let updated = session::Entity::update_many()
             .col_expr(session::Column::Status, Expr::value(s.status.as_str()))
-            .col_expr(session::Column::Step, Expr::value(s.step.map(|x| x.as_str().to_owned())))
+            .col_expr(
+                session::Column::Step,
+                Expr::value(s.step.map(|x| x.as_str().to_owned())),
+            )
             .col_expr(
                 session::Column::FailedStep,
                 Expr::value(s.failed_step.map(|x| x.as_str().to_owned())),
@@ -316,7 +325,10 @@ impl Saga {
             .col_expr(session::Column::PaymentId, Expr::value(s.payment_id))
             .col_expr(session::Column::Discount, Expr::value(s.discount.map(|m| m.amount())))
             .col_expr(session::Column::Total, Expr::value(s.total.map(|m| m.amount())))
-            .col_expr(session::Column::LockedUntil, Expr::value(Some(now + lease(&self.settings))))
+            .col_expr(
+                session::Column::LockedUntil,
+                Expr::value(Some(now + lease(&self.settings))),
+            )
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(s.id.as_uuid()))
             .filter(session::Column::LockedBy.eq(self.driver.clone()))
@@ -355,8 +367,7 @@ impl Saga {
             .select_only()
             .column(session::Column::Id)
             .filter(
-                session::Column::Status
-                    .is_in([SessionStatus::Running.as_str(), SessionStatus::Compensating.as_str()]),
+                session::Column::Status.is_in([SessionStatus::Running.as_str(), SessionStatus::Compensating.as_str()]),
             )
             .filter(session::Column::UpdatedAt.lt(quiet_since))
             .filter(
@@ -473,12 +484,7 @@ async fn append_log(
     Ok(())
 }
 
-async fn insert(
-    conn: &impl ConnectionTrait,
-    s: &CheckoutSession,
-    driver: &str,
-    lease: Duration,
-) -> Result<(), DbErr> {
+async fn insert(conn: &impl ConnectionTrait, s: &CheckoutSession, driver: &str, lease: Duration) -> Result<(), DbErr> {
     let currency = s.lines[0].unit_price.currency();
     session::Entity::insert(session::ActiveModel {
         id: Set(s.id.as_uuid()),

@@ -31,7 +31,11 @@ pub enum CouponError {
     #[error("coupon {code} needs an order of at least {minimum}")]
     MinimumNotMet { code: String, minimum: Money },
     #[error("coupon {code} is in {coupon}, the order in {order}")]
-    CurrencyMismatch { code: String, coupon: String, order: String },
+    CurrencyMismatch {
+        code: String,
+        coupon: String,
+        order: String,
+    },
     #[error("redemption is {status}: it cannot be {action}")]
     RedemptionClosed { status: &'static str, action: &'static str },
 }
@@ -73,10 +77,7 @@ impl CouponCode {
         if valid {
             Ok(Self(code))
         } else {
-            Err(CouponError::invalid(
-                "code",
-                "3 to 32 letters, digits, `-` or `_`",
-            ))
+            Err(CouponError::invalid("code", "3 to 32 letters, digits, `-` or `_`"))
         }
     }
 
@@ -165,7 +166,10 @@ impl Coupon {
         if let (Discount::Fixed(fixed), Some(minimum)) = (discount, rules.minimum_order)
             && fixed.currency() != minimum.currency()
         {
-            return Err(CouponError::invalid("minimumOrder", "must be in the discount's currency"));
+            return Err(CouponError::invalid(
+                "minimumOrder",
+                "must be in the discount's currency",
+            ));
         }
         if rules.minimum_order.is_some_and(|m| m.amount() < 0) {
             return Err(CouponError::invalid("minimumOrder", "cannot be negative"));
@@ -447,7 +451,9 @@ mod tests {
         let redemption = limited.redeem(RedemptionId::new(), user, usd(5000), 0, now).unwrap();
         assert_eq!(redemption.discount, usd(500));
         assert_eq!(limited.uses, 1);
-        let err = limited.redeem(RedemptionId::new(), user, usd(5000), 0, now).unwrap_err();
+        let err = limited
+            .redeem(RedemptionId::new(), user, usd(5000), 0, now)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
         limited.give_back();
         assert!(limited.redeem(RedemptionId::new(), user, usd(5000), 0, now).is_ok());
@@ -458,7 +464,10 @@ mod tests {
             Err(CouponError::Exhausted(_)) | Err(CouponError::CurrencyMismatch { .. })
         ));
         let fixed = coupon(Discount::Fixed(usd(100)), open_rules());
-        assert!(matches!(fixed.quote(eur, 0, now), Err(CouponError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            fixed.quote(eur, 0, now),
+            Err(CouponError::CurrencyMismatch { .. })
+        ));
     }
 
     #[test]
@@ -471,7 +480,10 @@ mod tests {
                 ..open_rules()
             },
         );
-        assert!(matches!(later.quote(usd(1000), 0, now), Err(CouponError::NotYetValid(_))));
+        assert!(matches!(
+            later.quote(usd(1000), 0, now),
+            Err(CouponError::NotYetValid(_))
+        ));
         let over = coupon(
             Discount::Fixed(usd(100)),
             CouponRules {

@@ -117,8 +117,7 @@ impl Coupons {
             .await?
             .ok_or_else(|| CouponError::NotFound(code.as_str().to_owned()))?;
         if let Some(existing) = find_redemption(&txn, id).await? {
-            return if existing.coupon_id == coupon.id && existing.user_id == user_id && existing.order_amount == order
-            {
+            return if existing.coupon_id == coupon.id && existing.user_id == user_id && existing.order_amount == order {
                 Ok(existing)
             } else {
                 Err(CouponsError::RedemptionIdTaken(id))
@@ -244,7 +243,10 @@ async fn by_code(conn: &impl ConnectionTrait, code: &CouponCode, lock: bool) -> 
 
 async fn save_uses(conn: &impl ConnectionTrait, coupon: &Coupon, now: DateTime<Utc>) -> Result<(), DbErr> {
     coupon::Entity::update_many()
-        .col_expr(coupon::Column::Uses, Expr::value(i32::try_from(coupon.uses).unwrap_or(i32::MAX)))
+        .col_expr(
+            coupon::Column::Uses,
+            Expr::value(i32::try_from(coupon.uses).unwrap_or(i32::MAX)),
+        )
         .col_expr(coupon::Column::UpdatedAt, Expr::value(now))
         .filter(coupon::Column::Id.eq(coupon.id.as_uuid()))
         .exec(conn)
@@ -332,4 +334,3 @@ fn from_row(row: coupon::Model) -> Result<Coupon, CouponsError> {
         created_at: row.created_at,
     })
 }
-

@@ -224,8 +224,7 @@ impl Mutation {
     async fn reserve_redemption(&self, ctx: &Context<'_>, input: ReserveRedemptionInput) -> Result<RedemptionObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let code = CouponCode::parse(&input.code).map_err(error)?;
-        let user_id =
-            uuid::Uuid::try_parse(&input.user_id).map_err(|_| bad_input("userId is not a valid user id"))?;
+        let user_id = uuid::Uuid::try_parse(&input.user_id).map_err(|_| bad_input("userId is not a valid user id"))?;
         let redemption = ctx
             .data_unchecked::<Coupons>()
             .reserve(

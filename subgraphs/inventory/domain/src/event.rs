@@ -95,7 +95,8 @@ impl DomainEvent for InventoryEvent {
             } => serde_json::json!({
                 "reservationId": reservation_id, "lines": lines, "expiresAt": expires_at,
             }),
-            InventoryEvent::Committed { reservation_id, lines } | InventoryEvent::Returned { reservation_id, lines } => {
+            InventoryEvent::Committed { reservation_id, lines }
+            | InventoryEvent::Returned { reservation_id, lines } => {
                 serde_json::json!({ "reservationId": reservation_id, "lines": lines })
             }
             InventoryEvent::Released {

@@ -30,9 +30,15 @@ impl ReservationStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Active, Self::Committed, Self::Released, Self::Expired, Self::Returned]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [
+            Self::Active,
+            Self::Committed,
+            Self::Released,
+            Self::Expired,
+            Self::Returned,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
     }
 }
 

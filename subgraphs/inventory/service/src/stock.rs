@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::Utc;
 use inventory_domain::event::LineSummary;
 use inventory_domain::{
-    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku,
-    StockItem,
+    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, ReservationStatus,
+    Sku, StockItem,
 };
 use kernel::{Classify, ErrorKind, EventMeta};
 use kernel_infra::CancellationToken;
@@ -63,7 +63,9 @@ fn summaries(lines: &[ReservationLine]) -> Vec<LineSummary> {
 #[derive(Clone, Copy)]
 enum Closing {
     Sell,
-    GiveBack { expired: bool },
+    GiveBack {
+        expired: bool,
+    },
     /// A sold reservation comes back to stock.
     Return,
 }
@@ -151,7 +153,10 @@ impl Stock {
         let already_closed = match closing {
             Closing::Sell => reservation.status == ReservationStatus::Committed,
             Closing::GiveBack { .. } => {
-                matches!(reservation.status, ReservationStatus::Released | ReservationStatus::Expired)
+                matches!(
+                    reservation.status,
+                    ReservationStatus::Released | ReservationStatus::Expired
+                )
             }
             Closing::Return => reservation.status == ReservationStatus::Returned,
         };

@@ -94,7 +94,10 @@ impl SubgraphClient {
             .header("accept", "application/graphql-response+json, application/json")
             .json(&serde_json::json!({ "query": query, "variables": variables }));
         if let Some(trace_id) = &meta.trace_id {
-            request = request.header("traceparent", format!("00-{trace_id}-{:016x}-01", uuid::Uuid::now_v7().as_u64_pair().1));
+            request = request.header(
+                "traceparent",
+                format!("00-{trace_id}-{:016x}-01", uuid::Uuid::now_v7().as_u64_pair().1),
+            );
         }
         if let Some(correlation_id) = &meta.correlation_id {
             request = request.header("x-correlation-id", correlation_id);

@@ -253,11 +253,14 @@ pub fn require_any_role<'a>(ctx: &async_graphql::Context<'a>, roles: &[Role]) ->
 /// role SERVICE, with a fixed id per service name so its actions are traceable.
 pub fn service_identity(service: &str) -> Identity {
     // FNV-1a over the name: stable across processes and releases.
-    let hash = service
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let hash = service.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     Identity {
-        user_id: uuid::Uuid::from_u64_pair(0x5e4f_1ce0_0000_7000, hash & 0x3fff_ffff_ffff_ffff | 0x8000_0000_0000_0000),
+        user_id: uuid::Uuid::from_u64_pair(
+            0x5e4f_1ce0_0000_7000,
+            hash & 0x3fff_ffff_ffff_ffff | 0x8000_0000_0000_0000,
+        ),
         role: Role::Service,
     }
 }

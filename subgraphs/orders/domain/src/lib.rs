@@ -166,7 +166,10 @@ impl Order {
     pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, StatusChange), OrderError> {
         let items = placement.items;
         if items.is_empty() || items.len() > MAX_ITEMS {
-            return Err(OrderError::invalid("items", format!("an order has 1 to {MAX_ITEMS} items")));
+            return Err(OrderError::invalid(
+                "items",
+                format!("an order has 1 to {MAX_ITEMS} items"),
+            ));
         }
         let currency = items[0].unit_price.currency();
         let mut skus: Vec<&str> = items.iter().map(|i| i.sku.as_str()).collect();

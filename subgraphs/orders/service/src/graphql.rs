@@ -177,7 +177,12 @@ pub struct OrderConnection {
     page_info: PageInfo,
 }
 
-async fn orders_of(ctx: &Context<'_>, user_id: uuid::Uuid, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
+async fn orders_of(
+    ctx: &Context<'_>,
+    user_id: uuid::Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<OrderConnection> {
     let limit = page_size(first)?;
     let after = after
         .map(|c| cursor::decode(&c).and_then(|key| OrderId::parse(&key).map_err(bad_input)))
@@ -296,9 +301,8 @@ pub struct PlaceOrderInput {
 
 impl PlaceOrderInput {
     fn placement(&self) -> Result<Placement> {
-        let uuid = |id: &ID, what: &str| {
-            uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{what} is not a valid id")))
-        };
+        let uuid =
+            |id: &ID, what: &str| uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{what} is not a valid id")));
         Ok(Placement {
             user_id: uuid(&self.user_id, "userId")?,
             items: self
@@ -397,4 +401,3 @@ impl Mutation {
         Ok(OrderObject(order))
     }
 }
-

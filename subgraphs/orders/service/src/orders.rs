@@ -273,9 +273,7 @@ impl Orders {
         let due: Vec<uuid::Uuid> = order::Entity::find()
             .select_only()
             .column(order::Column::Id)
-            .filter(
-                order::Column::Status.is_in([OrderStatus::Pending.as_str(), OrderStatus::AwaitingPayment.as_str()]),
-            )
+            .filter(order::Column::Status.is_in([OrderStatus::Pending.as_str(), OrderStatus::AwaitingPayment.as_str()]))
             .filter(order::Column::CreatedAt.lt(Utc::now() - older_than))
             .limit(500)
             .into_tuple()
@@ -285,7 +283,13 @@ impl Orders {
         for id in due {
             let id = OrderId::from_uuid(id);
             match self
-                .transition(id, OrderStatus::Canceled, "not paid in time", None, &EventMeta::internal())
+                .transition(
+                    id,
+                    OrderStatus::Canceled,
+                    "not paid in time",
+                    None,
+                    &EventMeta::internal(),
+                )
                 .await
             {
                 Ok(_) => canceled += 1,
@@ -369,7 +373,10 @@ pub async fn transition_in(
 
 async fn lock_order(txn: &DatabaseTransaction, id: OrderId) -> Result<Order, OrdersError> {
     if kernel_infra::db::is_postgres(txn) {
-        order::Entity::find_by_id(id.as_uuid()).lock_exclusive().one(txn).await?;
+        order::Entity::find_by_id(id.as_uuid())
+            .lock_exclusive()
+            .one(txn)
+            .await?;
     }
     load_orders(txn, vec![id.as_uuid()])
         .await?
@@ -475,4 +482,3 @@ async fn load_orders(conn: &impl ConnectionTrait, ids: Vec<uuid::Uuid>) -> Resul
         })
         .collect()
 }
-

@@ -362,7 +362,11 @@ mod tests {
     #[test]
     fn every_transaction_balances() {
         let mut p = payment();
-        for kind in [TransactionKind::Authorize, TransactionKind::Capture, TransactionKind::Refund] {
+        for kind in [
+            TransactionKind::Authorize,
+            TransactionKind::Capture,
+            TransactionKind::Refund,
+        ] {
             let transaction = p.apply(kind, "ref-1", Utc::now()).unwrap();
             let sum: i64 = transaction.entries().iter().map(|e| e.amount.amount()).sum();
             assert_eq!(sum, 0, "{kind:?}");

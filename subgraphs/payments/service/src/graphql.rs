@@ -137,7 +137,10 @@ impl OrderPayment {
     /// anyone but the buyer and staff.
     async fn payment(&self, ctx: &Context<'_>) -> Result<Option<PaymentObject>> {
         let caller = require_user(ctx)?;
-        let payment = ctx.data_unchecked::<DataLoader<PaymentByOrder>>().load_one(self.id).await?;
+        let payment = ctx
+            .data_unchecked::<DataLoader<PaymentByOrder>>()
+            .load_one(self.id)
+            .await?;
         Ok(payment.filter(|p| caller.may_act_for(p.user_id)).map(PaymentObject))
     }
 }
@@ -212,7 +215,8 @@ impl Mutation {
     /// payment, not an error.
     async fn authorize_payment(&self, ctx: &Context<'_>, input: AuthorizePaymentInput) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
-        let uuid = |id: &ID, what: &str| uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{what} is not a valid id")));
+        let uuid =
+            |id: &ID, what: &str| uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{what} is not a valid id")));
         let request = AuthorizationRequest {
             idempotency_key: &input.idempotency_key,
             order_id: uuid(&input.order_id, "orderId")?,

@@ -84,7 +84,11 @@ impl Payments {
     ///
     /// # Errors
     /// An invalid request, a reused key, a database failure.
-    pub async fn authorize(&self, request: AuthorizationRequest<'_>, meta: &EventMeta) -> Result<Payment, PaymentsError> {
+    pub async fn authorize(
+        &self,
+        request: AuthorizationRequest<'_>,
+        meta: &EventMeta,
+    ) -> Result<Payment, PaymentsError> {
         let wanted = Payment::request(
             request.idempotency_key,
             request.order_id,
@@ -104,7 +108,9 @@ impl Payments {
                 if (found.order_id, found.amount, found.method.as_str())
                     != (wanted.order_id, wanted.amount, wanted.method.as_str())
                 {
-                    return Err(PaymentsError::KeyReused(request.idempotency_key.chars().take(64).collect()));
+                    return Err(PaymentsError::KeyReused(
+                        request.idempotency_key.chars().take(64).collect(),
+                    ));
                 }
                 if found.status != PaymentStatus::Pending {
                     return Ok(found);
@@ -112,7 +118,9 @@ impl Payments {
                 found
             }
             None => {
-                payment::Entity::insert(to_row(&wanted)).exec_without_returning(&self.db).await?;
+                payment::Entity::insert(to_row(&wanted))
+                    .exec_without_returning(&self.db)
+                    .await?;
                 wanted
             }
         };
@@ -347,7 +355,9 @@ async fn book(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), DbErr>
         created_at: Set(t.created_at),
         ..Default::default()
     });
-    ledger::Entity::insert_many(entries).exec_without_returning(conn).await?;
+    ledger::Entity::insert_many(entries)
+        .exec_without_returning(conn)
+        .await?;
     Ok(())
 }
 
@@ -356,7 +366,12 @@ async fn lock(conn: &impl ConnectionTrait, id: PaymentId) -> Result<Payment, Pay
     if kernel_infra::db::is_postgres(conn) {
         query = query.lock_exclusive();
     }
-    query.one(conn).await?.map(from_row).transpose()?.ok_or(PaymentsError::NotFound(id))
+    query
+        .one(conn)
+        .await?
+        .map(from_row)
+        .transpose()?
+        .ok_or(PaymentsError::NotFound(id))
 }
 
 async fn save_status(conn: &impl ConnectionTrait, p: &Payment) -> Result<(), DbErr> {

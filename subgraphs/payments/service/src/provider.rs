@@ -217,7 +217,9 @@ impl ResilientProvider {
         let mut last = ProviderError::Unavailable("not attempted".into());
         for attempt in 1..=self.policy.attempts {
             if !self.breaker.allows() {
-                return Err(ProviderError::Unavailable("circuit open: the provider keeps failing".into()));
+                return Err(ProviderError::Unavailable(
+                    "circuit open: the provider keeps failing".into(),
+                ));
             }
             match self.provider.execute(call).await {
                 Ok(reference) => {
@@ -239,10 +241,9 @@ impl ResilientProvider {
             }
         }
         Err(match last {
-            ProviderError::Unavailable(reason) => ProviderError::Unavailable(format!(
-                "{reason} (after {} attempts)",
-                self.policy.attempts
-            )),
+            ProviderError::Unavailable(reason) => {
+                ProviderError::Unavailable(format!("{reason} (after {} attempts)", self.policy.attempts))
+            }
             declined => declined,
         })
     }

@@ -99,9 +99,7 @@ impl Shipment {
     }
 
     pub fn event(&self) -> ShippingEvent {
-        ShippingEvent {
-            shipment: self.clone(),
-        }
+        ShippingEvent { shipment: self.clone() }
     }
 }
 

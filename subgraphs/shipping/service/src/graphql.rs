@@ -121,7 +121,10 @@ impl OrderShipment {
     /// buyer and staff.
     async fn shipment(&self, ctx: &Context<'_>) -> Result<Option<ShipmentObject>> {
         let caller = require_user(ctx)?;
-        let shipment = ctx.data_unchecked::<DataLoader<ShipmentByOrder>>().load_one(self.id).await?;
+        let shipment = ctx
+            .data_unchecked::<DataLoader<ShipmentByOrder>>()
+            .load_one(self.id)
+            .await?;
         Ok(shipment.filter(|s| caller.may_act_for(s.user_id)).map(ShipmentObject))
     }
 }

@@ -1,0 +1,196 @@
+//! Helpers that act as the shop's users through the gateway: an admin who stocks the
+//! catalog and creates coupons, customers who fill carts and check out.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::TestPlatform;
+
+/// A signed-in customer: their token and user id.
+pub struct Customer {
+    pub token: String,
+    pub user_id: uuid::Uuid,
+}
+
+impl Customer {
+    /// A customer with a token signed by the key the subgraphs verify (no Accounts
+    /// row: the contexts know users only by id).
+    pub fn new() -> Self {
+        let identity = kernel::Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: kernel::Role::Customer,
+        };
+        let token = kernel_infra::identity::TokenIssuer::from_env()
+            .unwrap()
+            .issue(&identity)
+            .unwrap()
+            .0;
+        Self {
+            token,
+            user_id: identity.user_id,
+        }
+    }
+}
+
+/// Runs an operation as `customer`, expecting no errors; returns `data`.
+pub async fn ok(platform: &TestPlatform, token: &str, query: &str, variables: Value) -> Value {
+    let (status, body) = platform.post_as(Some(token), query, variables).await;
+    assert!(status == 200 && body["errors"].is_null(), "{status}: {body}");
+    body["data"].clone()
+}
+
+/// A published product with one SKU, `units` in stock, known to the cart's price table.
+pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, units: i64) -> String {
+    let input = json!({ "input": {
+        "name": format!("Product {sku}"), "category": "electronics/phones",
+        "variants": [{ "sku": sku, "name": "Standard" }],
+        "price": { "amount": cents, "currency": "USD" },
+    }});
+    let admin = platform.admin_token();
+    let data = ok(
+        platform,
+        &admin,
+        "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+        input,
+    )
+    .await;
+    let id = data["createProduct"]["id"].as_str().unwrap().to_owned();
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { publishProduct(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    // Inventory and Cart learn of the SKU from product.created.
+    eventually("inventory and cart know the SKU", || async {
+        let (_, body) = platform
+            .post(
+                "query($sku: String!) { stockItem(sku: $sku) { sku } }",
+                json!({ "sku": sku }),
+            )
+            .await;
+        let known_to_cart = !platform
+            .contexts
+            .cart
+            .carts
+            .prices(&[sku.to_owned()])
+            .await
+            .unwrap()
+            .is_empty();
+        !body["data"]["stockItem"].is_null() && known_to_cart
+    })
+    .await;
+    if units > 0 {
+        ok(
+            platform,
+            &admin,
+            r#"mutation($sku: String!, $delta: Int!) { adjustStock(sku: $sku, delta: $delta, reason: "delivery") { sku } }"#,
+            json!({ "sku": sku, "delta": units }),
+        )
+        .await;
+    }
+    id
+}
+
+/// A coupon created by an admin.
+pub async fn coupon(platform: &TestPlatform, code: &str, basis_points: i32, max_uses: Option<i32>) {
+    let admin = platform.admin_token();
+    ok(
+        platform,
+        &admin,
+        "mutation($input: CreateCouponInput!) { createCoupon(input: $input) { code } }",
+        json!({ "input": { "code": code, "kind": "PERCENTAGE", "basisPoints": basis_points, "maxUses": max_uses } }),
+    )
+    .await;
+}
+
+/// Adds units of `sku` to the customer's cart; returns the cart id.
+pub async fn add_to_cart(platform: &TestPlatform, customer: &Customer, sku: &str, quantity: i64) -> String {
+    let data = ok(
+        platform,
+        &customer.token,
+        "mutation($sku: String!, $q: Int!) { addToCart(sku: $sku, quantity: $q) { id } }",
+        json!({ "sku": sku, "q": quantity }),
+    )
+    .await;
+    data["addToCart"]["id"].as_str().unwrap().to_owned()
+}
+
+pub const CHECKOUT: &str = r#"mutation($input: CheckoutInput!) {
+  checkout(input: $input) {
+    id status failedStep failureReason
+    total { amount currency } discount { amount }
+    order { id status total { amount } }
+    steps { step outcome detail }
+  }
+}"#;
+
+/// Checks out through the gateway; returns the whole response body.
+pub async fn checkout(
+    platform: &TestPlatform,
+    customer: &Customer,
+    cart_id: &str,
+    coupon: Option<&str>,
+    method: &str,
+    key: &str,
+) -> Value {
+    let input = json!({ "input": {
+        "cartId": cart_id, "couponCode": coupon, "paymentMethod": method, "idempotencyKey": key,
+    }});
+    platform.post_as(Some(&customer.token), CHECKOUT, input).await.1
+}
+
+/// The steps of a session with `outcome`, in order.
+pub fn steps(session: &Value, outcome: &str) -> Vec<String> {
+    session["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == outcome)
+        .map(|s| s["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The stock of a SKU: (on hand, reserved).
+pub async fn stock(platform: &TestPlatform, sku: &str) -> (i64, i64) {
+    let (_, body) = platform
+        .post(
+            "query($sku: String!) { stockItem(sku: $sku) { inventory { onHand reserved } } }",
+            json!({ "sku": sku }),
+        )
+        .await;
+    let inventory = &body["data"]["stockItem"]["inventory"];
+    (
+        inventory["onHand"].as_i64().unwrap(),
+        inventory["reserved"].as_i64().unwrap(),
+    )
+}
+
+/// Waits up to 30 seconds for `condition`.
+pub async fn eventually<F, Fut>(what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The sum of every ledger entry per currency: empty or all zero when balanced.
+pub async fn ledger_imbalance(platform: &TestPlatform) -> Vec<(String, i64)> {
+    platform
+        .contexts
+        .payments
+        .payments
+        .ledger_imbalance()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, sum)| *sum != 0)
+        .collect()
+}
