@@ -5,6 +5,7 @@
 //!   and background jobs, and starts the gateway.
 //! - `platform gateway`: the gateway alone (the launcher starts it this way, as a child
 //!   process, because the router owns process-wide state).
+//! - `platform checkout`: the Checkout subgraph alone (the crash test kills it).
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 
 // ntex's middleware types are deep; release builds need more than the default 128.
@@ -33,6 +34,14 @@ enum Command {
         #[arg(long)]
         exit_with_stdin: bool,
     },
+    /// Run the Checkout subgraph alone, with its saga reconciler (the other contexts
+    /// at CHECKOUT_<CONTEXT>_URL); the crash test kills and restarts it.
+    Checkout {
+        #[arg(long, env = "CHECKOUT_DATABASE_URL", default_value = "sqlite://data/checkout.db")]
+        database_url: String,
+        #[arg(long, env = "CHECKOUT_LISTEN", default_value = "127.0.0.1:4009")]
+        listen: String,
+    },
     /// Write every subgraph's SDL and the supergraph under schema/.
     Schema {
         /// Only check that the committed files match the code; exit 1 if not.
@@ -57,6 +66,7 @@ fn main() -> anyhow::Result<()> {
             }
             gateway::serve::run()
         }
+        Some(Command::Checkout { database_url, listen }) => run_checkout(&database_url, &listen),
         Some(Command::Schema { check: false, dir }) => {
             for path in platform::schema_files::write(&dir)? {
                 println!("wrote {}", path.display());
@@ -76,6 +86,12 @@ fn main() -> anyhow::Result<()> {
         }
         None => run_platform(),
     }
+}
+
+#[tokio::main]
+async fn run_checkout(database_url: &str, listen: &str) -> anyhow::Result<()> {
+    kernel_infra::server::init_logging();
+    checkout_service::run_alone(database_url, listen).await
 }
 
 #[tokio::main]

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod checkout;
+mod crash;
+mod flash_sale;
 mod gateway;
 mod schema;
 mod shop;
@@ -82,6 +84,7 @@ pub fn fast_jobs() -> platform::JobSettings {
             lease: Duration::from_secs(5),
             resume_after: Duration::from_millis(500),
             crash_after: None,
+            crash_before_save: None,
         },
         ..platform::JobSettings::default()
     }

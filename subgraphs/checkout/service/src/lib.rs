@@ -58,6 +58,25 @@ impl Checkout {
     }
 }
 
+/// Runs Checkout alone, as its own process: serves the subgraph on `listen` and runs
+/// the saga reconciler until Ctrl-C. The other contexts are found at
+/// `CHECKOUT_<CONTEXT>_URL`, the saga's settings in `CHECKOUT_*` (see
+/// [`SagaSettings::from_env`]).
+///
+/// # Errors
+/// When the context cannot be opened or the address bound.
+pub async fn run_alone(database_url: &str, listen: &str) -> anyhow::Result<()> {
+    let settings = SagaSettings::from_env();
+    let reconcile_every =
+        (settings.resume_after / 2).clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(5));
+    let checkout = Checkout::open(database_url, &RemoteUrls::from_env(), settings).await?;
+    let shutdown = kernel_infra::CancellationToken::new();
+    tokio::spawn(checkout.saga.clone().run_reconciler(reconcile_every, shutdown.clone()));
+    let result = kernel_infra::server::run_standalone("checkout", checkout.router(), listen).await;
+    shutdown.cancel();
+    result
+}
+
 /// The subgraph's SDL, as committed in schema/subgraphs/checkout.graphql.
 pub fn sdl() -> String {
     let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)

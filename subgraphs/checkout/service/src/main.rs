@@ -1,11 +1,7 @@
-//! `checkout`: the Checkout subgraph on its own, with its relay-less saga reconciler
-//! (`checkout sdl` prints its SDL). The other contexts are found at
-//! `CHECKOUT_<CONTEXT>_URL`.
-
-use std::time::Duration;
+//! `checkout`: the Checkout subgraph on its own, with its saga reconciler (`checkout
+//! sdl` prints its SDL). The other contexts are found at `CHECKOUT_<CONTEXT>_URL`.
 
 use clap::Parser;
-use kernel_infra::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "checkout", about = "The Checkout subgraph (the checkout saga)")]
@@ -26,18 +22,5 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     kernel_infra::server::init_logging();
-    let checkout = checkout_service::Checkout::open(
-        &cli.database_url,
-        &checkout_service::RemoteUrls::from_env(),
-        checkout_service::SagaSettings::from_env(),
-    )
-    .await?;
-    let shutdown = CancellationToken::new();
-    tokio::spawn(
-        checkout
-            .saga
-            .clone()
-            .run_reconciler(Duration::from_millis(500), shutdown.clone()),
-    );
-    kernel_infra::server::run_standalone("checkout", checkout.router(), &cli.listen).await
+    checkout_service::run_alone(&cli.database_url, &cli.listen).await
 }

@@ -92,11 +92,15 @@ pub struct SagaSettings {
     /// Fault injection for the crash test: abort the process right after this step
     /// was persisted (`CHECKOUT_CRASH_AFTER=CONFIRM_STOCK`). Never set in production.
     pub crash_after: Option<Step>,
+    /// Fault injection: abort after this step's call was answered but before the
+    /// answer was persisted (`CHECKOUT_CRASH_BEFORE_SAVE=PLACE_ORDER`), so the resumed
+    /// saga repeats a call that already acted.
+    pub crash_before_save: Option<Step>,
 }
 
 impl SagaSettings {
-    /// From `CHECKOUT_LEASE_SECONDS` (30), `CHECKOUT_RESUME_AFTER_SECONDS` (30) and
-    /// `CHECKOUT_CRASH_AFTER`.
+    /// From `CHECKOUT_LEASE_SECONDS` (30), `CHECKOUT_RESUME_AFTER_SECONDS` (30),
+    /// `CHECKOUT_CRASH_AFTER` and `CHECKOUT_CRASH_BEFORE_SAVE`.
     pub fn from_env() -> Self {
         let seconds = |name: &str, default: f64| {
             Duration::from_secs_f64(
@@ -111,6 +115,9 @@ impl SagaSettings {
             lease: seconds("CHECKOUT_LEASE_SECONDS", 30.0),
             resume_after: seconds("CHECKOUT_RESUME_AFTER_SECONDS", 30.0),
             crash_after: std::env::var("CHECKOUT_CRASH_AFTER").ok().and_then(|s| Step::parse(&s)),
+            crash_before_save: std::env::var("CHECKOUT_CRASH_BEFORE_SAVE")
+                .ok()
+                .and_then(|s| Step::parse(&s)),
         }
     }
 }
@@ -121,6 +128,7 @@ impl Default for SagaSettings {
             lease: Duration::from_secs(30),
             resume_after: Duration::from_secs(30),
             crash_after: None,
+            crash_before_save: None,
         }
     }
 }
@@ -254,6 +262,10 @@ impl Saga {
                     return Ok(before);
                 }
             };
+            if self.settings.crash_before_save == Some(step) {
+                tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_BEFORE_SAVE: aborting the process");
+                std::process::abort();
+            }
             if !self.persist(&session, step, outcome, detail.as_deref(), meta).await? {
                 tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
                 return Ok(session);

@@ -191,7 +191,7 @@ impl Orders {
         }
         let ids: Vec<uuid::Uuid> = query.into_tuple().all(&self.db).await?;
         let mut orders = load_orders(&self.db, ids).await?;
-        orders.sort_by(|a, b| b.id.cmp(&a.id));
+        orders.sort_by_key(|o| std::cmp::Reverse(o.id));
         Ok(orders)
     }
 
@@ -217,8 +217,8 @@ impl Orders {
             .collect()
     }
 
-    /// Moves an order to `to`. Asking for the status it already has changes nothing,
-    /// so a retried command is harmless.
+    /// Moves an order to `to`. Asking for the status it has, or had before it moved
+    /// on, changes nothing, so a retried command is harmless.
     ///
     /// # Errors
     /// NOT_FOUND, or a transition the state machine refuses (CONFLICT).
@@ -349,6 +349,11 @@ pub async fn transition_in(
     if order.status == to {
         return Ok(order);
     }
+    // A command repeated after the order moved on (paid, then shipped) was applied
+    // already: answer as if it was just applied.
+    if !order.status.can_move_to(to) && reached_before(txn, id, to).await? {
+        return Ok(order);
+    }
     let now = Utc::now();
     let change = order.move_to(to, reason, now)?;
     if payment_id.is_some() {
@@ -369,6 +374,15 @@ pub async fn transition_in(
         .collect();
     kernel_infra::outbox::record(txn, PRODUCER, meta, &events).await?;
     Ok(order)
+}
+
+async fn reached_before(conn: &impl ConnectionTrait, id: OrderId, status: OrderStatus) -> Result<bool, DbErr> {
+    let found = history::Entity::find()
+        .filter(history::Column::OrderId.eq(id.as_uuid()))
+        .filter(history::Column::ToStatus.eq(status.as_str()))
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 async fn lock_order(txn: &DatabaseTransaction, id: OrderId) -> Result<Order, OrdersError> {

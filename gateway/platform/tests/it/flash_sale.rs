@@ -1,0 +1,168 @@
+//! A flash sale: 300 customers check out at once for 50 units, two in three with a
+//! coupon that has 20 uses. Shoppers whose checkout fails try once more without the
+//! coupon. Nothing may be oversold, over-redeemed, lost or left half-done.
+
+use futures::StreamExt;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+
+use checkout_domain::{CheckoutSession, SessionStatus};
+
+use crate::shop::{Customer, add_to_cart, checkout, coupon, eventually, ledger_imbalance, stock, stocked_product};
+use crate::{Backend, TestPlatform, fast_jobs};
+
+const CUSTOMERS: usize = 300;
+const UNITS: i64 = 50;
+const COUPON_USES: i32 = 20;
+
+#[tokio::test]
+async fn a_flash_sale_sells_exactly_the_stock_and_the_coupon_uses() {
+    for backend in Backend::all().await {
+        let mut jobs = fast_jobs();
+        // Keep paid orders from moving past FULFILLING while we count them.
+        jobs.carrier_step = std::time::Duration::from_secs(3600);
+        let platform = TestPlatform::start_with(backend, jobs).await;
+        flash_sale(&platform, backend).await;
+        platform.stop().await;
+    }
+}
+
+async fn flash_sale(platform: &TestPlatform, backend: Backend) {
+    let sku = "FLASH-1";
+    stocked_product(platform, sku, 9_900, UNITS).await;
+    coupon(platform, "FLASH20", 2_000, Some(COUPON_USES)).await;
+    let customers: Vec<Customer> = (0..CUSTOMERS).map(|_| Customer::new()).collect();
+    let carts: Vec<String> = futures::stream::iter(&customers)
+        .map(|customer| add_to_cart(platform, customer, sku, 1))
+        .buffered(32)
+        .collect()
+        .await;
+
+    // Wave 1: everyone at once. An answer may come back RUNNING when a context was
+    // too slow to answer under the load; the reconciler finishes those, so outcomes are
+    // read from the sessions once every saga has finished.
+    let first: Vec<Value> =
+        futures::future::join_all(customers.iter().zip(&carts).enumerate().map(|(i, (customer, cart))| {
+            let coupon = (i % 3 != 0).then_some("FLASH20");
+            checkout(platform, customer, cart, coupon, "card", "wave-1")
+        }))
+        .await;
+    for body in &first {
+        assert!(body["errors"].is_null(), "{backend:?}: {body}");
+    }
+    let sessions = finished_sessions(platform).await;
+    // Wave 2: whoever failed tries again, without the coupon.
+    let failed: Vec<uuid::Uuid> = sessions
+        .iter()
+        .filter(|s| s.status == SessionStatus::Failed)
+        .map(|s| s.request.user_id)
+        .collect();
+    let second: Vec<Value> = futures::future::join_all(
+        customers
+            .iter()
+            .zip(&carts)
+            .filter(|(customer, _)| failed.contains(&customer.user_id))
+            .map(|(customer, cart)| checkout(platform, customer, cart, None, "card", "wave-2")),
+    )
+    .await;
+    for body in &second {
+        assert!(body["errors"].is_null(), "{backend:?}: {body}");
+    }
+    let sessions = finished_sessions(platform).await;
+    let completed: Vec<_> = sessions
+        .iter()
+        .filter(|s| s.status == SessionStatus::Completed)
+        .collect();
+    assert_eq!(completed.len(), UNITS as usize, "{backend:?}");
+    assert!(
+        sessions
+            .iter()
+            .all(|s| matches!(s.status, SessionStatus::Completed | SessionStatus::Failed)),
+        "{backend:?}"
+    );
+
+    // Stock: sold out, nothing held, and never below zero along the way.
+    assert_eq!(stock(platform, sku).await, (0, 0), "{backend:?}");
+    let movements = inventory_service::entity::movement::Entity::find()
+        .filter(inventory_service::entity::movement::Column::Sku.eq(sku))
+        .order_by_asc(inventory_service::entity::movement::Column::Id)
+        .all(platform.contexts.inventory.stock.db())
+        .await
+        .unwrap();
+    let (mut on_hand, mut reserved) = (0, 0);
+    for movement in &movements {
+        on_hand += movement.on_hand_delta;
+        reserved += movement.reserved_delta;
+        assert!(
+            on_hand >= 0 && reserved >= 0 && reserved <= on_hand,
+            "{backend:?}: {movement:?}"
+        );
+    }
+
+    // Orders: exactly the sold units are paid; every other order was canceled.
+    let orders = platform.contexts.orders.orders.db();
+    let count = |statuses: &'static [&'static str]| {
+        orders_service::entity::order::Entity::find()
+            .filter(orders_service::entity::order::Column::Status.is_in(statuses.iter().copied()))
+            .count(orders)
+    };
+    // Paid, and since handed to Shipping (a label is printed at once).
+    let paid = count(&["PAID", "FULFILLING"]).await.unwrap();
+    assert_eq!(paid, UNITS as u64, "{backend:?}");
+    let placed = orders_service::entity::order::Entity::find()
+        .count(orders)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&["CANCELED"]).await.unwrap(),
+        placed - UNITS as u64,
+        "{backend:?}"
+    );
+
+    // The coupon: exactly its uses, none left dangling.
+    let code = coupons_domain::CouponCode::parse("FLASH20").unwrap();
+    let coupons = &platform.contexts.coupons.coupons;
+    let redemptions = |status| coupons.count_redemptions(&code, status);
+    assert_eq!(
+        redemptions(coupons_domain::RedemptionStatus::Committed).await.unwrap(),
+        COUPON_USES as u64,
+        "{backend:?}"
+    );
+    assert_eq!(
+        redemptions(coupons_domain::RedemptionStatus::Reserved).await.unwrap(),
+        0,
+        "{backend:?}"
+    );
+    let discounted = completed.iter().filter(|s| s.discount.is_some()).count();
+    assert_eq!(discounted, COUPON_USES as usize, "{backend:?}");
+
+    // Payments: one capture per paid order, and the books balance.
+    let captured = payments_service::entity::payment::Entity::find()
+        .filter(payments_service::entity::payment::Column::Status.eq("CAPTURED"))
+        .count(platform.contexts.payments.payments.db())
+        .await
+        .unwrap();
+    assert_eq!(captured, UNITS as u64, "{backend:?}");
+    assert!(ledger_imbalance(platform).await.is_empty(), "{backend:?}");
+
+    // Every failed checkout undid all it did.
+    for session in sessions {
+        if session.status == SessionStatus::Failed {
+            let steps = platform.contexts.checkout.saga.steps(session.id).await.unwrap();
+            let done: Vec<_> = steps.iter().filter(|s| s.outcome == "DONE").map(|s| s.step).collect();
+            for compensation in session.compensations() {
+                assert!(done.contains(&compensation), "{backend:?}: {session:?} {steps:?}");
+            }
+        }
+    }
+}
+
+/// Every checkout session, once none is running or compensating any more.
+async fn finished_sessions(platform: &TestPlatform) -> Vec<CheckoutSession> {
+    let saga = &platform.contexts.checkout.saga;
+    eventually("every checkout has finished", || async {
+        saga.all().await.unwrap().iter().all(|s| s.status.is_finished())
+    })
+    .await;
+    saga.all().await.unwrap()
+}
