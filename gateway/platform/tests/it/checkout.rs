@@ -353,7 +353,7 @@ async fn the_whole_journey_through_the_gateway() {
     assert_eq!(data["checkout"]["total"]["amount"], 20_400);
 
     // Watch the order reach DELIVERED from the customer's own order list.
-    let orders = r#"{ me { id orders(first: 5) { edges { node { status total { amount } payment { status } shipment { status } items { product { name } } } } } } }"#;
+    let orders = r#"{ me { id orders(first: 5) { edges { node { id status total { amount } payment { status } shipment { status } items { product { name } } } } } } }"#;
     eventually("the order is delivered", || async {
         let data = ok(&platform, &token, orders, json!({})).await;
         data["me"]["orders"]["edges"][0]["node"]["status"] == "DELIVERED"
@@ -366,5 +366,45 @@ async fn the_whole_journey_through_the_gateway() {
     assert_eq!(order["shipment"]["status"], "DELIVERED");
     assert_eq!(order["items"][0]["product"]["name"], "Product JOURNEY-1");
     assert_eq!(stock(&platform, sku).await, (1, 0));
+
+    // Staff refund the payment; the order follows the refund event.
+    let order_id = data["me"]["orders"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let payment = ok(
+        &platform,
+        &token,
+        "query($id: ID!) { order(id: $id) { payment { id } } }",
+        json!({ "id": order_id }),
+    )
+    .await;
+    let (_, body) = platform
+        .post_as(
+            Some(&token),
+            "mutation($id: ID!) { refundPayment(id: $id) { status } }",
+            json!({ "id": payment["order"]["payment"]["id"] }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let (_, body) = platform
+        .post_admin(
+            "mutation($id: ID!) { refundPayment(id: $id) { status } }",
+            json!({ "id": payment["order"]["payment"]["id"] }),
+        )
+        .await;
+    assert_eq!(body["data"]["refundPayment"]["status"], "REFUNDED", "{body}");
+    eventually("the order is refunded", || async {
+        let data = ok(
+            &platform,
+            &token,
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+        data["order"]["status"] == "REFUNDED"
+    })
+    .await;
+    assert!(ledger_imbalance(&platform).await.is_empty());
     platform.stop().await;
 }

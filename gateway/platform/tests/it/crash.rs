@@ -93,10 +93,14 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
         Backend::Sqlite => TestDatabase::sqlite(),
         Backend::Postgres => TestDatabase::postgres().await.unwrap(),
     };
+    let url = match backend {
+        Backend::Sqlite => database.url.clone(),
+        Backend::Postgres => format!("{}?max_connections=4", database.url),
+    };
     // Migrate once, so the killed processes share one database.
-    let migrated = CheckoutProcess::start(platform, &database.url, None).await;
+    let migrated = CheckoutProcess::start(platform, &url, None).await;
     drop(migrated);
-    let db = kernel_infra::db::connect(&database.url).await.unwrap();
+    let db = kernel_infra::db::connect(&url).await.unwrap();
 
     let paid_flow = Step::FORWARD.map(|step| (step, "card"));
     let declined_flow = [
@@ -112,7 +116,7 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             let case = format!("{backend:?} {variable}={}", step.as_str());
             let customer = Customer::new();
             let cart = add_to_cart(platform, &customer, sku, 2).await;
-            let mut doomed = CheckoutProcess::start(platform, &database.url, Some((variable, step))).await;
+            let mut doomed = CheckoutProcess::start(platform, &url, Some((variable, step))).await;
             let input = json!({ "input": {
                 "cartId": cart, "couponCode": "CRASH", "paymentMethod": method, "idempotencyKey": "crash",
             }});
@@ -136,7 +140,7 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             assert!(!status.success(), "{case}: {status:?}");
 
             // Restarted, the reconciler finishes the saga without any client retry.
-            let mut restarted = CheckoutProcess::start(platform, &database.url, None).await;
+            let mut restarted = CheckoutProcess::start(platform, &url, None).await;
             let deadline = Instant::now() + Duration::from_secs(30);
             let session = loop {
                 let sessions = sessions_of(&db, customer.user_id).await;

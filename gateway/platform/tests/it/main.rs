@@ -35,7 +35,11 @@ pub struct TestPlatform {
     shutdown: CancellationToken,
     databases: Vec<TestDatabase>,
     dir: std::path::PathBuf,
+    _postgres_turn: Option<std::sync::MutexGuard<'static, ()>>,
 }
+
+/// Taken by a platform on PostgreSQL for its lifetime.
+static POSTGRES_PLATFORMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 async fn record(State(recorded): State<Recorded>, request: Request, next: Next) -> axum::response::Response {
     let (parts, body) = request.into_parts();
@@ -96,6 +100,13 @@ impl TestPlatform {
     }
 
     pub async fn start_with(backend: Backend, jobs: platform::JobSettings) -> Self {
+        // PostgreSQL allows 100 connections: one platform on it at a time, with small
+        // pools (9 contexts × 4, and a checkout process of the crash test).
+        let postgres_turn = (backend == Backend::Postgres).then(|| {
+            POSTGRES_PLATFORMS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
         let mut databases = Vec::new();
         let mut urls = platform::PerContext::new();
         let mut listen = platform::PerContext::new();
@@ -104,7 +115,11 @@ impl TestPlatform {
                 Backend::Sqlite => TestDatabase::sqlite(),
                 Backend::Postgres => TestDatabase::postgres().await.expect("PostgreSQL is reachable"),
             };
-            urls.insert(name.into(), database.url.clone());
+            let url = match backend {
+                Backend::Sqlite => database.url.clone(),
+                Backend::Postgres => format!("{}?max_connections=4", database.url),
+            };
+            urls.insert(name.into(), url);
             listen.insert(name.into(), "127.0.0.1:0".into());
             databases.push(database);
         }
@@ -140,6 +155,7 @@ impl TestPlatform {
             shutdown,
             databases,
             dir,
+            _postgres_turn: postgres_turn,
         };
         platform.wait_until_ready().await;
         platform

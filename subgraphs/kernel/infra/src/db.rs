@@ -12,11 +12,18 @@ use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
-/// Opens the database at `url`, creating a SQLite file (and its folder) if needed.
+/// The PostgreSQL pool size when the URL does not give one.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Opens the database at `url`, creating a SQLite file (and its folder) if needed. A
+/// PostgreSQL URL may set its pool size with `max_connections=N` in its query (16 by
+/// default).
 ///
 /// # Errors
 /// When the URL is neither `sqlite:` nor `postgres:`, or the database cannot be reached.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let (url, pool_size) = take_pool_size(url)?;
+    let url = url.as_str();
     let mut options = ConnectOptions::new(url.to_owned());
     options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
@@ -40,7 +47,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                     .foreign_keys(true)
             });
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        options.max_connections(16).min_connections(1);
+        options
+            .max_connections(pool_size.unwrap_or(DEFAULT_POOL_SIZE))
+            .min_connections(1);
     } else {
         anyhow::bail!("unsupported database URL `{url}`: use sqlite://path or postgres://…");
     }
@@ -52,6 +61,34 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 /// True on PostgreSQL, where row locks and `SKIP LOCKED` are available.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// Removes our `max_connections=N` query parameter from `url`, returning N.
+fn take_pool_size(url: &str) -> anyhow::Result<(String, Option<u32>)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut size = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.strip_prefix("max_connections=") {
+            Some(n) => {
+                size = Some(
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| anyhow::anyhow!("max_connections must be a positive number, got `{n}`"))?,
+                );
+            }
+            None => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, size))
 }
 
 fn sqlite_file_path(url: &str) -> Option<String> {
@@ -85,6 +122,23 @@ mod tests {
             Some("data/products.db")
         );
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+    }
+
+    #[test]
+    fn the_pool_size_comes_out_of_the_url() {
+        assert_eq!(
+            take_pool_size("postgres://h/db?max_connections=4&sslmode=disable").unwrap(),
+            ("postgres://h/db?sslmode=disable".to_owned(), Some(4))
+        );
+        assert_eq!(
+            take_pool_size("postgres://h/db?max_connections=2").unwrap(),
+            ("postgres://h/db".to_owned(), Some(2))
+        );
+        assert_eq!(
+            take_pool_size("postgres://h/db").unwrap(),
+            ("postgres://h/db".to_owned(), None)
+        );
+        assert!(take_pool_size("postgres://h/db?max_connections=0").is_err());
     }
 
     #[test]

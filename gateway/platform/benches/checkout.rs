@@ -1,0 +1,274 @@
+//! Checkout through the gateway on PostgreSQL.
+//!
+//! `cargo bench -p platform --bench checkout` starts the whole platform on fresh
+//! PostgreSQL databases (`TEST_POSTGRES_URL`, default the local server), the gateway as
+//! its own process, and a catalog item with ample stock; every checkout is a different
+//! customer's one-item cart. Then:
+//!
+//! 1. a steady 100 checkouts/s (open loop: requests start on schedule whether or not
+//!    earlier ones finished) for `BENCH_SECONDS` (default 30): latency p50/p95/p99;
+//! 2. closed loops of 8, 16 and 32 concurrent customers for `BENCH_LOOP_SECONDS`
+//!    (default 15) each: the sustained checkouts/s and their latency.
+//!
+//! It prints a Markdown table for docs/benchmarks.md.
+
+#![allow(clippy::unwrap_used)] // a benchmark fails loudly
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kernel::{EventMeta, Identity, Role};
+use kernel_infra::CancellationToken;
+use kernel_infra::identity::TokenIssuer;
+use kernel_infra::testing::TestDatabase;
+use serde_json::json;
+
+const SKU: &str = "BENCH-1";
+const CHECKOUT: &str = r#"mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }"#;
+
+struct Shopper {
+    token: String,
+    cart_id: String,
+}
+
+#[tokio::main]
+async fn main() {
+    let env_seconds =
+        |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    let seconds = env_seconds("BENCH_SECONDS", 30);
+    let loop_seconds = env_seconds("BENCH_LOOP_SECONDS", 15);
+    let mut databases = Vec::new();
+    let mut urls = platform::PerContext::new();
+    let mut listen = platform::PerContext::new();
+    for (name, _) in platform::CONTEXTS {
+        let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
+        urls.insert(name.into(), database.url.clone());
+        listen.insert(name.into(), "127.0.0.1:0".into());
+        databases.push(database);
+    }
+    let shutdown = CancellationToken::new();
+    let jobs = platform::JobSettings::default();
+    let running = platform::start(&urls, &listen, &jobs, &shutdown, &|_, router| router)
+        .await
+        .unwrap();
+    let supergraph = platform::supergraph(&running.endpoints).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("checkout-bench-{}", uuid::Uuid::now_v7().simple()));
+    let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
+    let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+        .arg("gateway")
+        .envs(env)
+        .env("LOG_LEVEL", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}/graphql");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    while client
+        .get(format!("http://127.0.0.1:{port}/readiness"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let contexts = &running.contexts;
+    prepare_stock(contexts).await;
+    // Enough carts for every phase at up to 400 checkouts/s.
+    let needed = (100 * seconds + 3 * 400 * loop_seconds) as usize;
+    eprintln!("preparing {needed} carts");
+    let shoppers = Arc::new(prepare_shoppers(contexts, needed).await);
+
+    let mut next = 0;
+    let mut rows = Vec::new();
+    // 1. A steady 100 checkouts/s.
+    let count = 100 * seconds as usize;
+    let batch = &shoppers[next..next + count];
+    next += count;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    let mut ticker = tokio::time::interval(Duration::from_millis(10));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for (i, shopper) in batch.iter().enumerate() {
+        ticker.tick().await;
+        let (client, endpoint) = (client.clone(), endpoint.clone());
+        let (token, cart) = (shopper.token.clone(), shopper.cart_id.clone());
+        tasks.push(tokio::spawn(async move {
+            checkout(&client, &endpoint, &token, &cart, &format!("steady-{i}")).await
+        }));
+    }
+    let mut results = Vec::with_capacity(count);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    rows.push(row("steady 100/s (open loop)", &results, started.elapsed()));
+
+    // 2. Closed loops.
+    for concurrency in [8, 16, 32] {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(loop_seconds);
+        let pool = Arc::new(std::sync::Mutex::new(next..shoppers.len()));
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (client, endpoint, shoppers, pool) = (client.clone(), endpoint.clone(), shoppers.clone(), pool.clone());
+            workers.push(tokio::spawn(async move {
+                let mut results = Vec::new();
+                while Instant::now() < deadline {
+                    let Some(i) = pool.lock().unwrap().next() else { break };
+                    let shopper = &shoppers[i];
+                    results.push(
+                        checkout(
+                            &client,
+                            &endpoint,
+                            &shopper.token,
+                            &shopper.cart_id,
+                            &format!("loop-{i}"),
+                        )
+                        .await,
+                    );
+                }
+                results
+            }));
+        }
+        let mut results = Vec::new();
+        for worker in workers {
+            results.extend(worker.await.unwrap());
+        }
+        next = pool.lock().unwrap().next().unwrap_or(shoppers.len());
+        rows.push(row(
+            &format!("closed loop, {concurrency} concurrent"),
+            &results,
+            started.elapsed(),
+        ));
+    }
+
+    println!("| run | checkouts | completed/s | p50 | p95 | p99 | not COMPLETED |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for line in rows {
+        println!("{line}");
+    }
+    shutdown.cancel();
+    let _ = gateway.kill().await;
+    for database in databases {
+        database.remove().await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// One checkout: its latency and whether it completed.
+async fn checkout(client: &reqwest::Client, endpoint: &str, token: &str, cart: &str, key: &str) -> (Duration, bool) {
+    let started = Instant::now();
+    let input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
+    let response = client
+        .post(endpoint)
+        .bearer_auth(token)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": CHECKOUT, "variables": input }))
+        .send()
+        .await;
+    let completed = match response {
+        Ok(response) => response
+            .json::<serde_json::Value>()
+            .await
+            .is_ok_and(|body| body["data"]["checkout"]["status"] == "COMPLETED"),
+        Err(_) => false,
+    };
+    (started.elapsed(), completed)
+}
+
+fn row(name: &str, results: &[(Duration, bool)], elapsed: Duration) -> String {
+    let mut latencies: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    let completed = results.iter().filter(|(_, ok)| *ok).count();
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    format!(
+        "| {name} | {} | {:.0} | {} | {} | {} | {} |",
+        results.len(),
+        completed as f64 / elapsed.as_secs_f64(),
+        ms(pick(0.50)),
+        ms(pick(0.95)),
+        ms(pick(0.99)),
+        results.len() - completed
+    )
+}
+
+async fn prepare_stock(contexts: &platform::Contexts) {
+    use products_domain::{Category, Description, NewProduct, NewVariant, ProductName, Sku};
+    let meta = EventMeta::internal();
+    let usd = kernel::Currency::parse("USD").unwrap();
+    let product = contexts
+        .products
+        .catalog
+        .create_product(
+            NewProduct {
+                name: ProductName::parse("Bench product").unwrap(),
+                description: Description::parse("For the checkout benchmark.").unwrap(),
+                category: Category::parse("books").unwrap(),
+                attributes: vec![],
+                variants: vec![NewVariant {
+                    sku: Sku::parse(SKU).unwrap(),
+                    name: ProductName::parse("Standard").unwrap(),
+                    attributes: vec![],
+                }],
+                price: kernel::Money::new(1_999, usd),
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+    contexts.products.catalog.publish(product.id(), &meta).await.unwrap();
+    let sku = inventory_domain::Sku::parse(SKU).unwrap();
+    loop {
+        let known = inventory_service::repository::items(contexts.inventory.stock.db(), &[SKU.to_owned()])
+            .await
+            .unwrap();
+        let priced = contexts.cart.carts.prices(&[SKU.to_owned()]).await.unwrap();
+        if !known.is_empty() && !priced.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reason = inventory_domain::MovementReason::adjustment("benchmark stock").unwrap();
+    contexts
+        .inventory
+        .stock
+        .adjust(&sku, 1_000_000, reason, &meta)
+        .await
+        .unwrap();
+}
+
+async fn prepare_shoppers(contexts: &platform::Contexts, count: usize) -> Vec<Shopper> {
+    let issuer = Arc::new(TokenIssuer::from_env().unwrap());
+    futures::stream::iter(0..count)
+        .map(|_| {
+            let issuer = issuer.clone();
+            async move {
+                let identity = Identity {
+                    user_id: uuid::Uuid::now_v7(),
+                    role: Role::Customer,
+                };
+                let owner = cart_domain::CartOwner::User(identity.user_id);
+                let cart = contexts
+                    .cart
+                    .carts
+                    .add(&owner, SKU, 1, &EventMeta::internal())
+                    .await
+                    .unwrap();
+                Shopper {
+                    token: issuer.issue(&identity).unwrap().0,
+                    cart_id: cart.id.to_string(),
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}

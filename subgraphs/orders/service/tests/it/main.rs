@@ -1,0 +1,142 @@
+//! Orders on SQLite and PostgreSQL: placement idempotency, the state machine and the
+//! append-only history.
+
+#![allow(clippy::unwrap_used)]
+
+use kernel::{Currency, EventMeta, Identity, Money, Role};
+use kernel_infra::testing::TestDatabase;
+use orders_domain::{OrderItem, OrderStatus, Placement};
+use orders_service::{Orders, OrdersError};
+use sea_orm::ConnectionTrait;
+
+fn placement(user_id: uuid::Uuid, quantity: i64) -> Placement {
+    Placement {
+        user_id,
+        items: vec![OrderItem {
+            product_id: uuid::Uuid::from_u128(1),
+            sku: "SKU-1".into(),
+            name: "Thing".into(),
+            unit_price: Money::new(1_250, Currency::parse("EUR").unwrap()),
+            quantity,
+        }],
+        discount: None,
+        coupon_code: None,
+        checkout_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_placement_key_returns_the_same_order_and_refuses_another_payload() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let user = uuid::Uuid::now_v7();
+        let meta = EventMeta::internal();
+        let (first, replayed) = orders.place("key-1", placement(user, 2), &meta).await.unwrap();
+        assert!(!replayed);
+        assert_eq!(first.total.amount(), 2_500);
+        let (again, replayed) = orders.place("key-1", placement(user, 2), &meta).await.unwrap();
+        assert!(replayed, "{}", database.label);
+        assert_eq!(again.id, first.id);
+        let err = orders.place("key-1", placement(user, 3), &meta).await.unwrap_err();
+        assert!(matches!(err, OrdersError::KeyReused(_)), "{}: {err}", database.label);
+        // Another customer's key is their own.
+        let (other, replayed) = orders
+            .place("key-1", placement(uuid::Uuid::now_v7(), 3), &meta)
+            .await
+            .unwrap();
+        assert!(!replayed);
+        assert_ne!(other.id, first.id);
+        assert_eq!(kernel_infra::outbox::pending(orders.db()).await.unwrap().len(), 4);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn the_state_machine_and_the_history_hold() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let user = uuid::Uuid::now_v7();
+        let meta = EventMeta::internal();
+        let (order, _) = orders.place("k", placement(user, 1), &meta).await.unwrap();
+        let owner = Identity {
+            user_id: user,
+            role: Role::Customer,
+        };
+        let stranger = Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: Role::Customer,
+        };
+        assert!(matches!(
+            orders.cancel(order.id, &stranger, "mine now", &meta).await,
+            Err(OrdersError::NotFound(_))
+        ));
+        orders
+            .transition(order.id, OrderStatus::Paid, "paid", None, &meta)
+            .await
+            .unwrap();
+        assert!(matches!(
+            orders.cancel(order.id, &owner, "changed my mind", &meta).await,
+            Err(OrdersError::Forbidden(_))
+        ));
+        orders
+            .transition(order.id, OrderStatus::Fulfilling, "label", None, &meta)
+            .await
+            .unwrap();
+        // Repeating an applied command after the order moved on changes nothing …
+        let again = orders
+            .transition(order.id, OrderStatus::Paid, "paid", None, &meta)
+            .await
+            .unwrap();
+        assert_eq!(again.status, OrderStatus::Fulfilling);
+        // … but a move the machine never made is refused.
+        assert!(matches!(
+            orders
+                .transition(order.id, OrderStatus::Delivered, "skip", None, &meta)
+                .await,
+            Err(OrdersError::Order(orders_domain::OrderError::Transition { .. }))
+        ));
+        let history = orders.history(order.id).await.unwrap();
+        let moves: Vec<_> = history.iter().map(|c| c.to).collect();
+        assert_eq!(
+            moves,
+            [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Fulfilling]
+        );
+        // The history is append-only in the database itself.
+        let refused = orders
+            .db()
+            .execute_unprepared("UPDATE order_status_history SET reason = 'rewritten'")
+            .await;
+        assert!(refused.is_err(), "{}", database.label);
+        let refused = orders.db().execute_unprepared("DELETE FROM order_status_history").await;
+        assert!(refused.is_err(), "{}", database.label);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn unpaid_orders_are_canceled_after_the_timeout_and_paid_ones_stay() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let meta = EventMeta::internal();
+        let (unpaid, _) = orders
+            .place("a", placement(uuid::Uuid::now_v7(), 1), &meta)
+            .await
+            .unwrap();
+        let (paid, _) = orders
+            .place("b", placement(uuid::Uuid::now_v7(), 1), &meta)
+            .await
+            .unwrap();
+        orders
+            .transition(paid.id, OrderStatus::Paid, "paid", None, &meta)
+            .await
+            .unwrap();
+        assert_eq!(orders.cancel_unpaid(chrono::Duration::hours(1)).await.unwrap(), 0);
+        assert_eq!(orders.cancel_unpaid(chrono::Duration::zero()).await.unwrap(), 1);
+        assert_eq!(
+            orders.get(unpaid.id).await.unwrap().unwrap().status,
+            OrderStatus::Canceled
+        );
+        assert_eq!(orders.get(paid.id).await.unwrap().unwrap().status, OrderStatus::Paid);
+        database.remove().await;
+    }
+}
