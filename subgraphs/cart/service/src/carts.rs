@@ -33,6 +33,8 @@ pub enum CartsError {
     Cart(#[from] CartError),
     #[error("SKU {0} is not for sale")]
     UnknownSku(String),
+    #[error("there is no active cart")]
+    NoActiveCart,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -47,7 +49,7 @@ impl Classify for CartsError {
     fn kind(&self) -> ErrorKind {
         match self {
             CartsError::Cart(err) => err.kind(),
-            CartsError::UnknownSku(_) => ErrorKind::NotFound,
+            CartsError::UnknownSku(_) | CartsError::NoActiveCart => ErrorKind::NotFound,
             CartsError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -128,7 +130,7 @@ impl Carts {
             let (mut cart, is_new) = match active_in(&txn, owner, true).await? {
                 Some(cart) => (cart, false),
                 None if create => (Cart::new(owner.clone(), now), true),
-                None => return Err(CartError::NotInCart("(no active cart)".into()).into()),
+                None => return Err(CartsError::NoActiveCart),
             };
             apply(&mut cart, now)?;
             if is_new {
