@@ -1,7 +1,7 @@
 //! Orders with their item snapshots, the append-only status history, placement
 //! idempotency keys, and the context's outbox and inbox.
 
-use kernel_infra::migration::ddl::{column, drop_tables, index, primary_key, table};
+use kernel_infra::migration::ddl::{append_only, column, drop_tables, index, primary_key, table};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -71,24 +71,7 @@ impl MigrationTrait for Migration {
             .await?;
         index(manager, "order_idempotency_keys", &["created_at"], false).await?;
         // The history is append-only: the database refuses to change or remove a row.
-        let conn = manager.get_connection();
-        if conn.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
-            conn.execute_unprepared(
-                "CREATE FUNCTION order_history_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'order_status_history is append-only'; END $$; \
-                 CREATE TRIGGER order_status_history_append_only BEFORE UPDATE OR DELETE ON order_status_history \
-                 FOR EACH ROW EXECUTE FUNCTION order_history_is_append_only();",
-            )
-            .await?;
-        } else {
-            conn.execute_unprepared(
-                "CREATE TRIGGER order_status_history_no_update BEFORE UPDATE ON order_status_history \
-                 BEGIN SELECT RAISE(ABORT, 'order_status_history is append-only'); END; \
-                 CREATE TRIGGER order_status_history_no_delete BEFORE DELETE ON order_status_history \
-                 BEGIN SELECT RAISE(ABORT, 'order_status_history is append-only'); END;",
-            )
-            .await?;
-        }
+        append_only(manager, "order_status_history").await?;
         kernel_infra::migration::create_outbox_and_inbox(manager).await
     }
 

@@ -1,7 +1,7 @@
 //! Payments, their provider transactions, the append-only double-entry ledger, and
 //! the context's outbox and inbox.
 
-use kernel_infra::migration::ddl::{column, drop_tables, index, table};
+use kernel_infra::migration::ddl::{append_only, column, drop_tables, index, table};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -57,24 +57,8 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "ledger_entries", &["transaction_id"], false).await?;
-        let conn = manager.get_connection();
-        if conn.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
-            conn.execute_unprepared(
-                "CREATE FUNCTION ledger_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
-                 BEGIN RAISE EXCEPTION 'ledger_entries is append-only'; END $$; \
-                 CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries \
-                 FOR EACH ROW EXECUTE FUNCTION ledger_is_append_only();",
-            )
-            .await?;
-        } else {
-            conn.execute_unprepared(
-                "CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries \
-                 BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END; \
-                 CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries \
-                 BEGIN SELECT RAISE(ABORT, 'ledger_entries is append-only'); END;",
-            )
-            .await?;
-        }
+        // The ledger is append-only: the database refuses to change or remove an entry.
+        append_only(manager, "ledger_entries").await?;
         kernel_infra::migration::create_outbox_and_inbox(manager).await
     }
 

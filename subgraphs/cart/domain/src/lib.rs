@@ -189,6 +189,26 @@ impl Cart {
         Ok(())
     }
 
+    /// Takes over the lines of another cart (an anonymous session's, when its visitor
+    /// signs in), as far as each line's quantity cap leaves room; lines without a known
+    /// price are left behind.
+    ///
+    /// # Errors
+    /// A closed cart, or too many lines.
+    pub fn absorb(&mut self, other: &Cart, prices: &[KnownPrice], now: DateTime<Utc>) -> Result<(), CartError> {
+        for line in &other.lines {
+            let Some(known) = prices.iter().find(|p| p.sku == line.sku) else {
+                continue;
+            };
+            let held = self.lines.iter().find(|l| l.sku == line.sku).map_or(0, |l| l.quantity);
+            let room = MAX_QUANTITY - held;
+            if room > 0 {
+                self.add(known, line.quantity.min(room), now)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The cart was turned into an order.
     ///
     /// # Errors
@@ -327,6 +347,21 @@ mod tests {
         );
         assert!(cart.add(&b, 999, now).is_err(), "the total of a line is capped too");
         assert!(cart.add(&b, 0, now).is_err());
+    }
+
+    #[test]
+    fn a_cart_absorbs_another_up_to_each_lines_cap() {
+        let now = Utc::now();
+        let (a, b) = (price("A-1", 100), price("B-1", 200));
+        let mut mine = Cart::new(CartOwner::User(uuid::Uuid::now_v7()), now);
+        mine.add(&a, MAX_QUANTITY - 1, now).unwrap();
+        let mut guest = Cart::new(CartOwner::session("0123456789abcdef").unwrap(), now);
+        guest.add(&a, 5, now).unwrap();
+        guest.add(&b, 2, now).unwrap();
+        guest.add(&price("C-1", 1), 1, now).unwrap();
+        mine.absorb(&guest, &[a, b], now).unwrap();
+        let quantities: Vec<(&str, i64)> = mine.lines.iter().map(|l| (l.sku.as_str(), l.quantity)).collect();
+        assert_eq!(quantities, [("A-1", MAX_QUANTITY), ("B-1", 2)]);
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl Carts {
             .await?
             .pop()
             .ok_or_else(|| CartsError::UnknownSku(sku.chars().take(64).collect()))?;
-        self.change(owner, true, meta, |cart, now| cart.add(&known, quantity, now))
+        self.change(owner, true, None, meta, |cart, now| cart.add(&known, quantity, now))
             .await
     }
 
@@ -111,14 +111,19 @@ impl Carts {
         quantity: i64,
         meta: &EventMeta,
     ) -> Result<Cart, CartsError> {
-        self.change(owner, false, meta, |cart, now| cart.set_quantity(sku, quantity, now))
-            .await
+        self.change(owner, false, None, meta, |cart, now| {
+            cart.set_quantity(sku, quantity, now)
+        })
+        .await
     }
 
+    /// Applies `apply` to the owner's active cart (created when `create`), and closes
+    /// the cart `absorbed` as checked out in the same transaction.
     async fn change(
         &self,
         owner: &CartOwner,
         create: bool,
+        absorbed: Option<CartId>,
         meta: &EventMeta,
         apply: impl Fn(&mut Cart, chrono::DateTime<Utc>) -> Result<(), CartError>,
     ) -> Result<Cart, CartsError> {
@@ -144,6 +149,9 @@ impl Carts {
             }
             save_lines(&txn, &cart).await?;
             kernel_infra::outbox::record(&txn, PRODUCER, meta, &[CartEvent::of(CartEventKind::Updated, &cart)]).await?;
+            if let Some(absorbed) = absorbed {
+                close(&txn, absorbed, CartStatus::CheckedOut, meta).await?;
+            }
             txn.commit().await?;
             return Ok(cart);
         }
@@ -153,7 +161,7 @@ impl Carts {
     }
 
     /// A signed-in customer takes over the cart of their anonymous session: its lines
-    /// join their own cart.
+    /// join their own cart and the session's cart closes, in one transaction.
     ///
     /// # Errors
     /// A broken cart rule.
@@ -168,24 +176,10 @@ impl Carts {
             .prices(&guest.lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>())
             .await?;
         let owner = CartOwner::User(user_id);
-        let cart = self
-            .change(&owner, true, meta, |cart, now| {
-                for line in &guest.lines {
-                    if let Some(known) = prices.iter().find(|p| p.sku == line.sku) {
-                        let room = cart_domain::MAX_QUANTITY
-                            - cart.lines.iter().find(|l| l.sku == line.sku).map_or(0, |l| l.quantity);
-                        if room > 0 {
-                            cart.add(known, line.quantity.min(room), now)?;
-                        }
-                    }
-                }
-                Ok(())
-            })
-            .await?;
-        let txn = self.db.begin().await?;
-        close(&txn, guest.id, CartStatus::CheckedOut, meta).await?;
-        txn.commit().await?;
-        Ok(cart)
+        self.change(&owner, true, Some(guest.id), meta, |cart, now| {
+            cart.absorb(&guest, &prices, now)
+        })
+        .await
     }
 
     /// The known prices of `skus`.

@@ -152,6 +152,32 @@ pub mod ddl {
         manager.create_index(index.to_owned()).await
     }
 
+    /// Makes `table` append-only: the database itself refuses UPDATE and DELETE on it
+    /// (a PL/pgSQL trigger on PostgreSQL, `RAISE(ABORT)` triggers on SQLite).
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn append_only(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        let sql = if conn.get_database_backend() == sea_orm_migration::sea_orm::DatabaseBackend::Postgres {
+            format!(
+                "CREATE FUNCTION {table}_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN RAISE EXCEPTION '{table} is append-only'; END $$; \
+                 CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION {table}_is_append_only();"
+            )
+        } else {
+            format!(
+                "CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} \
+                 BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END; \
+                 CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} \
+                 BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+            )
+        };
+        conn.execute_unprepared(&sql).await?;
+        Ok(())
+    }
+
     /// Drops tables by name, in the order given.
     ///
     /// # Errors
