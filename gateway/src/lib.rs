@@ -1,12 +1,16 @@
 //! The gateway: Hive Router used as a library, plus what the engine lacks.
 //!
 //! - [`compose`]: subgraph SDLs to the supergraph the engine plans against.
+//! - [`contracts`]: the clients' operations and their persisted-operation manifests.
+//! - [`plugins`]: identity and trusted documents, registered with the engine.
 //! - [`serve`]: starting the router with our plugin registry.
 
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
 
 pub mod compose;
+pub mod contracts;
+pub mod plugins;
 pub mod serve;
 
 /// The allocator Hive Router is built and benchmarked with (mimalloc); our binaries

@@ -13,6 +13,8 @@ use hive_router::{PluginRegistry, ntex};
 /// `plugins:` in the router configuration.
 pub fn plugins() -> PluginRegistry {
     PluginRegistry::new()
+        .register::<crate::plugins::identity::IdentityPlugin>()
+        .register::<crate::plugins::trusted_documents::TrustedDocuments>()
 }
 
 /// Runs the router until it is stopped (SIGINT/SIGTERM).

@@ -182,7 +182,7 @@ async fn checkout(client: &reqwest::Client, endpoint: &str, token: &str, cart: &
     let input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
     let response = client
         .post(endpoint)
-        .bearer_auth(token)
+        .header(kernel_infra::identity::IDENTITY_HEADER, token)
         .header("accept", "application/graphql-response+json")
         .json(&json!({ "query": CHECKOUT, "variables": input }))
         .send()
@@ -289,7 +289,8 @@ async fn prepare_stock(contexts: &platform::Contexts) {
 }
 
 async fn prepare_shoppers(contexts: &platform::Contexts, count: usize) -> Vec<Shopper> {
-    let issuer = Arc::new(TokenIssuer::from_env().unwrap());
+    // Checkout is called directly, as the gateway would: with an identity assertion.
+    let issuer = Arc::new(TokenIssuer::assertions_from_env());
     futures::stream::iter(0..count)
         .map(|_| {
             let issuer = issuer.clone();

@@ -331,5 +331,13 @@ pub fn gateway_env(dir: &Path, supergraph: &str, port: u16) -> anyhow::Result<Ve
         ("ROUTER_CONFIG_FILE_PATH".into(), absolute(config)),
         ("SUPERGRAPH_FILE_PATH".into(), absolute(supergraph_path)),
         ("PORT".into(), port.to_string()),
+        ("TRUSTED_DOCUMENTS_DIR".into(), manifests_dir()),
     ])
+}
+
+/// The persisted-operation manifests of frontend-contracts/: `TRUSTED_DOCUMENTS_DIR`
+/// when set, else the ones in this source tree.
+fn manifests_dir() -> String {
+    std::env::var("TRUSTED_DOCUMENTS_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend-contracts/manifests").to_owned())
 }

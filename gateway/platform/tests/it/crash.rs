@@ -123,7 +123,7 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             let answer = platform
                 .client()
                 .post(format!("{}/graphql", doomed.url))
-                .bearer_auth(&customer.token)
+                .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion())
                 .json(&json!({
                     "query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }",
                     "variables": input,

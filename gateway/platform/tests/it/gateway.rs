@@ -165,6 +165,8 @@ async fn errors_carry_codes_and_the_graphql_over_http_status() {
         .get(format!("{}/graphql", platform.url))
         .query(&[("query", r#"mutation { publishProduct(id: "x") { id } }"#)])
         .header("accept", "application/graphql-response+json")
+        // A GET needs the CSRF header (a browser's simple GET is refused before this).
+        .header("x-graphql-csrf", "1")
         .send()
         .await
         .unwrap();

@@ -8,6 +8,7 @@ mod crash;
 mod flash_sale;
 mod gateway;
 mod schema;
+mod security;
 mod shop;
 
 use std::sync::{Arc, Mutex};

@@ -31,6 +31,19 @@ impl Customer {
             user_id: identity.user_id,
         }
     }
+
+    /// What the gateway sends a subgraph for this customer: for tests that call one
+    /// subgraph directly.
+    pub fn assertion(&self) -> String {
+        let identity = kernel::Identity {
+            user_id: self.user_id,
+            role: kernel::Role::Customer,
+        };
+        kernel_infra::identity::TokenIssuer::assertions_from_env()
+            .issue(&identity)
+            .unwrap()
+            .0
+    }
 }
 
 /// Runs an operation as `customer`, expecting no errors; returns `data`.

@@ -103,6 +103,15 @@ fn payload((user, token): (User, AccessToken)) -> AuthPayload {
     }
 }
 
+/// An access token of a partner application.
+#[derive(SimpleObject)]
+pub struct PartnerToken {
+    partner: String,
+    token: String,
+    /// Seconds until the token expires.
+    expires_in: i32,
+}
+
 #[derive(InputObject)]
 pub struct RegisterInput {
     email: String,
@@ -161,6 +170,21 @@ impl Mutation {
                 .await
                 .map_err(error)?,
         ))
+    }
+
+    /// Issues an access token for a partner application (ADMIN): the gateway runs only
+    /// the operations of that partner's manifest for it.
+    async fn issue_partner_token(&self, ctx: &Context<'_>, partner: String) -> Result<PartnerToken> {
+        kernel_infra::identity::require_role(ctx, Role::Admin)?;
+        let token = ctx
+            .data_unchecked::<Accounts>()
+            .partner_token(&partner)
+            .map_err(error)?;
+        Ok(PartnerToken {
+            partner,
+            token: token.token,
+            expires_in: i32::try_from(token.expires_in).unwrap_or(i32::MAX),
+        })
     }
 
     /// Signs in with e-mail and password.

@@ -90,7 +90,7 @@ impl SubgraphClient {
         let mut request = self
             .http
             .post(&self.url)
-            .bearer_auth(token)
+            .header(crate::identity::IDENTITY_HEADER, token)
             .header("accept", "application/graphql-response+json, application/json")
             .json(&serde_json::json!({ "query": query, "variables": variables }));
         if let Some(trace_id) = &meta.trace_id {

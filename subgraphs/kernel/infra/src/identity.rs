@@ -1,13 +1,21 @@
-//! Identity on every request: the one place a token is checked.
+//! Identity on every request: the one place a caller is checked.
 //!
-//! Accounts issues JWTs ([`TokenIssuer`]); every subgraph verifies the bearer token
-//! ([`TokenVerifier`]) and puts the [`Caller`] into the GraphQL context, where resolvers
-//! ask [`require_user`] or [`require_role`]. When the gateway takes over validation
-//! (the frontend-contracts issue) this module is what it replaces.
+//! Two kinds of token:
+//! - **Access tokens** are what Accounts issues to users ([`TokenIssuer::from_env`]:
+//!   issuer `ecommerce-accounts`, audience `ecommerce`). Clients send them to the
+//!   gateway, which verifies them (gateway/src/plugins/identity.rs).
+//! - **Identity assertions** are what subgraphs receive, in the `x-identity` header:
+//!   short-lived tokens for the audience `ecommerce-subgraphs`, signed with
+//!   `IDENTITY_SECRET`, which only the gateway and the services hold. The gateway signs
+//!   one for each verified caller; a service signs its own for calls to another context
+//!   ([`ServiceToken`]). Every subgraph verifies them ([`TokenVerifier`]) and puts the
+//!   [`Caller`] into the GraphQL context, where resolvers ask [`require_user`] or
+//!   [`require_role`]. A client's own token sent straight to a subgraph is not enough.
 //!
 //! Keys come from the environment: `JWT_SECRET` (HS256, the default; a fixed
 //! development secret is used, with a warning, when it is unset), or
-//! `JWT_PRIVATE_KEY_FILE` / `JWT_PUBLIC_KEY_FILE` (RS256 PEM files, for production).
+//! `JWT_PRIVATE_KEY_FILE` / `JWT_PUBLIC_KEY_FILE` (RS256 PEM files, for production),
+//! for access tokens; `IDENTITY_SECRET` for assertions.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -23,13 +31,24 @@ use crate::graphql::coded;
 
 pub const ISSUER: &str = "ecommerce-accounts";
 pub const AUDIENCE: &str = "ecommerce";
+/// The header subgraphs read the caller's identity assertion from.
+pub const IDENTITY_HEADER: &str = "x-identity";
+/// The audience of identity assertions, and who may sign them.
+pub const ASSERTION_AUDIENCE: &str = "ecommerce-subgraphs";
+pub const GATEWAY_ISSUER: &str = "ecommerce-gateway";
+pub const SERVICES_ISSUER: &str = "ecommerce-services";
 const DEVELOPMENT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
+const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
+const SERVICE_ASSERTION_TTL: Duration = Duration::from_secs(300);
 
-/// The claims of our access tokens.
+/// The claims of our tokens.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     role: String,
+    /// The client application (a partner's name) the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client: Option<String>,
     iss: String,
     aud: String,
     iat: u64,
@@ -53,22 +72,29 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Signs access tokens (Accounts).
+/// Signs tokens: access tokens (Accounts) or identity assertions (services, tests).
 pub struct TokenIssuer {
     key: EncodingKey,
     header: Header,
     ttl: Duration,
+    issuer: &'static str,
+    audience: &'static str,
 }
 
 impl TokenIssuer {
+    /// Access tokens signed with an HS256 secret.
     pub fn hs256(secret: &[u8], ttl: Duration) -> Self {
         Self {
             key: EncodingKey::from_secret(secret),
             header: Header::new(Algorithm::HS256),
             ttl,
+            issuer: ISSUER,
+            audience: AUDIENCE,
         }
     }
 
+    /// Access tokens signed with an RSA key (RS256).
+    ///
     /// # Errors
     /// When the PEM is not an RSA private key.
     pub fn rs256(private_key_pem: &[u8], ttl: Duration) -> anyhow::Result<Self> {
@@ -76,7 +102,25 @@ impl TokenIssuer {
             key: EncodingKey::from_rsa_pem(private_key_pem)?,
             header: Header::new(Algorithm::RS256),
             ttl,
+            issuer: ISSUER,
+            audience: AUDIENCE,
         })
+    }
+
+    /// Identity assertions for subgraphs, signed by a service with `secret`.
+    pub fn assertions(secret: &[u8], ttl: Duration) -> Self {
+        Self {
+            key: EncodingKey::from_secret(secret),
+            header: Header::new(Algorithm::HS256),
+            ttl,
+            issuer: SERVICES_ISSUER,
+            audience: ASSERTION_AUDIENCE,
+        }
+    }
+
+    /// Identity assertions signed with `IDENTITY_SECRET`.
+    pub fn assertions_from_env() -> Self {
+        Self::assertions(identity_secret().as_bytes(), SERVICE_ASSERTION_TTL)
     }
 
     /// From `JWT_PRIVATE_KEY_FILE` (RS256) or `JWT_SECRET` (HS256); tokens live
@@ -102,12 +146,22 @@ impl TokenIssuer {
     /// # Errors
     /// When signing fails.
     pub fn issue(&self, identity: &Identity) -> anyhow::Result<(String, u64)> {
+        self.issue_for_client(identity, None)
+    }
+
+    /// A signed token for `identity` acting through the client application `client`
+    /// (a partner), and how many seconds it is valid.
+    ///
+    /// # Errors
+    /// When signing fails.
+    pub fn issue_for_client(&self, identity: &Identity, client: Option<&str>) -> anyhow::Result<(String, u64)> {
         let iat = now_secs();
         let claims = Claims {
             sub: identity.user_id.to_string(),
             role: identity.role.as_str().to_owned(),
-            iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
+            client: client.map(str::to_owned),
+            iss: self.issuer.to_owned(),
+            aud: self.audience.to_owned(),
             iat,
             exp: iat + self.ttl.as_secs(),
         };
@@ -118,7 +172,7 @@ impl TokenIssuer {
     }
 }
 
-/// Checks bearer tokens (every subgraph).
+/// Checks tokens: identity assertions (every subgraph), or access tokens.
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
@@ -143,15 +197,37 @@ impl TokenVerifier {
         Self { key, validation }
     }
 
-    /// From `JWT_PUBLIC_KEY_FILE` (RS256) or `JWT_SECRET` (HS256).
+    /// Checks access tokens as Accounts signs them: `JWT_PUBLIC_KEY_FILE` (RS256) or
+    /// `JWT_SECRET` (HS256). The gateway does this for every request; tests of Accounts
+    /// use it to check the tokens it issues.
     ///
     /// # Errors
     /// When a key file cannot be read or parsed.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn access_tokens_from_env() -> anyhow::Result<Self> {
         match std::env::var("JWT_PUBLIC_KEY_FILE") {
             Ok(path) => Self::rs256(&std::fs::read(&path).with_context(|| format!("reading {path}"))?),
             Err(_) => Ok(Self::hs256(shared_secret().as_bytes())),
         }
+    }
+
+    /// Checks identity assertions signed with `secret` by the gateway or a service.
+    pub fn assertions(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[GATEWAY_ISSUER, SERVICES_ISSUER]);
+        validation.set_audience(&[ASSERTION_AUDIENCE]);
+        validation.leeway = 5;
+        Self {
+            key: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Checks identity assertions signed with `IDENTITY_SECRET`: what subgraphs accept.
+    ///
+    /// # Errors
+    /// Never today; kept fallible for key sources that can fail to load.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self::assertions(identity_secret().as_bytes()))
     }
 
     /// Loads the verifier configured by the environment, once per process. Services
@@ -176,15 +252,15 @@ impl TokenVerifier {
             .unwrap_or_else(|| REJECT_ALL.get_or_init(|| TokenVerifier::hs256(uuid::Uuid::now_v7().as_bytes())))
     }
 
-    /// Who sent these headers.
+    /// Who sent these headers: the identity assertion in `x-identity`, or anonymous.
     pub fn caller(&self, headers: &HeaderMap) -> Caller {
-        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        let Some(value) = headers.get(IDENTITY_HEADER) else {
             return Caller::Anonymous;
         };
-        let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) else {
-            return Caller::Rejected("the Authorization header must be `Bearer <token>`".into());
-        };
-        self.verify(token.trim())
+        match value.to_str() {
+            Ok(token) => self.verify(token.trim()),
+            Err(_) => Caller::Rejected("the identity assertion is not readable".into()),
+        }
     }
 
     /// Checks one token.
@@ -204,6 +280,14 @@ fn shared_secret() -> String {
         static WARNED: OnceLock<()> = OnceLock::new();
         WARNED.get_or_init(|| tracing::warn!("JWT_SECRET is not set: using the development secret"));
         DEVELOPMENT_SECRET.to_owned()
+    })
+}
+
+fn identity_secret() -> String {
+    std::env::var("IDENTITY_SECRET").unwrap_or_else(|_| {
+        static WARNED: OnceLock<()> = OnceLock::new();
+        WARNED.get_or_init(|| tracing::warn!("IDENTITY_SECRET is not set: using the development secret"));
+        DEVELOPMENT_IDENTITY_SECRET.to_owned()
     })
 }
 
@@ -281,12 +365,12 @@ impl ServiceToken {
         }
     }
 
-    /// Signs with the key configured by the environment (see [`TokenIssuer::from_env`]).
+    /// Signs identity assertions with `IDENTITY_SECRET`.
     ///
     /// # Errors
     /// When the key cannot be loaded.
     pub fn from_env(service: &str) -> anyhow::Result<Self> {
-        Ok(Self::new(TokenIssuer::from_env()?, service))
+        Ok(Self::new(TokenIssuer::assertions_from_env(), service))
     }
 
     /// A valid token: the cached one, or a fresh one when less than a quarter of its
@@ -314,10 +398,10 @@ mod tests {
 
     #[test]
     fn service_tokens_carry_the_service_role_and_a_stable_id() {
-        let tokens = ServiceToken::new(TokenIssuer::hs256(b"secret", Duration::from_secs(60)), "checkout");
+        let tokens = ServiceToken::new(TokenIssuer::assertions(b"secret", Duration::from_secs(60)), "checkout");
         let token = tokens.token().unwrap();
         assert_eq!(tokens.token().unwrap(), token, "cached until renewal is due");
-        match TokenVerifier::hs256(b"secret").verify(&token) {
+        match TokenVerifier::assertions(b"secret").verify(&token) {
             Caller::User(identity) => {
                 assert_eq!(identity.role, Role::Service);
                 assert_eq!(identity, service_identity("checkout"));
@@ -357,6 +441,7 @@ mod tests {
         let expired = Claims {
             sub: uuid::Uuid::now_v7().to_string(),
             role: "ADMIN".into(),
+            client: None,
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now_secs() - 7200,
@@ -375,11 +460,24 @@ mod tests {
     }
 
     #[test]
-    fn headers_without_a_bearer_token_are_anonymous_or_rejected() {
-        let verifier = TokenVerifier::hs256(b"secret");
+    fn subgraphs_accept_assertions_not_access_tokens() {
+        let verifier = TokenVerifier::assertions(b"identity");
         assert_eq!(verifier.caller(&HeaderMap::new()), Caller::Anonymous);
+        // A user's access token, even one signed with the same key, is no assertion.
+        let (access, _) = TokenIssuer::hs256(b"identity", Duration::from_secs(60))
+            .issue(&identity())
+            .unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert("authorization", "Basic abc".parse().unwrap());
+        headers.insert(IDENTITY_HEADER, access.parse().unwrap());
         assert!(matches!(verifier.caller(&headers), Caller::Rejected(_)));
+        // Sent as a bearer token, it is not even looked at.
+        let mut bearer = HeaderMap::new();
+        bearer.insert("authorization", format!("Bearer {access}").parse().unwrap());
+        assert_eq!(verifier.caller(&bearer), Caller::Anonymous);
+        let (assertion, _) = TokenIssuer::assertions(b"identity", Duration::from_secs(60))
+            .issue(&identity())
+            .unwrap();
+        headers.insert(IDENTITY_HEADER, assertion.parse().unwrap());
+        assert!(matches!(verifier.caller(&headers), Caller::User(_)));
     }
 }

@@ -9,9 +9,12 @@ use kernel_infra::identity::{Caller, TokenVerifier};
 use kernel_infra::testing::TestDatabase;
 use serde_json::{Value, json};
 
-/// Runs an operation as the holder of `token` (if any), as the HTTP server would.
+/// Runs an operation as the holder of the access token `token` (if any), checked as
+/// the gateway checks it.
 async fn execute(accounts: &Accounts, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let caller = token.map_or(Caller::Anonymous, |t| TokenVerifier::shared().verify(t));
+    let caller = token.map_or(Caller::Anonymous, |t| {
+        TokenVerifier::access_tokens_from_env().unwrap().verify(t)
+    });
     let request = Request::new(query)
         .variables(Variables::from_json(variables))
         .data(caller);
@@ -68,7 +71,10 @@ async fn a_customer_registers_signs_in_and_reads_their_own_profile() {
         .await;
         assert_eq!(login["data"]["login"]["user"]["id"], id.as_str(), "{login}");
         let fresh = login["data"]["login"]["token"].as_str().unwrap();
-        assert!(matches!(TokenVerifier::shared().verify(fresh), Caller::User(_)));
+        assert!(matches!(
+            TokenVerifier::access_tokens_from_env().unwrap().verify(fresh),
+            Caller::User(_)
+        ));
 
         let events = kernel_infra::outbox::all(accounts.accounts.db()).await.unwrap();
         assert_eq!(events.len(), 1);
@@ -165,5 +171,41 @@ async fn profiles_need_a_valid_token_and_e_mails_stay_private() {
     )
     .await;
     assert_eq!(code(&other), Some("FORBIDDEN"), "{other}");
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn only_an_admin_issues_partner_tokens() {
+    let database = TestDatabase::sqlite();
+    let accounts = Accounts::open(&database.url).await.unwrap();
+    let issue = r#"mutation($p: String!) { issuePartnerToken(partner: $p) { partner token expiresIn } }"#;
+    let as_role = |role: kernel::Role, partner: &str| {
+        Request::new(issue)
+            .variables(Variables::from_json(json!({ "p": partner })))
+            .data(Caller::User(kernel::Identity {
+                user_id: uuid::Uuid::now_v7(),
+                role,
+            }))
+    };
+    let run = |request: Request| async { serde_json::to_value(accounts.schema.execute(request).await).unwrap() };
+
+    let refused = run(as_role(kernel::Role::Customer, "acme")).await;
+    assert_eq!(code(&refused), Some("FORBIDDEN"), "{refused}");
+    let bad_name = run(as_role(kernel::Role::Admin, "Not A Name!")).await;
+    assert_eq!(code(&bad_name), Some("BAD_USER_INPUT"), "{bad_name}");
+
+    let issued = run(as_role(kernel::Role::Admin, "acme")).await;
+    let token = issued["data"]["issuePartnerToken"]["token"].as_str().unwrap();
+    match TokenVerifier::access_tokens_from_env().unwrap().verify(token) {
+        Caller::User(identity) => assert_eq!(identity.role, kernel::Role::Partner),
+        other => panic!("{other:?}"),
+    }
+    // The client claim names the partner: the gateway runs its manifest only.
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["client"], "acme", "{claims}");
     database.remove().await;
 }

@@ -1,0 +1,367 @@
+//! The gateway's security matrix: each row a request that must be refused, with the
+//! code and HTTP status it gets, and a check that nothing ran. Plus the two ways in
+//! that must work: a partner's manifest operation by id, and a browser's APQ.
+
+use serde_json::{Value, json};
+
+use crate::TestPlatform;
+use crate::shop::{Customer, add_to_cart, ok, stocked_product};
+
+const PRICE: &str = "query($id: ID!) { product(id: $id) { price { amount } } }";
+const CHANGE_PRICE: &str =
+    "mutation($id: ID!) { changePrice(id: $id, price: { amount: 1, currency: \"USD\" }) { id } }";
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
+}
+
+/// A token signed like Accounts' but with chosen audience, expiry, key and claims.
+fn forged(audience: &str, expires_in: i64, secret: &[u8], role: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({
+        "sub": uuid::Uuid::now_v7().to_string(), "role": role,
+        "iss": "ecommerce-accounts", "aud": audience, "iat": now, "exp": now + expires_in,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn jwt_secret() -> Vec<u8> {
+    std::env::var("JWT_SECRET")
+        .unwrap_or_else(|_| "development-only-secret-set-JWT_SECRET-in-production".into())
+        .into_bytes()
+}
+
+/// A partner's token, issued by Accounts at an admin's request.
+async fn partner_token(platform: &TestPlatform, partner: &str) -> String {
+    let (status, body) = platform
+        .post_admin(
+            "mutation($p: String!) { issuePartnerToken(partner: $p) { token partner } }",
+            json!({ "p": partner }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["issuePartnerToken"]["token"].as_str().unwrap().to_owned()
+}
+
+/// Sends a raw request body with headers; returns status and JSON body.
+async fn send(platform: &TestPlatform, headers: &[(&str, String)], body: Value) -> (u16, Value) {
+    let mut request = platform
+        .client()
+        .post(format!("{}/graphql", platform.url))
+        .header("accept", "application/graphql-response+json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn manifest_id(client: &str, name: &str) -> String {
+    let path = format!(
+        "{}/../../frontend-contracts/manifests/{client}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    manifest["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["name"] == name)
+        .map(|op| op["id"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+async fn price_of(platform: &TestPlatform, product: &str) -> i64 {
+    let (_, body) = platform.post(PRICE, json!({ "id": product })).await;
+    body["data"]["product"]["price"]["amount"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn tokens_that_fail_verification_are_refused_before_anything_runs() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "SEC-TOKEN", 1_000, 5).await;
+    let secret = jwt_secret();
+    let rows = [
+        ("no token", None, 200, "UNAUTHENTICATED"),
+        (
+            "expired",
+            Some(forged("ecommerce", -3600, &secret, "ADMIN")),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "wrong signature",
+            Some(forged("ecommerce", 600, b"not-our-key", "ADMIN")),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "wrong audience",
+            Some(forged("elsewhere", 600, &secret, "ADMIN")),
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            "not a bearer token",
+            Some("Basic abc".to_owned()),
+            401,
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (row, token, status, expected) in rows {
+        let headers: Vec<(&str, String)> = match token {
+            Some(t) if t.starts_with("Basic") => vec![("authorization", t)],
+            Some(t) => vec![("authorization", format!("Bearer {t}"))],
+            None => vec![],
+        };
+        let (got, body) = send(
+            &platform,
+            &headers,
+            json!({ "query": CHANGE_PRICE, "variables": { "id": product } }),
+        )
+        .await;
+        assert_eq!((got, code(&body)), (status, expected), "{row}: {body}");
+        assert!(body["data"]["changePrice"].is_null(), "{row}: {body}");
+    }
+    assert_eq!(price_of(&platform, &product).await, 1_000, "no row changed the price");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn customers_stay_inside_their_own_data() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "SEC-OWN", 2_500, 5).await;
+    let (alice, mallory) = (Customer::new(), Customer::new());
+
+    // A customer changing a price.
+    let (status, body) = platform
+        .post_as(Some(&mallory.token), CHANGE_PRICE, json!({ "id": product }))
+        .await;
+    assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    assert_eq!(price_of(&platform, &product).await, 2_500);
+
+    // A customer reading another customer's cart.
+    let cart = add_to_cart(&platform, &alice, "SEC-OWN", 1).await;
+    let (_, body) = platform
+        .post_as(
+            Some(&mallory.token),
+            "query($id: ID!) { cart(id: $id) { id items { sku } } }",
+            json!({ "id": cart }),
+        )
+        .await;
+    assert!(body["data"]["cart"].is_null(), "{body}");
+    let own = ok(
+        &platform,
+        &alice.token,
+        "query($id: ID!) { cart(id: $id) { id } }",
+        json!({ "id": cart }),
+    )
+    .await;
+    assert_eq!(own["cart"]["id"], cart.as_str());
+
+    // A client's token sent straight to a subgraph is not an identity there: only the
+    // gateway's signed assertion is.
+    let products = &platform.endpoints["products"];
+    let response = platform
+        .client()
+        .post(products)
+        .bearer_auth(platform.admin_token())
+        .json(&json!({ "query": CHANGE_PRICE, "variables": { "id": product } }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    assert_eq!(price_of(&platform, &product).await, 2_500);
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn partners_run_only_their_own_manifest() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEC-PARTNER", 4_200, 7).await;
+    let acme = vec![(
+        "authorization",
+        format!("Bearer {}", partner_token(&platform, "acme").await),
+    )];
+
+    // Its own operation, by id: runs.
+    let stock = manifest_id("globex", "GlobexStock");
+    let globex = vec![(
+        "authorization",
+        format!("Bearer {}", partner_token(&platform, "globex").await),
+    )];
+    let (status, body) = send(
+        &platform,
+        &globex,
+        json!({ "documentId": stock, "variables": { "sku": "SEC-PARTNER" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["variant"]["inventory"]["available"], 7, "{body}");
+
+    // The same by APQ hash: runs.
+    let apq = json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": stock } }, "variables": { "sku": "SEC-PARTNER" } });
+    let (status, body) = send(&platform, &globex, apq).await;
+    assert_eq!(
+        (status, body["data"]["variant"]["sku"].as_str()),
+        (200, Some("SEC-PARTNER")),
+        "{body}"
+    );
+
+    // Another partner's id: refused.
+    let (status, body) = send(
+        &platform,
+        &acme,
+        json!({ "documentId": stock, "variables": { "sku": "SEC-PARTNER" } }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "PERSISTED_QUERY_NOT_IN_LIST"), "{body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // An operation not in its manifest, as text: refused, even when the partner names
+    // itself a first-party client in the header (the token's claim wins).
+    let mut as_web = acme.clone();
+    as_web.push(("graphql-client-name", "web".to_owned()));
+    for headers in [&acme, &as_web] {
+        let (status, body) = send(&platform, headers, json!({ "query": "{ ledgerBalance { currency } }" })).await;
+        assert_eq!((status, code(&body)), (400, "PERSISTED_QUERY_NOT_IN_LIST"), "{body}");
+    }
+    // First-party web may send text.
+    let web = vec![("graphql-client-name", "web".to_owned())];
+    let (status, body) = send(
+        &platform,
+        &web,
+        json!({ "query": "{ products(first: 1) { edges { node { id } } } }" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_browser_uses_automatic_persisted_queries() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEC-APQ", 999, 3).await;
+    let query = "query Stock($sku: String!) { variant(sku: $sku) { sku inventory { available } } }";
+    let hash = gateway::contracts::document_id(query);
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let variables = json!({ "sku": "SEC-APQ" });
+
+    let (status, body) = send(
+        &platform,
+        &[],
+        json!({ "extensions": extensions, "variables": variables }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (200, "PERSISTED_QUERY_NOT_FOUND"), "{body}");
+
+    let (status, body) = send(
+        &platform,
+        &[],
+        json!({ "query": query, "extensions": extensions, "variables": variables }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["variant"]["inventory"]["available"].as_i64()),
+        (200, Some(3)),
+        "{body}"
+    );
+
+    let (status, body) = send(
+        &platform,
+        &[],
+        json!({ "extensions": extensions, "variables": variables }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["data"]["variant"]["sku"].as_str()),
+        (200, Some("SEC-APQ")),
+        "{body}"
+    );
+
+    // GET with only the hash: a short, cacheable URL.
+    let response = platform
+        .client()
+        .get(format!("{}/graphql", platform.url))
+        .query(&[
+            ("extensions", extensions.to_string()),
+            ("variables", variables.to_string()),
+        ])
+        .header("accept", "application/graphql-response+json")
+        .header("x-graphql-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["variant"]["sku"], "SEC-APQ", "{body}");
+
+    let wrong =
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": gateway::contracts::document_id("{ other }") } });
+    let (status, body) = send(
+        &platform,
+        &[],
+        json!({ "query": query, "extensions": wrong, "variables": variables }),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (400, "PERSISTED_QUERY_HASH_MISMATCH"), "{body}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn abusive_requests_are_refused_by_the_limits() {
+    let platform = TestPlatform::start().await;
+
+    // Depth bomb: product → variants → product → … past the maximum depth.
+    let mut selection = "id".to_owned();
+    for _ in 0..8 {
+        selection = format!("product {{ variants {{ {selection} }} }}");
+    }
+    let depth = format!("{{ products(first: 1) {{ edges {{ node {{ variants {{ {selection} }} }} }} }} }}");
+    let (status, body) = send(&platform, &[], json!({ "query": depth })).await;
+    assert!(status == 400 && !code(&body).is_empty(), "depth: {status} {body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // Alias bomb.
+    let aliases: Vec<String> = (0..200)
+        .map(|i| format!("a{i}: products(first: 100) {{ edges {{ node {{ id }} }} }}"))
+        .collect();
+    let (status, body) = send(
+        &platform,
+        &[],
+        json!({ "query": format!("{{ {} }}", aliases.join(" ")) }),
+    )
+    .await;
+    assert!(status == 400 && !code(&body).is_empty(), "aliases: {status} {body}");
+
+    // A 10 MB body.
+    let padding = "x".repeat(10 * 1024 * 1024);
+    let (status, _) = send(
+        &platform,
+        &[],
+        json!({ "query": "{ __typename }", "variables": { "pad": padding } }),
+    )
+    .await;
+    assert_eq!(status, 413, "a 10 MB body");
+
+    // A CSRF-style simple request: a form-encoded POST, with no preflight-forcing header.
+    let response = platform
+        .client()
+        .post(format!("{}/graphql", platform.url))
+        .header("content-type", "text/plain")
+        .body(r#"{"query":"mutation { logout }"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 403, "csrf: {body}");
+    platform.stop().await;
+}
