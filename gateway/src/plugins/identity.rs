@@ -85,14 +85,18 @@ struct AssertionClaims<'a> {
     exp: u64,
 }
 
+/// A verification key: its key id (if any), the key, and its algorithm.
+type Key = (Option<String>, DecodingKey, Algorithm);
+
 /// The keys tokens are checked against.
 enum Keys {
-    Static(Vec<(Option<String>, DecodingKey, Algorithm)>),
+    Static(Vec<Key>),
     Remote {
         url: String,
         refresh: Duration,
         http: reqwest::Client,
-        current: RwLock<Option<(Vec<(Option<String>, DecodingKey, Algorithm)>, Instant)>>,
+        /// The keys last fetched, and when.
+        current: RwLock<Option<(Vec<Key>, Instant)>>,
     },
 }
 
@@ -107,7 +111,7 @@ pub struct IdentityPlugin {
 #[derive(Debug, PartialEq, Eq)]
 pub struct InvalidToken(pub String);
 
-fn keys_of(set: &JwkSet) -> Vec<(Option<String>, DecodingKey, Algorithm)> {
+fn keys_of(set: &JwkSet) -> Vec<Key> {
     set.keys
         .iter()
         .filter_map(|jwk| {
@@ -174,7 +178,7 @@ impl IdentityPlugin {
     }
 
     async fn candidate_keys(&self, kid: Option<&str>) -> Vec<(DecodingKey, Algorithm)> {
-        let matching = |keys: &[(Option<String>, DecodingKey, Algorithm)]| -> Vec<(DecodingKey, Algorithm)> {
+        let matching = |keys: &[Key]| -> Vec<(DecodingKey, Algorithm)> {
             keys.iter()
                 .filter(|(key_id, _, _)| kid.is_none() || key_id.is_none() || key_id.as_deref() == kid)
                 .map(|(_, key, algorithm)| (key.clone(), *algorithm))
