@@ -2,8 +2,8 @@
 // schema/subgraphs.json) with The Guild's @theguild/federation-composition and
 // compares the result with our committed schema/supergraph.graphql, normalised: for
 // every type its kind, the graphs that own it (with keys), and for every field its type,
-// arguments and the graphs that resolve it. Descriptions and directive definitions are
-// left out. Exits 1 on any difference.
+// arguments, the graphs that resolve it and its @authenticated / @requiresScopes.
+// Descriptions, other directives and the types of linked specs are left out. Exits 1 on any difference.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,9 @@ function normalise(sdl) {
   for (const definition of parse(sdl).definitions) {
     if (!definition.name || definition.kind === Kind.DIRECTIVE_DEFINITION) continue;
     const name = definition.name.value;
-    if (name.startsWith("join__") || name.startsWith("link__") || name === "_Service" || name === "_Any" || name === "_Entity") continue;
+    // Types of linked specs (join__Graph, link__Purpose, requiresScopes__Scope) are
+    // composition machinery, not the API.
+    if (/^[A-Za-z]+__/.test(name) || name === "_Service" || name === "_Any" || name === "_Entity") continue;
     const graphs = directives(definition, "join__type").map((d) =>
       [argument(d, "graph"), argument(d, "key") ?? "", argument(d, "resolvable") ?? "true"].join(" "),
     );
@@ -63,6 +65,10 @@ function normalise(sdl) {
         type: print(field.type),
         args: (field.arguments ?? []).map((a) => `${a.name.value}: ${print(a.type)}${a.defaultValue ? ` = ${print(a.defaultValue)}` : ""}`).sort(),
         resolvedBy: [...new Set(resolvedBy)].sort(),
+        // What the gateway's authorization enforces must compose the same way.
+        authorization: ["authenticated", "requiresScopes"]
+          .flatMap((name) => directives(field, name).map((d) => `@${name}${argument(d, "scopes") ?? ""}`))
+          .sort(),
       };
     }
     types[name] = {

@@ -145,6 +145,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in user.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let identity = require_user(ctx)?;
         load(ctx, UserId::from_uuid(identity.user_id)).await
@@ -174,6 +175,7 @@ impl Mutation {
 
     /// Issues an access token for a partner application (ADMIN): the gateway runs only
     /// the operations of that partner's manifest for it.
+    #[graphql(requires_scopes = "partners:write")]
     async fn issue_partner_token(&self, ctx: &Context<'_>, partner: String) -> Result<PartnerToken> {
         kernel_infra::identity::require_role(ctx, Role::Admin)?;
         let token = ctx

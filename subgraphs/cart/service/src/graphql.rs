@@ -209,6 +209,7 @@ impl Mutation {
     }
 
     /// After signing in: the anonymous session's cart joins the customer's own.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn merge_session_cart(&self, ctx: &Context<'_>, session_id: String) -> Result<CartObject> {
         let caller = require_user(ctx)?;
         let session = CartOwner::session(&session_id).map_err(error)?;

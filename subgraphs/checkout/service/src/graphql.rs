@@ -160,6 +160,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Checks out the caller's cart: stock, coupon, order and payment, all or nothing.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply(), directive = kernel_infra::graphql::directives::cost::apply(50))]
     async fn checkout(&self, ctx: &Context<'_>, input: CheckoutInput) -> Result<SessionObject> {
         let caller = require_user(ctx)?;
         let cart_id = uuid::Uuid::try_parse(&input.cart_id).map_err(|_| bad_input("cartId is not a valid id"))?;

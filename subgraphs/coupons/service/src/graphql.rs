@@ -209,6 +209,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Creates a coupon (ADMIN).
+    #[graphql(requires_scopes = "coupons:write")]
     async fn create_coupon(&self, ctx: &Context<'_>, input: CreateCouponInput) -> Result<CouponObject> {
         require_role(ctx, Role::Admin)?;
         let (code, discount, rules) = input.parse()?;
@@ -221,6 +222,7 @@ impl Mutation {
     }
 
     /// Takes one use of a coupon for an order (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "coupons:write")]
     async fn reserve_redemption(&self, ctx: &Context<'_>, input: ReserveRedemptionInput) -> Result<RedemptionObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let code = CouponCode::parse(&input.code).map_err(error)?;
@@ -240,6 +242,7 @@ impl Mutation {
     }
 
     /// The order was paid: the redemption stays (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "coupons:write")]
     async fn commit_redemption(&self, ctx: &Context<'_>, id: ID) -> Result<RedemptionObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let redemption = ctx
@@ -251,6 +254,7 @@ impl Mutation {
     }
 
     /// The checkout failed: the use goes back to the coupon (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "coupons:write")]
     async fn release_redemption(&self, ctx: &Context<'_>, id: ID) -> Result<RedemptionObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let redemption = ctx

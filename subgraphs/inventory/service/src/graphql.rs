@@ -173,6 +173,7 @@ impl StockItemObject {
         Inventory::new(self.0.on_hand(), self.0.reserved())
     }
     /// The ledger, newest first.
+    #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn movements(
         &self,
         ctx: &Context<'_>,
@@ -370,6 +371,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Corrects the units on hand (a delivery, a count, damage) with a reason.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn adjust_stock(
         &self,
         ctx: &Context<'_>,
@@ -389,6 +391,7 @@ impl Mutation {
     }
 
     /// Holds units of every line, or of none when any line lacks stock.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn reserve_stock(&self, ctx: &Context<'_>, input: ReserveStockInput) -> Result<ReservationObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let reservation = Reservation::try_from(input)?;
@@ -401,6 +404,7 @@ impl Mutation {
     }
 
     /// The held units are sold.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn commit_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;
@@ -413,6 +417,7 @@ impl Mutation {
     }
 
     /// The units of a committed reservation come back on hand (a sale undone).
+    #[graphql(requires_scopes = "inventory:write")]
     async fn return_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;
@@ -425,6 +430,7 @@ impl Mutation {
     }
 
     /// The held units go back to sale.
+    #[graphql(requires_scopes = "inventory:write")]
     async fn release_reservation(&self, ctx: &Context<'_>, id: ID) -> Result<ReservationObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;

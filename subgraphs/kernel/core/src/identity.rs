@@ -29,6 +29,48 @@ impl Role {
             .into_iter()
             .find(|r| r.as_str() == value)
     }
+
+    /// The OAuth scopes a token of this role carries. The gateway checks them against
+    /// `@requiresScopes` in the subgraph schemas before any subgraph runs; the subgraphs
+    /// still check the role themselves.
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            Role::Customer | Role::Partner => &[],
+            Role::Admin => &[
+                scope::CATALOG_WRITE,
+                scope::INVENTORY_WRITE,
+                scope::COUPONS_WRITE,
+                scope::ORDERS_WRITE,
+                scope::PAYMENTS_WRITE,
+                scope::PARTNERS_WRITE,
+                scope::LEDGER_READ,
+            ],
+            Role::Service => &[
+                scope::INVENTORY_WRITE,
+                scope::COUPONS_WRITE,
+                scope::ORDERS_WRITE,
+                scope::PAYMENTS_WRITE,
+            ],
+        }
+    }
+}
+
+/// The scopes that `@requiresScopes` in the subgraph schemas names.
+pub mod scope {
+    /// Create, edit, publish and reprice products.
+    pub const CATALOG_WRITE: &str = "catalog:write";
+    /// Adjust stock and move reservations.
+    pub const INVENTORY_WRITE: &str = "inventory:write";
+    /// Create coupons and move redemptions.
+    pub const COUPONS_WRITE: &str = "coupons:write";
+    /// Place orders and move them through payment on behalf of the shop.
+    pub const ORDERS_WRITE: &str = "orders:write";
+    /// Authorize, capture, void and refund payments.
+    pub const PAYMENTS_WRITE: &str = "payments:write";
+    /// Issue partner tokens.
+    pub const PARTNERS_WRITE: &str = "partners:write";
+    /// Read the payments ledger.
+    pub const LEDGER_READ: &str = "ledger:read";
 }
 
 impl fmt::Display for Role {

@@ -115,21 +115,73 @@ pub mod money {
     }
 }
 
+/// Schema directives the gateway acts on, for `#[graphql(directive = …)]`.
+///
+/// - `@authenticated` (Federation v2.5): the field or type needs a signed-in caller.
+///   (`@requiresScopes` comes with async-graphql: `#[graphql(requires_scopes = "…")]`.)
+/// - `@cost(weight:)` and `@listSize(…)` (the demand-control directives of Federation
+///   v2.9, which our composer knows by name): what a field costs, and how many items a
+///   list field returns, for the gateway's cost budget.
+pub mod directives {
+    #![allow(clippy::too_many_arguments, unused_variables)]
+
+    #[async_graphql::TypeDirective(name = "authenticated", location = "FieldDefinition", location = "Object")]
+    pub fn authenticated() {}
+
+    #[async_graphql::TypeDirective(name = "cost", location = "FieldDefinition", location = "Object")]
+    pub fn cost(weight: i32) {}
+
+    /// `slicing_arguments` name the arguments that bound the list (`first`);
+    /// `sized_fields` name the list fields of a connection they bound (`edges`).
+    #[async_graphql::TypeDirective(name = "listSize", location = "FieldDefinition")]
+    pub fn list_size(
+        assumed_size: Option<i32>,
+        slicing_arguments: Option<Vec<String>>,
+        sized_fields: Option<Vec<String>>,
+        require_one_slicing_argument: Option<bool>,
+    ) {
+    }
+}
+
 /// A subgraph's SDL with the Federation v2 `@link`, sorted so it is stable byte for
 /// byte between runs.
+///
+/// async-graphql links Federation v2.5 with a fixed import list that lacks
+/// `@authenticated`; when a field uses it, it is added to the import (and the local
+/// definition async-graphql prints for it dropped), so composers read it as the
+/// federation directive it is.
 pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
 where
     Q: async_graphql::ObjectType + 'static,
     M: async_graphql::ObjectType + 'static,
     S: async_graphql::SubscriptionType + 'static,
 {
-    schema.sdl_with_options(
+    let sdl = schema.sdl_with_options(
         async_graphql::SDLExportOptions::new()
             .federation()
             .sorted_fields()
             .sorted_arguments()
             .sorted_enum_items(),
-    )
+    );
+    import_authenticated(&sdl)
+}
+
+fn import_authenticated(sdl: &str) -> String {
+    if !sdl.contains("directive @authenticated ") {
+        return sdl.to_owned();
+    }
+    sdl.lines()
+        .filter(|line| !line.starts_with("directive @authenticated "))
+        .map(|line| {
+            if line.trim_start().starts_with("import: [") && line.contains("\"@requiresScopes\"") {
+                line.replacen("\"@requiresScopes\"", "\"@requiresScopes\", \"@authenticated\"", 1)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Relay's `PageInfo`, shared by every connection of every subgraph.

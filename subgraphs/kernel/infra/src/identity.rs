@@ -49,6 +49,10 @@ struct Claims {
     /// The client application (a partner's name) the token was issued to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client: Option<String>,
+    /// OAuth scopes, space-separated (RFC 8693 §4.2): the role's, for the gateway's
+    /// `@requiresScopes` checks. Absent in identity assertions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    scope: String,
     iss: String,
     aud: String,
     iat: u64,
@@ -160,6 +164,11 @@ impl TokenIssuer {
             sub: identity.user_id.to_string(),
             role: identity.role.as_str().to_owned(),
             client: client.map(str::to_owned),
+            scope: if self.audience == AUDIENCE {
+                identity.role.scopes().join(" ")
+            } else {
+                String::new()
+            },
             iss: self.issuer.to_owned(),
             aud: self.audience.to_owned(),
             iat,
@@ -442,6 +451,7 @@ mod tests {
             sub: uuid::Uuid::now_v7().to_string(),
             role: "ADMIN".into(),
             client: None,
+            scope: String::new(),
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             iat: now_secs() - 7200,

@@ -224,6 +224,7 @@ impl UserOrders {
     }
 
     /// The user's orders, newest first. Only the user and staff may read them.
+    #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn orders(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
         let caller = require_user(ctx)?;
         if !caller.may_act_for(self.id) {
@@ -258,6 +259,7 @@ impl Query {
     }
 
     /// The caller's orders, newest first.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply(), directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn my_orders(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<OrderConnection> {
         let caller = require_user(ctx)?;
         orders_of(ctx, caller.user_id, first, after).await
@@ -337,6 +339,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Places an order (SERVICE or ADMIN: customers check out through `checkout`).
+    #[graphql(requires_scopes = "orders:write")]
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<PlaceOrderPayload> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let placement = input.placement()?;
@@ -352,6 +355,7 @@ impl Mutation {
     }
 
     /// The order waits for its payment (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "orders:write")]
     async fn mark_order_awaiting_payment(&self, ctx: &Context<'_>, id: ID) -> Result<OrderObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let order = ctx
@@ -370,6 +374,7 @@ impl Mutation {
 
     /// The order's payment is secured (SERVICE or ADMIN). Without a payment id for an
     /// order that costs nothing.
+    #[graphql(requires_scopes = "orders:write")]
     async fn mark_order_paid(&self, ctx: &Context<'_>, id: ID, payment_id: Option<ID>) -> Result<OrderObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let payment_id = payment_id
@@ -390,6 +395,7 @@ impl Mutation {
     }
 
     /// Cancels an unpaid order: a customer their own, staff and services any.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID, reason: Option<String>) -> Result<OrderObject> {
         let caller = require_user(ctx)?;
         let reason = reason.unwrap_or_else(|| "canceled by the customer".into());

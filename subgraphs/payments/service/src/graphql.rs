@@ -172,6 +172,7 @@ impl Query {
     }
 
     /// The ledger's sum per currency (ADMIN): every entry of every transaction.
+    #[graphql(requires_scopes = "ledger:read")]
     async fn ledger_balance(&self, ctx: &Context<'_>) -> Result<Vec<LedgerBalance>> {
         require_any_role(ctx, &[Role::Admin])?;
         let sums = ctx
@@ -213,6 +214,7 @@ pub struct Mutation;
 impl Mutation {
     /// Authorizes a payment (SERVICE or ADMIN). A decline is answered as a DECLINED
     /// payment, not an error.
+    #[graphql(requires_scopes = "payments:write")]
     async fn authorize_payment(&self, ctx: &Context<'_>, input: AuthorizePaymentInput) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let uuid =
@@ -233,6 +235,7 @@ impl Mutation {
     }
 
     /// Takes an authorized payment (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "payments:write")]
     async fn capture_payment(&self, ctx: &Context<'_>, id: ID) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let payment = ctx
@@ -244,6 +247,7 @@ impl Mutation {
     }
 
     /// Lets an authorization go (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "payments:write")]
     async fn void_payment(&self, ctx: &Context<'_>, id: ID) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let payment = ctx
@@ -255,6 +259,7 @@ impl Mutation {
     }
 
     /// Refunds a captured payment (ADMIN); the order follows by event.
+    #[graphql(requires_scopes = "payments:write")]
     async fn refund_payment(&self, ctx: &Context<'_>, id: ID) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin])?;
         let payment = ctx

@@ -377,6 +377,7 @@ impl Query {
     }
 
     /// Products in creation order, as a Relay connection.
+    #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn products(
         &self,
         ctx: &Context<'_>,
@@ -447,6 +448,7 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Adds a product in DRAFT.
+    #[graphql(requires_scopes = "catalog:write")]
     async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
         let command = NewProduct::try_from(input)?;
@@ -458,6 +460,7 @@ impl Mutation {
         Ok(ProductObject(Arc::new(product)))
     }
 
+    #[graphql(requires_scopes = "catalog:write")]
     async fn update_product(&self, ctx: &Context<'_>, id: ID, input: UpdateProductInput) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
         let id = parse_id(&id)?;
@@ -472,6 +475,7 @@ impl Mutation {
 
     /// Sets a new current price (same currency as the product); the old price stays in
     /// the history.
+    #[graphql(requires_scopes = "catalog:write")]
     async fn change_price(&self, ctx: &Context<'_>, id: ID, price: MoneyInput) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
         let id = parse_id(&id)?;
@@ -484,6 +488,7 @@ impl Mutation {
         Ok(ProductObject(Arc::new(product)))
     }
 
+    #[graphql(requires_scopes = "catalog:write")]
     async fn publish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
         let product = ctx
@@ -494,6 +499,7 @@ impl Mutation {
         Ok(ProductObject(Arc::new(product)))
     }
 
+    #[graphql(requires_scopes = "catalog:write")]
     async fn unpublish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
         let product = ctx
