@@ -15,6 +15,9 @@ pub fn plugins() -> PluginRegistry {
     PluginRegistry::new()
         .register::<crate::plugins::identity::IdentityPlugin>()
         .register::<crate::plugins::trusted_documents::TrustedDocuments>()
+        .register::<crate::plugins::rate_limits::RateLimits>()
+        .register::<crate::plugins::operation_limits::OperationLimits>()
+        .register::<crate::plugins::authorization::Authorization>()
 }
 
 /// Runs the router until it is stopped (SIGINT/SIGTERM).

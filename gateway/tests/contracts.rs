@@ -55,3 +55,34 @@ fn an_operation_that_asks_for_a_missing_field_is_reported_with_its_client() {
         "{problems:?}"
     );
 }
+
+/// A client's own operations must not be refused by its own limits
+/// (router.config.yaml), with their slicing arguments left to the schema's sizes.
+#[test]
+fn every_client_operation_fits_its_clients_limits() {
+    use gateway::plugins::operation_limits::{CostSchema, OperationLimits, OperationLimitsConfig, check, measure};
+    let config: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(repo().join("gateway/router.config.yaml")).unwrap()).unwrap();
+    let config: OperationLimitsConfig =
+        serde_yaml_ng::from_value(config["plugins"]["operation_limits"]["config"].clone()).unwrap();
+    let (list_size, mutation_cost) = (config.default_list_size, config.mutation_cost);
+    let limits = OperationLimits::new(config);
+    let schema =
+        CostSchema::from_sdl(&std::fs::read_to_string(repo().join("schema/supergraph.graphql")).unwrap()).unwrap();
+    let root = repo().join("frontend-contracts");
+    let mut measured = 0;
+    for (client, manifest) in gateway::contracts::generate(&root).unwrap() {
+        let manifest: gateway::contracts::Manifest = serde_json::from_str(&manifest).unwrap();
+        for operation in manifest.operations {
+            let document = hive_router::graphql_tools::parser::query::parse_query::<String>(&operation.body)
+                .unwrap()
+                .into_static();
+            let shape = measure(&document, None, &schema, list_size, mutation_cost, &|_| None).unwrap();
+            let refused = check(&shape, &limits.limits_for(Some(&client)), true);
+            assert!(refused.is_ok(), "{client} {}: {shape:?} {refused:?}", operation.name);
+            assert!(shape.cost > 0, "{client} {}", operation.name);
+            measured += 1;
+        }
+    }
+    assert!(measured >= 10, "only {measured} operations");
+}

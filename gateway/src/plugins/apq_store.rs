@@ -4,22 +4,16 @@
 //! replica answers a hash that any of them registered. A store that cannot be reached
 //! behaves as a miss: the client then sends the text, and nothing is lost.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use moka::future::Cache;
 use redis::AsyncCommands;
-use tokio::sync::OnceCell;
+
+use super::redis_link::RedisLink;
 
 pub enum ApqStore {
     Memory(Cache<String, String>),
-    Redis {
-        client: redis::Client,
-        connection: OnceCell<redis::aio::ConnectionManager>,
-        ttl: Duration,
-        /// The last connection error, logged once until a connection succeeds.
-        failing: Mutex<bool>,
-    },
+    Redis { link: RedisLink, ttl: Duration },
 }
 
 const REDIS_PREFIX: &str = "gateway:apq:";
@@ -33,20 +27,18 @@ impl ApqStore {
     /// When the URL is not a Redis URL.
     pub fn redis(url: &str, ttl: Duration) -> anyhow::Result<Self> {
         Ok(Self::Redis {
-            client: redis::Client::open(url)?,
-            connection: OnceCell::new(),
+            link: RedisLink::open(url, "APQ store")?,
             ttl,
-            failing: Mutex::new(false),
         })
     }
 
     pub async fn get(&self, hash: &str) -> Option<String> {
         match self {
             Self::Memory(cache) => cache.get(hash).await,
-            Self::Redis { .. } => {
-                let mut connection = self.redis_connection().await?;
+            Self::Redis { link, .. } => {
+                let mut connection = link.connection().await?;
                 let found: redis::RedisResult<Option<String>> = connection.get(format!("{REDIS_PREFIX}{hash}")).await;
-                self.note(found).flatten()
+                link.note(found).flatten()
             }
         }
     }
@@ -54,44 +46,13 @@ impl ApqStore {
     pub async fn put(&self, hash: &str, query: &str) {
         match self {
             Self::Memory(cache) => cache.insert(hash.to_owned(), query.to_owned()).await,
-            Self::Redis { ttl, .. } => {
-                if let Some(mut connection) = self.redis_connection().await {
+            Self::Redis { link, ttl } => {
+                if let Some(mut connection) = link.connection().await {
                     let stored: redis::RedisResult<()> = connection
                         .set_ex(format!("{REDIS_PREFIX}{hash}"), query, ttl.as_secs().max(1))
                         .await;
-                    self.note(stored);
+                    link.note(stored);
                 }
-            }
-        }
-    }
-
-    async fn redis_connection(&self) -> Option<redis::aio::ConnectionManager> {
-        let Self::Redis { client, connection, .. } = self else {
-            return None;
-        };
-        let connected = connection
-            .get_or_try_init(|| redis::aio::ConnectionManager::new(client.clone()))
-            .await
-            .cloned();
-        self.note(connected)
-    }
-
-    fn note<T>(&self, result: redis::RedisResult<T>) -> Option<T> {
-        let Self::Redis { failing, .. } = self else {
-            return result.ok();
-        };
-        let mut failing = failing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match result {
-            Ok(value) => {
-                *failing = false;
-                Some(value)
-            }
-            Err(err) => {
-                if !*failing {
-                    tracing::warn!(error = %err, "the APQ store in Redis is unavailable; treating lookups as misses");
-                }
-                *failing = true;
-                None
             }
         }
     }

@@ -61,6 +61,8 @@ pub struct VerifiedIdentity {
     pub subject: String,
     pub role: String,
     pub client: Option<String>,
+    /// The token's OAuth scopes (its `scope` claim), for `@requiresScopes`.
+    pub scopes: Vec<String>,
     /// The signed assertion forwarded to subgraphs.
     assertion: HeaderValue,
 }
@@ -71,6 +73,9 @@ struct TokenClaims {
     role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client: Option<String>,
+    /// Space-separated OAuth scopes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    scope: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -260,6 +265,7 @@ impl IdentityPlugin {
             subject: claims.sub,
             role: claims.role,
             client: claims.client,
+            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             assertion: HeaderValue::from_str(&signed)
                 .map_err(|err| InvalidToken(format!("the identity assertion is not a header value: {err}")))?,
         })

@@ -184,6 +184,22 @@ impl TrustedDocuments {
         Ok(manifests)
     }
 
+    /// Decides a POST body of `client`: the query text to run (as sent, or from a
+    /// manifest or the APQ store; `None` when there is none) and the operation name.
+    /// What the plugin does for a POST, without the engine around it (the fuzz target).
+    ///
+    /// # Errors
+    /// The refusal the client gets.
+    pub async fn decide_body(
+        &self,
+        client: Option<&str>,
+        body: &[u8],
+    ) -> Result<(Option<String>, Option<String>), Refusal> {
+        let request = parse_body(body)?;
+        let resolved = self.resolve(client, &request).await?;
+        Ok((resolved.or(request.query), request.operation_name))
+    }
+
     /// Decides a request: `Ok(Some(query))` when the text to run comes from a manifest or
     /// the APQ store, `Ok(None)` when the request runs as sent.
     async fn resolve(&self, client: Option<&str>, request: &RawRequest) -> Result<Option<String>, Refusal> {
@@ -331,7 +347,17 @@ fn raw_request(payload: &OnGraphQLParamsStartHookPayload<'_>) -> Result<RawReque
         }
         return Ok(request);
     }
-    sonic_rs::from_slice(&payload.body).map_err(|err| bad(format!("the body is not a GraphQL request: {err}")))
+    parse_body(&payload.body)
+}
+
+fn parse_body(body: &[u8]) -> Result<RawRequest, Refusal> {
+    sonic_rs::from_slice(body).map_err(|err| {
+        Refusal::new(
+            "BAD_REQUEST",
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a GraphQL request: {err}"),
+        )
+    })
 }
 
 /// Does the request need this plugin's attention? Cheap byte checks first, so plain
@@ -381,6 +407,7 @@ impl RouterPlugin for TrustedDocuments {
         payload: OnGraphQLParamsStartHookPayload<'exec>,
     ) -> OnGraphQLParamsStartHookResult<'exec> {
         let client = self.client_name(&payload);
+        payload.context.insert(super::RequestClient(client.clone()));
         let mode = client
             .as_deref()
             .and_then(|name| self.clients.get(name))

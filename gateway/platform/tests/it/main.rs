@@ -164,16 +164,33 @@ impl TestPlatform {
 
     /// Waits for `/readiness`: `/health` answers before the supergraph is loaded.
     async fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = self.client.get(format!("{}/readiness", self.url)).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the gateway did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_ready(&self.client, &self.url).await;
+    }
+
+    /// A second gateway over the same subgraphs, its configuration edited by `edit` and
+    /// with `env` added: for rows that need a production-mode or tightly limited one.
+    pub async fn another_gateway(&self, edit: impl Fn(&str) -> String, env: &[(&str, &str)]) -> AnotherGateway {
+        let supergraph = platform::supergraph(&self.endpoints).unwrap();
+        let port = free_port();
+        let dir = self.dir.join(format!("another-{port}"));
+        let vars = platform::gateway_env(&dir, &supergraph, port).unwrap();
+        let config = &vars
+            .iter()
+            .find(|(name, _)| name == "ROUTER_CONFIG_FILE_PATH")
+            .unwrap()
+            .1;
+        std::fs::write(config, edit(&std::fs::read_to_string(config).unwrap())).unwrap();
+        let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+            .arg("gateway")
+            .envs(vars)
+            .envs(env.iter().copied())
+            .env("LOG_LEVEL", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait_until_ready(&self.client, &url).await;
+        AnotherGateway { url, _process: process }
     }
 
     /// POSTs an operation to the gateway; returns the status and the JSON body.
@@ -228,5 +245,25 @@ impl TestPlatform {
             database.remove().await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
+pub struct AnotherGateway {
+    pub url: String,
+    _process: tokio::process::Child,
+}
+
+/// Waits for a gateway's `/readiness`: `/health` answers before the supergraph is loaded.
+async fn wait_until_ready(client: &reqwest::Client, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{url}/readiness")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::TestPlatform;
-use crate::shop::{Customer, add_to_cart, ok, stocked_product};
+use crate::shop::{Customer, add_to_cart, checkout, ok, stocked_product};
 
 const PRICE: &str = "query($id: ID!) { product(id: $id) { price { amount } } }";
 const CHANGE_PRICE: &str =
@@ -50,9 +50,14 @@ async fn partner_token(platform: &TestPlatform, partner: &str) -> String {
 
 /// Sends a raw request body with headers; returns status and JSON body.
 async fn send(platform: &TestPlatform, headers: &[(&str, String)], body: Value) -> (u16, Value) {
+    send_to(platform, &platform.url, headers, body).await
+}
+
+/// [`send`] to the gateway at `url`.
+async fn send_to(platform: &TestPlatform, url: &str, headers: &[(&str, String)], body: Value) -> (u16, Value) {
     let mut request = platform
         .client()
-        .post(format!("{}/graphql", platform.url))
+        .post(format!("{url}/graphql"))
         .header("accept", "application/graphql-response+json");
     for (name, value) in headers {
         request = request.header(*name, value);
@@ -144,10 +149,33 @@ async fn customers_stay_inside_their_own_data() {
         .post_as(Some(&mallory.token), CHANGE_PRICE, json!({ "id": product }))
         .await;
     assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("catalog:write"),
+        "the gateway's @requiresScopes refused it: {body}"
+    );
     assert_eq!(price_of(&platform, &product).await, 2_500);
 
-    // A customer reading another customer's cart.
+    // Anonymous callers: `@authenticated` fields are refused at the gateway, and a
+    // refused mutation is never sent.
+    let (status, body) = platform.post("{ me { id } }", json!({})).await;
+    assert_eq!((status, code(&body)), (200, "UNAUTHENTICATED"), "{body}");
     let cart = add_to_cart(&platform, &alice, "SEC-OWN", 1).await;
+    let (_, body) = platform
+        .post(
+            crate::shop::CHECKOUT,
+            json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": "sec-anonymous" } }),
+        )
+        .await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("signed-in"),
+        "the gateway's @authenticated refused it: {body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+
+    // A customer reading another customer's cart.
     let (_, body) = platform
         .post_as(
             Some(&mallory.token),
@@ -164,6 +192,20 @@ async fn customers_stay_inside_their_own_data() {
     )
     .await;
     assert_eq!(own["cart"]["id"], cart.as_str());
+
+    // A customer reading another customer's order.
+    let session = checkout(&platform, &alice, &cart, None, "card", "sec-own-order").await;
+    let order = session["data"]["checkout"]["order"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("alice checks out: {session}"))
+        .to_owned();
+    let by_id = "query($id: ID!) { order(id: $id) { id total { amount } } }";
+    let (_, body) = platform
+        .post_as(Some(&mallory.token), by_id, json!({ "id": order }))
+        .await;
+    assert!(body["data"]["order"].is_null(), "{body}");
+    let own = ok(&platform, &alice.token, by_id, json!({ "id": order })).await;
+    assert_eq!(own["order"]["id"], order.as_str());
 
     // A client's token sent straight to a subgraph is not an identity there: only the
     // gateway's signed assertion is.
@@ -326,8 +368,32 @@ async fn abusive_requests_are_refused_by_the_limits() {
     }
     let depth = format!("{{ products(first: 1) {{ edges {{ node {{ variants {{ {selection} }} }} }} }} }}");
     let (status, body) = send(&platform, &[], json!({ "query": depth })).await;
-    assert!(status == 400 && !code(&body).is_empty(), "depth: {status} {body}");
+    assert_eq!((status, code(&body)), (400, "MAX_DEPTH_EXCEEDED"), "depth: {body}");
     assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // Cost bomb: shallow and alias-free, but 100 products × 10 variants × their
+    // product × 10 variants, by the @listSize of `products` and the default list size.
+    let bomb = "{ products(first: 100) { edges { node { variants { product { variants { sku } } } } } } }";
+    let (status, body) = send(&platform, &[], json!({ "query": bomb })).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "COST_ESTIMATED_TOO_EXPENSIVE"),
+        "cost: {body}"
+    );
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+
+    // The budget is per client: 30 products of that shape fit the default (5,000) but
+    // not mobile's (3,000).
+    let thirty = bomb.replace("first: 100", "first: 30");
+    let (status, body) = send(&platform, &[], json!({ "query": thirty })).await;
+    assert_eq!(status, 200, "{body}");
+    let mobile = vec![("graphql-client-name", "mobile".to_owned())];
+    let (status, body) = send(&platform, &mobile, json!({ "query": thirty })).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "COST_ESTIMATED_TOO_EXPENSIVE"),
+        "mobile: {body}"
+    );
 
     // Alias bomb.
     let aliases: Vec<String> = (0..200)
@@ -339,7 +405,7 @@ async fn abusive_requests_are_refused_by_the_limits() {
         json!({ "query": format!("{{ {} }}", aliases.join(" ")) }),
     )
     .await;
-    assert!(status == 400 && !code(&body).is_empty(), "aliases: {status} {body}");
+    assert_eq!((status, code(&body)), (400, "MAX_ALIASES_EXCEEDED"), "aliases: {body}");
 
     // A 10 MB body.
     let padding = "x".repeat(10 * 1024 * 1024);
@@ -363,5 +429,74 @@ async fn abusive_requests_are_refused_by_the_limits() {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(status, 403, "csrf: {body}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEC-RATE", 1_000, 3).await;
+    let gateway = platform
+        .another_gateway(
+            |config| {
+                let limited = config.replace(
+                    "globex: { requests: 600, window_seconds: 60 }",
+                    "globex: { requests: 3, window_seconds: 3600 }",
+                );
+                assert_ne!(limited, config, "router.config.yaml sets globex's rate limit");
+                limited
+            },
+            &[("GATEWAY_ENV", "production")],
+        )
+        .await;
+
+    // Introspection in production mode: refused, but for the schema-review client.
+    let introspection = json!({ "query": "{ __schema { queryType { name } } }" });
+    let (status, body) = send_to(&platform, &gateway.url, &[], introspection.clone()).await;
+    assert_eq!((status, code(&body)), (400, "INTROSPECTION_DISABLED"), "{body}");
+    let reviewer = vec![("graphql-client-name", "schema-review".to_owned())];
+    let (status, body) = send_to(&platform, &gateway.url, &reviewer, introspection.clone()).await;
+    assert_eq!(
+        (status, body["data"]["__schema"]["queryType"]["name"].as_str()),
+        (200, Some("Query"))
+    );
+    // The development gateway still answers it.
+    let (status, _) = send(&platform, &[], introspection).await;
+    assert_eq!(status, 200);
+
+    // A partner over its rate limit (3 an hour here): 429 with Retry-After. Nothing
+    // is counted across the windows of the test's other gateway.
+    let globex = vec![(
+        "authorization",
+        format!("Bearer {}", partner_token(&platform, "globex").await),
+    )];
+    let stock = json!({ "documentId": manifest_id("globex", "GlobexStock"), "variables": { "sku": "SEC-RATE" } });
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(send_to(&platform, &gateway.url, &globex, stock.clone()).await.0);
+    }
+    let response = platform
+        .client()
+        .post(format!("{}/graphql", gateway.url))
+        .header("authorization", globex[0].1.as_str())
+        .json(&stock)
+        .send()
+        .await
+        .unwrap();
+    statuses.push(response.status().as_u16());
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(statuses, [200, 200, 200, 429], "{body}");
+    assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    assert!((1..=3600).contains(&retry_after), "Retry-After: {retry_after}");
+    // The development gateway counts on its own: the partner still runs there.
+    let (status, _) = send(&platform, &globex, stock).await;
+    assert_eq!(status, 200);
+    drop(gateway);
     platform.stop().await;
 }
