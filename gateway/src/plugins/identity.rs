@@ -28,14 +28,9 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-/// The header subgraphs read the caller from.
-pub const IDENTITY_HEADER: &str = "x-identity";
-/// Issuer and audience of the assertions the gateway signs for subgraphs.
-pub const ASSERTION_ISSUER: &str = "ecommerce-gateway";
-pub const ASSERTION_AUDIENCE: &str = "ecommerce-subgraphs";
+pub use kernel::identity::tokens::{ASSERTION_AUDIENCE, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER};
+use kernel::identity::tokens::{DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET};
 const ASSERTION_TTL_SECONDS: u64 = 60;
-const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
-const DEVELOPMENT_JWT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
 
 #[derive(Debug, Deserialize)]
 pub struct IdentityConfig {

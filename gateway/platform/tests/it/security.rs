@@ -32,7 +32,7 @@ fn forged(audience: &str, expires_in: i64, secret: &[u8], role: &str) -> String 
 
 fn jwt_secret() -> Vec<u8> {
     std::env::var("JWT_SECRET")
-        .unwrap_or_else(|_| "development-only-secret-set-JWT_SECRET-in-production".into())
+        .unwrap_or_else(|_| kernel::identity::tokens::DEVELOPMENT_JWT_SECRET.into())
         .into_bytes()
 }
 

@@ -55,6 +55,25 @@ impl Role {
     }
 }
 
+/// The token contract between Accounts (which issues access tokens), the gateway (which
+/// verifies them and signs identity assertions) and every subgraph (which verifies the
+/// assertions).
+pub mod tokens {
+    /// Access tokens: who issues them, and for whom.
+    pub const ACCESS_ISSUER: &str = "ecommerce-accounts";
+    pub const ACCESS_AUDIENCE: &str = "ecommerce";
+    /// The header subgraphs read the caller's identity assertion from.
+    pub const IDENTITY_HEADER: &str = "x-identity";
+    /// The audience of identity assertions, and who may sign them.
+    pub const ASSERTION_AUDIENCE: &str = "ecommerce-subgraphs";
+    pub const GATEWAY_ISSUER: &str = "ecommerce-gateway";
+    pub const SERVICES_ISSUER: &str = "ecommerce-services";
+    /// The keys used when `JWT_SECRET` / `IDENTITY_SECRET` are not set: for a
+    /// development machine only (a warning is logged).
+    pub const DEVELOPMENT_JWT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
+    pub const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
+}
+
 /// The scopes that `@requiresScopes` in the subgraph schemas names.
 pub mod scope {
     /// Create, edit, publish and reprice products.

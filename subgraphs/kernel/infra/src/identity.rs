@@ -29,16 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::graphql::coded;
 
-pub const ISSUER: &str = "ecommerce-accounts";
-pub const AUDIENCE: &str = "ecommerce";
-/// The header subgraphs read the caller's identity assertion from.
-pub const IDENTITY_HEADER: &str = "x-identity";
-/// The audience of identity assertions, and who may sign them.
-pub const ASSERTION_AUDIENCE: &str = "ecommerce-subgraphs";
-pub const GATEWAY_ISSUER: &str = "ecommerce-gateway";
-pub const SERVICES_ISSUER: &str = "ecommerce-services";
-const DEVELOPMENT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
-const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
+pub use kernel::identity::tokens::{
+    ACCESS_AUDIENCE as AUDIENCE, ACCESS_ISSUER as ISSUER, ASSERTION_AUDIENCE, GATEWAY_ISSUER, IDENTITY_HEADER,
+    SERVICES_ISSUER,
+};
+use kernel::identity::tokens::{DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET as DEVELOPMENT_SECRET};
 const SERVICE_ASSERTION_TTL: Duration = Duration::from_secs(300);
 
 /// The claims of our tokens.
