@@ -32,6 +32,7 @@ use hive_router::http::StatusCode;
 use serde::Deserialize;
 
 use super::RequestClient;
+use super::identity::VerifiedIdentity;
 
 /// Walking stops this deep, whatever the limits say (the stack is finite).
 const HARD_DEPTH: usize = 256;
@@ -72,7 +73,9 @@ pub struct IntrospectionConfig {
     /// Production mode; `GATEWAY_ENV=production` turns it on too.
     #[serde(default)]
     pub production: bool,
-    /// Clients that may still introspect in production (e.g. schema review tooling).
+    /// Clients that may still introspect in production (e.g. schema review tooling):
+    /// by the `client` claim of a verified token, never by a header. Staff (ADMIN) may
+    /// always.
     #[serde(default)]
     pub allowed_clients: Vec<String>,
 }
@@ -555,9 +558,17 @@ impl OperationLimits {
             .map_or(self.config.limits, |own| self.config.limits.overridden_by(own))
     }
 
-    fn introspection_allowed(&self, client: Option<&str>) -> bool {
+    /// May this caller introspect? Always outside production mode; in it, staff and
+    /// the allowed clients, as their verified token says.
+    pub fn introspection_allowed(&self, caller: Option<&VerifiedIdentity>) -> bool {
         !self.production
-            || client.is_some_and(|name| self.config.introspection.allowed_clients.iter().any(|c| c == name))
+            || caller.is_some_and(|identity| {
+                identity.role == "ADMIN"
+                    || identity
+                        .client
+                        .as_ref()
+                        .is_some_and(|client| self.config.introspection.allowed_clients.iter().any(|c| c == client))
+            })
     }
 
     fn current_schema(&self) -> Arc<CostSchema> {
@@ -605,7 +616,8 @@ impl RouterPlugin for OperationLimits {
     ) -> OnGraphQLParseHookResult<'exec> {
         let client = payload.context.get_ref::<RequestClient>().and_then(|c| c.0.clone());
         let limits = self.limits_for(client.as_deref());
-        let introspection_allowed = self.introspection_allowed(client.as_deref());
+        let introspection_allowed =
+            self.introspection_allowed(payload.context.get_ref::<VerifiedIdentity>().as_deref());
         let params = payload.graphql_params;
         payload.on_end(move |end| {
             let schema = self.current_schema();

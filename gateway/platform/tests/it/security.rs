@@ -450,12 +450,16 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
         )
         .await;
 
-    // Introspection in production mode: refused, but for the schema-review client.
+    // Introspection in production mode: refused, also to a caller that only names the
+    // schema-review client in a header; staff may.
     let introspection = json!({ "query": "{ __schema { queryType { name } } }" });
-    let (status, body) = send_to(&platform, &gateway.url, &[], introspection.clone()).await;
-    assert_eq!((status, code(&body)), (400, "INTROSPECTION_DISABLED"), "{body}");
-    let reviewer = vec![("graphql-client-name", "schema-review".to_owned())];
-    let (status, body) = send_to(&platform, &gateway.url, &reviewer, introspection.clone()).await;
+    let claims_reviewer = vec![("graphql-client-name", "schema-review".to_owned())];
+    for headers in [&vec![], &claims_reviewer] {
+        let (status, body) = send_to(&platform, &gateway.url, headers, introspection.clone()).await;
+        assert_eq!((status, code(&body)), (400, "INTROSPECTION_DISABLED"), "{body}");
+    }
+    let staff = vec![("authorization", format!("Bearer {}", platform.admin_token()))];
+    let (status, body) = send_to(&platform, &gateway.url, &staff, introspection.clone()).await;
     assert_eq!(
         (status, body["data"]["__schema"]["queryType"]["name"].as_str()),
         (200, Some("Query"))
