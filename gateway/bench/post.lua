@@ -1,10 +1,16 @@
--- wrk script: POSTs the JSON body in the file given after `--`.
+-- wrk script: POSTs the JSON body in the file given after `--`, with the headers given
+-- after it as "name: value".
 function init(args)
   local file = assert(io.open(args[1], "r"))
   body = file:read("*a")
   file:close()
+  headers = { ["content-type"] = "application/json" }
+  for i = 2, #args do
+    local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+    headers[name] = value
+  end
 end
 
 function request()
-  return wrk.format("POST", nil, { ["content-type"] = "application/json" }, body)
+  return wrk.format("POST", nil, headers, body)
 end
