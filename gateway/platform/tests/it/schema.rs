@@ -27,3 +27,32 @@ fn the_supergraph_joins_every_root_type_to_its_subgraphs() {
         assert!(head.contains(&"  @join__type(graph: INVENTORY)"), "{root}: {head:?}");
     }
 }
+
+/// Every scope a subgraph's `@requiresScopes` names is one some role's token carries:
+/// a typo in a `requires_scopes` attribute would otherwise lock everyone out.
+#[test]
+fn every_required_scope_is_granted_to_some_role() {
+    let supergraph =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/supergraph.graphql")).unwrap();
+    let granted: Vec<&str> = [
+        kernel::Role::Customer,
+        kernel::Role::Admin,
+        kernel::Role::Partner,
+        kernel::Role::Service,
+    ]
+    .iter()
+    .flat_map(|role| role.scopes().iter().copied())
+    .collect();
+    let mut required = Vec::new();
+    for usage in supergraph.split("@requiresScopes(scopes: ").skip(1) {
+        let list = &usage[..usage.find(")").unwrap()];
+        required.extend(list.split('"').skip(1).step_by(2).map(str::to_owned));
+    }
+    assert!(required.len() >= 20, "{required:?}");
+    for scope in &required {
+        assert!(
+            granted.contains(&scope.as_str()),
+            "`{scope}` is required but no role has it"
+        );
+    }
+}
