@@ -26,10 +26,10 @@ use hive_router::executor::plugins::plugin_trait::{RouterPlugin, StartHookPayloa
 use hive_router::http::{HeaderValue, StatusCode};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use kernel::identity::tokens::{ASSERTION_AUDIENCE, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER};
-use kernel::identity::tokens::{DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET};
+use kernel::identity::tokens::{Claims, DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET};
 const ASSERTION_TTL_SECONDS: u64 = 60;
 
 #[derive(Debug, Deserialize)]
@@ -60,29 +60,6 @@ pub struct VerifiedIdentity {
     pub scopes: Vec<String>,
     /// The signed assertion forwarded to subgraphs.
     assertion: HeaderValue,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct TokenClaims {
-    sub: String,
-    role: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    client: Option<String>,
-    /// Space-separated OAuth scopes.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    scope: String,
-}
-
-#[derive(Debug, Serialize)]
-struct AssertionClaims<'a> {
-    sub: &'a str,
-    role: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<&'a str>,
-    iss: &'static str,
-    aud: &'static str,
-    iat: u64,
-    exp: u64,
 }
 
 /// A verification key: its key id (if any), the key, and its algorithm.
@@ -235,7 +212,7 @@ impl IdentityPlugin {
             validation.set_issuer(&[&self.issuer]);
             validation.set_audience(&self.audiences);
             validation.leeway = 5;
-            match jsonwebtoken::decode::<TokenClaims>(token, key, &validation) {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
                 Ok(data) => return self.assert(data.claims),
                 Err(err) => last = InvalidToken(format!("the token is not valid: {err}")),
             }
@@ -243,24 +220,24 @@ impl IdentityPlugin {
         Err(last)
     }
 
-    fn assert(&self, claims: TokenClaims) -> Result<VerifiedIdentity, InvalidToken> {
+    fn assert(&self, claims: Claims) -> Result<VerifiedIdentity, InvalidToken> {
+        let scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
         let iat = now_secs();
-        let assertion = AssertionClaims {
-            sub: &claims.sub,
-            role: &claims.role,
-            client: claims.client.as_deref(),
-            iss: ASSERTION_ISSUER,
-            aud: ASSERTION_AUDIENCE,
+        let assertion = Claims {
+            iss: ASSERTION_ISSUER.to_owned(),
+            aud: ASSERTION_AUDIENCE.to_owned(),
             iat,
             exp: iat + ASSERTION_TTL_SECONDS,
+            scope: String::new(),
+            ..claims
         };
         let signed = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &assertion, &self.assertion_key)
             .map_err(|err| InvalidToken(format!("signing the identity assertion: {err}")))?;
         Ok(VerifiedIdentity {
-            subject: claims.sub,
-            role: claims.role,
-            client: claims.client,
-            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+            subject: assertion.sub,
+            role: assertion.role,
+            client: assertion.client,
+            scopes,
             assertion: HeaderValue::from_str(&signed)
                 .map_err(|err| InvalidToken(format!("the identity assertion is not a header value: {err}")))?,
         })
@@ -380,7 +357,7 @@ mod tests {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[ASSERTION_AUDIENCE]);
         validation.set_issuer(&[ASSERTION_ISSUER]);
-        let decoded = jsonwebtoken::decode::<TokenClaims>(
+        let decoded = jsonwebtoken::decode::<Claims>(
             identity.assertion.to_str().unwrap(),
             &DecodingKey::from_secret(b"identity"),
             &validation,

@@ -3,10 +3,12 @@
 
 pub mod error;
 pub mod event;
+pub mod partner;
 pub mod user;
 
 pub use error::AccountError;
 pub use event::AccountEvent;
+pub use partner::PartnerName;
 pub use user::{DisplayName, Email, Password, PasswordHash, Role, User, UserState};
 
 kernel::typed_id!(UserId, "user");

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use accounts_domain::{AccountError, DisplayName, Email, Password, Role, User};
+use accounts_domain::{AccountError, DisplayName, Email, PartnerName, Password, Role, User};
 use chrono::Utc;
 use kernel::{Classify, ErrorKind, EventMeta, Identity};
 use kernel_infra::identity::TokenIssuer;
@@ -21,8 +21,6 @@ pub enum AccountsError {
     /// Deliberately vague: it does not tell whether the e-mail exists.
     #[error("wrong e-mail or password")]
     InvalidCredentials,
-    #[error("{0}")]
-    InvalidPartner(String),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -39,7 +37,6 @@ impl Classify for AccountsError {
             AccountsError::Account(err) => err.kind(),
             AccountsError::EmailTaken => ErrorKind::Conflict,
             AccountsError::InvalidCredentials => ErrorKind::Unauthenticated,
-            AccountsError::InvalidPartner(_) => ErrorKind::BadUserInput,
             AccountsError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -127,22 +124,14 @@ impl Accounts {
     /// subject per partner. The caller must be an ADMIN (checked by the resolver).
     ///
     /// # Errors
-    /// VALIDATION for a name that is not 2 to 40 of `a-z`, `0-9` and `-`.
+    /// BAD_USER_INPUT for a name that is not a [`PartnerName`].
     pub fn partner_token(&self, partner: &str) -> Result<AccessToken, AccountsError> {
-        let valid = (2..=40).contains(&partner.len())
-            && partner
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
-            return Err(AccountsError::InvalidPartner(
-                "a partner name is 2 to 40 of a-z, 0-9 and -".into(),
-            ));
-        }
+        let partner = PartnerName::parse(partner)?;
         let identity = Identity {
-            user_id: kernel_infra::identity::service_identity(&format!("partner:{partner}")).user_id,
+            user_id: kernel_infra::identity::service_identity(&format!("partner:{}", partner.as_str())).user_id,
             role: Role::Partner,
         };
-        let (token, expires_in) = self.issuer.issue_for_client(&identity, Some(partner))?;
+        let (token, expires_in) = self.issuer.issue_for_client(&identity, Some(partner.as_str()))?;
         Ok(AccessToken { token, expires_in })
     }
 

@@ -72,6 +72,26 @@ pub mod tokens {
     /// development machine only (a warning is logged).
     pub const DEVELOPMENT_JWT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
     pub const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
+
+    /// The claims of our tokens, access tokens and identity assertions alike.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    pub struct Claims {
+        /// The user's id (a plain value outside Accounts).
+        pub sub: String,
+        /// A [`super::Role`], as its `as_str`.
+        pub role: String,
+        /// The client application (a partner's name) the token was issued to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub client: Option<String>,
+        /// OAuth scopes, space-separated (RFC 8693 §4.2): the role's, in access tokens,
+        /// for the gateway's `@requiresScopes` checks. Absent in identity assertions.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub scope: String,
+        pub iss: String,
+        pub aud: String,
+        pub iat: u64,
+        pub exp: u64,
+    }
 }
 
 /// The scopes that `@requiresScopes` in the subgraph schemas names.

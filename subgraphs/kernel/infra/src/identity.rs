@@ -25,7 +25,6 @@ use async_graphql::Error;
 use axum::http::HeaderMap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use kernel::{ErrorKind, Identity, Role};
-use serde::{Deserialize, Serialize};
 
 use crate::graphql::coded;
 
@@ -33,26 +32,8 @@ pub use kernel::identity::tokens::{
     ACCESS_AUDIENCE as AUDIENCE, ACCESS_ISSUER as ISSUER, ASSERTION_AUDIENCE, GATEWAY_ISSUER, IDENTITY_HEADER,
     SERVICES_ISSUER,
 };
-use kernel::identity::tokens::{DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET as DEVELOPMENT_SECRET};
+use kernel::identity::tokens::{Claims, DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET as DEVELOPMENT_SECRET};
 const SERVICE_ASSERTION_TTL: Duration = Duration::from_secs(300);
-
-/// The claims of our tokens.
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    role: String,
-    /// The client application (a partner's name) the token was issued to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    client: Option<String>,
-    /// OAuth scopes, space-separated (RFC 8693 §4.2): the role's, for the gateway's
-    /// `@requiresScopes` checks. Absent in identity assertions.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    scope: String,
-    iss: String,
-    aud: String,
-    iat: u64,
-    exp: u64,
-}
 
 static SHARED: OnceLock<TokenVerifier> = OnceLock::new();
 
