@@ -1,17 +1,32 @@
 //! Composition: subgraph SDLs in, supergraph SDL out.
 //!
-//! graphql-composition does the composing. Its supergraph lacks
-//! `@join__type(graph: …)` on the root operation types, without which Hive Router's
-//! planner finds no path to any root field; [`compose`] adds one per subgraph that
-//! contributes fields to the root type. It also omits them on custom scalars, which
-//! [`compose`] adds for every subgraph that defines the scalar, as the reference
-//! composers do (checked by gateway/reference-composition).
+//! graphql-composition does the composing, and [`compose`] closes the gaps in its
+//! supergraph so that it reads as the reference composers' does (checked by
+//! gateway/reference-composition, and suite by suite against the federation gateway
+//! audit in docs/conformance.md):
+//!
+//! - `@join__type(graph: …)` on the root types: without them Hive Router's planner
+//!   finds no path to any root field. Also on custom scalars and unions.
+//! - Explicit `@join__field`s on a field that some subgraph marks `@external`, where
+//!   graphql-composition leaves none, which would mean that every subgraph resolves it.
+//!
+//! Two rules the composer does not check are checked here ([`query_paths`]): fields
+//! no query can reach, and `@requires` of fields that are not `@external`. Every
+//! error points at the subgraph files it is about ([`diagnostics`]). [`api_schema`]
+//! derives the schema clients see.
+
+pub mod diagnostics;
+pub mod query_paths;
+pub mod subgraph;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Deserialize;
+
+pub use diagnostics::{Diagnostic, Location};
+use subgraph::SubgraphTypes;
 
 /// A subgraph to compose: its name, routing URL and SDL.
 #[derive(Debug, Clone)]
@@ -21,10 +36,24 @@ pub struct SubgraphSdl {
     pub sdl: String,
 }
 
-/// Composition failed; each message names what clashed.
+/// Composition failed; each diagnostic names what clashed and where.
 #[derive(Debug, thiserror::Error)]
-#[error("composition failed:\n{}", .0.join("\n"))]
-pub struct CompositionError(pub Vec<String>);
+#[error("composition failed:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct CompositionError(pub Vec<Diagnostic>);
+
+impl CompositionError {
+    fn single(message: String) -> Self {
+        CompositionError(vec![Diagnostic {
+            message,
+            locations: Vec::new(),
+        }])
+    }
+
+    /// Every diagnostic, each subgraph's file named by `file_of`.
+    pub fn render(&self, file_of: &dyn Fn(&str) -> String) -> String {
+        self.0.iter().map(|d| d.render(file_of)).collect::<Vec<_>>().join("\n")
+    }
+}
 
 /// Composes `subgraphs` into a supergraph SDL that Hive Router can plan against.
 ///
@@ -35,49 +64,236 @@ pub fn compose(subgraphs: &[SubgraphSdl]) -> Result<String, CompositionError> {
     for subgraph in subgraphs {
         input
             .ingest_str(&subgraph.sdl, &subgraph.name, Some(&subgraph.url))
-            .map_err(|err| CompositionError(vec![format!("subgraph `{}`: {err}", subgraph.name)]))?;
+            .map_err(|err| CompositionError::single(format!("subgraph `{}`: {err}", subgraph.name)))?;
     }
-    let graph = graphql_composition::compose(&mut input)
-        .into_result()
-        .map_err(|diagnostics| CompositionError(diagnostics.iter_messages().map(str::to_owned).collect()))?;
+    let read: Vec<SubgraphTypes> = subgraphs
+        .iter()
+        .filter_map(|s| SubgraphTypes::parse(&s.name, &s.sdl))
+        .collect();
+    let mut errors = query_paths::requires_non_external(&read);
+    let result = graphql_composition::compose(&mut input).into_result();
+    let graph = match result {
+        Ok(graph) => graph,
+        Err(diagnostics) => {
+            errors.extend(
+                diagnostics
+                    .iter()
+                    .filter(|d| d.severity().is_error())
+                    .map(|d| diagnostics::locate(d.message(), &read)),
+            );
+            return Err(CompositionError(errors));
+        }
+    };
+    // Paths are only worth checking once the subgraphs agree on every type.
+    errors.extend(query_paths::unsatisfiable(&read));
+    if !errors.is_empty() {
+        return Err(CompositionError(errors));
+    }
     let sdl = graphql_composition::render_federated_sdl(&graph)
-        .map_err(|err| CompositionError(vec![format!("rendering the supergraph: {err}")]))?;
-    Ok(add_scalar_join_types(&add_root_join_types(&sdl), subgraphs))
+        .map_err(|err| CompositionError::single(format!("rendering the supergraph: {err}")))?;
+    Ok(add_external_join_fields(&add_join_types(&sdl, &read), &read))
 }
 
-/// Adds `@join__type(graph: X)` to each custom scalar for every subgraph `X` whose SDL
-/// defines it.
-fn add_scalar_join_types(sdl: &str, subgraphs: &[SubgraphSdl]) -> String {
-    let graph_of = graph_enum_values(sdl);
-    let mut out = String::with_capacity(sdl.len() + 256);
+/// The client-facing API schema of a composed supergraph: no federation machinery,
+/// nothing `@inaccessible`.
+///
+/// # Errors
+/// When the supergraph does not parse.
+pub fn api_schema(supergraph_sdl: &str) -> anyhow::Result<String> {
+    let graph = graphql_composition::FederatedGraph::from_sdl(supergraph_sdl)
+        .map_err(|err| anyhow::anyhow!("reading the supergraph: {err}"))?;
+    sorted_sdl(&graphql_composition::render_api_sdl(&graph))
+}
+
+/// An SDL document as the composer prints it (definitions apart by blank lines,
+/// fields sorted) with its definitions in a fixed order: the schema definition,
+/// directives by name, then types by name. A diff of two versions shows only what
+/// changed.
+fn sorted_sdl(sdl: &str) -> anyhow::Result<String> {
+    let mut definitions: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut in_block_string = false;
+    let mut depth = 0i64;
     for line in sdl.lines() {
-        out.push_str(line);
-        out.push('\n');
-        let Some(scalar) = line.strip_prefix("scalar ").filter(|rest| !rest.contains(' ')) else {
-            continue;
-        };
-        if scalar.starts_with("join__") || scalar.starts_with("link__") {
+        if line.trim().is_empty() && !in_block_string && depth == 0 {
+            if !current.is_empty() {
+                definitions.push(std::mem::take(&mut current));
+            }
             continue;
         }
-        let graphs: BTreeSet<&str> = subgraphs
+        current.push_str(line);
+        current.push('\n');
+        if line.matches("\"\"\"").count() % 2 == 1 {
+            in_block_string = !in_block_string;
+        } else if !in_block_string {
+            // Braces outside of strings open and close a definition's body.
+            let code: String = line.split('"').step_by(2).collect();
+            depth += code.matches('{').count() as i64 - code.matches('}').count() as i64;
+        }
+    }
+    if !current.is_empty() {
+        definitions.push(current);
+    }
+    if in_block_string || depth != 0 {
+        anyhow::bail!("the API schema's strings or braces do not balance");
+    }
+    definitions.sort_by_cached_key(|definition| definition_key(definition));
+    Ok(definitions.join("\n"))
+}
+
+/// (rank, name) of a printed definition, past its description.
+fn definition_key(definition: &str) -> (u8, String) {
+    let mut in_block_string = false;
+    for line in definition.lines() {
+        if line.matches("\"\"\"").count() % 2 == 1 {
+            in_block_string = !in_block_string;
+            continue;
+        }
+        if in_block_string || line.starts_with('"') {
+            continue;
+        }
+        let mut words = line.split(|c: char| c.is_whitespace() || c == '(' || c == '{' || c == '@');
+        let keyword = words.next().unwrap_or_default();
+        let name = words.find(|w| !w.is_empty()).unwrap_or_default().to_owned();
+        return match keyword {
+            "schema" => (0, name),
+            "directive" => (1, name),
+            _ => (2, name),
+        };
+    }
+    (3, String::new())
+}
+
+/// Adds the `@join__type(graph: X)` that graphql-composition leaves out, as the
+/// reference composers write them: on `Query` for every subgraph, on `Mutation` and
+/// `Subscription` for every subgraph that defines the type or resolves one of its
+/// fields, and on custom scalars and unions for every subgraph that defines them.
+fn add_join_types(sdl: &str, read: &[SubgraphTypes]) -> String {
+    let graph_of: std::collections::BTreeMap<String, String> = graph_enum_values(sdl)
+        .into_iter()
+        .map(|(graph, name)| (name, graph))
+        .collect();
+    let defining = |type_name: &str| -> BTreeSet<String> {
+        read.iter()
+            .filter(|s| s.types.contains_key(type_name))
+            .filter_map(|s| graph_of.get(&s.name).cloned())
+            .collect()
+    };
+    let lines: Vec<&str> = sdl.lines().collect();
+    let mut out = String::with_capacity(sdl.len() + 1024);
+    for (index, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        let Some((keyword, name)) = definition_header(line) else {
+            continue;
+        };
+        let root = keyword == "type" && ["Query", "Mutation", "Subscription"].contains(&name);
+        if !(root || keyword == "scalar" || keyword == "union") || name.contains("__") {
+            continue;
+        }
+        // The definition's own lines: to its closing `}` (types) or its first blank line.
+        let end = (index + 1..lines.len())
+            .find(|&i| lines[i].trim().is_empty() || (root && lines[i].trim() == "}"))
+            .unwrap_or(lines.len());
+        let block = &lines[index + 1..end];
+        let present: BTreeSet<&str> = block
             .iter()
-            .filter(|s| {
-                s.sdl.lines().any(|l| {
-                    l.trim() == format!("scalar {scalar}") || l.trim().starts_with(&format!("scalar {scalar} "))
-                })
-            })
-            .filter_map(|s| {
-                graph_of
-                    .iter()
-                    .find(|(_, name)| *name == s.name)
-                    .map(|(graph, _)| graph.as_str())
-            })
+            .filter_map(|l| l.trim().strip_prefix("@join__type(graph: "))
+            .filter_map(|rest| rest.split([')', ',']).next())
             .collect();
-        for graph in graphs {
+        // Every subgraph has a Query root (`_service`, `_entities`); the reference
+        // composers join it to all of them.
+        let mut graphs = if name == "Query" {
+            graph_of.values().cloned().collect()
+        } else {
+            defining(name)
+        };
+        if root {
+            graphs.extend(block.iter().flat_map(|l| join_field_graphs(l)).map(str::to_owned));
+        }
+        for graph in graphs.iter().filter(|g| !present.contains(g.as_str())) {
             out.push_str(&format!("  @join__type(graph: {graph})\n"));
         }
     }
     out
+}
+
+/// Spells out who resolves a field that some subgraph of its type marks `@external`:
+/// graphql-composition leaves such a field without `@join__field`, which says that
+/// every subgraph of the type resolves it. The reference composers write
+/// `@join__field(graph: X)` for the subgraphs that resolve it and
+/// `@join__field(graph: Y, external: true)` for those that only name it.
+fn add_external_join_fields(sdl: &str, read: &[SubgraphTypes]) -> String {
+    let name_of: std::collections::BTreeMap<String, String> = graph_enum_values(sdl).into_iter().collect();
+    let mut out = String::with_capacity(sdl.len() + 256);
+    let mut current: Option<(String, Vec<String>)> = None; // (type, its graphs)
+    let mut in_body = false;
+    let mut in_block_string = false;
+    for line in sdl.lines() {
+        let mut line = line.to_owned();
+        if let Some(("type", name)) = definition_header(&line).or_else(|| {
+            line.strip_prefix("type ")
+                .and_then(|rest| rest.split(' ').next())
+                .map(|name| ("type", name))
+        }) {
+            current = Some((name.to_owned(), Vec::new()));
+            in_body = false;
+        } else if let Some((_, graphs)) = current.as_mut().filter(|_| !in_body) {
+            if let Some(graph) = line.trim().strip_prefix("@join__type(graph: ") {
+                graphs.push(graph.split([')', ',']).next().unwrap_or_default().to_owned());
+            } else if line.trim() == "{" {
+                in_body = true;
+            }
+        } else if in_body {
+            if line.trim() == "}" {
+                current = None;
+                in_body = false;
+            } else if line.matches("\"\"\"").count() % 2 == 1 {
+                in_block_string = !in_block_string;
+            } else if !in_block_string
+                && line.starts_with("  ")
+                && !line.trim_start().starts_with('"')
+                && !line.contains("@join__field")
+                && let Some((type_name, graphs)) = current.as_ref().filter(|(_, g)| g.len() > 1)
+            {
+                let field = line.trim_start().split(['(', ':']).next().unwrap_or_default().trim();
+                let mut joins = String::new();
+                let mut external = false;
+                for graph in graphs {
+                    let resolves = name_of
+                        .get(graph)
+                        .and_then(|name| read.iter().find(|s| &s.name == name))
+                        .and_then(|s| s.resolves(type_name, field));
+                    match resolves {
+                        Some(false) => {
+                            external = true;
+                            joins.push_str(&format!(" @join__field(graph: {graph}, external: true)"));
+                        }
+                        Some(true) => joins.push_str(&format!(" @join__field(graph: {graph})")),
+                        None => external = true,
+                    }
+                }
+                if external {
+                    line.push_str(&joins);
+                }
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `("type", "Query")` for a line that starts a definition (`type Query`, `scalar
+/// Long`, `union Result`), when it has nothing after the name but directives.
+fn definition_header(line: &str) -> Option<(&str, &str)> {
+    let (keyword, rest) = line.split_once(' ')?;
+    if !["type", "scalar", "union"].contains(&keyword) {
+        return None;
+    }
+    let name = rest.split([' ', '@']).next()?.trim();
+    let tail = rest[name.len()..].trim();
+    (!name.is_empty() && (tail.is_empty() || tail.starts_with('@'))).then_some((keyword, name))
 }
 
 /// The `join__Graph` enum: (enum value, subgraph name) pairs.
@@ -91,37 +307,6 @@ fn graph_enum_values(sdl: &str) -> Vec<(String, String)> {
             Some((value.to_owned(), name.to_owned()))
         })
         .collect()
-}
-
-/// Adds `@join__type(graph: X)` to `Query`, `Mutation` and `Subscription` for every
-/// graph `X` that resolves one of their fields (read from the fields' `@join__field`).
-fn add_root_join_types(sdl: &str) -> String {
-    let lines: Vec<&str> = sdl.lines().collect();
-    let mut out = String::with_capacity(sdl.len() + 256);
-    let mut index = 0;
-    while index < lines.len() {
-        let line = lines[index];
-        let root = ["Query", "Mutation", "Subscription"]
-            .into_iter()
-            .find(|root| line.trim_end() == format!("type {root}") || line.starts_with(&format!("type {root} ")));
-        if root.is_some() && !line.contains("@join__type") {
-            // The type's block runs to the first line that is just `}`.
-            let end = (index..lines.len())
-                .find(|&i| lines[i].trim() == "}")
-                .unwrap_or(lines.len() - 1);
-            let graphs: BTreeSet<&str> = lines[index..=end].iter().flat_map(|l| join_field_graphs(l)).collect();
-            out.push_str(line.trim_end());
-            out.push('\n');
-            for graph in graphs {
-                out.push_str(&format!("  @join__type(graph: {graph})\n"));
-            }
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-        index += 1;
-    }
-    out
 }
 
 fn join_field_graphs(line: &str) -> Vec<&str> {
@@ -158,7 +343,12 @@ pub fn compose_dir(dir: &Path, urls_file: &Path) -> anyhow::Result<String> {
             Ok(SubgraphSdl { name, url, sdl })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(compose(&subgraphs)?)
+    compose(&subgraphs).map_err(|err| {
+        anyhow::anyhow!(
+            "composition failed:\n{}",
+            err.render(&|name| dir.join(format!("{name}.graphql")).display().to_string())
+        )
+    })
 }
 
 #[cfg(test)]

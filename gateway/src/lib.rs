@@ -2,6 +2,7 @@
 //!
 //! - [`compose`]: subgraph SDLs to the supergraph the engine plans against.
 //! - [`contracts`]: the clients' operations and their persisted-operation manifests.
+//! - [`schema_check`]: what a proposed supergraph breaks for which client.
 //! - [`plugins`]: identity and trusted documents, registered with the engine.
 //! - [`serve`]: starting the router with our plugin registry.
 
@@ -11,6 +12,7 @@
 pub mod compose;
 pub mod contracts;
 pub mod plugins;
+pub mod schema_check;
 pub mod serve;
 
 /// The allocator Hive Router is built and benchmarked with (mimalloc); our binaries

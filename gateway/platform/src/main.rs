@@ -7,6 +7,8 @@
 //!   process, because the router owns process-wide state).
 //! - `platform checkout`: the Checkout subgraph alone (the crash test kills it).
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
+//! - `platform schema check [--base REV]`: what the code's supergraph changes against
+//!   the one committed at REV, and which client operations a breaking change hits.
 
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
@@ -42,13 +44,41 @@ enum Command {
         #[arg(long, env = "CHECKOUT_LISTEN", default_value = "127.0.0.1:4009")]
         listen: String,
     },
-    /// Write every subgraph's SDL and the supergraph under schema/.
+    /// Write every subgraph's SDL, the supergraph and the API schema under schema/.
     Schema {
+        #[command(subcommand)]
+        action: Option<SchemaAction>,
         /// Only check that the committed files match the code; exit 1 if not.
         #[arg(long)]
         check: bool,
-        #[arg(long, default_value = "schema")]
+        #[arg(long, default_value = "schema", global = true)]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Classify every change of the code's supergraph against a committed one as
+    /// BREAKING, DANGEROUS or SAFE, with the client operations each one hits; exit 1
+    /// when a breaking change that a client uses is not acknowledged.
+    Check {
+        /// The git revision whose schema/supergraph.graphql is the base.
+        #[arg(long, default_value = "HEAD", conflicts_with = "base_file")]
+        base: String,
+        /// A supergraph file to use as the base instead of a git revision.
+        #[arg(long)]
+        base_file: Option<PathBuf>,
+        #[arg(long, default_value = "frontend-contracts")]
+        contracts: PathBuf,
+        /// Breaking changes accepted on purpose (kind, coordinate, reason).
+        #[arg(long, default_value = "schema/acknowledged-changes.yaml")]
+        acknowledgements: PathBuf,
+        /// Also write the report as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -67,13 +97,53 @@ fn main() -> anyhow::Result<()> {
             gateway::serve::run()
         }
         Some(Command::Checkout { database_url, listen }) => run_checkout(&database_url, &listen),
-        Some(Command::Schema { check: false, dir }) => {
+        Some(Command::Schema {
+            action:
+                Some(SchemaAction::Check {
+                    base,
+                    base_file,
+                    contracts,
+                    acknowledgements,
+                    markdown,
+                    json,
+                }),
+            dir,
+            ..
+        }) => {
+            let committed = match base_file {
+                Some(path) => std::fs::read_to_string(&path)?,
+                None => platform::schema_files::committed_supergraph(&dir, &base)?,
+            };
+            let proposed = platform::schema_files::proposed_supergraph(&dir)?;
+            let acknowledgements = gateway::schema_check::load_acknowledgements(&acknowledgements)?;
+            let report = gateway::schema_check::check(&committed, &proposed, &contracts, &acknowledgements)?;
+            print!("{}", report.to_markdown());
+            if let Some(path) = markdown {
+                std::fs::write(path, report.to_markdown())?;
+            }
+            if let Some(path) = json {
+                std::fs::write(path, report.to_json())?;
+            }
+            if !report.passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Some(Command::Schema {
+            action: None,
+            check: false,
+            dir,
+        }) => {
             for path in platform::schema_files::write(&dir)? {
                 println!("wrote {}", path.display());
             }
             Ok(())
         }
-        Some(Command::Schema { check: true, dir }) => {
+        Some(Command::Schema {
+            action: None,
+            check: true,
+            dir,
+        }) => {
             let stale = platform::schema_files::stale(&dir)?;
             for path in &stale {
                 eprintln!("stale: {} (run `cargo run -p platform -- schema`)", path.display());

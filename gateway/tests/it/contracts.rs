@@ -1,11 +1,7 @@
 //! The committed frontend contracts: every operation validates against the committed
 //! supergraph, and every committed manifest is what `gateway contracts` generates.
 
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::repo;
 
 #[test]
 fn every_client_operation_validates_against_the_supergraph() {
