@@ -207,6 +207,7 @@ pub async fn start(
     serve_one("checkout", checkout.router()).await?;
 
     let bus: Arc<dyn EventBus> = InProcessBus::new();
+    products.subscribe(bus.as_ref()).await?;
     inventory.subscribe(bus.as_ref()).await?;
     orders.subscribe(bus.as_ref()).await?;
     shipping.subscribe(bus.as_ref()).await?;

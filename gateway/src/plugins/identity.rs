@@ -11,7 +11,10 @@
 //!   the `x-identity` header: a short-lived assertion signed with the key that only
 //!   the gateway and the services hold (`IDENTITY_SECRET`, see
 //!   `kernel_infra::identity::IdentityAssertion`). Subgraphs trust nothing else; the
-//!   client's own Authorization header is not forwarded.
+//!   client's own Authorization header is not forwarded. The assertion is also put on
+//!   the incoming request (after any `x-identity` the client sent is dropped), where
+//!   the header propagation rules pick it up for subscriptions, whose subgraph calls
+//!   run no subgraph hook.
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -272,6 +275,10 @@ impl RouterPlugin for IdentityPlugin {
 
     fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
+            let mut payload = payload;
+            // Only this plugin speaks for the caller: an assertion a client sent itself
+            // is dropped before anything can forward it.
+            payload.router_http_request.headers_mut().remove(IDENTITY_HEADER);
             let token = match payload.router_http_request.headers().get("authorization") {
                 None => return payload.proceed(),
                 Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
@@ -286,6 +293,17 @@ impl RouterPlugin for IdentityPlugin {
             };
             match self.verify(&token).await {
                 Ok(identity) => {
+                    // Subscriptions reach subgraphs without the subgraph-execute hook,
+                    // through the header propagation rules (router.config.yaml), so
+                    // the assertion rides on the request too.
+                    if let Ok(value) =
+                        hive_router::ntex::http::header::HeaderValue::from_bytes(identity.assertion.as_bytes())
+                    {
+                        payload.router_http_request.headers_mut().insert(
+                            hive_router::ntex::http::header::HeaderName::from_static(IDENTITY_HEADER),
+                            value,
+                        );
+                    }
                     payload.context.insert(identity);
                     payload.proceed()
                 }

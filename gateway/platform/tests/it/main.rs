@@ -5,11 +5,13 @@
 
 mod checkout;
 mod crash;
+mod event_contracts;
 mod flash_sale;
 mod gateway;
 mod schema;
 mod security;
 mod shop;
+mod subscriptions;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub struct TestPlatform {
     pub endpoints: platform::PerContext,
     /// Every request body the Inventory subgraph received.
     pub inventory_requests: Recorded,
+    /// Every request body the Orders subgraph received.
+    pub orders_requests: Recorded,
     client: reqwest::Client,
     gateway: tokio::process::Child,
     shutdown: CancellationToken,
@@ -126,13 +130,12 @@ impl TestPlatform {
         }
         let shutdown = CancellationToken::new();
         let inventory_requests = Recorded::default();
-        let recorded = inventory_requests.clone();
-        let wrap = move |name: &str, router: axum::Router| {
-            if name == "inventory" {
-                router.layer(axum::middleware::from_fn_with_state(recorded.clone(), record))
-            } else {
-                router
-            }
+        let orders_requests = Recorded::default();
+        let (inventory_recorded, orders_recorded) = (inventory_requests.clone(), orders_requests.clone());
+        let wrap = move |name: &str, router: axum::Router| match name {
+            "inventory" => router.layer(axum::middleware::from_fn_with_state(inventory_recorded.clone(), record)),
+            "orders" => router.layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
+            _ => router,
         };
         let running = platform::start(&urls, &listen, &jobs, &shutdown, &wrap).await.unwrap();
         let supergraph = platform::supergraph(&running.endpoints).unwrap();
@@ -151,6 +154,7 @@ impl TestPlatform {
             contexts: running.contexts,
             endpoints: running.endpoints,
             inventory_requests,
+            orders_requests,
             client: reqwest::Client::new(),
             gateway,
             shutdown,
@@ -160,6 +164,11 @@ impl TestPlatform {
         };
         platform.wait_until_ready().await;
         platform
+    }
+
+    /// Every context's database URL.
+    pub fn database_urls(&self) -> Vec<String> {
+        self.databases.iter().map(|d| d.url.clone()).collect()
     }
 
     /// Waits for `/readiness`: `/health` answers before the supergraph is loaded.

@@ -18,6 +18,7 @@ pub mod db;
 pub mod graphql;
 pub mod identity;
 pub mod inbox;
+pub mod live;
 pub mod migration;
 pub mod outbox;
 pub mod relay;

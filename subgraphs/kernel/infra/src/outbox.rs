@@ -106,6 +106,39 @@ pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, DbEr
     rows.iter().map(|row| parse_envelope(&row.envelope)).collect()
 }
 
+/// The events of one partition key and type recorded after the event `after`, oldest
+/// first: what a subscriber that saw `after` missed. Rows the relay has not published
+/// yet are included (they are committed), so none falls between this read and a live
+/// feed: the relay may hand an event to the bus before it marks the row published.
+/// `None` when `after` is not an event of that key and type.
+///
+/// # Errors
+/// When the query fails.
+pub async fn recorded_after(
+    conn: &impl ConnectionTrait,
+    partition_key: &str,
+    event_type: &str,
+    after: Uuid,
+) -> Result<Option<Vec<EventEnvelope>>, DbErr> {
+    let of_key = || {
+        entity::Entity::find()
+            .filter(entity::Column::PartitionKey.eq(partition_key))
+            .filter(entity::Column::EventType.eq(event_type))
+    };
+    let Some(seen) = of_key().filter(entity::Column::EventId.eq(after)).one(conn).await? else {
+        return Ok(None);
+    };
+    let rows = of_key()
+        .filter(entity::Column::Seq.gt(seen.seq))
+        .order_by_asc(entity::Column::Seq)
+        .all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| parse_envelope(&row.envelope))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
 pub(crate) fn parse_envelope(text: &str) -> Result<EventEnvelope, DbErr> {
     serde_json::from_str(text).map_err(|err| DbErr::Json(format!("outbox row is not an envelope: {err}")))
 }

@@ -1,5 +1,9 @@
 //! Serving a subgraph over HTTP: `POST`/`GET /graphql` and `GET /health`.
 //!
+//! A subscription is answered as a stream when the request accepts the multipart
+//! subscription protocol (`Accept: multipart/mixed;subscriptionSpec="1.0"`), which
+//! is how the gateway subscribes to a subgraph.
+//!
 //! Each request's trace and correlation ids are put into the GraphQL context as
 //! [`kernel::EventMeta`], so the events a mutation writes carry them, and its caller
 //! (from the bearer token) as [`crate::identity::Caller`].
@@ -9,7 +13,9 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::routing::get;
+use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,10 +33,68 @@ async fn graphql<E: Executor>(
     State(executor): State<E>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> axum::response::Response {
     let caller = crate::identity::TokenVerifier::shared().caller(&headers);
     let request = request.into_inner().data(event_meta(&headers)).data(caller);
-    executor.execute(request).await.into()
+    // Hive Router asks for `multipart/mixed;subscriptionSpec="1.0"` without the
+    // `boundary=graphql` that async-graphql's own check wants; our parts use it anyway.
+    let accepts_stream = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("multipart/mixed") && accept.contains("subscriptionSpec"));
+    if accepts_stream {
+        let stream = multipart(executor.execute_stream(request, None));
+        return axum::response::Response::builder()
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "multipart/mixed; boundary=\"graphql\"; subscriptionSpec=\"1.0\"",
+            )
+            .body(axum::body::Body::from_stream(
+                stream.map(Ok::<_, std::convert::Infallible>),
+            ))
+            .unwrap_or_default();
+    }
+    GraphQLResponse::from(executor.execute(request).await).into_response()
+}
+
+/// How often an idle subscription stream sends a heartbeat part.
+const SUBSCRIPTION_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Responses as multipart parts, each followed at once by the boundary. A reader
+/// knows a part is complete only when the next boundary arrives (Hive Router's does),
+/// so a part that waited for the next one would wait for the next event.
+fn multipart(
+    responses: futures::stream::BoxStream<'static, async_graphql::Response>,
+) -> impl futures::Stream<Item = axum::body::Bytes> {
+    fn part(json: &[u8]) -> axum::body::Bytes {
+        let mut part = b"Content-Type: application/json\r\n\r\n".to_vec();
+        part.extend_from_slice(json);
+        part.extend_from_slice(b"\r\n--graphql\r\n");
+        part.into()
+    }
+    let heartbeat = tokio::time::interval_at(
+        tokio::time::Instant::now() + SUBSCRIPTION_HEARTBEAT,
+        SUBSCRIPTION_HEARTBEAT,
+    );
+    let parts = futures::stream::unfold(
+        (responses, heartbeat, false),
+        |(mut responses, mut heartbeat, ended)| async move {
+            if ended {
+                return None;
+            }
+            tokio::select! {
+                next = responses.next() => match next {
+                    Some(response) => {
+                        let json = serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec());
+                        Some((part(&json), (responses, heartbeat, false)))
+                    }
+                    None => Some((axum::body::Bytes::from_static(b"--graphql--\r\n"), (responses, heartbeat, true))),
+                },
+                _ = heartbeat.tick() => Some((part(b"{}"), (responses, heartbeat, false))),
+            }
+        },
+    );
+    futures::stream::once(futures::future::ready(axum::body::Bytes::from_static(b"--graphql\r\n"))).chain(parts)
 }
 
 /// Runs one subgraph alone, as its binary does: logs to stdout (`RUST_LOG`), serves

@@ -1,27 +1,35 @@
 //! The Orders subgraph: `Order @key(id)` with its items, whose `product` the Products
 //! subgraph resolves, and `User.orders`. A customer sees only their own orders (another
 //! customer's order is NOT_FOUND, so ids cannot be probed); ADMIN and SERVICE see all.
+//! Subscriptions follow status changes live (`orderStatusChanged`, `myOrderUpdates`),
+//! fed by the event bus through a [`LiveFeed`].
 
 use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
+use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
 use kernel::{Identity, Money, Role};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
 use kernel_infra::identity::{require_any_role, require_user};
 use orders_domain::{Order, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
 
+use kernel_infra::live::LiveFeed;
+
+use crate::live::StatusUpdate;
 use crate::orders::Orders;
 
-pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
-pub fn schema(orders: Orders) -> OrdersSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+pub fn schema(orders: Orders, live: LiveFeed) -> OrdersSchema {
+    Schema::build(Query, Mutation, Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .data(DataLoader::new(OrderLoader(orders.clone()), tokio::spawn))
         .data(orders)
+        .data(live)
         .finish()
 }
 
@@ -406,4 +414,103 @@ impl Mutation {
             .map_err(error)?;
         Ok(OrderObject(order))
     }
+}
+
+/// A status change of an order, with the order as it is now.
+pub struct OrderStatusUpdateObject(StatusUpdate);
+
+#[Object(name = "OrderStatusUpdate")]
+impl OrderStatusUpdateObject {
+    /// The event that carried the change; a client that sees an id twice may skip it.
+    async fn event_id(&self) -> ID {
+        ID(self.0.event_id.to_string())
+    }
+    async fn order_id(&self) -> ID {
+        ID(self.0.order_id.to_string())
+    }
+    /// The status before; null for a new order.
+    async fn from(&self) -> Option<OrderStatusValue> {
+        self.0.from.map(Into::into)
+    }
+    async fn to(&self) -> OrderStatusValue {
+        self.0.to.into()
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// The order as it is when the update is sent (it may have moved on since).
+    async fn order(&self, ctx: &Context<'_>) -> Result<Option<OrderObject>> {
+        let caller = require_user(ctx)?;
+        visible_order(ctx, caller, OrderId::from_uuid(self.0.order_id)).await
+    }
+}
+
+pub struct Subscription;
+
+#[async_graphql::Subscription]
+impl Subscription {
+    /// Every status change of one order from now on. A customer follows only their own
+    /// orders (another customer's is NOT_FOUND); staff follow any. A client that
+    /// reconnects passes the `eventId` of the last update it saw as `after`, and first
+    /// receives what it missed, in order, then the live updates, each once.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn order_status_changed(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        after: Option<ID>,
+    ) -> Result<impl Stream<Item = OrderStatusUpdateObject> + use<>> {
+        let caller = require_user(ctx)?.clone();
+        let id = parse_order_id(&order_id)?;
+        if visible_order(ctx, &caller, id).await?.is_none() {
+            return Err(not_found(format!("order {} does not exist", order_id.as_str())));
+        }
+        // Listen before reading what was missed, so nothing falls between the two.
+        let live = ctx.data_unchecked::<LiveFeed>().events();
+        let missed = match after {
+            None => Vec::new(),
+            Some(after) => {
+                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
+                kernel_infra::outbox::recorded_after(
+                    ctx.data_unchecked::<Orders>().db(),
+                    &id.to_string(),
+                    orders_domain::OrderEvent::STATUS_CHANGED,
+                    after,
+                )
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| bad_input("`after` is not an update of this order"))?
+            }
+        };
+        let replayed: std::collections::HashSet<kernel::id::EventId> = missed.iter().map(|e| e.event_id).collect();
+        let events = futures::stream::iter(missed.into_iter().map(std::sync::Arc::new))
+            .chain(live.filter(move |event| futures::future::ready(!replayed.contains(&event.event_id))));
+        let order = id.as_uuid();
+        Ok(updates(events, move |update| {
+            update.order_id == order && caller.may_act_for(update.user_id)
+        }))
+    }
+
+    /// Every status change of the caller's own orders from now on.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn my_order_updates(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = OrderStatusUpdateObject> + use<>> {
+        let user = require_user(ctx)?.user_id;
+        let events = ctx.data_unchecked::<LiveFeed>().events();
+        Ok(updates(events, move |update| update.user_id == user))
+    }
+}
+
+/// The status updates of `events` that `keep` accepts.
+fn updates<S, F>(events: S, keep: F) -> impl Stream<Item = OrderStatusUpdateObject> + Send + use<S, F>
+where
+    S: Stream<Item = std::sync::Arc<kernel::EventEnvelope>> + Send,
+    F: Fn(&StatusUpdate) -> bool + Send + 'static,
+{
+    events.filter_map(move |event| {
+        let update = StatusUpdate::from_event(&event).filter(|update| keep(update));
+        futures::future::ready(update.map(OrderStatusUpdateObject))
+    })
 }

@@ -3,6 +3,7 @@
 pub mod consumer;
 pub mod entity;
 pub mod graphql;
+pub mod live;
 pub mod orders;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/orders.db";
 #[derive(Clone)]
 pub struct Orders {
     pub orders: orders::Orders,
+    pub live: kernel_infra::live::LiveFeed,
     pub schema: OrdersSchema,
 }
 
@@ -33,19 +35,23 @@ impl Orders {
         let db = kernel_infra::db::connect(database_url).await?;
         orders_migration::Migrator::up(&db, None).await?;
         let orders = orders::Orders::new(db);
+        let live = live::feed();
         Ok(Self {
-            schema: graphql::schema(orders.clone()),
+            schema: graphql::schema(orders.clone(), live.clone()),
             orders,
+            live,
         })
     }
 
-    /// Registers Orders' consumers (fulfilment and refunds) on `bus`.
+    /// Registers Orders' consumers (fulfilment and refunds, and the live updates of
+    /// its subscriptions) on `bus`.
     ///
     /// # Errors
     /// When the bus refuses a subscription.
     pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
         bus.subscribe(consumer::FollowFulfilment::subscription(self.orders.db().clone()))
-            .await
+            .await?;
+        bus.subscribe(self.live.subscription()).await
     }
 
     pub fn router(&self) -> axum::Router {
@@ -59,8 +65,9 @@ impl Orders {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/orders.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
+    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, graphql::Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

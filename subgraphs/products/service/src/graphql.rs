@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
+use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::{Currency, Role};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
@@ -20,15 +20,20 @@ use products_domain::{
 };
 use sea_orm::DatabaseConnection;
 
+use kernel_infra::live::LiveFeed;
+
 use crate::catalog::Catalog;
+use crate::live::Subscription;
 use crate::repository::{self, ProductFilter};
 
-pub type ProductsSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ProductsSchema = Schema<Query, Mutation, Subscription>;
 
 /// The executable schema over `catalog`.
-pub fn schema(catalog: Catalog) -> ProductsSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+pub fn schema(catalog: Catalog, live: LiveFeed) -> ProductsSchema {
+    Schema::build(Query, Mutation, Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
+        .data(live)
         .data(DataLoader::new(ProductLoader(catalog.db().clone()), tokio::spawn))
         .data(catalog)
         .finish()
@@ -48,7 +53,7 @@ impl Loader<ProductId> for ProductLoader {
     }
 }
 
-fn parse_id(id: &ID) -> Result<ProductId> {
+pub(crate) fn parse_id(id: &ID) -> Result<ProductId> {
     ProductId::parse(id).map_err(bad_input)
 }
 
@@ -56,7 +61,7 @@ fn domain<T>(result: Result<T, ProductError>) -> Result<T> {
     result.map_err(error)
 }
 
-async fn load(ctx: &Context<'_>, id: ProductId) -> Result<Option<ProductObject>> {
+pub(crate) async fn load(ctx: &Context<'_>, id: ProductId) -> Result<Option<ProductObject>> {
     let product = ctx.data_unchecked::<DataLoader<ProductLoader>>().load_one(id).await?;
     Ok(product.map(ProductObject))
 }

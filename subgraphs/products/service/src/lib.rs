@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod entity;
 pub mod graphql;
+pub mod live;
 pub mod repository;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/products.db";
 #[derive(Clone)]
 pub struct Products {
     pub catalog: Catalog,
+    pub live: kernel_infra::live::LiveFeed,
     pub schema: ProductsSchema,
 }
 
@@ -36,10 +38,20 @@ impl Products {
         let db = kernel_infra::db::connect(database_url).await?;
         products_migration::Migrator::up(&db, None).await?;
         let catalog = Catalog::new(db);
+        let live = live::feed();
         Ok(Self {
-            schema: graphql::schema(catalog.clone()),
+            schema: graphql::schema(catalog.clone(), live.clone()),
             catalog,
+            live,
         })
+    }
+
+    /// Registers the live feed of its subscriptions on `bus`.
+    ///
+    /// # Errors
+    /// When the bus refuses the subscription.
+    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), kernel_infra::bus::BusError> {
+        bus.subscribe(self.live.subscription()).await
     }
 
     /// The HTTP routes: `/graphql` and `/health`.
@@ -55,8 +67,9 @@ impl Products {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/products.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
+    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, live::Subscription)
         .enable_federation()
+        .enable_subscription_in_federation()
         .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

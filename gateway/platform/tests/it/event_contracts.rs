@@ -1,0 +1,148 @@
+//! Event contracts: every event the contexts write to their outboxes during a shop's
+//! day (a sign-up, a catalog change, checkouts that succeed and fail, a delivery, a
+//! refund) has a JSON Schema under schema/events/, named by its type, and its payload
+//! validates against it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+use crate::TestPlatform;
+use crate::shop::{Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product};
+
+fn schema_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/events")
+}
+
+/// Every envelope in every context's outbox.
+async fn outbox_envelopes(platform: &TestPlatform) -> Vec<kernel::EventEnvelope> {
+    let mut envelopes = Vec::new();
+    for url in platform.database_urls() {
+        let db = kernel_infra::db::connect(&url).await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT envelope FROM outbox_events ORDER BY seq",
+            ))
+            .await
+            .unwrap();
+        for row in rows {
+            let text: String = row.try_get("", "envelope").unwrap();
+            envelopes.push(serde_json::from_str(&text).unwrap());
+        }
+    }
+    envelopes
+}
+
+/// A day at the shop that makes every context speak.
+async fn a_day_at_the_shop(platform: &TestPlatform) {
+    let product = stocked_product(platform, "EVT-1", 4000, 10).await;
+    coupon(platform, "EVT10", 1000, Some(5)).await;
+    let admin = platform.admin_token();
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { changePrice(id: $id, price: { amount: 3500, currency: \"USD\" }) { id } }",
+        json!({ "id": product }),
+    )
+    .await;
+    let (status, body) = platform
+        .post(
+            "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+            json!({ "i": { "email": "contracts@example.com", "password": "correct horse battery", "displayName": "Contracts" } }),
+        )
+        .await;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+
+    // A checkout with a coupon that is paid, shipped and delivered, then refunded.
+    let customer = Customer::new();
+    let cart = add_to_cart(platform, &customer, "EVT-1", 2).await;
+    let paid = checkout(platform, &customer, &cart, Some("EVT10"), "card", "evt-paid").await;
+    assert_eq!(paid["data"]["checkout"]["status"], "COMPLETED", "{paid}");
+    let order = paid["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
+    let query = "query($id: ID!) { order(id: $id) { status payment { id } } }";
+    eventually("the order is delivered", || async {
+        let data = ok(platform, &customer.token, query, json!({ "id": order })).await;
+        data["order"]["status"] == "DELIVERED"
+    })
+    .await;
+    let data = ok(platform, &customer.token, query, json!({ "id": order })).await;
+    let payment = data["order"]["payment"]["id"].as_str().unwrap().to_owned();
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { refundPayment(id: $id) { status } }",
+        json!({ "id": payment }),
+    )
+    .await;
+
+    // A checkout whose payment is declined: every step is compensated.
+    let other = Customer::new();
+    let cart = add_to_cart(platform, &other, "EVT-1", 1).await;
+    let declined = checkout(platform, &other, &cart, Some("EVT10"), "card_declined", "evt-declined").await;
+    assert_eq!(declined["data"]["checkout"]["status"], "FAILED", "{declined}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn every_event_written_has_a_schema_and_validates_against_it() {
+    let platform = TestPlatform::start().await;
+    a_day_at_the_shop(&platform).await;
+    let envelopes = outbox_envelopes(&platform).await;
+
+    let mut schemas: BTreeMap<String, jsonschema::Validator> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for envelope in &envelopes {
+        let event_type = envelope.event_type.to_string();
+        *seen.entry(event_type.clone()).or_default() += 1;
+        if !schemas.contains_key(&event_type) {
+            let path = schema_dir().join(format!("{event_type}.json"));
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                if seen[&event_type] == 1 {
+                    problems.push(format!("{event_type}: no schema at {}", path.display()));
+                }
+                continue;
+            };
+            let schema: Value = serde_json::from_str(&text).unwrap();
+            schemas.insert(event_type.clone(), jsonschema::validator_for(&schema).unwrap());
+        }
+        for error in schemas[&event_type].iter_errors(&envelope.payload) {
+            problems.push(format!(
+                "{event_type} {}: {error} at {}",
+                envelope.event_id,
+                error.instance_path()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(seen.len() >= 25, "the day covers most event types: {seen:?}");
+    platform.stop().await;
+}
+
+/// A schema's `$id` and title name its event type, and the file is named by it too:
+/// a new version is a new file beside the old one.
+#[test]
+fn every_schema_is_named_by_its_event_type_and_version() {
+    let mut count = 0;
+    for entry in std::fs::read_dir(schema_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(kernel::EventType::parse(&name).is_ok(), "{name} is not an event type");
+        assert_eq!(schema["title"], name.as_str(), "{}", path.display());
+        assert!(
+            schema["$id"]
+                .as_str()
+                .is_some_and(|id| id.ends_with(&format!("{name}.json"))),
+            "{}",
+            path.display()
+        );
+        assert!(jsonschema::validator_for(&schema).is_ok(), "{}", path.display());
+        count += 1;
+    }
+    assert!(count >= 36, "{count} schemas");
+}

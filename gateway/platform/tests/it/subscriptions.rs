@@ -1,0 +1,409 @@
+//! Subscriptions through the gateway: an order's status changes reach its customer
+//! live over SSE and multipart HTTP, with the rest of the selection resolved through
+//! federation for every event; nobody else may follow the order.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::TestPlatform;
+use crate::shop::{Customer, add_to_cart, checkout, stocked_product};
+
+const MY_ORDER_UPDATES: &str = "subscription { myOrderUpdates { eventId orderId from to reason \
+     order { id items { sku product { name } } } } }";
+
+/// The transports a client may subscribe with.
+#[derive(Clone, Copy)]
+enum Transport {
+    Sse,
+    Multipart,
+}
+
+/// An open subscription: the events of one streamed response.
+struct Events {
+    response: reqwest::Response,
+    transport: Transport,
+    buffer: String,
+}
+
+impl Events {
+    async fn open(
+        platform: &TestPlatform,
+        transport: Transport,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Self {
+        let accept = match transport {
+            Transport::Sse => "text/event-stream",
+            Transport::Multipart => r#"multipart/mixed;subscriptionSpec="1.0""#,
+        };
+        let mut request = platform
+            .client()
+            .post(format!("{}/graphql", platform.url))
+            .header("accept", accept)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        Self {
+            response,
+            transport,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next result (`{data, errors}`), or `None` when the stream ends or stays
+    /// quiet for `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            if let Some(result) = self.take_result() {
+                return result;
+            }
+            match tokio::time::timeout(wait, self.response.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// One complete message from the buffer: `Some(Some(result))`, `Some(None)` at the
+    /// end of the stream, `None` when more bytes are needed.
+    fn take_result(&mut self) -> Option<Option<Value>> {
+        loop {
+            let (separator, end) = match self.transport {
+                Transport::Sse => ("\n\n", "event: complete"),
+                Transport::Multipart => ("\r\n--graphql", "--graphql--"),
+            };
+            let at = self.buffer.find(separator)?;
+            let message: String = self.buffer.drain(..at + separator.len()).collect();
+            if message.contains(end) {
+                return Some(None);
+            }
+            let json = match self.transport {
+                Transport::Sse => message
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim)
+                    .map(str::to_owned),
+                Transport::Multipart => message
+                    .split("\r\n\r\n")
+                    .nth(1)
+                    .map(|body| body.trim_end_matches(separator).trim().to_owned()),
+            };
+            let Some(value) = json.and_then(|j| serde_json::from_str::<Value>(&j).ok()) else {
+                continue; // a heartbeat or a part header
+            };
+            // Multipart wraps each result in `payload`; `{}` is a heartbeat.
+            let result = match self.transport {
+                Transport::Sse => value,
+                Transport::Multipart => match value.get("payload") {
+                    Some(payload) => payload.clone(),
+                    None => continue,
+                },
+            };
+            return Some(Some(result));
+        }
+    }
+}
+
+/// Checks out one unit of a fresh product as `customer`; returns the order id.
+async fn place_paid_order(platform: &TestPlatform, customer: &Customer, sku: &str) -> String {
+    let cart = add_to_cart(platform, customer, sku, 1).await;
+    let session = checkout(platform, customer, &cart, None, "tok_visa", &format!("key-{sku}")).await;
+    assert_eq!(session["data"]["checkout"]["status"], "COMPLETED", "{session}");
+    session["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Collects the statuses of `order` until DELIVERED (or the stream goes quiet).
+async fn statuses_until_delivered(events: &mut Events, order: &str) -> Vec<Value> {
+    let mut updates = Vec::new();
+    while let Some(result) = events.next(Duration::from_secs(30)).await {
+        assert!(result["errors"].is_null(), "{result}");
+        let update = result["data"]
+            .as_object()
+            .and_then(|data| data.values().next())
+            .cloned()
+            .unwrap();
+        if update["orderId"] == order {
+            let delivered = update["to"] == "DELIVERED";
+            updates.push(update);
+            if delivered {
+                break;
+            }
+        }
+    }
+    updates
+}
+
+const JOURNEY: [&str; 6] = [
+    "PENDING",
+    "AWAITING_PAYMENT",
+    "PAID",
+    "FULFILLING",
+    "SHIPPED",
+    "DELIVERED",
+];
+
+#[tokio::test]
+async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "LIVE-1", 2500, 5).await;
+    let customer = Customer::new();
+
+    let mut events = Events::open(
+        &platform,
+        Transport::Sse,
+        Some(&customer.token),
+        MY_ORDER_UPDATES,
+        json!({}),
+    )
+    .await;
+    // The gateway answers before the subgraph's stream is open; give it a moment so
+    // the order's first status is not placed before anyone listens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let order = place_paid_order(&platform, &customer, "LIVE-1").await;
+
+    let updates = statuses_until_delivered(&mut events, &order).await;
+    let statuses: Vec<&str> = updates.iter().map(|u| u["to"].as_str().unwrap()).collect();
+    assert_eq!(statuses, JOURNEY, "every status once, in order");
+    let mut event_ids: Vec<&str> = updates.iter().map(|u| u["eventId"].as_str().unwrap()).collect();
+    event_ids.dedup();
+    assert_eq!(event_ids.len(), JOURNEY.len());
+    assert_eq!(updates[0]["from"], Value::Null);
+    for update in &updates {
+        // Products resolves the item's name for every event, through the gateway.
+        assert_eq!(
+            update["order"]["items"][0]["product"]["name"], "Product LIVE-1",
+            "{update}"
+        );
+    }
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn another_customer_and_an_anonymous_caller_cannot_follow_an_order() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "LIVE-2", 1500, 5).await;
+    let owner = Customer::new();
+    let order = place_paid_order(&platform, &owner, "LIVE-2").await;
+    let query = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { to } }";
+
+    let stranger = Customer::new();
+    let mut events = Events::open(
+        &platform,
+        Transport::Sse,
+        Some(&stranger.token),
+        query,
+        json!({ "id": order }),
+    )
+    .await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(refused["data"], Value::Null, "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+    assert!(events.next(Duration::from_secs(2)).await.is_none(), "the stream ends");
+
+    // Without a token the gateway refuses before anything reaches Orders. The engine
+    // answers such a refusal as one JSON response, so the client must accept JSON too.
+    let response = platform
+        .client()
+        .post(format!("{}/graphql", platform.url))
+        .header("accept", "text/event-stream, application/graphql-response+json")
+        .json(&json!({ "query": query, "variables": { "id": order } }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+
+    // A forged identity header is dropped at the gateway: still anonymous.
+    let response = platform
+        .client()
+        .post(format!("{}/graphql", platform.url))
+        .header("accept", "text/event-stream, application/graphql-response+json")
+        .header("x-identity", owner.assertion())
+        .json(&json!({ "query": MY_ORDER_UPDATES }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{body}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_is_followed_over_multipart_http_too() {
+    // A slower carrier, so the order is still on its way when the client subscribes.
+    let jobs = platform::JobSettings {
+        carrier_step: Duration::from_secs(2),
+        ..crate::fast_jobs()
+    };
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
+    stocked_product(&platform, "LIVE-3", 900, 5).await;
+    let customer = Customer::new();
+    let order = place_paid_order(&platform, &customer, "LIVE-3").await;
+
+    let query = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId from to order { status } } }";
+    let mut events = Events::open(
+        &platform,
+        Transport::Multipart,
+        Some(&customer.token),
+        query,
+        json!({ "id": order }),
+    )
+    .await;
+    // Subscribed after payment: it sees what happens from now on, in order.
+    let updates = statuses_until_delivered(&mut events, &order).await;
+    let statuses: Vec<&str> = updates.iter().map(|u| u["to"].as_str().unwrap()).collect();
+    assert!(statuses.len() >= 2, "at least SHIPPED and DELIVERED: {updates:?}");
+    assert!(
+        updates[0]["order"]["status"].is_string(),
+        "federation resolved the order: {updates:?}"
+    );
+    let expected_tail = &JOURNEY[JOURNEY.len() - statuses.len()..];
+    assert_eq!(statuses, expected_tail, "the remaining statuses, in order");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn anyone_may_follow_a_products_price_and_sees_each_new_one() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "LIVE-4", 1000, 5).await;
+    let query = "subscription($id: ID!) { priceChanged(productId: $id) { productId oldPrice { amount } \
+                 newPrice { amount currency } product { name inventory { available } } } }";
+    let mut events = Events::open(&platform, Transport::Sse, None, query, json!({ "id": product })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let change = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
+    for amount in [1200, 900] {
+        let (status, body) = platform
+            .post_admin(change, json!({ "id": product, "amount": amount }))
+            .await;
+        assert!(status == 200 && body["errors"].is_null(), "{body}");
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let result = events.next(Duration::from_secs(15)).await.expect("a price change");
+        assert!(result["errors"].is_null(), "{result}");
+        seen.push(result["data"]["priceChanged"].clone());
+    }
+    assert_eq!(seen[0]["oldPrice"]["amount"], 1000);
+    assert_eq!(seen[0]["newPrice"]["amount"], 1200);
+    assert_eq!(seen[1]["oldPrice"]["amount"], 1200);
+    assert_eq!(seen[1]["newPrice"]["amount"], 900);
+    // The product's name comes from Products and its stock from Inventory.
+    assert_eq!(seen[1]["product"]["name"], "Product LIVE-4", "{:?}", seen[1]);
+    assert_eq!(seen[1]["product"]["inventory"]["available"], 5, "{:?}", seen[1]);
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn two_tabs_following_one_order_share_one_upstream_subscription() {
+    let jobs = platform::JobSettings {
+        carrier_step: Duration::from_secs(2),
+        ..crate::fast_jobs()
+    };
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
+    stocked_product(&platform, "LIVE-5", 700, 5).await;
+    let customer = Customer::new();
+    let order = place_paid_order(&platform, &customer, "LIVE-5").await;
+    platform.orders_requests.lock().unwrap().clear();
+
+    let query = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId to } }";
+    let variables = json!({ "id": order });
+    let mut first = Events::open(
+        &platform,
+        Transport::Sse,
+        Some(&customer.token),
+        query,
+        variables.clone(),
+    )
+    .await;
+    let mut second = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let first_seen = statuses_until_delivered(&mut first, &order).await;
+    let second_seen = statuses_until_delivered(&mut second, &order).await;
+
+    assert_eq!(first_seen.last().unwrap()["to"], "DELIVERED", "{first_seen:?}");
+    // The second tab joined the shared stream a moment later: it sees the same updates
+    // from then on.
+    assert!(
+        second_seen.len() >= 2 && first_seen.ends_with(&second_seen),
+        "first {first_seen:?}, second {second_seen:?}"
+    );
+    let upstream: Vec<String> = platform
+        .orders_requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|body| body.contains("orderStatusChanged"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        upstream.len(),
+        1,
+        "one subscription to Orders for both tabs: {upstream:?}"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice() {
+    let jobs = platform::JobSettings {
+        carrier_step: Duration::from_secs(2),
+        ..crate::fast_jobs()
+    };
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
+    stocked_product(&platform, "LIVE-6", 800, 5).await;
+    let customer = Customer::new();
+    let order = place_paid_order(&platform, &customer, "LIVE-6").await;
+    let query = "subscription($id: ID!, $after: ID) { orderStatusChanged(orderId: $id, after: $after) { eventId to } }";
+
+    // The first connection sees one update, then drops.
+    let mut events = Events::open(
+        &platform,
+        Transport::Sse,
+        Some(&customer.token),
+        query,
+        json!({ "id": order }),
+    )
+    .await;
+    let first = events.next(Duration::from_secs(30)).await.unwrap();
+    let first = first["data"]["orderStatusChanged"].clone();
+    drop(events);
+
+    // While it is away the order moves on to DELIVERED.
+    let status = "query($id: ID!) { order(id: $id) { status } }";
+    crate::shop::eventually("the order is delivered", || async {
+        let data = crate::shop::ok(&platform, &customer.token, status, json!({ "id": order })).await;
+        data["order"]["status"] == "DELIVERED"
+    })
+    .await;
+
+    // Reconnecting after the update it saw, it gets the rest, in order, once each.
+    let variables = json!({ "id": order, "after": first["eventId"] });
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let mut missed = Vec::new();
+    while let Some(result) = events.next(Duration::from_secs(3)).await {
+        assert!(result["errors"].is_null(), "{result}");
+        missed.push(result["data"]["orderStatusChanged"].clone());
+    }
+    let statuses: Vec<&str> = std::iter::once(&first)
+        .chain(&missed)
+        .map(|u| u["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, JOURNEY[JOURNEY.len() - statuses.len()..], "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&"DELIVERED"));
+    assert!(missed.iter().all(|u| u["eventId"] != first["eventId"]), "nothing twice");
+
+    // An `after` that is not an update of this order is refused.
+    let variables = json!({ "id": order, "after": uuid::Uuid::now_v7().to_string() });
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    platform.stop().await;
+}

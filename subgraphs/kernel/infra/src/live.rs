@@ -1,0 +1,127 @@
+//! Live feeds for GraphQL subscriptions: events the relay publishes, fanned out to this
+//! process's open subscriptions.
+//!
+//! A [`LiveFeed`] is a bus consumer like any other, so a subscriber only ever sees
+//! events whose transaction committed. Delivery is at least once; each subscriber's
+//! stream skips an event id it has already passed on. A subscriber that falls more
+//! than the feed's capacity behind misses events and is told so in the log.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Stream;
+use kernel::EventEnvelope;
+use tokio::sync::broadcast;
+
+use crate::bus::{EventHandler, Subscription};
+
+/// How many events a slow subscriber may fall behind before it misses some.
+const CAPACITY: usize = 4096;
+/// How many recent event ids a subscriber remembers to skip redeliveries.
+const RECENT_EVENTS: usize = 256;
+
+/// The fan-out of some event types to subscribers in this process.
+#[derive(Clone)]
+pub struct LiveFeed {
+    consumer: String,
+    event_types: Vec<String>,
+    sender: broadcast::Sender<Arc<EventEnvelope>>,
+}
+
+impl LiveFeed {
+    /// A feed of `event_types`, registered on the bus as `consumer`.
+    pub fn new(consumer: &str, event_types: &[&str]) -> Self {
+        Self {
+            consumer: consumer.to_owned(),
+            event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
+            sender: broadcast::channel(CAPACITY).0,
+        }
+    }
+
+    /// The bus subscription that feeds it.
+    pub fn subscription(&self) -> Subscription {
+        Subscription {
+            consumer: self.consumer.clone(),
+            event_types: self.event_types.clone(),
+            handler: Arc::new(self.clone()),
+        }
+    }
+
+    /// The events from now on, each once.
+    pub fn events(&self) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
+        let receiver = self.sender.subscribe();
+        let recent = VecDeque::with_capacity(RECENT_EVENTS);
+        futures::stream::unfold((receiver, recent), |(mut receiver, mut recent)| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) => {
+                        if recent.contains(&event.event_id) {
+                            continue;
+                        }
+                        if recent.len() == RECENT_EVENTS {
+                            recent.pop_front();
+                        }
+                        recent.push_back(event.event_id);
+                        return Some((event, (receiver, recent)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a subscription fell behind its live feed and missed events");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl EventHandler for LiveFeed {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.sender.send(Arc::new(event.clone()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+    use kernel::{DomainEvent, EventMeta};
+
+    use super::*;
+
+    struct Ping(u32);
+
+    impl DomainEvent for Ping {
+        fn event_type(&self) -> &'static str {
+            "ecommerce.test.ping.sent.v1"
+        }
+        fn partition_key(&self) -> String {
+            self.0.to_string()
+        }
+        fn payload(&self) -> serde_json::Value {
+            serde_json::json!({ "n": self.0 })
+        }
+    }
+
+    fn envelope(n: u32) -> EventEnvelope {
+        EventEnvelope::wrap(&Ping(n), "test", &EventMeta::default(), chrono::Utc::now())
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_gets_each_event_once_in_order_even_when_it_is_delivered_twice() {
+        let feed = LiveFeed::new("test.live", &["ecommerce.test.ping.sent.v1"]);
+        let first = feed.events();
+        let second = feed.events();
+        let (one, two) = (envelope(1), envelope(2));
+        for event in [&one, &one, &two, &one] {
+            feed.handle(event).await.unwrap();
+        }
+        drop(feed);
+        let first: Vec<_> = first.map(|e| e.payload["n"].clone()).collect().await;
+        let second: Vec<_> = second.map(|e| e.payload["n"].clone()).collect().await;
+        assert_eq!(first, [1, 2]);
+        assert_eq!(second, [1, 2]);
+    }
+}

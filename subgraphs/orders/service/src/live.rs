@@ -1,0 +1,51 @@
+//! Live order updates: the `order.status_changed` events that feed Orders'
+//! subscriptions (`kernel_infra::live`), read back into status updates.
+
+use chrono::{DateTime, Utc};
+use kernel::EventEnvelope;
+use kernel_infra::live::LiveFeed;
+use orders_domain::{OrderEvent, OrderStatus};
+use serde::Deserialize;
+
+/// One status change of one order, as the event carried it.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    pub event_id: uuid::Uuid,
+    pub order_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub from: Option<OrderStatus>,
+    pub to: OrderStatus,
+    pub reason: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusChangedPayload {
+    order_id: uuid::Uuid,
+    user_id: uuid::Uuid,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    reason: String,
+}
+
+/// The feed of every order's status changes.
+pub fn feed() -> LiveFeed {
+    LiveFeed::new("orders.live-updates", &[OrderEvent::STATUS_CHANGED])
+}
+
+impl StatusUpdate {
+    /// The update an event carries; `None` for an event of another shape.
+    pub fn from_event(event: &EventEnvelope) -> Option<Self> {
+        let payload: StatusChangedPayload = event.payload_as().ok()?;
+        Some(Self {
+            event_id: event.event_id.as_uuid(),
+            order_id: payload.order_id,
+            user_id: payload.user_id,
+            from: payload.from,
+            to: payload.to,
+            reason: payload.reason,
+            occurred_at: event.occurred_at,
+        })
+    }
+}
