@@ -23,6 +23,7 @@ use coupons_service::Coupons;
 use inventory_service::Inventory;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::{EventBus, InProcessBus};
+use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
 use orders_service::Orders;
 use payments_service::Payments;
 use products_service::Products;
@@ -89,7 +90,8 @@ impl Settings {
     }
 }
 
-/// How the background jobs behave.
+/// How the background work behaves: the jobs, and the bus the relays publish to and
+/// the consumers read from.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
     /// Unpaid orders are canceled this long after they were placed.
@@ -99,23 +101,34 @@ pub struct JobSettings {
     /// The simulated carrier's time per step.
     pub carrier_step: Duration,
     pub saga: SagaSettings,
+    /// Redis Streams when set, so several replicas share the events; else the
+    /// in-process bus of one process.
+    pub redis_bus: Option<RedisBusSettings>,
 }
 
 impl JobSettings {
     /// `ORDERS_UNPAID_TIMEOUT_SECONDS` (1800), `CART_IDLE_TIMEOUT_SECONDS` (7 days),
-    /// `SHIPPING_CARRIER_STEP_SECONDS` (20) and the saga's `CHECKOUT_*` settings.
+    /// `SHIPPING_CARRIER_STEP_SECONDS` (20), the saga's `CHECKOUT_*` settings, and
+    /// `EVENT_BUS_REDIS_URL` (unset: the in-process bus) with `EVENT_BUS_SHARDS` (8).
     pub fn from_env() -> Self {
-        let seconds = |name: &str, default: u64| {
+        let number = |name: &str, default: u64| {
             std::env::var(name)
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(default)
         };
         Self {
-            unpaid_order_timeout: chrono::Duration::seconds(seconds("ORDERS_UNPAID_TIMEOUT_SECONDS", 1800) as i64),
-            cart_idle_timeout: chrono::Duration::seconds(seconds("CART_IDLE_TIMEOUT_SECONDS", 7 * 24 * 3600) as i64),
-            carrier_step: Duration::from_secs(seconds("SHIPPING_CARRIER_STEP_SECONDS", 20)),
+            unpaid_order_timeout: chrono::Duration::seconds(number("ORDERS_UNPAID_TIMEOUT_SECONDS", 1800) as i64),
+            cart_idle_timeout: chrono::Duration::seconds(number("CART_IDLE_TIMEOUT_SECONDS", 7 * 24 * 3600) as i64),
+            carrier_step: Duration::from_secs(number("SHIPPING_CARRIER_STEP_SECONDS", 20)),
             saga: SagaSettings::from_env(),
+            redis_bus: std::env::var("EVENT_BUS_REDIS_URL").ok().map(|url| {
+                let defaults = RedisBusSettings::new(&url);
+                RedisBusSettings {
+                    shards: u32::try_from(number("EVENT_BUS_SHARDS", u64::from(defaults.shards))).unwrap_or(8),
+                    ..defaults
+                }
+            }),
         }
     }
 }
@@ -127,6 +140,7 @@ impl Default for JobSettings {
             cart_idle_timeout: chrono::Duration::days(7),
             carrier_step: Duration::from_secs(20),
             saga: SagaSettings::default(),
+            redis_bus: None,
         }
     }
 }
@@ -206,7 +220,19 @@ pub async fn start(
     let checkout = Checkout::open(&url("checkout")?, &remotes, jobs.saga.clone()).await?;
     serve_one("checkout", checkout.router()).await?;
 
-    let bus: Arc<dyn EventBus> = InProcessBus::new();
+    let bus: Arc<dyn EventBus> = match &jobs.redis_bus {
+        Some(settings) => {
+            let bus = RedisStreamsBus::connect(settings.clone()).await?;
+            let stopping = bus.clone();
+            let stop = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                stop.cancelled().await;
+                stopping.shutdown().await;
+            }));
+            bus
+        }
+        None => InProcessBus::new(),
+    };
     products.subscribe(bus.as_ref()).await?;
     inventory.subscribe(bus.as_ref()).await?;
     orders.subscribe(bus.as_ref()).await?;

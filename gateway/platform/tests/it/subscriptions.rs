@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::TestPlatform;
+use kernel_infra::redis_bus::RedisBusSettings;
+
 use crate::shop::{Customer, add_to_cart, checkout, stocked_product};
+use crate::{Backend, TestPlatform, fast_jobs};
 
 const MY_ORDER_UPDATES: &str = "subscription { myOrderUpdates { eventId orderId from to reason \
      order { id items { sku product { name } } } } }";
@@ -150,11 +152,51 @@ const JOURNEY: [&str; 6] = [
 #[tokio::test]
 async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
     let platform = TestPlatform::start().await;
-    stocked_product(&platform, "LIVE-1", 2500, 5).await;
+    watch_the_journey(&platform, "LIVE-1").await;
+    platform.stop().await;
+}
+
+/// The production wiring: PostgreSQL, and events through Redis Streams, so the
+/// consumers that move the order on and the live feed read them from Redis.
+#[tokio::test]
+async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
+    let Some(redis) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    if !Backend::all().await.contains(&Backend::Postgres) {
+        return;
+    }
+    let prefix = format!("test-platform-{}", uuid::Uuid::now_v7().simple());
+    let jobs = platform::JobSettings {
+        redis_bus: Some(RedisBusSettings {
+            prefix: prefix.clone(),
+            ..RedisBusSettings::new(&redis)
+        }),
+        ..fast_jobs()
+    };
+    let platform = TestPlatform::start_with(Backend::Postgres, jobs).await;
+    watch_the_journey(&platform, "LIVE-REDIS").await;
+    platform.stop().await;
+    let client = redis::Client::open(redis.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.iter().any(|k| k.contains("ecommerce.orders.order")), "{keys:?}");
+    let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
+}
+
+/// A customer follows `myOrderUpdates` over SSE while an order of `sku` is placed,
+/// paid, shipped and delivered: every status once, in order, with the items' product
+/// names resolved through federation.
+async fn watch_the_journey(platform: &TestPlatform, sku: &str) {
+    stocked_product(platform, sku, 2500, 5).await;
     let customer = Customer::new();
 
     let mut events = Events::open(
-        &platform,
+        platform,
         Transport::Sse,
         Some(&customer.token),
         MY_ORDER_UPDATES,
@@ -164,7 +206,7 @@ async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
     // The gateway answers before the subgraph's stream is open; give it a moment so
     // the order's first status is not placed before anyone listens.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let order = place_paid_order(&platform, &customer, "LIVE-1").await;
+    let order = place_paid_order(platform, &customer, sku).await;
 
     let updates = statuses_until_delivered(&mut events, &order).await;
     let statuses: Vec<&str> = updates.iter().map(|u| u["to"].as_str().unwrap()).collect();
@@ -176,11 +218,11 @@ async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
     for update in &updates {
         // Products resolves the item's name for every event, through the gateway.
         assert_eq!(
-            update["order"]["items"][0]["product"]["name"], "Product LIVE-1",
+            update["order"]["items"][0]["product"]["name"],
+            format!("Product {sku}"),
             "{update}"
         );
     }
-    platform.stop().await;
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use cart_domain::{Cart, CartError, CartEvent, CartEventKind, CartId, CartLine, C
 use chrono::Utc;
 use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{EventHandler, Subscription};
+use kernel_infra::bus::{Delivery, EventHandler, Subscription};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -402,6 +402,7 @@ impl CartConsumer {
                 .map(str::to_owned)
                 .to_vec(),
             handler: std::sync::Arc::new(Self { db }),
+            delivery: Delivery::Shared,
         }
     }
 }

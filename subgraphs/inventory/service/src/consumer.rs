@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use inventory_domain::{InventoryEvent, Sku, StockItem};
 use kernel::{EventEnvelope, EventMeta};
-use kernel_infra::bus::{EventHandler, Subscription};
+use kernel_infra::bus::{Delivery, EventHandler, Subscription};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
 
@@ -41,6 +41,7 @@ impl TrackNewProducts {
             consumer: Self::CONSUMER.to_owned(),
             event_types: vec![PRODUCT_CREATED.to_owned()],
             handler: std::sync::Arc::new(Self { db }),
+            delivery: Delivery::Shared,
         }
     }
 }

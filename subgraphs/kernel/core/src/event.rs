@@ -49,6 +49,18 @@ impl EventType {
         &self.0
     }
 
+    /// The family `ecommerce.<context>.<aggregate>`: every event of one aggregate type,
+    /// whatever happened and in whichever version.
+    pub fn family(&self) -> &str {
+        let end = self
+            .0
+            .match_indices('.')
+            .nth(2)
+            .map(|(i, _)| i)
+            .expect("validated at construction");
+        &self.0[..end]
+    }
+
     /// The `<N>` of `.v<N>`.
     pub fn version(&self) -> u32 {
         self.0
@@ -197,6 +209,16 @@ mod tests {
         ] {
             assert!(EventType::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn the_family_is_the_context_and_aggregate() {
+        let created = EventType::parse("ecommerce.orders.order.created.v1").unwrap();
+        let paid = EventType::parse("ecommerce.orders.order.paid.v2").unwrap();
+        assert_eq!(created.family(), "ecommerce.orders.order");
+        assert_eq!(paid.family(), created.family());
+        let adjusted = EventType::parse("ecommerce.inventory.stock_item.adjusted.v1").unwrap();
+        assert_eq!(adjusted.family(), "ecommerce.inventory.stock_item");
     }
 
     #[test]

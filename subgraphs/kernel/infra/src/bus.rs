@@ -30,6 +30,17 @@ pub struct Subscription {
     pub consumer: String,
     pub event_types: Vec<String>,
     pub handler: Arc<dyn EventHandler>,
+    pub delivery: Delivery,
+}
+
+/// Which replicas of a consumer see an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One replica handles each event: the replicas share the work (a consumer group).
+    Shared,
+    /// Every replica sees every event published while it runs, e.g. to fan events out
+    /// to the GraphQL subscriptions that replica serves. No acknowledgement, no replay.
+    EveryReplica,
 }
 
 /// Why a publish did not complete.

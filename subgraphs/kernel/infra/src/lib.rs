@@ -4,7 +4,8 @@
 //!   when the URL says so).
 //! - [`outbox`] and [`relay`]: events written in the same transaction as the state
 //!   change, then published at least once, in order per partition key.
-//! - [`bus`]: the `EventBus` port and its in-process adapter.
+//! - [`bus`]: the `EventBus` port and its in-process adapter; [`redis_bus`]: its Redis
+//!   Streams adapter for several replicas.
 //! - [`client`]: commands to another context's subgraph under a service identity.
 //! - [`inbox`]: processed event ids, so every consumer is idempotent.
 //! - [`graphql`]: domain errors to GraphQL errors with `extensions.code`, Relay cursors,
@@ -21,6 +22,7 @@ pub mod inbox;
 pub mod live;
 pub mod migration;
 pub mod outbox;
+pub mod redis_bus;
 pub mod relay;
 pub mod server;
 #[cfg(feature = "testing")]

@@ -14,7 +14,7 @@ use futures::Stream;
 use kernel::EventEnvelope;
 use tokio::sync::broadcast;
 
-use crate::bus::{EventHandler, Subscription};
+use crate::bus::{Delivery, EventHandler, Subscription};
 
 /// How many events a slow subscriber may fall behind before it misses some.
 const CAPACITY: usize = 4096;
@@ -45,6 +45,7 @@ impl LiveFeed {
             consumer: self.consumer.clone(),
             event_types: self.event_types.clone(),
             handler: Arc::new(self.clone()),
+            delivery: Delivery::EveryReplica,
         }
     }
 

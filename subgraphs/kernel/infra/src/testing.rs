@@ -87,3 +87,28 @@ impl TestDatabase {
         }
     }
 }
+
+/// The Redis for bus tests (`TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), or
+/// `None` when it does not answer.
+///
+/// # Panics
+/// When `REQUIRE_REDIS=1` (as CI sets it) and Redis does not answer.
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let answered = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), answered).await {
+        Ok(Ok(_)) => Some(url),
+        failure => {
+            assert!(
+                std::env::var("REQUIRE_REDIS").as_deref() != Ok("1"),
+                "Redis is required but unreachable at {url}: {failure:?}"
+            );
+            eprintln!("Redis unreachable at {url}; skipping");
+            None
+        }
+    }
+}

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use kernel::{EventEnvelope, EventMeta};
-use kernel_infra::bus::{EventHandler, Subscription};
+use kernel_infra::bus::{Delivery, EventHandler, Subscription};
 use orders_domain::{OrderError, OrderId, OrderStatus};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde::Deserialize;
@@ -42,6 +42,7 @@ impl FollowFulfilment {
                 .map(str::to_owned)
                 .to_vec(),
             handler: std::sync::Arc::new(Self { db }),
+            delivery: Delivery::Shared,
         }
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use kernel::{EventEnvelope, EventMeta};
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{EventHandler, Subscription};
+use kernel_infra::bus::{Delivery, EventHandler, Subscription};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -232,6 +232,7 @@ impl ShipPaidOrders {
             consumer: Self::CONSUMER.to_owned(),
             event_types: vec![ORDER_PAID.to_owned()],
             handler: std::sync::Arc::new(Self { shipping }),
+            delivery: Delivery::Shared,
         }
     }
 }

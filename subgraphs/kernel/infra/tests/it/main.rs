@@ -3,4 +3,6 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod kill;
+mod redis_bus;
 mod relay;

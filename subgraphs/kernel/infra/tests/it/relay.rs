@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
-use kernel_infra::bus::{EventBus, EventHandler, InProcessBus, Subscription};
+use kernel_infra::bus::{Delivery, EventBus, EventHandler, InProcessBus, Subscription};
 use kernel_infra::relay::Relay;
 use kernel_infra::testing::TestDatabase;
 use kernel_infra::{inbox, outbox};
@@ -68,6 +68,7 @@ async fn bus_with(recorder: Arc<Recorder>) -> Arc<dyn EventBus> {
         consumer: "test.recorder".into(),
         event_types: vec![EVENT.into()],
         handler: recorder,
+        delivery: Delivery::Shared,
     })
     .await
     .unwrap();

@@ -1,0 +1,306 @@
+//! The Redis Streams bus against the Redis server: replicas share a consumer's work,
+//! in order per partition key; a dead replica's entries are taken over; an entry that
+//! keeps failing goes to the dead letters; every-replica consumers see everything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kernel::{DomainEvent, EventEnvelope, EventMeta};
+use kernel_infra::bus::{Delivery, EventBus, EventHandler, Subscription};
+use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
+use redis::AsyncCommands;
+
+const EVENT: &str = "ecommerce.test.thing.happened.v1";
+const OTHER: &str = "ecommerce.test.thing.ignored.v1";
+
+struct Happened {
+    key: String,
+    n: u32,
+    event_type: &'static str,
+}
+
+impl DomainEvent for Happened {
+    fn event_type(&self) -> &'static str {
+        self.event_type
+    }
+    fn partition_key(&self) -> String {
+        self.key.clone()
+    }
+    fn payload(&self) -> serde_json::Value {
+        serde_json::json!({ "key": self.key, "n": self.n })
+    }
+}
+
+fn event(key: &str, n: u32) -> EventEnvelope {
+    let happened = Happened {
+        key: key.into(),
+        n,
+        event_type: EVENT,
+    };
+    EventEnvelope::wrap(&happened, "test", &EventMeta::internal(), chrono::Utc::now())
+}
+
+/// Records what each replica handled; fails every delivery of the events it is told to.
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<(String, String, u64)>>,
+    poison: Mutex<Vec<(String, u64)>>,
+}
+
+struct Replica {
+    name: &'static str,
+    recorder: Arc<Recorder>,
+}
+
+#[async_trait]
+impl EventHandler for Replica {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let key = event.payload["key"].as_str().unwrap().to_owned();
+        let n = event.payload["n"].as_u64().unwrap();
+        if self.recorder.poison.lock().unwrap().contains(&(key.clone(), n)) {
+            anyhow::bail!("cannot handle {key}/{n}");
+        }
+        self.recorder.seen.lock().unwrap().push((self.name.to_owned(), key, n));
+        Ok(())
+    }
+}
+
+impl Recorder {
+    fn by_key(&self) -> HashMap<String, Vec<u64>> {
+        let mut map: HashMap<String, Vec<u64>> = HashMap::new();
+        for (_, key, n) in self.seen.lock().unwrap().iter() {
+            map.entry(key.clone()).or_default().push(*n);
+        }
+        map
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+/// Settings under a prefix of this test's own, with short leases.
+fn settings(url: &str, prefix: &str) -> RedisBusSettings {
+    RedisBusSettings {
+        prefix: prefix.to_owned(),
+        // Enough streams that two replicas both get some (each is one's by a hash).
+        shards: 16,
+        lease: Duration::from_millis(1500),
+        max_deliveries: 3,
+        ..RedisBusSettings::new(url)
+    }
+}
+
+async fn replica(settings: &RedisBusSettings, name: &'static str, recorder: &Arc<Recorder>) -> Arc<RedisStreamsBus> {
+    let bus = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    bus.subscribe(Subscription {
+        consumer: "test.recorder".into(),
+        event_types: vec![EVENT.into()],
+        handler: Arc::new(Replica {
+            name,
+            recorder: recorder.clone(),
+        }),
+        delivery: Delivery::Shared,
+    })
+    .await
+    .unwrap();
+    bus
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn remove_keys(url: &str, prefix: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = conn.keys(format!("{prefix}:*")).await.unwrap();
+    if !keys.is_empty() {
+        let _: () = conn.del(keys).await.unwrap();
+    }
+}
+
+fn prefix() -> String {
+    format!("test-bus-{}", uuid::Uuid::now_v7().simple())
+}
+
+#[tokio::test]
+async fn two_replicas_share_the_work_and_each_key_is_handled_once_in_order() {
+    let Some(url) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let prefix = prefix();
+    let settings = settings(&url, &prefix);
+    let recorder = Arc::new(Recorder::default());
+    let (one, two) = (
+        replica(&settings, "one", &recorder).await,
+        replica(&settings, "two", &recorder).await,
+    );
+    let publisher = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    let keys: Vec<String> = (0..16).map(|k| format!("key-{k}")).collect();
+    for n in 0..25 {
+        for key in &keys {
+            publisher.publish(&event(key, n)).await.unwrap();
+        }
+    }
+    // An event type nobody here consumes shares the family's streams and is skipped.
+    let ignored = Happened {
+        key: "key-0".into(),
+        n: 99,
+        event_type: OTHER,
+    };
+    let ignored = EventEnvelope::wrap(&ignored, "test", &EventMeta::internal(), chrono::Utc::now());
+    publisher.publish(&ignored).await.unwrap();
+
+    until("every event is handled", || recorder.count() >= 400).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(recorder.count(), 400, "each event handled once");
+    for (key, ns) in recorder.by_key() {
+        assert_eq!(ns, (0..25).collect::<Vec<u64>>(), "{key} in order");
+    }
+    let names: std::collections::HashSet<String> = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    assert_eq!(names.len(), 2, "both replicas worked: {names:?}");
+
+    one.shutdown().await;
+    two.shutdown().await;
+    remove_keys(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn a_replica_takes_over_what_a_dead_one_left_pending_and_keeps_the_order() {
+    let Some(url) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let prefix = prefix();
+    // One shard, so the dead replica's entries and the new ones share a stream.
+    let settings = RedisBusSettings {
+        shards: 1,
+        ..settings(&url, &prefix)
+    };
+    let publisher = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    // A replica that died: it joined the group, held the lease, read three entries and
+    // never acknowledged them.
+    let stream = settings.stream_of(&event("a", 0));
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = conn
+        .xgroup_create_mkstream(&stream, "test.recorder", "0")
+        .await
+        .unwrap();
+    for n in 0..3 {
+        publisher.publish(&event("a", n)).await.unwrap();
+    }
+    let lease = format!("{prefix}:lease:test.recorder:{stream}");
+    let _: () = conn.set_ex(&lease, "dead-replica", 2).await.unwrap();
+    let options = redis::streams::StreamReadOptions::default()
+        .group("test.recorder", "dead-replica")
+        .count(10);
+    let taken: redis::streams::StreamReadReply = conn.xread_options(&[&stream], &[">"], &options).await.unwrap();
+    assert_eq!(taken.keys[0].ids.len(), 3);
+    for n in 3..6 {
+        publisher.publish(&event("a", n)).await.unwrap();
+    }
+
+    let recorder = Arc::new(Recorder::default());
+    let survivor = replica(&settings, "survivor", &recorder).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        recorder.count(),
+        0,
+        "nothing is read while the dead replica's lease lasts"
+    );
+    until("the survivor has handled all six", || recorder.count() >= 6).await;
+    assert_eq!(recorder.by_key()["a"], vec![0, 1, 2, 3, 4, 5]);
+    let pending: redis::streams::StreamPendingReply = conn.xpending(&stream, "test.recorder").await.unwrap();
+    assert_eq!(pending.count(), 0, "everything acknowledged");
+
+    survivor.shutdown().await;
+    remove_keys(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_goes_to_the_dead_letters_and_its_key_moves_on() {
+    let Some(url) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let prefix = prefix();
+    let settings = settings(&url, &prefix);
+    let recorder = Arc::new(Recorder::default());
+    recorder.poison.lock().unwrap().push(("a".into(), 1));
+    let bus = replica(&settings, "only", &recorder).await;
+    for n in 0..3 {
+        bus.publish(&event("a", n)).await.unwrap();
+    }
+
+    until("a/0 and a/2 are handled", || recorder.count() >= 2).await;
+    assert_eq!(recorder.by_key()["a"], vec![0, 2], "a/2 waited for a/1 to be given up");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let dead: redis::streams::StreamRangeReply = conn.xrange_all(settings.dead_letters("test.recorder")).await.unwrap();
+    assert_eq!(dead.ids.len(), 1);
+    let entry = &dead.ids[0];
+    let envelope: EventEnvelope = serde_json::from_str(&entry.get::<String>("envelope").unwrap()).unwrap();
+    assert_eq!(envelope.payload["n"], 1);
+    assert!(entry.get::<String>("error").unwrap().contains("cannot handle a/1"));
+
+    bus.shutdown().await;
+    remove_keys(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn every_replica_of_a_fan_out_consumer_sees_every_event_from_its_start() {
+    let Some(url) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let prefix = prefix();
+    let settings = settings(&url, &prefix);
+    let publisher = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    // Published before any replica started: live feeds do not replay it.
+    publisher.publish(&event("a", 0)).await.unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let mut replicas = Vec::new();
+    for name in ["one", "two"] {
+        let bus = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+        bus.subscribe(Subscription {
+            consumer: "test.live".into(),
+            event_types: vec![EVENT.into()],
+            handler: Arc::new(Replica {
+                name,
+                recorder: recorder.clone(),
+            }),
+            delivery: Delivery::EveryReplica,
+        })
+        .await
+        .unwrap();
+        replicas.push(bus);
+    }
+    for n in 1..=10 {
+        publisher.publish(&event(&format!("key-{}", n % 3), n)).await.unwrap();
+    }
+
+    until("both replicas saw all ten", || recorder.count() >= 20).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = recorder.seen.lock().unwrap().clone();
+    for name in ["one", "two"] {
+        let mut ns: Vec<u64> = seen.iter().filter(|(r, _, _)| r == name).map(|(_, _, n)| *n).collect();
+        ns.sort_unstable();
+        assert_eq!(ns, (1..=10).collect::<Vec<u64>>(), "{name}");
+    }
+
+    for bus in replicas {
+        bus.shutdown().await;
+    }
+    remove_keys(&url, &prefix).await;
+}
