@@ -283,6 +283,12 @@ impl Contexts {
                 .clone()
                 .run_sweeper(Duration::from_secs(5), shutdown.clone()),
         ));
+        tasks.push(tokio::spawn(
+            self.products
+                .flash_sales
+                .clone()
+                .run(Duration::from_secs(1), shutdown.clone()),
+        ));
         tasks.push(tokio::spawn(self.orders.orders.clone().run_jobs(
             jobs.unpaid_order_timeout,
             Duration::from_secs(30),

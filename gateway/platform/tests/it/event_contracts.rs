@@ -57,6 +57,17 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
         .await;
     assert!(status == 200 && body["errors"].is_null(), "{body}");
 
+    // A flash sale of another product that starts at once and ends a second later.
+    let on_sale = stocked_product(platform, "EVT-SALE", 2000, 5).await;
+    let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    ok(
+        platform,
+        &admin,
+        "mutation($input: ScheduleFlashSaleInput!) { scheduleFlashSale(input: $input) { id } }",
+        json!({ "input": { "productId": on_sale, "price": { "amount": 1500, "currency": "USD" }, "endsAt": ends_at } }),
+    )
+    .await;
+
     // A checkout with a coupon that is paid, shipped and delivered, then refunded.
     let customer = Customer::new();
     let cart = add_to_cart(platform, &customer, "EVT-1", 2).await;
@@ -84,6 +95,17 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     let cart = add_to_cart(platform, &other, "EVT-1", 1).await;
     let declined = checkout(platform, &other, &cart, Some("EVT10"), "card_declined", "evt-declined").await;
     assert_eq!(declined["data"]["checkout"]["status"], "FAILED", "{declined}");
+    eventually("the flash sale has ended", || async {
+        let data = ok(
+            platform,
+            &admin,
+            "query($id: ID!) { product(id: $id) { flashSale { id } } }",
+            json!({ "id": on_sale }),
+        )
+        .await;
+        data["product"]["flashSale"].is_null()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
 

@@ -449,3 +449,119 @@ async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice
     );
     platform.stop().await;
 }
+
+const FLASH_SALE_STARTED: &str = "subscription($category: String) { flashSaleStarted(category: $category) { \
+     eventId sale { id status price { amount } regularPrice { amount } endsAt product { id name price { amount } } } } }";
+
+const SCHEDULE_FLASH_SALE: &str = "mutation($input: ScheduleFlashSaleInput!) { scheduleFlashSale(input: $input) { \
+     id status price { amount } regularPrice { amount } } }";
+
+const PRODUCT_PRICE: &str = "query($id: ID!) { product(id: $id) { price { amount } flashSale { id status } } }";
+
+#[tokio::test]
+async fn a_flash_sale_is_announced_live_lowers_the_price_and_ends_on_time() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "SALE-1", 1000, 20).await;
+    let admin = platform.admin_token();
+    let customer = Customer::new();
+
+    // Only an ADMIN puts a product on sale.
+    let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc3339();
+    let input = json!({ "input": {
+        "productId": product, "price": { "amount": 600, "currency": "USD" }, "endsAt": ends_at,
+    }});
+    let (_, refused) = platform
+        .post_as(Some(&customer.token), SCHEDULE_FLASH_SALE, input.clone())
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let (_, body) = platform.post(PRODUCT_PRICE, json!({ "id": product })).await;
+    assert_eq!(
+        body["data"]["product"]["flashSale"],
+        Value::Null,
+        "nothing scheduled: {body}"
+    );
+
+    // Anyone may follow sales as they start; one watcher only for another category.
+    let mut phones = Events::open(
+        &platform,
+        Transport::Sse,
+        None,
+        FLASH_SALE_STARTED,
+        json!({ "category": "electronics" }),
+    )
+    .await;
+    let mut garden = Events::open(
+        &platform,
+        Transport::Sse,
+        None,
+        FLASH_SALE_STARTED,
+        json!({ "category": "garden" }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (_, scheduled) = platform.post_as(Some(&admin), SCHEDULE_FLASH_SALE, input.clone()).await;
+    assert!(scheduled["errors"].is_null(), "{scheduled}");
+    let sale = &scheduled["data"]["scheduleFlashSale"];
+    assert_eq!(
+        sale["status"], "ACTIVE",
+        "a sale whose start has come starts at once: {sale}"
+    );
+    assert_eq!(sale["regularPrice"]["amount"], 1000);
+
+    let started = phones
+        .next(Duration::from_secs(15))
+        .await
+        .expect("the sale is announced");
+    assert!(started["errors"].is_null(), "{started}");
+    let announced = &started["data"]["flashSaleStarted"]["sale"];
+    assert_eq!(announced["id"], sale["id"]);
+    assert_eq!(announced["price"]["amount"], 600);
+    assert_eq!(announced["product"]["name"], "Product SALE-1", "resolved for the event");
+    assert_eq!(
+        announced["product"]["price"]["amount"], 600,
+        "the sale price is the price"
+    );
+    assert!(
+        garden.next(Duration::from_secs(1)).await.is_none(),
+        "not announced to another category"
+    );
+
+    // While it runs: the price is the sale price, a second sale and a hand-made price
+    // change are refused, and a checkout pays the sale price.
+    let (_, again) = platform.post_as(Some(&admin), SCHEDULE_FLASH_SALE, input).await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "CONFLICT", "{again}");
+    let (_, repriced) = platform
+        .post_as(
+            Some(&admin),
+            "mutation($id: ID!) { changePrice(id: $id, price: { amount: 900, currency: \"USD\" }) { id } }",
+            json!({ "id": product }),
+        )
+        .await;
+    assert_eq!(repriced["errors"][0]["extensions"]["code"], "CONFLICT", "{repriced}");
+    let cart = add_to_cart(&platform, &customer, "SALE-1", 2).await;
+    let session = checkout(&platform, &customer, &cart, None, "tok_visa", "sale-1").await;
+    assert_eq!(session["data"]["checkout"]["status"], "COMPLETED", "{session}");
+    assert_eq!(session["data"]["checkout"]["total"]["amount"], 1200, "{session}");
+
+    // It ends on time and the price comes back.
+    crate::shop::eventually("the sale has ended", || async {
+        let (_, body) = platform.post(PRODUCT_PRICE, json!({ "id": product })).await;
+        body["data"]["product"]["price"]["amount"] == 1000 && body["data"]["product"]["flashSale"].is_null()
+    })
+    .await;
+    let (_, body) = platform
+        .post(
+            "query($id: ID!) { product(id: $id) { priceHistory { price { amount } } } }",
+            json!({ "id": product }),
+        )
+        .await;
+    let history: Vec<&Value> = body["data"]["product"]["priceHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["price"]["amount"])
+        .collect();
+    assert_eq!(history, [&json!(1000), &json!(600), &json!(1000)], "{body}");
+    platform.stop().await;
+}

@@ -5,6 +5,7 @@ use kernel::{DomainEvent, Money};
 use serde::{Deserialize, Serialize};
 
 use crate::ProductId;
+use crate::flash_sale::FlashSaleId;
 
 /// A variant as events describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +44,22 @@ pub enum ProductEvent {
         new_price: Money,
         valid_from: DateTime<Utc>,
     },
+    FlashSaleStarted {
+        sale_id: FlashSaleId,
+        product_id: ProductId,
+        sale_price: Money,
+        regular_price: Money,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+    FlashSaleEnded {
+        sale_id: FlashSaleId,
+        product_id: ProductId,
+        sale_price: Money,
+        /// The price the product went back to; none when the sale never started.
+        restored_price: Option<Money>,
+        ended_at: DateTime<Utc>,
+    },
 }
 
 impl ProductEvent {
@@ -51,6 +68,8 @@ impl ProductEvent {
     pub const PUBLISHED: &'static str = "ecommerce.product.product.published.v1";
     pub const UNPUBLISHED: &'static str = "ecommerce.product.product.unpublished.v1";
     pub const PRICE_CHANGED: &'static str = "ecommerce.product.product.price_changed.v1";
+    pub const FLASH_SALE_STARTED: &'static str = "ecommerce.pricing.flash_sale.started.v1";
+    pub const FLASH_SALE_ENDED: &'static str = "ecommerce.pricing.flash_sale.ended.v1";
 
     pub fn product_id(&self) -> ProductId {
         match self {
@@ -58,7 +77,9 @@ impl ProductEvent {
             | ProductEvent::Updated { product_id, .. }
             | ProductEvent::Published { product_id }
             | ProductEvent::Unpublished { product_id }
-            | ProductEvent::PriceChanged { product_id, .. } => *product_id,
+            | ProductEvent::PriceChanged { product_id, .. }
+            | ProductEvent::FlashSaleStarted { product_id, .. }
+            | ProductEvent::FlashSaleEnded { product_id, .. } => *product_id,
         }
     }
 }
@@ -71,6 +92,8 @@ impl DomainEvent for ProductEvent {
             ProductEvent::Published { .. } => Self::PUBLISHED,
             ProductEvent::Unpublished { .. } => Self::UNPUBLISHED,
             ProductEvent::PriceChanged { .. } => Self::PRICE_CHANGED,
+            ProductEvent::FlashSaleStarted { .. } => Self::FLASH_SALE_STARTED,
+            ProductEvent::FlashSaleEnded { .. } => Self::FLASH_SALE_ENDED,
         }
     }
 
@@ -111,6 +134,27 @@ impl DomainEvent for ProductEvent {
             } => serde_json::json!({
                 "productId": product_id, "oldPrice": old_price, "newPrice": new_price, "validFrom": valid_from,
             }),
+            ProductEvent::FlashSaleStarted {
+                sale_id,
+                product_id,
+                sale_price,
+                regular_price,
+                starts_at,
+                ends_at,
+            } => serde_json::json!({
+                "saleId": sale_id, "productId": product_id, "salePrice": sale_price,
+                "regularPrice": regular_price, "startsAt": starts_at, "endsAt": ends_at,
+            }),
+            ProductEvent::FlashSaleEnded {
+                sale_id,
+                product_id,
+                sale_price,
+                restored_price,
+                ended_at,
+            } => serde_json::json!({
+                "saleId": sale_id, "productId": product_id, "salePrice": sale_price,
+                "restoredPrice": restored_price, "endedAt": ended_at,
+            }),
         }
     }
 }
@@ -128,6 +172,8 @@ mod tests {
             ProductEvent::PUBLISHED,
             ProductEvent::UNPUBLISHED,
             ProductEvent::PRICE_CHANGED,
+            ProductEvent::FLASH_SALE_STARTED,
+            ProductEvent::FLASH_SALE_ENDED,
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1, "{name}");
         }

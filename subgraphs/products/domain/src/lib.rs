@@ -1,15 +1,17 @@
 //! The Products context's domain: the catalog's Product aggregate with its variants,
-//! lifecycle and versioned price. Plain Rust; the service crate persists it and serves
+//! lifecycle and versioned price, and flash sales (timed price overrides). Plain Rust; the service crate persists it and serves
 //! it over GraphQL.
 
 pub mod error;
 pub mod event;
+pub mod flash_sale;
 pub mod price;
 pub mod product;
 pub mod values;
 
 pub use error::ProductError;
 pub use event::ProductEvent;
+pub use flash_sale::{FlashSale, FlashSaleId, FlashSaleStatus};
 pub use price::PricePeriod;
 pub use product::{NewProduct, Product, ProductState, ProductStatus, ProductUpdate};
 pub use values::{Attribute, Category, Description, NewVariant, ProductName, Sku, Variant};

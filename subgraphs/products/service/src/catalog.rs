@@ -7,7 +7,7 @@
 
 use chrono::Utc;
 use kernel::{Classify, ErrorKind, EventMeta, Money};
-use products_domain::{NewProduct, Product, ProductError, ProductEvent, ProductId, ProductUpdate};
+use products_domain::{FlashSaleId, NewProduct, Product, ProductError, ProductEvent, ProductId, ProductUpdate};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, TransactionTrait};
 
 use crate::repository;
@@ -25,6 +25,12 @@ pub enum CatalogError {
     SkuTaken(String),
     #[error("the product was changed by another request; reload and retry")]
     ConcurrentChange,
+    #[error("flash sale {0} does not exist")]
+    SaleNotFound(FlashSaleId),
+    #[error("the product is on a flash sale; end the sale before changing its price")]
+    FlashSaleRunning,
+    #[error("the product already has a flash sale scheduled or running")]
+    FlashSaleOpen,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -39,8 +45,11 @@ impl Classify for CatalogError {
     fn kind(&self) -> ErrorKind {
         match self {
             CatalogError::Product(err) => err.kind(),
-            CatalogError::NotFound(_) => ErrorKind::NotFound,
-            CatalogError::SkuTaken(_) | CatalogError::ConcurrentChange => ErrorKind::Conflict,
+            CatalogError::NotFound(_) | CatalogError::SaleNotFound(_) => ErrorKind::NotFound,
+            CatalogError::SkuTaken(_)
+            | CatalogError::ConcurrentChange
+            | CatalogError::FlashSaleRunning
+            | CatalogError::FlashSaleOpen => ErrorKind::Conflict,
             CatalogError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -114,8 +123,14 @@ impl Catalog {
     /// Sets a new current price and records the old one's period as closed.
     ///
     /// # Errors
-    /// NOT_FOUND, another currency, a negative price, a concurrent change.
+    /// NOT_FOUND, another currency, a negative price, a flash sale running, a
+    /// concurrent change.
     pub async fn change_price(&self, id: ProductId, price: Money, meta: &EventMeta) -> Result<Product, CatalogError> {
+        if crate::flash_sales::running_sale_of(&self.db, id).await?.is_some() {
+            return Err(CatalogError::FlashSaleRunning);
+        }
+        // A sale that starts after this check bumps the product's version, so this
+        // change then fails as a concurrent one.
         self.change(id, meta, |product| product.change_price(price, Utc::now()))
             .await
     }
@@ -133,27 +148,31 @@ impl Catalog {
         let Some(event) = decide(&mut product)? else {
             return Ok(product);
         };
-        save(&txn, &product, loaded_version, &event).await?;
+        save(&txn, &product, loaded_version, std::slice::from_ref(&event)).await?;
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
         Ok(product)
     }
 }
 
-async fn save(
+/// Saves a changed product (if nobody changed it since `loaded_version`) and the
+/// price period its events open.
+pub(crate) async fn save(
     txn: &DatabaseTransaction,
     product: &Product,
     loaded_version: i64,
-    event: &ProductEvent,
+    events: &[ProductEvent],
 ) -> Result<(), CatalogError> {
     if !repository::update(txn, product, loaded_version).await? {
         return Err(CatalogError::ConcurrentChange);
     }
-    if let ProductEvent::PriceChanged {
-        new_price, valid_from, ..
-    } = event
-    {
-        repository::replace_price(txn, product.id(), *new_price, *valid_from).await?;
+    for event in events {
+        if let ProductEvent::PriceChanged {
+            new_price, valid_from, ..
+        } = event
+        {
+            repository::replace_price(txn, product.id(), *new_price, *valid_from).await?;
+        }
     }
     Ok(())
 }

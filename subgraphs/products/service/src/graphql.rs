@@ -15,26 +15,29 @@ use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
 use kernel_infra::identity::require_role;
 use products_domain::{
-    Attribute, Category, Description, NewProduct, NewVariant, Product, ProductError, ProductId, ProductName,
-    ProductStatus, ProductUpdate, Sku,
+    Attribute, Category, Description, FlashSale, FlashSaleId, FlashSaleStatus, NewProduct, NewVariant, Product,
+    ProductError, ProductId, ProductName, ProductStatus, ProductUpdate, Sku,
 };
 use sea_orm::DatabaseConnection;
 
 use kernel_infra::live::LiveFeed;
 
 use crate::catalog::Catalog;
+use crate::flash_sales::FlashSales;
 use crate::live::Subscription;
 use crate::repository::{self, ProductFilter};
 
 pub type ProductsSchema = Schema<Query, Mutation, Subscription>;
 
 /// The executable schema over `catalog`.
-pub fn schema(catalog: Catalog, live: LiveFeed) -> ProductsSchema {
+pub fn schema(catalog: Catalog, flash_sales: FlashSales, live: LiveFeed) -> ProductsSchema {
     Schema::build(Query, Mutation, Subscription)
         .enable_federation()
         .enable_subscription_in_federation()
         .data(live)
+        .data(flash_sales)
         .data(DataLoader::new(ProductLoader(catalog.db().clone()), tokio::spawn))
+        .data(DataLoader::new(OpenSaleLoader(catalog.db().clone()), tokio::spawn))
         .data(catalog)
         .finish()
 }
@@ -59,6 +62,21 @@ pub(crate) fn parse_id(id: &ID) -> Result<ProductId> {
 
 fn domain<T>(result: Result<T, ProductError>) -> Result<T> {
     result.map_err(error)
+}
+
+/// Batches the lookups of products' open flash sales (`Product.flashSale` in a list).
+pub struct OpenSaleLoader(DatabaseConnection);
+
+impl Loader<ProductId> for OpenSaleLoader {
+    type Value = FlashSale;
+    type Error = Error;
+
+    async fn load(&self, keys: &[ProductId]) -> Result<HashMap<ProductId, FlashSale>, Error> {
+        let sales = crate::flash_sales::open_sales_of(&self.0, keys)
+            .await
+            .map_err(internal)?;
+        Ok(sales.into_iter().map(|sale| (sale.product_id, sale)).collect())
+    }
 }
 
 pub(crate) async fn load(ctx: &Context<'_>, id: ProductId) -> Result<Option<ProductObject>> {
@@ -153,6 +171,14 @@ impl ProductObject {
             .await
             .map_err(internal)?;
         Ok(products_domain::price::price_at(&history, at).map(Into::into))
+    }
+    /// The flash sale scheduled or running for the product, if any.
+    async fn flash_sale(&self, ctx: &Context<'_>) -> Result<Option<FlashSaleObject>> {
+        let sale = ctx
+            .data_unchecked::<DataLoader<OpenSaleLoader>>()
+            .load_one(self.0.id())
+            .await?;
+        Ok(sale.map(FlashSaleObject))
     }
     /// Every price the product has had, oldest first.
     async fn price_history(&self, ctx: &Context<'_>) -> Result<Vec<PricePeriod>> {
@@ -493,6 +519,42 @@ impl Mutation {
         Ok(ProductObject(Arc::new(product)))
     }
 
+    /// Puts a published product on sale at a lower price from `startsAt` (now when
+    /// omitted or past) until `endsAt`, at most 7 days later. While the sale runs the
+    /// product's price is the sale price; afterwards its price comes back.
+    #[graphql(requires_scopes = "catalog:write")]
+    async fn schedule_flash_sale(&self, ctx: &Context<'_>, input: ScheduleFlashSaleInput) -> Result<FlashSaleObject> {
+        require_role(ctx, Role::Admin)?;
+        let product_id = parse_id(&input.product_id)?;
+        let price = (&input.price).try_into()?;
+        let sale = ctx
+            .data_unchecked::<FlashSales>()
+            .schedule(
+                product_id,
+                price,
+                input.starts_at.unwrap_or_else(Utc::now),
+                input.ends_at,
+                &request_meta(ctx),
+            )
+            .await
+            .map_err(error)?;
+        Ok(FlashSaleObject(sale))
+    }
+
+    /// Ends a flash sale now: a running one gives the product its price back, a
+    /// scheduled one is canceled.
+    #[graphql(requires_scopes = "catalog:write")]
+    async fn end_flash_sale(&self, ctx: &Context<'_>, id: ID) -> Result<FlashSaleObject> {
+        require_role(ctx, Role::Admin)?;
+        let id = FlashSaleId::parse(&id).map_err(bad_input)?;
+        let sale = ctx
+            .data_unchecked::<FlashSales>()
+            .end(id, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(FlashSaleObject(sale))
+    }
+
     #[graphql(requires_scopes = "catalog:write")]
     async fn publish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
@@ -513,5 +575,69 @@ impl Mutation {
             .await
             .map_err(error)?;
         Ok(ProductObject(Arc::new(product)))
+    }
+}
+
+#[derive(InputObject)]
+pub struct ScheduleFlashSaleInput {
+    product_id: ID,
+    /// The sale price: below the product's price, in its currency.
+    price: MoneyInput,
+    /// Now when omitted.
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: DateTime<Utc>,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "FlashSaleStatus")]
+pub enum FlashSaleStatusValue {
+    Scheduled,
+    Active,
+    Ended,
+    /// Ended before it started.
+    Canceled,
+}
+
+impl From<FlashSaleStatus> for FlashSaleStatusValue {
+    fn from(status: FlashSaleStatus) -> Self {
+        match status {
+            FlashSaleStatus::Scheduled => Self::Scheduled,
+            FlashSaleStatus::Active => Self::Active,
+            FlashSaleStatus::Ended => Self::Ended,
+            FlashSaleStatus::Canceled => Self::Canceled,
+        }
+    }
+}
+
+pub struct FlashSaleObject(pub FlashSale);
+
+/// A timed sale price of one product.
+#[Object(name = "FlashSale")]
+impl FlashSaleObject {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn product(&self, ctx: &Context<'_>) -> Result<Option<ProductObject>> {
+        load(ctx, self.0.product_id).await
+    }
+    /// The sale price.
+    async fn price(&self) -> MoneyObject {
+        self.0.price.into()
+    }
+    /// The price the product had when the sale started, and gets back when it ends.
+    async fn regular_price(&self) -> Option<MoneyObject> {
+        self.0.regular_price.map(Into::into)
+    }
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    async fn status(&self) -> FlashSaleStatusValue {
+        self.0.status.into()
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod entity;
+pub mod flash_sales;
 pub mod graphql;
 pub mod live;
 pub mod repository;
@@ -24,6 +25,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/products.db";
 #[derive(Clone)]
 pub struct Products {
     pub catalog: Catalog,
+    pub flash_sales: flash_sales::FlashSales,
     pub live: kernel_infra::live::LiveFeed,
     pub schema: ProductsSchema,
 }
@@ -37,11 +39,13 @@ impl Products {
         kernel_infra::identity::TokenVerifier::load_shared()?;
         let db = kernel_infra::db::connect(database_url).await?;
         products_migration::Migrator::up(&db, None).await?;
-        let catalog = Catalog::new(db);
+        let catalog = Catalog::new(db.clone());
+        let flash_sales = flash_sales::FlashSales::new(db);
         let live = live::feed();
         Ok(Self {
-            schema: graphql::schema(catalog.clone(), live.clone()),
+            schema: graphql::schema(catalog.clone(), flash_sales.clone(), live.clone()),
             catalog,
+            flash_sales,
             live,
         })
     }

@@ -1,5 +1,6 @@
-//! Live prices: `priceChanged(productId)`, fed by the catalog's own
-//! `product.price_changed` events through a [`LiveFeed`] (`kernel_infra::live`).
+//! Live prices and sales: `priceChanged(productId)` and `flashSaleStarted`, fed by the
+//! catalog's own `product.price_changed` and `pricing.flash_sale.started` events
+//! through a [`LiveFeed`] (`kernel_infra::live`).
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
@@ -7,14 +8,17 @@ use futures::{Stream, StreamExt};
 use kernel::{EventEnvelope, Money};
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::live::LiveFeed;
-use products_domain::ProductEvent;
+use products_domain::{FlashSale, FlashSaleId, FlashSaleStatus, ProductEvent, ProductId};
 use serde::Deserialize;
 
-use crate::graphql::{ProductObject, load, parse_id};
+use crate::graphql::{FlashSaleObject, ProductObject, load, parse_id};
 
-/// The feed of every product's price changes.
+/// The feed of every product's price changes and flash sales.
 pub fn feed() -> LiveFeed {
-    LiveFeed::new("products.live-prices", &[ProductEvent::PRICE_CHANGED])
+    LiveFeed::new(
+        "products.live",
+        &[ProductEvent::PRICE_CHANGED, ProductEvent::FLASH_SALE_STARTED],
+    )
 }
 
 #[derive(Deserialize)]
@@ -34,6 +38,9 @@ pub struct PriceChangeObject {
 
 impl PriceChangeObject {
     fn from_event(event: &EventEnvelope) -> Option<Self> {
+        if event.event_type.as_str() != ProductEvent::PRICE_CHANGED {
+            return None;
+        }
         Some(Self {
             event_id: event.event_id.as_uuid(),
             payload: event.payload_as().ok()?,
@@ -65,6 +72,57 @@ impl PriceChangeObject {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FlashSaleStartedPayload {
+    sale_id: uuid::Uuid,
+    product_id: uuid::Uuid,
+    sale_price: Money,
+    regular_price: Money,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+/// A flash sale that has just started.
+pub struct FlashSaleStartedObject {
+    event_id: uuid::Uuid,
+    sale: FlashSale,
+}
+
+impl FlashSaleStartedObject {
+    fn from_event(event: &EventEnvelope) -> Option<Self> {
+        if event.event_type.as_str() != ProductEvent::FLASH_SALE_STARTED {
+            return None;
+        }
+        let payload: FlashSaleStartedPayload = event.payload_as().ok()?;
+        Some(Self {
+            event_id: event.event_id.as_uuid(),
+            sale: FlashSale {
+                id: FlashSaleId::from_uuid(payload.sale_id),
+                product_id: ProductId::from_uuid(payload.product_id),
+                price: payload.sale_price,
+                regular_price: Some(payload.regular_price),
+                starts_at: payload.starts_at,
+                ends_at: payload.ends_at,
+                status: FlashSaleStatus::Active,
+                ended_at: None,
+            },
+        })
+    }
+}
+
+#[Object(name = "FlashSaleStarted")]
+impl FlashSaleStartedObject {
+    /// The event that announced the sale; a client that sees an id twice may skip it.
+    async fn event_id(&self) -> ID {
+        ID(self.event_id.to_string())
+    }
+    /// The sale as it started.
+    async fn sale(&self) -> FlashSaleObject {
+        FlashSaleObject(self.sale.clone())
+    }
+}
+
 pub struct Subscription;
 
 #[async_graphql::Subscription]
@@ -80,5 +138,30 @@ impl Subscription {
             let change = PriceChangeObject::from_event(&event).filter(|c| c.payload.product_id == id);
             futures::future::ready(change)
         }))
+    }
+
+    /// Every flash sale that starts from now on, optionally only in one category (and
+    /// its sub-categories).
+    async fn flash_sale_started(
+        &self,
+        ctx: &Context<'_>,
+        category: Option<String>,
+    ) -> Result<impl Stream<Item = FlashSaleStartedObject> + use<>> {
+        let feed = ctx.data_unchecked::<LiveFeed>().events();
+        let db = ctx.data_unchecked::<crate::Catalog>().db().clone();
+        Ok(feed
+            .filter_map(|event| futures::future::ready(FlashSaleStartedObject::from_event(&event)))
+            .filter_map(move |started| {
+                let (db, category) = (db.clone(), category.clone());
+                async move {
+                    let Some(category) = category else {
+                        return Some(started);
+                    };
+                    let product = crate::repository::find(&db, started.sale.product_id).await.ok()??;
+                    let name = product.state().category.as_str();
+                    let within = name == category || name.starts_with(&format!("{category}/"));
+                    within.then_some(started)
+                }
+            }))
     }
 }
