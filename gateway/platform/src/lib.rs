@@ -27,12 +27,13 @@ use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
 use orders_service::Orders;
 use payments_service::Payments;
 use products_service::Products;
+use search_service::Search;
 use shipping_service::Shipping;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Every context, with its default port (4001…) and SQLite file.
-pub const CONTEXTS: [(&str, u16); 9] = [
+pub const CONTEXTS: [(&str, u16); 10] = [
     ("products", 4001),
     ("inventory", 4002),
     ("accounts", 4003),
@@ -42,6 +43,7 @@ pub const CONTEXTS: [(&str, u16); 9] = [
     ("shipping", 4007),
     ("cart", 4008),
     ("checkout", 4009),
+    ("search", 4010),
 ];
 
 /// A value per context, by context name.
@@ -157,6 +159,7 @@ pub struct Contexts {
     pub shipping: Shipping,
     pub cart: Cart,
     pub checkout: Checkout,
+    pub search: Search,
     pub bus: Arc<dyn EventBus>,
 }
 
@@ -219,6 +222,8 @@ pub async fn start(
     serve_one("shipping", shipping.router()).await?;
     let checkout = Checkout::open(&url("checkout")?, &remotes, jobs.saga.clone()).await?;
     serve_one("checkout", checkout.router()).await?;
+    let search = Search::open(&url("search")?).await?;
+    serve_one("search", search.router()).await?;
 
     let bus: Arc<dyn EventBus> = match &jobs.redis_bus {
         Some(settings) => {
@@ -238,6 +243,7 @@ pub async fn start(
     orders.subscribe(bus.as_ref()).await?;
     shipping.subscribe(bus.as_ref()).await?;
     cart.subscribe(bus.as_ref()).await?;
+    search.subscribe(bus.as_ref()).await?;
     let contexts = Contexts {
         products,
         inventory,
@@ -248,6 +254,7 @@ pub async fn start(
         shipping,
         cart,
         checkout,
+        search,
         bus,
     };
     tasks.extend(contexts.spawn_background(jobs, shutdown));
@@ -272,6 +279,7 @@ impl Contexts {
             self.shipping.relay(bus.clone()),
             self.cart.relay(bus.clone()),
             self.checkout.relay(bus.clone()),
+            self.search.relay(bus.clone()),
         ];
         let mut tasks: Vec<JoinHandle<()>> = relays
             .into_iter()
@@ -315,6 +323,31 @@ impl Contexts {
         ));
         tasks
     }
+}
+
+/// Replays Search's read models from the outboxes of Products and Orders (the retained
+/// event log) and compares them with the live view; with `rebuild`, replaces it.
+///
+/// # Errors
+/// When a database cannot be opened or read.
+pub async fn replay_search(
+    database_urls: &PerContext,
+    data_dir: &Path,
+    rebuild: bool,
+) -> anyhow::Result<search_service::replay::Parity> {
+    let url = |name: &str| {
+        database_urls
+            .get(name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no database URL for {name}"))
+    };
+    let search = Search::open(&url("search")?).await?;
+    let mut logs = Vec::new();
+    for producer in ["products", "orders"] {
+        logs.push(kernel_infra::db::connect(&url(producer)?).await?);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    search_service::replay::replay(&search.db, &logs, data_dir, rebuild).await
 }
 
 /// Serves `router` on `listen` (port 0 picks a free one) until `shutdown`.

@@ -9,6 +9,8 @@
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 //! - `platform schema check [--base REV]`: what the code's supergraph changes against
 //!   the one committed at REV, and which client operations a breaking change hits.
+//! - `platform replay search [--rebuild]`: rebuilds Search's read models from the
+//!   retained event log and proves parity with the live view (or replaces it).
 
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
@@ -54,6 +56,15 @@ enum Command {
         #[arg(long, default_value = "schema", global = true)]
         dir: PathBuf,
     },
+    /// Rebuild a read model from the retained event log (the producers' outboxes) and
+    /// compare it with the live one, row by row; exit 1 when they differ.
+    Replay {
+        /// The read model's context: `search`.
+        context: String,
+        /// Replace the live view with the replayed one (stop the platform first).
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             gateway::serve::run()
         }
         Some(Command::Checkout { database_url, listen }) => run_checkout(&database_url, &listen),
+        Some(Command::Replay { context, rebuild }) => run_replay(&context, rebuild),
         Some(Command::Schema {
             action:
                 Some(SchemaAction::Check {
@@ -156,6 +168,31 @@ fn main() -> anyhow::Result<()> {
         }
         None => run_platform(),
     }
+}
+
+#[tokio::main]
+async fn run_replay(context: &str, rebuild: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(context == "search", "only `search` has read models to replay");
+    let settings = Settings::from_env()?;
+    let parity = platform::replay_search(&settings.database_urls, &settings.data_dir, rebuild).await?;
+    println!(
+        "replayed {} events: {} products, {} orders",
+        parity.events, parity.products, parity.orders
+    );
+    for difference in &parity.differences {
+        println!("  {difference}");
+    }
+    if parity.holds() {
+        println!("parity: the live view equals the replayed one");
+    } else {
+        println!("parity: {} rows differ", parity.different);
+    }
+    if rebuild {
+        println!("rebuilt: the live view is now the replayed one");
+    } else if !parity.holds() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 #[tokio::main]

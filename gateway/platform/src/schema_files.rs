@@ -22,6 +22,7 @@ pub fn sdls() -> Vec<(&'static str, String)> {
         ("orders", orders_service::sdl()),
         ("payments", payments_service::sdl()),
         ("products", products_service::sdl()),
+        ("search", search_service::sdl()),
         ("shipping", shipping_service::sdl()),
     ]
 }

@@ -9,6 +9,7 @@ mod event_contracts;
 mod flash_sale;
 mod gateway;
 mod schema;
+mod search;
 mod security;
 mod shop;
 mod subscriptions;
@@ -106,7 +107,7 @@ impl TestPlatform {
 
     pub async fn start_with(backend: Backend, jobs: platform::JobSettings) -> Self {
         // PostgreSQL allows 100 connections: one platform on it at a time, with small
-        // pools (9 contexts × 4, and a checkout process of the crash test).
+        // pools (10 contexts × 4, and a checkout process of the crash test).
         let postgres_turn = (backend == Backend::Postgres).then(|| {
             POSTGRES_PLATFORMS
                 .lock()

@@ -139,6 +139,10 @@ pub async fn recorded_after(
         .map(Some)
 }
 
-pub(crate) fn parse_envelope(text: &str) -> Result<EventEnvelope, DbErr> {
+/// An outbox row's envelope.
+///
+/// # Errors
+/// A row whose text is not an envelope.
+pub fn parse_envelope(text: &str) -> Result<EventEnvelope, DbErr> {
     serde_json::from_str(text).map_err(|err| DbErr::Json(format!("outbox row is not an envelope: {err}")))
 }

@@ -1,0 +1,265 @@
+//! Search answers from read models built only from events, through the gateway, and a
+//! replay of the retained events rebuilds them to the same rows.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::shop::{Customer, add_to_cart, checkout, eventually, ok, stocked_product};
+use crate::{Backend, TestPlatform, fast_jobs};
+
+const SEARCH: &str = r#"query($text: String, $category: String, $min: Long, $max: Long, $first: Int, $after: String) {
+  searchProducts(text: $text, category: $category, minPrice: $min, maxPrice: $max, first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id name price { amount } } }
+    pageInfo { hasNextPage endCursor }
+    facets { categories { category count } priceRanges { min max count } }
+  }
+}"#;
+
+/// Adds a product as an ADMIN; publishes it unless `draft`. Returns its id.
+async fn product(platform: &TestPlatform, name: &str, category: &str, cents: i64, sku: &str, draft: bool) -> String {
+    let admin = platform.admin_token();
+    let input = json!({ "input": {
+        "name": name, "category": category,
+        "variants": [{ "sku": sku, "name": "Standard" }],
+        "price": { "amount": cents, "currency": "USD" },
+    }});
+    let data = ok(
+        platform,
+        &admin,
+        "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
+        input,
+    )
+    .await;
+    let id = data["createProduct"]["id"].as_str().unwrap().to_owned();
+    if !draft {
+        ok(
+            platform,
+            &admin,
+            "mutation($id: ID!) { publishProduct(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    id
+}
+
+async fn search(platform: &TestPlatform, variables: Value) -> Value {
+    let (status, body) = platform.post(SEARCH, variables).await;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+    body["data"]["searchProducts"].clone()
+}
+
+fn names(result: &Value) -> Vec<&str> {
+    result["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn products_are_found_by_text_category_and_price_with_facets() {
+    for backend in Backend::all().await {
+        let platform = TestPlatform::start_with(backend, fast_jobs()).await;
+        find_products(&platform).await;
+        platform.stop().await;
+    }
+}
+
+async fn find_products(platform: &TestPlatform) {
+    product(platform, "Blue Lamp", "home/lighting", 1999, "LAMP-BLUE", false).await;
+    let red = product(platform, "Red Lamp", "home/lighting", 6000, "LAMP-RED", false).await;
+    product(platform, "Blue Phone", "electronics/phones", 45000, "PHONE-BLUE", false).await;
+    product(platform, "Blue Draft", "home", 500, "DRAFT-BLUE", true).await;
+    eventually("search has the three published products", || async {
+        search(platform, json!({})).await["totalCount"] == 3
+    })
+    .await;
+
+    let lamps = search(platform, json!({ "text": "LAMP" })).await;
+    assert_eq!(names(&lamps), ["Blue Lamp", "Red Lamp"], "by name; names from Products");
+    assert_eq!(
+        lamps["facets"]["categories"],
+        json!([{ "category": "home/lighting", "count": 2 }])
+    );
+    let ranges: Vec<(i64, i64)> = lamps["facets"]["priceRanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["count"] != 0)
+        .map(|r| (r["min"].as_i64().unwrap(), r["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ranges, [(1_000, 1), (5_000, 1)]);
+
+    // Word starts match ("pho" finds "Phone"); every word must match; SKUs count.
+    assert_eq!(
+        names(&search(platform, json!({ "text": "blue pho" })).await),
+        ["Blue Phone"]
+    );
+    assert_eq!(
+        names(&search(platform, json!({ "text": "lamp-red" })).await),
+        ["Red Lamp"]
+    );
+    assert_eq!(
+        names(&search(platform, json!({ "text": "amp" })).await),
+        Vec::<&str>::new()
+    );
+    // Category (and below it) and price.
+    assert_eq!(search(platform, json!({ "category": "home" })).await["totalCount"], 2);
+    assert_eq!(
+        names(&search(platform, json!({ "min": 5000 })).await),
+        ["Blue Phone", "Red Lamp"]
+    );
+    assert_eq!(
+        names(&search(platform, json!({ "min": 1000, "max": 5000 })).await),
+        ["Blue Lamp"]
+    );
+
+    // Pages.
+    let first = search(platform, json!({ "text": "blue", "first": 1 })).await;
+    assert_eq!(names(&first), ["Blue Lamp"]);
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    assert_eq!(first["totalCount"], 2);
+    let after = first["pageInfo"]["endCursor"].clone();
+    let second = search(platform, json!({ "text": "blue", "first": 1, "after": after })).await;
+    assert_eq!(names(&second), ["Blue Phone"]);
+    assert_eq!(second["pageInfo"]["hasNextPage"], false);
+
+    // A new price reaches search through its event.
+    ok(
+        platform,
+        &platform.admin_token(),
+        "mutation($id: ID!) { changePrice(id: $id, price: { amount: 900, currency: \"USD\" }) { id } }",
+        json!({ "id": red }),
+    )
+    .await;
+    eventually("search sees the new price", || async {
+        names(&search(platform, json!({ "max": 1000 })).await) == ["Red Lamp"]
+    })
+    .await;
+
+    // Bad input is refused with a code.
+    for variables in [
+        json!({ "min": 10, "max": 5 }),
+        json!({ "text": "x".repeat(201) }),
+        json!({ "first": 0 }),
+        json!({ "after": "not a cursor" }),
+    ] {
+        let (_, body) = platform.post(SEARCH, variables.clone()).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{variables}: {body}"
+        );
+    }
+}
+
+const SUMMARIES: &str = "query($customer: ID) { orderSummaries(customerId: $customer) { \
+     orderId status itemCount total { amount } order { id status } } }";
+
+#[tokio::test]
+async fn a_customer_lists_their_own_orders_from_search_and_no_one_elses() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEARCH-ORD", 1250, 10).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(&platform, &customer, "SEARCH-ORD", 2).await;
+    let session = checkout(&platform, &customer, &cart, None, "tok_visa", "search-order").await;
+    assert_eq!(session["data"]["checkout"]["status"], "COMPLETED", "{session}");
+    let order = session["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
+
+    eventually("the summary has reached DELIVERED", || async {
+        let (_, body) = platform.post_as(Some(&customer.token), SUMMARIES, json!({})).await;
+        body["data"]["orderSummaries"][0]["status"] == "DELIVERED"
+    })
+    .await;
+    let (_, body) = platform.post_as(Some(&customer.token), SUMMARIES, json!({})).await;
+    let summary = &body["data"]["orderSummaries"][0];
+    assert_eq!(summary["orderId"], order.as_str());
+    assert_eq!(
+        (summary["itemCount"].as_i64(), summary["total"]["amount"].as_i64()),
+        (Some(2), Some(2500))
+    );
+    assert_eq!(summary["order"]["status"], "DELIVERED", "the order itself, from Orders");
+
+    let stranger = Customer::new();
+    let (_, own) = platform.post_as(Some(&stranger.token), SUMMARIES, json!({})).await;
+    assert_eq!(own["data"]["orderSummaries"], json!([]), "{own}");
+    let (_, refused) = platform
+        .post_as(
+            Some(&stranger.token),
+            SUMMARIES,
+            json!({ "customer": customer.user_id }),
+        )
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let (_, staff) = platform
+        .post_as(
+            Some(&platform.admin_token()),
+            SUMMARIES,
+            json!({ "customer": customer.user_id }),
+        )
+        .await;
+    assert_eq!(staff["data"]["orderSummaries"][0]["orderId"], order.as_str(), "{staff}");
+    let (_, anonymous) = platform.post(SUMMARIES, json!({})).await;
+    assert_eq!(
+        anonymous["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_replay_of_the_retained_events_equals_the_live_view_and_rebuilds_it() {
+    for backend in Backend::all().await {
+        let platform = TestPlatform::start_with(backend, fast_jobs()).await;
+        replay_and_rebuild(&platform).await;
+        platform.stop().await;
+    }
+}
+
+async fn replay_and_rebuild(platform: &TestPlatform) {
+    stocked_product(platform, "REPLAY-1", 3000, 10).await;
+    let lamp = product(platform, "Replay Lamp", "home/lighting", 1999, "REPLAY-LAMP", false).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(platform, &customer, "REPLAY-1", 1).await;
+    let session = checkout(platform, &customer, &cart, None, "tok_visa", "replay").await;
+    assert_eq!(session["data"]["checkout"]["status"], "COMPLETED", "{session}");
+
+    let live = platform.contexts.search.db.clone();
+    let logs = [
+        platform.contexts.products.catalog.db().clone(),
+        platform.contexts.orders.orders.db().clone(),
+    ];
+    let scratch = std::env::temp_dir();
+    let replay = |rebuild| search_service::replay::replay(&live, &logs, &scratch, rebuild);
+    // Once Search has applied what the relays published, the two agree.
+    eventually("the replayed view equals the live one", || async {
+        let parity = replay(false).await.unwrap();
+        parity.holds() && parity.products >= 2 && parity.orders == 1
+    })
+    .await;
+    let parity = replay(false).await.unwrap();
+    assert!(parity.events >= 5, "{parity:?}");
+
+    // A live view that drifted (a wrong price, a lost order) is caught, then rebuilt.
+    let lamp_id = uuid::Uuid::parse_str(&lamp).unwrap();
+    search_service::entity::product::Entity::update_many()
+        .col_expr(search_service::entity::product::Column::PriceAmount, Expr::value(1))
+        .filter(search_service::entity::product::Column::ProductId.eq(lamp_id))
+        .exec(&live)
+        .await
+        .unwrap();
+    let lamp_in_range = || search(platform, json!({ "text": "replay lamp", "min": 1500, "max": 2000 }));
+    assert_eq!(lamp_in_range().await["totalCount"], 0, "the drifted price hides it");
+    live.execute_unprepared("DELETE FROM orders_by_customer").await.unwrap();
+    let drifted = replay(false).await.unwrap();
+    assert_eq!(drifted.different, 2, "{drifted:?}");
+    assert!(drifted.differences.iter().any(|d| d.contains(&lamp)), "{drifted:?}");
+
+    let rebuilt = replay(true).await.unwrap();
+    assert_eq!(rebuilt.different, 2, "the rebuild reports what it replaced");
+    assert!(replay(false).await.unwrap().holds());
+    assert_eq!(lamp_in_range().await["totalCount"], 1, "found at its price again");
+}
