@@ -318,7 +318,9 @@ enum Handled {
 
 impl GroupReader {
     async fn run(mut self, shutdown: CancellationToken) {
-        let idle = self.settings.lease / 3;
+        // A replica that does not hold the stream looks again soon: when the holder
+        // hands it over (another replica joined) or dies, the wait is the new owner's.
+        let idle = (self.settings.lease / 20).max(Duration::from_millis(50));
         while !shutdown.is_cancelled() {
             let pause = match self.step(&shutdown).await {
                 Ok(true) => None,
