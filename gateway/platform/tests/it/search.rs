@@ -147,6 +147,7 @@ async fn find_products(platform: &TestPlatform) {
         json!({ "text": "x".repeat(201) }),
         json!({ "first": 0 }),
         json!({ "after": "not a cursor" }),
+        json!({ "after": kernel_infra::graphql::cursor::encode(&u64::MAX.to_string()) }),
     ] {
         let (_, body) = platform.post(SEARCH, variables.clone()).await;
         assert_eq!(

@@ -15,6 +15,9 @@ use search_domain::{OrderSummary, PRICE_RANGES, SearchQuery};
 use crate::entity::{order, product};
 use crate::projection;
 
+/// How deep into the results pages may go, like a search engine's result window.
+const MAX_DEPTH: u64 = 10_000;
+
 pub type SearchSchema = Schema<Query, async_graphql::EmptyMutation, async_graphql::EmptySubscription>;
 
 /// The executable schema over the read models in `db`.
@@ -176,6 +179,11 @@ impl Query {
                 .map_err(|_| bad_input("not a search cursor"))?,
             None => 0,
         };
+        if offset > MAX_DEPTH {
+            return Err(bad_input(format!(
+                "search pages reach {MAX_DEPTH} results deep; narrow the search"
+            )));
+        }
         let db = ctx.data_unchecked::<DatabaseConnection>();
         let found = product::Entity::find().filter(matching(&query));
         let total = found.clone().count(db).await.map_err(internal)?;
