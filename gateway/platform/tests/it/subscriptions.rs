@@ -450,6 +450,75 @@ async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice
     platform.stop().await;
 }
 
+#[tokio::test]
+async fn my_order_updates_resume_across_orders_with_only_my_own() {
+    let jobs = platform::JobSettings {
+        carrier_step: Duration::from_secs(2),
+        ..crate::fast_jobs()
+    };
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
+    for sku in ["LIVE-7", "LIVE-8", "LIVE-9"] {
+        stocked_product(&platform, sku, 700, 10).await;
+    }
+    let (customer, other) = (Customer::new(), Customer::new());
+    let query = "subscription($after: ID) { myOrderUpdates(after: $after) { eventId orderId to } }";
+
+    // The first connection sees the first update of the first order, then drops.
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let first_order = place_paid_order(&platform, &customer, "LIVE-7").await;
+    let first = events.next(Duration::from_secs(30)).await.unwrap();
+    let first = first["data"]["myOrderUpdates"].clone();
+    assert_eq!(first["orderId"], first_order.as_str());
+    drop(events);
+
+    // While it is away: its order moves on, it places a second one, another customer
+    // places one too.
+    let second_order = place_paid_order(&platform, &customer, "LIVE-8").await;
+    place_paid_order(&platform, &other, "LIVE-9").await;
+    let status = "query($id: ID!) { order(id: $id) { status } }";
+    for order in [&first_order, &second_order] {
+        crate::shop::eventually("the order is delivered", || async {
+            let data = crate::shop::ok(&platform, &customer.token, status, json!({ "id": order })).await;
+            data["order"]["status"] == "DELIVERED"
+        })
+        .await;
+    }
+
+    // Back after the update it saw: the rest of both orders, in order, once, and none
+    // of the other customer's.
+    let variables = json!({ "after": first["eventId"] });
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let mut missed = Vec::new();
+    while let Some(result) = events.next(Duration::from_secs(3)).await {
+        assert!(result["errors"].is_null(), "{result}");
+        missed.push(result["data"]["myOrderUpdates"].clone());
+    }
+    for (order, expected) in [(&first_order, &JOURNEY[1..]), (&second_order, &JOURNEY[..])] {
+        let statuses: Vec<&str> = missed
+            .iter()
+            .filter(|u| u["orderId"] == order.as_str())
+            .map(|u| u["to"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, expected, "{order}: {missed:?}");
+    }
+    assert_eq!(missed.len(), JOURNEY.len() * 2 - 1, "only my own orders: {missed:?}");
+    let mut ids: Vec<&Value> = missed.iter().map(|u| &u["eventId"]).collect();
+    ids.sort_by_key(|id| id.to_string());
+    ids.dedup();
+    assert_eq!(ids.len(), missed.len(), "nothing twice");
+
+    // An `after` that is no order update is refused.
+    let variables = json!({ "after": uuid::Uuid::now_v7().to_string() });
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    platform.stop().await;
+}
+
 const FLASH_SALE_STARTED: &str = "subscription($category: String) { flashSaleStarted(category: $category) { \
      eventId sale { id status price { amount } regularPrice { amount } endsAt product { id name price { amount } } } } }";
 

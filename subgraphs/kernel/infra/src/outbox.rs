@@ -9,7 +9,7 @@
 use chrono::Utc;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
 
 /// A row of `outbox_events`.
 pub mod entity {
@@ -137,6 +137,61 @@ pub async fn recorded_after(
         .map(|row| parse_envelope(&row.envelope))
         .collect::<Result<_, _>>()
         .map(Some)
+}
+
+/// What [`recorded_since`] found.
+#[derive(Debug)]
+pub enum Since {
+    /// `after` is not an event of the type.
+    Unknown,
+    /// More than the scan limit was recorded since: too far behind to catch up here.
+    TooFarBehind,
+    /// The kept events, oldest first.
+    Events(Vec<EventEnvelope>),
+}
+
+/// The events of `event_type` recorded after the event `after` (of the same type),
+/// whatever their partition key, that `keep` accepts, oldest first. It reads at most
+/// `scan_limit` rows, in pages. A reconnecting subscription that follows many keys
+/// (e.g. a customer's orders) reads what it missed with it.
+///
+/// # Errors
+/// When the database fails or a row is not an envelope.
+pub async fn recorded_since(
+    conn: &impl ConnectionTrait,
+    event_type: &str,
+    after: Uuid,
+    scan_limit: u64,
+    keep: impl Fn(&EventEnvelope) -> bool,
+) -> Result<Since, DbErr> {
+    const PAGE: u64 = 1_000;
+    let of_type = || entity::Entity::find().filter(entity::Column::EventType.eq(event_type));
+    let Some(seen) = of_type().filter(entity::Column::EventId.eq(after)).one(conn).await? else {
+        return Ok(Since::Unknown);
+    };
+    let (mut from, mut scanned, mut kept) = (seen.seq, 0, Vec::new());
+    loop {
+        let rows = of_type()
+            .filter(entity::Column::Seq.gt(from))
+            .order_by_asc(entity::Column::Seq)
+            .limit(PAGE)
+            .all(conn)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(Since::Events(kept));
+        };
+        from = last.seq;
+        scanned += rows.len() as u64;
+        if scanned > scan_limit {
+            return Ok(Since::TooFarBehind);
+        }
+        for row in &rows {
+            let envelope = parse_envelope(&row.envelope)?;
+            if keep(&envelope) {
+                kept.push(envelope);
+            }
+        }
+    }
 }
 
 /// An outbox row's envelope.

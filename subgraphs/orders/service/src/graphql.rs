@@ -17,6 +17,7 @@ use kernel_infra::identity::{require_any_role, require_user};
 use orders_domain::{Order, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
 
 use kernel_infra::live::LiveFeed;
+use kernel_infra::outbox::Since;
 
 use crate::live::StatusUpdate;
 use crate::orders::Orders;
@@ -450,6 +451,10 @@ impl OrderStatusUpdateObject {
 
 pub struct Subscription;
 
+/// How many status updates (of every customer) a resuming `myOrderUpdates` reads
+/// through at most to find the caller's.
+const MAX_SCANNED: u64 = 100_000;
+
 #[async_graphql::Subscription]
 impl Subscription {
     /// Every status change of one order from now on. A customer follows only their own
@@ -494,11 +499,46 @@ impl Subscription {
         }))
     }
 
-    /// Every status change of the caller's own orders from now on.
+    /// Every status change of the caller's own orders from now on. A client that
+    /// reconnects passes the `eventId` of the last update it saw as `after` and first
+    /// receives what it missed, in order, then the live updates, each once. It may be
+    /// up to 100,000 updates (of every customer) behind.
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
-    async fn my_order_updates(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = OrderStatusUpdateObject> + use<>> {
+    async fn my_order_updates(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<ID>,
+    ) -> Result<impl Stream<Item = OrderStatusUpdateObject> + use<>> {
         let user = require_user(ctx)?.user_id;
-        let events = ctx.data_unchecked::<LiveFeed>().events();
+        // Listen before reading what was missed, so nothing falls between the two.
+        let live = ctx.data_unchecked::<LiveFeed>().events();
+        let missed = match after {
+            None => Vec::new(),
+            Some(after) => {
+                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
+                let since = kernel_infra::outbox::recorded_since(
+                    ctx.data_unchecked::<Orders>().db(),
+                    orders_domain::OrderEvent::STATUS_CHANGED,
+                    after,
+                    MAX_SCANNED,
+                    |event| StatusUpdate::from_event(event).is_some_and(|update| update.user_id == user),
+                )
+                .await
+                .map_err(internal)?;
+                match since {
+                    Since::Events(missed) => missed,
+                    Since::Unknown => return Err(bad_input("`after` is not an order update")),
+                    Since::TooFarBehind => {
+                        return Err(bad_input(
+                            "too far behind to resume; load your orders again and subscribe without `after`",
+                        ));
+                    }
+                }
+            }
+        };
+        let replayed: std::collections::HashSet<kernel::id::EventId> = missed.iter().map(|e| e.event_id).collect();
+        let events = futures::stream::iter(missed.into_iter().map(std::sync::Arc::new))
+            .chain(live.filter(move |event| futures::future::ready(!replayed.contains(&event.event_id))));
         Ok(updates(events, move |update| update.user_id == user))
     }
 }
