@@ -535,7 +535,7 @@ async fn a_flash_sale_is_announced_live_lowers_the_price_and_ends_on_time() {
     let customer = Customer::new();
 
     // Only an ADMIN puts a product on sale.
-    let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc3339();
+    let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(20)).to_rfc3339();
     let input = json!({ "input": {
         "productId": product, "price": { "amount": 600, "currency": "USD" }, "endsAt": ends_at,
     }});
