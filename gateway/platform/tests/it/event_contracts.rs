@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::TestPlatform;
-use crate::shop::{Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product};
+use crate::shop::{Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product, until_delivered};
 
 fn schema_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/events")
@@ -74,12 +74,8 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     let paid = checkout(platform, &customer, &cart, Some("EVT10"), "card", "evt-paid").await;
     assert_eq!(paid["data"]["checkout"]["status"], "COMPLETED", "{paid}");
     let order = paid["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
-    let query = "query($id: ID!) { order(id: $id) { status payment { id } } }";
-    eventually("the order is delivered", || async {
-        let data = ok(platform, &customer.token, query, json!({ "id": order })).await;
-        data["order"]["status"] == "DELIVERED"
-    })
-    .await;
+    until_delivered(platform, &customer, &order).await;
+    let query = "query($id: ID!) { order(id: $id) { payment { id } } }";
     let data = ok(platform, &customer.token, query, json!({ "id": order })).await;
     let payment = data["order"]["payment"]["id"].as_str().unwrap().to_owned();
     ok(

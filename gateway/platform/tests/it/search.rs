@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::shop::{Customer, add_to_cart, checkout, eventually, ok, stocked_product};
+use crate::shop::{Customer, add_to_cart, checkout, eventually, new_product, ok, stocked_product, until_delivered};
 use crate::{Backend, TestPlatform, fast_jobs};
 
 const SEARCH: &str = r#"query($text: String, $category: String, $min: Long, $max: Long, $first: Int, $after: String) {
@@ -16,34 +16,6 @@ const SEARCH: &str = r#"query($text: String, $category: String, $min: Long, $max
     facets { categories { category count } priceRanges { min max count } }
   }
 }"#;
-
-/// Adds a product as an ADMIN; publishes it unless `draft`. Returns its id.
-async fn product(platform: &TestPlatform, name: &str, category: &str, cents: i64, sku: &str, draft: bool) -> String {
-    let admin = platform.admin_token();
-    let input = json!({ "input": {
-        "name": name, "category": category,
-        "variants": [{ "sku": sku, "name": "Standard" }],
-        "price": { "amount": cents, "currency": "USD" },
-    }});
-    let data = ok(
-        platform,
-        &admin,
-        "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
-        input,
-    )
-    .await;
-    let id = data["createProduct"]["id"].as_str().unwrap().to_owned();
-    if !draft {
-        ok(
-            platform,
-            &admin,
-            "mutation($id: ID!) { publishProduct(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-    }
-    id
-}
 
 async fn search(platform: &TestPlatform, variables: Value) -> Value {
     let (status, body) = platform.post(SEARCH, variables).await;
@@ -70,10 +42,10 @@ async fn products_are_found_by_text_category_and_price_with_facets() {
 }
 
 async fn find_products(platform: &TestPlatform) {
-    product(platform, "Blue Lamp", "home/lighting", 1999, "LAMP-BLUE", false).await;
-    let red = product(platform, "Red Lamp", "home/lighting", 6000, "LAMP-RED", false).await;
-    product(platform, "Blue Phone", "electronics/phones", 45000, "PHONE-BLUE", false).await;
-    product(platform, "Blue Draft", "home", 500, "DRAFT-BLUE", true).await;
+    new_product(platform, "Blue Lamp", "home/lighting", 1999, "LAMP-BLUE", false).await;
+    let red = new_product(platform, "Red Lamp", "home/lighting", 6000, "LAMP-RED", false).await;
+    new_product(platform, "Blue Phone", "electronics/phones", 45000, "PHONE-BLUE", false).await;
+    new_product(platform, "Blue Draft", "home", 500, "DRAFT-BLUE", true).await;
     eventually("search has the three published products", || async {
         search(platform, json!({})).await["totalCount"] == 3
     })
@@ -222,25 +194,15 @@ async fn a_replay_of_the_retained_events_equals_the_live_view_and_rebuilds_it() 
 
 async fn replay_and_rebuild(platform: &TestPlatform) {
     stocked_product(platform, "REPLAY-1", 3000, 10).await;
-    let lamp = product(platform, "Replay Lamp", "home/lighting", 1999, "REPLAY-LAMP", false).await;
+    let lamp = new_product(platform, "Replay Lamp", "home/lighting", 1999, "REPLAY-LAMP", false).await;
     let customer = Customer::new();
     let cart = add_to_cart(platform, &customer, "REPLAY-1", 1).await;
     let session = checkout(platform, &customer, &cart, None, "tok_visa", "replay").await;
     assert_eq!(session["data"]["checkout"]["status"], "COMPLETED", "{session}");
     // Compare once no more events flow: a consumer applies an event just before the
     // relay marks it published, so a view still moving can be a step ahead of the log.
-    let order = session["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
-    eventually("the order is delivered", || async {
-        let data = ok(
-            platform,
-            &customer.token,
-            "query($id: ID!) { order(id: $id) { status } }",
-            json!({ "id": order }),
-        )
-        .await;
-        data["order"]["status"] == "DELIVERED"
-    })
-    .await;
+    let order = session["data"]["checkout"]["order"]["id"].as_str().unwrap();
+    until_delivered(platform, &customer, order).await;
 
     let live = platform.contexts.search.db.clone();
     let logs = [

@@ -53,10 +53,17 @@ pub async fn ok(platform: &TestPlatform, token: &str, query: &str, variables: Va
     body["data"].clone()
 }
 
-/// A published product with one SKU, `units` in stock, known to the cart's price table.
-pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, units: i64) -> String {
+/// A product with one SKU, created by an admin and published unless `draft`.
+pub async fn new_product(
+    platform: &TestPlatform,
+    name: &str,
+    category: &str,
+    cents: i64,
+    sku: &str,
+    draft: bool,
+) -> String {
     let input = json!({ "input": {
-        "name": format!("Product {sku}"), "category": "electronics/phones",
+        "name": name, "category": category,
         "variants": [{ "sku": sku, "name": "Standard" }],
         "price": { "amount": cents, "currency": "USD" },
     }});
@@ -69,11 +76,27 @@ pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, uni
     )
     .await;
     let id = data["createProduct"]["id"].as_str().unwrap().to_owned();
-    ok(
+    if !draft {
+        ok(
+            platform,
+            &admin,
+            "mutation($id: ID!) { publishProduct(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    }
+    id
+}
+
+/// A published product with one SKU, `units` in stock, known to the cart's price table.
+pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, units: i64) -> String {
+    let id = new_product(
         platform,
-        &admin,
-        "mutation($id: ID!) { publishProduct(id: $id) { id } }",
-        json!({ "id": id }),
+        &format!("Product {sku}"),
+        "electronics/phones",
+        cents,
+        sku,
+        false,
     )
     .await;
     // Inventory and Cart learn of the SKU from product.created.
@@ -98,7 +121,7 @@ pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, uni
     if units > 0 {
         ok(
             platform,
-            &admin,
+            &platform.admin_token(),
             r#"mutation($sku: String!, $delta: Int!) { adjustStock(sku: $sku, delta: $delta, reason: "delivery") { sku } }"#,
             json!({ "sku": sku, "delta": units }),
         )
@@ -192,6 +215,21 @@ where
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until `customer`'s order `order_id` is DELIVERED.
+pub async fn until_delivered(platform: &TestPlatform, customer: &Customer, order_id: &str) {
+    eventually("the order is delivered", || async {
+        let data = ok(
+            platform,
+            &customer.token,
+            "query($id: ID!) { order(id: $id) { status } }",
+            json!({ "id": order_id }),
+        )
+        .await;
+        data["order"]["status"] == "DELIVERED"
+    })
+    .await;
 }
 
 /// The sum of every ledger entry per currency: empty or all zero when balanced.

@@ -177,15 +177,8 @@ async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
     let platform = TestPlatform::start_with(Backend::Postgres, jobs).await;
     watch_the_journey(&platform, "LIVE-REDIS").await;
     platform.stop().await;
-    let client = redis::Client::open(redis.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let keys = kernel_infra::testing::remove_redis_keys(&redis, &prefix).await;
     assert!(keys.iter().any(|k| k.contains("ecommerce.orders.order")), "{keys:?}");
-    let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
 }
 
 /// A customer follows `myOrderUpdates` over SSE while an order of `sku` is placed,
@@ -416,12 +409,7 @@ async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice
     drop(events);
 
     // While it is away the order moves on to DELIVERED.
-    let status = "query($id: ID!) { order(id: $id) { status } }";
-    crate::shop::eventually("the order is delivered", || async {
-        let data = crate::shop::ok(&platform, &customer.token, status, json!({ "id": order })).await;
-        data["order"]["status"] == "DELIVERED"
-    })
-    .await;
+    crate::shop::until_delivered(&platform, &customer, &order).await;
 
     // Reconnecting after the update it saw, it gets the rest, in order, once each.
     let variables = json!({ "id": order, "after": first["eventId"] });
@@ -476,13 +464,8 @@ async fn my_order_updates_resume_across_orders_with_only_my_own() {
     // places one too.
     let second_order = place_paid_order(&platform, &customer, "LIVE-8").await;
     place_paid_order(&platform, &other, "LIVE-9").await;
-    let status = "query($id: ID!) { order(id: $id) { status } }";
     for order in [&first_order, &second_order] {
-        crate::shop::eventually("the order is delivered", || async {
-            let data = crate::shop::ok(&platform, &customer.token, status, json!({ "id": order })).await;
-            data["order"]["status"] == "DELIVERED"
-        })
-        .await;
+        crate::shop::until_delivered(&platform, &customer, order).await;
     }
 
     // Back after the update it saw: the rest of both orders, in order, once, and none

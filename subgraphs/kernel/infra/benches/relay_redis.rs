@@ -181,16 +181,7 @@ async fn main() {
         ms(*lags.last().unwrap()),
     );
 
-    let client = redis::Client::open(redis.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.unwrap();
-    }
+    kernel_infra::testing::remove_redis_keys(&redis, &prefix).await;
     db.close().await.unwrap();
     database.remove().await;
 }

@@ -6,12 +6,13 @@
 //! stream skips an event id it has already passed on. A subscriber that falls more
 //! than the feed's capacity behind misses events and is told so in the log.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use kernel::EventEnvelope;
+use kernel::id::EventId;
 use tokio::sync::broadcast;
 
 use crate::bus::{Delivery, EventHandler, Subscription};
@@ -76,6 +77,17 @@ impl LiveFeed {
     }
 }
 
+/// A resuming subscriber's stream: the events it `missed` (read after it started
+/// listening to `live`), then the live ones that are not among them.
+pub fn missed_then_live(
+    missed: Vec<EventEnvelope>,
+    live: impl Stream<Item = Arc<EventEnvelope>> + Send,
+) -> impl Stream<Item = Arc<EventEnvelope>> + Send {
+    let replayed: HashSet<EventId> = missed.iter().map(|event| event.event_id).collect();
+    futures::stream::iter(missed.into_iter().map(Arc::new))
+        .chain(live.filter(move |event| futures::future::ready(!replayed.contains(&event.event_id))))
+}
+
 #[async_trait]
 impl EventHandler for LiveFeed {
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
@@ -87,7 +99,6 @@ impl EventHandler for LiveFeed {
 
 #[cfg(test)]
 mod tests {
-    use futures::StreamExt;
     use kernel::{DomainEvent, EventMeta};
 
     use super::*;
@@ -124,5 +135,14 @@ mod tests {
         let second: Vec<_> = second.map(|e| e.payload["n"].clone()).collect().await;
         assert_eq!(first, [1, 2]);
         assert_eq!(second, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_stream_gives_what_was_missed_then_only_newer_live_events() {
+        let (one, two, three) = (envelope(1), envelope(2), envelope(3));
+        let live = futures::stream::iter([two.clone(), three].map(Arc::new));
+        let resumed = missed_then_live(vec![one, two], live);
+        let ns: Vec<_> = resumed.map(|e| e.payload["n"].clone()).collect().await;
+        assert_eq!(ns, [1, 2, 3]);
     }
 }

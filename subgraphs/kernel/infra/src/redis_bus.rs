@@ -151,10 +151,6 @@ impl RedisStreamsBus {
         }))
     }
 
-    pub fn settings(&self) -> &RedisBusSettings {
-        &self.settings
-    }
-
     /// Stops this replica's consumers (what they were handling finishes first) and
     /// gives up its leases, so another replica takes over at once.
     pub async fn shutdown(&self) {

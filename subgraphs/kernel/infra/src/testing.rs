@@ -112,3 +112,26 @@ pub async fn redis_url() -> Option<String> {
         }
     }
 }
+
+/// Deletes every Redis key under `prefix` (a test's own namespace) and returns their
+/// names.
+///
+/// # Panics
+/// When Redis cannot be reached.
+pub async fn remove_redis_keys(url: &str, prefix: &str) -> Vec<String> {
+    let client = redis::Client::open(url).expect("a Redis URL");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("Redis answers");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("listing keys");
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("deleting keys");
+    }
+    keys
+}

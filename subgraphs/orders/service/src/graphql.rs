@@ -490,9 +490,7 @@ impl Subscription {
                 .ok_or_else(|| bad_input("`after` is not an update of this order"))?
             }
         };
-        let replayed: std::collections::HashSet<kernel::id::EventId> = missed.iter().map(|e| e.event_id).collect();
-        let events = futures::stream::iter(missed.into_iter().map(std::sync::Arc::new))
-            .chain(live.filter(move |event| futures::future::ready(!replayed.contains(&event.event_id))));
+        let events = kernel_infra::live::missed_then_live(missed, live);
         let order = id.as_uuid();
         Ok(updates(events, move |update| {
             update.order_id == order && caller.may_act_for(update.user_id)
@@ -536,9 +534,7 @@ impl Subscription {
                 }
             }
         };
-        let replayed: std::collections::HashSet<kernel::id::EventId> = missed.iter().map(|e| e.event_id).collect();
-        let events = futures::stream::iter(missed.into_iter().map(std::sync::Arc::new))
-            .chain(live.filter(move |event| futures::future::ready(!replayed.contains(&event.event_id))));
+        let events = kernel_infra::live::missed_then_live(missed, live);
         Ok(updates(events, move |update| update.user_id == user))
     }
 }

@@ -48,10 +48,8 @@ impl FlashSaleStatus {
         }
     }
 
-    /// Scheduled or running: the product is taken.
-    pub fn is_open(self) -> bool {
-        matches!(self, FlashSaleStatus::Scheduled | FlashSaleStatus::Active)
-    }
+    /// Scheduled or running: the product is taken (at most one such sale each).
+    pub const OPEN: [FlashSaleStatus; 2] = [FlashSaleStatus::Scheduled, FlashSaleStatus::Active];
 }
 
 /// A flash sale as stored and read.

@@ -172,9 +172,7 @@ impl FlashSales {
 pub async fn open_sales_of(conn: &impl ConnectionTrait, products: &[ProductId]) -> anyhow::Result<Vec<FlashSale>> {
     flash_sale::Entity::find()
         .filter(flash_sale::Column::ProductId.is_in(products.iter().map(ProductId::as_uuid)))
-        .filter(
-            flash_sale::Column::Status.is_in([FlashSaleStatus::Scheduled.as_str(), FlashSaleStatus::Active.as_str()]),
-        )
+        .filter(flash_sale::Column::Status.is_in(FlashSaleStatus::OPEN.map(FlashSaleStatus::as_str)))
         .all(conn)
         .await?
         .into_iter()
@@ -193,14 +191,7 @@ pub(crate) async fn running_sale_of(
 }
 
 async fn open_sale_of(conn: &impl ConnectionTrait, product_id: ProductId) -> anyhow::Result<Option<FlashSale>> {
-    let row = flash_sale::Entity::find()
-        .filter(flash_sale::Column::ProductId.eq(product_id.as_uuid()))
-        .filter(
-            flash_sale::Column::Status.is_in([FlashSaleStatus::Scheduled.as_str(), FlashSaleStatus::Active.as_str()]),
-        )
-        .one(conn)
-        .await?;
-    row.map(restore).transpose()
+    Ok(open_sales_of(conn, &[product_id]).await?.into_iter().next())
 }
 
 async fn find(conn: &impl ConnectionTrait, id: FlashSaleId) -> anyhow::Result<Option<FlashSale>> {

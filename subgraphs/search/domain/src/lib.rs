@@ -64,9 +64,11 @@ pub struct ProductDocument {
 }
 
 impl ProductDocument {
-    /// Only published products are found.
+    /// The status of the products a search finds: published ones only.
+    pub const SEARCHABLE_STATUS: &'static str = "PUBLISHED";
+
     pub fn is_searchable(&self) -> bool {
-        self.status == "PUBLISHED"
+        self.status == Self::SEARCHABLE_STATUS
     }
 
     /// The words a text query matches: name, description, category and SKUs, lower

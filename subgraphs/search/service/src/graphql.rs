@@ -10,7 +10,7 @@ use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_s
 use kernel_infra::identity::require_user;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use search_domain::{OrderSummary, PRICE_RANGES, SearchQuery};
+use search_domain::{OrderSummary, PRICE_RANGES, ProductDocument, SearchQuery};
 
 use crate::entity::{order, product};
 use crate::projection;
@@ -114,7 +114,7 @@ impl OrderSummaryObject {
 /// The rows `query` finds: published, every word as a word prefix, in the category or
 /// below it, within the price range.
 fn matching(query: &SearchQuery) -> Condition {
-    let mut condition = Condition::all().add(product::Column::Status.eq("PUBLISHED"));
+    let mut condition = Condition::all().add(product::Column::Status.eq(ProductDocument::SEARCHABLE_STATUS));
     for word in &query.words {
         // search_text is framed by spaces, so " word" matches at a word's start.
         condition = condition.add(product::Column::SearchText.like(format!("% {word}%")));

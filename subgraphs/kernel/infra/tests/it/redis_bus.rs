@@ -117,15 +117,6 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-async fn remove_keys(url: &str, prefix: &str) {
-    let client = redis::Client::open(url).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = conn.keys(format!("{prefix}:*")).await.unwrap();
-    if !keys.is_empty() {
-        let _: () = conn.del(keys).await.unwrap();
-    }
-}
-
 fn prefix() -> String {
     format!("test-bus-{}", uuid::Uuid::now_v7().simple())
 }
@@ -175,7 +166,7 @@ async fn two_replicas_share_the_work_and_each_key_is_handled_once_in_order() {
 
     one.shutdown().await;
     two.shutdown().await;
-    remove_keys(&url, &prefix).await;
+    kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
 }
 
 #[tokio::test]
@@ -227,7 +218,7 @@ async fn a_replica_takes_over_what_a_dead_one_left_pending_and_keeps_the_order()
     assert_eq!(pending.count(), 0, "everything acknowledged");
 
     survivor.shutdown().await;
-    remove_keys(&url, &prefix).await;
+    kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
 }
 
 #[tokio::test]
@@ -256,7 +247,7 @@ async fn an_event_that_keeps_failing_goes_to_the_dead_letters_and_its_key_moves_
     assert!(entry.get::<String>("error").unwrap().contains("cannot handle a/1"));
 
     bus.shutdown().await;
-    remove_keys(&url, &prefix).await;
+    kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
 }
 
 #[tokio::test]
@@ -302,5 +293,5 @@ async fn every_replica_of_a_fan_out_consumer_sees_every_event_from_its_start() {
     for bus in replicas {
         bus.shutdown().await;
     }
-    remove_keys(&url, &prefix).await;
+    kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
 }
