@@ -24,6 +24,7 @@ use inventory_service::Inventory;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::{EventBus, InProcessBus};
 use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
+use notifications_service::{Notifications, WebhookSettings};
 use orders_service::Orders;
 use payments_service::Payments;
 use products_service::Products;
@@ -33,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// Every context, with its default port (4001…) and SQLite file.
-pub const CONTEXTS: [(&str, u16); 10] = [
+pub const CONTEXTS: [(&str, u16); 11] = [
     ("products", 4001),
     ("inventory", 4002),
     ("accounts", 4003),
@@ -44,6 +45,7 @@ pub const CONTEXTS: [(&str, u16); 10] = [
     ("cart", 4008),
     ("checkout", 4009),
     ("search", 4010),
+    ("notifications", 4011),
 ];
 
 /// A value per context, by context name.
@@ -60,7 +62,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Defaults (SQLite files under ./data, ports 4000-4009) overridden by
+    /// Defaults (SQLite files under ./data, ports 4000-4011) overridden by
     /// `<CONTEXT>_DATABASE_URL`, `<CONTEXT>_LISTEN`, `GATEWAY_PORT` and `DATA_DIR`.
     ///
     /// # Errors
@@ -106,12 +108,15 @@ pub struct JobSettings {
     /// Redis Streams when set, so several replicas share the events; else the
     /// in-process bus of one process.
     pub redis_bus: Option<RedisBusSettings>,
+    /// Partner webhooks: retry schedule, allowed targets, timeout.
+    pub webhooks: WebhookSettings,
 }
 
 impl JobSettings {
     /// `ORDERS_UNPAID_TIMEOUT_SECONDS` (1800), `CART_IDLE_TIMEOUT_SECONDS` (7 days),
     /// `SHIPPING_CARRIER_STEP_SECONDS` (20), the saga's `CHECKOUT_*` settings, and
-    /// `EVENT_BUS_REDIS_URL` (unset: the in-process bus) with `EVENT_BUS_SHARDS` (8).
+    /// `EVENT_BUS_REDIS_URL` (unset: the in-process bus) with `EVENT_BUS_SHARDS` (8),
+    /// and the `WEBHOOK_*` settings.
     pub fn from_env() -> Self {
         let number = |name: &str, default: u64| {
             std::env::var(name)
@@ -131,6 +136,7 @@ impl JobSettings {
                     ..defaults
                 }
             }),
+            webhooks: WebhookSettings::from_env(),
         }
     }
 }
@@ -143,6 +149,7 @@ impl Default for JobSettings {
             carrier_step: Duration::from_secs(20),
             saga: SagaSettings::default(),
             redis_bus: None,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -160,6 +167,7 @@ pub struct Contexts {
     pub cart: Cart,
     pub checkout: Checkout,
     pub search: Search,
+    pub notifications: Notifications,
     pub bus: Arc<dyn EventBus>,
 }
 
@@ -224,6 +232,8 @@ pub async fn start(
     serve_one("checkout", checkout.router()).await?;
     let search = Search::open(&url("search")?).await?;
     serve_one("search", search.router()).await?;
+    let notifications = Notifications::open(&url("notifications")?, jobs.webhooks.clone()).await?;
+    serve_one("notifications", notifications.router()).await?;
 
     let bus: Arc<dyn EventBus> = match &jobs.redis_bus {
         Some(settings) => {
@@ -244,6 +254,7 @@ pub async fn start(
     shipping.subscribe(bus.as_ref()).await?;
     cart.subscribe(bus.as_ref()).await?;
     search.subscribe(bus.as_ref()).await?;
+    notifications.subscribe(bus.as_ref()).await?;
     let contexts = Contexts {
         products,
         inventory,
@@ -255,6 +266,7 @@ pub async fn start(
         cart,
         checkout,
         search,
+        notifications,
         bus,
     };
     tasks.extend(contexts.spawn_background(jobs, shutdown));
@@ -280,6 +292,7 @@ impl Contexts {
             self.cart.relay(bus.clone()),
             self.checkout.relay(bus.clone()),
             self.search.relay(bus.clone()),
+            self.notifications.relay(bus.clone()),
         ];
         let mut tasks: Vec<JoinHandle<()>> = relays
             .into_iter()
@@ -314,6 +327,12 @@ impl Contexts {
             Duration::from_secs(60),
             shutdown.clone(),
         )));
+        tasks.push(tokio::spawn(
+            self.notifications
+                .webhooks
+                .clone()
+                .run_dispatcher(Duration::from_secs(1), shutdown.clone()),
+        ));
         let reconcile_every = (jobs.saga.resume_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
         tasks.push(tokio::spawn(
             self.checkout

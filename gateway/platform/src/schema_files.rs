@@ -19,6 +19,7 @@ pub fn sdls() -> Vec<(&'static str, String)> {
         ("checkout", checkout_service::sdl()),
         ("coupons", coupons_service::sdl()),
         ("inventory", inventory_service::sdl()),
+        ("notifications", notifications_service::sdl()),
         ("orders", orders_service::sdl()),
         ("payments", payments_service::sdl()),
         ("products", products_service::sdl()),

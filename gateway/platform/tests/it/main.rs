@@ -13,6 +13,7 @@ mod search;
 mod security;
 mod shop;
 mod subscriptions;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,7 +87,8 @@ impl Backend {
 }
 
 /// Background jobs fast enough for tests: the carrier moves every 200 ms, stuck
-/// sagas are resumed after half a second.
+/// sagas are resumed after half a second, a failed webhook is retried after 200 ms
+/// (five times), and webhooks may call this machine.
 pub fn fast_jobs() -> platform::JobSettings {
     platform::JobSettings {
         carrier_step: Duration::from_millis(200),
@@ -95,6 +97,12 @@ pub fn fast_jobs() -> platform::JobSettings {
             resume_after: Duration::from_millis(500),
             crash_after: None,
             crash_before_save: None,
+        },
+        webhooks: notifications_service::WebhookSettings {
+            retry: notifications_domain::RetrySchedule::new(vec![Duration::from_millis(200); 5]),
+            allow_private_targets: true,
+            timeout: Duration::from_secs(5),
+            lease: Duration::from_secs(10),
         },
         ..platform::JobSettings::default()
     }

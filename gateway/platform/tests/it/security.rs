@@ -11,7 +11,7 @@ const PRICE: &str = "query($id: ID!) { product(id: $id) { price { amount } } }";
 const CHANGE_PRICE: &str =
     "mutation($id: ID!) { changePrice(id: $id, price: { amount: 1, currency: \"USD\" }) { id } }";
 
-fn code(body: &Value) -> &str {
+pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
 }
 
@@ -37,7 +37,7 @@ fn jwt_secret() -> Vec<u8> {
 }
 
 /// A partner's token, issued by Accounts at an admin's request.
-async fn partner_token(platform: &TestPlatform, partner: &str) -> String {
+pub async fn partner_token(platform: &TestPlatform, partner: &str) -> String {
     let (status, body) = platform
         .post_admin(
             "mutation($p: String!) { issuePartnerToken(partner: $p) { token partner } }",
@@ -49,7 +49,7 @@ async fn partner_token(platform: &TestPlatform, partner: &str) -> String {
 }
 
 /// Sends a raw request body with headers; returns status and JSON body.
-async fn send(platform: &TestPlatform, headers: &[(&str, String)], body: Value) -> (u16, Value) {
+pub async fn send(platform: &TestPlatform, headers: &[(&str, String)], body: Value) -> (u16, Value) {
     send_to(platform, &platform.url, headers, body).await
 }
 
@@ -67,7 +67,7 @@ async fn send_to(platform: &TestPlatform, url: &str, headers: &[(&str, String)],
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn manifest_id(client: &str, name: &str) -> String {
+pub fn manifest_id(client: &str, name: &str) -> String {
     let path = format!(
         "{}/../../frontend-contracts/manifests/{client}.json",
         env!("CARGO_MANIFEST_DIR")

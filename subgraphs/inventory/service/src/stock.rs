@@ -93,7 +93,15 @@ impl Stock {
     /// An unknown SKU, not enough stock for any line, the id already used for other
     /// lines (CONFLICT), a database failure.
     #[tracing::instrument(skip_all, fields(reservation.id = %reservation.id))]
-    pub async fn reserve(&self, mut reservation: Reservation, meta: &EventMeta) -> Result<Reservation, StockError> {
+    pub async fn reserve(&self, reservation: Reservation, meta: &EventMeta) -> Result<Reservation, StockError> {
+        let reserved = self.try_reserve(reservation, meta).await;
+        if reserved.is_err() {
+            kernel_infra::metrics::INVENTORY_RESERVATION_FAILURES.inc();
+        }
+        reserved
+    }
+
+    async fn try_reserve(&self, mut reservation: Reservation, meta: &EventMeta) -> Result<Reservation, StockError> {
         reservation.lines.sort_by(|a, b| a.sku.cmp(&b.sku));
         if let Some(existing) = repository::reservation(&self.db, reservation.id, false).await? {
             let mut lines = existing.lines.clone();

@@ -20,6 +20,7 @@ pub mod graphql;
 pub mod identity;
 pub mod inbox;
 pub mod live;
+pub mod metrics;
 pub mod migration;
 pub mod outbox;
 pub mod redis_bus;

@@ -105,8 +105,16 @@ impl Relay {
             let envelope = parse_envelope(&row.envelope)?;
             match self.bus.publish(&envelope).await {
                 Ok(()) => {
+                    let now = Utc::now();
+                    let lag_ms = (now - row.occurred_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
+                    crate::metrics::RELAY_LAG_MS
+                        .with_label_values(&[envelope.producer.as_str()])
+                        .observe(lag_ms.max(0.0));
+                    crate::metrics::RELAY_PUBLISHED
+                        .with_label_values(&[envelope.producer.as_str()])
+                        .inc();
                     entity::Entity::update_many()
-                        .col_expr(entity::Column::PublishedAt, Expr::value(Utc::now()))
+                        .col_expr(entity::Column::PublishedAt, Expr::value(now))
                         .col_expr(entity::Column::Attempts, Expr::col(entity::Column::Attempts).add(1))
                         .filter(entity::Column::Seq.eq(row.seq))
                         .exec(conn)

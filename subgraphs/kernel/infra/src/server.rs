@@ -26,7 +26,15 @@ pub fn router<E: Executor>(executor: E) -> Router {
     Router::new()
         .route("/graphql", get(graphql::<E>).post(graphql::<E>))
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .with_state(executor)
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(),
+    )
 }
 
 async fn graphql<E: Executor>(

@@ -101,6 +101,7 @@ impl Orders {
         if let Some(order) = self.replay(user_id, key, &hash).await? {
             return Ok((order, true));
         }
+        let started = std::time::Instant::now();
         let now = Utc::now();
         let (order, change) = Order::place(placement, now)?;
         let txn = self.db.begin().await?;
@@ -122,7 +123,11 @@ impl Orders {
             .collect();
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &events).await?;
         match txn.commit().await {
-            Ok(()) => Ok((order, false)),
+            Ok(()) => {
+                kernel_infra::metrics::ORDERS_CREATED.inc();
+                kernel_infra::metrics::ORDER_CREATION_LATENCY_MS.observe(started.elapsed().as_secs_f64() * 1000.0);
+                Ok((order, false))
+            }
             // A concurrent placement with the same key won the insert: answer as it did.
             Err(err) => match self.replay(user_id, key, &hash).await? {
                 Some(order) => Ok((order, true)),

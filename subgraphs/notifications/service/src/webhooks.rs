@@ -1,0 +1,615 @@
+//! Notifications' use cases: partners subscribe URLs to event types; every such event
+//! becomes one delivery per subscription (consumed from the bus, claimed in the inbox);
+//! the dispatcher POSTs each due delivery, signed, records the attempt, and schedules
+//! the next or gives up, announcing the dead delivery in the same transaction.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use kernel::{EventEnvelope, EventMeta};
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::{Delivery as BusDelivery, EventHandler, Subscription};
+use notifications_domain::subscription::TargetPolicy;
+use notifications_domain::{
+    AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextStep, NotificationEvent, RetrySchedule,
+    WEBHOOK_EVENT_TYPES, WebhookError, WebhookSubscription, WebhookSubscriptionId, signature,
+};
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use tokio::sync::Notify;
+
+use crate::entity::{attempt, delivery, subscription};
+
+pub const PRODUCER: &str = "notifications";
+
+/// How deliveries are made. Read from the environment by [`WebhookSettings::from_env`].
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub retry: RetrySchedule,
+    /// Whether subscriptions may point at private or loopback addresses.
+    pub allow_private_targets: bool,
+    /// How long one attempt may take before it counts as failed.
+    pub timeout: Duration,
+    /// How long a dispatcher holds a delivery it is attempting.
+    pub lease: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            retry: RetrySchedule::default(),
+            allow_private_targets: false,
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+        }
+    }
+}
+
+impl WebhookSettings {
+    /// `WEBHOOK_RETRY_SECONDS` (comma-separated waits, default `30,120,300,900,1800`),
+    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true` to allow; default off) and
+    /// `WEBHOOK_TIMEOUT_SECONDS` (10).
+    pub fn from_env() -> Self {
+        let defaults = Self::default();
+        let retry = std::env::var("WEBHOOK_RETRY_SECONDS")
+            .ok()
+            .and_then(|text| {
+                text.split(',')
+                    .map(|part| part.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0))
+                    .collect::<Option<Vec<f64>>>()
+            })
+            .map_or(defaults.retry.clone(), |waits| {
+                RetrySchedule::new(waits.into_iter().map(Duration::from_secs_f64).collect())
+            });
+        Self {
+            retry,
+            allow_private_targets: std::env::var("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+                .is_ok_and(|v| v == "true" || v == "1"),
+            timeout: std::env::var("WEBHOOK_TIMEOUT_SECONDS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(defaults.timeout, Duration::from_secs),
+            lease: defaults.lease,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationsError {
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+    #[error("only the partner that owns webhook subscription {0} may do this")]
+    NotYours(WebhookSubscriptionId),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for NotificationsError {
+    fn from(err: DbErr) -> Self {
+        Self::Unknown(err.into())
+    }
+}
+
+impl kernel::Classify for NotificationsError {
+    fn kind(&self) -> kernel::ErrorKind {
+        match self {
+            Self::Webhook(err) => err.kind(),
+            Self::NotYours(_) => kernel::ErrorKind::Forbidden,
+            Self::Unknown(_) => kernel::ErrorKind::Internal,
+        }
+    }
+}
+
+/// Who asks: a partner sees and changes only its own subscriptions; staff see all.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    Partner(uuid::Uuid),
+    Staff,
+}
+
+impl Owner {
+    fn may_see(self, partner_id: uuid::Uuid) -> bool {
+        match self {
+            Self::Partner(id) => id == partner_id,
+            Self::Staff => true,
+        }
+    }
+}
+
+/// How many due deliveries one pass claims, and how many are attempted at once.
+const BATCH: u64 = 64;
+const CONCURRENCY: usize = 16;
+/// The most of an error or answer kept with an attempt.
+const MAX_ERROR_LENGTH: usize = 500;
+
+#[derive(Clone)]
+pub struct Webhooks {
+    db: DatabaseConnection,
+    http: reqwest::Client,
+    settings: WebhookSettings,
+    /// Woken when new deliveries are due, so the first attempt does not wait a tick.
+    due: Arc<Notify>,
+}
+
+impl Webhooks {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(db: DatabaseConnection, settings: WebhookSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            // A redirect would send the signed body somewhere the partner did not name.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("ecommerce-webhooks/1")
+            .build()?;
+        Ok(Self {
+            db,
+            http,
+            settings,
+            due: Arc::new(Notify::new()),
+        })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    fn policy(&self) -> TargetPolicy {
+        TargetPolicy {
+            allow_private: self.settings.allow_private_targets,
+        }
+    }
+
+    /// Subscribes `partner_id`'s `url` to `event_types`; the answer holds the secret,
+    /// which is shown this once.
+    ///
+    /// # Errors
+    /// BAD_USER_INPUT for a bad URL or event type; a database failure.
+    pub async fn subscribe(
+        &self,
+        partner_id: uuid::Uuid,
+        url: &str,
+        event_types: &[String],
+    ) -> Result<WebhookSubscription, NotificationsError> {
+        let subscription = WebhookSubscription::new(partner_id, url, event_types, self.policy(), Utc::now())?;
+        subscription::Entity::insert(subscription::ActiveModel {
+            id: Set(subscription.id.as_uuid()),
+            partner_id: Set(subscription.partner_id),
+            url: Set(subscription.url.clone()),
+            event_types: Set(serde_json::to_string(&subscription.event_types).map_err(anyhow::Error::from)?),
+            secret: Set(subscription.secret.clone()),
+            active: Set(true),
+            created_at: Set(subscription.created_at),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(subscription)
+    }
+
+    /// Stops a subscription: no new deliveries, and its pending ones are not attempted
+    /// again. Disabling a disabled subscription changes nothing.
+    ///
+    /// # Errors
+    /// NOT_FOUND, FORBIDDEN for another partner's subscription, a database failure.
+    pub async fn disable(
+        &self,
+        owner: Owner,
+        id: WebhookSubscriptionId,
+    ) -> Result<subscription::Model, NotificationsError> {
+        let found = self.subscription(owner, id).await?;
+        let txn = self.db.begin().await?;
+        subscription::Entity::update_many()
+            .col_expr(subscription::Column::Active, Expr::value(false))
+            .filter(subscription::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::NextAttemptAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(delivery::Column::SubscriptionId.eq(id.as_uuid()))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(subscription::Model { active: false, ..found })
+    }
+
+    /// A subscription the caller may see.
+    ///
+    /// # Errors
+    /// NOT_FOUND (also for another partner's, so ids do not leak), a database failure.
+    pub async fn subscription(
+        &self,
+        owner: Owner,
+        id: WebhookSubscriptionId,
+    ) -> Result<subscription::Model, NotificationsError> {
+        subscription::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .filter(|row| owner.may_see(row.partner_id))
+            .ok_or_else(|| WebhookError::NotFound(id.to_string()).into())
+    }
+
+    /// The caller's subscriptions (staff: everyone's), newest first.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn subscriptions(&self, owner: Owner) -> Result<Vec<subscription::Model>, NotificationsError> {
+        let mut query = subscription::Entity::find().order_by_desc(subscription::Column::CreatedAt);
+        if let Owner::Partner(partner_id) = owner {
+            query = query.filter(subscription::Column::PartnerId.eq(partner_id));
+        }
+        Ok(query.limit(1000).all(&self.db).await?)
+    }
+
+    /// A subscription's deliveries, newest first, `limit` after the delivery `after`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn deliveries(
+        &self,
+        subscription_id: uuid::Uuid,
+        status: Option<DeliveryStatus>,
+        after: Option<uuid::Uuid>,
+        limit: u64,
+    ) -> Result<Vec<delivery::Model>, NotificationsError> {
+        let mut query = delivery::Entity::find()
+            .filter(delivery::Column::SubscriptionId.eq(subscription_id))
+            .order_by_desc(delivery::Column::Id)
+            .limit(limit);
+        if let Some(status) = status {
+            query = query.filter(delivery::Column::Status.eq(status.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(delivery::Column::Id.lt(after));
+        }
+        Ok(query.all(&self.db).await?)
+    }
+
+    /// Every attempt of the deliveries, in order.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn attempts(&self, delivery_ids: &[uuid::Uuid]) -> Result<Vec<attempt::Model>, DbErr> {
+        attempt::Entity::find()
+            .filter(attempt::Column::DeliveryId.is_in(delivery_ids.iter().copied()))
+            .order_by_asc(attempt::Column::DeliveryId)
+            .order_by_asc(attempt::Column::Number)
+            .all(&self.db)
+            .await
+    }
+
+    /// A dead delivery is given a fresh schedule and attempted again at once.
+    ///
+    /// # Errors
+    /// NOT_FOUND (also another partner's), BAD_USER_INPUT when it is not dead, a
+    /// database failure.
+    pub async fn redeliver(&self, owner: Owner, id: DeliveryId) -> Result<delivery::Model, NotificationsError> {
+        let not_found = || NotificationsError::from(WebhookError::NotFound(format!("delivery {id}")));
+        let row = delivery::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .filter(|row| owner.may_see(row.partner_id))
+            .ok_or_else(not_found)?;
+        if row.status != DeliveryStatus::Dead.as_str() {
+            return Err(WebhookError::Invalid {
+                field: "id",
+                reason: format!("delivery {id} is {}, not DEAD", row.status),
+            }
+            .into());
+        }
+        let now = Utc::now();
+        // Its attempts are kept and numbered on; the schedule starts over.
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
+            .filter(delivery::Column::Id.eq(id.as_uuid()))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
+            .exec(&self.db)
+            .await?;
+        self.due.notify_one();
+        Ok(delivery::Model {
+            status: DeliveryStatus::Pending.as_str().to_owned(),
+            next_attempt_at: Some(now),
+            ..row
+        })
+    }
+
+    /// One delivery of `event` to every active subscription that wants it, once
+    /// however often the event arrives.
+    async fn fan_out(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let txn = self.db.begin().await?;
+        if !kernel_infra::inbox::claim(&txn, FanOut::CONSUMER, event).await? {
+            return Ok(());
+        }
+        let event_type = event.event_type.as_str();
+        let wanted = subscription::Entity::find()
+            .filter(subscription::Column::Active.eq(true))
+            .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
+            .all(&txn)
+            .await?;
+        let body = serde_json::to_string(event)?;
+        let now = Utc::now();
+        let rows: Vec<delivery::ActiveModel> = wanted
+            .iter()
+            .map(|subscription| delivery::ActiveModel {
+                id: Set(DeliveryId::new().as_uuid()),
+                subscription_id: Set(subscription.id),
+                partner_id: Set(subscription.partner_id),
+                event_id: Set(event.event_id.as_uuid()),
+                event_type: Set(event_type.to_owned()),
+                body: Set(body.clone()),
+                status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(Some(now)),
+                leased_until: Set(None),
+                last_status_code: Set(None),
+                last_error: Set(None),
+                created_at: Set(now),
+                delivered_at: Set(None),
+            })
+            .collect();
+        let any = !rows.is_empty();
+        if any {
+            delivery::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        }
+        txn.commit().await?;
+        if any {
+            self.due.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Attempts every due delivery this replica can claim; returns how many it attempted.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn dispatch_due(&self) -> Result<usize, DbErr> {
+        let claimed = self.claim_due().await?;
+        let count = claimed.len();
+        futures::stream::iter(claimed)
+            .for_each_concurrent(CONCURRENCY, |row| async move {
+                let id = row.id;
+                if let Err(err) = self.attempt(row).await {
+                    tracing::warn!(delivery.id = %id, error = %err, "webhook attempt not recorded; it is tried again when its lease ends");
+                }
+            })
+            .await;
+        Ok(count)
+    }
+
+    /// Due deliveries, each leased to this replica by a conditional update, so two
+    /// replicas never attempt the same one at once.
+    async fn claim_due(&self) -> Result<Vec<delivery::Model>, DbErr> {
+        let now = Utc::now();
+        let free = Condition::any()
+            .add(delivery::Column::LeasedUntil.is_null())
+            .add(delivery::Column::LeasedUntil.lt(now));
+        let due = delivery::Entity::find()
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(delivery::Column::NextAttemptAt.lte(now))
+            .filter(free.clone())
+            .order_by_asc(delivery::Column::NextAttemptAt)
+            .limit(BATCH)
+            .all(&self.db)
+            .await?;
+        let lease_until =
+            now + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60));
+        let mut claimed = Vec::with_capacity(due.len());
+        for row in due {
+            let taken = delivery::Entity::update_many()
+                .col_expr(delivery::Column::LeasedUntil, Expr::value(lease_until))
+                .filter(delivery::Column::Id.eq(row.id))
+                .filter(delivery::Column::Attempts.eq(row.attempts))
+                .filter(free.clone())
+                .exec(&self.db)
+                .await?;
+            if taken.rows_affected == 1 {
+                claimed.push(row);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// POSTs one delivery and records what came of it.
+    async fn attempt(&self, row: delivery::Model) -> anyhow::Result<()> {
+        let subscription = subscription::Entity::find_by_id(row.subscription_id)
+            .one(&self.db)
+            .await?;
+        let Some(subscription) = subscription.filter(|s| s.active) else {
+            // Disabled since it was claimed: park it like the others of its subscription.
+            delivery::Entity::update_many()
+                .col_expr(
+                    delivery::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    delivery::Column::LeasedUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(delivery::Column::Id.eq(row.id))
+                .exec(&self.db)
+                .await?;
+            return Ok(());
+        };
+        let number = row.attempts + 1;
+        let started_at = Utc::now();
+        let started = Instant::now();
+        let outcome = self.post(&subscription, &row, number, started_at).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        if number > 1 {
+            kernel_infra::metrics::WEBHOOK_RETRY_ATTEMPTS.inc();
+        }
+        self.record(&subscription, row, number, started_at, duration_ms, &outcome)
+            .await
+    }
+
+    async fn post(
+        &self,
+        subscription: &subscription::Model,
+        row: &delivery::Model,
+        number: i32,
+        at: DateTime<Utc>,
+    ) -> AttemptOutcome {
+        let signature = signature::sign(&subscription.secret, at.timestamp(), row.body.as_bytes());
+        let mut request = self
+            .http
+            .post(&subscription.url)
+            .header("content-type", "application/json")
+            .header(signature::HEADER, signature)
+            .header("x-webhook-id", row.id.to_string())
+            .header("x-webhook-event", &row.event_type)
+            .header("x-webhook-attempt", number.to_string());
+        // The event's trace goes on to the partner, as it came through the shop.
+        if let Ok(envelope) = serde_json::from_str::<EventEnvelope>(&row.body) {
+            request = request.header(
+                "traceparent",
+                format!(
+                    "00-{}-{:016x}-01",
+                    envelope.trace_id,
+                    uuid::Uuid::now_v7().as_u64_pair().1
+                ),
+            );
+        }
+        match request.body(row.body.clone()).send().await {
+            Ok(response) => AttemptOutcome::of_status(response.status().as_u16()),
+            Err(err) => AttemptOutcome::Failed {
+                status: None,
+                error: short(&err.to_string()),
+            },
+        }
+    }
+
+    /// The attempt, the delivery's new state and, when it died, the event that says so:
+    /// one transaction. Conditional on the attempt count, so an attempt whose lease ran
+    /// out and was taken over is recorded once.
+    async fn record(
+        &self,
+        subscription: &subscription::Model,
+        row: delivery::Model,
+        number: i32,
+        at: DateTime<Utc>,
+        duration_ms: i64,
+        outcome: &AttemptOutcome,
+    ) -> anyhow::Result<()> {
+        let mut delivery = Delivery {
+            id: DeliveryId::from_uuid(row.id),
+            status: DeliveryStatus::Pending,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+        };
+        let Some(next) = delivery.record(outcome, at, &self.settings.retry) else {
+            return Ok(());
+        };
+        let (status_code, error) = match outcome {
+            AttemptOutcome::Accepted { status } => (Some(i32::from(*status)), None),
+            AttemptOutcome::Failed { status, error } => (status.map(i32::from), Some(short(error))),
+        };
+        let txn = self.db.begin().await?;
+        attempt::Entity::insert(attempt::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            delivery_id: Set(row.id),
+            number: Set(number),
+            attempted_at: Set(at),
+            status_code: Set(status_code),
+            error: Set(error.clone()),
+            duration_ms: Set(duration_ms),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let (next_attempt_at, delivered_at) = match next {
+            NextStep::Delivered => (None, Some(Utc::now())),
+            NextStep::RetryAt(when) => (Some(when), None),
+            NextStep::Dead => (None, None),
+        };
+        let updated = delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(delivery.status.as_str()))
+            .col_expr(delivery::Column::Attempts, Expr::value(number))
+            .col_expr(delivery::Column::NextAttemptAt, Expr::value(next_attempt_at))
+            .col_expr(
+                delivery::Column::LeasedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(delivery::Column::LastStatusCode, Expr::value(status_code))
+            .col_expr(delivery::Column::LastError, Expr::value(error.clone()))
+            .col_expr(delivery::Column::DeliveredAt, Expr::value(delivered_at))
+            .filter(delivery::Column::Id.eq(row.id))
+            .filter(delivery::Column::Attempts.eq(row.attempts))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(()); // another replica recorded this attempt first; ours rolls back
+        }
+        if next == NextStep::Dead {
+            let cause = serde_json::from_str::<EventEnvelope>(&row.body).ok();
+            let meta = cause.as_ref().map_or_else(EventMeta::internal, EventMeta::caused_by);
+            let failed = NotificationEvent::WebhookDeliveryFailed {
+                delivery_id: delivery.id,
+                subscription_id: WebhookSubscriptionId::from_uuid(subscription.id),
+                partner_id: subscription.partner_id,
+                url: subscription.url.clone(),
+                event_id: row.event_id,
+                event_type: row.event_type.clone(),
+                attempts: delivery.attempts,
+                last_error: error.unwrap_or_default(),
+            };
+            kernel_infra::outbox::record(&txn, PRODUCER, &meta, &[failed]).await?;
+            tracing::warn!(delivery.id = %row.id, subscription.id = %subscription.id, "webhook delivery dead after {number} attempts");
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Attempts due deliveries every `interval` (at once when new ones arrive), until
+    /// `shutdown`.
+    pub async fn run_dispatcher(self, interval: Duration, shutdown: CancellationToken) {
+        loop {
+            match self.dispatch_due().await {
+                // A full batch: more may be due at once.
+                Ok(n) if n as u64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "webhook dispatch failed"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.due.notified() => {}
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(MAX_ERROR_LENGTH).collect()
+}
+
+/// The consumer that turns events into deliveries.
+pub struct FanOut {
+    webhooks: Webhooks,
+}
+
+impl FanOut {
+    pub const CONSUMER: &'static str = "notifications.webhooks";
+
+    pub fn subscription(webhooks: Webhooks) -> Subscription {
+        Subscription {
+            consumer: Self::CONSUMER.to_owned(),
+            event_types: WEBHOOK_EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            handler: Arc::new(Self { webhooks }),
+            delivery: BusDelivery::Shared,
+        }
+    }
+}
+
+#[async_trait]
+impl EventHandler for FanOut {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.webhooks.fan_out(event).await
+    }
+}
