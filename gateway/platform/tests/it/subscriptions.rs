@@ -617,3 +617,103 @@ async fn a_flash_sale_is_announced_live_lowers_the_price_and_ends_on_time() {
     assert_eq!(history, [&json!(1000), &json!(600), &json!(1000)], "{body}");
     platform.stop().await;
 }
+
+/// Every envelope in one context's outbox whose payload mentions `text`.
+async fn outbox_mentioning(db: &sea_orm::DatabaseConnection, text: &str) -> Vec<kernel::EventEnvelope> {
+    kernel_infra::outbox::all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|envelope| envelope.payload.to_string().contains(text))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_requests_trace_id_reaches_its_events_the_events_they_cause_and_the_subscriber() {
+    let jobs = platform::JobSettings {
+        carrier_step: Duration::from_secs(1),
+        ..crate::fast_jobs()
+    };
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
+    stocked_product(&platform, "TRACE-1", 1500, 3).await;
+    let customer = Customer::new();
+    let query = "subscription { myOrderUpdates { orderId to traceId } }";
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // The client starts a trace (W3C traceparent) and checks out under it.
+    let trace = uuid::Uuid::now_v7().simple().to_string();
+    let cart = add_to_cart(&platform, &customer, "TRACE-1", 1).await;
+    let input = json!({ "input": {
+        "cartId": cart, "couponCode": null, "paymentMethod": "card", "idempotencyKey": "trace-1",
+    }});
+    let body: Value = platform
+        .client()
+        .post(format!("{}/graphql", platform.url))
+        .bearer_auth(&customer.token)
+        .header("accept", "application/graphql-response+json")
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({ "query": crate::shop::CHECKOUT, "variables": input }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
+    let order = body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
+
+    // The subscriber sees the trace on every update the request caused: the order's
+    // placement and payment (Orders, called by the saga), and its fulfilment (Orders
+    // consuming Shipping's label, which Shipping made consuming order.paid).
+    let mut traced = Vec::new();
+    while let Some(result) = events.next(Duration::from_secs(30)).await {
+        let update = result["data"]["myOrderUpdates"].clone();
+        assert_eq!(update["orderId"], order.as_str(), "{result}");
+        if update["to"] == "SHIPPED" {
+            // The carrier's own step: a new trace, not the client's.
+            assert_ne!(update["traceId"], trace.as_str(), "{update}");
+            break;
+        }
+        assert_eq!(update["traceId"], trace.as_str(), "{update}");
+        traced.push(update["to"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(traced, ["PENDING", "AWAITING_PAYMENT", "PAID", "FULFILLING"]);
+
+    // In the outboxes, the events the request caused carry the trace: the order's
+    // placement, payment and fulfilment, the payment's, and Shipping's label.
+    let contexts = &platform.contexts;
+    let caused = |event: &kernel::EventEnvelope| match event.event_type.as_str() {
+        "ecommerce.orders.order.status_changed.v1" => {
+            ["PENDING", "AWAITING_PAYMENT", "PAID", "FULFILLING"].contains(&event.payload["to"].as_str().unwrap_or(""))
+        }
+        // The carrier's steps (in transit: the order is SHIPPED, fulfilled), each a
+        // trace of its own.
+        "ecommerce.shipping.shipment.in_transit.v1" | "ecommerce.shipping.shipment.delivered.v1" => false,
+        "ecommerce.orders.order.fulfilled.v1" | "ecommerce.orders.order.delivered.v1" => false,
+        _ => true,
+    };
+    let mut checked = Vec::new();
+    for db in [
+        contexts.orders.orders.db(),
+        contexts.payments.payments.db(),
+        contexts.shipping.shipping.db(),
+    ] {
+        for event in outbox_mentioning(db, &order).await.iter().filter(|e| caused(e)) {
+            assert_eq!(event.trace_id, trace, "{}", event.event_type);
+            checked.push(event.event_type.to_string());
+        }
+    }
+    for expected in [
+        "ecommerce.orders.order.created.v1",
+        "ecommerce.orders.order.paid.v1",
+        "ecommerce.payments.payment.authorized.v1",
+        "ecommerce.shipping.shipment.label_created.v1",
+    ] {
+        assert!(
+            checked.iter().any(|t| t == expected),
+            "{expected} not among {checked:?}"
+        );
+    }
+    platform.stop().await;
+}

@@ -426,6 +426,12 @@ impl OrderStatusUpdateObject {
     async fn event_id(&self) -> ID {
         ID(self.0.event_id.to_string())
     }
+    /// The W3C trace id of the request that caused this, carried by the event from the
+    /// request through the outbox, the relay and the bus, so a client can follow its
+    /// request to the update it caused.
+    async fn trace_id(&self) -> &str {
+        &self.0.trace_id
+    }
     async fn order_id(&self) -> ID {
         ID(self.0.order_id.to_string())
     }

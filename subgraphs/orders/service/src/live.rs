@@ -11,6 +11,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
     pub event_id: uuid::Uuid,
+    /// The W3C trace id the event carries.
+    pub trace_id: String,
     pub order_id: uuid::Uuid,
     pub user_id: uuid::Uuid,
     pub from: Option<OrderStatus>,
@@ -40,6 +42,7 @@ impl StatusUpdate {
         let payload: StatusChangedPayload = event.payload_as().ok()?;
         Some(Self {
             event_id: event.event_id.as_uuid(),
+            trace_id: event.trace_id.clone(),
             order_id: payload.order_id,
             user_id: payload.user_id,
             from: payload.from,

@@ -33,6 +33,7 @@ struct PriceChangedPayload {
 /// A new price of a product.
 pub struct PriceChangeObject {
     event_id: uuid::Uuid,
+    trace_id: String,
     payload: PriceChangedPayload,
 }
 
@@ -43,6 +44,7 @@ impl PriceChangeObject {
         }
         Some(Self {
             event_id: event.event_id.as_uuid(),
+            trace_id: event.trace_id.clone(),
             payload: event.payload_as().ok()?,
         })
     }
@@ -53,6 +55,12 @@ impl PriceChangeObject {
     /// The event that carried the change; a client that sees an id twice may skip it.
     async fn event_id(&self) -> ID {
         ID(self.event_id.to_string())
+    }
+    /// The W3C trace id of the request that caused this, carried by the event from the
+    /// request through the outbox, the relay and the bus, so a client can follow its
+    /// request to the update it caused.
+    async fn trace_id(&self) -> &str {
+        &self.trace_id
     }
     async fn product_id(&self) -> ID {
         ID(self.payload.product_id.to_string())
@@ -86,6 +94,7 @@ struct FlashSaleStartedPayload {
 /// A flash sale that has just started.
 pub struct FlashSaleStartedObject {
     event_id: uuid::Uuid,
+    trace_id: String,
     sale: FlashSale,
 }
 
@@ -97,6 +106,7 @@ impl FlashSaleStartedObject {
         let payload: FlashSaleStartedPayload = event.payload_as().ok()?;
         Some(Self {
             event_id: event.event_id.as_uuid(),
+            trace_id: event.trace_id.clone(),
             sale: FlashSale {
                 id: FlashSaleId::from_uuid(payload.sale_id),
                 product_id: ProductId::from_uuid(payload.product_id),
@@ -116,6 +126,12 @@ impl FlashSaleStartedObject {
     /// The event that announced the sale; a client that sees an id twice may skip it.
     async fn event_id(&self) -> ID {
         ID(self.event_id.to_string())
+    }
+    /// The W3C trace id of the request that caused this, carried by the event from the
+    /// request through the outbox, the relay and the bus, so a client can follow its
+    /// request to the update it caused.
+    async fn trace_id(&self) -> &str {
+        &self.trace_id
     }
     /// The sale as it started.
     async fn sale(&self) -> FlashSaleObject {
