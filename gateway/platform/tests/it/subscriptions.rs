@@ -717,3 +717,54 @@ async fn a_requests_trace_id_reaches_its_events_the_events_they_cause_and_the_su
     }
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_price_follower_that_reconnects_gets_the_changes_it_missed_in_order_once() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "LIVE-10", 1000, 5).await;
+    let query = "subscription($id: ID!, $after: ID) { priceChanged(productId: $id, after: $after) { eventId newPrice { amount } } }";
+    let change = async |amount: i64| {
+        let mutation = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
+        let (status, body) = platform
+            .post_admin(mutation, json!({ "id": product, "amount": amount }))
+            .await;
+        assert!(status == 200 && body["errors"].is_null(), "{body}");
+    };
+
+    // The first connection sees one change, then drops.
+    let mut events = Events::open(&platform, Transport::Sse, None, query, json!({ "id": product })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    change(1100).await;
+    let first = events.next(Duration::from_secs(15)).await.unwrap();
+    let first = first["data"]["priceChanged"].clone();
+    assert_eq!(first["newPrice"]["amount"], 1100, "{first}");
+    drop(events);
+
+    // While it is away the price changes twice; after it is back, once more.
+    change(1200).await;
+    change(1300).await;
+    let variables = json!({ "id": product, "after": first["eventId"] });
+    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let result = events.next(Duration::from_secs(15)).await.expect("a missed change");
+        assert!(result["errors"].is_null(), "{result}");
+        seen.push(result["data"]["priceChanged"].clone());
+    }
+    change(1400).await;
+    while let Some(result) = events.next(Duration::from_secs(3)).await {
+        seen.push(result["data"]["priceChanged"].clone());
+    }
+    let amounts: Vec<i64> = seen.iter().map(|c| c["newPrice"]["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, [1200, 1300, 1400], "missed, in order, then live, once each");
+
+    // An `after` that is not a change of this product is refused.
+    let variables = json!({ "id": product, "after": uuid::Uuid::now_v7().to_string() });
+    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    platform.stop().await;
+}

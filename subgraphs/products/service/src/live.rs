@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kernel::{EventEnvelope, Money};
 use kernel_infra::graphql::money::MoneyObject;
+use kernel_infra::graphql::{bad_input, internal};
 use kernel_infra::live::LiveFeed;
 use products_domain::{FlashSale, FlashSaleId, FlashSaleStatus, ProductEvent, ProductId};
 use serde::Deserialize;
@@ -143,14 +144,35 @@ pub struct Subscription;
 
 #[async_graphql::Subscription]
 impl Subscription {
-    /// Every new price of one product from now on.
+    /// Every new price of one product from now on. A client that reconnects passes the
+    /// `eventId` of the last change it saw as `after`, and first receives the changes it
+    /// missed, in order, then the live ones, each once.
     async fn price_changed(
         &self,
         ctx: &Context<'_>,
         product_id: ID,
+        after: Option<ID>,
     ) -> Result<impl Stream<Item = PriceChangeObject> + use<>> {
         let id = parse_id(&product_id)?.as_uuid();
-        Ok(ctx.data_unchecked::<LiveFeed>().events().filter_map(move |event| {
+        // Listen before reading what was missed, so nothing falls between the two.
+        let live = ctx.data_unchecked::<LiveFeed>().events();
+        let missed = match after {
+            None => Vec::new(),
+            Some(after) => {
+                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
+                kernel_infra::outbox::recorded_after(
+                    ctx.data_unchecked::<crate::Catalog>().db(),
+                    &id.to_string(),
+                    ProductEvent::PRICE_CHANGED,
+                    after,
+                )
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| bad_input("`after` is not a price change of this product"))?
+            }
+        };
+        let events = kernel_infra::live::missed_then_live(missed, live);
+        Ok(events.filter_map(move |event| {
             let change = PriceChangeObject::from_event(&event).filter(|c| c.payload.product_id == id);
             futures::future::ready(change)
         }))
