@@ -208,7 +208,11 @@ impl TestPlatform {
             .unwrap();
         let url = format!("http://127.0.0.1:{port}");
         wait_until_ready(&self.client, &url).await;
-        AnotherGateway { url, _process: process }
+        AnotherGateway {
+            url,
+            supergraph: dir.join("supergraph.graphql"),
+            _process: process,
+        }
     }
 
     /// POSTs an operation to the gateway; returns the status and the JSON body.
@@ -269,6 +273,8 @@ impl TestPlatform {
 /// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
 pub struct AnotherGateway {
     pub url: String,
+    /// The supergraph file it loads.
+    pub supergraph: std::path::PathBuf,
     _process: tokio::process::Child,
 }
 

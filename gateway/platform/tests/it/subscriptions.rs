@@ -36,13 +36,25 @@ impl Events {
         query: &str,
         variables: Value,
     ) -> Self {
+        Self::open_at(platform, &platform.url, transport, token, query, variables).await
+    }
+
+    /// [`Events::open`] on the gateway at `url`.
+    async fn open_at(
+        platform: &TestPlatform,
+        url: &str,
+        transport: Transport,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Self {
         let accept = match transport {
             Transport::Sse => "text/event-stream",
             Transport::Multipart => r#"multipart/mixed;subscriptionSpec="1.0""#,
         };
         let mut request = platform
             .client()
-            .post(format!("{}/graphql", platform.url))
+            .post(format!("{url}/graphql"))
             .header("accept", accept)
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
@@ -766,5 +778,96 @@ async fn a_price_follower_that_reconnects_gets_the_changes_it_missed_in_order_on
         refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{refused}"
     );
+    platform.stop().await;
+}
+
+/// Hive Router ends the subscriptions of a supergraph it replaces, with the error code
+/// SUBSCRIPTION_SCHEMA_RELOAD. A client that then resubscribes with the `eventId` it
+/// saw last loses nothing across the reload and sees nothing twice.
+#[tokio::test]
+async fn a_subscription_resumes_across_a_supergraph_reload_without_losing_an_event() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "LIVE-11", 1000, 5).await;
+    // A gateway that looks at its supergraph file every 300 ms (not every 10 s).
+    let gateway = platform
+        .another_gateway(
+            |config| {
+                assert!(config.contains("  poll_interval: 10s\n"), "{config}");
+                config.replacen("  poll_interval: 10s\n", "  poll_interval: 300ms\n", 1)
+            },
+            &[],
+        )
+        .await;
+    let query = "subscription($id: ID!, $after: ID) { priceChanged(productId: $id, after: $after) { eventId newPrice { amount } product { name } } }";
+    let open = async |after: Option<&Value>| {
+        let variables = json!({ "id": product, "after": after });
+        Events::open_at(&platform, &gateway.url, Transport::Sse, None, query, variables).await
+    };
+    let change = async |amount: i64| {
+        let mutation = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
+        let (status, body) = platform
+            .post_admin(mutation, json!({ "id": product, "amount": amount }))
+            .await;
+        assert!(status == 200 && body["errors"].is_null(), "{body}");
+    };
+    let mut events = open(None).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    change(1100).await;
+    let seen = events
+        .next(Duration::from_secs(15))
+        .await
+        .expect("a change before the reload");
+    let seen = seen["data"]["priceChanged"].clone();
+    assert_eq!(seen["newPrice"]["amount"], 1100, "{seen}");
+
+    // A broken supergraph file is not loaded: the gateway keeps the one it has.
+    let ask = async || {
+        platform
+            .client()
+            .post(format!("{}/graphql", gateway.url))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": "{ webhookEventTypes }" }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let sdl = std::fs::read_to_string(&gateway.supergraph).unwrap();
+    std::fs::write(&gateway.supergraph, "type Query {").unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ask().await, 200, "the broken file was not loaded");
+
+    // A new supergraph: the same, without Query.webhookEventTypes. The gateway has
+    // reloaded when that field is gone, and the open subscription is told so.
+    let field = "  \"\"\"\n  The event types a partner can subscribe a webhook to.\n  \"\"\"\n  webhookEventTypes: [String!]! @join__field(graph: NOTIFICATIONS)\n";
+    assert!(sdl.contains(field), "the supergraph has the field to remove");
+    std::fs::write(&gateway.supergraph, sdl.replacen(field, "", 1)).unwrap();
+    crate::shop::eventually("the gateway reloaded its supergraph", || async { ask().await == 400 }).await;
+    let closed = events
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the reload is announced");
+    assert_eq!(
+        closed["errors"][0]["extensions"]["code"], "SUBSCRIPTION_SCHEMA_RELOAD",
+        "{closed}"
+    );
+
+    // The price changes before the client is back; it resumes after what it saw, gets
+    // the change it missed, then the live ones, resolved through the new supergraph.
+    change(1200).await;
+    let mut events = open(Some(&seen["eventId"])).await;
+    let missed = events.next(Duration::from_secs(15)).await.expect("the missed change");
+    change(1300).await;
+    let live = events.next(Duration::from_secs(15)).await.expect("a live change");
+    for (result, amount) in [(&missed, 1200), (&live, 1300)] {
+        assert!(result["errors"].is_null(), "{result}");
+        assert_eq!(result["data"]["priceChanged"]["newPrice"]["amount"], amount, "{result}");
+        assert_eq!(
+            result["data"]["priceChanged"]["product"]["name"], "Product LIVE-11",
+            "{result}"
+        );
+    }
+    assert!(events.next(Duration::from_secs(2)).await.is_none(), "nothing twice");
     platform.stop().await;
 }
