@@ -45,8 +45,8 @@ async fn main() {
     let mut listen = platform::PerContext::new();
     for (name, _) in platform::CONTEXTS {
         let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
-        // Nine pools of 10 fit PostgreSQL's 100 connections with room for the bench.
-        urls.insert(name.into(), format!("{}?max_connections=10", database.url));
+        // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
+        urls.insert(name.into(), format!("{}?max_connections=8", database.url));
         listen.insert(name.into(), "127.0.0.1:0".into());
         databases.push(database);
     }

@@ -268,6 +268,17 @@ async fn events_reach_a_partner_signed_and_retried_and_every_attempt_is_readable
         assert!(value("webhook_retry_attempts_total") >= 4.0, "{metrics}");
         assert!(value("orders_created_total") >= 1.0, "{metrics}");
         assert!(metrics.contains("relay_lag_ms_count{producer=\"orders\"}"), "{metrics}");
+        // The gateway exports its own.
+        let gateway_metrics = platform
+            .client()
+            .get(format!("{}/metrics", platform.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(gateway_metrics.contains("# TYPE hive_router_"), "{gateway_metrics}");
         platform.stop().await;
     }
 }

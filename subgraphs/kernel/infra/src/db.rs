@@ -12,12 +12,12 @@ use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
-/// The PostgreSQL pool size when the URL does not give one: nine contexts on one
-/// server stay below PostgreSQL's default limit of 100 connections.
-pub const DEFAULT_POOL_SIZE: u32 = 10;
+/// The PostgreSQL pool size when the URL does not give one: eleven contexts on one
+/// server (88 connections) stay below PostgreSQL's default limit of 100.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 /// Opens the database at `url`, creating a SQLite file (and its folder) if needed. A
-/// PostgreSQL URL may set its pool size with `max_connections=N` in its query (10 by
+/// PostgreSQL URL may set its pool size with `max_connections=N` in its query (8 by
 /// default).
 ///
 /// # Errors
