@@ -30,6 +30,8 @@ pub type Recorded = Arc<Mutex<Vec<String>>>;
 
 pub struct TestPlatform {
     pub url: String,
+    /// Each context's database URL, by context name.
+    urls: platform::PerContext,
     pub contexts: Contexts,
     /// Each subgraph's `/graphql` URL, by context name.
     pub endpoints: platform::PerContext,
@@ -147,19 +149,11 @@ impl TestPlatform {
             _ => router,
         };
         let running = platform::start(&urls, &listen, &jobs, &shutdown, &wrap).await.unwrap();
-        let supergraph = platform::supergraph(&running.endpoints).unwrap();
-        let port = free_port();
         let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
-        let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
-        let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-            .arg("gateway")
-            .envs(env)
-            .env("LOG_LEVEL", "warn")
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         let platform = Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url,
+            urls,
             contexts: running.contexts,
             endpoints: running.endpoints,
             inventory_requests,
@@ -175,6 +169,26 @@ impl TestPlatform {
         platform
     }
 
+    /// Another replica of every service, on this platform's databases and with `jobs`
+    /// (the same Redis bus, for the replicas to share events), behind a gateway of its
+    /// own.
+    pub async fn start_replica(&self, jobs: &platform::JobSettings) -> Replica {
+        let listen: platform::PerContext = self.urls.keys().map(|name| (name.clone(), "127.0.0.1:0".into())).collect();
+        let shutdown = CancellationToken::new();
+        let running = platform::start(&self.urls, &listen, jobs, &shutdown, &|_, router| router)
+            .await
+            .unwrap();
+        let dir = self.dir.join(format!("replica-{}", uuid::Uuid::now_v7().simple()));
+        let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
+        wait_until_ready(&self.client, &url).await;
+        Replica {
+            url,
+            contexts: running.contexts,
+            shutdown,
+            _gateway: gateway,
+        }
+    }
+
     /// Every context's database URL.
     pub fn database_urls(&self) -> Vec<String> {
         self.databases.iter().map(|d| d.url.clone()).collect()
@@ -188,25 +202,8 @@ impl TestPlatform {
     /// A second gateway over the same subgraphs, its configuration edited by `edit` and
     /// with `env` added: for rows that need a production-mode or tightly limited one.
     pub async fn another_gateway(&self, edit: impl Fn(&str) -> String, env: &[(&str, &str)]) -> AnotherGateway {
-        let supergraph = platform::supergraph(&self.endpoints).unwrap();
-        let port = free_port();
-        let dir = self.dir.join(format!("another-{port}"));
-        let vars = platform::gateway_env(&dir, &supergraph, port).unwrap();
-        let config = &vars
-            .iter()
-            .find(|(name, _)| name == "ROUTER_CONFIG_FILE_PATH")
-            .unwrap()
-            .1;
-        std::fs::write(config, edit(&std::fs::read_to_string(config).unwrap())).unwrap();
-        let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-            .arg("gateway")
-            .envs(vars)
-            .envs(env.iter().copied())
-            .env("LOG_LEVEL", "warn")
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        let dir = self.dir.join(format!("another-{}", uuid::Uuid::now_v7().simple()));
+        let (process, url) = spawn_gateway(&dir, &self.endpoints, &edit, env);
         wait_until_ready(&self.client, &url).await;
         AnotherGateway {
             url,
@@ -271,6 +268,48 @@ impl TestPlatform {
 }
 
 /// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
+/// A second replica of every service and its gateway; stopped when dropped.
+pub struct Replica {
+    pub url: String,
+    pub contexts: Contexts,
+    shutdown: CancellationToken,
+    _gateway: tokio::process::Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts a gateway over the subgraphs at `endpoints`, its files in `dir`, its
+/// configuration edited by `edit` and `env` added; returns the process and its URL.
+fn spawn_gateway(
+    dir: &std::path::Path,
+    endpoints: &platform::PerContext,
+    edit: &dyn Fn(&str) -> String,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String) {
+    let supergraph = platform::supergraph(endpoints).unwrap();
+    let port = free_port();
+    let vars = platform::gateway_env(dir, &supergraph, port).unwrap();
+    let config = &vars
+        .iter()
+        .find(|(name, _)| name == "ROUTER_CONFIG_FILE_PATH")
+        .unwrap()
+        .1;
+    std::fs::write(config, edit(&std::fs::read_to_string(config).unwrap())).unwrap();
+    let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+        .arg("gateway")
+        .envs(vars)
+        .envs(env.iter().copied())
+        .env("LOG_LEVEL", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    (gateway, format!("http://127.0.0.1:{port}"))
+}
+
 pub struct AnotherGateway {
     pub url: String,
     /// The supergraph file it loads.

@@ -193,6 +193,60 @@ async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
     assert!(keys.iter().any(|k| k.contains("ecommerce.orders.order")), "{keys:?}");
 }
 
+/// The deployment shape: two replicas of every service on the same PostgreSQL
+/// databases and Redis streams, each behind its own gateway. The customer checks out
+/// through the first and follows the order through the second: every status once, in
+/// order, although two of every relay, consumer and job ran.
+#[tokio::test]
+async fn two_replicas_of_every_service_on_postgres_and_redis_show_the_journey_once() {
+    let Some(redis) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    if !Backend::all().await.contains(&Backend::Postgres) {
+        return;
+    }
+    let prefix = format!("test-replicas-{}", uuid::Uuid::now_v7().simple());
+    let jobs = platform::JobSettings {
+        redis_bus: Some(RedisBusSettings {
+            prefix: prefix.clone(),
+            ..RedisBusSettings::new(&redis)
+        }),
+        ..fast_jobs()
+    };
+    let platform = TestPlatform::start_with(Backend::Postgres, jobs.clone()).await;
+    let replica = platform.start_replica(&jobs).await;
+    stocked_product(&platform, "LIVE-TWO", 2500, 5).await;
+    let customer = Customer::new();
+    let mut events = Events::open_at(
+        &platform,
+        &replica.url,
+        Transport::Sse,
+        Some(&customer.token),
+        MY_ORDER_UPDATES,
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let order = place_paid_order(&platform, &customer, "LIVE-TWO").await;
+
+    let updates = statuses_until_delivered(&mut events, &order).await;
+    let statuses: Vec<&str> = updates.iter().map(|u| u["to"].as_str().unwrap()).collect();
+    assert_eq!(statuses, JOURNEY, "every status once, in order");
+    assert!(events.next(Duration::from_secs(2)).await.is_none(), "nothing twice");
+    let order_id = uuid::Uuid::try_parse(&order).unwrap();
+    let shipments = replica
+        .contexts
+        .shipping
+        .shipping
+        .for_orders(&[order_id])
+        .await
+        .unwrap();
+    assert_eq!(shipments.len(), 1, "one shipment, though two consumers read order.paid");
+    drop(replica);
+    platform.stop().await;
+    kernel_infra::testing::remove_redis_keys(&redis, &prefix).await;
+}
+
 /// A customer follows `myOrderUpdates` over SSE while an order of `sku` is placed,
 /// paid, shipped and delivered: every status once, in order, with the items' product
 /// names resolved through federation.
