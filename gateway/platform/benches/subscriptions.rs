@@ -56,10 +56,10 @@ fn take_messages(buffer: &mut String) -> Vec<Value> {
     let mut messages = Vec::new();
     while let Some(at) = buffer.find("\n\n") {
         let message: String = buffer.drain(..at + 2).collect();
-        if let Some(data) = message.lines().find_map(|l| l.strip_prefix("data:")) {
-            if let Ok(value) = serde_json::from_str::<Value>(data.trim()) {
-                messages.push(value);
-            }
+        if let Some(data) = message.lines().find_map(|l| l.strip_prefix("data:"))
+            && let Ok(value) = serde_json::from_str::<Value>(data.trim())
+        {
+            messages.push(value);
         }
     }
     messages

@@ -409,7 +409,13 @@ pub fn gateway_env(dir: &Path, supergraph: &str, port: u16) -> anyhow::Result<Ve
     std::fs::create_dir_all(dir)?;
     let config = dir.join("router.config.yaml");
     let supergraph_path = dir.join("supergraph.graphql");
-    std::fs::write(&config, include_str!("../../router.config.yaml"))?;
+    // Each gateway serves its identity coprocessor on a socket of its own.
+    let socket = std::env::temp_dir().join(format!("ecommerce-gateway-{port}.sock"));
+    std::fs::write(
+        &config,
+        include_str!("../../router.config.yaml")
+            .replace("/tmp/ecommerce-gateway-identity.sock", &socket.display().to_string()),
+    )?;
     std::fs::write(&supergraph_path, supergraph)?;
     let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path).display().to_string();
     Ok(vec![

@@ -15,11 +15,27 @@
 //!   the incoming request (after any `x-identity` the client sent is dropped), where
 //!   the header propagation rules pick it up for subscriptions, whose subgraph calls
 //!   run no subgraph hook.
+//! - A WebSocket (graphql-transport-ws) operation reaches no HTTP hook: its headers are
+//!   the ones the client put in `connection_init`. Its token is verified when its
+//!   GraphQL parameters arrive (the same refusal, UNAUTHENTICATED), and the identity
+//!   coprocessor (below) puts the assertion on its headers for the propagation rules,
+//!   since a plugin cannot change them.
+//!
+//! The identity coprocessor is Hive Router's coprocessor protocol served by this
+//! process on a Unix socket (`coprocessor_socket`; the router's `coprocessor.url` names
+//! the same path). At the `graphql.analysis` stage, for an operation that carries an
+//! Authorization header but no assertion (only a WebSocket operation: over HTTP the
+//! assertion is already on the request), it answers with the request's headers plus
+//! `x-identity`.
 
-use std::sync::RwLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use hive_router::GraphQLError;
+use hive_router::executor::plugins::hooks::on_graphql_params::{
+    OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
+};
 use hive_router::executor::plugins::hooks::on_http_request::{OnHttpRequestHookFuture, OnHttpRequestHookPayload};
 use hive_router::executor::plugins::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugins::hooks::on_subgraph_execute::{
@@ -46,6 +62,10 @@ pub struct IdentityConfig {
     pub jwks_url: Option<String>,
     #[serde(default = "default_refresh")]
     pub jwks_refresh_seconds: u64,
+    /// Where the identity coprocessor listens: a Unix socket, the path the router's
+    /// `coprocessor.url` names. None: WebSocket subscriptions run anonymously upstream.
+    #[serde(default)]
+    pub coprocessor_socket: Option<PathBuf>,
 }
 
 fn default_refresh() -> u64 {
@@ -63,6 +83,10 @@ pub struct VerifiedIdentity {
     pub scopes: Vec<String>,
     /// The signed assertion forwarded to subgraphs.
     assertion: HeaderValue,
+    /// What the assertion says, to sign a fresh one for a long-lived subscription.
+    asserted: Claims,
+    /// When the client's token expires: no assertion is signed for later.
+    token_expires: u64,
 }
 
 /// A verification key: its key id (if any), the key, and its algorithm.
@@ -225,25 +249,50 @@ impl IdentityPlugin {
 
     fn assert(&self, claims: Claims) -> Result<VerifiedIdentity, InvalidToken> {
         let scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
-        let iat = now_secs();
-        let assertion = Claims {
+        let token_expires = claims.exp;
+        let asserted = Claims {
             iss: ASSERTION_ISSUER.to_owned(),
             aud: ASSERTION_AUDIENCE.to_owned(),
-            iat,
-            exp: iat + ASSERTION_TTL_SECONDS,
             scope: String::new(),
             ..claims
         };
-        let signed = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &assertion, &self.assertion_key)
-            .map_err(|err| InvalidToken(format!("signing the identity assertion: {err}")))?;
+        let (assertion, asserted) = self.sign(asserted, now_secs())?;
         Ok(VerifiedIdentity {
-            subject: assertion.sub,
-            role: assertion.role,
-            client: assertion.client,
+            subject: asserted.sub.clone(),
+            role: asserted.role.clone(),
+            client: asserted.client.clone(),
             scopes,
-            assertion: HeaderValue::from_str(&signed)
-                .map_err(|err| InvalidToken(format!("the identity assertion is not a header value: {err}")))?,
+            assertion,
+            asserted,
+            token_expires,
         })
+    }
+
+    /// Signs `claims` as an assertion issued at `now`, valid for a minute.
+    fn sign(&self, claims: Claims, now: u64) -> Result<(HeaderValue, Claims), InvalidToken> {
+        let claims = Claims {
+            iat: now,
+            exp: now + ASSERTION_TTL_SECONDS,
+            ..claims
+        };
+        let signed = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.assertion_key)
+            .map_err(|err| InvalidToken(format!("signing the identity assertion: {err}")))?;
+        let value = HeaderValue::from_str(&signed)
+            .map_err(|err| InvalidToken(format!("the identity assertion is not a header value: {err}")))?;
+        Ok((value, claims))
+    }
+
+    /// The assertion to send a subgraph now: the request's own while it is young, a
+    /// fresh one for a subscription that outlives it, none once the client's token has
+    /// expired.
+    fn assertion_now(&self, identity: &VerifiedIdentity, now: u64) -> Option<HeaderValue> {
+        if now < identity.asserted.iat + ASSERTION_TTL_SECONDS / 2 {
+            return Some(identity.assertion.clone());
+        }
+        if now >= identity.token_expires {
+            return None;
+        }
+        self.sign(identity.asserted.clone(), now).ok().map(|(value, _)| value)
     }
 }
 
@@ -253,6 +302,103 @@ async fn fetch_jwks(
 ) -> anyhow::Result<Vec<(Option<String>, DecodingKey, Algorithm)>> {
     let set: JwkSet = http.get(url).send().await?.error_for_status()?.json().await?;
     Ok(keys_of(&set))
+}
+
+/// The bearer token of an Authorization header value.
+///
+/// # Errors
+/// When the value is not `Bearer <token>`.
+fn bearer(value: &[u8]) -> Result<String, InvalidToken> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|token| token.trim().to_owned())
+        .ok_or_else(|| InvalidToken("the Authorization header must be `Bearer <token>`".into()))
+}
+
+impl IdentityPlugin {
+    /// The coprocessor's answer to one `graphql.analysis` call: the request's headers
+    /// with the caller's assertion as `x-identity` (any other `x-identity` dropped), or,
+    /// for a request without a valid token, the headers without one.
+    pub async fn coprocessor_reply(&self, request: &serde_json::Value) -> serde_json::Value {
+        let Some(headers) = request["headers"].as_object() else {
+            return serde_json::json!({ "version": 1, "control": "continue" });
+        };
+        let mut answer: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(IDENTITY_HEADER))
+            .map(|(name, values)| (name.clone(), values.clone()))
+            .collect();
+        let authorization = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, values)| values.as_array()?.first()?.as_str().map(str::to_owned));
+        if let Some(value) = authorization {
+            let verified = match bearer(value.as_bytes()) {
+                Ok(token) => self.verify(&token).await,
+                Err(err) => Err(err),
+            };
+            match verified {
+                Ok(identity) => {
+                    if let Ok(assertion) = identity.assertion.to_str() {
+                        answer.insert(IDENTITY_HEADER.to_owned(), serde_json::json!([assertion]));
+                    }
+                }
+                Err(InvalidToken(reason)) => tracing::info!(reason, "coprocessor: token refused"),
+            }
+        }
+        serde_json::json!({ "version": 1, "control": "continue", "headers": answer })
+    }
+}
+
+/// Serves the identity coprocessor on the Unix socket at `path`, on a thread of its
+/// own, until the process ends. A socket file left by a process that is gone is
+/// replaced; one that a live process answers on is left to it.
+///
+/// # Errors
+/// When the socket cannot be bound.
+pub fn serve_coprocessor(path: &Path, plugin: IdentityPlugin) -> anyhow::Result<()> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("{} is served by another process", path.display());
+        }
+        std::fs::remove_file(path)?;
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    let plugin = Arc::new(plugin);
+    std::thread::Builder::new()
+        .name("identity-coprocessor".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(err) => return tracing::error!(error = %err, "identity coprocessor: no runtime"),
+            };
+            runtime.block_on(async move {
+                let listener = match tokio::net::UnixListener::from_std(listener) {
+                    Ok(listener) => listener,
+                    Err(err) => return tracing::error!(error = %err, "identity coprocessor: bad socket"),
+                };
+                let app = axum::Router::new()
+                    .route(
+                        "/",
+                        axum::routing::post(
+                            |axum::extract::State(plugin): axum::extract::State<Arc<IdentityPlugin>>,
+                             axum::Json(request): axum::Json<serde_json::Value>| async move {
+                                axum::Json(plugin.coprocessor_reply(&request).await)
+                            },
+                        ),
+                    )
+                    .with_state(plugin);
+                if let Err(err) = axum::serve(listener, app).await {
+                    tracing::error!(error = %err, "identity coprocessor stopped");
+                }
+            });
+        })?;
+    Ok(())
 }
 
 fn unauthenticated(message: String) -> GraphQLError {
@@ -270,6 +416,12 @@ impl RouterPlugin for IdentityPlugin {
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
         let config = payload.config()?;
         let plugin = Self::from_config(&config).map_err(|err| err.to_string())?;
+        if let Some(socket) = &config.coprocessor_socket {
+            let serving = Self::from_config(&config).and_then(|coprocessor| serve_coprocessor(socket, coprocessor));
+            if let Err(err) = serving {
+                tracing::error!(error = %err, "the identity coprocessor is not served: WebSocket subscriptions reach subgraphs anonymously");
+            }
+        }
         payload.initialize_plugin(plugin)
     }
 
@@ -281,13 +433,10 @@ impl RouterPlugin for IdentityPlugin {
             payload.router_http_request.headers_mut().remove(IDENTITY_HEADER);
             let token = match payload.router_http_request.headers().get("authorization") {
                 None => return payload.proceed(),
-                Some(value) => match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")) {
-                    Some(token) => token.trim().to_owned(),
-                    None => {
-                        return payload.end_with_graphql_error(
-                            unauthenticated("the Authorization header must be `Bearer <token>`".into()),
-                            StatusCode::UNAUTHORIZED,
-                        );
+                Some(value) => match bearer(value.as_bytes()) {
+                    Ok(token) => token,
+                    Err(InvalidToken(reason)) => {
+                        return payload.end_with_graphql_error(unauthenticated(reason), StatusCode::UNAUTHORIZED);
                     }
                 },
             };
@@ -315,6 +464,49 @@ impl RouterPlugin for IdentityPlugin {
         })
     }
 
+    /// A WebSocket operation: its headers (from `connection_init`) reached no HTTP hook,
+    /// so its token is verified here, and the identity kept for the other plugins.
+    async fn on_graphql_params<'exec>(
+        &'exec self,
+        payload: OnGraphQLParamsStartHookPayload<'exec>,
+    ) -> OnGraphQLParamsStartHookResult<'exec> {
+        // Over HTTP the assertion on the request is the one this plugin put there. Any
+        // other came from the client (a WebSocket's connection_init): refused, so that
+        // the propagation rules never forward one.
+        if let Some(sent) = payload.router_http_request.headers.get(IDENTITY_HEADER) {
+            let ours = payload
+                .context
+                .get_ref::<VerifiedIdentity>()
+                .is_some_and(|identity| identity.assertion.as_bytes() == sent.as_bytes());
+            if !ours {
+                return payload.end_with_graphql_error(
+                    unauthenticated(format!("`{IDENTITY_HEADER}` is set by the gateway, not by clients")),
+                    StatusCode::UNAUTHORIZED,
+                );
+            }
+        }
+        if payload.context.get_ref::<VerifiedIdentity>().is_some() {
+            return payload.proceed();
+        }
+        let Some(value) = payload.router_http_request.headers.get("authorization") else {
+            return payload.proceed();
+        };
+        let verified = match bearer(value.as_bytes()) {
+            Ok(token) => self.verify(&token).await,
+            Err(err) => Err(err),
+        };
+        match verified {
+            Ok(identity) => {
+                payload.context.insert(identity);
+                payload.proceed()
+            }
+            Err(InvalidToken(reason)) => {
+                tracing::info!(reason, "token refused");
+                payload.end_with_graphql_error(unauthenticated(reason), StatusCode::UNAUTHORIZED)
+            }
+        }
+    }
+
     async fn on_subgraph_execute<'exec>(
         &'exec self,
         mut payload: OnSubgraphExecuteStartHookPayload<'exec>,
@@ -323,9 +515,11 @@ impl RouterPlugin for IdentityPlugin {
         headers.remove("authorization");
         headers.remove(IDENTITY_HEADER);
         if let Some(identity) = payload.context.get_ref::<VerifiedIdentity>() {
-            let assertion = identity.assertion.clone();
+            let assertion = self.assertion_now(&identity, now_secs());
             drop(identity);
-            payload.execution_request.headers.insert(IDENTITY_HEADER, assertion);
+            if let Some(assertion) = assertion {
+                payload.execution_request.headers.insert(IDENTITY_HEADER, assertion);
+            }
         }
         payload.proceed()
     }
@@ -382,6 +576,77 @@ mod tests {
         )
         .unwrap();
         assert_eq!(decoded.claims.sub, identity.subject);
+    }
+
+    #[tokio::test]
+    async fn the_coprocessor_adds_the_assertion_to_a_valid_callers_headers_only() {
+        let plugin = plugin("s");
+        let request = |authorization: Option<String>| {
+            let mut headers = serde_json::json!({ "x-identity": ["forged"], "accept": ["application/json"] });
+            if let Some(value) = authorization {
+                headers["authorization"] = serde_json::json!([value]);
+            }
+            serde_json::json!({ "version": 1, "stage": "graphql.analysis", "id": "1", "headers": headers })
+        };
+        let valid = plugin
+            .coprocessor_reply(&request(Some(format!("Bearer {}", token("s", "ecommerce", 60, None)))))
+            .await;
+        assert_eq!(valid["control"], "continue");
+        let assertion = valid["headers"]["x-identity"][0].as_str().unwrap();
+        assert_ne!(assertion, "forged");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[ASSERTION_AUDIENCE]);
+        validation.set_issuer(&[ASSERTION_ISSUER]);
+        jsonwebtoken::decode::<Claims>(assertion, &DecodingKey::from_secret(b"identity"), &validation).unwrap();
+        assert_eq!(
+            valid["headers"]["accept"],
+            serde_json::json!(["application/json"]),
+            "the rest is kept"
+        );
+
+        for bad in [
+            None,
+            Some("Bearer not.a.token".to_owned()),
+            Some("Basic abc".to_owned()),
+        ] {
+            let reply = plugin.coprocessor_reply(&request(bad.clone())).await;
+            assert_eq!(reply["control"], "continue", "{bad:?}");
+            assert!(reply["headers"].get("x-identity").is_none(), "{bad:?}: {reply}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_subscription_gets_fresh_assertions_until_the_token_expires() {
+        let plugin = plugin("s");
+        let identity = plugin.verify(&token("s", "ecommerce", 600, None)).await.unwrap();
+        let start = identity.asserted.iat;
+        assert_eq!(
+            plugin.assertion_now(&identity, start + 10),
+            Some(identity.assertion.clone())
+        );
+        let later = plugin.assertion_now(&identity, start + 120).unwrap();
+        assert_ne!(later, identity.assertion);
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[ASSERTION_AUDIENCE]);
+        validation.set_issuer(&[ASSERTION_ISSUER]);
+        validation.validate_exp = false;
+        let fresh = jsonwebtoken::decode::<Claims>(
+            later.to_str().unwrap(),
+            &DecodingKey::from_secret(b"identity"),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(
+            (fresh.iat, fresh.exp),
+            (start + 120, start + 120 + ASSERTION_TTL_SECONDS)
+        );
+        assert_eq!(fresh.sub, identity.subject);
+        assert_eq!(
+            plugin.assertion_now(&identity, identity.token_expires),
+            None,
+            "not past the token"
+        );
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ mod security;
 mod shop;
 mod subscriptions;
 mod webhooks;
+mod websocket;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -173,7 +174,11 @@ impl TestPlatform {
     /// (the same Redis bus, for the replicas to share events), behind a gateway of its
     /// own.
     pub async fn start_replica(&self, jobs: &platform::JobSettings) -> Replica {
-        let listen: platform::PerContext = self.urls.keys().map(|name| (name.clone(), "127.0.0.1:0".into())).collect();
+        let listen: platform::PerContext = self
+            .urls
+            .keys()
+            .map(|name| (name.clone(), "127.0.0.1:0".into()))
+            .collect();
         let shutdown = CancellationToken::new();
         let running = platform::start(&self.urls, &listen, jobs, &shutdown, &|_, router| router)
             .await
