@@ -195,8 +195,8 @@ async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
 
 /// The deployment shape: two replicas of every service on the same PostgreSQL
 /// databases and Redis streams, each behind its own gateway. The customer checks out
-/// through the first and follows the order through the second: every status once, in
-/// order, although two of every relay, consumer and job ran.
+/// through the first and follows the order over graphql-ws through the second: every
+/// status once, in order, although two of every relay, consumer and job ran.
 #[tokio::test]
 async fn two_replicas_of_every_service_on_postgres_and_redis_show_the_journey_once() {
     let Some(redis) = kernel_infra::testing::redis_url().await else {
@@ -217,22 +217,27 @@ async fn two_replicas_of_every_service_on_postgres_and_redis_show_the_journey_on
     let replica = platform.start_replica(&jobs).await;
     stocked_product(&platform, "LIVE-TWO", 2500, 5).await;
     let customer = Customer::new();
-    let mut events = Events::open_at(
-        &platform,
-        &replica.url,
-        Transport::Sse,
-        Some(&customer.token),
-        MY_ORDER_UPDATES,
-        json!({}),
-    )
-    .await;
+    let mut client = crate::websocket::WsClient::connect_at(&replica.url, Some(&customer.token)).await;
+    client.subscribe("mine", MY_ORDER_UPDATES, json!({})).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let order = place_paid_order(&platform, &customer, "LIVE-TWO").await;
 
-    let updates = statuses_until_delivered(&mut events, &order).await;
-    let statuses: Vec<&str> = updates.iter().map(|u| u["to"].as_str().unwrap()).collect();
+    let mut statuses = Vec::new();
+    while let Some(message) = client.next(Duration::from_secs(30)).await {
+        assert_eq!(message["type"], "next", "{message}");
+        let update = &message["payload"]["data"]["myOrderUpdates"];
+        assert_eq!(update["orderId"], order.as_str(), "{message}");
+        assert_eq!(
+            update["order"]["items"][0]["product"]["name"], "Product LIVE-TWO",
+            "{message}"
+        );
+        statuses.push(update["to"].as_str().unwrap().to_owned());
+        if update["to"] == "DELIVERED" {
+            break;
+        }
+    }
     assert_eq!(statuses, JOURNEY, "every status once, in order");
-    assert!(events.next(Duration::from_secs(2)).await.is_none(), "nothing twice");
+    assert!(client.next(Duration::from_secs(2)).await.is_none(), "nothing twice");
     let order_id = uuid::Uuid::try_parse(&order).unwrap();
     let shipments = replica
         .contexts
@@ -923,5 +928,66 @@ async fn a_subscription_resumes_across_a_supergraph_reload_without_losing_an_eve
         );
     }
     assert!(events.next(Duration::from_secs(2)).await.is_none(), "nothing twice");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_flash_sale_watcher_that_reconnects_gets_the_sales_it_missed_in_its_category_once() {
+    let platform = TestPlatform::start().await;
+    let admin = platform.admin_token();
+    let first = stocked_product(&platform, "SALE-R1", 1000, 5).await;
+    let second = stocked_product(&platform, "SALE-R2", 1000, 5).await;
+    let garden = crate::shop::new_product(&platform, "Hose", "garden", 1000, "SALE-R3", false).await;
+    let put_on_sale = async |product: &str| {
+        let ends_at = (chrono::Utc::now() + chrono::Duration::seconds(30)).to_rfc3339();
+        let input = json!({ "input": {
+            "productId": product, "price": { "amount": 700, "currency": "USD" }, "endsAt": ends_at,
+        }});
+        let (_, body) = platform.post_as(Some(&admin), SCHEDULE_FLASH_SALE, input).await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["scheduleFlashSale"]["id"].as_str().unwrap().to_owned()
+    };
+    let query = "subscription($category: String, $after: ID) { flashSaleStarted(category: $category, after: $after) { eventId sale { id } } }";
+
+    // The first connection sees the first sale, then drops.
+    let mut events = Events::open(
+        &platform,
+        Transport::Sse,
+        None,
+        query,
+        json!({ "category": "electronics" }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    put_on_sale(&first).await;
+    let seen = events.next(Duration::from_secs(15)).await.expect("the first sale");
+    let seen = seen["data"]["flashSaleStarted"].clone();
+    drop(events);
+
+    // While it is away a sale starts in its category and one in another.
+    let missed = put_on_sale(&second).await;
+    put_on_sale(&garden).await;
+    let variables = json!({ "category": "electronics", "after": seen["eventId"] });
+    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
+    let result = events.next(Duration::from_secs(15)).await.expect("the missed sale");
+    assert!(result["errors"].is_null(), "{result}");
+    assert_eq!(
+        result["data"]["flashSaleStarted"]["sale"]["id"],
+        missed.as_str(),
+        "{result}"
+    );
+    assert!(
+        events.next(Duration::from_secs(2)).await.is_none(),
+        "nothing else, nothing twice"
+    );
+
+    // An `after` that is not an announcement is refused.
+    let variables = json!({ "after": uuid::Uuid::now_v7().to_string() });
+    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
     platform.stop().await;
 }

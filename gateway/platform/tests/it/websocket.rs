@@ -16,23 +16,29 @@ use crate::shop::{Customer, add_to_cart, checkout, stocked_product};
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A graphql-transport-ws client on one connection.
-struct WsClient {
+pub struct WsClient {
     socket: Socket,
 }
 
 impl WsClient {
     /// Connects and initialises; with `token`, as that caller.
-    async fn connect(platform: &TestPlatform, token: Option<&str>) -> Self {
+    pub async fn connect(platform: &TestPlatform, token: Option<&str>) -> Self {
+        Self::connect_at(&platform.url, token).await
+    }
+
+    /// [`WsClient::connect`] to the gateway at `url`.
+    pub async fn connect_at(url: &str, token: Option<&str>) -> Self {
         let payload = token.map_or(
             json!({}),
             |token| json!({ "headers": { "authorization": format!("Bearer {token}") } }),
         );
-        Self::connect_with(platform, payload).await
+        Self::connect_with(url, payload).await
     }
 
-    /// Connects and initialises with `payload` in `connection_init`.
-    async fn connect_with(platform: &TestPlatform, payload: Value) -> Self {
-        let url = format!("{}/graphql", platform.url.replacen("http://", "ws://", 1));
+    /// Connects to the gateway at `url` and initialises with `payload` in
+    /// `connection_init`.
+    async fn connect_with(url: &str, payload: Value) -> Self {
+        let url = format!("{}/graphql", url.replacen("http://", "ws://", 1));
         let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
@@ -55,14 +61,14 @@ impl WsClient {
             .unwrap();
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
             .await;
     }
 
     /// The next protocol message (pings answered on the way), or `None` when the
     /// connection closes or stays quiet for `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<Value> {
+    pub async fn next(&mut self, wait: Duration) -> Option<Value> {
         loop {
             let message = tokio::time::timeout(wait, self.socket.next()).await.ok()??.ok()?;
             let Message::Text(text) = message else {
@@ -158,8 +164,11 @@ async fn a_graphql_ws_client_watches_its_order_to_delivered_and_nobody_else_may(
     // A token that is not valid, or an identity assertion of the client's own making,
     // is refused when it subscribes.
     let mut forged = WsClient::connect(&platform, Some("not.a.token")).await;
-    let mut asserted =
-        WsClient::connect_with(&platform, json!({ "headers": { "x-identity": customer.assertion() } })).await;
+    let mut asserted = WsClient::connect_with(
+        &platform.url,
+        json!({ "headers": { "x-identity": customer.assertion() } }),
+    )
+    .await;
     for client in [&mut forged, &mut asserted] {
         client.subscribe("f", ORDER_STATUS, json!({ "id": order })).await;
         let refused = client.next(Duration::from_secs(10)).await.expect("an answer");

@@ -9,6 +9,7 @@ use kernel::{EventEnvelope, Money};
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, internal};
 use kernel_infra::live::LiveFeed;
+use kernel_infra::outbox::Since;
 use products_domain::{FlashSale, FlashSaleId, FlashSaleStatus, ProductEvent, ProductId};
 use serde::Deserialize;
 
@@ -142,6 +143,9 @@ impl FlashSaleStartedObject {
 
 pub struct Subscription;
 
+/// How many announcements a resuming `flashSaleStarted` reads through at most.
+const MAX_SCANNED: u64 = 100_000;
+
 #[async_graphql::Subscription]
 impl Subscription {
     /// Every new price of one product from now on. A client that reconnects passes the
@@ -179,14 +183,42 @@ impl Subscription {
     }
 
     /// Every flash sale that starts from now on, optionally only in one category (and
-    /// its sub-categories).
+    /// its sub-categories). A client that reconnects passes the `eventId` of the last
+    /// announcement it saw as `after`, and first receives the sales that started since,
+    /// in order, then the live ones, each once. It may be up to 100,000 announcements
+    /// behind.
     async fn flash_sale_started(
         &self,
         ctx: &Context<'_>,
         category: Option<String>,
+        after: Option<ID>,
     ) -> Result<impl Stream<Item = FlashSaleStartedObject> + use<>> {
-        let feed = ctx.data_unchecked::<LiveFeed>().events();
+        // Listen before reading what was missed, so nothing falls between the two.
+        let live = ctx.data_unchecked::<LiveFeed>().events();
         let db = ctx.data_unchecked::<crate::Catalog>().db().clone();
+        let missed = match after {
+            None => Vec::new(),
+            Some(after) => {
+                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
+                match kernel_infra::outbox::recorded_since(
+                    &db,
+                    ProductEvent::FLASH_SALE_STARTED,
+                    after,
+                    MAX_SCANNED,
+                    |_| true,
+                )
+                .await
+                .map_err(internal)?
+                {
+                    Since::Events(missed) => missed,
+                    Since::Unknown => return Err(bad_input("`after` is not a flash sale announcement")),
+                    Since::TooFarBehind => {
+                        return Err(bad_input("too far behind to resume; subscribe without `after`"));
+                    }
+                }
+            }
+        };
+        let feed = kernel_infra::live::missed_then_live(missed, live);
         Ok(feed
             .filter_map(|event| futures::future::ready(FlashSaleStartedObject::from_event(&event)))
             .filter_map(move |started| {
