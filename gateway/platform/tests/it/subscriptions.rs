@@ -152,7 +152,8 @@ async fn statuses_until_delivered(events: &mut Events, order: &str) -> Vec<Value
     updates
 }
 
-const JOURNEY: [&str; 6] = [
+/// An order's statuses from placement to delivery.
+pub const JOURNEY: [&str; 6] = [
     "PENDING",
     "AWAITING_PAYMENT",
     "PAID",
@@ -168,15 +169,12 @@ async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
     platform.stop().await;
 }
 
-/// The production wiring: PostgreSQL, and events through Redis Streams, so the
-/// consumers that move the order on and the live feed read them from Redis.
-#[tokio::test]
-async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
-    let Some(redis) = kernel_infra::testing::redis_url().await else {
-        return;
-    };
+/// Fast jobs with the Redis Streams bus under a fresh key prefix: the Redis URL, the
+/// prefix and the settings, when both Redis and PostgreSQL are reachable.
+async fn redis_and_postgres_jobs() -> Option<(String, String, platform::JobSettings)> {
+    let redis = kernel_infra::testing::redis_url().await?;
     if !Backend::all().await.contains(&Backend::Postgres) {
-        return;
+        return None;
     }
     let prefix = format!("test-platform-{}", uuid::Uuid::now_v7().simple());
     let jobs = platform::JobSettings {
@@ -185,6 +183,16 @@ async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
             ..RedisBusSettings::new(&redis)
         }),
         ..fast_jobs()
+    };
+    Some((redis, prefix, jobs))
+}
+
+/// The production wiring: PostgreSQL, and events through Redis Streams, so the
+/// consumers that move the order on and the live feed read them from Redis.
+#[tokio::test]
+async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
+    let Some((redis, prefix, jobs)) = redis_and_postgres_jobs().await else {
+        return;
     };
     let platform = TestPlatform::start_with(Backend::Postgres, jobs).await;
     watch_the_journey(&platform, "LIVE-REDIS").await;
@@ -199,19 +207,8 @@ async fn on_postgres_and_redis_streams_the_journey_shows_up_live_too() {
 /// status once, in order, although two of every relay, consumer and job ran.
 #[tokio::test]
 async fn two_replicas_of_every_service_on_postgres_and_redis_show_the_journey_once() {
-    let Some(redis) = kernel_infra::testing::redis_url().await else {
+    let Some((redis, prefix, jobs)) = redis_and_postgres_jobs().await else {
         return;
-    };
-    if !Backend::all().await.contains(&Backend::Postgres) {
-        return;
-    }
-    let prefix = format!("test-replicas-{}", uuid::Uuid::now_v7().simple());
-    let jobs = platform::JobSettings {
-        redis_bus: Some(RedisBusSettings {
-            prefix: prefix.clone(),
-            ..RedisBusSettings::new(&redis)
-        }),
-        ..fast_jobs()
     };
     let platform = TestPlatform::start_with(Backend::Postgres, jobs.clone()).await;
     let replica = platform.start_replica(&jobs).await;

@@ -143,6 +143,11 @@ impl Partner {
     }
 }
 
+/// The body of a GET.
+async fn text_of(platform: &TestPlatform, url: &str) -> String {
+    platform.client().get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// A customer buys one unit of a new product; returns the order id.
 async fn an_order(platform: &TestPlatform, sku: &str) -> String {
     stocked_product(platform, sku, 2_500, 5).await;
@@ -250,15 +255,11 @@ async fn events_reach_a_partner_signed_and_retried_and_every_attempt_is_readable
         assert_eq!((status, code(&body)), (200, "FORBIDDEN"), "{body}");
 
         // The retries were counted, in Prometheus' format.
-        let metrics = platform
-            .client()
-            .get(platform.endpoints["notifications"].replace("/graphql", "/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = text_of(
+            &platform,
+            &platform.endpoints["notifications"].replace("/graphql", "/metrics"),
+        )
+        .await;
         let value = |name: &str| -> f64 {
             metrics
                 .lines()
@@ -269,15 +270,7 @@ async fn events_reach_a_partner_signed_and_retried_and_every_attempt_is_readable
         assert!(value("orders_created_total") >= 1.0, "{metrics}");
         assert!(metrics.contains("relay_lag_ms_count{producer=\"orders\"}"), "{metrics}");
         // The gateway exports its own.
-        let gateway_metrics = platform
-            .client()
-            .get(format!("{}/metrics", platform.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let gateway_metrics = text_of(&platform, &format!("{}/metrics", platform.url)).await;
         assert!(gateway_metrics.contains("# TYPE hive_router_"), "{gateway_metrics}");
         platform.stop().await;
     }

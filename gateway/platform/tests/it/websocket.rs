@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::TestPlatform;
 use crate::shop::{Customer, add_to_cart, checkout, stocked_product};
+use crate::subscriptions::JOURNEY;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -92,15 +93,6 @@ const ORDER_STATUS: &str = "subscription($id: ID!) { orderStatusChanged(orderId:
 
 const MY_ORDERS: &str =
     "subscription { myOrderUpdates { eventId orderId from to order { id items { product { name } } } } }";
-
-const JOURNEY: [&str; 6] = [
-    "PENDING",
-    "AWAITING_PAYMENT",
-    "PAID",
-    "FULFILLING",
-    "SHIPPED",
-    "DELIVERED",
-];
 
 #[tokio::test]
 async fn a_graphql_ws_client_watches_its_order_to_delivered_and_nobody_else_may() {
