@@ -409,8 +409,12 @@ pub fn gateway_env(dir: &Path, supergraph: &str, port: u16) -> anyhow::Result<Ve
     std::fs::create_dir_all(dir)?;
     let config = dir.join("router.config.yaml");
     let supergraph_path = dir.join("supergraph.graphql");
-    // Each gateway serves its identity coprocessor on a socket of its own.
-    let socket = std::env::temp_dir().join(format!("ecommerce-gateway-{port}.sock"));
+    // Each gateway serves its identity coprocessor on a socket of its own, beside its
+    // files; a Unix socket's path must stay short (108 bytes), else it goes in /tmp.
+    let socket = std::path::absolute(dir.join("identity.sock"))
+        .ok()
+        .filter(|path| path.as_os_str().len() < 100)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("ecommerce-gateway-{port}.sock")));
     std::fs::write(
         &config,
         include_str!("../../router.config.yaml")

@@ -183,7 +183,9 @@ impl TestPlatform {
         let running = platform::start(&self.urls, &listen, jobs, &shutdown, &|_, router| router)
             .await
             .unwrap();
-        let dir = self.dir.join(format!("replica-{}", uuid::Uuid::now_v7().simple()));
+        let dir = self
+            .dir
+            .join(format!("replica-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
         let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         wait_until_ready(&self.client, &url).await;
         Replica {
@@ -207,7 +209,9 @@ impl TestPlatform {
     /// A second gateway over the same subgraphs, its configuration edited by `edit` and
     /// with `env` added: for rows that need a production-mode or tightly limited one.
     pub async fn another_gateway(&self, edit: impl Fn(&str) -> String, env: &[(&str, &str)]) -> AnotherGateway {
-        let dir = self.dir.join(format!("another-{}", uuid::Uuid::now_v7().simple()));
+        let dir = self
+            .dir
+            .join(format!("gw-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
         let (process, url) = spawn_gateway(&dir, &self.endpoints, &edit, env);
         wait_until_ready(&self.client, &url).await;
         AnotherGateway {
