@@ -988,3 +988,29 @@ async fn a_flash_sale_watcher_that_reconnects_gets_the_sales_it_missed_in_its_ca
     );
     platform.stop().await;
 }
+
+/// More open subscriptions than Hive Router's default limit of long-lived clients (128)
+/// on one gateway: every one is accepted and every one receives the change.
+#[tokio::test]
+async fn a_gateway_holds_more_than_128_subscriptions_and_feeds_them_all() {
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "LIVE-MANY", 1000, 5).await;
+    let query = "subscription($id: ID!) { priceChanged(productId: $id) { newPrice { amount } } }";
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        all.push(Events::open(&platform, Transport::Sse, None, query, json!({ "id": product })).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = platform
+        .post_admin(
+            "mutation($id: ID!) { changePrice(id: $id, price: { amount: 1234, currency: \"USD\" }) { id } }",
+            json!({ "id": product }),
+        )
+        .await;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+    for events in &mut all {
+        let result = events.next(Duration::from_secs(15)).await.expect("the change");
+        assert_eq!(result["data"]["priceChanged"]["newPrice"]["amount"], 1234, "{result}");
+    }
+    platform.stop().await;
+}
