@@ -175,7 +175,24 @@ pub async fn checkout(
     let input = json!({ "input": {
         "cartId": cart_id, "couponCode": coupon, "paymentMethod": method, "idempotencyKey": key,
     }});
-    platform.post_as(Some(&customer.token), CHECKOUT, input).await.1
+    let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
+    if body["data"]["checkout"]["status"] == "COMPLETED" {
+        // Cart closes the cart when it hears of the checkout. Until then an item the
+        // customer adds goes into the cart being closed (docs/architecture.md), so a
+        // test that shops on waits for it.
+        eventually("the cart is closed", || async {
+            let (_, cart) = platform
+                .post_as(
+                    Some(&customer.token),
+                    "query($id: ID!) { cart(id: $id) { status } }",
+                    json!({ "id": cart_id }),
+                )
+                .await;
+            cart["data"]["cart"]["status"] == "CHECKED_OUT"
+        })
+        .await;
+    }
+    body
 }
 
 /// The steps of a session with `outcome`, in order.

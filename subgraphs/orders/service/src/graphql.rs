@@ -496,7 +496,11 @@ impl Subscription {
                 .ok_or_else(|| bad_input("`after` is not an update of this order"))?
             }
         };
-        let events = kernel_infra::live::missed_then_live(missed, live);
+        // An order's events are keyed by its id: every other order's are passed by with
+        // a string comparison, before any payload is read.
+        let key = id.to_string();
+        let events = kernel_infra::live::missed_then_live(missed, live)
+            .filter(move |event| futures::future::ready(event.partition_key == key));
         let order = id.as_uuid();
         Ok(updates(events, move |update| {
             update.order_id == order && caller.may_act_for(update.user_id)

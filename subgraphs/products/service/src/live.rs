@@ -176,8 +176,14 @@ impl Subscription {
             }
         };
         let events = kernel_infra::live::missed_then_live(missed, live);
+        // A product's events are keyed by its id: every other product's are passed by
+        // with a string comparison, before any payload is read.
+        let key = id.to_string();
         Ok(events.filter_map(move |event| {
-            let change = PriceChangeObject::from_event(&event).filter(|c| c.payload.product_id == id);
+            let change = (event.partition_key == key)
+                .then(|| PriceChangeObject::from_event(&event))
+                .flatten()
+                .filter(|c| c.payload.product_id == id);
             futures::future::ready(change)
         }))
     }
