@@ -4,7 +4,8 @@
 //! A [`LiveFeed`] is a bus consumer like any other, so a subscriber only ever sees
 //! events whose transaction committed. Delivery is at least once; each subscriber's
 //! stream skips an event id it has already passed on. A subscriber that falls more
-//! than the feed's capacity behind misses events and is told so in the log.
+//! than the feed's capacity behind would miss events: its stream ends instead, so the
+//! client resubscribes with the last event id it saw and misses nothing.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::sync::broadcast;
 
 use crate::bus::{Delivery, EventHandler, Subscription};
 
-/// How many events a slow subscriber may fall behind before it misses some.
+/// How many events a slow subscriber may fall behind before its stream ends.
 const CAPACITY: usize = 4096;
 /// How many recent event ids a subscriber remembers to skip redeliveries.
 const RECENT_EVENTS: usize = 256;
@@ -50,7 +51,8 @@ impl LiveFeed {
         }
     }
 
-    /// The events from now on, each once.
+    /// The events from now on, each once; the stream ends when the subscriber falls
+    /// too far behind.
     pub fn events(&self) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
         let receiver = self.sender.subscribe();
         let recent = VecDeque::with_capacity(RECENT_EVENTS);
@@ -68,7 +70,11 @@ impl LiveFeed {
                         return Some((event, (receiver, recent)));
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "a subscription fell behind its live feed and missed events");
+                        tracing::warn!(
+                            missed,
+                            "a subscription fell behind its live feed; it ends, to be resumed"
+                        );
+                        return None;
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }
@@ -135,6 +141,25 @@ mod tests {
         let second: Vec<_> = second.map(|e| e.payload["n"].clone()).collect().await;
         assert_eq!(first, [1, 2]);
         assert_eq!(second, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_too_far_behind_ends_rather_than_skip_events() {
+        let feed = LiveFeed::new("test.live", &["ecommerce.test.ping.sent.v1"]);
+        let mut slow = std::pin::pin!(feed.events());
+        let fast = feed.events();
+        let total = u32::try_from(CAPACITY).unwrap() + 10;
+        let reader = tokio::spawn(fast.take(total as usize).count());
+        for n in 0..total {
+            feed.handle(&envelope(n)).await.unwrap();
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            reader.await.unwrap(),
+            total as usize,
+            "one that keeps up gets every event"
+        );
+        assert!(slow.next().await.is_none(), "the slow one ends");
     }
 
     #[tokio::test]
