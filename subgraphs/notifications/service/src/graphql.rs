@@ -238,6 +238,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The event types a partner can subscribe a webhook to.
+    #[graphql(directive = kernel_infra::graphql::directives::cost::apply(1))]
     async fn webhook_event_types(&self) -> Vec<String> {
         WEBHOOK_EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect()
     }
