@@ -313,7 +313,8 @@ impl Mutation {
         Ok(row.into())
     }
 
-    /// Tries a DEAD delivery again, with a fresh retry schedule.
+    /// Tries a DEAD delivery once more, at once; if that attempt fails too, it is dead
+    /// again.
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn redeliver_webhook(&self, ctx: &Context<'_>, delivery_id: ID) -> Result<WebhookDelivery> {
         let owner = owner(ctx)?;

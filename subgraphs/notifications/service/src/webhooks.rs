@@ -286,7 +286,8 @@ impl Webhooks {
             .await
     }
 
-    /// A dead delivery is given a fresh schedule and attempted again at once.
+    /// A dead delivery is attempted once more, at once. Its schedule is spent, so if
+    /// that attempt fails it is dead again (and announced again).
     ///
     /// # Errors
     /// NOT_FOUND (also another partner's), BAD_USER_INPUT when it is not dead, a
@@ -306,7 +307,7 @@ impl Webhooks {
             .into());
         }
         let now = Utc::now();
-        // Its attempts are kept and numbered on; the schedule starts over.
+        // Its attempts are kept and numbered on.
         delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
