@@ -53,6 +53,15 @@ pub async fn ok(platform: &TestPlatform, token: &str, query: &str, variables: Va
     body["data"].clone()
 }
 
+/// An admin sets a product's price (USD minor units).
+pub async fn change_price(platform: &TestPlatform, product: &str, amount: i64) {
+    let mutation = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
+    let (status, body) = platform
+        .post_admin(mutation, json!({ "id": product, "amount": amount }))
+        .await;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+}
+
 /// A product with one SKU, created by an admin and published unless `draft`.
 pub async fn new_product(
     platform: &TestPlatform,

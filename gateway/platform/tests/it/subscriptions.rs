@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use kernel_infra::redis_bus::RedisBusSettings;
 
-use crate::shop::{Customer, add_to_cart, checkout, stocked_product};
+use crate::shop::{Customer, add_to_cart, change_price, checkout, stocked_product};
 use crate::{Backend, TestPlatform, fast_jobs};
 
 const MY_ORDER_UPDATES: &str = "subscription { myOrderUpdates { eventId orderId from to reason \
@@ -121,6 +121,16 @@ impl Events {
             return Some(Some(result));
         }
     }
+}
+
+/// Subscribes with `variables` and expects BAD_USER_INPUT.
+async fn assert_refused(platform: &TestPlatform, token: Option<&str>, query: &str, variables: Value) {
+    let mut events = Events::open(platform, Transport::Sse, token, query, variables).await;
+    let refused = events.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
 }
 
 /// Checks out one unit of a fresh product as `customer`; returns the order id.
@@ -379,12 +389,8 @@ async fn anyone_may_follow_a_products_price_and_sees_each_new_one() {
     let mut events = Events::open(&platform, Transport::Sse, None, query, json!({ "id": product })).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let change = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
     for amount in [1200, 900] {
-        let (status, body) = platform
-            .post_admin(change, json!({ "id": product, "amount": amount }))
-            .await;
-        assert!(status == 200 && body["errors"].is_null(), "{body}");
+        change_price(&platform, &product, amount).await;
     }
     let mut seen = Vec::new();
     while seen.len() < 2 {
@@ -497,12 +503,7 @@ async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice
 
     // An `after` that is not an update of this order is refused.
     let variables = json!({ "id": order, "after": uuid::Uuid::now_v7().to_string() });
-    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
-    let refused = events.next(Duration::from_secs(10)).await.unwrap();
-    assert_eq!(
-        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{refused}"
-    );
+    assert_refused(&platform, Some(&customer.token), query, variables).await;
     platform.stop().await;
 }
 
@@ -791,13 +792,7 @@ async fn a_price_follower_that_reconnects_gets_the_changes_it_missed_in_order_on
     let platform = TestPlatform::start().await;
     let product = stocked_product(&platform, "LIVE-10", 1000, 5).await;
     let query = "subscription($id: ID!, $after: ID) { priceChanged(productId: $id, after: $after) { eventId newPrice { amount } } }";
-    let change = async |amount: i64| {
-        let mutation = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
-        let (status, body) = platform
-            .post_admin(mutation, json!({ "id": product, "amount": amount }))
-            .await;
-        assert!(status == 200 && body["errors"].is_null(), "{body}");
-    };
+    let change = async |amount: i64| change_price(&platform, &product, amount).await;
 
     // The first connection sees one change, then drops.
     let mut events = Events::open(&platform, Transport::Sse, None, query, json!({ "id": product })).await;
@@ -828,12 +823,7 @@ async fn a_price_follower_that_reconnects_gets_the_changes_it_missed_in_order_on
 
     // An `after` that is not a change of this product is refused.
     let variables = json!({ "id": product, "after": uuid::Uuid::now_v7().to_string() });
-    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
-    let refused = events.next(Duration::from_secs(10)).await.unwrap();
-    assert_eq!(
-        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{refused}"
-    );
+    assert_refused(&platform, None, query, variables).await;
     platform.stop().await;
 }
 
@@ -859,13 +849,7 @@ async fn a_subscription_resumes_across_a_supergraph_reload_without_losing_an_eve
         let variables = json!({ "id": product, "after": after });
         Events::open_at(&platform, &gateway.url, Transport::Sse, None, query, variables).await
     };
-    let change = async |amount: i64| {
-        let mutation = "mutation($id: ID!, $amount: Long!) { changePrice(id: $id, price: { amount: $amount, currency: \"USD\" }) { id } }";
-        let (status, body) = platform
-            .post_admin(mutation, json!({ "id": product, "amount": amount }))
-            .await;
-        assert!(status == 200 && body["errors"].is_null(), "{body}");
-    };
+    let change = async |amount: i64| change_price(&platform, &product, amount).await;
     let mut events = open(None).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     change(1100).await;
@@ -984,12 +968,7 @@ async fn a_flash_sale_watcher_that_reconnects_gets_the_sales_it_missed_in_its_ca
 
     // An `after` that is not an announcement is refused.
     let variables = json!({ "after": uuid::Uuid::now_v7().to_string() });
-    let mut events = Events::open(&platform, Transport::Sse, None, query, variables).await;
-    let refused = events.next(Duration::from_secs(10)).await.unwrap();
-    assert_eq!(
-        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{refused}"
-    );
+    assert_refused(&platform, None, query, variables).await;
     platform.stop().await;
 }
 
