@@ -94,10 +94,7 @@ impl SubgraphClient {
             .header("accept", "application/graphql-response+json, application/json")
             .json(&serde_json::json!({ "query": query, "variables": variables }));
         if let Some(trace_id) = &meta.trace_id {
-            request = request.header(
-                "traceparent",
-                format!("00-{trace_id}-{:016x}-01", uuid::Uuid::now_v7().as_u64_pair().1),
-            );
+            request = request.header("traceparent", traceparent(trace_id));
         }
         if let Some(correlation_id) = &meta.correlation_id {
             request = request.header("x-correlation-id", correlation_id);
@@ -126,4 +123,10 @@ impl SubgraphClient {
         serde_json::from_value(body["data"].clone())
             .map_err(|err| unavailable(format!("unexpected answer shape: {err}")))
     }
+}
+
+/// A W3C `traceparent` header value that continues the trace `trace_id` with a new span
+/// of ours.
+pub fn traceparent(trace_id: &str) -> String {
+    format!("00-{trace_id}-{:016x}-01", uuid::Uuid::now_v7().as_u64_pair().1)
 }

@@ -17,11 +17,15 @@ use kernel::id::EventId;
 use tokio::sync::broadcast;
 
 use crate::bus::{Delivery, EventHandler, Subscription};
+use crate::graphql::{bad_input, internal};
+use crate::outbox::Since;
 
 /// How many events a slow subscriber may fall behind before its stream ends.
 const CAPACITY: usize = 4096;
 /// How many recent event ids a subscriber remembers to skip redeliveries.
 const RECENT_EVENTS: usize = 256;
+/// How many events of the type a subscriber resuming across keys reads through at most.
+pub const MAX_RESUME_SCAN: u64 = 100_000;
 
 /// The fan-out of some event types to subscribers in this process.
 #[derive(Clone)]
@@ -80,6 +84,70 @@ impl LiveFeed {
                 }
             }
         })
+    }
+}
+
+impl LiveFeed {
+    /// [`LiveFeed::events`] of one partition key (an aggregate's id): every other key's
+    /// are passed by with a string comparison, before anyone reads their payload.
+    pub fn events_of(&self, key: String) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
+        self.events()
+            .filter(move |event| futures::future::ready(event.partition_key == key))
+    }
+}
+
+fn after_id(after: &str) -> async_graphql::Result<uuid::Uuid> {
+    uuid::Uuid::try_parse(after).map_err(|_| bad_input("`after` is not an event id"))
+}
+
+/// What a subscriber that resumes `after` (an event id it saw) missed of one partition
+/// key: the events of `event_type` recorded since, oldest first; none without `after`.
+///
+/// # Errors
+/// BAD_USER_INPUT when `after` is not such an event (`what` names it: "an update of
+/// this order"); INTERNAL when the database fails.
+pub async fn missed_of_key(
+    conn: &impl sea_orm::ConnectionTrait,
+    key: &str,
+    event_type: &str,
+    after: Option<&str>,
+    what: &str,
+) -> async_graphql::Result<Vec<EventEnvelope>> {
+    let Some(after) = after else {
+        return Ok(Vec::new());
+    };
+    crate::outbox::recorded_after(conn, key, event_type, after_id(after)?)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| bad_input(format!("`after` is not {what}")))
+}
+
+/// What a subscriber that resumes `after` missed across partition keys: the events of
+/// `event_type` recorded since that `keep` accepts, oldest first, reading through at
+/// most [`MAX_RESUME_SCAN`]; none without `after`.
+///
+/// # Errors
+/// BAD_USER_INPUT when `after` is not such an event (`what` names it) or the subscriber
+/// is further behind; INTERNAL when the database fails.
+pub async fn missed_since(
+    conn: &impl sea_orm::ConnectionTrait,
+    event_type: &str,
+    after: Option<&str>,
+    what: &str,
+    keep: impl Fn(&EventEnvelope) -> bool,
+) -> async_graphql::Result<Vec<EventEnvelope>> {
+    let Some(after) = after else {
+        return Ok(Vec::new());
+    };
+    match crate::outbox::recorded_since(conn, event_type, after_id(after)?, MAX_RESUME_SCAN, keep)
+        .await
+        .map_err(internal)?
+    {
+        Since::Events(missed) => Ok(missed),
+        Since::Unknown => Err(bad_input(format!("`after` is not {what}"))),
+        Since::TooFarBehind => Err(bad_input(
+            "too far behind to resume; load again what you follow and subscribe without `after`",
+        )),
     }
 }
 

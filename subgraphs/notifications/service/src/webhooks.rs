@@ -470,14 +470,7 @@ impl Webhooks {
             .header("x-webhook-attempt", number.to_string());
         // The event's trace goes on to the partner, as it came through the shop.
         if let Ok(envelope) = serde_json::from_str::<EventEnvelope>(&row.body) {
-            request = request.header(
-                "traceparent",
-                format!(
-                    "00-{}-{:016x}-01",
-                    envelope.trace_id,
-                    uuid::Uuid::now_v7().as_u64_pair().1
-                ),
-            );
+            request = request.header("traceparent", kernel_infra::client::traceparent(&envelope.trace_id));
         }
         match request.body(row.body.clone()).send().await {
             Ok(response) => AttemptOutcome::of_status(response.status().as_u16()),

@@ -17,7 +17,6 @@ use kernel_infra::identity::{require_any_role, require_user};
 use orders_domain::{Order, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
 
 use kernel_infra::live::LiveFeed;
-use kernel_infra::outbox::Since;
 
 use crate::live::StatusUpdate;
 use crate::orders::Orders;
@@ -457,10 +456,6 @@ impl OrderStatusUpdateObject {
 
 pub struct Subscription;
 
-/// How many status updates (of every customer) a resuming `myOrderUpdates` reads
-/// through at most to find the caller's.
-const MAX_SCANNED: u64 = 100_000;
-
 #[async_graphql::Subscription]
 impl Subscription {
     /// Every status change of one order from now on. A customer follows only their own
@@ -480,27 +475,16 @@ impl Subscription {
             return Err(not_found(format!("order {} does not exist", order_id.as_str())));
         }
         // Listen before reading what was missed, so nothing falls between the two.
-        let live = ctx.data_unchecked::<LiveFeed>().events();
-        let missed = match after {
-            None => Vec::new(),
-            Some(after) => {
-                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
-                kernel_infra::outbox::recorded_after(
-                    ctx.data_unchecked::<Orders>().db(),
-                    &id.to_string(),
-                    orders_domain::OrderEvent::STATUS_CHANGED,
-                    after,
-                )
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| bad_input("`after` is not an update of this order"))?
-            }
-        };
-        // An order's events are keyed by its id: every other order's are passed by with
-        // a string comparison, before any payload is read.
-        let key = id.to_string();
-        let events = kernel_infra::live::missed_then_live(missed, live)
-            .filter(move |event| futures::future::ready(event.partition_key == key));
+        let live = ctx.data_unchecked::<LiveFeed>().events_of(id.to_string());
+        let missed = kernel_infra::live::missed_of_key(
+            ctx.data_unchecked::<Orders>().db(),
+            &id.to_string(),
+            orders_domain::OrderEvent::STATUS_CHANGED,
+            after.as_ref().map(|id| id.as_str()),
+            "an update of this order",
+        )
+        .await?;
+        let events = kernel_infra::live::missed_then_live(missed, live);
         let order = id.as_uuid();
         Ok(updates(events, move |update| {
             update.order_id == order && caller.may_act_for(update.user_id)
@@ -520,30 +504,14 @@ impl Subscription {
         let user = require_user(ctx)?.user_id;
         // Listen before reading what was missed, so nothing falls between the two.
         let live = ctx.data_unchecked::<LiveFeed>().events();
-        let missed = match after {
-            None => Vec::new(),
-            Some(after) => {
-                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
-                let since = kernel_infra::outbox::recorded_since(
-                    ctx.data_unchecked::<Orders>().db(),
-                    orders_domain::OrderEvent::STATUS_CHANGED,
-                    after,
-                    MAX_SCANNED,
-                    |event| StatusUpdate::from_event(event).is_some_and(|update| update.user_id == user),
-                )
-                .await
-                .map_err(internal)?;
-                match since {
-                    Since::Events(missed) => missed,
-                    Since::Unknown => return Err(bad_input("`after` is not an order update")),
-                    Since::TooFarBehind => {
-                        return Err(bad_input(
-                            "too far behind to resume; load your orders again and subscribe without `after`",
-                        ));
-                    }
-                }
-            }
-        };
+        let missed = kernel_infra::live::missed_since(
+            ctx.data_unchecked::<Orders>().db(),
+            orders_domain::OrderEvent::STATUS_CHANGED,
+            after.as_ref().map(|id| id.as_str()),
+            "an order update",
+            |event| StatusUpdate::from_event(event).is_some_and(|update| update.user_id == user),
+        )
+        .await?;
         let events = kernel_infra::live::missed_then_live(missed, live);
         Ok(updates(events, move |update| update.user_id == user))
     }

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kernel::{EventEnvelope, Money};
 use kernel_infra::graphql::money::MoneyObject;
-use kernel_infra::graphql::{bad_input, internal};
 use kernel_infra::live::LiveFeed;
-use kernel_infra::outbox::Since;
 use products_domain::{FlashSale, FlashSaleId, FlashSaleStatus, ProductEvent, ProductId};
 use serde::Deserialize;
 
@@ -143,9 +141,6 @@ impl FlashSaleStartedObject {
 
 pub struct Subscription;
 
-/// How many announcements a resuming `flashSaleStarted` reads through at most.
-const MAX_SCANNED: u64 = 100_000;
-
 #[async_graphql::Subscription]
 impl Subscription {
     /// Every new price of one product from now on. A client that reconnects passes the
@@ -159,31 +154,18 @@ impl Subscription {
     ) -> Result<impl Stream<Item = PriceChangeObject> + use<>> {
         let id = parse_id(&product_id)?.as_uuid();
         // Listen before reading what was missed, so nothing falls between the two.
-        let live = ctx.data_unchecked::<LiveFeed>().events();
-        let missed = match after {
-            None => Vec::new(),
-            Some(after) => {
-                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
-                kernel_infra::outbox::recorded_after(
-                    ctx.data_unchecked::<crate::Catalog>().db(),
-                    &id.to_string(),
-                    ProductEvent::PRICE_CHANGED,
-                    after,
-                )
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| bad_input("`after` is not a price change of this product"))?
-            }
-        };
+        let live = ctx.data_unchecked::<LiveFeed>().events_of(id.to_string());
+        let missed = kernel_infra::live::missed_of_key(
+            ctx.data_unchecked::<crate::Catalog>().db(),
+            &id.to_string(),
+            ProductEvent::PRICE_CHANGED,
+            after.as_ref().map(|id| id.as_str()),
+            "a price change of this product",
+        )
+        .await?;
         let events = kernel_infra::live::missed_then_live(missed, live);
-        // A product's events are keyed by its id: every other product's are passed by
-        // with a string comparison, before any payload is read.
-        let key = id.to_string();
         Ok(events.filter_map(move |event| {
-            let change = (event.partition_key == key)
-                .then(|| PriceChangeObject::from_event(&event))
-                .flatten()
-                .filter(|c| c.payload.product_id == id);
+            let change = PriceChangeObject::from_event(&event).filter(|c| c.payload.product_id == id);
             futures::future::ready(change)
         }))
     }
@@ -202,28 +184,14 @@ impl Subscription {
         // Listen before reading what was missed, so nothing falls between the two.
         let live = ctx.data_unchecked::<LiveFeed>().events();
         let db = ctx.data_unchecked::<crate::Catalog>().db().clone();
-        let missed = match after {
-            None => Vec::new(),
-            Some(after) => {
-                let after = uuid::Uuid::try_parse(&after).map_err(|_| bad_input("`after` is not an event id"))?;
-                match kernel_infra::outbox::recorded_since(
-                    &db,
-                    ProductEvent::FLASH_SALE_STARTED,
-                    after,
-                    MAX_SCANNED,
-                    |_| true,
-                )
-                .await
-                .map_err(internal)?
-                {
-                    Since::Events(missed) => missed,
-                    Since::Unknown => return Err(bad_input("`after` is not a flash sale announcement")),
-                    Since::TooFarBehind => {
-                        return Err(bad_input("too far behind to resume; subscribe without `after`"));
-                    }
-                }
-            }
-        };
+        let missed = kernel_infra::live::missed_since(
+            &db,
+            ProductEvent::FLASH_SALE_STARTED,
+            after.as_ref().map(|id| id.as_str()),
+            "a flash sale announcement",
+            |_| true,
+        )
+        .await?;
         let feed = kernel_infra::live::missed_then_live(missed, live);
         Ok(feed
             .filter_map(|event| futures::future::ready(FlashSaleStartedObject::from_event(&event)))
