@@ -11,6 +11,9 @@
 //! 2. closed loops of 8, 16 and 32 concurrent customers for `BENCH_LOOP_SECONDS`
 //!    (default 15) each: the sustained checkouts/s and their latency.
 //!
+//! `BENCH_RATES=25,100` and `BENCH_LOOPS=8,16,32` choose the phases (the defaults),
+//! `BENCH_POOL_SIZE` each context's PostgreSQL pool (8).
+//!
 //! It prints a Markdown table for docs/benchmarks.md.
 
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly
@@ -36,17 +39,26 @@ struct Shopper {
 
 #[tokio::main]
 async fn main() {
-    let env_seconds =
+    let env_number =
         |name: &str, default: u64| std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default);
-    let seconds = env_seconds("BENCH_SECONDS", 30);
-    let loop_seconds = env_seconds("BENCH_LOOP_SECONDS", 15);
+    let seconds = env_number("BENCH_SECONDS", 30);
+    let loop_seconds = env_number("BENCH_LOOP_SECONDS", 15);
+    let env_list = |name: &str, default: &[usize]| -> Vec<usize> {
+        std::env::var(name).map_or_else(
+            |_| default.to_vec(),
+            |s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        )
+    };
+    let rates = env_list("BENCH_RATES", &[25, 100]);
+    let loops = env_list("BENCH_LOOPS", &[8, 16, 32]);
+    // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
+    let pool_size = env_number("BENCH_POOL_SIZE", 8);
     let mut databases = Vec::new();
     let mut urls = platform::PerContext::new();
     let mut listen = platform::PerContext::new();
     for (name, _) in platform::CONTEXTS {
         let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
-        // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
-        urls.insert(name.into(), format!("{}?max_connections=8", database.url));
+        urls.insert(name.into(), format!("{}?max_connections={pool_size}", database.url));
         listen.insert(name.into(), "127.0.0.1:0".into());
         databases.push(database);
     }
@@ -83,8 +95,8 @@ async fn main() {
 
     let contexts = &running.contexts;
     prepare_stock(contexts).await;
-    // Enough carts for every phase at up to 400 checkouts/s.
-    let needed = (125 * seconds + 3 * 400 * loop_seconds) as usize;
+    // Enough carts for every phase, the closed loops at up to 400 checkouts/s.
+    let needed = rates.iter().sum::<usize>() * seconds as usize + loops.len() * 400 * loop_seconds as usize;
     eprintln!("preparing {needed} carts");
     let shoppers = Arc::new(prepare_shoppers(contexts, needed).await);
     // The carts' events are relayed in the background: measure only once they are out.
@@ -93,7 +105,7 @@ async fn main() {
     let mut next = 0;
     let mut rows = Vec::new();
     // 1. Steady rates: 25/s (below saturation) and 100/s (the bar).
-    for rate in [25_usize, 100] {
+    for &rate in &rates {
         wait_for_empty_outboxes(contexts).await;
         eprintln!("steady {rate}/s");
         let count = rate * seconds as usize;
@@ -123,7 +135,7 @@ async fn main() {
     }
 
     // 2. Closed loops.
-    for concurrency in [8, 16, 32] {
+    for &concurrency in &loops {
         wait_for_empty_outboxes(contexts).await;
         eprintln!("closed loop, {concurrency} concurrent");
         let started = Instant::now();
@@ -182,19 +194,35 @@ async fn checkout(client: &reqwest::Client, endpoint: &str, token: &str, cart: &
     let input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
     let response = client
         .post(endpoint)
-        .header(kernel_infra::identity::IDENTITY_HEADER, token)
+        .header("authorization", format!("Bearer {token}"))
         .header("accept", "application/graphql-response+json")
         .json(&json!({ "query": CHECKOUT, "variables": input }))
         .send()
         .await;
     let completed = match response {
-        Ok(response) => response
-            .json::<serde_json::Value>()
-            .await
-            .is_ok_and(|body| body["data"]["checkout"]["status"] == "COMPLETED"),
-        Err(_) => false,
+        Ok(response) => match response.json::<serde_json::Value>().await {
+            Ok(body) if body["data"]["checkout"]["status"] == "COMPLETED" => true,
+            Ok(body) => {
+                report_once(&body.to_string());
+                false
+            }
+            Err(err) => {
+                report_once(&err.to_string());
+                false
+            }
+        },
+        Err(err) => {
+            report_once(&err.to_string());
+            false
+        }
     };
     (started.elapsed(), completed)
+}
+
+/// Prints the first checkout that did not complete, so a broken run says why.
+fn report_once(answer: &str) {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    REPORTED.call_once(|| eprintln!("a checkout did not complete: {answer}"));
 }
 
 fn row(name: &str, results: &[(Duration, bool)], elapsed: Duration) -> String {
@@ -227,6 +255,8 @@ async fn wait_for_empty_outboxes(contexts: &platform::Contexts) {
         contexts.shipping.shipping.db(),
         contexts.cart.carts.db(),
         contexts.checkout.saga.db(),
+        &contexts.search.db,
+        contexts.notifications.webhooks.db(),
     ];
     for db in databases {
         loop {
@@ -289,8 +319,8 @@ async fn prepare_stock(contexts: &platform::Contexts) {
 }
 
 async fn prepare_shoppers(contexts: &platform::Contexts, count: usize) -> Vec<Shopper> {
-    // Checkout is called directly, as the gateway would: with an identity assertion.
-    let issuer = Arc::new(TokenIssuer::assertions_from_env());
+    // Each shopper signs in as a client would: with an access token for the gateway.
+    let issuer = Arc::new(TokenIssuer::from_env().unwrap());
     futures::stream::iter(0..count)
         .map(|_| {
             let issuer = issuer.clone();
