@@ -26,7 +26,12 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let (url, pool_size) = take_pool_size(url)?;
     let url = url.as_str();
     let mut options = ConnectOptions::new(url.to_owned());
-    options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
+    // A connection is pinged before use only after it sat idle: pinging a busy one on
+    // every acquire would add a round trip to every transaction.
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
         let parent = sqlite_file_path(url).and_then(|path| {
             std::path::Path::new(&path)
