@@ -2,11 +2,12 @@
 //! partition key, and marks them published.
 //!
 //! On PostgreSQL several relays may run against one database: each claims a batch with
-//! `FOR UPDATE SKIP LOCKED`, and a partition key whose oldest pending row is claimed by
-//! another relay is left to that relay, so no key is ever published out of order. On
+//! `FOR UPDATE SKIP LOCKED` and publishes, for each partition key, only the rows it
+//! holds from the key's oldest pending row up to the first one it does not hold, so no
+//! key is ever published out of order. On
 //! SQLite (one process) a single relay reads the pending rows without locks.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,7 +103,7 @@ impl Relay {
                 .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
                 .all(&txn)
                 .await?;
-            let claimed = drop_keys_owned_elsewhere(&txn, claimed).await?;
+            let claimed = keep_unbroken_runs(&txn, claimed).await?;
             let published = self.publish_rows(&txn, claimed).await?;
             txn.commit().await?;
             Ok(published)
@@ -163,39 +164,38 @@ impl Relay {
     }
 }
 
-/// Keeps only the partition keys whose oldest pending row is in this batch: if another
-/// relay holds an older row of the key, this one must wait for it.
-async fn drop_keys_owned_elsewhere(
-    conn: &impl ConnectionTrait,
-    claimed: Vec<entity::Model>,
-) -> Result<Vec<entity::Model>, DbErr> {
-    if claimed.is_empty() {
+/// Keeps, for each partition key, only the unbroken run of its pending rows, from
+/// the oldest, that this relay holds.
+///
+/// Claims with `SKIP LOCKED` can leave gaps: two relays scanning at once may each lock
+/// some rows of one key. A relay must stop at the first pending row of a key that it
+/// does not hold, or it would publish the key's later rows before that one.
+async fn keep_unbroken_runs(conn: &impl ConnectionTrait, claimed: Vec<entity::Model>) -> Result<Vec<entity::Model>, DbErr> {
+    let Some(last) = claimed.iter().map(|row| row.seq).max() else {
         return Ok(claimed);
-    }
-    let keys: Vec<String> = claimed
-        .iter()
-        .map(|row| row.partition_key.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let oldest: Vec<(String, i64)> = entity::Entity::find()
+    };
+    let keys: HashSet<String> = claimed.iter().map(|row| row.partition_key.clone()).collect();
+    let pending: Vec<(String, i64)> = entity::Entity::find()
         .select_only()
         .column(entity::Column::PartitionKey)
-        .column_as(entity::Column::Seq.min(), "oldest")
+        .column(entity::Column::Seq)
         .filter(entity::Column::PublishedAt.is_null())
         .filter(entity::Column::PartitionKey.is_in(keys))
-        .group_by(entity::Column::PartitionKey)
+        .filter(entity::Column::Seq.lte(last))
+        .order_by_asc(entity::Column::Seq)
         .into_tuple()
         .all(conn)
         .await?;
-    let claimed_seqs: HashSet<i64> = claimed.iter().map(|row| row.seq).collect();
-    let ours: HashSet<String> = oldest
-        .into_iter()
-        .filter(|(_, seq)| claimed_seqs.contains(seq))
-        .map(|(key, _)| key)
-        .collect();
+    let held: HashSet<i64> = claimed.iter().map(|row| row.seq).collect();
+    // The first pending row of each key that another relay holds (or nobody yet).
+    let mut stop_at: HashMap<String, i64> = HashMap::new();
+    for (key, seq) in pending {
+        if !held.contains(&seq) {
+            stop_at.entry(key).or_insert(seq);
+        }
+    }
     Ok(claimed
         .into_iter()
-        .filter(|row| ours.contains(&row.partition_key))
+        .filter(|row| stop_at.get(&row.partition_key).is_none_or(|&stop| row.seq < stop))
         .collect())
 }

@@ -7,7 +7,7 @@ use kernel_infra::bus::{Delivery, EventBus, EventHandler, InProcessBus, Subscrip
 use kernel_infra::relay::Relay;
 use kernel_infra::testing::TestDatabase;
 use kernel_infra::{inbox, outbox};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 const EVENT: &str = "ecommerce.test.thing.happened.v1";
@@ -193,6 +193,39 @@ async fn a_rolled_back_change_leaves_no_event() {
         assert!(outbox::all(&db).await.unwrap().is_empty(), "{}", database.label);
         database.remove().await;
     }
+}
+
+#[tokio::test]
+async fn a_relay_stops_a_key_at_a_row_another_relay_holds() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let db = open(&database).await;
+    write_events(&db, &["a", "b"], 3).await;
+    let recorder = Arc::new(Recorder::default());
+    let relay = Relay::new(db.clone(), bus_with(recorder.clone()).await);
+
+    // Another relay's claim holds the middle event of key "a".
+    let other = db.begin().await.unwrap();
+    other
+        .execute_unprepared(
+            "SELECT seq FROM outbox_events WHERE seq = \
+             (SELECT seq FROM outbox_events WHERE partition_key = 'a' ORDER BY seq OFFSET 1 LIMIT 1) \
+             FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    relay.publish_pending().await.unwrap();
+    let seen = by_key(&recorder.seen.lock().unwrap());
+    assert_eq!(seen["a"], vec![0], "key a stops before the held row");
+    assert_eq!(seen["b"], vec![0, 1, 2], "key b is not held back");
+
+    other.rollback().await.unwrap();
+    drain(&relay).await;
+    let seen = by_key(&recorder.seen.lock().unwrap());
+    assert_eq!(seen["a"], vec![0, 1, 2]);
+    assert_eq!(seen["b"], vec![0, 1, 2]);
+    database.remove().await;
 }
 
 #[tokio::test]
