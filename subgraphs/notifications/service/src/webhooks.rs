@@ -19,8 +19,8 @@ use notifications_domain::{
 };
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use tokio::sync::Notify;
 
@@ -325,17 +325,26 @@ impl Webhooks {
 
     /// One delivery of `event` to every active subscription that wants it, once
     /// however often the event arrives.
+    ///
+    /// Most events interest no partner: those are answered with one read and nothing
+    /// written. An event that nobody wanted when it first arrived and that is
+    /// delivered again after a partner subscribed reaches that partner, as if it had
+    /// arrived late.
     async fn fan_out(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let event_type = event.event_type.as_str();
+        let wanting = || {
+            subscription::Entity::find()
+                .filter(subscription::Column::Active.eq(true))
+                .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
+        };
+        if wanting().count(&self.db).await? == 0 {
+            return Ok(());
+        }
         let txn = self.db.begin().await?;
         if !kernel_infra::inbox::claim(&txn, FanOut::CONSUMER, event).await? {
             return Ok(());
         }
-        let event_type = event.event_type.as_str();
-        let wanted = subscription::Entity::find()
-            .filter(subscription::Column::Active.eq(true))
-            .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
-            .all(&txn)
-            .await?;
+        let wanted = wanting().all(&txn).await?;
         let body = serde_json::to_string(event)?;
         let now = Utc::now();
         let rows: Vec<delivery::ActiveModel> = wanted
