@@ -114,13 +114,9 @@ impl Stock {
         }
         let now = Utc::now();
         let txn = self.db.begin().await?;
-        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
-        let mut movements = Vec::with_capacity(items.len());
-        for (item, line) in items.iter_mut().zip(&reservation.lines) {
-            movements.push(item.reserve(line.quantity, reservation.id, now)?);
-        }
-        repository::save_items(&txn, &items, now).await?;
-        repository::append_movements(&txn, &movements).await?;
+        // The stock rows are locked last, so that a popular SKU's row is held for as
+        // few statements as possible. The event may be written first: its partition
+        // key is the reservation, not the SKU.
         repository::insert_reservation(&txn, &reservation).await?;
         let event = InventoryEvent::Reserved {
             reservation_id: reservation.id.to_string(),
@@ -128,6 +124,13 @@ impl Stock {
             expires_at: reservation.expires_at,
         };
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
+        let mut movements = Vec::with_capacity(items.len());
+        for (item, line) in items.iter_mut().zip(&reservation.lines) {
+            movements.push(item.reserve(line.quantity, reservation.id, now)?);
+        }
+        repository::save_items(&txn, &items, now).await?;
+        repository::append_movements(&txn, &movements).await?;
         txn.commit().await?;
         Ok(reservation)
     }
@@ -176,16 +179,6 @@ impl Stock {
             Closing::GiveBack { expired } => reservation.release(expired)?,
             Closing::Return => reservation.give_back_sold()?,
         }
-        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
-        let movements: Vec<_> = items
-            .iter_mut()
-            .zip(&reservation.lines)
-            .map(|(item, line)| match closing {
-                Closing::Sell => item.commit(line.quantity, id, now),
-                Closing::GiveBack { expired } => item.release(line.quantity, id, expired, now),
-                Closing::Return => item.restock(line.quantity, id, now),
-            })
-            .collect();
         let (reservation_id, lines) = (id.to_string(), summaries(&reservation.lines));
         let event = match closing {
             Closing::Sell => InventoryEvent::Committed { reservation_id, lines },
@@ -196,10 +189,21 @@ impl Stock {
             },
             Closing::Return => InventoryEvent::Returned { reservation_id, lines },
         };
+        // As in `reserve`: the stock rows last.
         repository::save_reservation_status(&txn, &reservation, now).await?;
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
+        let movements: Vec<_> = items
+            .iter_mut()
+            .zip(&reservation.lines)
+            .map(|(item, line)| match closing {
+                Closing::Sell => item.commit(line.quantity, id, now),
+                Closing::GiveBack { expired } => item.release(line.quantity, id, expired, now),
+                Closing::Return => item.restock(line.quantity, id, now),
+            })
+            .collect();
         repository::save_items(&txn, &items, now).await?;
         repository::append_movements(&txn, &movements).await?;
-        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
         Ok(reservation)
     }

@@ -390,17 +390,14 @@ async fn reached_before(conn: &impl ConnectionTrait, id: OrderId, status: OrderS
     Ok(found.is_some())
 }
 
+/// Reads the order for a change, holding its row lock on PostgreSQL until `txn` ends.
 async fn lock_order(txn: &DatabaseTransaction, id: OrderId) -> Result<Order, OrdersError> {
+    let mut query = order::Entity::find_by_id(id.as_uuid());
     if kernel_infra::db::is_postgres(txn) {
-        order::Entity::find_by_id(id.as_uuid())
-            .lock_exclusive()
-            .one(txn)
-            .await?;
+        query = query.lock_exclusive();
     }
-    load_orders(txn, vec![id.as_uuid()])
-        .await?
-        .pop()
-        .ok_or(OrdersError::NotFound(id))
+    let rows = query.all(txn).await?;
+    with_items(txn, rows).await?.pop().ok_or(OrdersError::NotFound(id))
 }
 
 fn status(value: &str) -> Result<OrderStatus, OrdersError> {
@@ -456,9 +453,18 @@ async fn load_orders(conn: &impl ConnectionTrait, ids: Vec<uuid::Uuid>) -> Resul
         return Ok(Vec::new());
     }
     let rows = order::Entity::find()
-        .filter(order::Column::Id.is_in(ids.clone()))
+        .filter(order::Column::Id.is_in(ids))
         .all(conn)
         .await?;
+    with_items(conn, rows).await
+}
+
+/// The orders of `rows`, with their items.
+async fn with_items(conn: &impl ConnectionTrait, rows: Vec<order::Model>) -> Result<Vec<Order>, OrdersError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
     let mut items: HashMap<uuid::Uuid, Vec<item::Model>> = HashMap::new();
     for row in item::Entity::find()
         .filter(item::Column::OrderId.is_in(ids))
