@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use kernel::EventEnvelope;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, RedisResult};
+use redis::{AsyncCommands, AsyncConnectionConfig, RedisResult};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -163,9 +163,15 @@ impl RedisStreamsBus {
 
     async fn connection(&self) -> Result<MultiplexedConnection, BusError> {
         // Blocking reads get a connection of their own, so they hold up nobody else.
+        // The client's default answer timeout (500 ms) is shorter than a blocking read
+        // (up to 1 s), and connecting may take more than its default 1 s on a busy
+        // machine: both are raised for these connections.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
         Ok(self
             .client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(anyhow::Error::from)?)
     }
