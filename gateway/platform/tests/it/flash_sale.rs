@@ -160,9 +160,24 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
         committed <= COUPON_USES as u64,
         "{backend:?}: {committed} uses committed"
     );
+    let mut failures = std::collections::BTreeMap::<String, usize>::new();
+    for s in sessions.iter().filter(|s| s.status == SessionStatus::Failed) {
+        let reason = format!(
+            "{:?} coupon={} {}",
+            s.failed_step,
+            s.request.coupon_code.is_some(),
+            s.failure
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect::<String>()
+        );
+        *failures.entry(reason).or_default() += 1;
+    }
     assert!(
         COUPON_USES as u64 - committed <= released_after_redeeming.len() as u64,
-        "{backend:?}: {committed} of {COUPON_USES} uses committed, released by {:?}",
+        "{backend:?}: {committed} of {COUPON_USES} uses committed, released by {:?}; failures: {failures:#?}",
         released_after_redeeming
             .iter()
             .map(|s| (s.failed_step, &s.failure))
