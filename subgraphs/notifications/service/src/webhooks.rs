@@ -19,8 +19,8 @@ use notifications_domain::{
 };
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use tokio::sync::Notify;
 
@@ -332,19 +332,20 @@ impl Webhooks {
     /// arrived late.
     async fn fan_out(&self, event: &EventEnvelope) -> anyhow::Result<()> {
         let event_type = event.event_type.as_str();
-        let wanting = || {
-            subscription::Entity::find()
-                .filter(subscription::Column::Active.eq(true))
-                .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
-        };
-        if wanting().count(&self.db).await? == 0 {
+        // Read before the transaction: inside it the read would see the same committed
+        // rows and take no lock either.
+        let wanted = subscription::Entity::find()
+            .filter(subscription::Column::Active.eq(true))
+            .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
+            .all(&self.db)
+            .await?;
+        if wanted.is_empty() {
             return Ok(());
         }
         let txn = self.db.begin().await?;
         if !kernel_infra::inbox::claim(&txn, FanOut::CONSUMER, event).await? {
             return Ok(());
         }
-        let wanted = wanting().all(&txn).await?;
         let body = serde_json::to_string(event)?;
         let now = Utc::now();
         let rows: Vec<delivery::ActiveModel> = wanted
