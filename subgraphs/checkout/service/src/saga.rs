@@ -19,7 +19,7 @@ use kernel_infra::client::CallError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use crate::entity::{session, step_log};
@@ -329,7 +329,27 @@ impl Saga {
             return self.persist_step_pg(s, step, outcome, detail, locked_until, now).await;
         }
         let txn = self.db.begin().await?;
-        let updated = session::Entity::update_many()
+        let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        append_log(&txn, s.id, step, outcome, detail).await?;
+        if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
+            kernel_infra::outbox::record(&txn, PRODUCER, meta, &[CheckoutEvent { session: s.clone() }]).await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Writes the session's state, if this driver still holds it. A lease
+    /// (`locked_until`) keeps the driver; none releases the session.
+    fn save_session(
+        &self,
+        s: &CheckoutSession,
+        locked_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> sea_orm::UpdateMany<session::Entity> {
+        session::Entity::update_many()
             .col_expr(session::Column::Status, Expr::value(s.status.as_str()))
             .col_expr(
                 session::Column::Step,
@@ -347,22 +367,11 @@ impl Saga {
             .col_expr(session::Column::LockedUntil, Expr::value(locked_until))
             .col_expr(
                 session::Column::LockedBy,
-                Expr::value((!finished).then(|| self.driver.clone())),
+                Expr::value(locked_until.is_some().then(|| self.driver.clone())),
             )
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(s.id.as_uuid()))
             .filter(session::Column::LockedBy.eq(self.driver.clone()))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Ok(false);
-        }
-        append_log(&txn, s.id, step, outcome, detail).await?;
-        if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
-            kernel_infra::outbox::record(&txn, PRODUCER, meta, &[CheckoutEvent { session: s.clone() }]).await?;
-        }
-        txn.commit().await?;
-        Ok(true)
     }
 
     /// [`persist`](Self::persist) of a step that does not finish the session, on
@@ -377,34 +386,32 @@ impl Saga {
         locked_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<bool, DbErr> {
-        const SQL: &str = "WITH saved AS ( \
-              UPDATE checkout_sessions SET status = $1, step = $2, failed_step = $3, failure = $4, \
-                order_id = $5, payment_id = $6, discount = $7, total = $8, locked_until = $9, updated_at = $10 \
-              WHERE id = $11 AND locked_by = $12 RETURNING id) \
-            INSERT INTO checkout_steps (session_id, step, outcome, detail, at) \
-            SELECT id, $13, $14, $15, $10 FROM saved";
-        let values: Vec<sea_orm::Value> = vec![
-            s.status.as_str().into(),
-            s.step.map(|x| x.as_str().to_owned()).into(),
-            s.failed_step.map(|x| x.as_str().to_owned()).into(),
-            s.failure.clone().into(),
-            s.order_id.into(),
-            s.payment_id.into(),
-            s.discount.map(|m| m.amount()).into(),
-            s.total.map(|m| m.amount()).into(),
-            locked_until.into(),
-            now.into(),
-            s.id.as_uuid().into(),
-            self.driver.clone().into(),
+        let (update, mut values) = self
+            .save_session(s, locked_until, now)
+            .into_query()
+            .returning_col(session::Column::Id)
+            .build(sea_orm::sea_query::PostgresQueryBuilder);
+        let n = values.0.len();
+        let sql = format!(
+            "WITH saved AS ({update}) \
+             INSERT INTO checkout_steps (session_id, step, outcome, detail, at) \
+             SELECT id, ${}, ${}, ${}, ${} FROM saved",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4
+        );
+        values.0.extend([
             step.as_str().into(),
             outcome.into(),
             detail.map(short_detail).into(),
-        ];
+            now.into(),
+        ]);
         let result = self
             .db
             .execute_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
-                SQL,
+                sql,
                 values,
             ))
             .await?;
