@@ -85,9 +85,7 @@ impl LiveFeed {
             }
         })
     }
-}
 
-impl LiveFeed {
     /// [`LiveFeed::events`] of one partition key (an aggregate's id): every other key's
     /// are passed by with a string comparison, before anyone reads their payload.
     pub fn events_of(&self, key: String) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
