@@ -170,7 +170,10 @@ impl Relay {
 /// Claims with `SKIP LOCKED` can leave gaps: two relays scanning at once may each lock
 /// some rows of one key. A relay must stop at the first pending row of a key that it
 /// does not hold, or it would publish the key's later rows before that one.
-async fn keep_unbroken_runs(conn: &impl ConnectionTrait, claimed: Vec<entity::Model>) -> Result<Vec<entity::Model>, DbErr> {
+async fn keep_unbroken_runs(
+    conn: &impl ConnectionTrait,
+    claimed: Vec<entity::Model>,
+) -> Result<Vec<entity::Model>, DbErr> {
     let Some(last) = claimed.iter().map(|row| row.seq).max() else {
         return Ok(claimed);
     };
