@@ -135,6 +135,9 @@ pub struct Placement {
     pub discount: Option<Money>,
     pub coupon_code: Option<String>,
     pub checkout_id: Option<uuid::Uuid>,
+    /// The order waits for its payment from the start (a checkout about to pay): it is
+    /// placed PENDING and moved to AWAITING_PAYMENT in the same step.
+    pub awaiting_payment: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,12 +161,13 @@ pub struct Order {
 pub const MAX_ITEMS: usize = 100;
 
 impl Order {
-    /// A new PENDING order and its first history entry.
+    /// A new order and its first history entries: PENDING, and then AWAITING_PAYMENT
+    /// when the placement awaits its payment.
     ///
     /// # Errors
     /// No items or too many, a quantity below 1, a SKU twice, mixed currencies, a
     /// negative price or discount, a discount above the subtotal.
-    pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, StatusChange), OrderError> {
+    pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, Vec<StatusChange>), OrderError> {
         let items = placement.items;
         if items.is_empty() || items.len() > MAX_ITEMS {
             return Err(OrderError::invalid(
@@ -196,7 +200,7 @@ impl Order {
             return Err(OrderError::invalid("discount", "between zero and the subtotal"));
         }
         let total = Money::new(subtotal.amount() - discount.amount(), currency);
-        let order = Self {
+        let mut order = Self {
             id: OrderId::new(),
             user_id: placement.user_id,
             status: OrderStatus::Pending,
@@ -211,13 +215,16 @@ impl Order {
             created_at: now,
             updated_at: now,
         };
-        let change = StatusChange {
+        let mut changes = vec![StatusChange {
             from: None,
             to: OrderStatus::Pending,
             reason: "placed".into(),
             at: now,
-        };
-        Ok((order, change))
+        }];
+        if placement.awaiting_payment {
+            changes.push(order.move_to(OrderStatus::AwaitingPayment, "payment requested", now)?);
+        }
+        Ok((order, changes))
     }
 
     /// Moves to `to`, if the state machine allows it.
@@ -447,19 +454,40 @@ mod tests {
             discount,
             coupon_code: None,
             checkout_id: None,
+            awaiting_payment: false,
         }
     }
 
     #[test]
     fn totals_come_from_the_snapshots_minus_the_discount() {
-        let (order, change) = Order::place(
+        let (order, changes) = Order::place(
             placement(vec![item("A-1", 1999, 2), item("B-1", 500, 1)], Some(usd(450))),
             Utc::now(),
         )
         .unwrap();
         assert_eq!(order.subtotal, usd(4498));
         assert_eq!(order.total, usd(4048));
-        assert_eq!((change.from, change.to), (None, OrderStatus::Pending));
+        let moves: Vec<_> = changes.iter().map(|c| (c.from, c.to)).collect();
+        assert_eq!(moves, [(None, OrderStatus::Pending)]);
+        assert_eq!(order.status, OrderStatus::Pending);
+    }
+
+    #[test]
+    fn a_placement_that_awaits_payment_records_both_moves() {
+        let mut awaiting = placement(vec![item("A-1", 100, 1)], None);
+        awaiting.awaiting_payment = true;
+        let (order, changes) = Order::place(awaiting, Utc::now()).unwrap();
+        let moves: Vec<_> = changes.iter().map(|c| (c.from, c.to)).collect();
+        assert_eq!(
+            moves,
+            [
+                (None, OrderStatus::Pending),
+                (Some(OrderStatus::Pending), OrderStatus::AwaitingPayment)
+            ]
+        );
+        assert_eq!(order.status, OrderStatus::AwaitingPayment);
+        // The placement is announced as created, whatever status it reached.
+        assert!(matches!(order.event_for(&changes[0]), Some(OrderEvent::Created { .. })));
     }
 
     #[test]

@@ -307,6 +307,11 @@ pub struct PlaceOrderInput {
     discount: Option<MoneyInput>,
     coupon_code: Option<String>,
     checkout_id: Option<ID>,
+    /// True when the order waits for its payment from the start (a checkout about to
+    /// pay): it is placed PENDING and moved to AWAITING_PAYMENT in the same step, both
+    /// in its history.
+    #[graphql(default)]
+    awaiting_payment: bool,
 }
 
 impl PlaceOrderInput {
@@ -331,6 +336,7 @@ impl PlaceOrderInput {
             discount: self.discount.as_ref().map(Money::try_from).transpose()?,
             coupon_code: self.coupon_code.clone(),
             checkout_id: self.checkout_id.as_ref().map(|id| uuid(id, "checkoutId")).transpose()?,
+            awaiting_payment: self.awaiting_payment,
         })
     }
 }

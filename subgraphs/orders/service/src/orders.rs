@@ -63,13 +63,18 @@ pub struct Orders {
 /// The hash a placement is remembered by: the same key with another payload is a
 /// different request.
 fn request_hash(placement: &Placement) -> String {
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "userId": placement.user_id,
         "items": placement.items,
         "discount": placement.discount,
         "couponCode": placement.coupon_code,
         "checkoutId": placement.checkout_id,
     });
+    // Only when set, so that the hashes of the placements made before the field existed
+    // stay the same.
+    if placement.awaiting_payment {
+        canonical["awaitingPayment"] = true.into();
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -103,10 +108,12 @@ impl Orders {
         }
         let started = std::time::Instant::now();
         let now = Utc::now();
-        let (order, change) = Order::place(placement, now)?;
+        let (order, changes) = Order::place(placement, now)?;
         let txn = self.db.begin().await?;
         insert_order(&txn, &order).await?;
-        append_history(&txn, order.id, &change).await?;
+        for change in &changes {
+            append_history(&txn, order.id, change).await?;
+        }
         idempotency::Entity::insert(idempotency::ActiveModel {
             user_id: Set(user_id),
             key: Set(key.to_owned()),
@@ -116,10 +123,15 @@ impl Orders {
         })
         .exec_without_returning(&txn)
         .await?;
-        let events: Vec<OrderEvent> = order
-            .event_for(&change)
-            .into_iter()
-            .chain([OrderEvent::status_changed(&order, &change)])
+        // One event per history entry, as a transition would have announced it.
+        let events: Vec<OrderEvent> = changes
+            .iter()
+            .flat_map(|change| {
+                order
+                    .event_for(change)
+                    .into_iter()
+                    .chain([OrderEvent::status_changed(&order, change)])
+            })
             .collect();
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &events).await?;
         match txn.commit().await {

@@ -22,6 +22,7 @@ fn placement(user_id: uuid::Uuid, quantity: i64) -> Placement {
         discount: None,
         coupon_code: None,
         checkout_id: None,
+        awaiting_payment: false,
     }
 }
 
@@ -47,6 +48,43 @@ async fn a_placement_key_returns_the_same_order_and_refuses_another_payload() {
         assert!(!replayed);
         assert_ne!(other.id, first.id);
         assert_eq!(kernel_infra::outbox::pending(orders.db()).await.unwrap().len(), 4);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn a_placement_that_awaits_payment_is_recorded_and_announced_as_two_moves() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let meta = EventMeta::internal();
+        let mut awaiting = placement(uuid::Uuid::now_v7(), 1);
+        awaiting.awaiting_payment = true;
+        let (order, _) = orders.place("key-1", awaiting.clone(), &meta).await.unwrap();
+        assert_eq!(order.status, OrderStatus::AwaitingPayment, "{}", database.label);
+        let moves: Vec<_> = orders.history(order.id).await.unwrap().iter().map(|c| c.to).collect();
+        assert_eq!(moves, [OrderStatus::Pending, OrderStatus::AwaitingPayment]);
+        let events: Vec<String> = kernel_infra::outbox::pending(orders.db())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.event_type.to_string())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "ecommerce.orders.order.created.v1",
+                "ecommerce.orders.order.status_changed.v1",
+                "ecommerce.orders.order.status_changed.v1"
+            ],
+            "{}",
+            database.label
+        );
+        // The flag is part of the payload a key stands for.
+        let (again, replayed) = orders.place("key-1", awaiting.clone(), &meta).await.unwrap();
+        assert!(replayed && again.id == order.id, "{}", database.label);
+        awaiting.awaiting_payment = false;
+        let err = orders.place("key-1", awaiting, &meta).await.unwrap_err();
+        assert!(matches!(err, OrdersError::KeyReused(_)), "{}: {err}", database.label);
         database.remove().await;
     }
 }
