@@ -4,8 +4,8 @@
 //! On PostgreSQL several relays may run against one database: each claims a batch with
 //! `FOR UPDATE SKIP LOCKED` and publishes, for each partition key, only the rows it
 //! holds from the key's oldest pending row up to the first one it does not hold, so no
-//! key is ever published out of order. On
-//! SQLite (one process) a single relay reads the pending rows without locks.
+//! key is ever published out of order. On SQLite (one process) a single relay reads
+//! the pending rows without locks.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
