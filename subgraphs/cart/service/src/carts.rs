@@ -12,7 +12,8 @@ use cart_domain::{Cart, CartError, CartEvent, CartEventKind, CartId, CartLine, C
 use chrono::Utc;
 use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{Delivery, EventHandler, Subscription};
+use kernel_infra::bus::Subscription;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -388,32 +389,22 @@ struct CheckoutCompleted {
 }
 
 /// Keeps the price table current and closes checked-out carts.
-pub struct CartConsumer {
-    db: DatabaseConnection,
-}
+pub struct CartConsumer;
 
 impl CartConsumer {
     pub const CONSUMER: &'static str = "cart.prices-and-checkouts";
 
     pub fn subscription(db: DatabaseConnection) -> Subscription {
-        Subscription {
-            consumer: Self::CONSUMER.to_owned(),
-            event_types: [PRODUCT_CREATED, PRICE_CHANGED, CHECKOUT_COMPLETED]
-                .map(str::to_owned)
-                .to_vec(),
-            handler: std::sync::Arc::new(Self { db }),
-            delivery: Delivery::Shared,
-        }
+        let event_types = [PRODUCT_CREATED, PRICE_CHANGED, CHECKOUT_COMPLETED]
+            .map(str::to_owned)
+            .to_vec();
+        InboxConsumer::subscription(Self::CONSUMER, event_types, db, Self)
     }
 }
 
 #[async_trait]
-impl EventHandler for CartConsumer {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, Self::CONSUMER, event).await? {
-            return Ok(());
-        }
+impl ApplyEvent for CartConsumer {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         let now = Utc::now();
         match event.event_type.as_str() {
             PRODUCT_CREATED => {
@@ -442,7 +433,7 @@ impl EventHandler for CartConsumer {
                                 ])
                                 .to_owned(),
                         )
-                        .exec_without_returning(&txn)
+                        .exec_without_returning(txn)
                         .await?;
                 }
             }
@@ -456,13 +447,13 @@ impl EventHandler for CartConsumer {
                     )
                     .col_expr(price::Column::UpdatedAt, Expr::value(now))
                     .filter(price::Column::ProductId.eq(changed.product_id))
-                    .exec(&txn)
+                    .exec(txn)
                     .await?;
             }
             CHECKOUT_COMPLETED => {
                 let completed: CheckoutCompleted = event.payload_as()?;
                 close(
-                    &txn,
+                    txn,
                     CartId::from_uuid(completed.cart_id),
                     CartStatus::CheckedOut,
                     &EventMeta::caused_by(event),
@@ -471,7 +462,6 @@ impl EventHandler for CartConsumer {
             }
             other => anyhow::bail!("unexpected event type {other}"),
         }
-        txn.commit().await?;
         Ok(())
     }
 }

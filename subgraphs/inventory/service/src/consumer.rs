@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use inventory_domain::{InventoryEvent, Sku, StockItem};
 use kernel::{EventEnvelope, EventMeta};
-use kernel_infra::bus::{Delivery, EventHandler, Subscription};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use kernel_infra::bus::Subscription;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Deserialize;
 
 use crate::repository;
@@ -29,44 +30,32 @@ struct CreatedVariant {
     sku: String,
 }
 
-pub struct TrackNewProducts {
-    db: DatabaseConnection,
-}
+pub struct TrackNewProducts;
 
 impl TrackNewProducts {
     pub const CONSUMER: &'static str = "inventory.track-new-products";
 
     pub fn subscription(db: DatabaseConnection) -> Subscription {
-        Subscription {
-            consumer: Self::CONSUMER.to_owned(),
-            event_types: vec![PRODUCT_CREATED.to_owned()],
-            handler: std::sync::Arc::new(Self { db }),
-            delivery: Delivery::Shared,
-        }
+        InboxConsumer::subscription(Self::CONSUMER, vec![PRODUCT_CREATED.to_owned()], db, Self)
     }
 }
 
 #[async_trait]
-impl EventHandler for TrackNewProducts {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+impl ApplyEvent for TrackNewProducts {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         let created: ProductCreated = event.payload_as()?;
-        let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, Self::CONSUMER, event).await? {
-            return Ok(());
-        }
         let now = Utc::now();
         let mut events = Vec::new();
         for variant in created.variants {
             let item = StockItem::new(Sku::parse(&variant.sku)?, Some(created.product_id));
-            if repository::insert_item_if_absent(&txn, &item, now).await? {
+            if repository::insert_item_if_absent(txn, &item, now).await? {
                 events.push(InventoryEvent::StockItemCreated {
                     sku: variant.sku,
                     product_id: Some(created.product_id),
                 });
             }
         }
-        kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::caused_by(event), &events).await?;
-        txn.commit().await?;
+        kernel_infra::outbox::record(txn, PRODUCER, &EventMeta::caused_by(event), &events).await?;
         Ok(())
     }
 }

@@ -4,7 +4,12 @@
 //! subscribed handler has processed the event (and committed its inbox row). The relay
 //! marks an outbox row published only then, so a crash at any point leaves the row
 //! pending and it is delivered again; handlers skip what their inbox already holds.
+//!
+//! A relay hands over each pass's events together (`publish_all`), and the in-process
+//! bus gives each consumer its share of them in one call (`handle_all`), so a consumer
+//! that can apply several events in one transaction does.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +25,40 @@ pub trait EventHandler: Send + Sync {
     /// # Errors
     /// When processing failed and the event should be delivered again.
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()>;
+
+    /// Processes several events, in order: a handler that can applies them in one
+    /// transaction. The default handles them one at a time.
+    ///
+    /// # Errors
+    /// When one failed: how many events, from the first, were processed before it
+    /// (0 for a handler that applies all or none). The bus hands the rest over again
+    /// one at a time, to `handle`.
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        for (handled, event) in events.iter().enumerate() {
+            self.handle(event)
+                .await
+                .map_err(|source| PartlyHandled { handled, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// How far `handle_all` got before an event failed.
+#[derive(Debug)]
+pub struct PartlyHandled {
+    /// The events processed, from the first; the others are not.
+    pub handled: usize,
+    pub source: anyhow::Error,
+}
+
+impl PartlyHandled {
+    /// None of the events is processed: all or none failed.
+    pub fn none(source: impl Into<anyhow::Error>) -> Self {
+        Self {
+            handled: 0,
+            source: source.into(),
+        }
+    }
 }
 
 /// Who consumes which event types, and how.
@@ -52,6 +91,8 @@ pub enum BusError {
         event_type: String,
         source: anyhow::Error,
     },
+    #[error("held back behind an earlier event of partition key `{partition_key}` that failed")]
+    HeldBack { partition_key: String },
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -64,6 +105,27 @@ pub trait EventBus: Send + Sync {
     /// # Errors
     /// When the event was not accepted; the relay keeps it pending and tries again.
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError>;
+
+    /// Hands several events to the bus, in order, and returns one outcome per event.
+    /// After an event fails, the later events of its partition key are not delivered
+    /// (their outcome is `HeldBack`), so no consumer sees a key out of order. The
+    /// default publishes them one at a time.
+    async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), BusError>> {
+        let mut failed_keys: HashSet<&str> = HashSet::new();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let outcome = if failed_keys.contains(event.partition_key.as_str()) {
+                Err(held_back(event))
+            } else {
+                self.publish(event).await
+            };
+            if outcome.is_err() {
+                failed_keys.insert(&event.partition_key);
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
 
     /// Registers a consumer for the event types it names.
     ///
@@ -84,40 +146,96 @@ impl InProcessBus {
     }
 }
 
+fn held_back(event: &EventEnvelope) -> BusError {
+    BusError::HeldBack {
+        partition_key: event.partition_key.clone(),
+    }
+}
+
 const HANDLER_ATTEMPTS: u32 = 3;
+
+impl InProcessBus {
+    async fn subscriptions_of(&self, event_type: &str) -> Vec<Subscription> {
+        self.subscriptions
+            .read()
+            .await
+            .iter()
+            .filter(|s| s.event_types.iter().any(|t| t == event_type))
+            .cloned()
+            .collect()
+    }
+
+    /// Hands one event to one consumer, retrying a failure twice.
+    async fn deliver(subscription: &Subscription, event: &EventEnvelope) -> Result<(), BusError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match subscription.handler.handle(event).await {
+                Ok(()) => return Ok(()),
+                Err(source) if attempt >= HANDLER_ATTEMPTS => {
+                    return Err(BusError::Handler {
+                        consumer: subscription.consumer.clone(),
+                        event_type: event.event_type.to_string(),
+                        source,
+                    });
+                }
+                Err(err) => {
+                    tracing::warn!(consumer = %subscription.consumer, event_id = %event.event_id, error = %err, attempt, "event handler failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+            }
+        }
+    }
+}
 
 #[async_trait]
 impl EventBus for InProcessBus {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
-        let subscriptions: Vec<Subscription> = self
-            .subscriptions
-            .read()
-            .await
-            .iter()
-            .filter(|s| s.event_types.iter().any(|t| t == event.event_type.as_str()))
-            .cloned()
-            .collect();
-        for subscription in subscriptions {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match subscription.handler.handle(event).await {
-                    Ok(()) => break,
-                    Err(source) if attempt >= HANDLER_ATTEMPTS => {
-                        return Err(BusError::Handler {
-                            consumer: subscription.consumer.clone(),
-                            event_type: event.event_type.to_string(),
-                            source,
-                        });
+        for subscription in self.subscriptions_of(event.event_type.as_str()).await {
+            Self::deliver(&subscription, event).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), BusError>> {
+        let subscriptions = self.subscriptions.read().await.clone();
+        let mut outcomes: Vec<Result<(), BusError>> = events.iter().map(|_| Ok(())).collect();
+        for subscription in &subscriptions {
+            // This consumer's share: the events it wants that no consumer has failed yet.
+            let share: Vec<usize> = (0..events.len())
+                .filter(|&i| outcomes[i].is_ok())
+                .filter(|&i| {
+                    let event_type = events[i].event_type.as_str();
+                    subscription.event_types.iter().any(|t| t == event_type)
+                })
+                .collect();
+            let mut handled = 0;
+            if share.len() > 1 {
+                let batch: Vec<&EventEnvelope> = share.iter().map(|&i| &events[i]).collect();
+                match subscription.handler.handle_all(&batch).await {
+                    Ok(()) => continue,
+                    Err(failed) => {
+                        tracing::warn!(consumer = %subscription.consumer, events = batch.len(), handled = failed.handled, error = %failed.source, "event batch failed; handing the rest over one at a time");
+                        handled = failed.handled;
                     }
-                    Err(err) => {
-                        tracing::warn!(consumer = %subscription.consumer, event_id = %event.event_id, error = %err, attempt, "event handler failed, retrying");
-                        tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+            }
+            for &i in &share[handled..] {
+                if outcomes[i].is_err() {
+                    continue;
+                }
+                if let Err(err) = Self::deliver(subscription, &events[i]).await {
+                    outcomes[i] = Err(err);
+                    let key = &events[i].partition_key;
+                    for (later, outcome) in events.iter().zip(outcomes.iter_mut()).skip(i + 1) {
+                        if later.partition_key == *key {
+                            *outcome = Err(held_back(later));
+                        }
                     }
                 }
             }
         }
-        Ok(())
+        outcomes
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {

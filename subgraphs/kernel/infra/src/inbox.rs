@@ -3,12 +3,21 @@
 //! A handler claims the event in the same transaction as its own change. A redelivered
 //! event finds its row already there and is skipped, so every handler is idempotent
 //! however often the bus delivers.
+//!
+//! [`InboxConsumer`] does that for a context's [`ApplyEvent`]: it claims and applies
+//! each event in one transaction, and the events the bus hands over together in one
+//! transaction for all of them.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use chrono::Utc;
 use kernel::EventEnvelope;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, TransactionTrait};
+
+use crate::bus::{Delivery, EventHandler, PartlyHandled, Subscription};
 
 /// A row of `inbox_events`.
 pub mod entity {
@@ -52,4 +61,67 @@ pub async fn claim(conn: &impl ConnectionTrait, consumer: &str, event: &EventEnv
         .exec_without_returning(conn)
         .await?;
     Ok(inserted == 1)
+}
+
+/// What a consumer does with one event, inside the transaction that claims it.
+#[async_trait]
+pub trait ApplyEvent: Send + Sync {
+    /// Applies `event`, which this consumer has not processed before.
+    ///
+    /// # Errors
+    /// When it cannot be applied; the whole transaction is rolled back and the event
+    /// is delivered again.
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()>;
+}
+
+/// A consumer that claims each event in its inbox and applies it in the same
+/// transaction. Events handed over together share one transaction: all are applied,
+/// or none.
+pub struct InboxConsumer<A> {
+    consumer: &'static str,
+    db: DatabaseConnection,
+    apply: A,
+}
+
+impl<A: ApplyEvent + 'static> InboxConsumer<A> {
+    /// The subscription of `consumer` (also its inbox key) to `event_types`, shared by
+    /// the replicas.
+    pub fn subscription(
+        consumer: &'static str,
+        event_types: Vec<String>,
+        db: DatabaseConnection,
+        apply: A,
+    ) -> Subscription {
+        Subscription {
+            consumer: consumer.to_owned(),
+            event_types,
+            handler: Arc::new(Self { consumer, db, apply }),
+            delivery: Delivery::Shared,
+        }
+    }
+}
+
+impl<A: ApplyEvent> InboxConsumer<A> {
+    /// Claims and applies `events` in one transaction.
+    async fn apply_all(&self, events: &[&EventEnvelope]) -> anyhow::Result<()> {
+        let txn = self.db.begin().await?;
+        for event in events {
+            if claim(&txn, self.consumer, event).await? {
+                self.apply.apply(&txn, event).await?;
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<A: ApplyEvent> EventHandler for InboxConsumer<A> {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.apply_all(&[event]).await
+    }
+
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        self.apply_all(events).await.map_err(PartlyHandled::none)
+    }
 }

@@ -118,18 +118,22 @@ impl Relay {
         }
     }
 
-    /// Publishes rows in `seq` order and marks the published ones with one statement.
-    /// A row that fails holds back the later rows of its partition key until the next
-    /// pass.
+    /// Publishes rows in `seq` order, together, and marks the published ones with one
+    /// statement. A row that fails holds back the later rows of its partition key
+    /// until the next pass.
     async fn publish_rows(&self, conn: &impl ConnectionTrait, rows: Vec<entity::Model>) -> Result<usize, DbErr> {
-        let mut blocked: HashSet<String> = HashSet::new();
+        let envelopes = rows
+            .iter()
+            .map(|row| parse_envelope(&row.envelope))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcomes = self.bus.publish_all(&envelopes).await;
+        let mut blocked: HashSet<&str> = HashSet::new();
         let mut published = Vec::with_capacity(rows.len());
-        for row in rows {
-            if blocked.contains(&row.partition_key) {
+        for ((row, envelope), outcome) in rows.iter().zip(&envelopes).zip(outcomes) {
+            if blocked.contains(row.partition_key.as_str()) {
                 continue;
             }
-            let envelope = parse_envelope(&row.envelope)?;
-            match self.bus.publish(&envelope).await {
+            match outcome {
                 Ok(()) => {
                     let lag_ms = (Utc::now() - row.occurred_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
                     crate::metrics::RELAY_LAG_MS
@@ -148,7 +152,7 @@ impl Relay {
                         .filter(entity::Column::Seq.eq(row.seq))
                         .exec(conn)
                         .await?;
-                    blocked.insert(row.partition_key);
+                    blocked.insert(&row.partition_key);
                 }
             }
         }

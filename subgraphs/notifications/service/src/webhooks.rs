@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use kernel::{EventEnvelope, EventMeta};
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{Delivery as BusDelivery, EventHandler, Subscription};
+use kernel_infra::bus::{Delivery as BusDelivery, EventHandler, PartlyHandled, Subscription};
 use notifications_domain::subscription::TargetPolicy;
 use notifications_domain::{
     AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextStep, NotificationEvent, RetrySchedule,
@@ -323,39 +323,48 @@ impl Webhooks {
         })
     }
 
-    /// One delivery of `event` to every active subscription that wants it, once
-    /// however often the event arrives.
+    /// One delivery of each event to every active subscription that wants it, once
+    /// however often the event arrives. The events handed over together are fanned out
+    /// in one transaction.
     ///
-    /// Most events interest no partner: those are answered with one read and nothing
-    /// written. An event that nobody wanted when it first arrived and that is
-    /// delivered again after a partner subscribed reaches that partner, as if it had
-    /// arrived late.
-    async fn fan_out(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let event_type = event.event_type.as_str();
+    /// Most events interest no partner: those are answered with one read (for all the
+    /// events together) and nothing written. An event that nobody wanted when it first
+    /// arrived and that is delivered again after a partner subscribed reaches that
+    /// partner, as if it had arrived late.
+    async fn fan_out(&self, events: &[&EventEnvelope]) -> anyhow::Result<()> {
+        let wants = |row: &subscription::Model, event: &EventEnvelope| {
+            row.event_types.contains(&format!("\"{}\"", event.event_type.as_str()))
+        };
         // Read before the transaction: inside it the read would see the same committed
         // rows and take no lock either.
-        let wanted = subscription::Entity::find()
+        let mut any_type = Condition::any();
+        for event in events {
+            any_type =
+                any_type.add(subscription::Column::EventTypes.contains(format!("\"{}\"", event.event_type.as_str())));
+        }
+        let active = subscription::Entity::find()
             .filter(subscription::Column::Active.eq(true))
-            .filter(subscription::Column::EventTypes.contains(format!("\"{event_type}\"")))
+            .filter(any_type)
             .all(&self.db)
             .await?;
-        if wanted.is_empty() {
+        if active.is_empty() {
             return Ok(());
         }
         let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, FanOut::CONSUMER, event).await? {
-            return Ok(());
-        }
-        let body = serde_json::to_string(event)?;
         let now = Utc::now();
-        let rows: Vec<delivery::ActiveModel> = wanted
-            .iter()
-            .map(|subscription| delivery::ActiveModel {
+        let mut rows: Vec<delivery::ActiveModel> = Vec::new();
+        for event in events {
+            let wanted: Vec<&subscription::Model> = active.iter().filter(|row| wants(row, event)).collect();
+            if wanted.is_empty() || !kernel_infra::inbox::claim(&txn, FanOut::CONSUMER, event).await? {
+                continue;
+            }
+            let body = serde_json::to_string(event)?;
+            rows.extend(wanted.into_iter().map(|subscription| delivery::ActiveModel {
                 id: Set(DeliveryId::new().as_uuid()),
                 subscription_id: Set(subscription.id),
                 partner_id: Set(subscription.partner_id),
                 event_id: Set(event.event_id.as_uuid()),
-                event_type: Set(event_type.to_owned()),
+                event_type: Set(event.event_type.to_string()),
                 body: Set(body.clone()),
                 status: Set(DeliveryStatus::Pending.as_str().to_owned()),
                 attempts: Set(0),
@@ -365,11 +374,14 @@ impl Webhooks {
                 last_error: Set(None),
                 created_at: Set(now),
                 delivered_at: Set(None),
-            })
-            .collect();
+            }));
+        }
         let any = !rows.is_empty();
-        if any {
+        // In parts, to stay under the databases' limits on bound values per statement.
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(INSERTED_AT_ONCE));
             delivery::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+            rows = rest;
         }
         txn.commit().await?;
         if any {
@@ -593,6 +605,9 @@ fn short(text: &str) -> String {
     text.chars().take(MAX_ERROR_LENGTH).collect()
 }
 
+/// Deliveries written by one statement at most (14 values each).
+const INSERTED_AT_ONCE: usize = 500;
+
 /// The consumer that turns events into deliveries.
 pub struct FanOut {
     webhooks: Webhooks,
@@ -614,6 +629,10 @@ impl FanOut {
 #[async_trait]
 impl EventHandler for FanOut {
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        self.webhooks.fan_out(event).await
+        self.webhooks.fan_out(&[event]).await
+    }
+
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        self.webhooks.fan_out(events).await.map_err(PartlyHandled::none)
     }
 }

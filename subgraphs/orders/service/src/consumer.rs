@@ -10,9 +10,10 @@
 
 use async_trait::async_trait;
 use kernel::{EventEnvelope, EventMeta};
-use kernel_infra::bus::{Delivery, EventHandler, Subscription};
+use kernel_infra::bus::Subscription;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use orders_domain::{OrderError, OrderId, OrderStatus};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Deserialize;
 
 use crate::orders::{OrdersError, transition_in};
@@ -28,28 +29,22 @@ struct AboutOrder {
     order_id: uuid::Uuid,
 }
 
-pub struct FollowFulfilment {
-    db: DatabaseConnection,
-}
+pub struct FollowFulfilment;
 
 impl FollowFulfilment {
     pub const CONSUMER: &'static str = "orders.follow-fulfilment";
 
     pub fn subscription(db: DatabaseConnection) -> Subscription {
-        Subscription {
-            consumer: Self::CONSUMER.to_owned(),
-            event_types: [LABEL_CREATED, IN_TRANSIT, DELIVERED, PAYMENT_REFUNDED]
-                .map(str::to_owned)
-                .to_vec(),
-            handler: std::sync::Arc::new(Self { db }),
-            delivery: Delivery::Shared,
-        }
+        let event_types = [LABEL_CREATED, IN_TRANSIT, DELIVERED, PAYMENT_REFUNDED]
+            .map(str::to_owned)
+            .to_vec();
+        InboxConsumer::subscription(Self::CONSUMER, event_types, db, Self)
     }
 }
 
 #[async_trait]
-impl EventHandler for FollowFulfilment {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+impl ApplyEvent for FollowFulfilment {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         let about: AboutOrder = event.payload_as()?;
         let (to, reason) = match event.event_type.as_str() {
             LABEL_CREATED => (OrderStatus::Fulfilling, "shipping label created"),
@@ -58,12 +53,8 @@ impl EventHandler for FollowFulfilment {
             PAYMENT_REFUNDED => (OrderStatus::Refunded, "payment refunded"),
             other => anyhow::bail!("unexpected event type {other}"),
         };
-        let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, Self::CONSUMER, event).await? {
-            return Ok(());
-        }
         let id = OrderId::from_uuid(about.order_id);
-        match transition_in(&txn, id, to, reason, None, &EventMeta::caused_by(event)).await {
+        match transition_in(txn, id, to, reason, None, &EventMeta::caused_by(event)).await {
             Ok(_) => {}
             Err(OrdersError::Order(OrderError::Transition { from, to })) => {
                 tracing::warn!(order.id = %id, from, to, event_id = %event.event_id, "event does not fit the order's state; skipped");
@@ -73,7 +64,6 @@ impl EventHandler for FollowFulfilment {
             }
             Err(err) => return Err(err.into()),
         }
-        txn.commit().await?;
         Ok(())
     }
 }

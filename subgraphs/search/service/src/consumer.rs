@@ -1,19 +1,16 @@
 //! The consumer that keeps the read models: every product and order event, claimed in
 //! the inbox and applied in one transaction, so a redelivery changes nothing.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use kernel::EventEnvelope;
-use kernel_infra::bus::{Delivery, EventHandler, Subscription};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use kernel_infra::bus::Subscription;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use search_domain::events;
 
 use crate::projection;
 
-pub struct KeepReadModels {
-    db: DatabaseConnection,
-}
+pub struct KeepReadModels;
 
 impl KeepReadModels {
     pub const CONSUMER: &'static str = "search.read-models";
@@ -28,24 +25,14 @@ impl KeepReadModels {
     }
 
     pub fn subscription(db: DatabaseConnection) -> Subscription {
-        Subscription {
-            consumer: Self::CONSUMER.to_owned(),
-            event_types: Self::event_types(),
-            handler: Arc::new(Self { db }),
-            delivery: Delivery::Shared,
-        }
+        InboxConsumer::subscription(Self::CONSUMER, Self::event_types(), db, Self)
     }
 }
 
 #[async_trait]
-impl EventHandler for KeepReadModels {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, Self::CONSUMER, event).await? {
-            return Ok(());
-        }
-        projection::apply(&txn, event).await?;
-        txn.commit().await?;
+impl ApplyEvent for KeepReadModels {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        projection::apply(txn, event).await?;
         Ok(())
     }
 }

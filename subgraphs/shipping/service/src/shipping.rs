@@ -9,11 +9,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use kernel::{EventEnvelope, EventMeta};
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{Delivery, EventHandler, Subscription};
+use kernel_infra::bus::Subscription;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Deserialize;
 use shipping_domain::{Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
@@ -42,18 +43,20 @@ impl Shipping {
         &self.db
     }
 
-    /// Creates the shipment of a paid order, once.
+    /// Creates the shipment of a paid order, once, in `txn`.
     ///
     /// # Errors
     /// When the database fails.
-    async fn ship(&self, order_id: uuid::Uuid, user_id: uuid::Uuid, cause: &EventEnvelope) -> anyhow::Result<()> {
-        let txn = self.db.begin().await?;
-        if !kernel_infra::inbox::claim(&txn, ShipPaidOrders::CONSUMER, cause).await? {
-            return Ok(());
-        }
+    async fn ship(
+        &self,
+        txn: &DatabaseTransaction,
+        order_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+        cause: &EventEnvelope,
+    ) -> anyhow::Result<()> {
         let exists = shipment::Entity::find()
             .filter(shipment::Column::OrderId.eq(order_id))
-            .one(&txn)
+            .one(txn)
             .await?
             .is_some();
         if !exists {
@@ -70,12 +73,11 @@ impl Shipping {
                 created_at: Set(now),
                 updated_at: Set(now),
             })
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
-            append_tracking(&txn, shipment.id, &first).await?;
-            kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]).await?;
+            append_tracking(txn, shipment.id, &first).await?;
+            kernel_infra::outbox::record(txn, PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]).await?;
         }
-        txn.commit().await?;
         Ok(())
     }
 
@@ -228,19 +230,15 @@ impl ShipPaidOrders {
     pub const CONSUMER: &'static str = "shipping.ship-paid-orders";
 
     pub fn subscription(shipping: Shipping) -> Subscription {
-        Subscription {
-            consumer: Self::CONSUMER.to_owned(),
-            event_types: vec![ORDER_PAID.to_owned()],
-            handler: std::sync::Arc::new(Self { shipping }),
-            delivery: Delivery::Shared,
-        }
+        let db = shipping.db.clone();
+        InboxConsumer::subscription(Self::CONSUMER, vec![ORDER_PAID.to_owned()], db, Self { shipping })
     }
 }
 
 #[async_trait]
-impl EventHandler for ShipPaidOrders {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+impl ApplyEvent for ShipPaidOrders {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         let paid: OrderPaid = event.payload_as()?;
-        self.shipping.ship(paid.order_id, paid.user_id, event).await
+        self.shipping.ship(txn, paid.order_id, paid.user_id, event).await
     }
 }

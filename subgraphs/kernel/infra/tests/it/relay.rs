@@ -3,11 +3,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
-use kernel_infra::bus::{Delivery, EventBus, EventHandler, InProcessBus, Subscription};
+use kernel_infra::bus::{Delivery, EventBus, EventHandler, InProcessBus, PartlyHandled, Subscription};
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use kernel_infra::relay::Relay;
 use kernel_infra::testing::TestDatabase;
 use kernel_infra::{inbox, outbox};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 const EVENT: &str = "ecommerce.test.thing.happened.v1";
@@ -263,4 +264,180 @@ async fn concurrent_relays_on_postgres_publish_each_event_once_in_order() {
         assert_eq!(ns, (0..30).collect::<Vec<u64>>(), "{key} out of order");
     }
     database.remove().await;
+}
+
+/// Records the size of every call it gets, and what it saw.
+#[derive(Default)]
+struct BatchRecorder {
+    calls: Mutex<Vec<usize>>,
+    seen: Mutex<Vec<(String, u64)>>,
+}
+
+fn key_and_n(event: &EventEnvelope) -> (String, u64) {
+    (
+        event.payload["key"].as_str().unwrap().to_owned(),
+        event.payload["n"].as_u64().unwrap(),
+    )
+}
+
+#[async_trait]
+impl EventHandler for BatchRecorder {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.calls.lock().unwrap().push(1);
+        self.seen.lock().unwrap().push(key_and_n(event));
+        Ok(())
+    }
+
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        self.calls.lock().unwrap().push(events.len());
+        self.seen
+            .lock()
+            .unwrap()
+            .extend(events.iter().map(|event| key_and_n(event)));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_consumer_gets_a_pass_in_one_call_in_order() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let recorder = Arc::new(BatchRecorder::default());
+        let bus = InProcessBus::new();
+        bus.subscribe(Subscription {
+            consumer: "test.batches".into(),
+            event_types: vec![EVENT.into()],
+            handler: recorder.clone(),
+            delivery: Delivery::Shared,
+        })
+        .await
+        .unwrap();
+        write_events(&db, &["a", "b", "c"], 3).await;
+
+        let published = Relay::new(db.clone(), bus).publish_pending().await.unwrap();
+
+        assert_eq!(published, 9, "{}", database.label);
+        assert_eq!(
+            *recorder.calls.lock().unwrap(),
+            vec![9],
+            "{}: one call for the pass",
+            database.label
+        );
+        let seen = recorder.seen.lock().unwrap().clone();
+        let in_write_order: Vec<(String, u64)> = (0..3)
+            .flat_map(|n| ["a", "b", "c"].map(|key| (key.to_owned(), n)))
+            .collect();
+        assert_eq!(seen, in_write_order, "{}", database.label);
+        database.remove().await;
+    }
+}
+
+/// Writes a row per event it applies into `applied`, then fails on one event a number
+/// of times: its row must not outlive the rolled-back transaction.
+struct WriteApplied {
+    fail: Arc<Mutex<Option<(String, u64, u32)>>>,
+    calls: Arc<Mutex<Vec<(String, u64)>>>,
+}
+
+#[async_trait]
+impl ApplyEvent for WriteApplied {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        let (key, n) = key_and_n(event);
+        self.calls.lock().unwrap().push((key.clone(), n));
+        txn.execute_unprepared(&format!("INSERT INTO applied (key, n) VALUES ('{key}', {n})"))
+            .await?;
+        if let Some((fail_key, fail_n, left)) = self.fail.lock().unwrap().as_mut()
+            && *fail_key == key
+            && *fail_n == n
+            && *left > 0
+        {
+            *left -= 1;
+            anyhow::bail!("cannot apply {key}/{n}");
+        }
+        Ok(())
+    }
+}
+
+async fn applied(db: &DatabaseConnection) -> HashMap<String, Vec<u64>> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT key, n FROM applied ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let seen: Vec<(String, u64)> = rows
+        .iter()
+        .map(|row| {
+            let n: i64 = row.try_get("", "n").unwrap();
+            (row.try_get("", "key").unwrap(), n as u64)
+        })
+        .collect();
+    by_key(&seen)
+}
+
+#[tokio::test]
+async fn an_inbox_consumer_applies_a_pass_all_or_none_then_event_by_event() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let id = if database.label == "postgres" {
+            "id BIGSERIAL PRIMARY KEY"
+        } else {
+            "id INTEGER PRIMARY KEY AUTOINCREMENT"
+        };
+        db.execute_unprepared(&format!(
+            "CREATE TABLE applied ({id}, key TEXT NOT NULL, n BIGINT NOT NULL)"
+        ))
+        .await
+        .unwrap();
+        // a/1 fails in the pass's transaction and in every retry of its own.
+        let fail = Arc::new(Mutex::new(Some(("a".to_owned(), 1, 4))));
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let bus = InProcessBus::new();
+        bus.subscribe(InboxConsumer::subscription(
+            "test.applied",
+            vec![EVENT.into()],
+            db.clone(),
+            WriteApplied {
+                fail: fail.clone(),
+                calls: calls.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+        let relay = Relay::new(db.clone(), bus);
+        write_events(&db, &["a", "b"], 3).await;
+
+        relay.publish_pending().await.unwrap();
+        let after_one_pass = applied(&db).await;
+        assert_eq!(
+            after_one_pass["a"],
+            vec![0],
+            "{}: a/1 failed, so a/2 waits",
+            database.label
+        );
+        assert_eq!(
+            after_one_pass["b"],
+            vec![0, 1, 2],
+            "{}: once each, nothing of the failed pass kept",
+            database.label
+        );
+        assert_eq!(outbox::pending(&db).await.unwrap().len(), 2, "{}", database.label);
+        // a/0 and b/0 were applied in the pass's transaction, rolled back with it, and
+        // applied again on their own.
+        let a0_calls = calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| **c == ("a".to_owned(), 0))
+            .count();
+        assert_eq!(a0_calls, 2, "{}: the pass was one transaction", database.label);
+
+        *fail.lock().unwrap() = None;
+        drain(&relay).await;
+        let after_all = applied(&db).await;
+        assert_eq!(after_all["a"], vec![0, 1, 2], "{}", database.label);
+        assert_eq!(after_all["b"], vec![0, 1, 2], "{}", database.label);
+        database.remove().await;
+    }
 }
