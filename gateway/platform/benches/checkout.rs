@@ -12,7 +12,10 @@
 //!    (default 15) each: the sustained checkouts/s and their latency.
 //!
 //! `BENCH_RATES=25,100` and `BENCH_LOOPS=8,16,32` choose the phases (the defaults),
-//! `BENCH_POOL_SIZE` each context's PostgreSQL pool (8).
+//! `BENCH_POOL_SIZE` each context's PostgreSQL pool (8), and `BENCH_PG_SSLMODE` how
+//! the contexts connect to PostgreSQL: `disable` (the default) as to a server on the
+//! same host, where TLS over loopback protects nothing; `prefer` or `require` to
+//! measure with TLS.
 //!
 //! It prints a Markdown table for docs/benchmarks.md.
 
@@ -53,12 +56,16 @@ async fn main() {
     let loops = env_list("BENCH_LOOPS", &[8, 16, 32]);
     // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
     let pool_size = env_number("BENCH_POOL_SIZE", 8);
+    let ssl_mode = std::env::var("BENCH_PG_SSLMODE").unwrap_or_else(|_| "disable".into());
     let mut databases = Vec::new();
     let mut urls = platform::PerContext::new();
     let mut listen = platform::PerContext::new();
     for (name, _) in platform::CONTEXTS {
         let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
-        urls.insert(name.into(), format!("{}?max_connections={pool_size}", database.url));
+        urls.insert(
+            name.into(),
+            format!("{}?max_connections={pool_size}&sslmode={ssl_mode}", database.url),
+        );
         listen.insert(name.into(), "127.0.0.1:0".into());
         databases.push(database);
     }
