@@ -11,10 +11,12 @@
 //!   while it works. The live replicas of a group divide its streams among themselves
 //!   by rendezvous hashing; a replica that stops renewing drops out, and its streams
 //!   pass to the others when its lease lapses. A key's events are therefore handled
-//!   one at a time and in order, while the shards spread the work over the replicas.
+//!   by one replica at a time, in order, while the shards spread the work over the replicas.
 //! - **Acknowledgement** (`XACK`) comes after the handler returned, that is after its
 //!   transaction (and inbox row) committed. A crash in between redelivers the entry and
-//!   the inbox skips it.
+//!   the inbox skips it. The entries of one read go to the handler together
+//!   (`handle_all`, one transaction for an inbox consumer) and are acknowledged
+//!   together; after a failure the rest go one at a time.
 //! - **Reclaiming.** A replica that takes a stream over first claims what the previous
 //!   holder left pending (`XAUTOCLAIM`) and handles it before anything newer.
 //! - **Dead letters.** An entry whose handler failed `max_deliveries` times moves to
@@ -365,14 +367,18 @@ impl GroupReader {
             let block = Duration::from_secs(1).min(self.settings.lease / 3);
             entries = self.read(">", Some(block)).await?;
         }
-        for entry in entries {
+        if self.renewed.elapsed() > self.settings.lease / 3 && !self.renew_lease().await? {
+            return Ok(false);
+        }
+        let done = self.handle_together(&group, &entries).await?;
+        for entry in &entries[done..] {
             if shutdown.is_cancelled() {
                 break;
             }
             if self.renewed.elapsed() > self.settings.lease / 3 && !self.renew_lease().await? {
                 return Ok(false);
             }
-            match self.handle(&group, &entry).await? {
+            match self.handle(&group, entry).await? {
                 Handled::Acknowledged => {}
                 Handled::Failed { failures } => {
                     // Later entries of this stream wait: they may share the key.
@@ -449,6 +455,55 @@ impl GroupReader {
         Ok(reply
             .map(|reply| reply.keys.into_iter().flat_map(|key| key.ids).collect())
             .unwrap_or_default())
+    }
+
+    /// Hands the readable entries at the head of `entries` to the handler in one call
+    /// (`handle_all`) and acknowledges them together. Returns how many entries, from
+    /// the first, are done: after a failure, the rest go one at a time to [`Self::handle`],
+    /// which counts failures and gives up on an entry in the end.
+    async fn handle_together(&mut self, group: &str, entries: &[StreamId]) -> RedisResult<usize> {
+        let mut head: Vec<(&StreamId, EventEnvelope)> = Vec::new();
+        for entry in entries {
+            match entry
+                .get::<String>("envelope")
+                .and_then(|body| serde_json::from_str::<EventEnvelope>(&body).ok())
+            {
+                Some(envelope) => head.push((entry, envelope)),
+                None => break,
+            }
+        }
+        let wanted: Vec<usize> = (0..head.len())
+            .filter(|&i| {
+                let event_type = head[i].1.event_type.as_str();
+                self.subscription.event_types.iter().any(|t| t == event_type)
+            })
+            .collect();
+        if wanted.len() < 2 {
+            return Ok(0);
+        }
+        let events: Vec<&EventEnvelope> = wanted.iter().map(|&i| &head[i].1).collect();
+        let done = match self.subscription.handler.handle_all(&events).await {
+            Ok(()) => head.len(),
+            Err(failed) => {
+                tracing::warn!(
+                    stream = %self.stream, consumer = group, events = events.len(), handled = failed.handled,
+                    error = %failed.source, "event batch failed; handing the rest over one at a time"
+                );
+                wanted.get(failed.handled).copied().unwrap_or(0)
+            }
+        };
+        if done > 0 {
+            let ids: Vec<&str> = head[..done].iter().map(|(entry, _)| entry.id.as_str()).collect();
+            redis::pipe()
+                .atomic()
+                .xack(&self.stream, group, &ids)
+                .ignore()
+                .hdel(self.settings.failures_key(group), &ids)
+                .ignore()
+                .query_async::<()>(&mut self.conn)
+                .await?;
+        }
+        Ok(done)
     }
 
     async fn handle(&mut self, group: &str, entry: &StreamId) -> RedisResult<Handled> {

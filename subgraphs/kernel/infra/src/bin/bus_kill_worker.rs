@@ -3,44 +3,41 @@
 //!
 //! `bus_kill_worker relay <database url> <redis url> <prefix>` publishes the database's
 //! outbox to the Redis bus. `bus_kill_worker consumer <database url> <redis url>
-//! <prefix>` applies each event to the `applied` table, claiming it in the inbox in the
-//! same transaction. Both run until they are killed.
+//! <prefix>` applies each event to the `applied` table through an inbox consumer: the
+//! events of one read are claimed and applied in one transaction. Both run until they
+//! are killed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use kernel::EventEnvelope;
-use kernel_infra::bus::{Delivery, EventBus, EventHandler, Subscription};
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::EventBus;
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
 use kernel_infra::relay::Relay;
-use kernel_infra::{CancellationToken, inbox};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 
 /// The event type the kill test produces.
 pub const EVENT: &str = "ecommerce.test.thing.happened.v1";
 
-struct Apply {
-    db: DatabaseConnection,
-}
+/// Records each event in `applied`; the inbox consumer claims it in the same
+/// transaction, and what one read brings shares one transaction.
+struct Apply;
 
 #[async_trait]
-impl EventHandler for Apply {
-    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let txn = self.db.begin().await?;
-        if inbox::claim(&txn, "test.applier", event).await? {
-            txn.execute_raw(Statement::from_sql_and_values(
-                txn.get_database_backend(),
-                "INSERT INTO applied (event_id, partition_key, n) VALUES ($1, $2, $3)",
-                [
-                    event.event_id.as_uuid().into(),
-                    event.partition_key.clone().into(),
-                    event.payload["n"].as_i64().unwrap_or(-1).into(),
-                ],
-            ))
-            .await?;
-        }
-        txn.commit().await?;
+impl ApplyEvent for Apply {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO applied (event_id, partition_key, n) VALUES ($1, $2, $3)",
+            [
+                event.event_id.as_uuid().into(),
+                event.partition_key.clone().into(),
+                event.payload["n"].as_i64().unwrap_or(-1).into(),
+            ],
+        ))
+        .await?;
         Ok(())
     }
 }
@@ -66,12 +63,12 @@ async fn main() -> anyhow::Result<()> {
                 .await;
         }
         "consumer" => {
-            bus.subscribe(Subscription {
-                consumer: "test.applier".into(),
-                event_types: vec![EVENT.into()],
-                handler: Arc::new(Apply { db }),
-                delivery: Delivery::Shared,
-            })
+            bus.subscribe(InboxConsumer::subscription(
+                "test.applier",
+                vec![EVENT.into()],
+                db,
+                Apply,
+            ))
             .await?;
             std::future::pending::<()>().await;
         }

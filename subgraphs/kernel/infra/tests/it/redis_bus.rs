@@ -1,6 +1,7 @@
 //! The Redis Streams bus against the Redis server: replicas share a consumer's work,
 //! in order per partition key; a dead replica's entries are taken over; an entry that
-//! keeps failing goes to the dead letters; every-replica consumers see everything.
+//! keeps failing goes to the dead letters; every-replica consumers see everything; what
+//! one read brings reaches a consumer in one call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
-use kernel_infra::bus::{Delivery, EventBus, EventHandler, Subscription};
+use kernel_infra::bus::{Delivery, EventBus, EventHandler, PartlyHandled, Subscription};
 use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
 use redis::AsyncCommands;
 
@@ -293,5 +294,75 @@ async fn every_replica_of_a_fan_out_consumer_sees_every_event_from_its_start() {
     for bus in replicas {
         bus.shutdown().await;
     }
+    kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
+}
+
+/// Records the size of every call it gets, and the order of what it saw.
+#[derive(Default)]
+struct Batches {
+    calls: Mutex<Vec<usize>>,
+    seen: Mutex<Vec<u64>>,
+}
+
+#[async_trait]
+impl EventHandler for Batches {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.handle_all(&[event]).await.map_err(|failed| failed.source)
+    }
+
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        self.calls.lock().unwrap().push(events.len());
+        let ns = events.iter().map(|event| event.payload["n"].as_u64().unwrap());
+        self.seen.lock().unwrap().extend(ns);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn what_one_read_brings_reaches_the_consumer_in_one_call_in_order() {
+    let Some(url) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let prefix = prefix();
+    let settings = settings(&url, &prefix);
+    // One key, so one stream; published before the consumer starts, so its first read
+    // brings all nine, with an event it does not want among them.
+    let publisher = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    for n in 0..9 {
+        publisher.publish(&event("a", n)).await.unwrap();
+        if n == 4 {
+            let ignored = Happened {
+                key: "a".into(),
+                n: 99,
+                event_type: OTHER,
+            };
+            let ignored = EventEnvelope::wrap(&ignored, "test", &EventMeta::internal(), chrono::Utc::now());
+            publisher.publish(&ignored).await.unwrap();
+        }
+    }
+    let batches = Arc::new(Batches::default());
+    let bus = RedisStreamsBus::connect(settings.clone()).await.unwrap();
+    bus.subscribe(Subscription {
+        consumer: "test.batches".into(),
+        event_types: vec![EVENT.into()],
+        handler: batches.clone(),
+        delivery: Delivery::Shared,
+    })
+    .await
+    .unwrap();
+
+    until("all nine are handled", || batches.seen.lock().unwrap().len() >= 9).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(*batches.calls.lock().unwrap(), vec![9], "one call for the read");
+    assert_eq!(*batches.seen.lock().unwrap(), (0..9).collect::<Vec<u64>>());
+    // Every entry of the read, the unwanted one too, is acknowledged: nothing pending.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stream = settings.stream_of(&event("a", 0));
+    let pending: redis::streams::StreamPendingReply = conn.xpending(&stream, "test.batches").await.unwrap();
+    assert_eq!(pending.count(), 0);
+
+    bus.shutdown().await;
+    publisher.shutdown().await;
     kernel_infra::testing::remove_redis_keys(&url, &prefix).await;
 }
