@@ -6,23 +6,26 @@
 //! `TEST_POSTGRES_URL`, Redis at `TEST_REDIS_URL`; defaults 127.0.0.1). It writes
 //! `BENCH_EVENTS` events (20,000) over 200 partition keys at `BENCH_RATE` per second
 //! (2,000), in transactions of 10 like a busy context, while `BENCH_RELAYS` relays
-//! (2) publish to Redis and two consumer replicas apply each event with its inbox
-//! row in one transaction. It prints events/s sustained and the lag percentiles as a
-//! Markdown table for docs/benchmarks.md.
+//! (2) publish to Redis and two consumer replicas apply the events with their inbox
+//! rows: what one read brings in one transaction (an `InboxConsumer`), or with
+//! `BENCH_CONSUMER=each` each event in a transaction of its own. It prints events/s
+//! sustained and the lag percentiles as a Markdown table for docs/benchmarks.md.
 
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
-use kernel_infra::bus::{Delivery, EventBus, EventHandler, Subscription};
+use kernel_infra::bus::{EventBus, EventHandler, PartlyHandled};
+use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
 use kernel_infra::relay::Relay;
 use kernel_infra::testing::TestDatabase;
-use kernel_infra::{CancellationToken, inbox, outbox};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use kernel_infra::{CancellationToken, outbox};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
 use sea_orm_migration::SchemaManager;
 
 struct Happened {
@@ -42,27 +45,61 @@ impl DomainEvent for Happened {
     }
 }
 
-/// Applies an event with its inbox row and records its lag since it occurred.
-struct Apply {
-    db: DatabaseConnection,
-    lags: Arc<Mutex<Vec<Duration>>>,
+/// Applies an event: one row, in the transaction that claims its inbox row.
+struct Apply;
+
+#[async_trait]
+impl ApplyEvent for Apply {
+    async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
+        txn.execute_raw(Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            "INSERT INTO applied (event_id) VALUES ($1)",
+            [event.event_id.as_uuid().into()],
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// The inbox consumer, timed: the lag of each event from when it occurred to the
+/// commit of its application (the first one, should the bus deliver it again).
+/// `together` false hands it the events one at a time, each in its own transaction.
+struct Timed {
+    inner: Arc<dyn EventHandler>,
+    together: bool,
+    lags: Arc<Mutex<HashMap<uuid::Uuid, Duration>>>,
+}
+
+impl Timed {
+    fn record(&self, events: &[&EventEnvelope]) {
+        let now = chrono::Utc::now();
+        let mut lags = self.lags.lock().unwrap();
+        for event in events {
+            let lag = (now - event.occurred_at).to_std().unwrap_or_default();
+            lags.entry(event.event_id.as_uuid()).or_insert(lag);
+        }
+    }
 }
 
 #[async_trait]
-impl EventHandler for Apply {
+impl EventHandler for Timed {
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let txn = self.db.begin().await?;
-        if inbox::claim(&txn, "bench.applier", event).await? {
-            txn.execute_raw(Statement::from_sql_and_values(
-                txn.get_database_backend(),
-                "INSERT INTO applied (event_id) VALUES ($1)",
-                [event.event_id.as_uuid().into()],
-            ))
-            .await?;
-            txn.commit().await?;
-            let lag = (chrono::Utc::now() - event.occurred_at).to_std().unwrap_or_default();
-            self.lags.lock().unwrap().push(lag);
+        self.inner.handle(event).await?;
+        self.record(&[event]);
+        Ok(())
+    }
+
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        if !self.together {
+            for (handled, event) in events.iter().enumerate() {
+                self.handle(event)
+                    .await
+                    .map_err(|source| PartlyHandled { handled, source })?;
+            }
+            return Ok(());
         }
+        self.inner.handle_all(events).await?;
+        self.record(events);
         Ok(())
     }
 }
@@ -81,6 +118,7 @@ async fn main() {
     let events = env("BENCH_EVENTS", 20_000) as u32;
     let rate = env("BENCH_RATE", 2_000);
     let relays = env("BENCH_RELAYS", 2);
+    let together = std::env::var("BENCH_CONSUMER").as_deref() != Ok("each");
     let redis = kernel_infra::testing::redis_url().await.expect("Redis is required");
     let database = TestDatabase::postgres().await.expect("PostgreSQL is required");
     let url = format!("{}?max_connections=16", database.url);
@@ -98,21 +136,22 @@ async fn main() {
         ..RedisBusSettings::new(&redis)
     };
     let shutdown = CancellationToken::new();
-    let lags = Arc::new(Mutex::new(Vec::new()));
+    let lags = Arc::new(Mutex::new(HashMap::new()));
     let mut consumers = Vec::new();
     for _ in 0..2 {
         let bus = RedisStreamsBus::connect(settings.clone()).await.unwrap();
-        bus.subscribe(Subscription {
-            consumer: "bench.applier".into(),
-            event_types: vec!["ecommerce.bench.thing.happened.v1".into()],
-            handler: Arc::new(Apply {
-                db: db.clone(),
-                lags: lags.clone(),
-            }),
-            delivery: Delivery::Shared,
-        })
-        .await
-        .unwrap();
+        let mut subscription = InboxConsumer::subscription(
+            "bench.applier",
+            vec!["ecommerce.bench.thing.happened.v1".into()],
+            db.clone(),
+            Apply,
+        );
+        subscription.handler = Arc::new(Timed {
+            inner: subscription.handler,
+            together,
+            lags: lags.clone(),
+        });
+        bus.subscribe(subscription).await.unwrap();
         consumers.push(bus);
     }
     let mut tasks = Vec::new();
@@ -164,15 +203,16 @@ async fn main() {
         bus.shutdown().await;
     }
 
-    let mut lags = lags.lock().unwrap().clone();
+    let mut lags: Vec<Duration> = lags.lock().unwrap().values().copied().collect();
     lags.sort_unstable();
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
     println!(
-        "| events | offered rate | relays | written in | all applied after | applied/s | lag p50 | lag p99 | lag max |"
+        "| consumer | events | offered rate | relays | written in | all applied after | applied/s | lag p50 | lag p99 | lag max |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
-        "| {total} | {rate}/s | {relays} | {:.1} s | {:.1} s | {:.0} | {} | {} | {} |",
+        "| {} | {total} | {rate}/s | {relays} | {:.1} s | {:.1} s | {:.0} | {} | {} | {} |",
+        if together { "a read together" } else { "one at a time" },
         written.as_secs_f64(),
         applied.as_secs_f64(),
         total as f64 / applied.as_secs_f64(),
