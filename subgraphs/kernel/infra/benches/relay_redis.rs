@@ -61,12 +61,21 @@ impl ApplyEvent for Apply {
     }
 }
 
-/// The inbox consumer, timed: the lag of each event from when it occurred to the
-/// commit of its application (the first one, should the bus deliver it again).
-/// `together` false hands it the events one at a time, each in its own transaction.
+/// Hands a consumer the events one at a time (the default `handle_all`): the inbox
+/// consumer then applies each in a transaction of its own.
+struct OneAtATime(Arc<dyn EventHandler>);
+
+#[async_trait]
+impl EventHandler for OneAtATime {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.0.handle(event).await
+    }
+}
+
+/// A consumer, timed: the lag of each event from when it occurred to the commit of
+/// its application (the first one, should the bus deliver it again).
 struct Timed {
     inner: Arc<dyn EventHandler>,
-    together: bool,
     lags: Arc<Mutex<HashMap<uuid::Uuid, Duration>>>,
 }
 
@@ -90,14 +99,6 @@ impl EventHandler for Timed {
     }
 
     async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
-        if !self.together {
-            for (handled, event) in events.iter().enumerate() {
-                self.handle(event)
-                    .await
-                    .map_err(|source| PartlyHandled { handled, source })?;
-            }
-            return Ok(());
-        }
         self.inner.handle_all(events).await?;
         self.record(events);
         Ok(())
@@ -146,11 +147,11 @@ async fn main() {
             db.clone(),
             Apply,
         );
-        subscription.handler = Arc::new(Timed {
+        let timed: Arc<dyn EventHandler> = Arc::new(Timed {
             inner: subscription.handler,
-            together,
             lags: lags.clone(),
         });
+        subscription.handler = if together { timed } else { Arc::new(OneAtATime(timed)) };
         bus.subscribe(subscription).await.unwrap();
         consumers.push(bus);
     }

@@ -462,6 +462,17 @@ impl GroupReader {
     /// the first, are done: after a failure, the rest go one at a time to [`Self::handle`],
     /// which counts failures and gives up on an entry in the end.
     async fn handle_together(&mut self, group: &str, entries: &[StreamId]) -> RedisResult<usize> {
+        // Most reads at low load bring one wanted entry: those go to `handle` without
+        // being parsed here too. The entry's `event_type` field is enough to tell; where
+        // it is missing, the entries go one at a time, which is always safe.
+        let wants = |entry: &StreamId| {
+            entry
+                .get::<String>("event_type")
+                .is_some_and(|event_type| self.subscription.event_types.contains(&event_type))
+        };
+        if entries.iter().filter(|entry| wants(entry)).count() < 2 {
+            return Ok(0);
+        }
         let mut head: Vec<(&StreamId, EventEnvelope)> = Vec::new();
         for entry in entries {
             match entry
@@ -472,6 +483,8 @@ impl GroupReader {
                 None => break,
             }
         }
+        // The envelope decides, as in `handle`: an entry is acknowledged unhandled only
+        // when its event is one this consumer does not want.
         let wanted: Vec<usize> = (0..head.len())
             .filter(|&i| {
                 let event_type = head[i].1.event_type.as_str();

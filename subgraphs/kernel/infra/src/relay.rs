@@ -17,7 +17,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryOrder, QuerySelect, TransactionTrait};
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::EventBus;
+use crate::bus::{BusError, EventBus};
 use crate::outbox::{entity, parse_envelope};
 
 /// Publishes one database's outbox.
@@ -127,12 +127,8 @@ impl Relay {
             .map(|row| parse_envelope(&row.envelope))
             .collect::<Result<Vec<_>, _>>()?;
         let outcomes = self.bus.publish_all(&envelopes).await;
-        let mut blocked: HashSet<&str> = HashSet::new();
         let mut published = Vec::with_capacity(rows.len());
         for ((row, envelope), outcome) in rows.iter().zip(&envelopes).zip(outcomes) {
-            if blocked.contains(row.partition_key.as_str()) {
-                continue;
-            }
             match outcome {
                 Ok(()) => {
                     let lag_ms = (Utc::now() - row.occurred_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
@@ -144,6 +140,8 @@ impl Relay {
                         .inc();
                     published.push(row.seq);
                 }
+                // Not attempted: an earlier row of its key failed, and it waits with it.
+                Err(BusError::HeldBack { .. }) => {}
                 Err(err) => {
                     tracing::warn!(event_id = %envelope.event_id, event_type = %envelope.event_type, error = %err, "publish failed; will retry");
                     entity::Entity::update_many()
@@ -152,7 +150,6 @@ impl Relay {
                         .filter(entity::Column::Seq.eq(row.seq))
                         .exec(conn)
                         .await?;
-                    blocked.insert(&row.partition_key);
                 }
             }
         }
