@@ -6,15 +6,16 @@
 //!
 //! [`InboxConsumer`] does that for a context's [`ApplyEvent`]: it claims and applies
 //! each event in one transaction, and the events the bus hands over together in one
-//! transaction for all of them.
+//! transaction for all of them, claimed with one statement.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use kernel::EventEnvelope;
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use crate::bus::{Delivery, EventHandler, PartlyHandled, Subscription};
@@ -63,6 +64,55 @@ pub async fn claim(conn: &impl ConnectionTrait, consumer: &str, event: &EventEnv
     Ok(inserted == 1)
 }
 
+/// Records that `consumer` processes each of `events`, with one statement. Returns the
+/// ids of those it had not processed before; an event handed over twice is among them
+/// once.
+///
+/// # Errors
+/// When the insert fails for another reason than a duplicate.
+pub async fn claim_all(
+    conn: &impl ConnectionTrait,
+    consumer: &str,
+    events: &[&EventEnvelope],
+) -> Result<HashSet<Uuid>, DbErr> {
+    let now = Utc::now();
+    let mut fresh = HashSet::new();
+    // In parts, to stay under the databases' limits on bound values per statement.
+    for part in events.chunks(CLAIMED_AT_ONCE) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(entity::Entity)
+            .columns([
+                entity::Column::Consumer,
+                entity::Column::EventId,
+                entity::Column::EventType,
+                entity::Column::ProcessedAt,
+            ])
+            .on_conflict(
+                OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(entity::Column::EventId);
+        for event in part {
+            insert
+                .values([
+                    consumer.into(),
+                    event.event_id.as_uuid().into(),
+                    event.event_type.to_string().into(),
+                    now.into(),
+                ])
+                .map_err(|err| DbErr::Custom(err.to_string()))?;
+        }
+        for row in conn.query_all(&insert).await? {
+            fresh.insert(row.try_get::<Uuid>("", "event_id")?);
+        }
+    }
+    Ok(fresh)
+}
+
+const CLAIMED_AT_ONCE: usize = 1_000;
+
 /// What a consumer does with one event, inside the transaction that claims it.
 #[async_trait]
 pub trait ApplyEvent: Send + Sync {
@@ -105,8 +155,9 @@ impl<A: ApplyEvent> InboxConsumer<A> {
     /// Claims and applies `events` in one transaction.
     async fn apply_all(&self, events: &[&EventEnvelope]) -> anyhow::Result<()> {
         let txn = self.db.begin().await?;
+        let mut fresh = claim_all(&txn, self.consumer, events).await?;
         for event in events {
-            if claim(&txn, self.consumer, event).await? {
+            if fresh.remove(&event.event_id.as_uuid()) {
                 self.apply.apply(&txn, event).await?;
             }
         }

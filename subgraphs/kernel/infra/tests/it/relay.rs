@@ -178,6 +178,46 @@ async fn the_inbox_lets_a_consumer_apply_a_redelivered_event_once() {
 }
 
 #[tokio::test]
+async fn claiming_a_pass_at_once_returns_only_the_events_not_processed_before() {
+    for database in TestDatabase::all().await {
+        let db = open(&database).await;
+        let wrap = |n| {
+            EventEnvelope::wrap(
+                &Happened { key: "a".into(), n },
+                "test",
+                &EventMeta::internal(),
+                chrono::Utc::now(),
+            )
+        };
+        let (seen, first, second) = (wrap(0), wrap(1), wrap(2));
+        let txn = db.begin().await.unwrap();
+        assert!(inbox::claim(&txn, "test.consumer", &seen).await.unwrap());
+        txn.commit().await.unwrap();
+
+        // A pass that holds an event processed before and another one twice.
+        let txn = db.begin().await.unwrap();
+        let fresh = inbox::claim_all(&txn, "test.consumer", &[&seen, &first, &second, &first])
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        let expected = [first.event_id.as_uuid(), second.event_id.as_uuid()].into();
+        assert_eq!(fresh, expected, "{}", database.label);
+
+        // Claimed now, so the next pass finds nothing new; a rolled back pass claims nothing.
+        let txn = db.begin().await.unwrap();
+        let third = wrap(3);
+        let fresh = inbox::claim_all(&txn, "test.consumer", &[&first, &third]).await.unwrap();
+        assert_eq!(fresh, [third.event_id.as_uuid()].into(), "{}", database.label);
+        txn.rollback().await.unwrap();
+        let txn = db.begin().await.unwrap();
+        assert!(inbox::claim(&txn, "test.consumer", &third).await.unwrap(), "{}", database.label);
+        assert!(inbox::claim_all(&txn, "test.consumer", &[]).await.unwrap().is_empty());
+        txn.commit().await.unwrap();
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
 async fn a_rolled_back_change_leaves_no_event() {
     for database in TestDatabase::all().await {
         let db = open(&database).await;
