@@ -240,3 +240,52 @@ async fn replay_and_rebuild(platform: &TestPlatform) {
     assert!(replay(false).await.unwrap().holds());
     assert_eq!(lamp_in_range().await["totalCount"], 1, "found at its price again");
 }
+
+#[tokio::test]
+async fn an_order_summary_keeps_its_status_when_its_creation_comes_again() {
+    use kernel::id::EventId;
+    use kernel::{EventEnvelope, EventType};
+    use kernel_infra::testing::TestDatabase;
+    use search_service::entity::order;
+
+    for database in TestDatabase::all().await {
+        let search = search_service::Search::open(&database.url).await.unwrap();
+        let (id, customer) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let event = |event_type: &str, payload: Value| EventEnvelope {
+            event_id: EventId::new(),
+            event_type: EventType::parse(event_type).unwrap(),
+            occurred_at: chrono::Utc::now(),
+            producer: "orders".into(),
+            trace_id: "trace".into(),
+            correlation_id: "correlation".into(),
+            schema_version: "1".into(),
+            partition_key: id.to_string(),
+            payload,
+        };
+        let created = event(
+            "ecommerce.orders.order.created.v1",
+            json!({ "orderId": id, "userId": customer, "total": { "amount": 500, "currency": "USD" },
+                "items": [{ "quantity": 2 }, { "quantity": 1 }], "discount": null, "couponCode": null }),
+        );
+        let status = |to: &str| {
+            event(
+                "ecommerce.orders.order.status_changed.v1",
+                json!({ "orderId": id, "userId": customer, "from": "PENDING", "to": to, "reason": null }),
+            )
+        };
+        let stored = || async { order::Entity::find_by_id(id).one(&search.db).await.unwrap() };
+
+        // A status for an order not seen yet changes nothing.
+        search_service::projection::apply(&search.db, &status("PAID")).await.unwrap();
+        assert_eq!(stored().await, None, "{}", database.label);
+        search_service::projection::apply(&search.db, &created).await.unwrap();
+        search_service::projection::apply(&search.db, &status("PAID")).await.unwrap();
+        let paid = stored().await.unwrap();
+        assert_eq!((paid.status.as_str(), paid.item_count, paid.total_amount), ("PAID", 3, 500));
+        // The creation again (a replay, a redelivery) keeps the status reached since.
+        search_service::projection::apply(&search.db, &created).await.unwrap();
+        assert_eq!(stored().await.unwrap(), paid, "{}", database.label);
+        drop(search);
+        database.remove().await;
+    }
+}

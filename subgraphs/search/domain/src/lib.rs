@@ -255,10 +255,14 @@ pub struct OrderSummary {
     pub placed_at: DateTime<Utc>,
 }
 
-/// What an order event changes in its summary.
+/// What an order event changes in its summary. An order's events share its partition
+/// key, so its creation comes first: a status change for an order never seen changes
+/// nothing, and a creation seen again keeps the status reached since.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderChange {
+    /// The summary of the order as placed.
     Placed(OrderSummary),
+    /// The order's status only.
     Status { order_id: uuid::Uuid, status: String },
 }
 
@@ -324,21 +328,6 @@ impl OrderChange {
         match self {
             OrderChange::Placed(summary) => summary.order_id,
             OrderChange::Status { order_id, .. } => *order_id,
-        }
-    }
-
-    /// The summary after the change. An order's events share its partition key, so its
-    /// creation comes first; a status change for an order never seen changes nothing,
-    /// and a creation seen again keeps the status reached since.
-    pub fn apply(self, current: Option<OrderSummary>) -> Option<OrderSummary> {
-        match (self, current) {
-            (OrderChange::Placed(placed), Some(current)) => Some(OrderSummary {
-                status: current.status,
-                ..placed
-            }),
-            (OrderChange::Placed(placed), None) => Some(placed),
-            (OrderChange::Status { status, .. }, Some(current)) => Some(OrderSummary { status, ..current }),
-            (OrderChange::Status { .. }, None) => None,
         }
     }
 }
@@ -462,26 +451,28 @@ mod tests {
     }
 
     #[test]
-    fn order_summaries_follow_their_status() {
+    fn order_events_read_as_the_summary_placed_or_a_status() {
         let (order, customer) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
         let now = Utc::now();
         let created = json!({ "orderId": order, "userId": customer, "total": { "amount": 500, "currency": "USD" },
             "items": [{ "quantity": 2 }, { "quantity": 1 }], "discount": null, "couponCode": null });
         let paid =
             json!({ "orderId": order, "userId": customer, "from": "AWAITING_PAYMENT", "to": "PAID", "reason": null });
-        let placed = OrderChange::from_event(events::ORDER_CREATED, &created, now)
-            .unwrap()
-            .unwrap();
-        let status = OrderChange::from_event(events::ORDER_STATUS_CHANGED, &paid, now)
-            .unwrap()
-            .unwrap();
-        let summary = status.clone().apply(placed.clone().apply(None)).unwrap();
-        assert_eq!((summary.status.as_str(), summary.item_count), ("PAID", 3));
-        assert_eq!(summary.customer_id, customer);
-        // A creation seen again keeps the status reached since; a status for an order
-        // never seen changes nothing.
-        assert_eq!(placed.apply(Some(summary)).unwrap().status, "PAID");
-        assert_eq!(status.apply(None), None);
+        let Some(OrderChange::Placed(summary)) = OrderChange::from_event(events::ORDER_CREATED, &created, now).unwrap()
+        else {
+            panic!("order.created places an order");
+        };
+        assert_eq!((summary.status.as_str(), summary.item_count), ("PENDING", 3));
+        assert_eq!((summary.order_id, summary.customer_id), (order, customer));
+        assert_eq!(
+            OrderChange::from_event(events::ORDER_STATUS_CHANGED, &paid, now).unwrap(),
+            Some(OrderChange::Status {
+                order_id: order,
+                status: "PAID".into()
+            })
+        );
+        assert_eq!(OrderChange::from_event(events::PRODUCT_PUBLISHED, &json!({}), now).unwrap(), None);
+        assert!(OrderChange::from_event(events::ORDER_STATUS_CHANGED, &json!({ "orderId": 1 }), now).is_err());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! a replay, so both build the same rows.
 
 use kernel::{Currency, EventEnvelope, Money};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use search_domain::{OrderChange, OrderSummary, ProductChange, ProductDocument};
 
 use crate::entity::{order, product};
@@ -21,10 +21,17 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
             save_document(conn, &updated).await?;
         }
     } else if let Some(change) = OrderChange::from_event(event_type, &event.payload, event.occurred_at)? {
-        let current = order::Entity::find_by_id(change.order_id()).one(conn).await?;
-        let current = current.map(summary).transpose()?;
-        if let Some(updated) = change.apply(current) {
-            save_summary(conn, &updated).await?;
+        // One statement each, without reading the summary first: most of an order's
+        // events change only its status.
+        match change {
+            OrderChange::Placed(placed) => save_placed(conn, &placed).await?,
+            OrderChange::Status { order_id, status } => {
+                order::Entity::update_many()
+                    .col_expr(order::Column::Status, Expr::value(status))
+                    .filter(order::Column::OrderId.eq(order_id))
+                    .exec(conn)
+                    .await?;
+            }
         }
     }
     Ok(())
@@ -62,7 +69,8 @@ async fn save_document(conn: &impl ConnectionTrait, document: &ProductDocument) 
     Ok(())
 }
 
-async fn save_summary(conn: &impl ConnectionTrait, summary: &OrderSummary) -> Result<(), sea_orm::DbErr> {
+/// Inserts the summary of a placed order; one seen before keeps the status it reached.
+async fn save_placed(conn: &impl ConnectionTrait, summary: &OrderSummary) -> Result<(), sea_orm::DbErr> {
     let row = order::ActiveModel {
         order_id: Set(summary.order_id),
         customer_id: Set(summary.customer_id),
@@ -77,7 +85,6 @@ async fn save_summary(conn: &impl ConnectionTrait, summary: &OrderSummary) -> Re
             OnConflict::column(order::Column::OrderId)
                 .update_columns([
                     order::Column::CustomerId,
-                    order::Column::Status,
                     order::Column::TotalAmount,
                     order::Column::TotalCurrency,
                     order::Column::ItemCount,
