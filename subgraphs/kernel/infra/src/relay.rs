@@ -51,8 +51,9 @@ impl Relay {
 
     /// Publishes until `shutdown` is cancelled. Errors are logged and retried.
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut busy = false;
         loop {
-            let published = match self.publish_pending().await {
+            let published = match self.pass(!busy).await {
                 Ok(count) => count,
                 Err(err) => {
                     tracing::error!(error = %err, "outbox relay pass failed");
@@ -61,7 +62,9 @@ impl Relay {
             };
             // A full batch means a backlog: go on at once. A partial one means the
             // outbox is keeping up: wait a moment so that the next pass carries several
-            // events (a pass costs five statements however many rows it publishes).
+            // events (a pass costs five statements however many rows it publishes, and one
+            // more to look first when the last pass found nothing).
+            busy = published > 0;
             let pause = match published as u64 {
                 0 => self.poll_interval,
                 n if n >= self.batch_size => continue,
@@ -79,20 +82,16 @@ impl Relay {
     /// # Errors
     /// When the database fails; the rows of the pass stay pending and are published
     /// again (at least once).
-    #[tracing::instrument(skip(self), level = "debug")]
     pub async fn publish_pending(&self) -> Result<usize, DbErr> {
+        self.pass(true).await
+    }
+
+    /// A pass; `look_first` when the outbox is likely empty (the last pass published
+    /// nothing), to find that out without a transaction.
+    #[tracing::instrument(skip(self), level = "debug")]
+    async fn pass(&self, look_first: bool) -> Result<usize, DbErr> {
         if crate::db::is_postgres(&self.db) {
-            // Most passes of an idle outbox find nothing: find that out without a
-            // transaction.
-            let any_pending = entity::Entity::find()
-                .select_only()
-                .column(entity::Column::Seq)
-                .filter(entity::Column::PublishedAt.is_null())
-                .into_tuple::<i64>()
-                .one(&self.db)
-                .await?
-                .is_some();
-            if !any_pending {
+            if look_first && !self.any_pending().await? {
                 return Ok(0);
             }
             let txn = self.db.begin().await?;
@@ -116,6 +115,17 @@ impl Relay {
                 .await?;
             self.publish_rows(&self.db, pending).await
         }
+    }
+
+    async fn any_pending(&self) -> Result<bool, DbErr> {
+        let first = entity::Entity::find()
+            .select_only()
+            .column(entity::Column::Seq)
+            .filter(entity::Column::PublishedAt.is_null())
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        Ok(first.is_some())
     }
 
     /// Publishes rows in `seq` order, together, and marks the published ones with one
