@@ -11,8 +11,11 @@ use chrono::{DateTime, Utc};
 use inventory_domain::{
     Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem, StockMovement,
 };
-use sea_orm::sea_query::{ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{ExprTrait, OnConflict, PostgresQueryBuilder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement,
+};
 
 use crate::entity::{movement, reservation, reservation_line, stock_item};
 
@@ -55,7 +58,7 @@ pub async fn lock_items(conn: &impl ConnectionTrait, skus: &[&Sku]) -> anyhow::R
 }
 
 /// Writes the counts of changed stock items.
-pub async fn save_items(
+async fn save_items(
     conn: &impl ConnectionTrait,
     items: &[StockItem],
     now: DateTime<Utc>,
@@ -69,6 +72,43 @@ pub async fn save_items(
             .exec(conn)
             .await?;
     }
+    Ok(())
+}
+
+/// Writes the counts of changed stock items and appends their movements: on
+/// PostgreSQL in one statement, so the rows locked for the change are held for one
+/// round trip less.
+pub async fn save_items_and_movements(
+    conn: &impl ConnectionTrait,
+    items: &[StockItem],
+    movements: &[StockMovement],
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    if !kernel_infra::db::is_postgres(conn) || items.is_empty() || movements.is_empty() {
+        save_items(conn, items, now).await?;
+        return append_movements(conn, movements).await;
+    }
+    let (insert, mut values) = movement::Entity::insert_many(movement_rows(movements))
+        .into_query()
+        .build(PostgresQueryBuilder);
+    let mut counts = Vec::with_capacity(items.len());
+    for item in items {
+        let n = values.0.len();
+        counts.push(format!("(${}::text, ${}::bigint, ${}::bigint)", n + 1, n + 2, n + 3));
+        values
+            .0
+            .extend([item.sku().as_str().into(), item.on_hand().into(), item.reserved().into()]);
+    }
+    values.0.push(now.into());
+    let sql = format!(
+        "WITH moved AS ({insert}) \
+         UPDATE stock_items SET on_hand = counts.on_hand, reserved = counts.reserved, updated_at = ${} \
+         FROM (VALUES {}) AS counts (sku, on_hand, reserved) WHERE stock_items.sku = counts.sku",
+        values.0.len(),
+        counts.join(", ")
+    );
+    conn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?;
     Ok(())
 }
 
@@ -93,11 +133,18 @@ pub async fn insert_item_if_absent(
 }
 
 /// Appends to the stock ledger.
-pub async fn append_movements(conn: &impl ConnectionTrait, movements: &[StockMovement]) -> Result<(), sea_orm::DbErr> {
+async fn append_movements(conn: &impl ConnectionTrait, movements: &[StockMovement]) -> Result<(), sea_orm::DbErr> {
     if movements.is_empty() {
         return Ok(());
     }
-    let rows = movements.iter().map(|m| movement::ActiveModel {
+    movement::Entity::insert_many(movement_rows(movements))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn movement_rows(movements: &[StockMovement]) -> impl Iterator<Item = movement::ActiveModel> + '_ {
+    movements.iter().map(|m| movement::ActiveModel {
         sku: Set(m.sku.as_str().to_owned()),
         on_hand_delta: Set(m.on_hand_delta),
         reserved_delta: Set(m.reserved_delta),
@@ -106,9 +153,7 @@ pub async fn append_movements(conn: &impl ConnectionTrait, movements: &[StockMov
         reservation_id: Set(m.reservation_id.map(|id| id.as_uuid())),
         created_at: Set(m.at),
         ..Default::default()
-    });
-    movement::Entity::insert_many(rows).exec_without_returning(conn).await?;
-    Ok(())
+    })
 }
 
 /// A SKU's movements, newest first, older than `before` (a movement id).

@@ -129,8 +129,7 @@ impl Stock {
         for (item, line) in items.iter_mut().zip(&reservation.lines) {
             movements.push(item.reserve(line.quantity, reservation.id, now)?);
         }
-        repository::save_items(&txn, &items, now).await?;
-        repository::append_movements(&txn, &movements).await?;
+        repository::save_items_and_movements(&txn, &items, &movements, now).await?;
         txn.commit().await?;
         Ok(reservation)
     }
@@ -202,8 +201,7 @@ impl Stock {
                 Closing::Return => item.restock(line.quantity, id, now),
             })
             .collect();
-        repository::save_items(&txn, &items, now).await?;
-        repository::append_movements(&txn, &movements).await?;
+        repository::save_items_and_movements(&txn, &items, &movements, now).await?;
         txn.commit().await?;
         Ok(reservation)
     }
@@ -234,8 +232,7 @@ impl Stock {
         let item = &mut items[0];
         let note = reason.note().unwrap_or_default().to_owned();
         let movement = item.adjust(delta, reason, now)?;
-        repository::save_items(&txn, &items, now).await?;
-        repository::append_movements(&txn, &[movement]).await?;
+        repository::save_items_and_movements(&txn, &items, &[movement], now).await?;
         let item = items.remove(0);
         let event = InventoryEvent::StockAdjusted {
             sku: sku.as_str().to_owned(),
