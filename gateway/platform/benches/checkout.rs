@@ -2,8 +2,9 @@
 //!
 //! `cargo bench -p platform --bench checkout` starts the whole platform on fresh
 //! PostgreSQL databases (`TEST_POSTGRES_URL`, default the local server), the gateway as
-//! its own process, and a catalog item with ample stock; every checkout is a different
-//! customer's one-item cart. Then:
+//! its own process, and `BENCH_SKUS` catalog items (default 1) with ample stock; every
+//! checkout is a different customer's one-item cart, the SKUs taken in turn. With one
+//! SKU every checkout locks the same stock row, as in a flash sale. Then:
 //!
 //! 1. a steady 25 and then 100 checkouts/s (open loop: requests start on schedule
 //!    whether or not earlier ones finished) for `BENCH_SECONDS` (default 30) each:
@@ -32,7 +33,6 @@ use kernel_infra::identity::TokenIssuer;
 use kernel_infra::testing::TestDatabase;
 use serde_json::json;
 
-const SKU: &str = "BENCH-1";
 const CHECKOUT: &str = r#"mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }"#;
 
 struct Shopper {
@@ -56,6 +56,7 @@ async fn main() {
     let loops = env_list("BENCH_LOOPS", &[8, 16, 32]);
     // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
     let pool_size = env_number("BENCH_POOL_SIZE", 8);
+    let sku_count = env_number("BENCH_SKUS", 1).max(1);
     let ssl_mode = std::env::var("BENCH_PG_SSLMODE").unwrap_or_else(|_| "disable".into());
     let mut databases = Vec::new();
     let mut urls = platform::PerContext::new();
@@ -101,11 +102,12 @@ async fn main() {
     }
 
     let contexts = &running.contexts;
-    prepare_stock(contexts).await;
+    let skus: Vec<String> = (1..=sku_count).map(|n| format!("BENCH-{n}")).collect();
+    prepare_stock(contexts, &skus).await;
     // Enough carts for every phase, the closed loops at up to 400 checkouts/s.
     let needed = rates.iter().sum::<usize>() * seconds as usize + loops.len() * 400 * loop_seconds as usize;
     eprintln!("preparing {needed} carts");
-    let shoppers = Arc::new(prepare_shoppers(contexts, needed).await);
+    let shoppers = Arc::new(prepare_shoppers(contexts, &skus, needed).await);
     // The carts' events are relayed in the background: measure only once they are out.
     wait_for_empty_outboxes(contexts).await;
 
@@ -280,57 +282,64 @@ async fn wait_for_empty_outboxes(contexts: &platform::Contexts) {
     }
 }
 
-async fn prepare_stock(contexts: &platform::Contexts) {
+/// One product per SKU, `BENCH-1` … `BENCH-<skus>`, each with ample stock.
+async fn prepare_stock(contexts: &platform::Contexts, skus: &[String]) {
     use products_domain::{Category, Description, NewProduct, NewVariant, ProductName, Sku};
     let meta = EventMeta::internal();
     let usd = kernel::Currency::parse("USD").unwrap();
-    let product = contexts
-        .products
-        .catalog
-        .create_product(
-            NewProduct {
-                name: ProductName::parse("Bench product").unwrap(),
-                description: Description::parse("For the checkout benchmark.").unwrap(),
-                category: Category::parse("books").unwrap(),
-                attributes: vec![],
-                variants: vec![NewVariant {
-                    sku: Sku::parse(SKU).unwrap(),
-                    name: ProductName::parse("Standard").unwrap(),
+    for sku in skus {
+        let product = contexts
+            .products
+            .catalog
+            .create_product(
+                NewProduct {
+                    name: ProductName::parse(&format!("Bench product {sku}")).unwrap(),
+                    description: Description::parse("For the checkout benchmark.").unwrap(),
+                    category: Category::parse("books").unwrap(),
                     attributes: vec![],
-                }],
-                price: kernel::Money::new(1_999, usd),
-            },
-            &meta,
-        )
-        .await
-        .unwrap();
-    contexts.products.catalog.publish(product.id(), &meta).await.unwrap();
-    let sku = inventory_domain::Sku::parse(SKU).unwrap();
-    loop {
-        let known = inventory_service::repository::items(contexts.inventory.stock.db(), &[SKU.to_owned()])
+                    variants: vec![NewVariant {
+                        sku: Sku::parse(sku).unwrap(),
+                        name: ProductName::parse("Standard").unwrap(),
+                        attributes: vec![],
+                    }],
+                    price: kernel::Money::new(1_999, usd),
+                },
+                &meta,
+            )
             .await
             .unwrap();
-        let priced = contexts.cart.carts.prices(&[SKU.to_owned()]).await.unwrap();
-        if !known.is_empty() && !priced.is_empty() {
+        contexts.products.catalog.publish(product.id(), &meta).await.unwrap();
+    }
+    loop {
+        let known = inventory_service::repository::items(contexts.inventory.stock.db(), skus)
+            .await
+            .unwrap();
+        let priced = contexts.cart.carts.prices(skus).await.unwrap();
+        if known.len() == skus.len() && priced.len() == skus.len() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let reason = inventory_domain::MovementReason::adjustment("benchmark stock").unwrap();
-    contexts
-        .inventory
-        .stock
-        .adjust(&sku, 1_000_000, reason, &meta)
-        .await
-        .unwrap();
+    for sku in skus {
+        let sku = inventory_domain::Sku::parse(sku).unwrap();
+        let reason = inventory_domain::MovementReason::adjustment("benchmark stock").unwrap();
+        contexts
+            .inventory
+            .stock
+            .adjust(&sku, 1_000_000, reason, &meta)
+            .await
+            .unwrap();
+    }
 }
 
-async fn prepare_shoppers(contexts: &platform::Contexts, count: usize) -> Vec<Shopper> {
+/// Shopper `i` buys one unit of `skus[i % skus.len()]`.
+async fn prepare_shoppers(contexts: &platform::Contexts, skus: &[String], count: usize) -> Vec<Shopper> {
     // Each shopper signs in as a client would: with an access token for the gateway.
     let issuer = Arc::new(TokenIssuer::from_env().unwrap());
     futures::stream::iter(0..count)
-        .map(|_| {
+        .map(|i| {
             let issuer = issuer.clone();
+            let sku = &skus[i % skus.len()];
             async move {
                 let identity = Identity {
                     user_id: uuid::Uuid::now_v7(),
@@ -340,7 +349,7 @@ async fn prepare_shoppers(contexts: &platform::Contexts, count: usize) -> Vec<Sh
                 let cart = contexts
                     .cart
                     .carts
-                    .add(&owner, SKU, 1, &EventMeta::internal())
+                    .add(&owner, sku, 1, &EventMeta::internal())
                     .await
                     .unwrap();
                 Shopper {
