@@ -276,12 +276,19 @@ async fn an_order_summary_keeps_its_status_when_its_creation_comes_again() {
         let stored = || async { order::Entity::find_by_id(id).one(&search.db).await.unwrap() };
 
         // A status for an order not seen yet changes nothing.
-        search_service::projection::apply(&search.db, &status("PAID")).await.unwrap();
+        search_service::projection::apply(&search.db, &status("PAID"))
+            .await
+            .unwrap();
         assert_eq!(stored().await, None, "{}", database.label);
         search_service::projection::apply(&search.db, &created).await.unwrap();
-        search_service::projection::apply(&search.db, &status("PAID")).await.unwrap();
+        search_service::projection::apply(&search.db, &status("PAID"))
+            .await
+            .unwrap();
         let paid = stored().await.unwrap();
-        assert_eq!((paid.status.as_str(), paid.item_count, paid.total_amount), ("PAID", 3, 500));
+        assert_eq!(
+            (paid.status.as_str(), paid.item_count, paid.total_amount),
+            ("PAID", 3, 500)
+        );
         // The creation again (a replay, a redelivery) keeps the status reached since.
         search_service::projection::apply(&search.db, &created).await.unwrap();
         assert_eq!(stored().await.unwrap(), paid, "{}", database.label);

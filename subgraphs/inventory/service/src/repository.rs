@@ -95,9 +95,11 @@ pub async fn save_items_and_movements(
     for item in items {
         let n = values.0.len();
         counts.push(format!("(${}::text, ${}::bigint, ${}::bigint)", n + 1, n + 2, n + 3));
-        values
-            .0
-            .extend([item.sku().as_str().into(), item.on_hand().into(), item.reserved().into()]);
+        values.0.extend([
+            item.sku().as_str().into(),
+            item.on_hand().into(),
+            item.reserved().into(),
+        ]);
     }
     values.0.push(now.into());
     let sql = format!(

@@ -471,7 +471,10 @@ mod tests {
                 status: "PAID".into()
             })
         );
-        assert_eq!(OrderChange::from_event(events::PRODUCT_PUBLISHED, &json!({}), now).unwrap(), None);
+        assert_eq!(
+            OrderChange::from_event(events::PRODUCT_PUBLISHED, &json!({}), now).unwrap(),
+            None
+        );
         assert!(OrderChange::from_event(events::ORDER_STATUS_CHANGED, &json!({ "orderId": 1 }), now).is_err());
     }
 

@@ -206,11 +206,17 @@ async fn claiming_a_pass_at_once_returns_only_the_events_not_processed_before() 
         // Claimed now, so the next pass finds nothing new; a rolled back pass claims nothing.
         let txn = db.begin().await.unwrap();
         let third = wrap(3);
-        let fresh = inbox::claim_all(&txn, "test.consumer", &[&first, &third]).await.unwrap();
+        let fresh = inbox::claim_all(&txn, "test.consumer", &[&first, &third])
+            .await
+            .unwrap();
         assert_eq!(fresh, [third.event_id.as_uuid()].into(), "{}", database.label);
         txn.rollback().await.unwrap();
         let txn = db.begin().await.unwrap();
-        assert!(inbox::claim(&txn, "test.consumer", &third).await.unwrap(), "{}", database.label);
+        assert!(
+            inbox::claim(&txn, "test.consumer", &third).await.unwrap(),
+            "{}",
+            database.label
+        );
         assert!(inbox::claim_all(&txn, "test.consumer", &[]).await.unwrap().is_empty());
         txn.commit().await.unwrap();
         database.remove().await;
