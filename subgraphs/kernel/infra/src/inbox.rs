@@ -16,7 +16,7 @@ use chrono::Utc;
 use kernel::EventEnvelope;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use crate::bus::{Delivery, EventHandler, PartlyHandled, Subscription};
 
@@ -47,21 +47,8 @@ pub mod entity {
 /// # Errors
 /// When the insert fails for another reason than a duplicate.
 pub async fn claim(conn: &impl ConnectionTrait, consumer: &str, event: &EventEnvelope) -> Result<bool, DbErr> {
-    let row = entity::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event.event_id.as_uuid()),
-        event_type: Set(event.event_type.to_string()),
-        processed_at: Set(Utc::now()),
-    };
-    let inserted = entity::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([entity::Column::Consumer, entity::Column::EventId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted == 1)
+    let fresh = claim_all(conn, consumer, &[event]).await?;
+    Ok(fresh.contains(&event.event_id.as_uuid()))
 }
 
 /// Records that `consumer` processes each of `events`, with one statement. Returns the

@@ -323,13 +323,6 @@ impl OrderChange {
             _ => return Ok(None),
         }))
     }
-
-    pub fn order_id(&self) -> uuid::Uuid {
-        match self {
-            OrderChange::Placed(summary) => summary.order_id,
-            OrderChange::Status { order_id, .. } => *order_id,
-        }
-    }
 }
 
 /// A validated product search.
