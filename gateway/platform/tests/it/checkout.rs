@@ -98,6 +98,30 @@ async fn happy_path(platform: &TestPlatform) {
 
     assert_eq!(stock(platform, sku).await, (8, 0));
     assert!(ledger_imbalance(platform).await.is_empty());
+    // The payment's two transactions are booked, each with its pair of entries: what
+    // the customer paid sits settled, nothing is left authorized.
+    let kinds: Vec<&str> = order["payment"]["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["AUTHORIZE", "CAPTURE"]);
+    let balances = platform
+        .contexts
+        .payments
+        .payments
+        .account_balances("USD")
+        .await
+        .unwrap();
+    assert_eq!(
+        balances,
+        [
+            ("AUTHORIZED".to_owned(), 0),
+            ("CUSTOMER".to_owned(), -4_500),
+            ("SETTLED".to_owned(), 4_500)
+        ]
+    );
     let code = coupons_domain::CouponCode::parse("SAVE10").unwrap();
     let committed = platform
         .contexts

@@ -11,10 +11,10 @@ use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
 use payments_domain::{
     Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, Transaction, TransactionKind,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CommonTableExpression, Expr, WithClause};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, QueryTrait, TransactionTrait,
 };
 
 use crate::entity::{ledger, payment, transaction};
@@ -138,21 +138,24 @@ impl Payments {
             return Ok(payment);
         }
         let now = Utc::now();
-        let event = match outcome {
+        let (transaction, event) = match outcome {
             Ok(reference) => {
                 let transaction = payment.apply(TransactionKind::Authorize, &reference, now)?;
-                book(&txn, &transaction).await?;
-                PaymentEvent::after(TransactionKind::Authorize, &payment)
+                (
+                    Some(transaction),
+                    PaymentEvent::after(TransactionKind::Authorize, &payment),
+                )
             }
             Err(ProviderError::Declined(reason) | ProviderError::Unavailable(reason)) => {
                 payment.decline(&reason, now)?;
-                PaymentEvent {
+                let event = PaymentEvent {
                     kind: PaymentEventKind::Declined,
                     payment: payment.clone(),
-                }
+                };
+                (None, event)
             }
         };
-        save_status(&txn, &payment).await?;
+        book_and_save(&txn, transaction.as_ref(), &payment).await?;
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
         Ok(payment)
@@ -228,8 +231,7 @@ impl Payments {
             return Ok(payment);
         }
         let transaction = payment.apply(kind, &reference, Utc::now())?;
-        book(&txn, &transaction).await?;
-        save_status(&txn, &payment).await?;
+        book_and_save(&txn, Some(&transaction), &payment).await?;
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[PaymentEvent::after(kind, &payment)]).await?;
         txn.commit().await?;
         Ok(payment)
@@ -334,8 +336,31 @@ impl Payments {
     }
 }
 
-/// Writes a confirmed transaction and its two ledger entries.
-async fn book(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), DbErr> {
+/// Books a confirmed transaction, if any, with its two ledger entries, and saves the
+/// payment's new status. On PostgreSQL that is one statement (the inserts as
+/// data-modifying CTEs of the update), so the locked payment row is held for one round
+/// trip, not three.
+async fn book_and_save(conn: &impl ConnectionTrait, t: Option<&Transaction>, p: &Payment) -> Result<(), DbErr> {
+    let Some(t) = t else {
+        return save_status(conn, p).await;
+    };
+    if !kernel_infra::db::is_postgres(conn) {
+        transaction_insert(t).exec_without_returning(conn).await?;
+        ledger_insert(t).exec_without_returning(conn).await?;
+        return save_status(conn, p).await;
+    }
+    let cte = |name: &'static str, insert: sea_orm::sea_query::InsertStatement| {
+        CommonTableExpression::new().query(insert).table_name(name).to_owned()
+    };
+    let with = WithClause::new()
+        .cte(cte("booked", transaction_insert(t).into_query()))
+        .cte(cte("entries", ledger_insert(t).into_query()))
+        .to_owned();
+    conn.execute(&status_update(p).into_query().with(with)).await?;
+    Ok(())
+}
+
+fn transaction_insert(t: &Transaction) -> sea_orm::Insert<transaction::ActiveModel> {
     transaction::Entity::insert(transaction::ActiveModel {
         id: Set(t.id.as_uuid()),
         payment_id: Set(t.payment_id.as_uuid()),
@@ -345,20 +370,17 @@ async fn book(conn: &impl ConnectionTrait, t: &Transaction) -> Result<(), DbErr>
         provider_ref: Set(t.provider_ref.clone()),
         created_at: Set(t.created_at),
     })
-    .exec_without_returning(conn)
-    .await?;
-    let entries = t.entries().map(|e| ledger::ActiveModel {
+}
+
+fn ledger_insert(t: &Transaction) -> sea_orm::InsertMany<ledger::ActiveModel> {
+    ledger::Entity::insert_many(t.entries().map(|e| ledger::ActiveModel {
         transaction_id: Set(t.id.as_uuid()),
         account: Set(e.account.as_str().to_owned()),
         amount: Set(e.amount.amount()),
         currency: Set(e.amount.currency().code().to_owned()),
         created_at: Set(t.created_at),
         ..Default::default()
-    });
-    ledger::Entity::insert_many(entries)
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+    }))
 }
 
 async fn lock(conn: &impl ConnectionTrait, id: PaymentId) -> Result<Payment, PaymentsError> {
@@ -375,15 +397,17 @@ async fn lock(conn: &impl ConnectionTrait, id: PaymentId) -> Result<Payment, Pay
 }
 
 async fn save_status(conn: &impl ConnectionTrait, p: &Payment) -> Result<(), DbErr> {
+    status_update(p).exec(conn).await?;
+    Ok(())
+}
+
+fn status_update(p: &Payment) -> sea_orm::UpdateMany<payment::Entity> {
     payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(p.status.as_str()))
         .col_expr(payment::Column::ProviderRef, Expr::value(p.provider_ref.clone()))
         .col_expr(payment::Column::FailureReason, Expr::value(p.failure_reason.clone()))
         .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at))
         .filter(payment::Column::Id.eq(p.id.as_uuid()))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 fn currency(code: &str) -> Result<Currency, PaymentsError> {
