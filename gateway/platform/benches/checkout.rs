@@ -18,6 +18,10 @@
 //! same host, where TLS over loopback protects nothing; `prefer` or `require` to
 //! measure with TLS.
 //!
+//! `TEST_POSTGRES_URL` names the server (default `postgres://postgres@127.0.0.1:5432/postgres`,
+//! over TCP); `postgres://postgres@%2Fvar%2Frun%2Fpostgresql/postgres` reaches the same
+//! server through its Unix socket.
+//!
 //! It prints a Markdown table for docs/benchmarks.md.
 
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly
