@@ -138,24 +138,21 @@ impl Payments {
             return Ok(payment);
         }
         let now = Utc::now();
-        let (transaction, event) = match outcome {
+        let event = match outcome {
             Ok(reference) => {
                 let transaction = payment.apply(TransactionKind::Authorize, &reference, now)?;
-                (
-                    Some(transaction),
-                    PaymentEvent::after(TransactionKind::Authorize, &payment),
-                )
+                book_and_save(&txn, &transaction, &payment).await?;
+                PaymentEvent::after(TransactionKind::Authorize, &payment)
             }
             Err(ProviderError::Declined(reason) | ProviderError::Unavailable(reason)) => {
                 payment.decline(&reason, now)?;
-                let event = PaymentEvent {
+                save_status(&txn, &payment).await?;
+                PaymentEvent {
                     kind: PaymentEventKind::Declined,
                     payment: payment.clone(),
-                };
-                (None, event)
+                }
             }
         };
-        book_and_save(&txn, transaction.as_ref(), &payment).await?;
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
         Ok(payment)
@@ -231,7 +228,7 @@ impl Payments {
             return Ok(payment);
         }
         let transaction = payment.apply(kind, &reference, Utc::now())?;
-        book_and_save(&txn, Some(&transaction), &payment).await?;
+        book_and_save(&txn, &transaction, &payment).await?;
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[PaymentEvent::after(kind, &payment)]).await?;
         txn.commit().await?;
         Ok(payment)
@@ -336,14 +333,10 @@ impl Payments {
     }
 }
 
-/// Books a confirmed transaction, if any, with its two ledger entries, and saves the
-/// payment's new status. On PostgreSQL that is one statement (the inserts as
-/// data-modifying CTEs of the update), so the locked payment row is held for one round
-/// trip, not three.
-async fn book_and_save(conn: &impl ConnectionTrait, t: Option<&Transaction>, p: &Payment) -> Result<(), DbErr> {
-    let Some(t) = t else {
-        return save_status(conn, p).await;
-    };
+/// Books a confirmed transaction with its two ledger entries, and saves the payment's
+/// new status. On PostgreSQL that is one statement (the inserts as data-modifying CTEs
+/// of the update), so the locked payment row is held for one round trip, not three.
+async fn book_and_save(conn: &impl ConnectionTrait, t: &Transaction, p: &Payment) -> Result<(), DbErr> {
     if !kernel_infra::db::is_postgres(conn) {
         transaction_insert(t).exec_without_returning(conn).await?;
         ledger_insert(t).exec_without_returning(conn).await?;
