@@ -9,8 +9,11 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use sea_orm::sea_query::{CommonTableExpression, InsertStatement, UpdateStatement, WithClause, WithQuery};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, ExecResult, StatementBuilder,
+};
 
 /// The PostgreSQL pool size when the URL does not give one: eleven contexts on one
 /// server (88 connections) stay below PostgreSQL's default limit of 100.
@@ -67,6 +70,62 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 /// True on PostgreSQL, where row locks and `SKIP LOCKED` are available.
 pub fn is_postgres(db: &impl ConnectionTrait) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// The statement that leads a [`write_together`]: an insert or an update.
+pub trait FirstWrite: StatementBuilder + Sized {
+    fn with_writes(self, writes: WithClause) -> WithQuery;
+}
+
+impl FirstWrite for InsertStatement {
+    fn with_writes(self, writes: WithClause) -> WithQuery {
+        self.with(writes)
+    }
+}
+
+impl FirstWrite for UpdateStatement {
+    fn with_writes(self, writes: WithClause) -> WithQuery {
+        self.with(writes)
+    }
+}
+
+/// Runs `first` and then `inserts`, and answers what `first` did. On PostgreSQL they
+/// are one statement, the inserts as data-modifying CTEs of `first`: one round trip,
+/// atomic on its own, with foreign keys checked at its end. Elsewhere they run one
+/// after another, so the caller passes a transaction.
+///
+/// In one statement the parts run in no set order, so none may read what another
+/// writes. A row that later transactions lock (an aggregate's) must already be locked
+/// by the caller, or be new, for events to keep their order per key (see
+/// [`crate::outbox`]).
+///
+/// # Errors
+/// When any part fails; on PostgreSQL nothing of the statement is then written.
+pub async fn write_together<F: FirstWrite>(
+    conn: &impl ConnectionTrait,
+    first: F,
+    inserts: Vec<InsertStatement>,
+) -> Result<ExecResult, DbErr> {
+    if is_postgres(conn) && !inserts.is_empty() {
+        let writes = inserts
+            .into_iter()
+            .enumerate()
+            .fold(WithClause::new(), |mut with, (i, insert)| {
+                with.cte(
+                    CommonTableExpression::new()
+                        .query(insert)
+                        .table_name(format!("write_{i}"))
+                        .to_owned(),
+                );
+                with
+            });
+        return conn.execute(&first.with_writes(writes)).await;
+    }
+    let done = conn.execute(&first).await?;
+    for insert in &inserts {
+        conn.execute(insert).await?;
+    }
+    Ok(done)
 }
 
 /// Removes our `max_connections=N` query parameter from `url`, returning N.

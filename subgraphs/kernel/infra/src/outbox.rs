@@ -2,14 +2,15 @@
 //! state change that caused them, so a change and its events commit together or not
 //! at all. The [`relay`](crate::relay) publishes them afterwards.
 //!
-//! Ordering per partition key holds because a context writes its aggregate row before
-//! its outbox rows: two transactions on the same aggregate serialize on that row, so
-//! the later one also takes the later `seq`.
+//! Ordering per partition key holds because a context locks or writes its aggregate
+//! row before it writes the outbox rows: two transactions on the same aggregate
+//! serialize on that row, so the later one also takes the later `seq`.
 
 use chrono::Utc;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, InsertStatement, Query, UnionType};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect, QueryTrait};
 
 /// A row of `outbox_events`.
 pub mod entity {
@@ -44,8 +45,17 @@ pub mod entity {
 /// # Errors
 /// When the insert fails; the caller's transaction must then roll back.
 pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) -> Result<(), DbErr> {
+    if let Some(insert) = insert(envelopes) {
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// The insert that appends `envelopes` (None for none), for a change that writes its
+/// events in the same statement as itself ([`crate::db::write_together`]).
+pub fn insert(envelopes: &[EventEnvelope]) -> Option<InsertStatement> {
     if envelopes.is_empty() {
-        return Ok(());
+        return None;
     }
     let rows = envelopes.iter().map(|envelope| entity::ActiveModel {
         event_id: Set(envelope.event_id.as_uuid()),
@@ -58,8 +68,53 @@ pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) ->
         last_error: Set(None),
         ..Default::default()
     });
-    entity::Entity::insert_many(rows).exec_without_returning(conn).await?;
-    Ok(())
+    Some(entity::Entity::insert_many(rows).into_query())
+}
+
+/// The insert that appends `envelopes` (None for none) only if `condition` holds when
+/// it runs: for a guarded change (a session saved only while its driver holds the
+/// lease) that writes its events in the same statement as itself.
+pub fn insert_when(envelopes: &[EventEnvelope], condition: Expr) -> Option<InsertStatement> {
+    let mut rows = envelopes.iter().map(|envelope| {
+        Query::select()
+            .exprs([
+                Expr::value(envelope.event_id.as_uuid()),
+                Expr::value(envelope.event_type.to_string()),
+                Expr::value(envelope.partition_key.clone()),
+                Expr::value(serde_json::to_string(envelope).expect("an envelope always serializes")),
+                Expr::value(envelope.occurred_at),
+                Expr::value(0),
+            ])
+            .and_where(condition.clone())
+            .to_owned()
+    });
+    let mut select = rows.next()?;
+    for row in rows {
+        select.union(UnionType::All, row);
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(entity::Entity)
+        .columns([
+            entity::Column::EventId,
+            entity::Column::EventType,
+            entity::Column::PartitionKey,
+            entity::Column::Envelope,
+            entity::Column::OccurredAt,
+            entity::Column::Attempts,
+        ])
+        .select_from(select)
+        .expect("six columns for six values");
+    Some(insert)
+}
+
+/// Wraps domain events in envelopes from `producer`.
+pub fn wrap<E: DomainEvent>(producer: &str, meta: &EventMeta, events: &[E]) -> Vec<EventEnvelope> {
+    let now = Utc::now();
+    events
+        .iter()
+        .map(|event| EventEnvelope::wrap(event, producer, meta, now))
+        .collect()
 }
 
 /// Wraps domain events in envelopes from `producer` and appends them.
@@ -72,11 +127,7 @@ pub async fn record<E: DomainEvent>(
     meta: &EventMeta,
     events: &[E],
 ) -> Result<Vec<EventEnvelope>, DbErr> {
-    let now = Utc::now();
-    let envelopes: Vec<EventEnvelope> = events
-        .iter()
-        .map(|event| EventEnvelope::wrap(event, producer, meta, now))
-        .collect();
+    let envelopes = wrap(producer, meta, events);
     append(conn, &envelopes).await?;
     Ok(envelopes)
 }
