@@ -196,9 +196,14 @@ pub async fn product_totals(
         .collect())
 }
 
-/// Stores a new reservation with its lines.
-pub async fn insert_reservation(conn: &impl ConnectionTrait, r: &Reservation) -> Result<(), sea_orm::DbErr> {
-    reservation::Entity::insert(reservation::ActiveModel {
+/// The writes of a new reservation, its row and its lines, with the `events` that
+/// announce it: one statement on PostgreSQL ([`kernel_infra::db::write_together`]).
+pub async fn insert_reservation(
+    conn: &impl ConnectionTrait,
+    r: &Reservation,
+    events: &[kernel::EventEnvelope],
+) -> Result<(), sea_orm::DbErr> {
+    let row = reservation::Entity::insert(reservation::ActiveModel {
         id: Set(r.id.as_uuid()),
         status: Set(r.status.as_str().to_owned()),
         reference: Set(r.reference.clone()),
@@ -206,16 +211,15 @@ pub async fn insert_reservation(conn: &impl ConnectionTrait, r: &Reservation) ->
         created_at: Set(r.created_at),
         updated_at: Set(r.created_at),
     })
-    .exec_without_returning(conn)
-    .await?;
+    .into_query();
     let lines = r.lines.iter().map(|line| reservation_line::ActiveModel {
         reservation_id: Set(r.id.as_uuid()),
         sku: Set(line.sku.as_str().to_owned()),
         quantity: Set(line.quantity.get()),
     });
-    reservation_line::Entity::insert_many(lines)
-        .exec_without_returning(conn)
-        .await?;
+    let mut rest = vec![reservation_line::Entity::insert_many(lines).into_query()];
+    rest.extend(kernel_infra::outbox::insert(events));
+    kernel_infra::db::write_together(conn, row, rest).await?;
     Ok(())
 }
 
@@ -255,18 +259,20 @@ pub async fn reservation(
     }))
 }
 
-/// Writes a reservation's new status.
+/// Saves a locked reservation's new status with the `events` that announce it: one
+/// statement on PostgreSQL.
 pub async fn save_reservation_status(
     conn: &impl ConnectionTrait,
     r: &Reservation,
     now: DateTime<Utc>,
+    events: &[kernel::EventEnvelope],
 ) -> Result<(), sea_orm::DbErr> {
-    reservation::Entity::update_many()
+    let update = reservation::Entity::update_many()
         .col_expr(reservation::Column::Status, r.status.as_str().into())
         .col_expr(reservation::Column::UpdatedAt, now.into())
         .filter(reservation::Column::Id.eq(r.id.as_uuid()))
-        .exec(conn)
-        .await?;
+        .into_query();
+    kernel_infra::db::write_together(conn, update, kernel_infra::outbox::insert(events).into_iter().collect()).await?;
     Ok(())
 }
 

@@ -117,13 +117,13 @@ impl Stock {
         // The stock rows are locked last, so that a popular SKU's row is held for as
         // few statements as possible. The event may be written first: its partition
         // key is the reservation, not the SKU.
-        repository::insert_reservation(&txn, &reservation).await?;
         let event = InventoryEvent::Reserved {
             reservation_id: reservation.id.to_string(),
             lines: summaries(&reservation.lines),
             expires_at: reservation.expires_at,
         };
-        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
+        repository::insert_reservation(&txn, &reservation, &events).await?;
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let mut movements = Vec::with_capacity(items.len());
         for (item, line) in items.iter_mut().zip(&reservation.lines) {
@@ -189,8 +189,8 @@ impl Stock {
             Closing::Return => InventoryEvent::Returned { reservation_id, lines },
         };
         // As in `reserve`: the stock rows last.
-        repository::save_reservation_status(&txn, &reservation, now).await?;
-        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
+        let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
+        repository::save_reservation_status(&txn, &reservation, now, &events).await?;
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let movements: Vec<_> = items
             .iter_mut()

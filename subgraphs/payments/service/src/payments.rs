@@ -11,7 +11,7 @@ use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
 use payments_domain::{
     Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, Transaction, TransactionKind,
 };
-use sea_orm::sea_query::{CommonTableExpression, Expr, WithClause};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, TransactionTrait,
@@ -337,19 +337,8 @@ impl Payments {
 /// new status. On PostgreSQL that is one statement (the inserts as data-modifying CTEs
 /// of the update), so the locked payment row is held for one round trip, not three.
 async fn book_and_save(conn: &impl ConnectionTrait, t: &Transaction, p: &Payment) -> Result<(), DbErr> {
-    if !kernel_infra::db::is_postgres(conn) {
-        transaction_insert(t).exec_without_returning(conn).await?;
-        ledger_insert(t).exec_without_returning(conn).await?;
-        return save_status(conn, p).await;
-    }
-    let cte = |name: &'static str, insert: sea_orm::sea_query::InsertStatement| {
-        CommonTableExpression::new().query(insert).table_name(name).to_owned()
-    };
-    let with = WithClause::new()
-        .cte(cte("booked", transaction_insert(t).into_query()))
-        .cte(cte("entries", ledger_insert(t).into_query()))
-        .to_owned();
-    conn.execute(&status_update(p).into_query().with(with)).await?;
+    let booking = vec![transaction_insert(t).into_query(), ledger_insert(t).into_query()];
+    kernel_infra::db::write_together(conn, status_update(p).into_query(), booking).await?;
     Ok(())
 }
 

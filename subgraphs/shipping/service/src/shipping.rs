@@ -10,11 +10,12 @@ use chrono::Utc;
 use kernel::{EventEnvelope, EventMeta};
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
+use kernel_infra::db::{FirstWrite, write_together};
 use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde::Deserialize;
 use shipping_domain::{Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
@@ -62,7 +63,7 @@ impl Shipping {
         if !exists {
             let now = Utc::now();
             let (shipment, first) = Shipment::for_paid_order(order_id, user_id, now);
-            shipment::Entity::insert(shipment::ActiveModel {
+            let row = shipment::Entity::insert(shipment::ActiveModel {
                 id: Set(shipment.id.as_uuid()),
                 order_id: Set(order_id),
                 user_id: Set(user_id),
@@ -73,10 +74,9 @@ impl Shipping {
                 created_at: Set(now),
                 updated_at: Set(now),
             })
-            .exec_without_returning(txn)
-            .await?;
-            append_tracking(txn, shipment.id, &first).await?;
-            kernel_infra::outbox::record(txn, PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]).await?;
+            .into_query();
+            let events = kernel_infra::outbox::wrap(PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]);
+            write_with_tracking(txn, row, shipment.id, &first, &events).await?;
         }
         Ok(())
     }
@@ -110,15 +110,15 @@ impl Shipping {
                 continue;
             };
             let next = (shipment.status != ShipmentStatus::Delivered).then(|| now + self.step);
-            shipment::Entity::update_many()
+            let update = shipment::Entity::update_many()
                 .col_expr(shipment::Column::Status, Expr::value(shipment.status.as_str()))
                 .col_expr(shipment::Column::NextStepAt, Expr::value(next))
                 .col_expr(shipment::Column::UpdatedAt, Expr::value(now))
                 .filter(shipment::Column::Id.eq(id))
-                .exec(&txn)
-                .await?;
-            append_tracking(&txn, shipment.id, &step).await?;
-            kernel_infra::outbox::record(&txn, PRODUCER, &EventMeta::internal(), &[shipment.event()]).await?;
+                .into_query();
+            let events = kernel_infra::outbox::wrap(PRODUCER, &EventMeta::internal(), &[shipment.event()]);
+            // The row is locked above, so the writes go in one statement.
+            write_with_tracking(&txn, update, shipment.id, &step, &events).await?;
             txn.commit().await?;
             moved += 1;
         }
@@ -184,16 +184,26 @@ impl Shipping {
     }
 }
 
-async fn append_tracking(conn: &impl ConnectionTrait, id: ShipmentId, event: &TrackingEvent) -> Result<(), DbErr> {
-    tracking::Entity::insert(tracking::ActiveModel {
+/// Writes a shipment's row (`first`), its tracking entry and its events: one statement
+/// on PostgreSQL ([`write_together`]).
+async fn write_with_tracking(
+    conn: &impl ConnectionTrait,
+    first: impl FirstWrite,
+    id: ShipmentId,
+    event: &TrackingEvent,
+    events: &[EventEnvelope],
+) -> Result<(), DbErr> {
+    let tracking = tracking::Entity::insert(tracking::ActiveModel {
         shipment_id: Set(id.as_uuid()),
         status: Set(event.status.as_str().to_owned()),
         note: Set(event.note.clone()),
         at: Set(event.at),
         ..Default::default()
     })
-    .exec_without_returning(conn)
-    .await?;
+    .into_query();
+    let mut rest = vec![tracking];
+    rest.extend(kernel_infra::outbox::insert(events));
+    write_together(conn, first, rest).await?;
     Ok(())
 }
 
