@@ -315,6 +315,10 @@ impl OrderChange {
             }
             events::ORDER_STATUS_CHANGED => {
                 let s: StatusChanged = serde_json::from_value(payload.clone())?;
+                // An order is PENDING only when placed, which order.created says.
+                if s.to == "PENDING" {
+                    return Ok(None);
+                }
                 OrderChange::Status {
                     order_id: s.order_id,
                     status: s.to,
@@ -463,6 +467,12 @@ mod tests {
                 order_id: order,
                 status: "PAID".into()
             })
+        );
+        // The move into PENDING comes with order.created, which already says it.
+        let placed = json!({ "orderId": order, "userId": customer, "from": null, "to": "PENDING", "reason": null });
+        assert_eq!(
+            OrderChange::from_event(events::ORDER_STATUS_CHANGED, &placed, now).unwrap(),
+            None
         );
         assert_eq!(
             OrderChange::from_event(events::PRODUCT_PUBLISHED, &json!({}), now).unwrap(),
