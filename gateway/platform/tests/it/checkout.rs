@@ -1,6 +1,8 @@
 //! The checkout saga, scenario by scenario, through the gateway, on SQLite and on
 //! PostgreSQL.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::shop::{
@@ -141,6 +143,43 @@ async fn happy_path(platform: &TestPlatform) {
     let stranger = Customer::new();
     let data = ok(platform, &stranger.token, ORDER, json!({ "id": order_id })).await;
     assert!(data["order"].is_null());
+}
+
+/// A call slower than the saga's lease (here Payments answers after 1.5 s, the lease is
+/// 0.6 s, and the reconciler looks every 0.1 s) keeps its driver: the lease is renewed
+/// while the call is out, so no other driver takes the session over half-way and the
+/// customer gets the finished checkout. The lease does not depend on the database.
+#[tokio::test]
+async fn a_step_slower_than_the_lease_keeps_its_driver() {
+    let mut jobs = fast_jobs();
+    jobs.saga.lease = Duration::from_millis(600);
+    jobs.saga.resume_after = Duration::from_millis(100);
+    let slow = Some(("payments", Duration::from_millis(1_500)));
+    let platform = TestPlatform::start_slowed(Backend::Sqlite, jobs, slow).await;
+    let sku = "SLOW-1";
+    stocked_product(&platform, sku, 1_000, 5).await;
+    coupon(&platform, "SLOW", 100, None).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(&platform, &customer, sku, 1).await;
+
+    let body = checkout(&platform, &customer, &cart, Some("SLOW"), "card", "slow-1").await;
+    let session = &body["data"]["checkout"];
+    assert_eq!(session["status"], "COMPLETED", "{body}");
+    assert_eq!(
+        steps(session, "DONE"),
+        [
+            "RESERVE_STOCK",
+            "REDEEM_COUPON",
+            "PLACE_ORDER",
+            "AUTHORIZE_PAYMENT",
+            "CONFIRM_STOCK",
+            "MARK_ORDER_PAID",
+            "COMMIT_COUPON",
+            "CAPTURE_PAYMENT"
+        ],
+        "each step ran once, by one driver: {body}"
+    );
+    platform.stop().await;
 }
 
 #[tokio::test]

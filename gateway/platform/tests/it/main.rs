@@ -61,6 +61,12 @@ async fn record(State(recorded): State<Recorded>, request: Request, next: Next) 
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
+/// Delays every request by `delay`, as a slow or loaded context would.
+async fn wait_first(State(delay): State<Duration>, request: Request, next: Next) -> axum::response::Response {
+    tokio::time::sleep(delay).await;
+    next.run(request).await
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,6 +123,15 @@ impl TestPlatform {
     }
 
     pub async fn start_with(backend: Backend, jobs: platform::JobSettings) -> Self {
+        Self::start_slowed(backend, jobs, None).await
+    }
+
+    /// A platform on which every request to the context `slow.0` waits `slow.1` first.
+    pub async fn start_slowed(
+        backend: Backend,
+        jobs: platform::JobSettings,
+        slow: Option<(&'static str, Duration)>,
+    ) -> Self {
         // PostgreSQL allows 100 connections: one platform on it at a time, with small
         // pools (10 contexts × 4, and a checkout process of the crash test).
         let postgres_turn = (backend == Backend::Postgres).then(|| {
@@ -144,10 +159,18 @@ impl TestPlatform {
         let inventory_requests = Recorded::default();
         let orders_requests = Recorded::default();
         let (inventory_recorded, orders_recorded) = (inventory_requests.clone(), orders_requests.clone());
-        let wrap = move |name: &str, router: axum::Router| match name {
-            "inventory" => router.layer(axum::middleware::from_fn_with_state(inventory_recorded.clone(), record)),
-            "orders" => router.layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
-            _ => router,
+        let wrap = move |name: &str, router: axum::Router| {
+            let router = match slow {
+                Some((context, delay)) if context == name => {
+                    router.layer(axum::middleware::from_fn_with_state(delay, wait_first))
+                }
+                _ => router,
+            };
+            match name {
+                "inventory" => router.layer(axum::middleware::from_fn_with_state(inventory_recorded.clone(), record)),
+                "orders" => router.layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
+                _ => router,
+            }
         };
         let running = platform::start(&urls, &listen, &jobs, &shutdown, &wrap).await.unwrap();
         let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));

@@ -3,8 +3,8 @@
 //! half-way.
 //!
 //! Only one process drives a session at a time: it holds a lease (`locked_by`,
-//! `locked_until`) that it renews with every step; a session whose lease ran out is
-//! taken over by the reconciler of any replica.
+//! `locked_until`) that it renews with every step and while a step's call is out; a
+//! session whose lease ran out is taken over by the reconciler of any replica.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money};
 use kernel_infra::CancellationToken;
 use kernel_infra::client::CallError;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CommonTableExpression, Expr, Query, WithClause};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
@@ -245,7 +245,7 @@ impl Saga {
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         while let Some(step) = session.step {
             let before = session.clone();
-            let (outcome, detail) = match self.remotes.run(&session, step, meta).await {
+            let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
                 Ok(outcome) => {
                     session.complete(step, outcome, Utc::now());
                     ("DONE", None)
@@ -277,6 +277,45 @@ impl Saga {
         }
         // Finishing cleared the lease with the last step.
         Ok(session)
+    }
+
+    /// Runs a step's call, renewing this driver's lease every third of it while the
+    /// call is out: a call slower than the lease (a provider retrying, a loaded
+    /// machine) must not let another driver take the session over half-way.
+    async fn run_holding_lease(
+        &self,
+        session: &CheckoutSession,
+        step: Step,
+        meta: &EventMeta,
+    ) -> Result<checkout_domain::Outcome, CallError> {
+        let call = self.remotes.run(session, step, meta);
+        tokio::pin!(call);
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::select! {
+                outcome = &mut call => return outcome,
+                () = tokio::time::sleep(every) => {
+                    // Failing to renew is not fatal: saving the step checks the lease.
+                    if let Err(err) = self.renew(session.id).await {
+                        tracing::warn!(checkout.id = %session.id, error = %err, "renewing the saga lease failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Extends the lease this driver holds.
+    async fn renew(&self, id: CheckoutId) -> Result<(), DbErr> {
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::LockedUntil,
+                Expr::value(Some(Utc::now() + lease(&self.settings))),
+            )
+            .filter(session::Column::Id.eq(id.as_uuid()))
+            .filter(session::Column::LockedBy.eq(self.driver.clone()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// Takes the lease of a session whose lease is free or ran out.
@@ -325,8 +364,19 @@ impl Saga {
         // COMPLETED, FAILED or STUCK: nobody drives it any more.
         let finished = s.status.is_finished();
         let locked_until = (!finished).then(|| now + lease(&self.settings));
-        if !finished && kernel_infra::db::is_postgres(&self.db) {
-            return self.persist_step_pg(s, step, outcome, detail, locked_until, now).await;
+        let events = if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
+            kernel_infra::outbox::wrap(PRODUCER, meta, &[CheckoutEvent { session: s.clone() }])
+        } else {
+            Vec::new()
+        };
+        if kernel_infra::db::is_postgres(&self.db) {
+            let record = StepRecord {
+                step,
+                outcome: outcome.to_owned(),
+                detail: detail.map(short_detail),
+                at: now,
+            };
+            return self.persist_pg(s, &record, locked_until, &events).await;
         }
         let txn = self.db.begin().await?;
         let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
@@ -334,9 +384,7 @@ impl Saga {
             return Ok(false);
         }
         append_log(&txn, s.id, step, outcome, detail).await?;
-        if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
-            kernel_infra::outbox::record(&txn, PRODUCER, meta, &[CheckoutEvent { session: s.clone() }]).await?;
-        }
+        kernel_infra::outbox::append(&txn, &events).await?;
         txn.commit().await?;
         Ok(true)
     }
@@ -374,47 +422,53 @@ impl Saga {
             .filter(session::Column::LockedBy.eq(self.driver.clone()))
     }
 
-    /// [`persist`](Self::persist) of a step that does not finish the session, on
-    /// PostgreSQL: the session row and the log entry in one statement (a single
-    /// statement is atomic on its own), so a step costs one round trip, not four.
-    async fn persist_step_pg(
+    /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entry and the
+    /// events in one statement (a single statement is atomic on its own), so a step
+    /// costs one round trip. The log entry and the events are written only if the
+    /// session row was, that is while this driver holds the lease.
+    async fn persist_pg(
         &self,
         s: &CheckoutSession,
-        step: Step,
-        outcome: &str,
-        detail: Option<&str>,
+        record: &StepRecord,
         locked_until: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
+        events: &[kernel::EventEnvelope],
     ) -> Result<bool, DbErr> {
-        let (update, mut values) = self
-            .save_session(s, locked_until, now)
-            .into_query()
-            .returning_col(session::Column::Id)
-            .build(sea_orm::sea_query::PostgresQueryBuilder);
-        let n = values.0.len();
-        let sql = format!(
-            "WITH saved AS ({update}) \
-             INSERT INTO checkout_steps (session_id, step, outcome, detail, at) \
-             SELECT id, ${}, ${}, ${}, ${} FROM saved",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4
-        );
-        values.0.extend([
-            step.as_str().into(),
-            outcome.into(),
-            detail.map(short_detail).into(),
-            now.into(),
-        ]);
-        let result = self
-            .db
-            .execute_raw(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                sql,
-                values,
-            ))
-            .await?;
+        let mut saved = self.save_session(s, locked_until, record.at).into_query();
+        saved.returning_col(session::Column::Id);
+        let mut with = WithClause::new();
+        with.cte(CommonTableExpression::new().query(saved).table_name("saved").to_owned());
+        let was_saved = Expr::exists(Query::select().expr(Expr::value(1)).from("saved").to_owned());
+        if let Some(insert) = kernel_infra::outbox::insert_when(events, was_saved) {
+            with.cte(
+                CommonTableExpression::new()
+                    .query(insert)
+                    .table_name("events")
+                    .to_owned(),
+            );
+        }
+        let mut log = Query::insert();
+        log.into_table(step_log::Entity)
+            .columns([
+                step_log::Column::SessionId,
+                step_log::Column::Step,
+                step_log::Column::Outcome,
+                step_log::Column::Detail,
+                step_log::Column::At,
+            ])
+            .select_from(
+                Query::select()
+                    .column(session::Column::Id)
+                    .exprs([
+                        Expr::value(record.step.as_str()),
+                        Expr::value(record.outcome.clone()),
+                        Expr::value(record.detail.clone()),
+                        Expr::value(record.at),
+                    ])
+                    .from("saved")
+                    .to_owned(),
+            )
+            .map_err(|err| DbErr::Custom(err.to_string()))?;
+        let result = self.db.execute(&log.with(with)).await?;
         Ok(result.rows_affected() == 1)
     }
 
