@@ -10,7 +10,7 @@ use chrono::Utc;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, InsertStatement, Query, UnionType};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect, QueryTrait};
+use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 /// A row of `outbox_events`.
 pub mod entity {
@@ -51,24 +51,41 @@ pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) ->
     Ok(())
 }
 
+/// The columns an appended row sets; the others start empty (`published_at`,
+/// `last_error`) or numbered (`seq`).
+const COLUMNS: [entity::Column; 6] = [
+    entity::Column::EventId,
+    entity::Column::EventType,
+    entity::Column::PartitionKey,
+    entity::Column::Envelope,
+    entity::Column::OccurredAt,
+    entity::Column::Attempts,
+];
+
+/// The values of `COLUMNS` for one envelope.
+fn row(envelope: &EventEnvelope) -> [Expr; 6] {
+    [
+        Expr::value(envelope.event_id.as_uuid()),
+        Expr::value(envelope.event_type.to_string()),
+        Expr::value(envelope.partition_key.clone()),
+        Expr::value(serde_json::to_string(envelope).expect("an envelope always serializes")),
+        Expr::value(envelope.occurred_at),
+        Expr::value(0),
+    ]
+}
+
 /// The insert that appends `envelopes` (None for none), for a change that writes its
 /// events in the same statement as itself ([`crate::db::write_together`]).
 pub fn insert(envelopes: &[EventEnvelope]) -> Option<InsertStatement> {
     if envelopes.is_empty() {
         return None;
     }
-    let rows = envelopes.iter().map(|envelope| entity::ActiveModel {
-        event_id: Set(envelope.event_id.as_uuid()),
-        event_type: Set(envelope.event_type.to_string()),
-        partition_key: Set(envelope.partition_key.clone()),
-        envelope: Set(serde_json::to_string(envelope).expect("an envelope always serializes")),
-        occurred_at: Set(envelope.occurred_at),
-        published_at: Set(None),
-        attempts: Set(0),
-        last_error: Set(None),
-        ..Default::default()
-    });
-    Some(entity::Entity::insert_many(rows).into_query())
+    let mut insert = Query::insert();
+    insert.into_table(entity::Entity).columns(COLUMNS);
+    for envelope in envelopes {
+        insert.values_panic(row(envelope));
+    }
+    Some(insert)
 }
 
 /// The insert that appends `envelopes` (None for none) only if `condition` holds when
@@ -77,14 +94,7 @@ pub fn insert(envelopes: &[EventEnvelope]) -> Option<InsertStatement> {
 pub fn insert_when(envelopes: &[EventEnvelope], condition: Expr) -> Option<InsertStatement> {
     let mut rows = envelopes.iter().map(|envelope| {
         Query::select()
-            .exprs([
-                Expr::value(envelope.event_id.as_uuid()),
-                Expr::value(envelope.event_type.to_string()),
-                Expr::value(envelope.partition_key.clone()),
-                Expr::value(serde_json::to_string(envelope).expect("an envelope always serializes")),
-                Expr::value(envelope.occurred_at),
-                Expr::value(0),
-            ])
+            .exprs(row(envelope))
             .and_where(condition.clone())
             .to_owned()
     });
@@ -95,16 +105,9 @@ pub fn insert_when(envelopes: &[EventEnvelope], condition: Expr) -> Option<Inser
     let mut insert = Query::insert();
     insert
         .into_table(entity::Entity)
-        .columns([
-            entity::Column::EventId,
-            entity::Column::EventType,
-            entity::Column::PartitionKey,
-            entity::Column::Envelope,
-            entity::Column::OccurredAt,
-            entity::Column::Attempts,
-        ])
+        .columns(COLUMNS)
         .select_from(select)
-        .expect("six columns for six values");
+        .expect("as many values as columns");
     Some(insert)
 }
 
