@@ -438,7 +438,7 @@ impl Saga {
         let mut with = WithClause::new();
         with.cte(CommonTableExpression::new().query(saved).table_name("saved").to_owned());
         let was_saved = Expr::exists(Query::select().expr(Expr::value(1)).from("saved").to_owned());
-        if let Some(insert) = kernel_infra::outbox::insert_when(events, was_saved) {
+        if let Some(insert) = kernel_infra::outbox::insert_when(events, &was_saved) {
             with.cte(
                 CommonTableExpression::new()
                     .query(insert)

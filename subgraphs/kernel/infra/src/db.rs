@@ -9,10 +9,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::sea_query::{CommonTableExpression, InsertStatement, UpdateStatement, WithClause, WithQuery};
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, InsertStatement, IntoIden, Query, UnionType, UpdateStatement, WithClause, WithQuery,
+};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, ExecResult, StatementBuilder,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, ExecResult,
+    StatementBuilder, TransactionTrait,
 };
 
 /// The PostgreSQL pool size when the URL does not give one: eleven contexts on one
@@ -126,6 +129,84 @@ pub async fn write_together<F: FirstWrite>(
         conn.execute(insert).await?;
     }
     Ok(done)
+}
+
+/// Runs `update`, which carries its own guard (a filter on the state its caller read),
+/// and only if it changed a row, the inserts that `then` builds; answers whether it did.
+/// `then` gets the condition each insert must carry (see [`insert_rows_when`]).
+///
+/// It is the optimistic form of "lock the row, check, write": on PostgreSQL it is one
+/// statement, in which the guarded update takes the row's lock before the inserts
+/// draw their values (they read its result), so events keep their order per key.
+/// Elsewhere it is a transaction of its own. When it answers false, nothing was
+/// written: read the row again and decide again.
+///
+/// # Errors
+/// When any part fails; nothing is then written.
+pub async fn write_if(
+    db: &DatabaseConnection,
+    mut update: UpdateStatement,
+    then: impl FnOnce(&Expr) -> Vec<InsertStatement>,
+) -> Result<bool, DbErr> {
+    if is_postgres(db) {
+        update.returning(Query::returning().expr(Expr::value(1)));
+        let mut with = WithClause::new();
+        with.cte(
+            CommonTableExpression::new()
+                .query(update)
+                .table_name("guarded")
+                .to_owned(),
+        );
+        let changed = Expr::exists(Query::select().expr(Expr::value(1)).from("guarded").to_owned());
+        for (i, insert) in then(&changed).into_iter().enumerate() {
+            with.cte(
+                CommonTableExpression::new()
+                    .query(insert)
+                    .table_name(format!("write_{i}"))
+                    .to_owned(),
+            );
+        }
+        let answer = Query::select()
+            .expr(Expr::value(1))
+            .from("guarded")
+            .to_owned()
+            .with(with);
+        return Ok(db.query_one(&answer).await?.is_some());
+    }
+    let txn = db.begin().await?;
+    if txn.execute(&update).await?.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for insert in then(&Expr::value(true)) {
+        txn.execute(&insert).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// An insert of `rows` (values for `columns`, in order) that writes them only if
+/// `condition` holds when it runs: `INSERT … SELECT … WHERE condition`, one `SELECT`
+/// per row. None for no rows.
+pub fn insert_rows_when<C: IntoIden>(
+    table: impl IntoIden,
+    columns: impl IntoIterator<Item = C>,
+    rows: impl IntoIterator<Item = Vec<Expr>>,
+    condition: &Expr,
+) -> Option<InsertStatement> {
+    let mut rows = rows
+        .into_iter()
+        .map(|row| Query::select().exprs(row).and_where(condition.clone()).to_owned());
+    let mut select = rows.next()?;
+    for row in rows {
+        select.union(UnionType::All, row);
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(table)
+        .columns(columns)
+        .select_from(select)
+        .expect("as many values as columns");
+    Some(insert)
 }
 
 /// Removes our `max_connections=N` query parameter from `url`, returning N.

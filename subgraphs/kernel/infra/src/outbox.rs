@@ -9,7 +9,7 @@
 use chrono::Utc;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, InsertStatement, Query, UnionType};
+use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
 
 /// A row of `outbox_events`.
@@ -91,24 +91,13 @@ pub fn insert(envelopes: &[EventEnvelope]) -> Option<InsertStatement> {
 /// The insert that appends `envelopes` (None for none) only if `condition` holds when
 /// it runs: for a guarded change (a session saved only while its driver holds the
 /// lease) that writes its events in the same statement as itself.
-pub fn insert_when(envelopes: &[EventEnvelope], condition: Expr) -> Option<InsertStatement> {
-    let mut rows = envelopes.iter().map(|envelope| {
-        Query::select()
-            .exprs(row(envelope))
-            .and_where(condition.clone())
-            .to_owned()
-    });
-    let mut select = rows.next()?;
-    for row in rows {
-        select.union(UnionType::All, row);
-    }
-    let mut insert = Query::insert();
-    insert
-        .into_table(entity::Entity)
-        .columns(COLUMNS)
-        .select_from(select)
-        .expect("as many values as columns");
-    Some(insert)
+pub fn insert_when(envelopes: &[EventEnvelope], condition: &Expr) -> Option<InsertStatement> {
+    crate::db::insert_rows_when(
+        entity::Entity,
+        COLUMNS,
+        envelopes.iter().map(|e| row(e).to_vec()),
+        condition,
+    )
 }
 
 /// Wraps domain events in envelopes from `producer`.
