@@ -1,20 +1,22 @@
-//! Payments' use cases. A provider call happens between two transactions: the payment
-//! is recorded first (so a crash leaves a PENDING payment that a retry completes with
-//! the same provider idempotency key), then the confirmed transaction, its ledger
-//! entries and its event are booked together.
+//! Payments' use cases. A provider call happens between two writes: the payment is
+//! recorded first (so a crash leaves a PENDING payment that a retry completes with the
+//! same provider idempotency key), then the confirmed transaction, its ledger entries,
+//! the payment's new status and its event are booked together, only if no other call
+//! moved the payment in between.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
 use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
+use kernel_infra::db::{insert_rows_when, write_if};
 use payments_domain::{
     Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, Transaction, TransactionKind,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, InsertStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait,
 };
 
 use crate::entity::{ledger, payment, transaction};
@@ -132,30 +134,28 @@ impl Payments {
             reference: None,
         };
         let outcome = self.provider.execute(&call).await;
-        let txn = self.db.begin().await?;
-        let mut payment = lock(&txn, payment.id).await?;
-        if payment.status != PaymentStatus::Pending {
-            return Ok(payment);
-        }
         let now = Utc::now();
-        let event = match outcome {
+        let mut moved = payment.clone();
+        let (booked, event) = match outcome {
             Ok(reference) => {
-                let transaction = payment.apply(TransactionKind::Authorize, &reference, now)?;
-                book_and_save(&txn, &transaction, &payment).await?;
-                PaymentEvent::after(TransactionKind::Authorize, &payment)
+                let transaction = moved.apply(TransactionKind::Authorize, &reference, now)?;
+                let event = PaymentEvent::after(TransactionKind::Authorize, &moved);
+                (Some(transaction), event)
             }
             Err(ProviderError::Declined(reason) | ProviderError::Unavailable(reason)) => {
-                payment.decline(&reason, now)?;
-                save_status(&txn, &payment).await?;
-                PaymentEvent {
+                moved.decline(&reason, now)?;
+                let event = PaymentEvent {
                     kind: PaymentEventKind::Declined,
-                    payment: payment.clone(),
-                }
+                    payment: moved.clone(),
+                };
+                (None, event)
             }
         };
-        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
-        txn.commit().await?;
-        Ok(payment)
+        if save_move(&self.db, PaymentStatus::Pending, &moved, booked.as_ref(), &event, meta).await? {
+            return Ok(moved);
+        }
+        // Another call for the same key answered first: its outcome stands.
+        self.get(payment.id).await?.ok_or(PaymentsError::NotFound(payment.id))
     }
 
     /// Takes the authorized amount.
@@ -178,18 +178,19 @@ impl Payments {
         }
         if payment.status == PaymentStatus::Pending {
             // Nothing was held: close it as declined so a late answer cannot authorize it.
-            let txn = self.db.begin().await?;
-            let mut payment = lock(&txn, id).await?;
-            if payment.status == PaymentStatus::Pending {
-                payment.decline("voided before the provider answered", Utc::now())?;
-                save_status(&txn, &payment).await?;
-                let event = PaymentEvent {
-                    kind: PaymentEventKind::Declined,
-                    payment: payment.clone(),
-                };
-                kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
-                txn.commit().await?;
-                return Ok(payment);
+            let mut declined = payment.clone();
+            declined.decline("voided before the provider answered", Utc::now())?;
+            let event = PaymentEvent {
+                kind: PaymentEventKind::Declined,
+                payment: declined.clone(),
+            };
+            if save_move(&self.db, PaymentStatus::Pending, &declined, None, &event, meta).await? {
+                return Ok(declined);
+            }
+            // The provider's answer came first: a decline stands, an authorization is voided.
+            let answered = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
+            if answered.status == PaymentStatus::Declined {
+                return Ok(answered);
             }
         }
         self.settle(id, TransactionKind::Void, meta).await
@@ -203,35 +204,39 @@ impl Payments {
         self.settle(id, TransactionKind::Refund, meta).await
     }
 
+    /// Moves a payment by `kind` with the provider, then books it. If another call
+    /// moved the payment in between, it decides again on what that call left.
     async fn settle(&self, id: PaymentId, kind: TransactionKind, meta: &EventMeta) -> Result<Payment, PaymentsError> {
-        let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
-        if payment.status == Payment::status_after(kind) {
-            return Ok(payment);
-        }
-        // Refuse a wrong move before calling the provider.
-        payment.clone().apply(kind, "", Utc::now())?;
-        let call = ProviderCall {
-            kind,
-            idempotency_key: format!("{}:{id}", kind.as_str().to_ascii_lowercase()),
-            amount: payment.amount,
-            method: payment.method.clone(),
-            reference: payment.provider_ref.clone(),
-        };
-        let reference = self.provider.execute(&call).await.map_err(|err| match err {
-            ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
-                PaymentsError::ProviderUnavailable(reason)
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
+            if payment.status == Payment::status_after(kind) {
+                return Ok(payment);
             }
-        })?;
-        let txn = self.db.begin().await?;
-        let mut payment = lock(&txn, id).await?;
-        if payment.status == Payment::status_after(kind) {
-            return Ok(payment);
+            // Refuse a wrong move before calling the provider.
+            payment.clone().apply(kind, "", Utc::now())?;
+            let call = ProviderCall {
+                kind,
+                idempotency_key: format!("{}:{id}", kind.as_str().to_ascii_lowercase()),
+                amount: payment.amount,
+                method: payment.method.clone(),
+                reference: payment.provider_ref.clone(),
+            };
+            let reference = self.provider.execute(&call).await.map_err(|err| match err {
+                ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
+                    PaymentsError::ProviderUnavailable(reason)
+                }
+            })?;
+            let mut moved = payment.clone();
+            let transaction = moved.apply(kind, &reference, Utc::now())?;
+            let event = PaymentEvent::after(kind, &moved);
+            if save_move(&self.db, payment.status, &moved, Some(&transaction), &event, meta).await? {
+                return Ok(moved);
+            }
         }
-        let transaction = payment.apply(kind, &reference, Utc::now())?;
-        book_and_save(&txn, &transaction, &payment).await?;
-        kernel_infra::outbox::record(&txn, PRODUCER, meta, &[PaymentEvent::after(kind, &payment)]).await?;
-        txn.commit().await?;
-        Ok(payment)
+        Err(PaymentsError::Unknown(anyhow::anyhow!(
+            "payment {id} kept changing while it was being settled"
+        )))
     }
 
     /// # Errors
@@ -333,54 +338,76 @@ impl Payments {
     }
 }
 
-/// Books a confirmed transaction with its two ledger entries, and saves the payment's
-/// new status. On PostgreSQL that is one statement (the inserts as data-modifying CTEs
-/// of the update), so the locked payment row is held for one round trip, not three.
-async fn book_and_save(conn: &impl ConnectionTrait, t: &Transaction, p: &Payment) -> Result<(), DbErr> {
-    let booking = vec![transaction_insert(t).into_query(), ledger_insert(t).into_query()];
-    kernel_infra::db::write_together(conn, status_update(p).into_query(), booking).await?;
-    Ok(())
-}
-
-fn transaction_insert(t: &Transaction) -> sea_orm::Insert<transaction::ActiveModel> {
-    transaction::Entity::insert(transaction::ActiveModel {
-        id: Set(t.id.as_uuid()),
-        payment_id: Set(t.payment_id.as_uuid()),
-        kind: Set(t.kind.as_str().to_owned()),
-        amount: Set(t.amount.amount()),
-        currency: Set(t.amount.currency().code().to_owned()),
-        provider_ref: Set(t.provider_ref.clone()),
-        created_at: Set(t.created_at),
+/// Saves `payment`'s move out of `from`, with the transaction it books (and its two
+/// ledger entries) and its event, only if the stored payment is still `from`: one
+/// statement on PostgreSQL ([`write_if`]). False, with nothing written, when another
+/// call moved it first.
+async fn save_move(
+    db: &DatabaseConnection,
+    from: PaymentStatus,
+    payment: &Payment,
+    booked: Option<&Transaction>,
+    event: &PaymentEvent,
+    meta: &EventMeta,
+) -> Result<bool, DbErr> {
+    let update = status_update(payment)
+        .filter(payment::Column::Status.eq(from.as_str()))
+        .into_query();
+    let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, std::slice::from_ref(event));
+    write_if(db, update, |when| {
+        let mut inserts = Vec::new();
+        if let Some(t) = booked {
+            inserts.extend(transaction_insert(t, when));
+            inserts.extend(ledger_insert(t, when));
+        }
+        inserts.extend(kernel_infra::outbox::insert_when(&envelopes, when));
+        inserts
     })
+    .await
 }
 
-fn ledger_insert(t: &Transaction) -> sea_orm::InsertMany<ledger::ActiveModel> {
-    ledger::Entity::insert_many(t.entries().map(|e| ledger::ActiveModel {
-        transaction_id: Set(t.id.as_uuid()),
-        account: Set(e.account.as_str().to_owned()),
-        amount: Set(e.amount.amount()),
-        currency: Set(e.amount.currency().code().to_owned()),
-        created_at: Set(t.created_at),
-        ..Default::default()
-    }))
+fn transaction_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
+    use transaction::Column;
+    let columns = [
+        Column::Id,
+        Column::PaymentId,
+        Column::Kind,
+        Column::Amount,
+        Column::Currency,
+        Column::ProviderRef,
+        Column::CreatedAt,
+    ];
+    let row = vec![
+        Expr::value(t.id.as_uuid()),
+        Expr::value(t.payment_id.as_uuid()),
+        Expr::value(t.kind.as_str()),
+        Expr::value(t.amount.amount()),
+        Expr::value(t.amount.currency().code()),
+        Expr::value(t.provider_ref.clone()),
+        Expr::value(t.created_at),
+    ];
+    insert_rows_when(transaction::Entity, columns, [row], when)
 }
 
-async fn lock(conn: &impl ConnectionTrait, id: PaymentId) -> Result<Payment, PaymentsError> {
-    let mut query = payment::Entity::find_by_id(id.as_uuid());
-    if kernel_infra::db::is_postgres(conn) {
-        query = query.lock_exclusive();
-    }
-    query
-        .one(conn)
-        .await?
-        .map(from_row)
-        .transpose()?
-        .ok_or(PaymentsError::NotFound(id))
-}
-
-async fn save_status(conn: &impl ConnectionTrait, p: &Payment) -> Result<(), DbErr> {
-    status_update(p).exec(conn).await?;
-    Ok(())
+fn ledger_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
+    use ledger::Column;
+    let columns = [
+        Column::TransactionId,
+        Column::Account,
+        Column::Amount,
+        Column::Currency,
+        Column::CreatedAt,
+    ];
+    let rows = t.entries().map(|e| {
+        vec![
+            Expr::value(t.id.as_uuid()),
+            Expr::value(e.account.as_str()),
+            Expr::value(e.amount.amount()),
+            Expr::value(e.amount.currency().code()),
+            Expr::value(t.created_at),
+        ]
+    });
+    insert_rows_when(ledger::Entity, columns, rows, when)
 }
 
 fn status_update(p: &Payment) -> sea_orm::UpdateMany<payment::Entity> {
