@@ -249,6 +249,12 @@ impl Order {
         Ok(change)
     }
 
+    /// Whether the event that announces reaching `status` carries the order's items, so
+    /// a move there must read them.
+    pub fn announced_with_items(status: OrderStatus) -> bool {
+        matches!(status, OrderStatus::Pending | OrderStatus::Paid)
+    }
+
     /// The event that announces reaching `to`, if that status has one.
     pub fn event_for(&self, change: &StatusChange) -> Option<OrderEvent> {
         let id = self.id;
@@ -455,6 +461,24 @@ mod tests {
             coupon_code: None,
             checkout_id: None,
             awaiting_payment: false,
+        }
+    }
+
+    #[test]
+    fn only_the_statuses_announced_with_items_put_them_in_their_event() {
+        let (order, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
+        for to in OrderStatus::ALL {
+            let change = StatusChange {
+                from: Some(order.status),
+                to,
+                reason: String::new(),
+                at: Utc::now(),
+            };
+            let carries = match order.event_for(&change) {
+                Some(OrderEvent::Created { items, .. } | OrderEvent::Paid { items, .. }) => !items.is_empty(),
+                _ => false,
+            };
+            assert_eq!(carries, Order::announced_with_items(to), "{to:?}");
         }
     }
 

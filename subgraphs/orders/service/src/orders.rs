@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
+use kernel::EventEnvelope;
 use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money};
 use kernel_infra::CancellationToken;
-use kernel_infra::db::write_together;
+use kernel_infra::db::{insert_rows_when, write_if, write_together};
 use orders_domain::{Order, OrderError, OrderEvent, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
-use sea_orm::sea_query::{Expr, InsertStatement};
+use sea_orm::sea_query::{Expr, InsertStatement, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
@@ -256,10 +257,21 @@ impl Orders {
         payment_id: Option<uuid::Uuid>,
         meta: &EventMeta,
     ) -> Result<Order, OrdersError> {
-        let txn = self.db.begin().await?;
-        let order = transition_in(&txn, id, to, reason, payment_id, meta).await?;
-        txn.commit().await?;
-        Ok(order)
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let mut order = self.get(id).await?.ok_or(OrdersError::NotFound(id))?;
+            let from = order.status;
+            let Some(planned) = plan_move(&self.db, &mut order, to, reason, payment_id, meta).await? else {
+                return Ok(order);
+            };
+            // Written only if no other change moved the order since it was read.
+            let mut guarded = planned.update.clone();
+            guarded.and_where(order::Column::Status.eq(from.as_str()));
+            if write_if(&self.db, guarded, |when| planned.inserts_when(when)).await? {
+                return Ok(order);
+            }
+        }
+        Err(anyhow::anyhow!("order {id} kept changing while it was being moved").into())
     }
 
     /// A customer cancels their own order, only before it is paid; staff and services
@@ -275,7 +287,7 @@ impl Orders {
         meta: &EventMeta,
     ) -> Result<Order, OrdersError> {
         let txn = self.db.begin().await?;
-        let order = lock_order(&txn, id).await?;
+        let mut order = lock_order(&txn, id, true).await?;
         if !caller.may_act_for(order.user_id) {
             return Err(OrdersError::NotFound(id));
         }
@@ -285,7 +297,7 @@ impl Orders {
                 order.status.as_str()
             )));
         }
-        let order = transition_in(&txn, id, OrderStatus::Canceled, reason, None, meta).await?;
+        move_locked(&txn, &mut order, OrderStatus::Canceled, reason, None, meta).await?;
         txn.commit().await?;
         Ok(order)
     }
@@ -371,14 +383,68 @@ pub async fn transition_in(
     payment_id: Option<uuid::Uuid>,
     meta: &EventMeta,
 ) -> Result<Order, OrdersError> {
-    let mut order = lock_order(txn, id).await?;
-    if order.status == to {
-        return Ok(order);
+    let mut order = lock_order(txn, id, Order::announced_with_items(to)).await?;
+    move_locked(txn, &mut order, to, reason, payment_id, meta).await?;
+    Ok(order)
+}
+
+/// Moves `order`, whose row `txn` holds locked, to `to`.
+async fn move_locked(
+    txn: &DatabaseTransaction,
+    order: &mut Order,
+    to: OrderStatus,
+    reason: &str,
+    payment_id: Option<uuid::Uuid>,
+    meta: &EventMeta,
+) -> Result<(), OrdersError> {
+    if let Some(planned) = plan_move(txn, order, to, reason, payment_id, meta).await? {
+        // The row is locked, so the three writes go in one statement.
+        let inserts = planned.inserts();
+        write_together(txn, planned.update, inserts).await?;
     }
-    // A command repeated after the order moved on (paid, then shipped) was applied
-    // already: answer as if it was just applied.
-    if !order.status.can_move_to(to) && reached_before(txn, id, to).await? {
-        return Ok(order);
+    Ok(())
+}
+
+/// The writes of a move: the order's row, its history entry and its events.
+struct PlannedMove {
+    update: UpdateStatement,
+    id: OrderId,
+    change: StatusChange,
+    envelopes: Vec<EventEnvelope>,
+}
+
+impl PlannedMove {
+    /// The history entry and the events.
+    fn inserts(&self) -> Vec<InsertStatement> {
+        let history = history_insert(self.id, std::slice::from_ref(&self.change));
+        std::iter::once(history)
+            .chain(kernel_infra::outbox::insert(&self.envelopes))
+            .collect()
+    }
+
+    /// The history entry and the events, written only if `when` holds.
+    fn inserts_when(&self, when: &Expr) -> Vec<InsertStatement> {
+        let row = history_row(self.id, &self.change);
+        insert_rows_when(history::Entity, HISTORY_COLUMNS, [row], when)
+            .into_iter()
+            .chain(kernel_infra::outbox::insert_when(&self.envelopes, when))
+            .collect()
+    }
+}
+
+/// Applies the move to `to` to `order` as read, and plans its writes; None when there
+/// is nothing to write: the order is there already, or was before it moved on (a
+/// command repeated after the order was paid, then shipped, was applied already).
+async fn plan_move(
+    conn: &impl ConnectionTrait,
+    order: &mut Order,
+    to: OrderStatus,
+    reason: &str,
+    payment_id: Option<uuid::Uuid>,
+    meta: &EventMeta,
+) -> Result<Option<PlannedMove>, OrdersError> {
+    if order.status == to || (!order.status.can_move_to(to) && reached_before(conn, order.id, to).await?) {
+        return Ok(None);
     }
     let now = Utc::now();
     let change = order.move_to(to, reason, now)?;
@@ -389,19 +455,19 @@ pub async fn transition_in(
         .col_expr(order::Column::Status, Expr::value(order.status.as_str()))
         .col_expr(order::Column::PaymentId, Expr::value(order.payment_id))
         .col_expr(order::Column::UpdatedAt, Expr::value(now))
-        .filter(order::Column::Id.eq(id.as_uuid()))
+        .filter(order::Column::Id.eq(order.id.as_uuid()))
         .into_query();
     let events: Vec<OrderEvent> = order
         .event_for(&change)
         .into_iter()
-        .chain([OrderEvent::status_changed(&order, &change)])
+        .chain([OrderEvent::status_changed(order, &change)])
         .collect();
-    let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &events);
-    let mut rest = vec![history_insert(id, std::slice::from_ref(&change))];
-    rest.extend(kernel_infra::outbox::insert(&envelopes));
-    // The row is locked since `lock_order`, so the three writes go in one statement.
-    write_together(txn, update, rest).await?;
-    Ok(order)
+    Ok(Some(PlannedMove {
+        update,
+        id: order.id,
+        change,
+        envelopes: kernel_infra::outbox::wrap(PRODUCER, meta, &events),
+    }))
 }
 
 async fn reached_before(conn: &impl ConnectionTrait, id: OrderId, status: OrderStatus) -> Result<bool, DbErr> {
@@ -413,14 +479,20 @@ async fn reached_before(conn: &impl ConnectionTrait, id: OrderId, status: OrderS
     Ok(found.is_some())
 }
 
-/// Reads the order for a change, holding its row lock on PostgreSQL until `txn` ends.
-async fn lock_order(txn: &DatabaseTransaction, id: OrderId) -> Result<Order, OrdersError> {
+/// Reads the order for a change, holding its row lock on PostgreSQL until `txn` ends;
+/// with its items if `items`.
+async fn lock_order(txn: &DatabaseTransaction, id: OrderId, items: bool) -> Result<Order, OrdersError> {
     let mut query = order::Entity::find_by_id(id.as_uuid());
     if kernel_infra::db::is_postgres(txn) {
         query = query.lock_exclusive();
     }
     let rows = query.all(txn).await?;
-    with_items(txn, rows).await?.pop().ok_or(OrdersError::NotFound(id))
+    let orders = if items {
+        with_items(txn, rows).await?
+    } else {
+        without_items(rows)?
+    };
+    orders.into_iter().next().ok_or(OrdersError::NotFound(id))
 }
 
 fn status(value: &str) -> Result<OrderStatus, OrdersError> {
@@ -459,16 +531,32 @@ fn items_insert(o: &Order) -> InsertStatement {
 }
 
 /// The history entries of `changes`, oldest first.
+const HISTORY_COLUMNS: [history::Column; 5] = [
+    history::Column::OrderId,
+    history::Column::FromStatus,
+    history::Column::ToStatus,
+    history::Column::Reason,
+    history::Column::At,
+];
+
+/// The values of `HISTORY_COLUMNS` for one change.
+fn history_row(id: OrderId, change: &StatusChange) -> Vec<Expr> {
+    vec![
+        Expr::value(id.as_uuid()),
+        Expr::value(change.from.map(|s| s.as_str().to_owned())),
+        Expr::value(change.to.as_str()),
+        Expr::value(change.reason.clone()),
+        Expr::value(change.at),
+    ]
+}
+
 fn history_insert(id: OrderId, changes: &[StatusChange]) -> InsertStatement {
-    history::Entity::insert_many(changes.iter().map(|change| history::ActiveModel {
-        order_id: Set(id.as_uuid()),
-        from_status: Set(change.from.map(|s| s.as_str().to_owned())),
-        to_status: Set(change.to.as_str().to_owned()),
-        reason: Set(change.reason.clone()),
-        at: Set(change.at),
-        ..Default::default()
-    }))
-    .into_query()
+    let mut insert = Query::insert();
+    insert.into_table(history::Entity).columns(HISTORY_COLUMNS);
+    for change in changes {
+        insert.values_panic(history_row(id, change));
+    }
+    insert
 }
 
 async fn load_orders(conn: &impl ConnectionTrait, ids: Vec<uuid::Uuid>) -> Result<Vec<Order>, OrdersError> {
@@ -499,34 +587,42 @@ async fn with_items(conn: &impl ConnectionTrait, rows: Vec<order::Model>) -> Res
     }
     rows.into_iter()
         .map(|row| {
-            let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
-            let money = |amount| Money::new(amount, currency);
-            Ok(Order {
-                id: OrderId::from_uuid(row.id),
-                user_id: row.user_id,
-                status: status(&row.status)?,
-                items: items
-                    .remove(&row.id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|i| OrderItem {
-                        product_id: i.product_id,
-                        sku: i.sku,
-                        name: i.name,
-                        unit_price: money(i.unit_price),
-                        quantity: i.quantity,
-                    })
-                    .collect(),
-                currency,
-                subtotal: money(row.subtotal),
-                discount: money(row.discount),
-                total: money(row.total),
-                coupon_code: row.coupon_code,
-                checkout_id: row.checkout_id,
-                payment_id: row.payment_id,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            })
+            let its = items.remove(&row.id).unwrap_or_default();
+            from_row(row, its)
         })
         .collect()
+}
+
+/// The orders of `rows` without their items, for a change that does not need them.
+fn without_items(rows: Vec<order::Model>) -> Result<Vec<Order>, OrdersError> {
+    rows.into_iter().map(|row| from_row(row, Vec::new())).collect()
+}
+
+fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersError> {
+    let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
+    let money = |amount| Money::new(amount, currency);
+    Ok(Order {
+        id: OrderId::from_uuid(row.id),
+        user_id: row.user_id,
+        status: status(&row.status)?,
+        items: items
+            .into_iter()
+            .map(|i| OrderItem {
+                product_id: i.product_id,
+                sku: i.sku,
+                name: i.name,
+                unit_price: money(i.unit_price),
+                quantity: i.quantity,
+            })
+            .collect(),
+        currency,
+        subtotal: money(row.subtotal),
+        discount: money(row.discount),
+        total: money(row.total),
+        coupon_code: row.coupon_code,
+        checkout_id: row.checkout_id,
+        payment_id: row.payment_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
 }

@@ -178,3 +178,49 @@ async fn unpaid_orders_are_canceled_after_the_timeout_and_paid_ones_stay() {
         database.remove().await;
     }
 }
+
+#[tokio::test]
+async fn racing_moves_of_one_order_apply_one_of_them_once() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let meta = EventMeta::internal();
+        let mut unpaid = placement(uuid::Uuid::now_v7(), 1);
+        unpaid.awaiting_payment = true;
+        let (order, _) = orders.place("race", unpaid, &meta).await.unwrap();
+        // Payment and cancellation race: each move is tried four times at once.
+        let moves = (0..8).map(|i| {
+            let to = if i % 2 == 0 {
+                OrderStatus::Paid
+            } else {
+                OrderStatus::Canceled
+            };
+            orders.transition(order.id, to, "race", None, &meta)
+        });
+        let answers = futures::future::join_all(moves).await;
+        let winner = orders.get(order.id).await.unwrap().unwrap().status;
+        for answer in answers {
+            match answer {
+                Ok(seen) => assert_eq!(seen.status, winner, "{}", database.label),
+                // The loser's move no longer fits the order.
+                Err(OrdersError::Order(orders_domain::OrderError::Transition { .. })) => {}
+                Err(err) => panic!("{}: {err}", database.label),
+            }
+        }
+        let moves: Vec<_> = orders.history(order.id).await.unwrap().iter().map(|c| c.to).collect();
+        assert_eq!(
+            moves,
+            [OrderStatus::Pending, OrderStatus::AwaitingPayment, winner],
+            "{}",
+            database.label
+        );
+        // One status_changed event per move, none for a move that lost.
+        let changes = kernel_infra::outbox::pending(orders.db())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type.to_string() == "ecommerce.orders.order.status_changed.v1")
+            .count();
+        assert_eq!(changes, 3, "{}", database.label);
+        database.remove().await;
+    }
+}
