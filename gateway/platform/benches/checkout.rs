@@ -44,6 +44,11 @@ struct Shopper {
     cart_id: String,
 }
 
+// The allocator of the platform binary (mimalloc), so the subgraphs run here as they
+// do in production.
+#[global_allocator]
+static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;
+
 #[tokio::main]
 async fn main() {
     let env_number =

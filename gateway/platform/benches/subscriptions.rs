@@ -72,6 +72,11 @@ fn take_messages(buffer: &mut String) -> Vec<Value> {
     messages
 }
 
+// The allocator of the platform binary (mimalloc), so the subgraphs run here as they
+// do in production.
+#[global_allocator]
+static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;
+
 #[tokio::main]
 async fn main() {
     let subscriptions = env_number("BENCH_SUBSCRIPTIONS", 10_000);
