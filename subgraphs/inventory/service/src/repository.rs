@@ -1,9 +1,6 @@
 //! Loading and saving stock items, reservations and movements.
 //!
-//! A change to one SKU is an optimistic guarded write ([`kernel_infra::db::write_if`]):
-//! its counts move by their deltas, in the statement that writes the rest of the
-//! change, so a popular SKU's row is locked for that one statement. A change to
-//! several SKUs locks them first: on PostgreSQL `SELECT … FOR UPDATE` in SKU order (so
+//! Writers lock what they change: on PostgreSQL `SELECT … FOR UPDATE` in SKU order (so
 //! two reservations over the same SKUs cannot deadlock); on SQLite the single
 //! connection already serializes writers.
 
@@ -14,11 +11,10 @@ use chrono::{DateTime, Utc};
 use inventory_domain::{
     Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem, StockMovement,
 };
-use kernel_infra::db::{DependentWrite, insert_rows_when, write_if};
-use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, PostgresQueryBuilder, UpdateStatement};
+use sea_orm::sea_query::{ExprTrait, OnConflict, PostgresQueryBuilder};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement,
 };
 
 use crate::entity::{movement, reservation, reservation_line, stock_item};
@@ -297,145 +293,4 @@ pub async fn due_reservations(
         .all(conn)
         .await?;
     Ok(ids.into_iter().map(ReservationId::from_uuid).collect())
-}
-
-/// Writes a new reservation of one SKU with its stock `movement`, only if the movement
-/// still leaves that SKU's counts valid when it runs (enough units left to hold): one
-/// statement on PostgreSQL ([`write_if`]). False, with nothing written, when it would
-/// not.
-pub async fn insert_reservation_if_available(
-    db: &DatabaseConnection,
-    r: &Reservation,
-    movement: &StockMovement,
-    events: &[kernel::EventEnvelope],
-) -> Result<bool, sea_orm::DbErr> {
-    let mut update = apply_movement(movement);
-    update.and_where(leaves_counts_valid(movement));
-    write_if(db, update, |when| {
-        [
-            reservation_insert(r, when),
-            reservation_lines_insert(r, when),
-            movements_insert(std::slice::from_ref(movement), when),
-            kernel_infra::outbox::insert_when(events, when),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-    })
-    .await
-}
-
-/// Saves the new status of a reservation of one SKU, its stock `movement` and the
-/// `events` that announce it, only if the stored reservation is still `from`: one
-/// statement on PostgreSQL ([`write_if`]). False, with nothing written, when another
-/// call closed it first.
-pub async fn save_closing_if(
-    db: &DatabaseConnection,
-    r: &Reservation,
-    from: ReservationStatus,
-    movement: &StockMovement,
-    events: &[kernel::EventEnvelope],
-) -> Result<bool, sea_orm::DbErr> {
-    let update = reservation::Entity::update_many()
-        .col_expr(reservation::Column::Status, r.status.as_str().into())
-        .col_expr(reservation::Column::UpdatedAt, movement.at.into())
-        .filter(reservation::Column::Id.eq(r.id.as_uuid()))
-        .filter(reservation::Column::Status.eq(from.as_str()))
-        .into_query();
-    write_if(db, update, |when| {
-        let mut counts = apply_movement(movement);
-        counts.and_where(when.clone());
-        let mut writes = vec![DependentWrite::from(counts)];
-        writes.extend(movements_insert(std::slice::from_ref(movement), when).map(DependentWrite::from));
-        writes.extend(kernel_infra::outbox::insert_when(events, when).map(DependentWrite::from));
-        writes
-    })
-    .await
-}
-
-/// The update that moves a stock item's counts by `movement`'s deltas, applied to the
-/// row as it is when the statement runs rather than as it was read.
-fn apply_movement(movement: &StockMovement) -> UpdateStatement {
-    use stock_item::Column;
-    stock_item::Entity::update_many()
-        .col_expr(Column::OnHand, Expr::col(Column::OnHand).add(movement.on_hand_delta))
-        .col_expr(
-            Column::Reserved,
-            Expr::col(Column::Reserved).add(movement.reserved_delta),
-        )
-        .col_expr(Column::UpdatedAt, movement.at.into())
-        .filter(Column::Sku.eq(movement.sku.as_str()))
-        .into_query()
-}
-
-/// True of a stock row that `movement` leaves valid: nothing reserved below zero, nothing
-/// reserved beyond what is on hand. For a reservation: enough units are still available.
-fn leaves_counts_valid(movement: &StockMovement) -> Expr {
-    use stock_item::Column;
-    let reserved = Expr::col(Column::Reserved).add(movement.reserved_delta);
-    let on_hand = Expr::col(Column::OnHand).add(movement.on_hand_delta);
-    reserved.clone().gte(0).and(on_hand.gte(reserved))
-}
-
-fn reservation_insert(r: &Reservation, when: &Expr) -> Option<InsertStatement> {
-    use reservation::Column;
-    let columns = [
-        Column::Id,
-        Column::Status,
-        Column::Reference,
-        Column::ExpiresAt,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-    ];
-    let row = vec![
-        Expr::value(r.id.as_uuid()),
-        Expr::value(r.status.as_str()),
-        Expr::value(r.reference.clone()),
-        Expr::value(r.expires_at),
-        Expr::value(r.created_at),
-        Expr::value(r.created_at),
-    ];
-    insert_rows_when(reservation::Entity, columns, [row], when)
-}
-
-fn reservation_lines_insert(r: &Reservation, when: &Expr) -> Option<InsertStatement> {
-    use reservation_line::Column;
-    let rows = r.lines.iter().map(|line| {
-        vec![
-            Expr::value(r.id.as_uuid()),
-            Expr::value(line.sku.as_str()),
-            Expr::value(line.quantity.get()),
-        ]
-    });
-    insert_rows_when(
-        reservation_line::Entity,
-        [Column::ReservationId, Column::Sku, Column::Quantity],
-        rows,
-        when,
-    )
-}
-
-fn movements_insert(movements: &[StockMovement], when: &Expr) -> Option<InsertStatement> {
-    use movement::Column;
-    let columns = [
-        Column::Sku,
-        Column::OnHandDelta,
-        Column::ReservedDelta,
-        Column::Reason,
-        Column::Note,
-        Column::ReservationId,
-        Column::CreatedAt,
-    ];
-    let rows = movements.iter().map(|m| {
-        vec![
-            Expr::value(m.sku.as_str()),
-            Expr::value(m.on_hand_delta),
-            Expr::value(m.reserved_delta),
-            Expr::value(m.reason.code()),
-            Expr::value(m.reason.note().map(str::to_owned)),
-            Expr::value(m.reservation_id.map(|id| id.as_uuid())),
-            Expr::value(m.at),
-        ]
-    });
-    insert_rows_when(movement::Entity, columns, rows, when)
 }

@@ -1,14 +1,13 @@
 //! Inventory's use cases: reserve, commit, release, adjust, and the expiry sweep.
-//! Each writes its stock rows, movements and outbox rows atomically: for one SKU in one
-//! guarded statement, for several in one transaction with the rows locked.
+//! Each runs in one transaction with its movements and outbox rows.
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use inventory_domain::event::LineSummary;
 use inventory_domain::{
-    InventoryError, InventoryEvent, MovementReason, Quantity, Reservation, ReservationId, ReservationLine,
-    ReservationStatus, Sku, StockItem, StockMovement,
+    InventoryError, InventoryEvent, MovementReason, Reservation, ReservationId, ReservationLine, ReservationStatus,
+    Sku, StockItem,
 };
 use kernel::{Classify, ErrorKind, EventMeta};
 use kernel_infra::CancellationToken;
@@ -71,56 +70,6 @@ enum Closing {
     Return,
 }
 
-impl Closing {
-    /// True when `reservation` is already closed this way: closing it again changes
-    /// nothing.
-    fn is_done(self, reservation: &Reservation) -> bool {
-        match self {
-            Closing::Sell => reservation.status == ReservationStatus::Committed,
-            Closing::GiveBack { .. } => matches!(
-                reservation.status,
-                ReservationStatus::Released | ReservationStatus::Expired
-            ),
-            Closing::Return => reservation.status == ReservationStatus::Returned,
-        }
-    }
-
-    fn apply(self, reservation: &mut Reservation, now: DateTime<Utc>) -> Result<(), InventoryError> {
-        match self {
-            Closing::Sell => reservation.commit(now),
-            Closing::GiveBack { expired } => reservation.release(expired),
-            Closing::Return => reservation.give_back_sold(),
-        }
-    }
-
-    fn move_stock(
-        self,
-        item: &mut StockItem,
-        quantity: Quantity,
-        id: ReservationId,
-        now: DateTime<Utc>,
-    ) -> StockMovement {
-        match self {
-            Closing::Sell => item.commit(quantity, id, now),
-            Closing::GiveBack { expired } => item.release(quantity, id, expired, now),
-            Closing::Return => item.restock(quantity, id, now),
-        }
-    }
-
-    fn event(self, reservation: &Reservation) -> InventoryEvent {
-        let (reservation_id, lines) = (reservation.id.to_string(), summaries(&reservation.lines));
-        match self {
-            Closing::Sell => InventoryEvent::Committed { reservation_id, lines },
-            Closing::GiveBack { expired } => InventoryEvent::Released {
-                reservation_id,
-                lines,
-                expired,
-            },
-            Closing::Return => InventoryEvent::Returned { reservation_id, lines },
-        }
-    }
-}
-
 /// Inventory's commands over one database.
 #[derive(Clone)]
 pub struct Stock {
@@ -164,26 +113,16 @@ impl Stock {
             };
         }
         let now = Utc::now();
+        let txn = self.db.begin().await?;
+        // The stock rows are locked last, so that a popular SKU's row is held for as
+        // few statements as possible. The event may be written first: its partition
+        // key is the reservation, not the SKU.
         let event = InventoryEvent::Reserved {
             reservation_id: reservation.id.to_string(),
             lines: summaries(&reservation.lines),
             expires_at: reservation.expires_at,
         };
         let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
-        if let [line] = reservation.lines.as_slice() {
-            // One SKU: decide on the row as read, and hold the units only if they are
-            // still there when the write runs. Otherwise fewer are left than were read:
-            // decide again below, with the row locked.
-            let mut item = self.item(&line.sku).await?;
-            let movement = item.reserve(line.quantity, reservation.id, now)?;
-            if repository::insert_reservation_if_available(&self.db, &reservation, &movement, &events).await? {
-                return Ok(reservation);
-            }
-        }
-        let txn = self.db.begin().await?;
-        // The stock rows are locked last, so that a popular SKU's row is held for as
-        // few statements as possible. The event may be written first: its partition
-        // key is the reservation, not the SKU.
         repository::insert_reservation(&txn, &reservation, &events).await?;
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let mut movements = Vec::with_capacity(items.len());
@@ -193,14 +132,6 @@ impl Stock {
         repository::save_items_and_movements(&txn, &items, &movements, now).await?;
         txn.commit().await?;
         Ok(reservation)
-    }
-
-    /// The stock item of `sku`, read without a lock.
-    async fn item(&self, sku: &Sku) -> Result<StockItem, StockError> {
-        repository::items(&self.db, &[sku.as_str().to_owned()])
-            .await?
-            .remove(sku.as_str())
-            .ok_or_else(|| StockError::UnknownSku(sku.as_str().to_owned()))
     }
 
     /// The held units are sold: they leave stock for good. Committing a committed
@@ -222,68 +153,53 @@ impl Stock {
     }
 
     /// Closes a reservation: the reservation, its stock rows, the movements and the
-    /// event are written together. A reservation of one SKU is closed by one guarded
-    /// statement, decided on the rows as read; one of several SKUs, or one that another
-    /// call changed meanwhile, with its rows locked.
+    /// event are written in one transaction.
     async fn close(&self, id: ReservationId, closing: Closing, meta: &EventMeta) -> Result<Reservation, StockError> {
         let now = Utc::now();
-        let read = repository::reservation(&self.db, id, false)
-            .await?
-            .ok_or(StockError::ReservationNotFound(id))?;
-        if closing.is_done(&read) {
-            return Ok(read);
-        }
-        if read.lines.len() == 1
-            && let Some(closed) = self.close_one(read, closing, meta, now).await?
-        {
-            return Ok(closed);
-        }
-        self.close_locked(id, closing, meta, now).await
-    }
-
-    /// Closes a reservation of one SKU as read, unless another call changed it first
-    /// (None).
-    async fn close_one(
-        &self,
-        mut reservation: Reservation,
-        closing: Closing,
-        meta: &EventMeta,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Reservation>, StockError> {
-        let from = reservation.status;
-        closing.apply(&mut reservation, now)?;
-        let line = &reservation.lines[0];
-        let mut item = self.item(&line.sku).await?;
-        let movement = closing.move_stock(&mut item, line.quantity, reservation.id, now);
-        let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[closing.event(&reservation)]);
-        let saved = repository::save_closing_if(&self.db, &reservation, from, &movement, &events).await?;
-        Ok(saved.then_some(reservation))
-    }
-
-    /// Closes a reservation with it and its stock rows locked, in one transaction.
-    async fn close_locked(
-        &self,
-        id: ReservationId,
-        closing: Closing,
-        meta: &EventMeta,
-        now: DateTime<Utc>,
-    ) -> Result<Reservation, StockError> {
         let txn = self.db.begin().await?;
         let mut reservation = repository::reservation(&txn, id, true)
             .await?
             .ok_or(StockError::ReservationNotFound(id))?;
-        if closing.is_done(&reservation) {
+        let already_closed = match closing {
+            Closing::Sell => reservation.status == ReservationStatus::Committed,
+            Closing::GiveBack { .. } => {
+                matches!(
+                    reservation.status,
+                    ReservationStatus::Released | ReservationStatus::Expired
+                )
+            }
+            Closing::Return => reservation.status == ReservationStatus::Returned,
+        };
+        if already_closed {
             return Ok(reservation);
         }
-        closing.apply(&mut reservation, now)?;
+        match closing {
+            Closing::Sell => reservation.commit(now)?,
+            Closing::GiveBack { expired } => reservation.release(expired)?,
+            Closing::Return => reservation.give_back_sold()?,
+        }
+        let (reservation_id, lines) = (id.to_string(), summaries(&reservation.lines));
+        let event = match closing {
+            Closing::Sell => InventoryEvent::Committed { reservation_id, lines },
+            Closing::GiveBack { expired } => InventoryEvent::Released {
+                reservation_id,
+                lines,
+                expired,
+            },
+            Closing::Return => InventoryEvent::Returned { reservation_id, lines },
+        };
         // As in `reserve`: the stock rows last.
-        let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[closing.event(&reservation)]);
+        let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
         repository::save_reservation_status(&txn, &reservation, now, &events).await?;
         let mut items = lock_all(&txn, reservation.lines.iter().map(|l| &l.sku)).await?;
         let movements: Vec<_> = items
             .iter_mut()
             .zip(&reservation.lines)
-            .map(|(item, line)| closing.move_stock(item, line.quantity, id, now))
+            .map(|(item, line)| match closing {
+                Closing::Sell => item.commit(line.quantity, id, now),
+                Closing::GiveBack { expired } => item.release(line.quantity, id, expired, now),
+                Closing::Return => item.restock(line.quantity, id, now),
+            })
             .collect();
         repository::save_items_and_movements(&txn, &items, &movements, now).await?;
         txn.commit().await?;

@@ -131,42 +131,22 @@ pub async fn write_together<F: FirstWrite>(
     Ok(done)
 }
 
-/// A write that follows a guarded update in [`write_if`] and carries its condition: an
-/// insert of rows, or an update of other rows (a counter that moves with the change).
-pub enum DependentWrite {
-    Insert(InsertStatement),
-    Update(UpdateStatement),
-}
-
-impl From<InsertStatement> for DependentWrite {
-    fn from(insert: InsertStatement) -> Self {
-        DependentWrite::Insert(insert)
-    }
-}
-
-impl From<UpdateStatement> for DependentWrite {
-    fn from(update: UpdateStatement) -> Self {
-        DependentWrite::Update(update)
-    }
-}
-
 /// Runs `update`, which carries its own guard (a filter on the state its caller read),
-/// and only if it changed a row, the writes that `then` builds; answers whether it did.
-/// `then` gets the condition each write must carry (see [`insert_rows_when`]; an
-/// update adds it to its filter).
+/// and only if it changed a row, the inserts that `then` builds; answers whether it did.
+/// `then` gets the condition each insert must carry (see [`insert_rows_when`]).
 ///
 /// It is the optimistic form of "lock the row, check, write": on PostgreSQL it is one
-/// statement, in which the guarded update takes the row's lock before the other writes
+/// statement, in which the guarded update takes the row's lock before the inserts
 /// draw their values (they read its result), so events keep their order per key.
 /// Elsewhere it is a transaction of its own. When it answers false, nothing was
 /// written: read the row again and decide again.
 ///
 /// # Errors
 /// When any part fails; nothing is then written.
-pub async fn write_if<W: Into<DependentWrite>>(
+pub async fn write_if(
     db: &DatabaseConnection,
     mut update: UpdateStatement,
-    then: impl FnOnce(&Expr) -> Vec<W>,
+    then: impl FnOnce(&Expr) -> Vec<InsertStatement>,
 ) -> Result<bool, DbErr> {
     if is_postgres(db) {
         update.returning(Query::returning().expr(Expr::value(1)));
@@ -178,13 +158,13 @@ pub async fn write_if<W: Into<DependentWrite>>(
                 .to_owned(),
         );
         let changed = Expr::exists(Query::select().expr(Expr::value(1)).from("guarded").to_owned());
-        for (i, write) in then(&changed).into_iter().enumerate() {
-            let mut cte = CommonTableExpression::new();
-            match write.into() {
-                DependentWrite::Insert(insert) => cte.query(insert),
-                DependentWrite::Update(update) => cte.query(update),
-            };
-            with.cte(cte.table_name(format!("write_{i}")).to_owned());
+        for (i, insert) in then(&changed).into_iter().enumerate() {
+            with.cte(
+                CommonTableExpression::new()
+                    .query(insert)
+                    .table_name(format!("write_{i}"))
+                    .to_owned(),
+            );
         }
         let answer = Query::select()
             .expr(Expr::value(1))
@@ -197,11 +177,8 @@ pub async fn write_if<W: Into<DependentWrite>>(
     if txn.execute(&update).await?.rows_affected() == 0 {
         return Ok(false);
     }
-    for write in then(&Expr::value(true)) {
-        match write.into() {
-            DependentWrite::Insert(insert) => txn.execute(&insert).await?,
-            DependentWrite::Update(update) => txn.execute(&update).await?,
-        };
+    for insert in then(&Expr::value(true)) {
+        txn.execute(&insert).await?;
     }
     txn.commit().await?;
     Ok(true)
