@@ -116,7 +116,7 @@ async fn racing_closes_of_one_reservation_apply_one_of_them_once() {
         };
         assert_eq!((item.on_hand(), item.reserved()), expected, "{}", database.label);
 
-        let movements = inventory_service::repository::movements(inventory.stock.db(), &item.sku().clone(), None, 10)
+        let movements = inventory_service::repository::movements(inventory.stock.db(), item.sku(), None, 10)
             .await
             .unwrap();
         let reasons: Vec<&str> = movements.iter().map(|m| m.reason.as_str()).collect();
