@@ -1,14 +1,15 @@
 //! The checkout process is killed at every saga step in turn — once right after the
-//! step was saved, once after the other context acted but before the saga saved it —
-//! and restarted. Every saga ends COMPLETED or fully compensated, and nothing acted
-//! twice.
+//! step (and its save, where it has one of its own), once after the other context acted
+//! but before the saga saved it — and restarted. Every saga ends COMPLETED or fully
+//! compensated, and nothing acted twice. A context that cannot be reached holds a saga
+//! at its step until it answers again.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use checkout_domain::{SessionStatus, Step};
 use kernel_infra::testing::TestDatabase;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 use crate::shop::{Customer, add_to_cart, coupon, ledger_imbalance, stock, stocked_product};
@@ -22,6 +23,12 @@ struct CheckoutProcess {
 
 impl CheckoutProcess {
     async fn start(platform: &TestPlatform, database_url: &str, crash: Option<(&str, Step)>) -> Self {
+        let crash = crash.map(|(variable, step)| (variable, step.as_str().to_owned()));
+        Self::start_with(platform, database_url, crash.as_slice()).await
+    }
+
+    /// Started with `overrides` set in its environment last.
+    async fn start_with(platform: &TestPlatform, database_url: &str, overrides: &[(&str, String)]) -> Self {
         let port = crate::free_port();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"));
         command
@@ -41,8 +48,8 @@ impl CheckoutProcess {
                 &platform.endpoints[name],
             );
         }
-        if let Some((variable, step)) = crash {
-            command.env(variable, step.as_str());
+        for (variable, value) in overrides {
+            command.env(variable, value);
         }
         let child = command.spawn().unwrap();
         let process = Self {
@@ -62,6 +69,27 @@ impl CheckoutProcess {
         }
         process
     }
+}
+
+/// A database of its own for the checkout processes of a test, migrated once so that
+/// the processes it starts one after another share it: the database, its URL and a
+/// connection to it.
+async fn checkout_database(
+    platform: &TestPlatform,
+    backend: Backend,
+) -> (TestDatabase, String, sea_orm::DatabaseConnection) {
+    let database = match backend {
+        Backend::Sqlite => TestDatabase::sqlite(),
+        Backend::Postgres => TestDatabase::postgres().await.unwrap(),
+    };
+    let url = match backend {
+        Backend::Sqlite => database.url.clone(),
+        Backend::Postgres => format!("{}?max_connections=4", database.url),
+    };
+    let migrated = CheckoutProcess::start(platform, &url, None).await;
+    drop(migrated);
+    let db = kernel_infra::db::connect(&url).await.unwrap();
+    (database, url, db)
 }
 
 /// The checkout sessions of `user` in the checkout process's database.
@@ -89,18 +117,7 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
     let sku = "CRASH-1";
     stocked_product(platform, sku, 1_000, 1_000).await;
     coupon(platform, "CRASH", 1_000, None).await;
-    let database = match backend {
-        Backend::Sqlite => TestDatabase::sqlite(),
-        Backend::Postgres => TestDatabase::postgres().await.unwrap(),
-    };
-    let url = match backend {
-        Backend::Sqlite => database.url.clone(),
-        Backend::Postgres => format!("{}?max_connections=4", database.url),
-    };
-    // Migrate once, so the killed processes share one database.
-    let migrated = CheckoutProcess::start(platform, &url, None).await;
-    drop(migrated);
-    let db = kernel_infra::db::connect(&url).await.unwrap();
+    let (database, url, db) = checkout_database(platform, backend).await;
 
     let paid_flow = Step::FORWARD.map(|step| (step, "card"));
     let declined_flow = [
@@ -198,6 +215,104 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             let _ = restarted.child.kill().await;
         }
     }
+    drop(db);
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_checkout_waits_at_an_unreachable_context_and_completes_when_it_answers() {
+    for backend in Backend::all().await {
+        let platform = TestPlatform::start_with(backend, fast_jobs()).await;
+        wait_out_an_outage(&platform, backend).await;
+        platform.stop().await;
+    }
+}
+
+async fn wait_out_an_outage(platform: &TestPlatform, backend: Backend) {
+    let sku = "OUTAGE-1";
+    stocked_product(platform, sku, 1_000, 10).await;
+    coupon(platform, "OUTAGE", 1_000, None).await;
+    let (database, url, db) = checkout_database(platform, backend).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(platform, &customer, sku, 2).await;
+
+    // Coupons is down (nothing listens at its address): redeeming the coupon, the
+    // step after reserving the stock, cannot be done, and is not refused either.
+    let dead = format!("http://127.0.0.1:{}/graphql", crate::free_port());
+    let mut cut_off = CheckoutProcess::start_with(platform, &url, &[("CHECKOUT_COUPONS_URL", dead)]).await;
+    let answer: serde_json::Value = platform
+        .client()
+        .post(format!("{}/graphql", cut_off.url))
+        .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion())
+        .json(&json!({
+            "query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }",
+            "variables": { "input": {
+                "cartId": cart, "couponCode": "OUTAGE", "paymentMethod": "card", "idempotencyKey": "outage",
+            }},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["data"]["checkout"]["status"], "RUNNING", "{backend:?}: {answer}");
+
+    // What was done is saved, with the step it waits at; the stock stays held.
+    let sessions = sessions_of(&db, customer.user_id).await;
+    assert_eq!(sessions.len(), 1, "{backend:?}");
+    assert_eq!(sessions[0].status, "RUNNING", "{backend:?}");
+    assert_eq!(sessions[0].step.as_deref(), Some("REDEEM_COUPON"), "{backend:?}");
+    let log: Vec<(String, String)> = checkout_service::entity::step_log::Entity::find()
+        .filter(checkout_service::entity::step_log::Column::SessionId.eq(sessions[0].id))
+        .order_by_asc(checkout_service::entity::step_log::Column::Id)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.step, row.outcome))
+        .collect();
+    assert_eq!(log[0], ("RESERVE_STOCK".into(), "DONE".into()), "{backend:?}: {log:?}");
+    // The reconciler may have retried in the meantime, at the same step.
+    assert!(log.len() >= 2, "{backend:?}: {log:?}");
+    for entry in &log[1..] {
+        assert_eq!(
+            entry,
+            &("REDEEM_COUPON".into(), "UNAVAILABLE".into()),
+            "{backend:?}: {log:?}"
+        );
+    }
+    assert_eq!(stock(platform, sku).await, (10, 2), "{backend:?}");
+    let _ = cut_off.child.kill().await;
+
+    // With Coupons reachable again, the reconciler finishes it without a client retry.
+    let mut restarted = CheckoutProcess::start(platform, &url, None).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let session = loop {
+        let sessions = sessions_of(&db, customer.user_id).await;
+        if SessionStatus::parse(&sessions[0].status).unwrap().is_finished() {
+            break sessions.into_iter().next().unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{backend:?}: stuck at {:?}",
+            sessions[0].step
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(session.status, "COMPLETED", "{backend:?}");
+    assert_eq!(stock(platform, sku).await, (8, 0), "{backend:?}");
+    let code = coupons_domain::CouponCode::parse("OUTAGE").unwrap();
+    let committed = platform
+        .contexts
+        .coupons
+        .coupons
+        .count_redemptions(&code, coupons_domain::RedemptionStatus::Committed)
+        .await
+        .unwrap();
+    assert_eq!(committed, 1, "{backend:?}");
+    assert!(ledger_imbalance(platform).await.is_empty(), "{backend:?}");
+    let _ = restarted.child.kill().await;
     drop(db);
     database.remove().await;
 }

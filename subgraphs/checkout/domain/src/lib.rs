@@ -104,6 +104,20 @@ impl Step {
     pub fn is_compensation(self) -> bool {
         !Self::FORWARD.contains(&self)
     }
+
+    /// Whether the session may be saved with the next step instead of right after this
+    /// one. After a crash before that save the resumed saga runs this step again, and
+    /// then the next: that is safe because every command is idempotent and the next
+    /// step acts on another aggregate, so the repeat finds what the first run left.
+    /// Placing the order (its id is what an operator looks for), marking it paid (the
+    /// point of no return: a repeat must never find the order moved on) and every
+    /// compensation are saved at once.
+    pub fn may_defer_save(self) -> bool {
+        matches!(
+            self,
+            Step::ReserveStock | Step::RedeemCoupon | Step::AuthorizePayment | Step::ConfirmStock | Step::CommitCoupon
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,13 +1,15 @@
 //! The checkout saga's driver: starts a checkout, runs its steps one by one, persists
-//! the session after every step, and resumes sessions that a crash or an outage left
-//! half-way.
+//! the session as it goes (after every step, or with the next one where
+//! [`Step::may_defer_save`] allows), and resumes sessions that a crash or an outage
+//! left half-way.
 //!
 //! Only one process drives a session at a time: it holds a lease (`locked_by`,
-//! `locked_until`) that it renews with every step and while a step's call is out; a
-//! session whose lease ran out is taken over by the reconciler of any replica.
+//! `locked_until`) that it renews with every save and while a step's call is out (a
+//! save is deferred only while two thirds of the lease are left); a session whose
+//! lease ran out is taken over by the reconciler of any replica.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use checkout_domain::{
     CheckoutError, CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step,
@@ -16,7 +18,7 @@ use chrono::{DateTime, Utc};
 use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money};
 use kernel_infra::CancellationToken;
 use kernel_infra::client::CallError;
-use sea_orm::sea_query::{CommonTableExpression, Expr, Query, WithClause};
+use sea_orm::sea_query::{CommonTableExpression, Expr, Query, UnionType, WithClause};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
@@ -90,7 +92,8 @@ pub struct SagaSettings {
     /// A running session untouched this long is resumed by the reconciler.
     pub resume_after: Duration,
     /// Fault injection for the crash test: abort the process right after this step
-    /// was persisted (`CHECKOUT_CRASH_AFTER=CONFIRM_STOCK`). Never set in production.
+    /// and its save, if it has one of its own (`CHECKOUT_CRASH_AFTER=CONFIRM_STOCK`).
+    /// Never set in production.
     pub crash_after: Option<Step>,
     /// Fault injection: abort after this step's call was answered but before the
     /// answer was persisted (`CHECKOUT_CRASH_BEFORE_SAVE=PLACE_ORDER`), so the resumed
@@ -171,9 +174,36 @@ impl Saga {
         meta: &EventMeta,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         request.validate()?;
-        if let Some(existing) = self.by_key(request.user_id, &request.idempotency_key).await? {
-            return self.continue_existing(existing, &request, meta).await;
+        // A new key is the common case, so the cart is read before the key is looked
+        // up: a repeated submission is recognised when its cart can no longer be
+        // checked out (the first one closed it) or when inserting its session collides.
+        let lines = match self.priced_cart(caller, &request, meta).await {
+            Ok(lines) => lines,
+            Err(err) => {
+                return match self.by_key(request.user_id, &request.idempotency_key).await? {
+                    Some(existing) => self.continue_existing(existing, &request, meta).await,
+                    None => Err(err),
+                };
+            }
+        };
+        let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
+        if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
+            // A concurrent submission with the same key inserted first.
+            return match self.by_key(request.user_id, &request.idempotency_key).await? {
+                Some(existing) => self.continue_existing(existing, &request, meta).await,
+                None => Err(err.into()),
+            };
         }
+        self.drive_held(session, meta).await
+    }
+
+    /// The caller's cart, priced from the catalog.
+    async fn priced_cart(
+        &self,
+        caller: &Identity,
+        request: &CheckoutRequest,
+        meta: &EventMeta,
+    ) -> Result<Vec<Line>, CheckoutServiceError> {
         let cart = self
             .remotes
             .cart(request.cart_id, meta)
@@ -190,16 +220,7 @@ impl Saga {
                 cart.items.len()
             )));
         }
-        let lines = self.remotes.price(&cart.items, meta).await?;
-        let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
-        if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
-            // A concurrent submission with the same key inserted first.
-            return match self.by_key(request.user_id, &request.idempotency_key).await? {
-                Some(existing) => self.continue_existing(existing, &request, meta).await,
-                None => Err(err.into()),
-            };
-        }
-        self.drive_held(session, meta).await
+        Ok(self.remotes.price(&cart.items, meta).await?)
     }
 
     async fn continue_existing(
@@ -243,6 +264,10 @@ impl Saga {
         mut session: CheckoutSession,
         meta: &EventMeta,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
+        // The steps done since the last save, and when that save renewed the lease
+        // (the caller has just inserted or claimed the session).
+        let mut unsaved: Vec<StepRecord> = Vec::new();
+        let mut saved_at = Instant::now();
         while let Some(step) = session.step {
             let before = session.clone();
             let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
@@ -257,18 +282,37 @@ impl Saga {
                 }
                 Err(unavailable) => {
                     tracing::warn!(checkout.id = %session.id, step = step.as_str(), error = %unavailable, "saga step unavailable; will retry");
+                    if !unsaved.is_empty() && !self.persist(&before, &unsaved, meta).await? {
+                        return Ok(before);
+                    }
                     self.log_outage(&session, step, &unavailable.to_string()).await?;
                     self.release(session.id).await?;
                     return Ok(before);
                 }
             };
+            unsaved.push(StepRecord {
+                step,
+                outcome: outcome.to_owned(),
+                detail: detail.as_deref().map(short_detail),
+                at: Utc::now(),
+            });
             if self.settings.crash_before_save == Some(step) {
                 tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_BEFORE_SAVE: aborting the process");
                 std::process::abort();
             }
-            if !self.persist(&session, step, outcome, detail.as_deref(), meta).await? {
-                tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
-                return Ok(session);
+            // Deferred only while the session goes forward, and only while the lease
+            // the last save renewed has at least two thirds left.
+            let defer = outcome == "DONE"
+                && session.status == SessionStatus::Running
+                && step.may_defer_save()
+                && saved_at.elapsed() < self.settings.lease / 3;
+            if !defer {
+                if !self.persist(&session, &unsaved, meta).await? {
+                    tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
+                    return Ok(session);
+                }
+                unsaved.clear();
+                saved_at = Instant::now();
             }
             if self.settings.crash_after == Some(step) {
                 tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_AFTER: aborting the process");
@@ -349,17 +393,10 @@ impl Saga {
         Ok(())
     }
 
-    /// Saves the session, the step's log entry and, when it finished, its event, in one
-    /// transaction, renewing the lease (or, when it finished, clearing it). False when
-    /// another driver took the lease.
-    async fn persist(
-        &self,
-        s: &CheckoutSession,
-        step: Step,
-        outcome: &str,
-        detail: Option<&str>,
-        meta: &EventMeta,
-    ) -> Result<bool, DbErr> {
+    /// Saves the session, the log entries of the steps done since the last save and,
+    /// when it finished, its event, in one transaction, renewing the lease (or, when it
+    /// finished, clearing it). False when another driver took the lease.
+    async fn persist(&self, s: &CheckoutSession, records: &[StepRecord], meta: &EventMeta) -> Result<bool, DbErr> {
         let now = Utc::now();
         // COMPLETED, FAILED or STUCK: nobody drives it any more.
         let finished = s.status.is_finished();
@@ -370,20 +407,16 @@ impl Saga {
             Vec::new()
         };
         if kernel_infra::db::is_postgres(&self.db) {
-            let record = StepRecord {
-                step,
-                outcome: outcome.to_owned(),
-                detail: detail.map(short_detail),
-                at: now,
-            };
-            return self.persist_pg(s, &record, locked_until, &events).await;
+            return self.persist_pg(s, records, now, locked_until, &events).await;
         }
         let txn = self.db.begin().await?;
         let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
         if updated.rows_affected != 1 {
             return Ok(false);
         }
-        append_log(&txn, s.id, step, outcome, detail).await?;
+        for record in records {
+            append_log(&txn, s.id, record).await?;
+        }
         kernel_infra::outbox::append(&txn, &events).await?;
         txn.commit().await?;
         Ok(true)
@@ -422,18 +455,19 @@ impl Saga {
             .filter(session::Column::LockedBy.eq(self.driver.clone()))
     }
 
-    /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entry and the
-    /// events in one statement (a single statement is atomic on its own), so a step
-    /// costs one round trip. The log entry and the events are written only if the
+    /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entries and the
+    /// events in one statement (a single statement is atomic on its own), so a save
+    /// costs one round trip. The log entries and the events are written only if the
     /// session row was, that is while this driver holds the lease.
     async fn persist_pg(
         &self,
         s: &CheckoutSession,
-        record: &StepRecord,
+        records: &[StepRecord],
+        now: DateTime<Utc>,
         locked_until: Option<DateTime<Utc>>,
         events: &[kernel::EventEnvelope],
     ) -> Result<bool, DbErr> {
-        let mut saved = self.save_session(s, locked_until, record.at).into_query();
+        let mut saved = self.save_session(s, locked_until, now).into_query();
         saved.returning_col(session::Column::Id);
         let mut with = WithClause::new();
         with.cte(CommonTableExpression::new().query(saved).table_name("saved").to_owned());
@@ -446,6 +480,24 @@ impl Saga {
                     .to_owned(),
             );
         }
+        // One row per record, each selected from `saved`, in the order they ran.
+        let entry = |record: &StepRecord| {
+            Query::select()
+                .column(session::Column::Id)
+                .exprs([
+                    Expr::value(record.step.as_str()),
+                    Expr::value(record.outcome.clone()),
+                    Expr::value(record.detail.clone()),
+                    Expr::value(record.at),
+                ])
+                .from("saved")
+                .to_owned()
+        };
+        let (first, rest) = records
+            .split_first()
+            .ok_or_else(|| DbErr::Custom("a save without a step".into()))?;
+        let mut entries = entry(first);
+        entries.unions(rest.iter().map(|record| (UnionType::All, entry(record))));
         let mut log = Query::insert();
         log.into_table(step_log::Entity)
             .columns([
@@ -455,25 +507,20 @@ impl Saga {
                 step_log::Column::Detail,
                 step_log::Column::At,
             ])
-            .select_from(
-                Query::select()
-                    .column(session::Column::Id)
-                    .exprs([
-                        Expr::value(record.step.as_str()),
-                        Expr::value(record.outcome.clone()),
-                        Expr::value(record.detail.clone()),
-                        Expr::value(record.at),
-                    ])
-                    .from("saved")
-                    .to_owned(),
-            )
+            .select_from(entries)
             .map_err(|err| DbErr::Custom(err.to_string()))?;
         let result = self.db.execute(&log.with(with)).await?;
-        Ok(result.rows_affected() == 1)
+        Ok(result.rows_affected() == records.len() as u64)
     }
 
     async fn log_outage(&self, s: &CheckoutSession, step: Step, reason: &str) -> Result<(), DbErr> {
-        append_log(&self.db, s.id, step, "UNAVAILABLE", Some(reason)).await?;
+        let record = StepRecord {
+            step,
+            outcome: "UNAVAILABLE".to_owned(),
+            detail: Some(short_detail(reason)),
+            at: Utc::now(),
+        };
+        append_log(&self.db, s.id, &record).await?;
         session::Entity::update_many()
             .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(session::Column::Id.eq(s.id.as_uuid()))
@@ -596,19 +643,13 @@ fn short_detail(detail: &str) -> String {
     detail.chars().take(600).collect()
 }
 
-async fn append_log(
-    conn: &impl ConnectionTrait,
-    id: CheckoutId,
-    step: Step,
-    outcome: &str,
-    detail: Option<&str>,
-) -> Result<(), DbErr> {
+async fn append_log(conn: &impl ConnectionTrait, id: CheckoutId, record: &StepRecord) -> Result<(), DbErr> {
     step_log::Entity::insert(step_log::ActiveModel {
         session_id: Set(id.as_uuid()),
-        step: Set(step.as_str().to_owned()),
-        outcome: Set(outcome.to_owned()),
-        detail: Set(detail.map(short_detail)),
-        at: Set(Utc::now()),
+        step: Set(record.step.as_str().to_owned()),
+        outcome: Set(record.outcome.clone()),
+        detail: Set(record.detail.clone()),
+        at: Set(record.at),
         ..Default::default()
     })
     .exec_without_returning(conn)
