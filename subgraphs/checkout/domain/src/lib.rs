@@ -105,10 +105,11 @@ impl Step {
         !Self::FORWARD.contains(&self)
     }
 
-    /// Whether the session may be saved with the next step instead of right after this
+    /// Whether the session may be saved with a later step instead of right after this
     /// one. After a crash before that save the resumed saga runs this step again, and
-    /// then the next: that is safe because every command is idempotent and the next
-    /// step acts on another aggregate, so the repeat finds what the first run left.
+    /// the ones after it up to the save: that is safe because every command is
+    /// idempotent and the next step acts on another aggregate, so the repeat finds what
+    /// the first run left.
     /// Placing the order (its id is what an operator looks for), marking it paid (the
     /// point of no return: a repeat must never find the order moved on) and every
     /// compensation are saved at once.
@@ -222,7 +223,7 @@ impl CheckoutRequest {
     }
 }
 
-/// A checkout's process state, persisted after every step.
+/// A checkout's process state, persisted as its steps are done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutSession {
     pub id: CheckoutId,

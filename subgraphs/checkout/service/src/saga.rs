@@ -1,5 +1,5 @@
 //! The checkout saga's driver: starts a checkout, runs its steps one by one, persists
-//! the session as it goes (after every step, or with the next one where
+//! the session as it goes (after a step, or with a later one where
 //! [`Step::may_defer_save`] allows), and resumes sessions that a crash or an outage
 //! left half-way.
 //!
