@@ -124,15 +124,10 @@ async fn happy_path(platform: &TestPlatform) {
             ("SETTLED".to_owned(), 4_500)
         ]
     );
-    let code = coupons_domain::CouponCode::parse("SAVE10").unwrap();
-    let committed = platform
-        .contexts
-        .coupons
-        .coupons
-        .count_redemptions(&code, coupons_domain::RedemptionStatus::Committed)
-        .await
-        .unwrap();
-    assert_eq!(committed, 1);
+    assert_eq!(
+        crate::shop::redemptions(platform, "SAVE10", coupons_domain::RedemptionStatus::Committed).await,
+        1
+    );
     // The cart was closed by checkout.session.completed; a new one starts empty.
     eventually("the cart is checked out", || async {
         let data = ok(platform, &customer.token, "{ myCart { id } }", json!({})).await;

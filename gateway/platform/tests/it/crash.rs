@@ -8,11 +8,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use checkout_domain::{SessionStatus, Step};
+use coupons_domain::RedemptionStatus;
 use kernel_infra::testing::TestDatabase;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use crate::shop::{Customer, add_to_cart, coupon, ledger_imbalance, stock, stocked_product};
+use crate::shop::{Customer, add_to_cart, coupon, ledger_imbalance, redemptions, stock, stocked_product};
 use crate::{Backend, TestPlatform, fast_jobs};
 
 /// A Checkout process of its own, pointed at the platform's other subgraphs.
@@ -193,21 +194,13 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             }
             // Nothing held, nothing sold twice, the coupon used once per paid order.
             assert_eq!(stock(platform, sku).await, (1_000 - sold, 0), "{case}");
-            let code = coupons_domain::CouponCode::parse("CRASH").unwrap();
-            let coupons = &platform.contexts.coupons.coupons;
             assert_eq!(
-                coupons
-                    .count_redemptions(&code, coupons_domain::RedemptionStatus::Committed)
-                    .await
-                    .unwrap(),
+                redemptions(platform, "CRASH", RedemptionStatus::Committed).await,
                 u64::try_from(sold / 2).unwrap(),
                 "{case}"
             );
             assert_eq!(
-                coupons
-                    .count_redemptions(&code, coupons_domain::RedemptionStatus::Reserved)
-                    .await
-                    .unwrap(),
+                redemptions(platform, "CRASH", RedemptionStatus::Reserved).await,
                 0,
                 "{case}"
             );
@@ -302,15 +295,11 @@ async fn wait_out_an_outage(platform: &TestPlatform, backend: Backend) {
     };
     assert_eq!(session.status, "COMPLETED", "{backend:?}");
     assert_eq!(stock(platform, sku).await, (8, 0), "{backend:?}");
-    let code = coupons_domain::CouponCode::parse("OUTAGE").unwrap();
-    let committed = platform
-        .contexts
-        .coupons
-        .coupons
-        .count_redemptions(&code, coupons_domain::RedemptionStatus::Committed)
-        .await
-        .unwrap();
-    assert_eq!(committed, 1, "{backend:?}");
+    assert_eq!(
+        redemptions(platform, "OUTAGE", RedemptionStatus::Committed).await,
+        1,
+        "{backend:?}"
+    );
     assert!(ledger_imbalance(platform).await.is_empty(), "{backend:?}");
     let _ = restarted.child.kill().await;
     drop(db);

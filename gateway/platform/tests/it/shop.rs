@@ -230,6 +230,18 @@ pub async fn stock(platform: &TestPlatform, sku: &str) -> (i64, i64) {
     )
 }
 
+/// How many redemptions of the coupon `code` are in `status`.
+pub async fn redemptions(platform: &TestPlatform, code: &str, status: coupons_domain::RedemptionStatus) -> u64 {
+    let code = coupons_domain::CouponCode::parse(code).unwrap();
+    platform
+        .contexts
+        .coupons
+        .coupons
+        .count_redemptions(&code, status)
+        .await
+        .unwrap()
+}
+
 /// Waits up to 30 seconds for `condition`.
 pub async fn eventually<F, Fut>(what: &str, condition: F)
 where
