@@ -110,9 +110,10 @@ impl Step {
     /// the ones after it up to the save: that is safe because every command is
     /// idempotent and the next step acts on another aggregate, so the repeat finds what
     /// the first run left.
+    ///
     /// Placing the order (its id is what an operator looks for), marking it paid (the
-    /// point of no return: a repeat must never find the order moved on) and every
-    /// compensation are saved at once.
+    /// point of no return, after which nothing is undone: it is on record as soon as it
+    /// happened) and every compensation are saved at once.
     pub fn may_defer_save(self) -> bool {
         matches!(
             self,
