@@ -179,22 +179,28 @@ impl Saga {
         // checked out (the first one closed it) or when inserting its session collides.
         let lines = match self.priced_cart(caller, &request, meta).await {
             Ok(lines) => lines,
-            Err(err) => {
-                return match self.by_key(request.user_id, &request.idempotency_key).await? {
-                    Some(existing) => self.continue_existing(existing, &request, meta).await,
-                    None => Err(err),
-                };
-            }
+            Err(err) => return self.continue_existing_or(&request, meta, err).await,
         };
         let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
         if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
             // A concurrent submission with the same key inserted first.
-            return match self.by_key(request.user_id, &request.idempotency_key).await? {
-                Some(existing) => self.continue_existing(existing, &request, meta).await,
-                None => Err(err.into()),
-            };
+            return self.continue_existing_or(&request, meta, err.into()).await;
         }
         self.drive_held(session, meta).await
+    }
+
+    /// The session an earlier submission with this key started, continued; `err` when
+    /// there is none.
+    async fn continue_existing_or(
+        &self,
+        request: &CheckoutRequest,
+        meta: &EventMeta,
+        err: CheckoutServiceError,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        match self.by_key(request.user_id, &request.idempotency_key).await? {
+            Some(existing) => self.continue_existing(existing, request, meta).await,
+            None => Err(err),
+        }
     }
 
     /// The caller's cart, priced from the catalog.
@@ -300,10 +306,10 @@ impl Saga {
                 tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_BEFORE_SAVE: aborting the process");
                 std::process::abort();
             }
-            // Deferred only while the session goes forward, and only while the lease
-            // the last save renewed has at least two thirds left.
-            let defer = outcome == "DONE"
-                && session.status == SessionStatus::Running
+            // Deferred only while the session goes forward (still RUNNING: the step was
+            // done and another follows), and only while the lease the last save renewed
+            // has at least two thirds left.
+            let defer = session.status == SessionStatus::Running
                 && step.may_defer_save()
                 && saved_at.elapsed() < self.settings.lease / 3;
             if !defer {
