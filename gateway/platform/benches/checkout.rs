@@ -68,22 +68,17 @@ async fn main() {
     let sku_count = env_number("BENCH_SKUS", 1).max(1);
     let ssl_mode = std::env::var("BENCH_PG_SSLMODE").unwrap_or_else(|_| "disable".into());
     let mut databases = Vec::new();
-    let mut urls = platform::PerContext::new();
-    let mut listen = platform::PerContext::new();
-    for (name, _) in platform::CONTEXTS {
+    let mut config = platform::default_config();
+    for name in platform::CONTEXTS.map(|spec| spec.name) {
         let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
-        urls.insert(
-            name.into(),
-            format!("{}?max_connections={pool_size}&sslmode={ssl_mode}", database.url),
+        config.place(
+            name,
+            &format!("{}?max_connections={pool_size}&sslmode={ssl_mode}", database.url),
         );
-        listen.insert(name.into(), "127.0.0.1:0".into());
         databases.push(database);
     }
     let shutdown = CancellationToken::new();
-    let jobs = platform::JobSettings::default();
-    let running = platform::start(&urls, &listen, &jobs, &shutdown, &|_, router| router)
-        .await
-        .unwrap();
+    let running = platform::start(&config, &shutdown, &|_, router| router).await.unwrap();
     let supergraph = platform::supergraph(&running.endpoints).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -87,18 +87,14 @@ async fn main() {
         .collect();
 
     let mut databases = Vec::new();
-    let mut urls = platform::PerContext::new();
-    let mut listen = platform::PerContext::new();
-    for (name, _) in platform::CONTEXTS {
+    let mut config = platform::default_config();
+    for name in platform::CONTEXTS.map(|spec| spec.name) {
         let database = TestDatabase::sqlite();
-        urls.insert(name.into(), database.url.clone());
-        listen.insert(name.into(), "127.0.0.1:0".into());
+        config.place(name, &database.url);
         databases.push(database);
     }
     let shutdown = CancellationToken::new();
-    let running = platform::start(&urls, &listen, &platform::JobSettings::default(), &shutdown, &|_, r| r)
-        .await
-        .unwrap();
+    let running = platform::start(&config, &shutdown, &|_, r| r).await.unwrap();
     let feed = running.contexts.products.live.clone();
     let supergraph = platform::supergraph(&running.endpoints).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -11,20 +11,20 @@ pub mod schema_files;
 pub mod seed;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use accounts_service::Accounts;
 use cart_service::Cart;
-use checkout_service::{Checkout, RemoteUrls, SagaSettings};
+use checkout_service::Checkout;
 use coupons_service::Coupons;
 use inventory_service::Inventory;
 use kernel_infra::CancellationToken;
-use kernel_infra::bus::{EventBus, InProcessBus};
-use kernel_infra::redis_bus::{RedisBusSettings, RedisStreamsBus};
-use notifications_service::{Notifications, WebhookSettings};
+use kernel_infra::bus::EventBus;
+use kernel_infra::config::Config;
+use kernel_infra::context::{Context, ContextSpec, downcast};
+use kernel_infra::service;
+use notifications_service::Notifications;
 use orders_service::Orders;
 use payments_service::Payments;
 use products_service::Products;
@@ -33,128 +33,46 @@ use shipping_service::Shipping;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Every context, with its default port (4001…) and SQLite file.
-pub const CONTEXTS: [(&str, u16); 11] = [
-    ("products", 4001),
-    ("inventory", 4002),
-    ("accounts", 4003),
-    ("coupons", 4004),
-    ("orders", 4005),
-    ("payments", 4006),
-    ("shipping", 4007),
-    ("cart", 4008),
-    ("checkout", 4009),
-    ("search", 4010),
-    ("notifications", 4011),
+/// Every context of the platform, as each describes itself.
+pub const CONTEXTS: [ContextSpec; 11] = [
+    products_service::CONTEXT,
+    inventory_service::CONTEXT,
+    accounts_service::CONTEXT,
+    coupons_service::CONTEXT,
+    orders_service::CONTEXT,
+    payments_service::CONTEXT,
+    shipping_service::CONTEXT,
+    cart_service::CONTEXT,
+    checkout_service::CONTEXT,
+    search_service::CONTEXT,
+    notifications_service::CONTEXT,
 ];
+
+/// The context called `name`.
+pub fn context(name: &str) -> Option<&'static ContextSpec> {
+    CONTEXTS.iter().find(|spec| spec.name == name)
+}
 
 /// A value per context, by context name.
 pub type PerContext = BTreeMap<String, String>;
 
-/// Where each context keeps its data and listens. Read from the environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub database_urls: PerContext,
-    pub listen: PerContext,
-    pub gateway_port: u16,
-    pub data_dir: PathBuf,
-    pub jobs: JobSettings,
+/// The platform's configuration: defaults, then `file`, then the environment.
+///
+/// # Errors
+/// When a key is unknown or a value does not parse (the message names the key).
+pub fn load_config(file: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(Config::load(&CONTEXTS, file)?)
 }
 
-impl Settings {
-    /// Defaults (SQLite files under ./data, ports 4000-4011) overridden by
-    /// `<CONTEXT>_DATABASE_URL`, `<CONTEXT>_LISTEN`, `GATEWAY_PORT` and `DATA_DIR`.
-    ///
-    /// # Errors
-    /// When `GATEWAY_PORT` is not a port number.
-    pub fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str, default: String| std::env::var(name).unwrap_or(default);
-        let mut database_urls = PerContext::new();
-        let mut listen = PerContext::new();
-        for (name, port) in CONTEXTS {
-            let upper = name.to_ascii_uppercase();
-            database_urls.insert(
-                name.into(),
-                var(&format!("{upper}_DATABASE_URL"), format!("sqlite://data/{name}.db")),
-            );
-            listen.insert(
-                name.into(),
-                var(&format!("{upper}_LISTEN"), format!("127.0.0.1:{port}")),
-            );
-        }
-        Ok(Self {
-            database_urls,
-            listen,
-            gateway_port: var("GATEWAY_PORT", "4000".into())
-                .parse()
-                .map_err(|_| anyhow::anyhow!("GATEWAY_PORT must be a port number"))?,
-            data_dir: PathBuf::from(var("DATA_DIR", "data".into())),
-            jobs: JobSettings::from_env(),
-        })
-    }
+/// The defaults alone, ignoring the environment: for tests.
+///
+/// # Panics
+/// Never: the defaults always load.
+pub fn default_config() -> Config {
+    Config::load_from(&CONTEXTS, None, std::iter::empty()).expect("the defaults load")
 }
 
-/// How the background work behaves: the jobs, and the bus the relays publish to and
-/// the consumers read from.
-#[derive(Debug, Clone)]
-pub struct JobSettings {
-    /// Unpaid orders are canceled this long after they were placed.
-    pub unpaid_order_timeout: chrono::Duration,
-    /// Idle carts expire after this long.
-    pub cart_idle_timeout: chrono::Duration,
-    /// The simulated carrier's time per step.
-    pub carrier_step: Duration,
-    pub saga: SagaSettings,
-    /// Redis Streams when set, so several replicas share the events; else the
-    /// in-process bus of one process.
-    pub redis_bus: Option<RedisBusSettings>,
-    /// Partner webhooks: retry schedule, allowed targets, timeout.
-    pub webhooks: WebhookSettings,
-}
-
-impl JobSettings {
-    /// `ORDERS_UNPAID_TIMEOUT_SECONDS` (1800), `CART_IDLE_TIMEOUT_SECONDS` (7 days),
-    /// `SHIPPING_CARRIER_STEP_SECONDS` (20), the saga's `CHECKOUT_*` settings, and
-    /// `EVENT_BUS_REDIS_URL` (unset: the in-process bus) with `EVENT_BUS_SHARDS` (8),
-    /// and the `WEBHOOK_*` settings.
-    pub fn from_env() -> Self {
-        let number = |name: &str, default: u64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(default)
-        };
-        Self {
-            unpaid_order_timeout: chrono::Duration::seconds(number("ORDERS_UNPAID_TIMEOUT_SECONDS", 1800) as i64),
-            cart_idle_timeout: chrono::Duration::seconds(number("CART_IDLE_TIMEOUT_SECONDS", 7 * 24 * 3600) as i64),
-            carrier_step: Duration::from_secs(number("SHIPPING_CARRIER_STEP_SECONDS", 20)),
-            saga: SagaSettings::from_env(),
-            redis_bus: std::env::var("EVENT_BUS_REDIS_URL").ok().map(|url| {
-                let defaults = RedisBusSettings::new(&url);
-                RedisBusSettings {
-                    shards: u32::try_from(number("EVENT_BUS_SHARDS", u64::from(defaults.shards))).unwrap_or(8),
-                    ..defaults
-                }
-            }),
-            webhooks: WebhookSettings::from_env(),
-        }
-    }
-}
-
-impl Default for JobSettings {
-    fn default() -> Self {
-        Self {
-            unpaid_order_timeout: chrono::Duration::minutes(30),
-            cart_idle_timeout: chrono::Duration::days(7),
-            carrier_step: Duration::from_secs(20),
-            saga: SagaSettings::default(),
-            redis_bus: None,
-            webhooks: WebhookSettings::default(),
-        }
-    }
-}
-
-/// The bounded contexts, opened (migrated), serving, and wired to one bus.
+/// Typed handles of the opened contexts (for seeding and tests), and the bus.
 #[derive(Clone)]
 pub struct Contexts {
     pub products: Products,
@@ -171,6 +89,31 @@ pub struct Contexts {
     pub bus: Arc<dyn EventBus>,
 }
 
+impl Contexts {
+    fn of(opened: &BTreeMap<&str, Arc<dyn Context>>, bus: Arc<dyn EventBus>) -> anyhow::Result<Self> {
+        fn get<T: Clone + 'static>(opened: &BTreeMap<&str, Arc<dyn Context>>, name: &str) -> anyhow::Result<T> {
+            opened
+                .get(name)
+                .and_then(|context| downcast::<T>(context.as_ref()))
+                .ok_or_else(|| anyhow::anyhow!("the context {name} is not open"))
+        }
+        Ok(Self {
+            products: get(opened, "products")?,
+            inventory: get(opened, "inventory")?,
+            accounts: get(opened, "accounts")?,
+            coupons: get(opened, "coupons")?,
+            orders: get(opened, "orders")?,
+            payments: get(opened, "payments")?,
+            shipping: get(opened, "shipping")?,
+            cart: get(opened, "cart")?,
+            checkout: get(opened, "checkout")?,
+            search: get(opened, "search")?,
+            notifications: get(opened, "notifications")?,
+            bus,
+        })
+    }
+}
+
 /// A started platform: its contexts, where each subgraph listens, and its tasks.
 pub struct Running {
     pub contexts: Contexts,
@@ -179,169 +122,57 @@ pub struct Running {
     pub tasks: Vec<JoinHandle<()>>,
 }
 
-/// Opens every context's database, serves every subgraph, subscribes the consumers
-/// and starts the relays and background jobs, until `shutdown`.
+/// Runs every context in this process: binds each subgraph's address (so each knows
+/// where the others are), opens (migrates) every context, serves them, subscribes
+/// their consumers to one bus and starts their relays and jobs, until `shutdown`.
 ///
 /// `wrap` may add layers to a subgraph's router (tests record requests with it).
 ///
 /// # Errors
 /// When a database cannot be opened or migrated, or an address cannot be bound.
 pub async fn start(
-    database_urls: &PerContext,
-    listen: &PerContext,
-    jobs: &JobSettings,
+    config: &Config,
     shutdown: &CancellationToken,
     wrap: &dyn Fn(&str, axum::Router) -> axum::Router,
 ) -> anyhow::Result<Running> {
-    let url = |name: &str| {
-        database_urls
-            .get(name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no database URL for {name}"))
-    };
-    let products = Products::open(&url("products")?).await?;
-    let inventory = Inventory::open(&url("inventory")?).await?;
-    let accounts = Accounts::open(&url("accounts")?).await?;
-    let coupons = Coupons::open(&url("coupons")?).await?;
-    let orders = Orders::open(&url("orders")?).await?;
-    let payments = Payments::open(&url("payments")?).await?;
-    let shipping = Shipping::open_with_step(&url("shipping")?, jobs.carrier_step).await?;
-    let cart = Cart::open(&url("cart")?).await?;
-
-    let mut tasks = Vec::new();
+    let mut listeners = Vec::new();
     let mut endpoints = PerContext::new();
-    let mut serve_one = async |name: &str, router: axum::Router| -> anyhow::Result<String> {
-        let listen_at = listen.get(name).map_or("127.0.0.1:0", String::as_str);
-        let (address, task) = serve(wrap(name, router), listen_at, shutdown).await?;
-        tasks.push(task);
-        let endpoint = format!("http://{address}/graphql");
-        endpoints.insert(name.to_owned(), endpoint.clone());
-        Ok(endpoint)
-    };
-    let remotes = RemoteUrls {
-        products: serve_one("products", products.router()).await?,
-        inventory: serve_one("inventory", inventory.router()).await?,
-        coupons: serve_one("coupons", coupons.router()).await?,
-        orders: serve_one("orders", orders.router()).await?,
-        payments: serve_one("payments", payments.router()).await?,
-        cart: serve_one("cart", cart.router()).await?,
-    };
-    serve_one("accounts", accounts.router()).await?;
-    serve_one("shipping", shipping.router()).await?;
-    let checkout = Checkout::open(&url("checkout")?, &remotes, jobs.saga.clone()).await?;
-    serve_one("checkout", checkout.router()).await?;
-    let search = Search::open(&url("search")?).await?;
-    serve_one("search", search.router()).await?;
-    let notifications = Notifications::open(&url("notifications")?, jobs.webhooks.clone()).await?;
-    serve_one("notifications", notifications.router()).await?;
-
-    let bus: Arc<dyn EventBus> = match &jobs.redis_bus {
-        Some(settings) => {
-            let bus = RedisStreamsBus::connect(settings.clone()).await?;
-            let stopping = bus.clone();
-            let stop = shutdown.clone();
-            tasks.push(tokio::spawn(async move {
-                stop.cancelled().await;
-                stopping.shutdown().await;
-            }));
-            bus
-        }
-        None => InProcessBus::new(),
-    };
-    products.subscribe(bus.as_ref()).await?;
-    inventory.subscribe(bus.as_ref()).await?;
-    orders.subscribe(bus.as_ref()).await?;
-    shipping.subscribe(bus.as_ref()).await?;
-    cart.subscribe(bus.as_ref()).await?;
-    search.subscribe(bus.as_ref()).await?;
-    notifications.subscribe(bus.as_ref()).await?;
-    let contexts = Contexts {
-        products,
-        inventory,
-        accounts,
-        coupons,
-        orders,
-        payments,
-        shipping,
-        cart,
-        checkout,
-        search,
-        notifications,
-        bus,
-    };
-    tasks.extend(contexts.spawn_background(jobs, shutdown));
+    for spec in &CONTEXTS {
+        let listen = &config.context(spec.name)?.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|err| anyhow::anyhow!("binding {listen} for {}: {err}", spec.name))?;
+        endpoints.insert(
+            spec.name.to_owned(),
+            format!("http://{}/graphql", listener.local_addr()?),
+        );
+        listeners.push(listener);
+    }
+    let mut opened = BTreeMap::new();
+    let mut tasks = Vec::new();
+    for (spec, listener) in CONTEXTS.iter().zip(listeners) {
+        let context = service::open(spec, config.context(spec.name)?, endpoints.clone()).await?;
+        tasks.push(service::serve_on(listener, wrap(spec.name, context.router()), shutdown));
+        opened.insert(spec.name, context);
+    }
+    let bus = service::connect_bus(&config.common).await?;
+    let stopping = bus.clone();
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        stop.cancelled().await;
+        stopping.shutdown().await;
+    }));
+    for context in opened.values() {
+        service::subscribe(context.as_ref(), bus.as_ref()).await?;
+    }
+    for context in opened.values() {
+        tasks.extend(service::start_background(context.as_ref(), bus.clone(), shutdown));
+    }
     Ok(Running {
-        contexts,
+        contexts: Contexts::of(&opened, bus)?,
         endpoints,
         tasks,
     })
-}
-
-impl Contexts {
-    /// Starts the outbox relays and the background jobs until `shutdown`.
-    fn spawn_background(&self, jobs: &JobSettings, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
-        let bus = &self.bus;
-        let relays = [
-            self.products.relay(bus.clone()),
-            self.inventory.relay(bus.clone()),
-            self.accounts.relay(bus.clone()),
-            self.coupons.relay(bus.clone()),
-            self.orders.relay(bus.clone()),
-            self.payments.relay(bus.clone()),
-            self.shipping.relay(bus.clone()),
-            self.cart.relay(bus.clone()),
-            self.checkout.relay(bus.clone()),
-            self.search.relay(bus.clone()),
-            self.notifications.relay(bus.clone()),
-        ];
-        let mut tasks: Vec<JoinHandle<()>> = relays
-            .into_iter()
-            .map(|relay| tokio::spawn(relay.run(shutdown.clone())))
-            .collect();
-        tasks.push(tokio::spawn(
-            self.inventory
-                .stock
-                .clone()
-                .run_sweeper(Duration::from_secs(5), shutdown.clone()),
-        ));
-        tasks.push(tokio::spawn(
-            self.products
-                .flash_sales
-                .clone()
-                .run(Duration::from_secs(1), shutdown.clone()),
-        ));
-        tasks.push(tokio::spawn(self.orders.orders.clone().run_jobs(
-            jobs.unpaid_order_timeout,
-            Duration::from_secs(30),
-            shutdown.clone(),
-        )));
-        let carrier_interval = (jobs.carrier_step / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-        tasks.push(tokio::spawn(
-            self.shipping
-                .shipping
-                .clone()
-                .run_carrier(carrier_interval, shutdown.clone()),
-        ));
-        tasks.push(tokio::spawn(self.cart.carts.clone().run_expiry(
-            jobs.cart_idle_timeout,
-            Duration::from_secs(60),
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(
-            self.notifications
-                .webhooks
-                .clone()
-                .run_dispatcher(Duration::from_secs(1), shutdown.clone()),
-        ));
-        let reconcile_every = (jobs.saga.resume_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
-        tasks.push(tokio::spawn(
-            self.checkout
-                .saga
-                .clone()
-                .run_reconciler(reconcile_every, shutdown.clone()),
-        ));
-        tasks
-    }
 }
 
 /// Replays Search's read models from the outboxes of Products and Orders (the retained
@@ -350,45 +181,17 @@ impl Contexts {
 /// # Errors
 /// When a database cannot be opened or read.
 pub async fn replay_search(
-    database_urls: &PerContext,
+    config: &Config,
     data_dir: &Path,
     rebuild: bool,
 ) -> anyhow::Result<search_service::replay::Parity> {
-    let url = |name: &str| {
-        database_urls
-            .get(name)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("no database URL for {name}"))
-    };
-    let search = Search::open(&url("search")?).await?;
+    let search = Search::open(&config.context("search")?.database_url).await?;
     let mut logs = Vec::new();
     for producer in ["products", "orders"] {
-        logs.push(kernel_infra::db::connect(&url(producer)?).await?);
+        logs.push(kernel_infra::db::connect(&config.context(producer)?.database_url).await?);
     }
     std::fs::create_dir_all(data_dir)?;
     search_service::replay::replay(&search.db, &logs, data_dir, rebuild).await
-}
-
-/// Serves `router` on `listen` (port 0 picks a free one) until `shutdown`.
-///
-/// # Errors
-/// When the address cannot be bound.
-pub async fn serve(
-    router: axum::Router,
-    listen: &str,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|err| anyhow::anyhow!("binding {listen}: {err}"))?;
-    let address = listener.local_addr()?;
-    let shutdown = shutdown.clone();
-    let task = tokio::spawn(async move {
-        if let Err(err) = kernel_infra::server::serve(listener, router, shutdown).await {
-            tracing::error!(error = %err, "subgraph server failed");
-        }
-    });
-    Ok((address, task))
 }
 
 /// The supergraph for subgraphs listening at these URLs (by context name), composed

@@ -5,7 +5,10 @@
 //!   and background jobs, and starts the gateway.
 //! - `platform gateway`: the gateway alone (the launcher starts it this way, as a child
 //!   process, because the router owns process-wide state).
-//! - `platform checkout`: the Checkout subgraph alone (the crash test kills it).
+//! - `platform <context>` (`platform orders`, …): that context alone, whole, as its
+//!   own process (events through Redis Streams); `platform orders --help` lists its
+//!   commands, e.g. `platform accounts create-user`.
+//! - `platform config`: the effective configuration, secrets masked.
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 //! - `platform schema check [--base REV]`: what the code's supergraph changes against
 //!   the one committed at REV, and which client operations a breaking change hits.
@@ -15,18 +18,25 @@
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use clap::{Parser, Subcommand};
 use kernel_infra::CancellationToken;
-use platform::Settings;
 
 #[derive(Parser)]
-#[command(name = "platform", about = "Runs every subgraph and the gateway")]
+#[command(
+    name = "platform",
+    about = "Runs every subgraph and the gateway",
+    after_help = "A context's name (products, inventory, accounts, coupons, orders, payments, shipping, \
+                  cart, checkout, search, notifications) runs that context alone: `platform orders --help`."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// A YAML or TOML configuration file (environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -38,14 +48,9 @@ enum Command {
         #[arg(long)]
         exit_with_stdin: bool,
     },
-    /// Run the Checkout subgraph alone, with its saga reconciler (the other contexts
-    /// at CHECKOUT_<CONTEXT>_URL); the crash test kills and restarts it.
-    Checkout {
-        #[arg(long, env = "CHECKOUT_DATABASE_URL", default_value = "sqlite://data/checkout.db")]
-        database_url: String,
-        #[arg(long, env = "CHECKOUT_LISTEN", default_value = "127.0.0.1:4009")]
-        listen: String,
-    },
+    /// Print the effective configuration (defaults, the file, the environment),
+    /// secrets masked.
+    Config,
     /// Write every subgraph's SDL, the supergraph and the API schema under schema/.
     Schema {
         #[command(subcommand)]
@@ -97,7 +102,14 @@ enum SchemaAction {
 static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(spec) = args.get(1).and_then(|name| platform::context(name)) {
+        let program = format!("platform {}", spec.name);
+        return kernel_infra::service::main(spec, std::iter::once(program).chain(args.into_iter().skip(2)));
+    }
+    let cli = Cli::parse();
+    let config_file = cli.config;
+    match cli.command {
         Some(Command::Gateway { exit_with_stdin }) => {
             if exit_with_stdin {
                 std::thread::spawn(|| {
@@ -107,8 +119,11 @@ fn main() -> anyhow::Result<()> {
             }
             gateway::serve::run()
         }
-        Some(Command::Checkout { database_url, listen }) => run_checkout(&database_url, &listen),
-        Some(Command::Replay { context, rebuild }) => run_replay(&context, rebuild),
+        Some(Command::Config) => {
+            print!("{}", platform::load_config(config_file.as_deref())?.to_masked_yaml());
+            Ok(())
+        }
+        Some(Command::Replay { context, rebuild }) => run_replay(&context, rebuild, config_file.as_deref()),
         Some(Command::Schema {
             action:
                 Some(SchemaAction::Check {
@@ -166,15 +181,15 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1)
             }
         }
-        None => run_platform(),
+        None => run_platform(config_file.as_deref()),
     }
 }
 
 #[tokio::main]
-async fn run_replay(context: &str, rebuild: bool) -> anyhow::Result<()> {
+async fn run_replay(context: &str, rebuild: bool, config_file: Option<&Path>) -> anyhow::Result<()> {
     anyhow::ensure!(context == "search", "only `search` has read models to replay");
-    let settings = Settings::from_env()?;
-    let parity = platform::replay_search(&settings.database_urls, &settings.data_dir, rebuild).await?;
+    let config = platform::load_config(config_file)?;
+    let parity = platform::replay_search(&config, &config.common.data_dir, rebuild).await?;
     println!(
         "replayed {} events: {} products, {} orders",
         parity.events, parity.products, parity.orders
@@ -196,30 +211,19 @@ async fn run_replay(context: &str, rebuild: bool) -> anyhow::Result<()> {
 }
 
 #[tokio::main]
-async fn run_checkout(database_url: &str, listen: &str) -> anyhow::Result<()> {
-    kernel_infra::server::init_logging();
-    checkout_service::run_alone(database_url, listen).await
-}
-
-#[tokio::main]
-async fn run_platform() -> anyhow::Result<()> {
+async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
+    // A wrong setting stops the launcher before anything listens.
+    let config = platform::load_config(config_file)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
-    let settings = Settings::from_env()?;
     let shutdown = CancellationToken::new();
-    let running = platform::start(
-        &settings.database_urls,
-        &settings.listen,
-        &settings.jobs,
-        &shutdown,
-        &|_, router| router,
-    )
-    .await?;
+    let running = platform::start(&config, &shutdown, &|_, router| router).await?;
     let supergraph = platform::supergraph(&running.endpoints)?;
-    let env = platform::gateway_env(&settings.data_dir.join("gateway"), &supergraph, settings.gateway_port)?;
+    let gateway_port = config.common.gateway.port;
+    let env = platform::gateway_env(&config.common.data_dir.join("gateway"), &supergraph, gateway_port)?;
     let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
         .args(["gateway", "--exit-with-stdin"])
         .envs(env)
@@ -242,11 +246,11 @@ async fn run_platform() -> anyhow::Result<()> {
     println!();
     println!(
         "  gateway (GraphQL, GraphiQL):  http://127.0.0.1:{}/graphql",
-        settings.gateway_port
+        gateway_port
     );
     println!(
         "  gateway health, readiness:    http://127.0.0.1:{0}/health, /readiness",
-        settings.gateway_port
+        gateway_port
     );
     for (name, url) in &running.endpoints {
         println!("  {:<30}{url}", format!("{name} subgraph:"));
@@ -256,7 +260,7 @@ async fn run_platform() -> anyhow::Result<()> {
     println!();
 
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        () = kernel_infra::service::terminated() => {}
         status = gateway.wait() => tracing::error!(?status, "the gateway exited"),
     }
     shutdown.cancel();

@@ -147,8 +147,8 @@ async fn happy_path(platform: &TestPlatform) {
 #[tokio::test]
 async fn a_step_slower_than_the_lease_keeps_its_driver() {
     let mut jobs = fast_jobs();
-    jobs.saga.lease = Duration::from_millis(600);
-    jobs.saga.resume_after = Duration::from_millis(100);
+    jobs.set("checkout", "lease_seconds", json!(0.6));
+    jobs.set("checkout", "resume_after_seconds", json!(0.1));
     let slow = Some(("payments", Duration::from_millis(1_500)));
     let platform = TestPlatform::start_slowed(Backend::Sqlite, jobs, slow).await;
     let sku = "SLOW-1";

@@ -22,7 +22,7 @@ async fn a_flash_sale_sells_exactly_the_stock_and_the_coupon_uses() {
     for backend in Backend::all().await {
         let mut jobs = fast_jobs();
         // Keep paid orders from moving past FULFILLING while we count them.
-        jobs.carrier_step = std::time::Duration::from_secs(3600);
+        jobs.set("shipping", "carrier_step_seconds", serde_json::json!(3600.0));
         let platform = TestPlatform::start_with(backend, jobs).await;
         flash_sale(&platform, backend).await;
         platform.stop().await;

@@ -25,6 +25,7 @@ use axum::middleware::Next;
 use kernel_infra::CancellationToken;
 use kernel_infra::testing::TestDatabase;
 use platform::Contexts;
+use serde_json::json;
 
 /// Request bodies a subgraph received.
 pub type Recorded = Arc<Mutex<Vec<String>>>;
@@ -98,23 +99,20 @@ impl Backend {
 /// Background jobs fast enough for tests: the carrier moves every 200 ms, stuck
 /// sagas are resumed after half a second, a failed webhook is retried after 200 ms
 /// (five times), and webhooks may call this machine.
-pub fn fast_jobs() -> platform::JobSettings {
-    platform::JobSettings {
-        carrier_step: Duration::from_millis(200),
-        saga: checkout_service::SagaSettings {
-            lease: Duration::from_secs(5),
-            resume_after: Duration::from_millis(500),
-            crash_after: None,
-            crash_before_save: None,
-        },
-        webhooks: notifications_service::WebhookSettings {
-            retry: notifications_domain::RetrySchedule::new(vec![Duration::from_millis(200); 5]),
-            allow_private_targets: true,
-            timeout: Duration::from_secs(5),
-            lease: Duration::from_secs(10),
-        },
-        ..platform::JobSettings::default()
-    }
+pub fn fast_jobs() -> kernel_infra::config::Config {
+    let mut config = platform::default_config();
+    config.set("shipping", "carrier_step_seconds", json!(0.2));
+    config.set("checkout", "lease_seconds", json!(5.0));
+    config.set("checkout", "resume_after_seconds", json!(0.5));
+    config.set(
+        "notifications",
+        "webhook_retry_seconds",
+        json!([0.2, 0.2, 0.2, 0.2, 0.2]),
+    );
+    config.set("notifications", "webhook_allow_private_targets", json!(true));
+    config.set("notifications", "webhook_timeout_seconds", json!(5.0));
+    config.set("notifications", "webhook_lease_seconds", json!(10.0));
+    config
 }
 
 impl TestPlatform {
@@ -122,14 +120,14 @@ impl TestPlatform {
         Self::start_with(Backend::Sqlite, fast_jobs()).await
     }
 
-    pub async fn start_with(backend: Backend, jobs: platform::JobSettings) -> Self {
+    pub async fn start_with(backend: Backend, jobs: kernel_infra::config::Config) -> Self {
         Self::start_slowed(backend, jobs, None).await
     }
 
     /// A platform on which every request to the context `slow.0` waits `slow.1` first.
     pub async fn start_slowed(
         backend: Backend,
-        jobs: platform::JobSettings,
+        mut jobs: kernel_infra::config::Config,
         slow: Option<(&'static str, Duration)>,
     ) -> Self {
         // PostgreSQL allows 100 connections: one platform on it at a time, with small
@@ -141,8 +139,7 @@ impl TestPlatform {
         });
         let mut databases = Vec::new();
         let mut urls = platform::PerContext::new();
-        let mut listen = platform::PerContext::new();
-        for (name, _) in platform::CONTEXTS {
+        for name in platform::CONTEXTS.map(|spec| spec.name) {
             let database = match backend {
                 Backend::Sqlite => TestDatabase::sqlite(),
                 Backend::Postgres => TestDatabase::postgres().await.expect("PostgreSQL is reachable"),
@@ -151,8 +148,8 @@ impl TestPlatform {
                 Backend::Sqlite => database.url.clone(),
                 Backend::Postgres => format!("{}?max_connections=4", database.url),
             };
+            jobs.place(name, &url);
             urls.insert(name.into(), url);
-            listen.insert(name.into(), "127.0.0.1:0".into());
             databases.push(database);
         }
         let shutdown = CancellationToken::new();
@@ -172,7 +169,7 @@ impl TestPlatform {
                 _ => router,
             }
         };
-        let running = platform::start(&urls, &listen, &jobs, &shutdown, &wrap).await.unwrap();
+        let running = platform::start(&jobs, &shutdown, &wrap).await.unwrap();
         let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
         let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         let platform = Self {
@@ -196,16 +193,13 @@ impl TestPlatform {
     /// Another replica of every service, on this platform's databases and with `jobs`
     /// (the same Redis bus, for the replicas to share events), behind a gateway of its
     /// own.
-    pub async fn start_replica(&self, jobs: &platform::JobSettings) -> Replica {
-        let listen: platform::PerContext = self
-            .urls
-            .keys()
-            .map(|name| (name.clone(), "127.0.0.1:0".into()))
-            .collect();
+    pub async fn start_replica(&self, jobs: &kernel_infra::config::Config) -> Replica {
+        let mut config = jobs.clone();
+        for (name, url) in &self.urls {
+            config.place(name, url);
+        }
         let shutdown = CancellationToken::new();
-        let running = platform::start(&self.urls, &listen, jobs, &shutdown, &|_, router| router)
-            .await
-            .unwrap();
+        let running = platform::start(&config, &shutdown, &|_, router| router).await.unwrap();
         let dir = self
             .dir
             .join(format!("replica-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));

@@ -27,7 +27,7 @@ fn the_committed_acknowledgements_parse_and_the_schema_checks_clean_against_itse
 fn the_supergraph_joins_every_root_type_to_its_subgraphs() {
     let endpoints = platform::CONTEXTS
         .iter()
-        .map(|(name, _)| (name.to_string(), format!("http://{name}/graphql")))
+        .map(|spec| (spec.name.to_string(), format!("http://{}/graphql", spec.name)))
         .collect();
     let supergraph = platform::supergraph(&endpoints).unwrap();
     for root in ["type Query", "type Mutation"] {

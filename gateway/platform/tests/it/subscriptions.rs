@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use kernel_infra::redis_bus::RedisBusSettings;
-
 use crate::shop::{Customer, add_to_cart, change_price, checkout, stocked_product};
 use crate::{Backend, TestPlatform, fast_jobs};
 
@@ -181,19 +179,15 @@ async fn a_customer_watches_an_order_from_pending_to_delivered_over_sse() {
 
 /// Fast jobs with the Redis Streams bus under a fresh key prefix: the Redis URL, the
 /// prefix and the settings, when both Redis and PostgreSQL are reachable.
-async fn redis_and_postgres_jobs() -> Option<(String, String, platform::JobSettings)> {
+async fn redis_and_postgres_jobs() -> Option<(String, String, kernel_infra::config::Config)> {
     let redis = kernel_infra::testing::redis_url().await?;
     if !Backend::all().await.contains(&Backend::Postgres) {
         return None;
     }
     let prefix = format!("test-platform-{}", uuid::Uuid::now_v7().simple());
-    let jobs = platform::JobSettings {
-        redis_bus: Some(RedisBusSettings {
-            prefix: prefix.clone(),
-            ..RedisBusSettings::new(&redis)
-        }),
-        ..fast_jobs()
-    };
+    let mut jobs = fast_jobs();
+    jobs.common.event_bus.redis_url = Some(redis.clone());
+    jobs.common.event_bus.prefix.clone_from(&prefix);
     Some((redis, prefix, jobs))
 }
 
@@ -349,10 +343,8 @@ async fn another_customer_and_an_anonymous_caller_cannot_follow_an_order() {
 #[tokio::test]
 async fn an_order_is_followed_over_multipart_http_too() {
     // A slower carrier, so the order is still on its way when the client subscribes.
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_secs(2),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(2.0));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     stocked_product(&platform, "LIVE-3", 900, 5).await;
     let customer = Customer::new();
@@ -410,10 +402,8 @@ async fn anyone_may_follow_a_products_price_and_sees_each_new_one() {
 
 #[tokio::test]
 async fn two_tabs_following_one_order_share_one_upstream_subscription() {
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_secs(2),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(2.0));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     stocked_product(&platform, "LIVE-5", 700, 5).await;
     let customer = Customer::new();
@@ -459,10 +449,8 @@ async fn two_tabs_following_one_order_share_one_upstream_subscription() {
 
 #[tokio::test]
 async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice() {
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_secs(2),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(2.0));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     stocked_product(&platform, "LIVE-6", 800, 5).await;
     let customer = Customer::new();
@@ -509,10 +497,8 @@ async fn a_client_that_reconnects_gets_what_it_missed_in_order_and_nothing_twice
 
 #[tokio::test]
 async fn my_order_updates_resume_across_orders_with_only_my_own() {
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_secs(2),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(2.0));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     for sku in ["LIVE-7", "LIVE-8", "LIVE-9"] {
         stocked_product(&platform, sku, 700, 10).await;
@@ -699,10 +685,8 @@ async fn outbox_mentioning(db: &sea_orm::DatabaseConnection, text: &str) -> Vec<
 
 #[tokio::test]
 async fn a_requests_trace_id_reaches_its_events_the_events_they_cause_and_the_subscriber() {
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_secs(1),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(1.0));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     stocked_product(&platform, "TRACE-1", 1500, 3).await;
     let customer = Customer::new();

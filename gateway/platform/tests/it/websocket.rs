@@ -96,10 +96,8 @@ const MY_ORDERS: &str =
 
 #[tokio::test]
 async fn a_graphql_ws_client_watches_its_order_to_delivered_and_nobody_else_may() {
-    let jobs = platform::JobSettings {
-        carrier_step: Duration::from_millis(700),
-        ..crate::fast_jobs()
-    };
+    let mut jobs = crate::fast_jobs();
+    jobs.set("shipping", "carrier_step_seconds", json!(0.7));
     let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     stocked_product(&platform, "WS-1", 1800, 5).await;
     let customer = Customer::new();

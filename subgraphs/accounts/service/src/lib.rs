@@ -2,6 +2,7 @@
 //! `accounts-domain`.
 
 pub mod accounts;
+pub mod create_user;
 pub mod entity;
 pub mod graphql;
 pub mod password;
@@ -9,15 +10,23 @@ pub mod repository;
 
 use std::sync::Arc;
 
-use kernel_infra::bus::EventBus;
+use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
 use kernel_infra::identity::TokenIssuer;
-use kernel_infra::relay::Relay;
 use sea_orm_migration::MigratorTrait;
 
 pub use accounts::{Accounts as AccountsService, AccountsError};
 pub use graphql::AccountsSchema;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/accounts.db";
+/// What the Accounts context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "accounts",
+    about: "The Accounts subgraph (users, sign-in)",
+    sdl,
+    migrate: |db| Box::pin(accounts_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NoSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Accounts::new(opening)?)) }),
+    tasks: &[create_user::TASK],
+};
 
 /// A running Accounts context.
 #[derive(Clone)]
@@ -33,22 +42,29 @@ impl Accounts {
     /// # Errors
     /// When the database cannot be reached or migrated, or the key cannot be loaded.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        accounts_migration::Migrator::up(&db, None).await?;
-        let accounts = accounts::Accounts::new(db, Arc::new(TokenIssuer::from_env()?));
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let accounts = accounts::Accounts::new(opening.db, Arc::new(TokenIssuer::from_env()?));
         Ok(Self {
             schema: graphql::schema(accounts.clone()),
             accounts,
         })
     }
+}
 
-    pub fn router(&self) -> axum::Router {
+impl Context for Accounts {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.accounts.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.accounts.db()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

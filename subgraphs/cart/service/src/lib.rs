@@ -5,56 +5,100 @@ pub mod carts;
 pub mod entity;
 pub mod graphql;
 
-use std::sync::Arc;
-
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use carts::{Carts, CartsError};
 pub use graphql::CartSchema;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/cart.db";
+/// What the Cart context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "cart",
+    about: "The Cart subgraph",
+    sdl,
+    migrate: |db| Box::pin(cart_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<CartSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Cart::new(opening)?)) }),
+    tasks: &[],
+};
+
+/// The Cart section of the configuration.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct CartSettings {
+    /// Idle carts expire after this many seconds (`CART_IDLE_TIMEOUT_SECONDS`).
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for CartSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout_seconds: 7 * 24 * 3600,
+        }
+    }
+}
 
 /// A running Cart context.
 #[derive(Clone)]
 pub struct Cart {
     pub carts: Carts,
     pub schema: CartSchema,
+    idle_timeout: chrono::Duration,
 }
 
 impl Cart {
-    /// Connects to the context's database and applies its migrations.
+    /// Connects to the context's database, applies its migrations and opens it with
+    /// its default settings.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, or the token key is broken.
+    /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        cart_migration::Migrator::up(&db, None).await?;
-        let carts = Carts::new(db);
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let settings: CartSettings = opening.settings()?;
+        let carts = Carts::new(opening.db);
         Ok(Self {
             schema: graphql::schema(carts.clone()),
             carts,
+            idle_timeout: seconds(settings.idle_timeout_seconds),
         })
     }
+}
 
-    /// Registers Cart's consumer (prices, completed checkouts) on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses a subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(carts::CartConsumer::subscription(self.carts.db().clone()))
-            .await
-    }
-
-    pub fn router(&self) -> axum::Router {
+impl Context for Cart {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.carts.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.carts.db()
     }
+
+    /// Prices and SKUs from Products; carts close when their checkout completes.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![carts::CartConsumer::subscription(self.carts.db().clone())]
+    }
+
+    /// Idle carts expire.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let expiry =
+            self.carts
+                .clone()
+                .run_expiry(self.idle_timeout, std::time::Duration::from_secs(60), shutdown.clone());
+        vec![Job::new("cart expiry", expiry)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn seconds(seconds: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
 /// The subgraph's SDL, as committed in schema/subgraphs/cart.graphql.

@@ -7,74 +7,157 @@ pub mod remotes;
 pub mod saga;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use kernel_infra::bus::EventBus;
+use kernel_infra::CancellationToken;
+use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType, default_url};
 use kernel_infra::identity::ServiceToken;
-use kernel_infra::relay::Relay;
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::CheckoutSchema;
 pub use remotes::RemoteUrls;
 pub use saga::{Saga, SagaSettings};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/checkout.db";
+/// What the Checkout context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "checkout",
+    about: "The Checkout subgraph (the checkout saga)",
+    sdl,
+    migrate: |db| Box::pin(checkout_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<CheckoutSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Checkout::new(opening)?)) }),
+    tasks: &[],
+};
 
 /// The name Checkout's service token carries.
 pub const SERVICE_NAME: &str = "checkout";
+
+/// The Checkout section of the configuration.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct CheckoutSettings {
+    /// How long a driver owns a session without renewing, in seconds.
+    pub lease_seconds: f64,
+    /// A running session untouched this long is resumed by the reconciler, in seconds.
+    pub resume_after_seconds: f64,
+    /// Where the contexts the saga calls listen (`CHECKOUT_PRODUCTS_URL`, …); the
+    /// one-process platform uses its own addresses instead.
+    pub products_url: String,
+    pub inventory_url: String,
+    pub coupons_url: String,
+    pub orders_url: String,
+    pub payments_url: String,
+    pub cart_url: String,
+    /// Fault injection for the crash test: abort right after this step and its save.
+    #[cfg(feature = "fault-injection")]
+    pub crash_after: Option<String>,
+    /// Fault injection: abort after this step's answer, before it is saved.
+    #[cfg(feature = "fault-injection")]
+    pub crash_before_save: Option<String>,
+}
+
+impl Default for CheckoutSettings {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 30.0,
+            resume_after_seconds: 30.0,
+            products_url: default_url("products"),
+            inventory_url: default_url("inventory"),
+            coupons_url: default_url("coupons"),
+            orders_url: default_url("orders"),
+            payments_url: default_url("payments"),
+            cart_url: default_url("cart"),
+            #[cfg(feature = "fault-injection")]
+            crash_after: None,
+            #[cfg(feature = "fault-injection")]
+            crash_before_save: None,
+        }
+    }
+}
+
+impl CheckoutSettings {
+    fn saga(&self) -> anyhow::Result<SagaSettings> {
+        let seconds = |key: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("checkout.{key} must be a number of seconds > 0"))
+        };
+        #[cfg(feature = "fault-injection")]
+        let step = |key: &str, name: &Option<String>| -> anyhow::Result<Option<checkout_domain::Step>> {
+            name.as_deref()
+                .map(|name| {
+                    checkout_domain::Step::parse(name)
+                        .ok_or_else(|| anyhow::anyhow!("checkout.{key} must name a step, not `{name}`"))
+                })
+                .transpose()
+        };
+        Ok(SagaSettings {
+            lease: seconds("lease_seconds", self.lease_seconds)?,
+            resume_after: seconds("resume_after_seconds", self.resume_after_seconds)?,
+            #[cfg(feature = "fault-injection")]
+            crash_after: step("crash_after", &self.crash_after)?,
+            #[cfg(feature = "fault-injection")]
+            crash_before_save: step("crash_before_save", &self.crash_before_save)?,
+        })
+    }
+}
 
 /// A running Checkout context.
 #[derive(Clone)]
 pub struct Checkout {
     pub saga: Saga,
     pub schema: CheckoutSchema,
+    resume_after: Duration,
 }
 
 impl Checkout {
-    /// Connects to the context's database, applies its migrations, and prepares the
-    /// clients of the contexts the saga calls (signing its service token with the key
-    /// the environment configures).
-    ///
-    /// # Errors
-    /// When the database cannot be reached or migrated, or a key cannot be loaded.
-    pub async fn open(database_url: &str, urls: &RemoteUrls, settings: SagaSettings) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        checkout_migration::Migrator::up(&db, None).await?;
+    /// Prepares the saga from an opened database: the clients of the contexts it calls
+    /// (signing its service token with the key the environment configures).
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let settings: CheckoutSettings = opening.settings()?;
+        let urls = RemoteUrls {
+            products: opening.peer_url("products", &settings.products_url),
+            inventory: opening.peer_url("inventory", &settings.inventory_url),
+            coupons: opening.peer_url("coupons", &settings.coupons_url),
+            orders: opening.peer_url("orders", &settings.orders_url),
+            payments: opening.peer_url("payments", &settings.payments_url),
+            cart: opening.peer_url("cart", &settings.cart_url),
+        };
+        let saga_settings = settings.saga()?;
+        let resume_after = saga_settings.resume_after;
         let token = Arc::new(ServiceToken::from_env(SERVICE_NAME)?);
-        let remotes = Arc::new(remotes::Remotes::new(urls, token)?);
-        let saga = Saga::new(db, remotes, settings);
+        let remotes = Arc::new(remotes::Remotes::new(&urls, token)?);
+        let saga = Saga::new(opening.db, remotes, saga_settings);
         Ok(Self {
             schema: graphql::schema(saga.clone()),
             saga,
+            resume_after,
         })
-    }
-
-    pub fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
-    }
-
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.saga.db().clone(), bus)
     }
 }
 
-/// Runs Checkout alone, as its own process: serves the subgraph on `listen` and runs
-/// the saga reconciler until Ctrl-C. The other contexts are found at
-/// `CHECKOUT_<CONTEXT>_URL`, the saga's settings in `CHECKOUT_*` (see
-/// [`SagaSettings::from_env`]).
-///
-/// # Errors
-/// When the context cannot be opened or the address bound.
-pub async fn run_alone(database_url: &str, listen: &str) -> anyhow::Result<()> {
-    let settings = SagaSettings::from_env();
-    let reconcile_every =
-        (settings.resume_after / 2).clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(5));
-    let checkout = Checkout::open(database_url, &RemoteUrls::from_env(), settings).await?;
-    let shutdown = kernel_infra::CancellationToken::new();
-    tokio::spawn(checkout.saga.clone().run_reconciler(reconcile_every, shutdown.clone()));
-    let result = kernel_infra::server::run_standalone("checkout", checkout.router(), listen).await;
-    shutdown.cancel();
-    result
+impl Context for Checkout {
+    fn router(&self) -> axum::Router {
+        kernel_infra::server::router(self.schema.clone())
+    }
+
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.saga.db()
+    }
+
+    /// The reconciler resumes sessions that a crash or an outage left half-way.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let every = (self.resume_after / 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        vec![Job::new(
+            "saga reconciler",
+            self.saga.clone().run_reconciler(every, shutdown.clone()),
+        )]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// The subgraph's SDL, as committed in schema/subgraphs/checkout.graphql.

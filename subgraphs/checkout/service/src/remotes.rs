@@ -23,23 +23,6 @@ pub struct RemoteUrls {
     pub payments: String,
 }
 
-impl RemoteUrls {
-    /// From `CHECKOUT_<CONTEXT>_URL`, defaulting to the platform's ports.
-    pub fn from_env() -> Self {
-        let var = |name: &str, port: u16| {
-            std::env::var(format!("CHECKOUT_{name}_URL")).unwrap_or_else(|_| format!("http://127.0.0.1:{port}/graphql"))
-        };
-        Self {
-            products: var("PRODUCTS", 4001),
-            inventory: var("INVENTORY", 4002),
-            coupons: var("COUPONS", 4004),
-            orders: var("ORDERS", 4005),
-            payments: var("PAYMENTS", 4006),
-            cart: var("CART", 4008),
-        }
-    }
-}
-
 /// How long a saga holds stock for its checkout.
 pub const HOLD_SECONDS: i64 = 900;
 

@@ -92,37 +92,14 @@ pub struct SagaSettings {
     /// A running session untouched this long is resumed by the reconciler.
     pub resume_after: Duration,
     /// Fault injection for the crash test: abort the process right after this step
-    /// and its save, if it has one of its own (`CHECKOUT_CRASH_AFTER=CONFIRM_STOCK`).
-    /// Never set in production.
+    /// and its save, if it has one of its own. Compiled only with the
+    /// `fault-injection` feature, which no release build enables.
+    #[cfg(feature = "fault-injection")]
     pub crash_after: Option<Step>,
     /// Fault injection: abort after this step's call was answered but before the
-    /// answer was persisted (`CHECKOUT_CRASH_BEFORE_SAVE=PLACE_ORDER`), so the resumed
-    /// saga repeats a call that already acted.
+    /// answer was persisted, so the resumed saga repeats a call that already acted.
+    #[cfg(feature = "fault-injection")]
     pub crash_before_save: Option<Step>,
-}
-
-impl SagaSettings {
-    /// From `CHECKOUT_LEASE_SECONDS` (30), `CHECKOUT_RESUME_AFTER_SECONDS` (30),
-    /// `CHECKOUT_CRASH_AFTER` and `CHECKOUT_CRASH_BEFORE_SAVE`.
-    pub fn from_env() -> Self {
-        let seconds = |name: &str, default: f64| {
-            Duration::from_secs_f64(
-                std::env::var(name)
-                    .ok()
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|v| v.is_finite() && *v > 0.0)
-                    .unwrap_or(default),
-            )
-        };
-        Self {
-            lease: seconds("CHECKOUT_LEASE_SECONDS", 30.0),
-            resume_after: seconds("CHECKOUT_RESUME_AFTER_SECONDS", 30.0),
-            crash_after: std::env::var("CHECKOUT_CRASH_AFTER").ok().and_then(|s| Step::parse(&s)),
-            crash_before_save: std::env::var("CHECKOUT_CRASH_BEFORE_SAVE")
-                .ok()
-                .and_then(|s| Step::parse(&s)),
-        }
-    }
 }
 
 impl Default for SagaSettings {
@@ -130,7 +107,9 @@ impl Default for SagaSettings {
         Self {
             lease: Duration::from_secs(30),
             resume_after: Duration::from_secs(30),
+            #[cfg(feature = "fault-injection")]
             crash_after: None,
+            #[cfg(feature = "fault-injection")]
             crash_before_save: None,
         }
     }
@@ -302,8 +281,9 @@ impl Saga {
                 detail: detail.as_deref().map(short_detail),
                 at: Utc::now(),
             });
+            #[cfg(feature = "fault-injection")]
             if self.settings.crash_before_save == Some(step) {
-                tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_BEFORE_SAVE: aborting the process");
+                tracing::error!(step = step.as_str(), "checkout.crash_before_save: aborting the process");
                 std::process::abort();
             }
             // Deferred only while the session goes forward (still RUNNING: the step was
@@ -320,8 +300,9 @@ impl Saga {
                 unsaved.clear();
                 saved_at = Instant::now();
             }
+            #[cfg(feature = "fault-injection")]
             if self.settings.crash_after == Some(step) {
-                tracing::error!(step = step.as_str(), "CHECKOUT_CRASH_AFTER: aborting the process");
+                tracing::error!(step = step.as_str(), "checkout.crash_after: aborting the process");
                 std::process::abort();
             }
         }

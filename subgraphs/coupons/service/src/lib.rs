@@ -5,16 +5,22 @@ pub mod coupons;
 pub mod entity;
 pub mod graphql;
 
-use std::sync::Arc;
-
-use kernel_infra::bus::EventBus;
-use kernel_infra::relay::Relay;
+use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use coupons::{Coupons as CouponsService, CouponsError};
 pub use graphql::CouponsSchema;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/coupons.db";
+/// What the Coupons context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "coupons",
+    about: "The Coupons subgraph (codes and redemptions)",
+    sdl,
+    migrate: |db| Box::pin(coupons_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NoSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Coupons::new(opening))) }),
+    tasks: &[],
+};
 
 /// A running Coupons context.
 #[derive(Clone)]
@@ -29,22 +35,29 @@ impl Coupons {
     /// # Errors
     /// When the database cannot be reached or migrated, or the token key is broken.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        coupons_migration::Migrator::up(&db, None).await?;
-        let coupons = coupons::Coupons::new(db);
-        Ok(Self {
-            schema: graphql::schema(coupons.clone()),
-            coupons,
-        })
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
     }
 
-    pub fn router(&self) -> axum::Router {
+    fn new(opening: Opening) -> Self {
+        let coupons = coupons::Coupons::new(opening.db);
+        Self {
+            schema: graphql::schema(coupons.clone()),
+            coupons,
+        }
+    }
+}
+
+impl Context for Coupons {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.coupons.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.coupons.db()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -9,16 +9,26 @@ pub mod prefetch;
 pub mod repository;
 pub mod stock;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, NoSettings, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::InventorySchema;
 pub use stock::{Stock, StockError};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/inventory.db";
+/// What the Inventory context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "inventory",
+    about: "The Inventory subgraph (stock and reservations)",
+    sdl,
+    migrate: |db| Box::pin(inventory_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NoSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Inventory::new(opening))) }),
+    tasks: &[],
+};
 
 /// A running Inventory context: its database, use cases and schema.
 #[derive(Clone)]
@@ -33,31 +43,40 @@ impl Inventory {
     /// # Errors
     /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        inventory_migration::Migrator::up(&db, None).await?;
-        let stock = Stock::new(db);
-        Ok(Self {
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> Self {
+        let stock = Stock::new(opening.db);
+        Self {
             schema: graphql::schema(stock.clone()),
             stock,
-        })
+        }
     }
+}
 
-    /// Registers Inventory's consumers on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses a subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(consumer::TrackNewProducts::subscription(self.stock.db().clone()))
-            .await
-    }
-
-    pub fn router(&self) -> axum::Router {
+impl Context for Inventory {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.stock.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.stock.db()
+    }
+
+    /// New products' SKUs get a stock item.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![consumer::TrackNewProducts::subscription(self.stock.db().clone())]
+    }
+
+    /// Expired reservations are released.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let sweeper = self.stock.clone().run_sweeper(Duration::from_secs(5), shutdown.clone());
+        vec![Job::new("reservation sweeper", sweeper)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

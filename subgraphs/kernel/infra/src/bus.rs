@@ -132,6 +132,15 @@ pub trait EventBus: Send + Sync {
     /// # Errors
     /// When the bus cannot register it.
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError>;
+
+    /// Whether the bus answers now (a service's readiness asks).
+    async fn ready(&self) -> bool {
+        true
+    }
+
+    /// Stops this process's consumers: what they are handling finishes, nothing
+    /// unfinished is acknowledged.
+    async fn shutdown(&self) {}
 }
 
 /// Delivers events to handlers in this process.

@@ -11,10 +11,14 @@
 //! - [`graphql`]: domain errors to GraphQL errors with `extensions.code`, Relay cursors,
 //!   and request metadata (trace and correlation ids).
 //! - [`server`]: serving a subgraph over HTTP with graceful shutdown.
+//! - [`context`]: what a context is, said once; [`config`]: the typed configuration;
+//!   [`service`]: running one context as its own process, or many in one.
 //! - [`migration`]: the outbox and inbox tables, for each context's migrations.
 
 pub mod bus;
 pub mod client;
+pub mod config;
+pub mod context;
 pub mod db;
 pub mod graphql;
 pub mod identity;
@@ -26,6 +30,7 @@ pub mod outbox;
 pub mod redis_bus;
 pub mod relay;
 pub mod server;
+pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -201,6 +201,17 @@ impl EventBus for RedisStreamsBus {
         Ok(())
     }
 
+    async fn ready(&self) -> bool {
+        let mut conn = self.publisher.clone();
+        let ping = redis::cmd("PING");
+        let answer = tokio::time::timeout(Duration::from_secs(2), ping.query_async::<String>(&mut conn)).await;
+        matches!(answer, Ok(Ok(_)))
+    }
+
+    async fn shutdown(&self) {
+        RedisStreamsBus::shutdown(self).await;
+    }
+
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {
         let streams = self.settings.streams_of(&subscription.event_types)?;
         let mut readers = Vec::new();

@@ -57,6 +57,11 @@ impl RetrySchedule {
         Self { waits }
     }
 
+    /// The waits, in order.
+    pub fn waits(&self) -> &[Duration] {
+        &self.waits
+    }
+
     /// Every attempt a delivery gets: the first and one per wait.
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.waits.len()).unwrap_or(u32::MAX).saturating_add(1)

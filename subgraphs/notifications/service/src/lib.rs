@@ -7,16 +7,73 @@ pub mod entity;
 pub mod graphql;
 pub mod webhooks;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::NotificationsSchema;
 pub use webhooks::{WebhookSettings, Webhooks};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/notifications.db";
+/// What the Notifications context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "notifications",
+    about: "The Notifications subgraph (partner webhooks)",
+    sdl,
+    migrate: |db| Box::pin(notifications_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NotificationsSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Notifications::new(opening)?)) }),
+    tasks: &[],
+};
+
+/// The Notifications section of the configuration: how webhooks are delivered.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct NotificationsSettings {
+    /// The waits between attempts, in seconds
+    /// (`NOTIFICATIONS_WEBHOOK_RETRY_SECONDS='[30, 120, 300]'`).
+    pub webhook_retry_seconds: Vec<f64>,
+    /// Whether subscriptions may point at private or loopback addresses.
+    pub webhook_allow_private_targets: bool,
+    /// How long one attempt may take before it counts as failed, in seconds.
+    pub webhook_timeout_seconds: f64,
+    /// How long a dispatcher holds a delivery it is attempting, in seconds.
+    pub webhook_lease_seconds: f64,
+}
+
+impl Default for NotificationsSettings {
+    fn default() -> Self {
+        let defaults = WebhookSettings::default();
+        Self {
+            webhook_retry_seconds: defaults.retry.waits().iter().map(Duration::as_secs_f64).collect(),
+            webhook_allow_private_targets: defaults.allow_private_targets,
+            webhook_timeout_seconds: defaults.timeout.as_secs_f64(),
+            webhook_lease_seconds: defaults.lease.as_secs_f64(),
+        }
+    }
+}
+
+impl NotificationsSettings {
+    fn webhooks(&self) -> anyhow::Result<WebhookSettings> {
+        let seconds = |key: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .map_err(|_| anyhow::anyhow!("notifications.{key} must be a number of seconds ≥ 0"))
+        };
+        Ok(WebhookSettings {
+            retry: notifications_domain::RetrySchedule::new(
+                self.webhook_retry_seconds
+                    .iter()
+                    .map(|wait| seconds("webhook_retry_seconds", *wait))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            allow_private_targets: self.webhook_allow_private_targets,
+            timeout: seconds("webhook_timeout_seconds", self.webhook_timeout_seconds)?,
+            lease: seconds("webhook_lease_seconds", self.webhook_lease_seconds)?,
+        })
+    }
+}
 
 /// A running Notifications context.
 #[derive(Clone)]
@@ -26,36 +83,50 @@ pub struct Notifications {
 }
 
 impl Notifications {
-    /// Connects to the context's database and applies its migrations.
+    /// Connects to the context's database, applies its migrations and opens it with
+    /// its default settings.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, or the token key is broken.
-    pub async fn open(database_url: &str, settings: WebhookSettings) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        notifications_migration::Migrator::up(&db, None).await?;
-        let webhooks = Webhooks::new(db, settings)?;
+    /// When the database cannot be reached or migrated.
+    pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let settings: NotificationsSettings = opening.settings()?;
+        let webhooks = Webhooks::new(opening.db, settings.webhooks()?)?;
         Ok(Self {
             schema: graphql::schema(webhooks.clone()),
             webhooks,
         })
     }
+}
 
-    /// Registers the consumer that turns partners' events into deliveries.
-    ///
-    /// # Errors
-    /// When the bus refuses the subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(webhooks::FanOut::subscription(self.webhooks.clone()))
-            .await
-    }
-
-    pub fn router(&self) -> axum::Router {
+impl Context for Notifications {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.webhooks.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.webhooks.db()
+    }
+
+    /// Events fan out to the partners' subscriptions.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![webhooks::FanOut::subscription(self.webhooks.clone())]
+    }
+
+    /// Deliveries are made, signed and retried.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let dispatcher = self
+            .webhooks
+            .clone()
+            .run_dispatcher(Duration::from_secs(1), shutdown.clone());
+        vec![Job::new("webhook dispatcher", dispatcher)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -28,7 +28,7 @@ use crate::entity::{attempt, delivery, subscription};
 
 pub const PRODUCER: &str = "notifications";
 
-/// How deliveries are made. Read from the environment by [`WebhookSettings::from_env`].
+/// How deliveries are made (from the Notifications section of the configuration).
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
     pub retry: RetrySchedule,
@@ -47,35 +47,6 @@ impl Default for WebhookSettings {
             allow_private_targets: false,
             timeout: Duration::from_secs(10),
             lease: Duration::from_secs(60),
-        }
-    }
-}
-
-impl WebhookSettings {
-    /// `WEBHOOK_RETRY_SECONDS` (comma-separated waits, default `30,120,300,900,1800`),
-    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS` (`true` to allow; default off) and
-    /// `WEBHOOK_TIMEOUT_SECONDS` (10).
-    pub fn from_env() -> Self {
-        let defaults = Self::default();
-        let retry = std::env::var("WEBHOOK_RETRY_SECONDS")
-            .ok()
-            .and_then(|text| {
-                text.split(',')
-                    .map(|part| part.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0))
-                    .collect::<Option<Vec<f64>>>()
-            })
-            .map_or(defaults.retry.clone(), |waits| {
-                RetrySchedule::new(waits.into_iter().map(Duration::from_secs_f64).collect())
-            });
-        Self {
-            retry,
-            allow_private_targets: std::env::var("WEBHOOK_ALLOW_PRIVATE_TARGETS")
-                .is_ok_and(|v| v == "true" || v == "1"),
-            timeout: std::env::var("WEBHOOK_TIMEOUT_SECONDS")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(defaults.timeout, Duration::from_secs),
-            lease: defaults.lease,
         }
     }
 }

@@ -6,16 +6,43 @@ pub mod graphql;
 pub mod live;
 pub mod orders;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::OrdersSchema;
 pub use orders::{Orders as OrdersService, OrdersError};
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/orders.db";
+/// What the Orders context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "orders",
+    about: "The Orders subgraph (the system of record)",
+    sdl,
+    migrate: |db| Box::pin(orders_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<OrdersSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Orders::new(opening)?)) }),
+    tasks: &[],
+};
+
+/// The Orders section of the configuration.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct OrdersSettings {
+    /// Unpaid orders are canceled this many seconds after they were placed
+    /// (`ORDERS_UNPAID_TIMEOUT_SECONDS`).
+    pub unpaid_timeout_seconds: u64,
+}
+
+impl Default for OrdersSettings {
+    fn default() -> Self {
+        Self {
+            unpaid_timeout_seconds: 1800,
+        }
+    }
+}
 
 /// A running Orders context.
 #[derive(Clone)]
@@ -23,43 +50,62 @@ pub struct Orders {
     pub orders: orders::Orders,
     pub live: kernel_infra::live::LiveFeed,
     pub schema: OrdersSchema,
+    unpaid_timeout: chrono::Duration,
 }
 
 impl Orders {
-    /// Connects to the context's database and applies its migrations.
+    /// Connects to the context's database, applies its migrations and opens it with
+    /// its default settings.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, or the token key is broken.
+    /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        orders_migration::Migrator::up(&db, None).await?;
-        let orders = orders::Orders::new(db);
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let settings: OrdersSettings = opening.settings()?;
+        let orders = orders::Orders::new(opening.db);
         let live = live::feed();
         Ok(Self {
             schema: graphql::schema(orders.clone(), live.clone()),
             orders,
             live,
+            unpaid_timeout: chrono::Duration::seconds(
+                i64::try_from(settings.unpaid_timeout_seconds).unwrap_or(i64::MAX),
+            ),
         })
     }
+}
 
-    /// Registers Orders' consumers (fulfilment and refunds, and the live updates of
-    /// its subscriptions) on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses a subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(consumer::FollowFulfilment::subscription(self.orders.db().clone()))
-            .await?;
-        bus.subscribe(self.live.subscription()).await
-    }
-
-    pub fn router(&self) -> axum::Router {
+impl Context for Orders {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.orders.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.orders.db()
+    }
+
+    /// Fulfilment and refunds, and the live updates of its subscriptions.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![
+            consumer::FollowFulfilment::subscription(self.orders.db().clone()),
+            self.live.subscription(),
+        ]
+    }
+
+    /// Unpaid orders are canceled after the timeout.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let jobs = self
+            .orders
+            .clone()
+            .run_jobs(self.unpaid_timeout, Duration::from_secs(30), shutdown.clone());
+        vec![Job::new("unpaid orders", jobs)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

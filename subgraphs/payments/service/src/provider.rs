@@ -62,20 +62,6 @@ impl SimulatedProvider {
             answered: Mutex::new(HashMap::new()),
         }
     }
-
-    /// From `PAYMENTS_PROVIDER_LATENCY_MS` (default 5) and
-    /// `PAYMENTS_PROVIDER_FAILURE_RATE` (default 0).
-    pub fn from_env() -> Self {
-        let latency = std::env::var("PAYMENTS_PROVIDER_LATENCY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5);
-        let failure_rate = std::env::var("PAYMENTS_PROVIDER_FAILURE_RATE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        Self::new(Duration::from_millis(latency), failure_rate)
-    }
 }
 
 #[async_trait]

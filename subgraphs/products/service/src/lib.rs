@@ -9,17 +9,26 @@ pub mod graphql;
 pub mod live;
 pub mod repository;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use kernel_infra::bus::EventBus;
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, NoSettings, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use catalog::{Catalog, CatalogError};
 pub use graphql::ProductsSchema;
 
-/// The default database: a SQLite file under ./data.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/products.db";
+/// What the Products context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "products",
+    about: "The Products subgraph (catalog, prices, flash sales)",
+    sdl,
+    migrate: |db| Box::pin(products_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NoSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Products::new(opening))) }),
+    tasks: &[],
+};
 
 /// A running Products context: its database, use cases and schema.
 #[derive(Clone)]
@@ -36,36 +45,45 @@ impl Products {
     /// # Errors
     /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        products_migration::Migrator::up(&db, None).await?;
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
+    }
+
+    fn new(opening: Opening) -> Self {
+        let db = opening.db;
         let catalog = Catalog::new(db.clone());
         let flash_sales = flash_sales::FlashSales::new(db);
         let live = live::feed();
-        Ok(Self {
+        Self {
             schema: graphql::schema(catalog.clone(), flash_sales.clone(), live.clone()),
             catalog,
             flash_sales,
             live,
-        })
+        }
     }
+}
 
-    /// Registers the live feed of its subscriptions on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses the subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), kernel_infra::bus::BusError> {
-        bus.subscribe(self.live.subscription()).await
-    }
-
-    /// The HTTP routes: `/graphql` and `/health`.
-    pub fn router(&self) -> axum::Router {
+impl Context for Products {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    /// The relay that publishes this context's outbox to `bus`.
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.catalog.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.catalog.db()
+    }
+
+    /// The live feed of its subscriptions.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![self.live.subscription()]
+    }
+
+    /// Flash sales start and end on time.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let flash_sales = self.flash_sales.clone().run(Duration::from_secs(1), shutdown.clone());
+        vec![Job::new("flash sales", flash_sales)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

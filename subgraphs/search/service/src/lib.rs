@@ -9,16 +9,23 @@ pub mod graphql;
 pub mod projection;
 pub mod replay;
 
-use std::sync::Arc;
-
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::SearchSchema;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/search.db";
+/// What the Search context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "search",
+    about: "The Search subgraph (read models built from events)",
+    sdl,
+    migrate: |db| Box::pin(search_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<NoSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Search::new(opening))) }),
+    tasks: &[],
+};
 
 /// A running Search context: its database and schema.
 #[derive(Clone)]
@@ -28,37 +35,41 @@ pub struct Search {
 }
 
 impl Search {
-    /// Connects to the context's database and applies its migrations.
+    /// Connects to the context's database, applies its migrations and opens it with
+    /// its default settings.
     ///
     /// # Errors
     /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        search_migration::Migrator::up(&db, None).await?;
-        Ok(Self {
-            schema: graphql::schema(db.clone()),
-            db,
-        })
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
     }
 
-    /// Registers the consumer that keeps the read models on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses the subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(consumer::KeepReadModels::subscription(self.db.clone()))
-            .await
+    fn new(opening: Opening) -> Self {
+        Self {
+            schema: graphql::schema(opening.db.clone()),
+            db: opening.db,
+        }
     }
+}
 
-    pub fn router(&self) -> axum::Router {
+impl Context for Search {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
     /// Search writes no events of its own; its relay publishes nothing, and runs so
     /// that every context is wired alike.
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.db.clone(), bus)
+    fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The read models follow the catalog and the orders.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![consumer::KeepReadModels::subscription(self.db.clone())]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -5,69 +5,96 @@ pub mod entity;
 pub mod graphql;
 pub mod shipping;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use kernel_infra::bus::{BusError, EventBus};
-use kernel_infra::relay::Relay;
+use kernel_infra::CancellationToken;
+use kernel_infra::bus::Subscription;
+use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::ShippingSchema;
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/shipping.db";
+/// What the Shipping context is (see `kernel_infra::context`).
+pub const CONTEXT: ContextSpec = ContextSpec {
+    name: "shipping",
+    about: "The Shipping subgraph (shipments and the simulated carrier)",
+    sdl,
+    migrate: |db| Box::pin(shipping_migration::Migrator::up(db, None)),
+    settings: SettingsType::of::<ShippingSettings>(),
+    open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Shipping::new(opening)?)) }),
+    tasks: &[],
+};
+
+/// The Shipping section of the configuration.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct ShippingSettings {
+    /// The simulated carrier's time per step, in seconds (`SHIPPING_CARRIER_STEP_SECONDS`).
+    pub carrier_step_seconds: f64,
+}
+
+impl Default for ShippingSettings {
+    fn default() -> Self {
+        Self {
+            carrier_step_seconds: 20.0,
+        }
+    }
+}
 
 /// A running Shipping context.
 #[derive(Clone)]
 pub struct Shipping {
     pub shipping: shipping::Shipping,
     pub schema: ShippingSchema,
+    carrier_step: Duration,
 }
 
 impl Shipping {
-    /// Connects to the context's database and applies its migrations; the carrier takes
-    /// `SHIPPING_CARRIER_STEP_SECONDS` (default 20) per step.
+    /// Connects to the context's database, applies its migrations and opens it with
+    /// its default settings.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, or the token key is broken.
+    /// When the database cannot be reached or migrated.
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
-        let step = std::env::var("SHIPPING_CARRIER_STEP_SECONDS")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .unwrap_or(20.0);
-        Self::open_with_step(database_url, Duration::from_secs_f64(step)).await
+        kernel_infra::service::open_as(&CONTEXT, database_url).await
     }
 
-    /// As [`Shipping::open`], with the carrier's step given.
-    ///
-    /// # Errors
-    /// As [`Shipping::open`].
-    pub async fn open_with_step(database_url: &str, step: Duration) -> anyhow::Result<Self> {
-        kernel_infra::identity::TokenVerifier::load_shared()?;
-        let db = kernel_infra::db::connect(database_url).await?;
-        shipping_migration::Migrator::up(&db, None).await?;
-        let shipping = shipping::Shipping::new(db, step);
+    fn new(opening: Opening) -> anyhow::Result<Self> {
+        let settings: ShippingSettings = opening.settings()?;
+        let step = Duration::try_from_secs_f64(settings.carrier_step_seconds)
+            .map_err(|_| anyhow::anyhow!("shipping.carrier_step_seconds must be a number of seconds ≥ 0"))?;
+        let shipping = shipping::Shipping::new(opening.db, step);
         Ok(Self {
             schema: graphql::schema(shipping.clone()),
             shipping,
+            carrier_step: step,
         })
     }
+}
 
-    /// Registers Shipping's consumer of `order.paid` on `bus`.
-    ///
-    /// # Errors
-    /// When the bus refuses a subscription.
-    pub async fn subscribe(&self, bus: &dyn EventBus) -> Result<(), BusError> {
-        bus.subscribe(shipping::ShipPaidOrders::subscription(self.shipping.clone()))
-            .await
-    }
-
-    pub fn router(&self) -> axum::Router {
+impl Context for Shipping {
+    fn router(&self) -> axum::Router {
         kernel_infra::server::router(self.schema.clone())
     }
 
-    pub fn relay(&self, bus: Arc<dyn EventBus>) -> Relay {
-        Relay::new(self.shipping.db().clone(), bus)
+    fn db(&self) -> &sea_orm::DatabaseConnection {
+        self.shipping.db()
+    }
+
+    /// Paid orders are shipped.
+    fn subscriptions(&self) -> Vec<Subscription> {
+        vec![shipping::ShipPaidOrders::subscription(self.shipping.clone())]
+    }
+
+    /// The simulated carrier moves shipments, looking four times per step.
+    fn jobs(&self, shutdown: &CancellationToken) -> Vec<Job> {
+        let every = (self.carrier_step / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let carrier = self.shipping.clone().run_carrier(every, shutdown.clone());
+        vec![Job::new("simulated carrier", carrier)]
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

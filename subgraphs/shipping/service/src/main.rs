@@ -1,26 +1,7 @@
-//! `shipping`: the Shipping subgraph on its own (`shipping sdl` prints its SDL).
+//! `shipping`: the Shipping context as its own process, whole (migrations, subgraph, relay,
+//! consumers, jobs, health, readiness, metrics, graceful shutdown); see
+//! `kernel_infra::service`. `shipping --help` lists its commands.
 
-use clap::Parser;
-
-#[derive(Parser)]
-#[command(name = "shipping", about = "The Shipping subgraph")]
-struct Cli {
-    /// `sdl` prints the subgraph's SDL instead of serving.
-    command: Option<String>,
-    #[arg(long, env = "COUPONS_DATABASE_URL", default_value = shipping_service::DEFAULT_DATABASE_URL)]
-    database_url: String,
-    #[arg(long, env = "COUPONS_LISTEN", default_value = "127.0.0.1:4007")]
-    listen: String,
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    if cli.command.as_deref() == Some("sdl") {
-        print!("{}", shipping_service::sdl());
-        return Ok(());
-    }
-    kernel_infra::server::init_logging();
-    let shipping = shipping_service::Shipping::open(&cli.database_url).await?;
-    kernel_infra::server::run_standalone("shipping", shipping.router(), &cli.listen).await
+fn main() -> anyhow::Result<()> {
+    kernel_infra::service::main(&shipping_service::CONTEXT, std::env::args())
 }

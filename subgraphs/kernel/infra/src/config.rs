@@ -1,0 +1,410 @@
+//! One typed configuration for the platform and for each service: defaults, then an
+//! optional file (`--config FILE`, YAML or TOML), then environment variables.
+//!
+//! The file has the shape of [`Common`] plus one section per context:
+//!
+//! ```yaml
+//! data_dir: /var/lib/shop
+//! event_bus: { redis_url: redis://redis:6379 }
+//! orders: { database_url: postgres://…/orders, unpaid_timeout_seconds: 900 }
+//! ```
+//!
+//! A variable is its key upper-cased, the section first: `ORDERS_DATABASE_URL`,
+//! `EVENT_BUS_REDIS_URL`, `DATA_DIR`. A variable that starts with a section's prefix
+//! must name one of its keys, so a typo is an error, as is an unknown key in the file
+//! or a value that does not parse; each error names the key and what was expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::context::ContextSpec;
+
+/// The settings every process reads, beside its context's section. (Unknown keys are
+/// refused for the whole tree at once, before any section is read: see `check_keys`.)
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Common {
+    /// Where the SQLite files go for every context whose `database_url` is not set.
+    pub data_dir: PathBuf,
+    /// How long a stopping process lets in-flight requests and the current relay pass
+    /// finish after SIGTERM, in seconds.
+    pub shutdown_grace_seconds: f64,
+    pub event_bus: EventBusSettings,
+    pub gateway: GatewaySettings,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            shutdown_grace_seconds: 30.0,
+            event_bus: EventBusSettings::default(),
+            gateway: GatewaySettings::default(),
+        }
+    }
+}
+
+/// Where events travel between contexts.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBusSettings {
+    /// Redis Streams, so that separate processes and replicas share the events. Unset:
+    /// the in-process bus of the one-process platform.
+    pub redis_url: Option<String>,
+    /// Streams per event family; fixed for a deployment's life.
+    pub shards: u32,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub prefix: String,
+}
+
+impl Default for EventBusSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            shards: 8,
+            prefix: "events".into(),
+        }
+    }
+}
+
+/// The gateway as the launcher starts it.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub port: u16,
+    /// `production` turns on the gateway's production limits (read by the gateway
+    /// process itself as `GATEWAY_ENV`).
+    pub env: String,
+    /// A subgraph URL per context that replaces the one in the supergraph, e.g. a load
+    /// balancer or a cluster Service (`GATEWAY_SUBGRAPH_URLS_ORDERS`).
+    pub subgraph_urls: BTreeMap<String, String>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            port: crate::context::GATEWAY_PORT,
+            env: "development".into(),
+            subgraph_urls: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where a context keeps its data and listens: the keys every context section has.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Placement {
+    /// `sqlite://…` or `postgres://…`; unset, a SQLite file under `data_dir`.
+    pub database_url: Option<String>,
+    /// The address its subgraph listens on.
+    pub listen: String,
+}
+
+/// One context's effective configuration.
+#[derive(Debug, Clone)]
+pub struct ContextConfig {
+    pub database_url: String,
+    pub listen: String,
+    /// The context's own settings, as its type reads them.
+    pub settings: serde_json::Value,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: Common,
+    pub contexts: BTreeMap<String, ContextConfig>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl Config {
+    /// Defaults, then `file`, then this process's environment.
+    ///
+    /// # Errors
+    /// When the file cannot be read, a key is unknown, or a value does not parse.
+    pub fn load(specs: &[ContextSpec], file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(specs, file, std::env::vars())
+    }
+
+    /// Defaults, then `file`, then the variables `env`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_from(
+        specs: &[ContextSpec],
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let defaults = defaults(specs);
+        let mut figment = Figment::from(Serialized::defaults(defaults.clone()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!("no configuration file at {}", path.display())));
+            }
+            figment = match path.extension().and_then(|ext| ext.to_str()) {
+                Some("toml") => figment.merge(Toml::file_exact(path)),
+                Some("yaml" | "yml") => figment.merge(Yaml::file_exact(path)),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{}: a configuration file ends in .yaml, .yml or .toml",
+                        path.display()
+                    )));
+                }
+            };
+        }
+        figment = figment.merge(Environment::new(&defaults, env));
+        let merged: Dict = figment.extract()?;
+        check_keys(&defaults, &merged, "")?;
+
+        let common: Common = figment.extract()?;
+        let mut contexts = BTreeMap::new();
+        for spec in specs {
+            let placement: Placement = figment.extract_inner(spec.name)?;
+            let own = (spec.settings.read)(&figment, spec.name)?;
+            contexts.insert(
+                spec.name.to_owned(),
+                ContextConfig {
+                    database_url: placement
+                        .database_url
+                        .unwrap_or_else(|| spec.default_database_url(&common.data_dir)),
+                    listen: placement.listen,
+                    settings: own,
+                },
+            );
+        }
+        Ok(Self { common, contexts })
+    }
+
+    /// A context's configuration.
+    ///
+    /// # Errors
+    /// When `name` is not one of the contexts it was loaded for.
+    pub fn context(&self, name: &str) -> anyhow::Result<&ContextConfig> {
+        self.contexts
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no configuration for the context `{name}`"))
+    }
+
+    /// A context's configuration to change (tests set a job's pace with it).
+    ///
+    /// # Panics
+    /// When `name` is not one of the contexts it was loaded for.
+    pub fn set(&mut self, context: &str, key: &str, value: serde_json::Value) {
+        let section = self.contexts.get_mut(context).expect("a configured context");
+        section.settings[key] = value;
+    }
+
+    /// Puts a context's data at `database_url` and its subgraph on a free port (tests
+    /// and benchmarks).
+    ///
+    /// # Panics
+    /// When `context` is not one of the contexts it was loaded for.
+    pub fn place(&mut self, context: &str, database_url: &str) {
+        let section = self.contexts.get_mut(context).expect("a configured context");
+        section.database_url = database_url.to_owned();
+        section.listen = "127.0.0.1:0".into();
+    }
+
+    /// The effective configuration as the file would say it, secrets masked.
+    pub fn to_masked_yaml(&self) -> String {
+        let mut root = serde_json::to_value(&self.common).unwrap_or_default();
+        for (name, context) in &self.contexts {
+            let mut section = json!({ "database_url": context.database_url, "listen": context.listen });
+            if let serde_json::Value::Object(own) = &context.settings {
+                for (key, value) in own {
+                    section[key] = value.clone();
+                }
+            }
+            root[name] = section;
+        }
+        mask(&mut root, "");
+        serde_yaml_ng::to_string(&root).unwrap_or_default()
+    }
+}
+
+/// The JSON Schema of the configuration file for these contexts.
+pub fn json_schema(specs: &[ContextSpec]) -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Common)).unwrap_or_default();
+    let placement = serde_json::to_value(schemars::schema_for!(Placement)).unwrap_or_default();
+    for spec in specs {
+        let mut section = (spec.settings.schema)();
+        let properties = section["properties"].as_object().cloned().unwrap_or_default();
+        let mut all = placement["properties"].as_object().cloned().unwrap_or_default();
+        all.extend(properties);
+        section["properties"] = serde_json::Value::Object(all);
+        section["additionalProperties"] = json!(false);
+        section["required"] = json!([]);
+        if let Some(object) = section.as_object_mut() {
+            object.remove("$schema");
+            object.insert("title".into(), json!(format!("the {} context", spec.name)));
+            // Definitions that a section's type refers to move to the root.
+            if let Some(serde_json::Value::Object(defs)) = object.remove("$defs") {
+                for (name, def) in defs {
+                    schema["$defs"][name] = def;
+                }
+            }
+        }
+        schema["properties"][spec.name] = section;
+    }
+    schema["required"] = json!([]);
+    schema
+}
+
+/// Every key with its default.
+fn defaults(specs: &[ContextSpec]) -> serde_json::Value {
+    let mut root = serde_json::to_value(Common::default()).unwrap_or_default();
+    for spec in specs {
+        let mut section = (spec.settings.defaults)();
+        section["database_url"] = serde_json::Value::Null;
+        section["listen"] = json!(format!("127.0.0.1:{}", spec.default_port()));
+        root[spec.name] = section;
+    }
+    root
+}
+
+/// An unknown key anywhere is an error that names it and the keys allowed there.
+fn check_keys(defaults: &serde_json::Value, given: &Dict, path: &str) -> Result<(), ConfigError> {
+    let Some(known) = defaults.as_object() else {
+        return Ok(());
+    };
+    // An empty table by default is a map of names (e.g. gateway.subgraph_urls).
+    if known.is_empty() {
+        return Ok(());
+    }
+    for (key, value) in given {
+        let full = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        match known.get(key) {
+            None => {
+                let expected: Vec<&str> = known.keys().map(String::as_str).collect();
+                return Err(ConfigError(format!(
+                    "unknown key `{full}` (expected one of: {})",
+                    expected.join(", ")
+                )));
+            }
+            Some(default) => {
+                if let (Some(inner), serde_json::Value::Object(_)) = (value.as_dict(), default) {
+                    check_keys(default, inner, &full)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Masks what looks like a secret: passwords in URLs, and keys that name one.
+fn mask(value: &mut serde_json::Value, key: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                mask(value, key);
+            }
+        }
+        serde_json::Value::String(text) => {
+            let secret = ["secret", "password", "token", "private"]
+                .iter()
+                .any(|word| key.contains(word));
+            if secret && !text.is_empty() {
+                *text = "***".into();
+            } else if text.contains("://") {
+                *text = crate::db::redact(text);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The environment as a configuration source: `SECTION_KEY=value`.
+struct Environment {
+    values: Dict,
+}
+
+impl Environment {
+    fn new(defaults: &serde_json::Value, env: impl IntoIterator<Item = (String, String)>) -> Self {
+        let sections: Vec<&str> = defaults
+            .as_object()
+            .map(|root| {
+                root.iter()
+                    .filter(|(_, value)| value.is_object())
+                    .map(|(name, _)| name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let top_level: Vec<&str> = defaults
+            .as_object()
+            .map(|root| {
+                root.iter()
+                    .filter(|(_, value)| !value.is_object())
+                    .map(|(name, _)| name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut values = Dict::new();
+        for (variable, text) in env {
+            let lower = variable.to_ascii_lowercase();
+            let value: Value = text.parse().unwrap_or_else(|_| Value::from(text.clone()));
+            if top_level.contains(&lower.as_str()) {
+                values.insert(lower, value);
+                continue;
+            }
+            // The longest section name that prefixes the variable (`event_bus` before
+            // a hypothetical `event`).
+            let section = sections
+                .iter()
+                .filter(|section| lower.starts_with(&format!("{section}_")))
+                .max_by_key(|section| section.len());
+            if let Some(section) = section {
+                let key = &lower[section.len() + 1..];
+                let inner = values
+                    .entry((*section).to_owned())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if let Value::Dict(_, dict) = inner {
+                    // A map's entries (gateway.subgraph_urls.orders) nest by their name.
+                    let nested = defaults[*section].as_object().and_then(|keys| {
+                        keys.iter()
+                            .find(|(name, v)| v.is_object() && key.starts_with(&format!("{name}_")))
+                    });
+                    match nested {
+                        Some((name, _)) => {
+                            let entry = dict.entry(name.clone()).or_insert_with(|| Value::from(Dict::new()));
+                            if let Value::Dict(_, map) = entry {
+                                map.insert(key[name.len() + 1..].to_owned(), value);
+                            }
+                        }
+                        None => {
+                            dict.insert(key.to_owned(), value);
+                        }
+                    }
+                }
+            }
+        }
+        Self { values }
+    }
+}
+
+impl Provider for Environment {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable").interpolater(|_, keys| keys.join("_").to_ascii_uppercase())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
