@@ -3,7 +3,8 @@
 //! without federation machinery and `@inaccessible` parts). `platform schema` writes
 //! them; `platform schema --check` (and a test) fails when a committed file differs
 //! from what the code produces; `platform schema check` compares the supergraph the
-//! code produces with a committed one (gateway::schema_check).
+//! code produces with a committed one (gateway::schema_check). The JSON Schema of the
+//! configuration file (config.schema.json) is kept the same way.
 
 use std::path::Path;
 
@@ -11,21 +12,11 @@ use gateway::compose::SubgraphSdl;
 
 use crate::PerContext;
 
-/// Every subgraph's SDL from code, by context name.
+/// Every subgraph's SDL from code, by context name (in name order).
 pub fn sdls() -> Vec<(&'static str, String)> {
-    vec![
-        ("accounts", accounts_service::sdl()),
-        ("cart", cart_service::sdl()),
-        ("checkout", checkout_service::sdl()),
-        ("coupons", coupons_service::sdl()),
-        ("inventory", inventory_service::sdl()),
-        ("notifications", notifications_service::sdl()),
-        ("orders", orders_service::sdl()),
-        ("payments", payments_service::sdl()),
-        ("products", products_service::sdl()),
-        ("search", search_service::sdl()),
-        ("shipping", shipping_service::sdl()),
-    ]
+    let mut sdls: Vec<_> = crate::CONTEXTS.iter().map(|spec| (spec.name, (spec.sdl)())).collect();
+    sdls.sort_by_key(|(name, _)| *name);
+    sdls
 }
 
 /// Every subgraph with its SDL from code, routed to the given URLs.
@@ -71,6 +62,11 @@ pub fn expected_files(schema_dir: &Path) -> anyhow::Result<Vec<(std::path::PathB
         gateway::compose::api_schema(&supergraph)?,
     ));
     files.push((schema_dir.join("supergraph.graphql"), supergraph));
+    let config_schema = kernel_infra::config::json_schema(&crate::CONTEXTS);
+    files.push((
+        schema_dir.join("config.schema.json"),
+        format!("{}\n", serde_json::to_string_pretty(&config_schema)?),
+    ));
     Ok(files)
 }
 

@@ -11,6 +11,7 @@ mod gateway;
 mod schema;
 mod search;
 mod security;
+mod services;
 mod shop;
 mod subscriptions;
 mod webhooks;

@@ -261,6 +261,7 @@ pub fn json_schema(specs: &[ContextSpec]) -> serde_json::Value {
         schema["properties"][spec.name] = section;
     }
     schema["required"] = json!([]);
+    schema["additionalProperties"] = json!(false);
     schema
 }
 
@@ -406,5 +407,169 @@ impl Provider for Environment {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::context::{Context, Opening, SettingsType};
+
+    #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+    #[serde(default)]
+    struct ShopSettings {
+        unpaid_timeout_seconds: u64,
+        retry_seconds: Vec<f64>,
+    }
+
+    impl Default for ShopSettings {
+        fn default() -> Self {
+            Self {
+                unpaid_timeout_seconds: 1800,
+                retry_seconds: vec![30.0, 120.0],
+            }
+        }
+    }
+
+    fn never_opens(_: Opening) -> futures::future::BoxFuture<'static, anyhow::Result<Arc<dyn Context>>> {
+        Box::pin(async { anyhow::bail!("not in these tests") })
+    }
+
+    const ORDERS: ContextSpec = ContextSpec {
+        name: "orders",
+        about: "",
+        sdl: String::new,
+        migrate: |_| Box::pin(async { Ok(()) }),
+        settings: SettingsType::of::<ShopSettings>(),
+        open: never_opens,
+        tasks: &[],
+    };
+
+    fn load(file: Option<&Path>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Config::load_from(&[ORDERS], file, env)
+    }
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("config-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_run_embedded_with_the_sqlite_file_under_the_data_dir() {
+        let config = load(None, &[]).unwrap();
+        let orders = config.context("orders").unwrap();
+        assert_eq!(orders.database_url, "sqlite://data/orders.db");
+        assert_eq!(orders.listen, "127.0.0.1:4005");
+        assert_eq!(orders.settings["unpaid_timeout_seconds"], 1800);
+        assert!(config.common.event_bus.redis_url.is_none());
+
+        let moved = load(None, &[("DATA_DIR", "/var/lib/shop")]).unwrap();
+        assert_eq!(
+            moved.context("orders").unwrap().database_url,
+            "sqlite:///var/lib/shop/orders.db"
+        );
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_which_overrides_the_defaults() {
+        let yaml = file(
+            "shop.yaml",
+            "orders:\n  unpaid_timeout_seconds: 600\n  listen: 0.0.0.0:8080\nevent_bus:\n  redis_url: redis://redis:6379\n",
+        );
+        let config = load(Some(&yaml), &[("ORDERS_UNPAID_TIMEOUT_SECONDS", "60")]).unwrap();
+        let orders = config.context("orders").unwrap();
+        assert_eq!(orders.settings["unpaid_timeout_seconds"], 60);
+        assert_eq!(orders.listen, "0.0.0.0:8080");
+        assert_eq!(config.common.event_bus.redis_url.as_deref(), Some("redis://redis:6379"));
+
+        let toml = file("shop.toml", "[orders]\nretry_seconds = [1.5, 3]\n");
+        let config = load(Some(&toml), &[]).unwrap();
+        assert_eq!(
+            config.context("orders").unwrap().settings["retry_seconds"],
+            json!([1.5, 3.0])
+        );
+        let config = load(None, &[("ORDERS_RETRY_SECONDS", "[0.2, 0.4]")]).unwrap();
+        assert_eq!(
+            config.context("orders").unwrap().settings["retry_seconds"],
+            json!([0.2, 0.4])
+        );
+    }
+
+    #[test]
+    fn a_misspelt_variable_or_key_is_an_error_that_names_it() {
+        let err = load(None, &[("ORDERS_UNPAID_TIMEOUT_SECOND", "60")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("orders.unpaid_timeout_second"), "{err}");
+        assert!(
+            err.contains("unpaid_timeout_seconds"),
+            "expected keys are listed: {err}"
+        );
+
+        let err = load(None, &[("EVENT_BUS_REDIS", "redis://x")]).unwrap_err().to_string();
+        assert!(err.contains("event_bus.redis"), "{err}");
+
+        let yaml = file("typo.yaml", "ordrs:\n  listen: 0.0.0.0:1\n");
+        let err = load(Some(&yaml), &[]).unwrap_err().to_string();
+        assert!(err.contains("`ordrs`"), "{err}");
+
+        // Variables of no section are not ours to judge.
+        assert!(load(None, &[("HOME", "/root"), ("ORDER_X", "1")]).is_ok());
+    }
+
+    #[test]
+    fn a_value_that_does_not_parse_is_an_error_that_names_its_key_and_source() {
+        let err = load(None, &[("ORDERS_UNPAID_TIMEOUT_SECONDS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unpaid_timeout_seconds"), "{err}");
+        assert!(
+            err.contains("ORDERS_UNPAID_TIMEOUT_SECONDS"),
+            "the variable is named: {err}"
+        );
+
+        let err = load(None, &[("EVENT_BUS_SHARDS", "-1")]).unwrap_err().to_string();
+        assert!(err.contains("shards"), "{err}");
+
+        let err = load(Some(Path::new("/nonexistent/shop.yaml")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/shop.yaml"), "{err}");
+    }
+
+    #[test]
+    fn printing_the_configuration_masks_its_secrets() {
+        let config = load(
+            None,
+            &[
+                ("ORDERS_DATABASE_URL", "postgres://shop:hunter2@db/orders"),
+                ("EVENT_BUS_REDIS_URL", "redis://:s3cret@redis:6379"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            config.context("orders").unwrap().database_url,
+            "postgres://shop:hunter2@db/orders"
+        );
+        let printed = config.to_masked_yaml();
+        assert!(!printed.contains("hunter2") && !printed.contains("s3cret"), "{printed}");
+        assert!(printed.contains("postgres://shop:***@db/orders"), "{printed}");
+    }
+
+    #[test]
+    fn the_json_schema_lists_every_key_and_refuses_others() {
+        let schema = json_schema(&[ORDERS]);
+        let orders = &schema["properties"]["orders"];
+        for key in ["database_url", "listen", "unpaid_timeout_seconds", "retry_seconds"] {
+            assert!(orders["properties"].get(key).is_some(), "{key} missing: {orders}");
+        }
+        assert_eq!(orders["additionalProperties"], json!(false));
+        assert!(schema["properties"].get("event_bus").is_some());
     }
 }

@@ -1,0 +1,155 @@
+//! Every context as its own process: each binary reads its own settings, refuses a
+//! wrong one before it listens, and a context alone is whole (it publishes and hears
+//! events through Redis Streams, answers readiness, and drains on SIGTERM).
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kernel_infra::testing::TestDatabase;
+
+fn platform(args: &[&str], env: &[(String, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_platform"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_context_binary_reads_its_own_database_url_and_listen_address() {
+    // Every context's variables are set, each to a value of its own, so a binary that
+    // read another context's (as cart's once read COUPONS_DATABASE_URL) is caught.
+    let env: Vec<(String, String)> = platform::CONTEXTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, spec)| {
+            let upper = spec.name.to_ascii_uppercase();
+            [
+                (
+                    format!("{upper}_DATABASE_URL"),
+                    format!("postgres://shop:pw@db/{}", spec.name),
+                ),
+                (format!("{upper}_LISTEN"), format!("127.0.0.1:{}", 5100 + i)),
+            ]
+        })
+        .collect();
+    for (i, spec) in platform::CONTEXTS.iter().enumerate() {
+        let output = platform(&[spec.name, "config"], &env);
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            spec.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let section: serde_json::Value =
+            serde_yaml_ng::from_str::<serde_json::Value>(&printed).unwrap()[spec.name].clone();
+        assert_eq!(
+            section["database_url"],
+            format!("postgres://shop:***@db/{}", spec.name),
+            "{printed}"
+        );
+        assert_eq!(section["listen"], format!("127.0.0.1:{}", 5100 + i), "{printed}");
+    }
+}
+
+#[test]
+fn a_wrong_setting_stops_a_process_before_it_listens_and_names_the_key() {
+    let typo = [("ORDERS_UNPAID_TIMEOUT_SECOND".to_owned(), "60".to_owned())];
+    for args in [&["orders"][..], &["config"][..], &[][..]] {
+        let output = platform(args, &typo);
+        assert!(!output.status.success(), "{args:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("orders.unpaid_timeout_second"), "{args:?}: {stderr}");
+    }
+    let bad = [("SHIPPING_CARRIER_STEP_SECONDS".to_owned(), "soon".to_owned())];
+    let output = platform(&["shipping"], &bad);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("carrier_step_seconds"), "{stderr}");
+}
+
+#[test]
+fn a_context_alone_refuses_to_start_without_a_shared_event_bus() {
+    let dir = std::env::temp_dir().join(format!("alone-{}", uuid::Uuid::now_v7().simple()));
+    let env = [("DATA_DIR".to_owned(), dir.display().to_string())];
+    let output = platform(&["inventory"], &env);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("EVENT_BUS_REDIS_URL"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_context_alone_migrates_serves_publishes_and_drains_on_sigterm() {
+    let Some(redis) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let prefix = format!("alone-{}", uuid::Uuid::now_v7().simple());
+    let port = crate::free_port();
+    let start = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+            .arg("inventory")
+            .env("INVENTORY_DATABASE_URL", &database.url)
+            .env("INVENTORY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("EVENT_BUS_REDIS_URL", &redis)
+            .env("EVENT_BUS_PREFIX", &prefix)
+            .env("SHUTDOWN_GRACE_SECONDS", "5")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    // Two replicas start at once on one empty database: one migrates, the other waits.
+    let mut first = start();
+    let second_port = crate::free_port();
+    let mut second = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+        .arg("inventory")
+        .env("INVENTORY_DATABASE_URL", &database.url)
+        .env("INVENTORY_LISTEN", format!("127.0.0.1:{second_port}"))
+        .env("EVENT_BUS_REDIS_URL", &redis)
+        .env("EVENT_BUS_PREFIX", &prefix)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    for port in [port, second_port] {
+        let ready = format!("http://127.0.0.1:{port}/readiness");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(&ready).send().await
+                && response.status() == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "a replica on {port} never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+
+    // SIGTERM: the process drains and exits by itself, with success.
+    let pid = first.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let exited = tokio::time::timeout(Duration::from_secs(15), first.wait()).await;
+    assert!(matches!(exited, Ok(Ok(status)) if status.success()), "{exited:?}");
+    // The other replica still serves.
+    let response = client
+        .get(format!("http://127.0.0.1:{second_port}/readiness"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = second.kill().await;
+    kernel_infra::testing::remove_redis_keys(&redis, &prefix).await;
+}
