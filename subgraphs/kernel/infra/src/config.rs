@@ -260,6 +260,7 @@ pub fn json_schema(specs: &[ContextSpec]) -> serde_json::Value {
         }
         schema["properties"][spec.name] = section;
     }
+    schema["title"] = json!("The platform's configuration (platform --config FILE)");
     schema["required"] = json!([]);
     schema["additionalProperties"] = json!(false);
     schema
@@ -402,7 +403,18 @@ impl Environment {
 
 impl Provider for Environment {
     fn metadata(&self) -> Metadata {
-        Metadata::named("environment variable").interpolater(|_, keys| keys.join("_").to_ascii_uppercase())
+        // An error inside a section may list the section's name last: the variable
+        // puts it first.
+        let sections: Vec<String> = self.values.keys().cloned().collect();
+        Metadata::named("environment variable").interpolater(move |_, keys| {
+            let mut ordered: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|key| sections.iter().any(|s| s == key))
+                .collect();
+            ordered.extend(keys.iter().copied().filter(|key| !sections.iter().any(|s| s == key)));
+            ordered.join("_").to_ascii_uppercase()
+        })
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
