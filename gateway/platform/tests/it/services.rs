@@ -68,7 +68,7 @@ fn a_wrong_setting_stops_a_process_before_it_listens_and_names_the_key() {
     let output = platform(&["shipping"], &bad);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("carrier_step_seconds"), "{stderr}");
+    assert!(stderr.contains("SHIPPING_CARRIER_STEP_SECONDS"), "{stderr}");
 }
 
 #[test]

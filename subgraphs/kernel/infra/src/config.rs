@@ -174,7 +174,7 @@ impl Config {
         let mut contexts = BTreeMap::new();
         for spec in specs {
             let placement: Placement = figment.extract_inner(spec.name)?;
-            let own = (spec.settings.read)(&figment, spec.name)?;
+            let own = (spec.settings.read)(&figment, spec.name).map_err(|err| ConfigError(err.to_string()))?;
             contexts.insert(
                 spec.name.to_owned(),
                 ContextConfig {
@@ -540,14 +540,17 @@ mod tests {
         let err = load(None, &[("ORDERS_UNPAID_TIMEOUT_SECONDS", "soon")])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unpaid_timeout_seconds"), "{err}");
         assert!(
             err.contains("ORDERS_UNPAID_TIMEOUT_SECONDS"),
             "the variable is named: {err}"
         );
+        let yaml = file("bad.yaml", "orders:\n  unpaid_timeout_seconds: soon\n");
+        let err = load(Some(&yaml), &[]).unwrap_err().to_string();
+        assert!(err.contains("orders.unpaid_timeout_seconds"), "{err}");
+        assert!(err.contains("bad.yaml"), "the file is named: {err}");
 
         let err = load(None, &[("EVENT_BUS_SHARDS", "-1")]).unwrap_err().to_string();
-        assert!(err.contains("shards"), "{err}");
+        assert!(err.contains("EVENT_BUS_SHARDS"), "{err}");
 
         let err = load(Some(Path::new("/nonexistent/shop.yaml")), &[])
             .unwrap_err()

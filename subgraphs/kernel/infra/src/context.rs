@@ -118,7 +118,7 @@ impl Opening {
 pub struct SettingsType {
     pub defaults: fn() -> serde_json::Value,
     pub schema: fn() -> serde_json::Value,
-    pub read: fn(&figment::Figment, &str) -> Result<serde_json::Value, figment::Error>,
+    pub read: fn(&figment::Figment, &str) -> Result<serde_json::Value, Box<figment::Error>>,
 }
 
 impl SettingsType {
@@ -143,9 +143,14 @@ fn schema<S: schemars::JsonSchema>() -> serde_json::Value {
 fn read<S: Serialize + DeserializeOwned>(
     figment: &figment::Figment,
     section: &str,
-) -> Result<serde_json::Value, figment::Error> {
-    let typed: S = figment.extract_inner(section)?;
-    serde_json::to_value(typed).map_err(|err| figment::Error::from(err.to_string()))
+) -> Result<serde_json::Value, Box<figment::Error>> {
+    // Focused on the section, so that an error's path is the key within it, which is
+    // then put behind the section's name.
+    let typed: S = figment.focus(section).extract().map_err(|mut err| {
+        err.path.insert(0, section.to_owned());
+        Box::new(err)
+    })?;
+    serde_json::to_value(typed).map_err(|err| Box::new(figment::Error::from(err.to_string())))
 }
 
 /// No settings of its own.
@@ -158,13 +163,16 @@ pub type Open = fn(Opening) -> BoxFuture<'static, anyhow::Result<Arc<dyn Context
 /// Applies a context's migrations.
 pub type Migrate = for<'a> fn(sea_orm::DatabaseExecutor<'a>) -> BoxFuture<'a, Result<(), DbErr>>;
 
+/// Runs a [`Task`] with its arguments on the opened context.
+pub type RunTask = fn(Vec<String>, Arc<dyn Context>) -> BoxFuture<'static, anyhow::Result<()>>;
+
 /// A command of a context's own besides serving (`accounts create-user`): it gets the
 /// arguments after its name and the opened context.
 #[derive(Clone, Copy)]
 pub struct Task {
     pub name: &'static str,
     pub about: &'static str,
-    pub run: fn(Vec<String>, Arc<dyn Context>) -> BoxFuture<'static, anyhow::Result<()>>,
+    pub run: RunTask,
 }
 
 /// What a bounded context is.
