@@ -82,6 +82,39 @@ pub fn clients(root: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     Ok(clients)
 }
 
+/// The services that call other subgraphs, from `services/<service>/`, named
+/// `services/<service>`: their operations are contracts like a client's (checked and
+/// reported by `schema check`), but they call subgraphs directly, so they have no
+/// manifest.
+///
+/// # Errors
+/// When the folder cannot be read.
+pub fn services(root: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let mut services = BTreeMap::new();
+    let dir = root.join("services");
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                services.insert(format!("services/{name}"), entry.path());
+            }
+        }
+    }
+    Ok(services)
+}
+
+/// Everyone whose operations the schema must keep serving: the clients and the
+/// services.
+///
+/// # Errors
+/// When a folder cannot be read.
+pub fn callers(root: &Path) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+    let mut callers = clients(root)?;
+    callers.extend(services(root)?);
+    Ok(callers)
+}
+
 /// The operations in a client's folder, sorted by name.
 ///
 /// # Errors
@@ -218,8 +251,8 @@ pub fn generate(root: &Path) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
-/// Validation errors of every client operation against a supergraph: one line per
-/// error, naming the client, file and operation.
+/// Validation errors of every client's and service's operation against a supergraph:
+/// one line per error, naming the caller, file and operation.
 ///
 /// # Errors
 /// When the supergraph or an operation file does not parse.
@@ -236,7 +269,7 @@ pub fn validate_against(root: &Path, supergraph_sdl: &str) -> anyhow::Result<Vec
         .into_static();
     let plan = default_rules_validation_plan();
     let mut problems = Vec::new();
-    for (client, dir) in clients(root)? {
+    for (client, dir) in callers(root)? {
         for op in client_operations(&dir)? {
             let document: query::Document = hive_router::graphql_tools::parser::parse_query(&op.operation.body)
                 .map_err(|err| anyhow::anyhow!("{err}"))?

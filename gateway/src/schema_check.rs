@@ -74,7 +74,7 @@ pub fn check(
     let changes = diff::diff(&committed, &proposed);
 
     let mut operations = Vec::new();
-    for (client, dir) in contracts::clients(contracts_root)? {
+    for (client, dir) in contracts::callers(contracts_root)? {
         for op in contracts::client_operations(&dir)? {
             let used = usage::coordinates(&committed, &op.operation.body)
                 .with_context(|| format!("{} in {}", op.operation.name, op.file.display()))?;

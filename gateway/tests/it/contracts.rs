@@ -82,3 +82,31 @@ fn every_client_operation_fits_its_clients_limits() {
     }
     assert!(measured >= 10, "only {measured} operations");
 }
+
+/// The operations Checkout sends other subgraphs are contracts too: a change that
+/// breaks one is reported against `services/checkout` and fails the check, as for a
+/// web or partner operation.
+#[test]
+fn a_change_that_breaks_a_service_contract_fails_the_schema_check() {
+    let committed = std::fs::read_to_string(repo().join("schema/supergraph.graphql")).unwrap();
+    assert!(
+        committed.contains("commitReservation(id: ID!)"),
+        "the field is there to remove"
+    );
+    let proposed = committed.replace("commitReservation(id: ID!)", "commitReservationById(id: ID!)");
+    let report = gateway::schema_check::check(&committed, &proposed, &repo().join("frontend-contracts"), &[]).unwrap();
+    assert!(!report.passed, "{}", report.to_markdown());
+    let removed = report
+        .changes
+        .iter()
+        .find(|change| !change.used_by.is_empty())
+        .expect("the removal is used by someone");
+    assert!(
+        removed
+            .used_by
+            .iter()
+            .any(|user| user.client == "services/checkout" && user.operation == "CommitReservation"),
+        "{}",
+        report.to_markdown()
+    );
+}

@@ -12,6 +12,8 @@ use kernel_infra::identity::ServiceToken;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::contract::operation;
+
 /// Where the other subgraphs listen.
 #[derive(Debug, Clone)]
 pub struct RemoteUrls {
@@ -106,11 +108,7 @@ impl Remotes {
     pub async fn cart(&self, cart_id: uuid::Uuid, meta: &EventMeta) -> Result<Option<CartView>, CallError> {
         let data: Value = self
             .cart
-            .execute(
-                "query($id: ID!) { cart(id: $id) { status userId items { sku quantity } } }",
-                json!({ "id": cart_id }),
-                meta,
-            )
+            .execute(operation("CheckoutCart"), json!({ "id": cart_id }), meta)
             .await?;
         serde_json::from_value(data["cart"].clone()).map_err(|err| CallError::Unavailable {
             service: "cart".into(),
@@ -124,25 +122,16 @@ impl Remotes {
     /// # Errors
     /// When Products cannot be reached, or a SKU cannot be sold.
     pub async fn price(&self, items: &[CartItemView], meta: &EventMeta) -> Result<Vec<Line>, CallError> {
-        let mut query = String::from("query(");
-        let mut fields = String::new();
-        let mut variables = serde_json::Map::new();
-        for (i, item) in items.iter().enumerate() {
-            query.push_str(&format!("$s{i}: String!,"));
-            fields.push_str(&format!(
-                " v{i}: variant(sku: $s{i}) {{ sku name price {{ amount currency }} product {{ id name status }} }}"
-            ));
-            variables.insert(format!("s{i}"), json!(item.sku));
-        }
-        query.push_str(") {");
-        query.push_str(&fields);
-        query.push_str(" }");
-        let data: Value = self.products.execute(&query, Value::Object(variables), meta).await?;
+        let skus: Vec<&str> = items.iter().map(|item| item.sku.as_str()).collect();
+        let data: Value = self
+            .products
+            .execute(operation("PriceCartItems"), json!({ "skus": skus }), meta)
+            .await?;
         items
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                let variant = &data[format!("v{i}")];
+                let variant = &data["variantsBySku"][i];
                 if variant.is_null() || variant["product"]["status"] != "PUBLISHED" {
                     return Err(refused(
                         "products",
@@ -182,11 +171,7 @@ impl Remotes {
                     "id": session.reservation_id, "lines": lines, "ttlSeconds": HOLD_SECONDS, "reference": reference,
                 });
                 self.inventory
-                    .execute::<Value>(
-                        "mutation($input: ReserveStockInput!) { reserveStock(input: $input) { id } }",
-                        json!({ "input": input }),
-                        meta,
-                    )
+                    .execute::<Value>(operation("ReserveStock"), json!({ "input": input }), meta)
                     .await?;
                 Ok(Outcome::Done)
             }
@@ -200,11 +185,7 @@ impl Remotes {
                 });
                 let data: Value = self
                     .coupons
-                    .execute(
-                        "mutation($input: ReserveRedemptionInput!) { reserveRedemption(input: $input) { discount { amount currency } } }",
-                        json!({ "input": input }),
-                        meta,
-                    )
+                    .execute(operation("ReserveRedemption"), json!({ "input": input }), meta)
                     .await?;
                 Ok(Outcome::CouponRedeemed {
                     discount: money(&data["reserveRedemption"]["discount"])?,
@@ -232,11 +213,7 @@ impl Remotes {
                 });
                 let data: Value = self
                     .orders
-                    .execute(
-                        "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id total { amount currency } } } }",
-                        json!({ "input": input }),
-                        meta,
-                    )
+                    .execute(operation("PlaceOrder"), json!({ "input": input }), meta)
                     .await?;
                 let order = &data["placeOrder"]["order"];
                 Ok(Outcome::OrderPlaced {
@@ -255,11 +232,7 @@ impl Remotes {
                 });
                 let data: Value = self
                     .payments
-                    .execute(
-                        "mutation($input: AuthorizePaymentInput!) { authorizePayment(input: $input) { id status failureReason } }",
-                        json!({ "input": input }),
-                        meta,
-                    )
+                    .execute(operation("AuthorizePayment"), json!({ "input": input }), meta)
                     .await?;
                 let payment = &data["authorizePayment"];
                 if payment["status"] != "AUTHORIZED" {
@@ -274,13 +247,13 @@ impl Remotes {
                 })
             }
             Step::ConfirmStock => {
-                self.command(&self.inventory, "commitReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "CommitReservation", session.reservation_id, meta)
                     .await
             }
             Step::MarkOrderPaid => {
                 self.orders
                     .execute::<Value>(
-                        "mutation($id: ID!, $paymentId: ID) { markOrderPaid(id: $id, paymentId: $paymentId) { id } }",
+                        operation("MarkOrderPaid"),
                         json!({ "id": session.order_id, "paymentId": session.payment_id }),
                         meta,
                     )
@@ -288,15 +261,15 @@ impl Remotes {
                 Ok(Outcome::Done)
             }
             Step::CommitCoupon => {
-                self.command(&self.coupons, "commitRedemption", session.redemption_id, meta)
+                self.command(&self.coupons, "CommitRedemption", session.redemption_id, meta)
                     .await
             }
             Step::CapturePayment => {
-                self.command(&self.payments, "capturePayment", payment(session)?, meta)
+                self.command(&self.payments, "CapturePayment", payment(session)?, meta)
                     .await
             }
             Step::VoidPayment => {
-                self.command(&self.payments, "voidPayment", payment(session)?, meta)
+                self.command(&self.payments, "VoidPayment", payment(session)?, meta)
                     .await
             }
             Step::CancelOrder => {
@@ -306,7 +279,7 @@ impl Remotes {
                 );
                 self.orders
                     .execute::<Value>(
-                        "mutation($id: ID!, $reason: String) { cancelOrder(id: $id, reason: $reason) { id } }",
+                        operation("CancelOrder"),
                         json!({ "id": session.order_id, "reason": reason.chars().take(200).collect::<String>() }),
                         meta,
                     )
@@ -314,21 +287,21 @@ impl Remotes {
                 Ok(Outcome::Done)
             }
             Step::ReleaseCoupon => forgiving(
-                self.command(&self.coupons, "releaseRedemption", session.redemption_id, meta)
+                self.command(&self.coupons, "ReleaseRedemption", session.redemption_id, meta)
                     .await,
             ),
             Step::ReleaseStock => forgiving(
-                self.command(&self.inventory, "releaseReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "ReleaseReservation", session.reservation_id, meta)
                     .await,
             ),
             Step::ReturnStock => {
-                self.command(&self.inventory, "returnReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "ReturnReservation", session.reservation_id, meta)
                     .await
             }
         }
     }
 
-    /// A mutation `name(id: $id) { id }` on `client`.
+    /// The contract's operation `name`, a mutation of one `$id`, on `client`.
     async fn command(
         &self,
         client: &SubgraphClient,
@@ -337,11 +310,7 @@ impl Remotes {
         meta: &EventMeta,
     ) -> Result<Outcome, CallError> {
         client
-            .execute::<Value>(
-                &format!("mutation($id: ID!) {{ {name}(id: $id) {{ id }} }}"),
-                json!({ "id": id }),
-                meta,
-            )
+            .execute::<Value>(operation(name), json!({ "id": id }), meta)
             .await?;
         Ok(Outcome::Done)
     }

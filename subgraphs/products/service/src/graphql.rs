@@ -449,6 +449,19 @@ impl Query {
         find_variant(ctx, &sku).await
     }
 
+    /// The variants with these SKUs (at most 100), in the order asked; null for a SKU
+    /// there is none of. Checkout prices a cart with it in one call.
+    async fn variants_by_sku(&self, ctx: &Context<'_>, skus: Vec<String>) -> Result<Vec<Option<VariantObject>>> {
+        if skus.len() > 100 {
+            return Err(kernel_infra::graphql::bad_input("at most 100 SKUs at once"));
+        }
+        let mut variants = Vec::with_capacity(skus.len());
+        for sku in &skus {
+            variants.push(find_variant(ctx, sku).await?);
+        }
+        Ok(variants)
+    }
+
     #[graphql(entity)]
     async fn find_product_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {
         load(ctx, parse_id(&id)?).await
