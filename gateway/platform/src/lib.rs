@@ -7,6 +7,7 @@
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
 
+pub mod deploy;
 pub mod schema_files;
 pub mod seed;
 

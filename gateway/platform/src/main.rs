@@ -9,6 +9,7 @@
 //!   own process (events through Redis Streams); `platform orders --help` lists its
 //!   commands, e.g. `platform accounts create-user`.
 //! - `platform config`: the effective configuration, secrets masked.
+//! - `platform deploy [--check]`: writes (or checks) the deployment files under deploy/.
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 //! - `platform schema check [--base REV]`: what the code's supergraph changes against
 //!   the one committed at REV, and which client operations a breaking change hits.
@@ -51,6 +52,14 @@ enum Command {
     /// Print the effective configuration (defaults, the file, the environment),
     /// secrets masked.
     Config,
+    /// Write the deployment files under deploy/ from the context descriptions.
+    Deploy {
+        /// Only check that the committed files match; exit 1 if not.
+        #[arg(long)]
+        check: bool,
+        #[arg(long, default_value = "deploy")]
+        dir: PathBuf,
+    },
     /// Write every subgraph's SDL, the supergraph and the API schema under schema/.
     Schema {
         #[command(subcommand)]
@@ -118,6 +127,23 @@ fn main() -> anyhow::Result<()> {
                 });
             }
             gateway::serve::run()
+        }
+        Some(Command::Deploy { check: false, dir }) => {
+            for path in platform::deploy::write(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Some(Command::Deploy { check: true, dir }) => {
+            let stale = platform::deploy::stale(&dir)?;
+            for path in &stale {
+                eprintln!("stale: {} (run `cargo run -p platform -- deploy`)", path.display());
+            }
+            if stale.is_empty() {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
         }
         Some(Command::Config) => {
             print!("{}", platform::load_config(config_file.as_deref())?.to_masked_yaml());

@@ -69,3 +69,44 @@ fn every_required_scope_is_granted_to_some_role() {
         );
     }
 }
+
+/// The deployment files are written from the context descriptions: a context, port or
+/// setting missing from them (or an edit by hand) fails here.
+#[test]
+fn committed_deployment_files_match_the_context_descriptions() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let stale = platform::deploy::stale(&deploy).unwrap();
+    assert!(
+        stale.is_empty(),
+        "stale (run `cargo run -p platform -- deploy`): {stale:?}"
+    );
+
+    let compose: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(deploy.join("compose.yaml")).unwrap()).unwrap();
+    for spec in &platform::CONTEXTS {
+        let service = &compose["services"][spec.name];
+        assert_eq!(service["command"], serde_json::json!(["platform", spec.name]));
+        let upper = spec.name.to_ascii_uppercase();
+        assert!(
+            service["environment"][format!("{upper}_DATABASE_URL")].is_string(),
+            "{service}"
+        );
+        assert_eq!(
+            service["environment"][format!("{upper}_LISTEN")],
+            format!("0.0.0.0:{}", spec.default_port())
+        );
+        let manifests = std::fs::read_to_string(deploy.join(format!("kubernetes/base/{}.yaml", spec.name))).unwrap();
+        assert!(
+            manifests.contains(&format!("containerPort: {}", spec.default_port())),
+            "{manifests}"
+        );
+        assert!(manifests.contains("path: /readiness") && manifests.contains("path: /health"));
+        assert!(manifests.contains(&format!("key: {upper}_DATABASE_URL")), "{manifests}");
+    }
+    for gateway in ["gateway-1", "gateway-2"] {
+        assert_eq!(
+            compose["services"][gateway]["command"],
+            serde_json::json!(["platform", "gateway"])
+        );
+    }
+}

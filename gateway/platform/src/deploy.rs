@@ -1,0 +1,411 @@
+//! The deployment files under deploy/, written from the context descriptions, so that
+//! no context, port or setting can be missing from them: `platform deploy` writes them,
+//! `platform deploy --check` (and a test) fails when a committed one differs.
+//!
+//! - `compose.yaml`: PostgreSQL with one database per context, Redis, every context,
+//!   two gateways and HAProxy in front of them (`haproxy.cfg`, `postgres-init.sql`);
+//! - `kubernetes/base/`: a Deployment and a Service per context and for the gateway,
+//!   probes on `/readiness` and `/health`, resources, PodDisruptionBudgets,
+//!   HorizontalPodAutoscalers (gateway, products, inventory), configuration from a
+//!   ConfigMap and secrets from the Secret `shop-secrets`;
+//! - `kubernetes/overlays/production/`: more replicas and resources.
+//!
+//! The Dockerfile is written by hand (deploy/Dockerfile).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::CONTEXTS;
+
+/// The image every process runs.
+pub const IMAGE: &str = "ghcr.io/example/ecommerce-platform:latest";
+
+/// Where the gateway finds its files in the image (deploy/Dockerfile puts them there)
+/// and the supergraph mounted beside them.
+const GATEWAY_FILES: [(&str, &str); 3] = [
+    ("SUPERGRAPH_FILE_PATH", "/etc/shop/supergraph.graphql"),
+    ("ROUTER_CONFIG_FILE_PATH", "/etc/shop/router.config.yaml"),
+    ("TRUSTED_DOCUMENTS_DIR", "/etc/shop/manifests"),
+];
+
+/// Contexts scaled by a HorizontalPodAutoscaler beside the gateway.
+const AUTOSCALED: [&str; 2] = ["products", "inventory"];
+
+/// Where a context listens inside a cluster or a compose network.
+fn service_url(name: &str) -> String {
+    format!("http://{name}:{}/graphql", kernel_infra::context::default_port(name))
+}
+
+fn yaml(value: &Value) -> String {
+    serde_yaml_ng::to_string(value).unwrap_or_default()
+}
+
+fn documents(values: &[Value]) -> String {
+    values.iter().map(yaml).collect::<Vec<_>>().join("---\n")
+}
+
+/// The environment of a context's process: its own settings, the shared ones, and the
+/// URLs of the contexts it calls.
+fn context_env(name: &str) -> Vec<(String, String)> {
+    let upper = name.to_ascii_uppercase();
+    let mut env = vec![(
+        format!("{upper}_LISTEN"),
+        format!("0.0.0.0:{}", kernel_infra::context::default_port(name)),
+    )];
+    if name == "checkout" {
+        for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
+            env.push((format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()), service_url(peer)));
+        }
+    }
+    env
+}
+
+/// The supergraph with every subgraph at its in-cluster (and in-compose) address.
+///
+/// # Errors
+/// When the subgraphs do not compose.
+pub fn supergraph() -> anyhow::Result<String> {
+    let urls = CONTEXTS
+        .iter()
+        .map(|spec| (spec.name.to_owned(), service_url(spec.name)))
+        .collect();
+    crate::supergraph(&urls)
+}
+
+fn compose() -> Value {
+    let mut services = serde_json::Map::new();
+    services.insert(
+        "postgres".into(),
+        json!({
+            "image": "postgres:16",
+            "environment": { "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:-shop}" },
+            "volumes": ["./postgres-init.sql:/docker-entrypoint-initdb.d/init.sql:ro", "postgres:/var/lib/postgresql/data"],
+            "healthcheck": { "test": ["CMD", "pg_isready", "-U", "postgres"], "interval": "5s", "retries": 10 },
+        }),
+    );
+    services.insert(
+        "redis".into(),
+        json!({
+            "image": "redis:7",
+            "healthcheck": { "test": ["CMD", "redis-cli", "ping"], "interval": "5s", "retries": 10 },
+        }),
+    );
+    let common = json!({
+        "EVENT_BUS_REDIS_URL": "redis://redis:6379",
+        "GATEWAY_ENV": "production",
+        "JWT_SECRET": "${JWT_SECRET:?set JWT_SECRET}",
+        "IDENTITY_SECRET": "${IDENTITY_SECRET:?set IDENTITY_SECRET}",
+    });
+    for spec in &CONTEXTS {
+        let mut environment = common.clone();
+        environment[format!("{}_DATABASE_URL", spec.name.to_ascii_uppercase())] = json!(format!(
+            "postgres://postgres:${{POSTGRES_PASSWORD:-shop}}@postgres:5432/{}",
+            spec.name
+        ));
+        for (key, value) in context_env(spec.name) {
+            environment[key] = json!(value);
+        }
+        services.insert(
+            spec.name.into(),
+            json!({
+                "image": IMAGE,
+                "command": ["platform", spec.name],
+                "environment": environment,
+                "depends_on": {
+                    "postgres": { "condition": "service_healthy" },
+                    "redis": { "condition": "service_healthy" },
+                },
+                "healthcheck": {
+                    "test": ["CMD", "curl", "-fsS", format!("http://127.0.0.1:{}/readiness", spec.default_port())],
+                    "interval": "5s",
+                    "retries": 12,
+                },
+                "restart": "unless-stopped",
+            }),
+        );
+    }
+    for gateway in ["gateway-1", "gateway-2"] {
+        let mut environment = common.clone();
+        for (key, value) in GATEWAY_FILES {
+            environment[key] = json!(value);
+        }
+        environment["PORT"] = json!("4000");
+        environment["HOST"] = json!("0.0.0.0");
+        services.insert(
+            gateway.into(),
+            json!({
+                "image": IMAGE,
+                "command": ["platform", "gateway"],
+                "environment": environment,
+                "volumes": ["./kubernetes/base/supergraph.graphql:/etc/shop/supergraph.graphql:ro"],
+                "depends_on": CONTEXTS.iter().map(|spec| spec.name).collect::<Vec<_>>(),
+                "restart": "unless-stopped",
+            }),
+        );
+    }
+    services.insert(
+        "haproxy".into(),
+        json!({
+            "image": "haproxy:2.6",
+            "ports": ["4000:4000"],
+            "volumes": ["./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"],
+            "depends_on": ["gateway-1", "gateway-2"],
+        }),
+    );
+    json!({ "services": services, "volumes": { "postgres": {} } })
+}
+
+fn haproxy() -> String {
+    "# Written by `platform deploy`: both gateways behind one port, checked on /readiness.\n\
+     global\n    maxconn 4096\n\n\
+     defaults\n    mode http\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n    timeout tunnel 1h\n\n\
+     frontend graphql\n    bind *:4000\n    default_backend gateways\n\n\
+     backend gateways\n    balance roundrobin\n    option httpchk GET /readiness\n\
+     \x20   server gateway-1 gateway-1:4000 check inter 2s fall 2 rise 2\n\
+     \x20   server gateway-2 gateway-2:4000 check inter 2s fall 2 rise 2\n"
+        .to_owned()
+}
+
+fn postgres_init() -> String {
+    let mut sql = "-- Written by `platform deploy`: one database per context.\n".to_owned();
+    for spec in &CONTEXTS {
+        sql.push_str(&format!("CREATE DATABASE {};\n", spec.name));
+    }
+    sql
+}
+
+fn labels(name: &str) -> Value {
+    json!({ "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ecommerce-platform" })
+}
+
+/// A Deployment, its Service, PodDisruptionBudget and (when `autoscaled`) its
+/// HorizontalPodAutoscaler.
+fn workload(
+    name: &str,
+    args: &[&str],
+    port: u16,
+    env: Vec<Value>,
+    env_from: Vec<Value>,
+    autoscaled: bool,
+) -> Vec<Value> {
+    let probe = |path: &str, period: u16| json!({ "httpGet": { "path": path, "port": "http" }, "periodSeconds": period, "failureThreshold": 3 });
+    let mut container = json!({
+        "name": name,
+        "image": IMAGE,
+        "args": args,
+        "ports": [{ "name": "http", "containerPort": port }],
+        "env": env,
+        "envFrom": env_from,
+        "readinessProbe": probe("/readiness", 5),
+        "livenessProbe": probe("/health", 10),
+        "resources": {
+            "requests": { "cpu": "100m", "memory": "128Mi" },
+            "limits": { "cpu": "1", "memory": "512Mi" },
+        },
+        "securityContext": { "runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true },
+    });
+    if name == "gateway" {
+        container["volumeMounts"] = json!([
+            { "name": "supergraph", "mountPath": "/etc/shop/supergraph.graphql", "subPath": "supergraph.graphql" },
+            { "name": "tmp", "mountPath": "/tmp" },
+        ]);
+    }
+    let mut pod = json!({
+        "terminationGracePeriodSeconds": 40,
+        "containers": [container],
+    });
+    if name == "gateway" {
+        pod["volumes"] = json!([
+            { "name": "supergraph", "configMap": { "name": "shop-supergraph" } },
+            { "name": "tmp", "emptyDir": {} },
+        ]);
+    }
+    let mut resources = vec![
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": { "name": name, "labels": labels(name) },
+            "spec": {
+                "replicas": 2,
+                "selector": { "matchLabels": { "app.kubernetes.io/name": name } },
+                "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 } },
+                "template": { "metadata": { "labels": labels(name) }, "spec": pod },
+            },
+        }),
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": { "name": name, "labels": labels(name) },
+            "spec": {
+                "selector": { "app.kubernetes.io/name": name },
+                "ports": [{ "name": "http", "port": port, "targetPort": "http" }],
+            },
+        }),
+        json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": { "name": name, "labels": labels(name) },
+            "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app.kubernetes.io/name": name } } },
+        }),
+    ];
+    if autoscaled {
+        resources.push(json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": name, "labels": labels(name) },
+            "spec": {
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": name },
+                "minReplicas": 2,
+                "maxReplicas": 10,
+                "metrics": [{
+                    "type": "Resource",
+                    "resource": { "name": "cpu", "target": { "type": "Utilization", "averageUtilization": 70 } },
+                }],
+            },
+        }));
+    }
+    resources
+}
+
+fn secret_env(key: &str) -> Value {
+    json!({ "name": key, "valueFrom": { "secretKeyRef": { "name": "shop-secrets", "key": key } } })
+}
+
+fn kubernetes_context(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    let mut env = vec![
+        secret_env(&format!("{upper}_DATABASE_URL")),
+        secret_env("JWT_SECRET"),
+        secret_env("IDENTITY_SECRET"),
+    ];
+    for (key, value) in context_env(name) {
+        env.push(json!({ "name": key, "value": value }));
+    }
+    let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];
+    let port = kernel_infra::context::default_port(name);
+    documents(&workload(name, &[name], port, env, from, AUTOSCALED.contains(&name)))
+}
+
+fn kubernetes_gateway() -> String {
+    let env = vec![
+        secret_env("JWT_SECRET"),
+        secret_env("IDENTITY_SECRET"),
+        json!({ "name": "SUPERGRAPH_FILE_PATH", "value": "/etc/shop/supergraph.graphql" }),
+        json!({ "name": "ROUTER_CONFIG_FILE_PATH", "value": "/etc/shop/router.config.yaml" }),
+        json!({ "name": "TRUSTED_DOCUMENTS_DIR", "value": "/etc/shop/manifests" }),
+        json!({ "name": "PORT", "value": "4000" }),
+        json!({ "name": "HOST", "value": "0.0.0.0" }),
+    ];
+    let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];
+    documents(&workload(
+        "gateway",
+        &["gateway"],
+        kernel_infra::context::GATEWAY_PORT,
+        env,
+        from,
+        true,
+    ))
+}
+
+fn kustomization() -> Value {
+    let mut resources: Vec<String> = CONTEXTS.iter().map(|spec| format!("{}.yaml", spec.name)).collect();
+    resources.push("gateway.yaml".into());
+    json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+        "configMapGenerator": [
+            {
+                "name": "shop-config",
+                "literals": [
+                    "EVENT_BUS_REDIS_URL=redis://redis:6379",
+                    "GATEWAY_ENV=production",
+                    "SHUTDOWN_GRACE_SECONDS=30",
+                ],
+            },
+            { "name": "shop-supergraph", "files": ["supergraph.graphql"] },
+        ],
+    })
+}
+
+fn production_overlay() -> Value {
+    let patch = |name: &str, replicas: u32| {
+        json!({
+            "target": { "kind": "Deployment", "name": name },
+            "patch": format!(
+                "- op: replace\n  path: /spec/replicas\n  value: {replicas}\n\
+                 - op: replace\n  path: /spec/template/spec/containers/0/resources\n  value:\n    requests: {{cpu: 500m, memory: 256Mi}}\n    limits: {{cpu: '2', memory: 1Gi}}\n"
+            ),
+        })
+    };
+    let mut patches: Vec<Value> = CONTEXTS.iter().map(|spec| patch(spec.name, 3)).collect();
+    patches.push(patch("gateway", 3));
+    json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "shop",
+        "resources": ["../../base"],
+        "images": [{ "name": IMAGE.split(':').next().unwrap_or(IMAGE), "newTag": "1.0.0" }],
+        "patches": patches,
+    })
+}
+
+/// Every generated file under `deploy_dir`, with its content.
+///
+/// # Errors
+/// When the subgraphs do not compose.
+pub fn expected_files(deploy_dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let header = "# Written by `platform deploy` from the context descriptions; do not edit.\n";
+    let base = deploy_dir.join("kubernetes/base");
+    let mut files = vec![
+        (deploy_dir.join("compose.yaml"), format!("{header}{}", yaml(&compose()))),
+        (deploy_dir.join("haproxy.cfg"), haproxy()),
+        (deploy_dir.join("postgres-init.sql"), postgres_init()),
+        (
+            base.join("kustomization.yaml"),
+            format!("{header}{}", yaml(&kustomization())),
+        ),
+        (base.join("gateway.yaml"), format!("{header}{}", kubernetes_gateway())),
+        (base.join("supergraph.graphql"), supergraph()?),
+        (
+            deploy_dir.join("kubernetes/overlays/production/kustomization.yaml"),
+            format!("{header}{}", yaml(&production_overlay())),
+        ),
+    ];
+    for spec in &CONTEXTS {
+        files.push((
+            base.join(format!("{}.yaml", spec.name)),
+            format!("{header}{}", kubernetes_context(spec.name)),
+        ));
+    }
+    Ok(files)
+}
+
+/// Writes every generated file; returns their paths.
+///
+/// # Errors
+/// When a file cannot be written.
+pub fn write(deploy_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (path, content) in expected_files(deploy_dir)? {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, content)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The generated files that are missing or differ from what the code produces.
+///
+/// # Errors
+/// When the subgraphs do not compose.
+pub fn stale(deploy_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(expected_files(deploy_dir)?
+        .into_iter()
+        .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()))
+        .map(|(path, _)| path)
+        .collect())
+}
