@@ -33,3 +33,41 @@ pub fn run() -> anyhow::Result<()> {
 async fn run_router() -> Result<(), RouterInitError> {
     hive_router::router_entrypoint(plugins()).await
 }
+
+/// A copy of the router configuration at `original` whose `override_subgraph_urls`
+/// sends each named subgraph to its URL (a load balancer or a cluster Service instead of
+/// the URL in the supergraph), written to `target`. A relative supergraph path is made
+/// absolute, since the copy lives elsewhere.
+///
+/// # Errors
+/// When the configuration cannot be read, parsed or written.
+pub fn router_config_with_subgraph_urls(
+    original: &std::path::Path,
+    urls: &std::collections::BTreeMap<String, String>,
+    target: &std::path::Path,
+) -> anyhow::Result<()> {
+    use serde_yaml_ng::Value;
+    let text =
+        std::fs::read_to_string(original).map_err(|err| anyhow::anyhow!("reading {}: {err}", original.display()))?;
+    let mut config: Value = serde_yaml_ng::from_str(&text)?;
+    let dir = original.parent().unwrap_or(std::path::Path::new("."));
+    if let Some(path) = config["supergraph"]["path"].as_str().map(std::path::PathBuf::from)
+        && path.is_relative()
+    {
+        config["supergraph"]["path"] = Value::from(dir.join(path).display().to_string());
+    }
+    let mut subgraphs = serde_yaml_ng::Mapping::new();
+    for (name, url) in urls {
+        let mut entry = serde_yaml_ng::Mapping::new();
+        entry.insert("url".into(), Value::from(url.as_str()));
+        subgraphs.insert(Value::from(name.as_str()), Value::Mapping(entry));
+    }
+    let mut overrides = serde_yaml_ng::Mapping::new();
+    overrides.insert("subgraphs".into(), Value::Mapping(subgraphs));
+    if let Value::Mapping(root) = &mut config {
+        root.insert("override_subgraph_urls".into(), Value::Mapping(overrides));
+    }
+    std::fs::write(target, serde_yaml_ng::to_string(&config)?)
+        .map_err(|err| anyhow::anyhow!("writing {}: {err}", target.display()))?;
+    Ok(())
+}

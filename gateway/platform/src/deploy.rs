@@ -211,7 +211,10 @@ fn workload(
             { "name": "tmp", "mountPath": "/tmp" },
         ]);
     }
+    // No Docker-link variables (ORDERS_SERVICE_HOST, GATEWAY_PORT=tcp://…): they would
+    // collide with the configuration's variables, which refuse unknown keys.
     let mut pod = json!({
+        "enableServiceLinks": false,
         "terminationGracePeriodSeconds": 40,
         "containers": [container],
     });

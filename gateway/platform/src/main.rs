@@ -120,6 +120,7 @@ fn main() -> anyhow::Result<()> {
     let config_file = cli.config;
     match cli.command {
         Some(Command::Gateway { exit_with_stdin }) => {
+            run_gateway_with_overrides(config_file.as_deref())?;
             if exit_with_stdin {
                 std::thread::spawn(|| {
                     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
@@ -209,6 +210,35 @@ fn main() -> anyhow::Result<()> {
         }
         None => run_platform(config_file.as_deref()),
     }
+}
+
+/// The gateway's subgraph URLs from the configuration (`gateway.subgraph_urls`,
+/// `GATEWAY_SUBGRAPH_URLS_ORDERS=…`): Hive Router reads them from its own configuration
+/// file, named by the environment, so the process starts itself again with a copy of
+/// that file that overrides them. Returns when there is nothing to override (or it was
+/// done).
+fn run_gateway_with_overrides(config_file: Option<&Path>) -> anyhow::Result<()> {
+    const APPLIED: &str = "PLATFORM_GATEWAY_URLS_APPLIED";
+    let config = platform::load_config(config_file)?;
+    let urls = &config.common.gateway.subgraph_urls;
+    if urls.is_empty() || std::env::var_os(APPLIED).is_some() {
+        return Ok(());
+    }
+    if let Some(unknown) = urls.keys().find(|name| platform::context(name).is_none()) {
+        anyhow::bail!("gateway.subgraph_urls.{unknown}: no such subgraph");
+    }
+    let original = std::env::var_os("ROUTER_CONFIG_FILE_PATH")
+        .map(PathBuf::from)
+        .ok_or_else(|| anyhow::anyhow!("gateway.subgraph_urls needs ROUTER_CONFIG_FILE_PATH"))?;
+    let effective = std::env::temp_dir().join(format!("gateway-router-{}.yaml", std::process::id()));
+    gateway::serve::router_config_with_subgraph_urls(&original, urls, &effective)?;
+    let err = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("ROUTER_CONFIG_FILE_PATH", &effective)
+            .env(APPLIED, "1"),
+    );
+    Err(anyhow::anyhow!("restarting the gateway with its subgraph URLs: {err}"))
 }
 
 #[tokio::main]

@@ -101,6 +101,8 @@ fn committed_deployment_files_match_the_context_descriptions() {
             "{manifests}"
         );
         assert!(manifests.contains("path: /readiness") && manifests.contains("path: /health"));
+        // Kubernetes' service-link variables would collide with the configuration's.
+        assert!(manifests.contains("enableServiceLinks: false"), "{manifests}");
         assert!(manifests.contains(&format!("key: {upper}_DATABASE_URL")), "{manifests}");
     }
     for gateway in ["gateway-1", "gateway-2"] {

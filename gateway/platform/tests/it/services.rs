@@ -153,3 +153,37 @@ async fn a_context_alone_migrates_serves_publishes_and_drains_on_sigterm() {
     let _ = second.kill().await;
     kernel_infra::testing::remove_redis_keys(&redis, &prefix).await;
 }
+
+/// `platform gateway` alone sends a subgraph's requests to the URL the configuration
+/// gives it (a load balancer, a cluster Service), whatever the supergraph says.
+#[tokio::test]
+async fn the_gateway_sends_a_subgraph_to_the_url_its_configuration_gives() {
+    let platform = crate::TestPlatform::start().await;
+    let mut endpoints = platform.endpoints.clone();
+    let real = endpoints["products"].clone();
+    endpoints.insert(
+        "products".into(),
+        format!("http://127.0.0.1:{}/graphql", crate::free_port()),
+    );
+    let dir = std::env::temp_dir().join(format!("gw-override-{}", uuid::Uuid::now_v7().simple()));
+    let (_gateway, url) = crate::spawn_gateway(
+        &dir,
+        &endpoints,
+        &str::to_owned,
+        &[("GATEWAY_SUBGRAPH_URLS_PRODUCTS", real.as_str())],
+    );
+    crate::wait_until_ready(platform.client(), &url).await;
+    let body: serde_json::Value = platform
+        .client()
+        .post(format!("{url}/graphql"))
+        .json(&serde_json::json!({ "query": "{ products(first: 1) { edges { node { id } } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(body["data"]["products"]["edges"].is_array(), "{body}");
+    platform.stop().await;
+}
