@@ -8,6 +8,7 @@ mod crash;
 mod event_contracts;
 mod flash_sale;
 mod gateway;
+mod processes;
 mod schema;
 mod search;
 mod security;
