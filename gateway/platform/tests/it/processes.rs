@@ -6,20 +6,26 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use kernel_infra::testing::TestDatabase;
 use serde_json::{Value, json};
 
 use crate::shop::{CHECKOUT, Customer, eventually};
 
-/// Every context as a child process, and a gateway over them.
+/// Every context as child processes (some with several replicas behind HAProxy), and
+/// gateways over them.
 struct Processes {
     client: reqwest::Client,
-    gateway: String,
-    contexts: Vec<(String, tokio::process::Child)>,
-    /// How each context is started again: its environment.
-    env: Vec<Vec<(String, String)>>,
+    /// Each gateway's base URL.
+    gateways: Vec<String>,
+    /// Every context process, by replica name (`inventory` or `inventory#1`), with the
+    /// environment it is started again with.
+    replicas: Vec<Replica>,
+    /// Each context's database URL.
+    database_urls: platform::PerContext,
     databases: Vec<TestDatabase>,
-    _gateway: tokio::process::Child,
+    _gateways: Vec<tokio::process::Child>,
+    _balancer: Option<tokio::process::Child>,
     redis: String,
     prefix: String,
     /// PostgreSQL allows 100 connections: one platform on it at a time (each test
@@ -27,8 +33,44 @@ struct Processes {
     _postgres_turn: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
+struct Replica {
+    name: String,
+    context: &'static str,
+    listen: String,
+    env: Vec<(String, String)>,
+    /// Its current process (replaced when it is started again).
+    child: tokio::sync::Mutex<tokio::process::Child>,
+}
+
+impl Replica {
+    /// Sends its process a signal (`KILL`, `TERM`).
+    async fn signal(&self, signal: &str) {
+        let pid = self.child.lock().await.id().expect("the replica runs").to_string();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// Waits for its process to exit; true when it exited by itself with success.
+    async fn exited_cleanly(&self) -> bool {
+        let mut child = self.child.lock().await;
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+        matches!(status, Ok(Ok(status)) if status.success())
+    }
+
+    /// Starts its process again (same database and port) and waits until it is ready.
+    async fn start_again(&self, client: &reqwest::Client) {
+        *self.child.lock().await = spawn(self.context, &self.env);
+        until_ready(client, &self.name, &format!("http://{}", self.listen)).await;
+    }
+}
+
 impl Processes {
-    async fn start(redis: String) -> Self {
+    /// Every context with one replica but those in `replicated` (two each, behind one
+    /// HAProxy frontend each), and `gateways` gateways.
+    async fn start(redis: String, replicated: &[&str], gateways: usize) -> Self {
         let postgres_turn = Some(
             crate::POSTGRES_PLATFORMS
                 .lock()
@@ -36,76 +78,134 @@ impl Processes {
         );
         let prefix = format!("processes-{}", uuid::Uuid::now_v7().simple());
         let client = reqwest::Client::new();
+        // Where each replica listens, and where each context is reached (its balancer's
+        // frontend when it has several replicas).
+        let mut listens: Vec<(&'static str, Vec<u16>)> = Vec::new();
         let mut endpoints = platform::PerContext::new();
-        let ports: Vec<u16> = platform::CONTEXTS.iter().map(|_| crate::free_port()).collect();
-        for (spec, port) in platform::CONTEXTS.iter().zip(&ports) {
-            endpoints.insert(spec.name.into(), format!("http://127.0.0.1:{port}/graphql"));
-        }
-        let (mut env, mut databases, mut contexts) = (Vec::new(), Vec::new(), Vec::new());
-        for (spec, port) in platform::CONTEXTS.iter().zip(&ports) {
-            let database = TestDatabase::postgres().await.expect("PostgreSQL is reachable");
-            let upper = spec.name.to_ascii_uppercase();
-            let mut vars = vec![
-                (
-                    format!("{upper}_DATABASE_URL"),
-                    format!("{}?max_connections=3", database.url),
-                ),
-                (format!("{upper}_LISTEN"), format!("127.0.0.1:{port}")),
-                ("EVENT_BUS_REDIS_URL".into(), redis.clone()),
-                ("EVENT_BUS_PREFIX".into(), prefix.clone()),
-                ("SHIPPING_CARRIER_STEP_SECONDS".into(), "0.2".into()),
-                ("RUST_LOG".into(), "error".into()),
-            ];
-            if spec.name == "checkout" {
-                for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
-                    vars.push((
-                        format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()),
-                        endpoints[peer].clone(),
+        let mut balancer = String::from(BALANCER_DEFAULTS);
+        for spec in &platform::CONTEXTS {
+            let count = if replicated.contains(&spec.name) { 2 } else { 1 };
+            let ports: Vec<u16> = (0..count).map(|_| crate::free_port()).collect();
+            let reached = if count > 1 {
+                let frontend = crate::free_port();
+                balancer.push_str(&format!(
+                    "\nfrontend {name}\n    bind 127.0.0.1:{frontend}\n    default_backend {name}\n\n\
+                     backend {name}\n    option httpchk GET /readiness\n",
+                    name = spec.name
+                ));
+                for (i, port) in ports.iter().enumerate() {
+                    balancer.push_str(&format!(
+                        "    server r{i} 127.0.0.1:{port} check inter 200ms fall 1 rise 1\n"
                     ));
                 }
+                frontend
+            } else {
+                ports[0]
+            };
+            endpoints.insert(spec.name.into(), format!("http://127.0.0.1:{reached}/graphql"));
+            listens.push((spec.name, ports));
+        }
+        let (mut replicas, mut databases, mut database_urls) = (Vec::new(), Vec::new(), platform::PerContext::new());
+        for (context, ports) in listens {
+            let database = TestDatabase::postgres().await.expect("PostgreSQL is reachable");
+            let url = format!("{}?max_connections=3", database.url);
+            let upper = context.to_ascii_uppercase();
+            for (i, port) in ports.iter().enumerate() {
+                let listen = format!("127.0.0.1:{port}");
+                let mut env = vec![
+                    (format!("{upper}_DATABASE_URL"), url.clone()),
+                    (format!("{upper}_LISTEN"), listen.clone()),
+                    ("EVENT_BUS_REDIS_URL".into(), redis.clone()),
+                    ("EVENT_BUS_PREFIX".into(), prefix.clone()),
+                    ("SHIPPING_CARRIER_STEP_SECONDS".into(), "0.2".into()),
+                    ("CHECKOUT_LEASE_SECONDS".into(), "5".into()),
+                    ("CHECKOUT_RESUME_AFTER_SECONDS".into(), "0.5".into()),
+                    ("SHUTDOWN_GRACE_SECONDS".into(), "10".into()),
+                    ("RUST_LOG".into(), "error".into()),
+                ];
+                if context == "checkout" {
+                    for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
+                        env.push((
+                            format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()),
+                            endpoints[peer].clone(),
+                        ));
+                    }
+                }
+                let name = if i == 0 {
+                    context.to_owned()
+                } else {
+                    format!("{context}#{i}")
+                };
+                let child = tokio::sync::Mutex::new(spawn(context, &env));
+                replicas.push(Replica {
+                    name,
+                    context,
+                    listen,
+                    env,
+                    child,
+                });
             }
-            contexts.push((spec.name.to_owned(), spawn(spec.name, &vars)));
+            database_urls.insert(context.into(), url);
             databases.push(database);
-            env.push(vars);
         }
-        for (spec, port) in platform::CONTEXTS.iter().zip(&ports) {
-            until_ready(&client, spec.name, &format!("http://127.0.0.1:{port}")).await;
+        for replica in &replicas {
+            until_ready(&client, &replica.name, &format!("http://{}", replica.listen)).await;
         }
-        let dir = std::env::temp_dir().join(format!("processes-gw-{}", uuid::Uuid::now_v7().simple()));
-        let (gateway_process, gateway) = crate::spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
-        crate::wait_until_ready(&client, &gateway).await;
+        let balancer = (!replicated.is_empty()).then(|| {
+            let path = std::env::temp_dir().join(format!("{prefix}-haproxy.cfg"));
+            std::fs::write(&path, &balancer).unwrap();
+            tokio::process::Command::new("haproxy")
+                .args(["-db", "-f"])
+                .arg(&path)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("HAProxy is installed (.ci/run installs it)")
+        });
+        let (mut gateway_processes, mut gateway_urls) = (Vec::new(), Vec::new());
+        for i in 0..gateways {
+            let dir = std::env::temp_dir().join(format!("{prefix}-gw{i}"));
+            let (process, url) = crate::spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
+            crate::wait_until_ready(&client, &url).await;
+            gateway_processes.push(process);
+            gateway_urls.push(url);
+        }
         Self {
             client,
-            gateway,
-            contexts,
-            env,
+            gateways: gateway_urls,
+            replicas,
+            database_urls,
             databases,
-            _gateway: gateway_process,
+            _gateways: gateway_processes,
+            _balancer: balancer,
             redis,
             prefix,
             _postgres_turn: postgres_turn,
         }
     }
 
-    /// SIGKILLs a context's process and starts it again on the same database and port.
-    async fn kill_and_restart(&mut self, name: &str) {
-        let index = platform::CONTEXTS.iter().position(|spec| spec.name == name).unwrap();
-        let (_, child) = &mut self.contexts[index];
-        child.kill().await.unwrap();
-        let restarted = spawn(name, &self.env[index]);
-        self.contexts[index].1 = restarted;
-        let listen = self.env[index]
+    fn replica(&self, name: &str) -> &Replica {
+        self.replicas
             .iter()
-            .find(|(key, _)| key.ends_with("_LISTEN"))
-            .map(|(_, value)| value.clone())
-            .unwrap();
-        until_ready(&self.client, name, &format!("http://{listen}")).await;
+            .find(|replica| replica.name == name)
+            .unwrap_or_else(|| panic!("no replica {name}"))
+    }
+
+    /// SIGKILLs a replica and starts it again (same database and port).
+    async fn kill_and_restart(&self, name: &str) {
+        let replica = self.replica(name);
+        replica.signal("KILL").await;
+        replica.start_again(&self.client).await;
     }
 
     async fn post(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post_to(0, token, query, variables).await
+    }
+
+    /// POSTs to gateway `gateway`.
+    async fn post_to(&self, gateway: usize, token: &str, query: &str, variables: Value) -> Value {
         let response = self
             .client
-            .post(format!("{}/graphql", self.gateway))
+            .post(format!("{}/graphql", self.gateways[gateway % self.gateways.len()]))
             .bearer_auth(token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
@@ -121,13 +221,20 @@ impl Processes {
     }
 
     async fn stop(self) {
-        drop(self.contexts);
+        drop(self.replicas);
         for database in self.databases {
             database.remove().await;
         }
         kernel_infra::testing::remove_redis_keys(&self.redis, &self.prefix).await;
     }
 }
+
+/// What every load balancer of the test shares: a request that could not reach a
+/// replica (refused, or cut off before an answer) goes to the other one. Every command
+/// the saga sends carries its id, so a repeat acts once.
+const BALANCER_DEFAULTS: &str = "global\n    maxconn 4096\n\n\
+defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n\
+    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\n";
 
 fn spawn(name: &str, env: &[(String, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
@@ -233,7 +340,7 @@ async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill
     if TestDatabase::postgres().await.is_none() {
         return;
     }
-    let mut processes = Processes::start(redis).await;
+    let processes = Processes::start(redis, &[], 1).await;
     stocked_product(&processes, "PROC-1", 5).await;
 
     let customer = Customer::new();
@@ -271,5 +378,198 @@ async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill
     );
     let again = buy(&processes, &Customer::new(), "PROC-1", "processes-2").await;
     assert_eq!(again["status"], "COMPLETED", "{again}");
+    processes.stop().await;
+}
+
+const UNITS: i64 = 50;
+const BUYERS: usize = 200;
+
+/// One checkout through gateway `i` (customers alternate between the gateways).
+async fn checkout_through(processes: &Processes, i: usize, customer: &Customer, cart: &str, key: &str) -> Value {
+    let input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
+    processes.post_to(i, &customer.token, CHECKOUT, input).await
+}
+
+/// A cart with one unit of `sku`, filled through gateway `i`.
+async fn cart_with(processes: &Processes, i: usize, customer: &Customer, sku: &str) -> String {
+    let mut id = String::new();
+    for _ in 0..100 {
+        let body = processes
+            .post_to(
+                i,
+                &customer.token,
+                "mutation($sku: String!) { addToCart(sku: $sku, quantity: 1) { id } }",
+                json!({ "sku": sku }),
+            )
+            .await;
+        if let Some(cart) = body["data"]["addToCart"]["id"].as_str() {
+            id = cart.to_owned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!id.is_empty(), "Cart never learned of {sku}");
+    id
+}
+
+/// Products, Inventory and Orders with two replicas each behind HAProxy, two gateways:
+/// a flash sale of 200 buyers for 50 units while Inventory's replicas are killed (one,
+/// then both) and started again sells exactly the stock, leaves nothing reserved and
+/// every checkout finished with everything undone; then Orders is rolled (SIGTERM a
+/// replica, start it again, then the other) under a steady stream of checkouts, and no
+/// client request fails.
+#[tokio::test]
+async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
+    let Some(redis) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    if TestDatabase::postgres().await.is_none() {
+        return;
+    }
+    let processes = Processes::start(redis, &["products", "inventory", "orders"], 2).await;
+    stocked_product(&processes, "SALE-1", UNITS).await;
+    let customers: Vec<Customer> = (0..BUYERS).map(|_| Customer::new()).collect();
+    let carts: Vec<String> = futures::stream::iter(customers.iter().enumerate())
+        .map(|(i, customer)| cart_with(&processes, i, customer, "SALE-1"))
+        .buffered(16)
+        .collect()
+        .await;
+
+    // The sale, while Inventory's replicas die: one, then both, then both come back.
+    let inventory: Vec<&Replica> = ["inventory", "inventory#1"]
+        .map(|name| processes.replica(name))
+        .to_vec();
+    let chaos = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        inventory[0].signal("KILL").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        inventory[1].signal("KILL").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        inventory[0].start_again(&processes.client).await;
+        inventory[1].start_again(&processes.client).await;
+    };
+    let sale = futures::stream::iter(customers.iter().zip(&carts).enumerate())
+        .map(|(i, (customer, cart))| checkout_through(&processes, i, customer, cart, "sale-1"))
+        .buffer_unordered(16)
+        .collect::<Vec<Value>>();
+    let ((), _answers) = tokio::join!(chaos, sale);
+
+    // Whoever's checkout failed tries again until the stock is sold: a checkout that
+    // met a dead Inventory is compensated, handing its units back.
+    let checkout = kernel_infra::service::open_as::<checkout_service::Checkout>(
+        &checkout_service::CONTEXT,
+        &processes.database_urls["checkout"],
+    )
+    .await
+    .unwrap();
+    let mut sessions = Vec::new();
+    for wave in 2..=6 {
+        eventually("every checkout has finished", || async {
+            checkout
+                .saga
+                .all()
+                .await
+                .unwrap()
+                .iter()
+                .all(|s| s.status.is_finished())
+        })
+        .await;
+        sessions = checkout.saga.all().await.unwrap();
+        let sold: std::collections::HashSet<uuid::Uuid> = sessions
+            .iter()
+            .filter(|s| s.status == checkout_domain::SessionStatus::Completed)
+            .map(|s| s.request.user_id)
+            .collect();
+        if sold.len() as i64 >= UNITS {
+            break;
+        }
+        let retry: Vec<(usize, (&Customer, &String))> = customers
+            .iter()
+            .zip(&carts)
+            .enumerate()
+            .filter(|(_, (customer, _))| !sold.contains(&customer.user_id))
+            .collect();
+        let key = format!("sale-{wave}");
+        futures::stream::iter(retry)
+            .map(|(i, (customer, cart))| checkout_through(&processes, i, customer, cart, &key))
+            .buffer_unordered(16)
+            .collect::<Vec<Value>>()
+            .await;
+    }
+    let completed = sessions
+        .iter()
+        .filter(|s| s.status == checkout_domain::SessionStatus::Completed)
+        .count();
+    assert_eq!(completed as i64, UNITS, "exactly the stock is sold");
+    for session in &sessions {
+        assert!(
+            matches!(
+                session.status,
+                checkout_domain::SessionStatus::Completed | checkout_domain::SessionStatus::Failed
+            ),
+            "{session:?}"
+        );
+    }
+    let admin = admin_token();
+    eventually("nothing stays reserved", || async {
+        let stock = processes
+            .ok(
+                &admin,
+                "query($sku: String!) { stockItem(sku: $sku) { inventory { onHand reserved } } }",
+                json!({ "sku": "SALE-1" }),
+            )
+            .await;
+        stock["stockItem"]["inventory"] == json!({ "onHand": 0, "reserved": 0 })
+    })
+    .await;
+    let payments = payments_service::Payments::open(&processes.database_urls["payments"])
+        .await
+        .unwrap();
+    let imbalance: Vec<(String, i64)> = payments
+        .payments
+        .ledger_imbalance()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, sum)| *sum != 0)
+        .collect();
+    assert!(imbalance.is_empty(), "the ledger balances: {imbalance:?}");
+
+    // Orders rolled under a steady stream of checkouts: no request fails.
+    stocked_product(&processes, "ROLL-1", 40).await;
+    let steady: Vec<Customer> = (0..30).map(|_| Customer::new()).collect();
+    let steady_carts: Vec<String> = futures::stream::iter(steady.iter().enumerate())
+        .map(|(i, customer)| cart_with(&processes, i, customer, "ROLL-1"))
+        .buffered(8)
+        .collect()
+        .await;
+    let orders: Vec<&Replica> = ["orders", "orders#1"].map(|name| processes.replica(name)).to_vec();
+    let roll = async {
+        for replica in &orders {
+            replica.signal("TERM").await;
+            assert!(
+                replica.exited_cleanly().await,
+                "{} drains and exits by itself",
+                replica.name
+            );
+            replica.start_again(&processes.client).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let stream = async {
+        let mut answers = Vec::new();
+        for (i, (customer, cart)) in steady.iter().zip(&steady_carts).enumerate() {
+            answers.push(checkout_through(&processes, i, customer, cart, "roll").await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        answers
+    };
+    let ((), answers) = tokio::join!(roll, stream);
+    for answer in &answers {
+        assert!(answer["errors"].is_null(), "a request failed during the roll: {answer}");
+        assert_eq!(answer["data"]["checkout"]["status"], "COMPLETED", "{answer}");
+    }
+    drop(inventory);
+    drop(orders);
     processes.stop().await;
 }
