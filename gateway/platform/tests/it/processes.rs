@@ -201,17 +201,16 @@ impl Processes {
         self.post_to(0, token, query, variables).await
     }
 
-    /// POSTs to gateway `gateway`.
+    /// POSTs to gateway `gateway` (anonymously when `token` is empty).
     async fn post_to(&self, gateway: usize, token: &str, query: &str, variables: Value) -> Value {
-        let response = self
+        let mut request = self
             .client
             .post(format!("{}/graphql", self.gateways[gateway % self.gateways.len()]))
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
+            .json(&json!({ "query": query, "variables": variables }));
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
@@ -315,7 +314,7 @@ async fn stocked_product(processes: &Processes, sku: &str, units: i64) {
 }
 
 /// A customer fills a cart (once Cart has heard the price, through Redis) and checks out.
-async fn buy(processes: &Processes, customer: &Customer, sku: &str, key: &str) -> Value {
+async fn buy(processes: &Processes, customer: &Customer, sku: &str, coupon: Option<&str>, key: &str) -> Value {
     eventually("Cart knows the SKU's price", || async {
         let body = processes
             .post(
@@ -328,10 +327,17 @@ async fn buy(processes: &Processes, customer: &Customer, sku: &str, key: &str) -
     })
     .await;
     let data = processes.ok(&customer.token, "{ myCart { id } }", json!({})).await;
-    let input = json!({ "input": { "cartId": data["myCart"]["id"], "paymentMethod": "card", "idempotencyKey": key } });
+    let input = json!({ "input": {
+        "cartId": data["myCart"]["id"], "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": key,
+    }});
     processes.ok(&customer.token, CHECKOUT, input).await["checkout"].clone()
 }
 
+/// The whole journey across processes and both gateways: a new customer signs up on
+/// one gateway and follows their orders live over graphql-ws on the other, browses
+/// with live inventory, checks out with a coupon, and the order goes to DELIVERED
+/// (Payments, Shipping and Orders follow each other only through Redis Streams). Then
+/// an Inventory replica is killed outright and started again, losing nothing.
 #[tokio::test]
 async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill() {
     let Some(redis) = kernel_infra::testing::redis_url().await else {
@@ -340,30 +346,74 @@ async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill
     if TestDatabase::postgres().await.is_none() {
         return;
     }
-    let processes = Processes::start(redis, &[], 1).await;
+    let processes = Processes::start(redis, &["products", "inventory"], 2).await;
     stocked_product(&processes, "PROC-1", 5).await;
-
-    let customer = Customer::new();
-    let checkout = buy(&processes, &customer, "PROC-1", "processes-1").await;
-    assert_eq!(checkout["status"], "COMPLETED", "{checkout}");
-    let order = checkout["order"]["id"].clone();
-    // Payments, Shipping and Orders follow each other only through Redis Streams.
-    eventually("the order is delivered", || async {
-        let data = processes
-            .ok(
-                &customer.token,
-                "query($id: ID!) { order(id: $id) { status } }",
-                json!({ "id": order }),
-            )
-            .await;
-        data["order"]["status"] == "DELIVERED"
-    })
-    .await;
-
-    // Inventory killed outright and started again: its stock and reservations are as
-    // they were, and the next checkout goes through.
-    processes.kill_and_restart("inventory").await;
     let admin = admin_token();
+    processes
+        .ok(
+            &admin,
+            "mutation($input: CreateCouponInput!) { createCoupon(input: $input) { code } }",
+            json!({ "input": { "code": "PROC10", "kind": "PERCENTAGE", "basisPoints": 1000 } }),
+        )
+        .await;
+
+    let email = format!("ann-{}@example.com", uuid::Uuid::now_v7().simple());
+    let signed_up = processes
+        .ok(
+            "",
+            "mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }",
+            json!({ "input": { "email": email, "password": "correct horse battery", "displayName": "Ann" } }),
+        )
+        .await;
+    let customer = Customer {
+        token: signed_up["register"]["token"].as_str().unwrap().to_owned(),
+        user_id: signed_up["register"]["user"]["id"].as_str().unwrap().parse().unwrap(),
+    };
+    let mut live = crate::websocket::WsClient::connect_at(&processes.gateways[1], Some(&customer.token)).await;
+    live.subscribe("mine", "subscription { myOrderUpdates { orderId to } }", json!({}))
+        .await;
+
+    let listing = processes
+        .post_to(
+            1,
+            &customer.token,
+            "{ products(first: 50) { edges { node { name inventory { available } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = listing["data"]["products"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let browsed = edges.iter().find(|edge| edge["node"]["name"] == "Product PROC-1");
+    assert_eq!(
+        browsed.map(|edge| edge["node"]["inventory"]["available"].clone()),
+        Some(json!(5)),
+        "{listing}"
+    );
+
+    let checkout = buy(&processes, &customer, "PROC-1", Some("PROC10"), "processes-1").await;
+    assert_eq!(checkout["status"], "COMPLETED", "{checkout}");
+    assert_eq!(checkout["discount"]["amount"], 250, "{checkout}");
+    let order = checkout["order"]["id"].as_str().unwrap().to_owned();
+    let mut statuses = Vec::new();
+    while let Some(message) = live.next(Duration::from_secs(30)).await {
+        let update = &message["payload"]["data"]["myOrderUpdates"];
+        assert_eq!(update["orderId"], order.as_str(), "{message}");
+        statuses.push(update["to"].as_str().unwrap_or_default().to_owned());
+        if statuses.last().map(String::as_str) == Some("DELIVERED") {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses,
+        crate::subscriptions::JOURNEY,
+        "followed live on the other gateway"
+    );
+
+    // One Inventory replica killed outright and started again: stock and reservations
+    // are as they were, and the next checkout goes through.
+    processes.kill_and_restart("inventory").await;
     let stock = processes
         .ok(
             &admin,
@@ -376,7 +426,7 @@ async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill
         json!({ "onHand": 4, "reserved": 0 }),
         "{stock}"
     );
-    let again = buy(&processes, &Customer::new(), "PROC-1", "processes-2").await;
+    let again = buy(&processes, &Customer::new(), "PROC-1", None, "processes-2").await;
     assert_eq!(again["status"], "COMPLETED", "{again}");
     processes.stop().await;
 }
