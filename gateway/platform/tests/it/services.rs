@@ -187,3 +187,112 @@ async fn the_gateway_sends_a_subgraph_to_the_url_its_configuration_gives() {
     assert!(body["data"]["products"]["edges"].is_array(), "{body}");
     platform.stop().await;
 }
+
+/// A TCP proxy to `target` that can be cut (listener and connections closed) and
+/// opened again on the same port: an outage of what is behind it.
+struct Outage {
+    port: u16,
+    target: String,
+    cut: kernel_infra::CancellationToken,
+}
+
+impl Outage {
+    async fn open(port: u16, target: &str) -> Self {
+        let cut = kernel_infra::CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let (stop, target_owned) = (cut.clone(), target.to_owned());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    () = stop.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut inbound, _)) = accepted else { continue };
+                let (stop, target) = (stop.clone(), target_owned.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            target: target.to_owned(),
+            cut,
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.cancel();
+    }
+
+    async fn restore(&mut self) {
+        *self = Self::open(self.port, &self.target).await;
+    }
+}
+
+async fn readiness(client: &reqwest::Client, base: &str) -> u16 {
+    match client.get(format!("{base}/readiness")).send().await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn until_readiness(client: &reqwest::Client, base: &str, status: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while readiness(client, base).await != status {
+        assert!(Instant::now() < deadline, "{what}: /readiness never answered {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A context that loses its database or the bus answers `/readiness` 503 and, when they
+/// come back, 200 again by itself, without a restart.
+#[tokio::test]
+async fn a_context_that_loses_its_database_or_the_bus_is_not_ready_until_they_return() {
+    let Some(redis) = kernel_infra::testing::redis_url().await else {
+        return;
+    };
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let redis_target = redis.trim_start_matches("redis://").trim_end_matches('/').to_owned();
+    let (redis_port, postgres_port, port) = (crate::free_port(), crate::free_port(), crate::free_port());
+    let mut bus = Outage::open(redis_port, &redis_target).await;
+    let mut db = Outage::open(postgres_port, "127.0.0.1:5432").await;
+    let url = database
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{postgres_port}"), 1);
+    assert_ne!(url, database.url, "the database is reached through the proxy");
+    let mut inventory = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+        .arg("inventory")
+        .env("INVENTORY_DATABASE_URL", &url)
+        .env("INVENTORY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("EVENT_BUS_REDIS_URL", format!("redis://127.0.0.1:{redis_port}"))
+        .env("EVENT_BUS_PREFIX", format!("outage-{}", uuid::Uuid::now_v7().simple()))
+        .env("RUST_LOG", "off")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    until_readiness(&client, &base, 200, "started").await;
+
+    bus.cut();
+    until_readiness(&client, &base, 503, "the bus is gone").await;
+    bus.restore().await;
+    until_readiness(&client, &base, 200, "the bus is back").await;
+
+    db.cut();
+    until_readiness(&client, &base, 503, "the database is gone").await;
+    db.restore().await;
+    until_readiness(&client, &base, 200, "the database is back").await;
+
+    assert!(inventory.try_wait().unwrap().is_none(), "it never exited");
+    let _ = inventory.kill().await;
+}
