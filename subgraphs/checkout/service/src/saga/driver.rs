@@ -1,0 +1,106 @@
+//! Driving a session: its steps one by one while this driver holds the lease, each
+//! step's call renewing the lease while it is out, the session saved as it goes.
+
+use std::time::Instant;
+
+use checkout_domain::{CheckoutSession, SessionStatus, Step};
+use chrono::Utc;
+use kernel::EventMeta;
+use kernel_infra::client::CallError;
+
+use super::store::short_detail;
+use super::{CheckoutServiceError, Saga, StepRecord};
+
+impl Saga {
+    /// Runs steps while this driver holds the lease and the contexts answer.
+    pub(super) async fn drive_held(
+        &self,
+        mut session: CheckoutSession,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        // The steps done since the last save, and when that save renewed the lease
+        // (the caller has just inserted or claimed the session).
+        let mut unsaved: Vec<StepRecord> = Vec::new();
+        let mut saved_at = Instant::now();
+        while let Some(step) = session.step {
+            let before = session.clone();
+            let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
+                Ok(outcome) => {
+                    session.complete(step, outcome, Utc::now());
+                    ("DONE", None)
+                }
+                Err(CallError::Refused { message, code, .. }) => {
+                    let reason = format!("{message} ({code})");
+                    session.refuse(step, &reason, Utc::now());
+                    ("REFUSED", Some(reason))
+                }
+                Err(unavailable) => {
+                    tracing::warn!(checkout.id = %session.id, step = step.as_str(), error = %unavailable, "saga step unavailable; will retry");
+                    if !unsaved.is_empty() && !self.persist(&before, &unsaved, meta).await? {
+                        return Ok(before);
+                    }
+                    self.log_outage(&session, step, &unavailable.to_string()).await?;
+                    self.release(session.id).await?;
+                    return Ok(before);
+                }
+            };
+            unsaved.push(StepRecord {
+                step,
+                outcome: outcome.to_owned(),
+                detail: detail.as_deref().map(short_detail),
+                at: Utc::now(),
+            });
+            #[cfg(feature = "fault-injection")]
+            if self.settings.crash_before_save == Some(step) {
+                tracing::error!(step = step.as_str(), "checkout.crash_before_save: aborting the process");
+                std::process::abort();
+            }
+            // Deferred only while the session goes forward (still RUNNING: the step was
+            // done and another follows), and only while the lease the last save renewed
+            // has at least two thirds left.
+            let defer = session.status == SessionStatus::Running
+                && step.may_defer_save()
+                && saved_at.elapsed() < self.settings.lease / 3;
+            if !defer {
+                if !self.persist(&session, &unsaved, meta).await? {
+                    tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
+                    return Ok(session);
+                }
+                unsaved.clear();
+                saved_at = Instant::now();
+            }
+            #[cfg(feature = "fault-injection")]
+            if self.settings.crash_after == Some(step) {
+                tracing::error!(step = step.as_str(), "checkout.crash_after: aborting the process");
+                std::process::abort();
+            }
+        }
+        // Finishing cleared the lease with the last step.
+        Ok(session)
+    }
+
+    /// Runs a step's call, renewing this driver's lease every third of it while the
+    /// call is out: a call slower than the lease (a provider retrying, a loaded
+    /// machine) must not let another driver take the session over half-way.
+    pub(super) async fn run_holding_lease(
+        &self,
+        session: &CheckoutSession,
+        step: Step,
+        meta: &EventMeta,
+    ) -> Result<checkout_domain::Outcome, CallError> {
+        let call = self.remotes.run(session, step, meta);
+        tokio::pin!(call);
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::select! {
+                outcome = &mut call => return outcome,
+                () = tokio::time::sleep(every) => {
+                    // Failing to renew is not fatal: saving the step checks the lease.
+                    if let Err(err) = self.renew(session.id).await {
+                        tracing::warn!(checkout.id = %session.id, error = %err, "renewing the saga lease failed");
+                    }
+                }
+            }
+        }
+    }
+}

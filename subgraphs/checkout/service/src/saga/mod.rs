@@ -1,0 +1,353 @@
+//! The checkout saga's driver: starts a checkout, runs its steps one by one, persists
+//! the session as it goes (after a step, or with a later one where
+//! [`Step::may_defer_save`] allows), and resumes sessions that a crash or an outage
+//! left half-way.
+//!
+//! Only one process drives a session at a time: it holds a lease (`locked_by`,
+//! `locked_until`) that it renews with every save and while a step's call is out (a
+//! save is deferred only while two thirds of the lease are left); a session whose
+//! lease ran out is taken over by the reconciler of any replica.
+//!
+//! Here: starting, resuming and reading sessions. [`driver`]: the step loop;
+//! [`lease`]: claiming, renewing and releasing a session; [`store`]: saving a session
+//! with its step log and events, and reading it back.
+
+mod driver;
+mod lease;
+mod store;
+
+use store::{from_row, insert};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use checkout_domain::{CheckoutError, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step};
+use chrono::{DateTime, Utc};
+use kernel::{Classify, ErrorKind, EventMeta, Identity};
+use kernel_infra::CancellationToken;
+use kernel_infra::client::CallError;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entity::{session, step_log};
+use crate::remotes::Remotes;
+
+pub const PRODUCER: &str = "checkout";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutServiceError {
+    #[error(transparent)]
+    Checkout(#[from] CheckoutError),
+    #[error("cart {0} does not exist")]
+    CartNotFound(uuid::Uuid),
+    #[error("{0}")]
+    CartNotReady(String),
+    #[error("idempotency key `{0}` was already used for another checkout")]
+    KeyReused(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for CheckoutServiceError {
+    fn from(err: DbErr) -> Self {
+        CheckoutServiceError::Unknown(err.into())
+    }
+}
+
+impl From<CallError> for CheckoutServiceError {
+    fn from(err: CallError) -> Self {
+        match err {
+            CallError::Refused { message, .. } => CheckoutServiceError::Refused(message),
+            unavailable @ CallError::Unavailable { .. } => CheckoutServiceError::Unavailable(unavailable.to_string()),
+        }
+    }
+}
+
+impl Classify for CheckoutServiceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CheckoutServiceError::Checkout(err) => err.kind(),
+            CheckoutServiceError::CartNotFound(_) => ErrorKind::NotFound,
+            CheckoutServiceError::CartNotReady(_) | CheckoutServiceError::Refused(_) => ErrorKind::BadUserInput,
+            CheckoutServiceError::KeyReused(_) => ErrorKind::Conflict,
+            CheckoutServiceError::Unavailable(_) | CheckoutServiceError::Unknown(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// One entry of a session's step log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRecord {
+    pub step: Step,
+    /// DONE, REFUSED or UNAVAILABLE.
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// How the driver behaves.
+#[derive(Debug, Clone)]
+pub struct SagaSettings {
+    /// How long a driver owns a session without renewing.
+    pub lease: Duration,
+    /// A running session untouched this long is resumed by the reconciler.
+    pub resume_after: Duration,
+    /// Fault injection for the crash test: abort the process right after this step
+    /// and its save, if it has one of its own. Compiled only with the
+    /// `fault-injection` feature, which no release build enables.
+    #[cfg(feature = "fault-injection")]
+    pub crash_after: Option<Step>,
+    /// Fault injection: abort after this step's call was answered but before the
+    /// answer was persisted, so the resumed saga repeats a call that already acted.
+    #[cfg(feature = "fault-injection")]
+    pub crash_before_save: Option<Step>,
+}
+
+impl Default for SagaSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            resume_after: Duration::from_secs(30),
+            #[cfg(feature = "fault-injection")]
+            crash_after: None,
+            #[cfg(feature = "fault-injection")]
+            crash_before_save: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Saga {
+    db: DatabaseConnection,
+    remotes: Arc<Remotes>,
+    settings: Arc<SagaSettings>,
+    /// This process's name in leases.
+    driver: String,
+}
+
+impl Saga {
+    pub fn new(db: DatabaseConnection, remotes: Arc<Remotes>, settings: SagaSettings) -> Self {
+        Self {
+            db,
+            remotes,
+            settings: Arc::new(settings),
+            driver: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        }
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Starts (or, for a key seen before, continues) a checkout and drives it as far
+    /// as it goes now. The answer is the session: COMPLETED, FAILED (compensated), or
+    /// still RUNNING/COMPENSATING when a context was unreachable (the reconciler
+    /// finishes it).
+    ///
+    /// # Errors
+    /// An invalid request, a cart that is not the caller's or is empty, a SKU not for
+    /// sale, a reused key, Cart or Products unreachable.
+    pub async fn checkout(
+        &self,
+        caller: &Identity,
+        request: CheckoutRequest,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        request.validate()?;
+        // A new key is the common case, so the cart is read before the key is looked
+        // up: a repeated submission is recognised when its cart can no longer be
+        // checked out (the first one closed it) or when inserting its session collides.
+        let lines = match self.priced_cart(caller, &request, meta).await {
+            Ok(lines) => lines,
+            Err(err) => return self.continue_existing_or(&request, meta, err).await,
+        };
+        let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
+        if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
+            // A concurrent submission with the same key inserted first.
+            return self.continue_existing_or(&request, meta, err.into()).await;
+        }
+        self.drive_held(session, meta).await
+    }
+
+    /// The session an earlier submission with this key started, continued; `err` when
+    /// there is none.
+    async fn continue_existing_or(
+        &self,
+        request: &CheckoutRequest,
+        meta: &EventMeta,
+        err: CheckoutServiceError,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        match self.by_key(request.user_id, &request.idempotency_key).await? {
+            Some(existing) => self.continue_existing(existing, request, meta).await,
+            None => Err(err),
+        }
+    }
+
+    /// The caller's cart, priced from the catalog.
+    async fn priced_cart(
+        &self,
+        caller: &Identity,
+        request: &CheckoutRequest,
+        meta: &EventMeta,
+    ) -> Result<Vec<Line>, CheckoutServiceError> {
+        let cart = self
+            .remotes
+            .cart(request.cart_id, meta)
+            .await?
+            .ok_or(CheckoutServiceError::CartNotFound(request.cart_id))?;
+        if cart.user_id.as_deref() != Some(caller.user_id.to_string().as_str()) {
+            return Err(CheckoutServiceError::CartNotFound(request.cart_id));
+        }
+        if cart.status != "ACTIVE" || cart.items.is_empty() {
+            return Err(CheckoutServiceError::CartNotReady(format!(
+                "cart {} is {} with {} items: only an active cart with items can be checked out",
+                request.cart_id,
+                cart.status,
+                cart.items.len()
+            )));
+        }
+        Ok(self.remotes.price(&cart.items, meta).await?)
+    }
+
+    async fn continue_existing(
+        &self,
+        existing: CheckoutSession,
+        request: &CheckoutRequest,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        if existing.request.fingerprint() != request.fingerprint() {
+            return Err(CheckoutServiceError::KeyReused(
+                request.idempotency_key.chars().take(64).collect(),
+            ));
+        }
+        if existing.status.is_finished() {
+            return Ok(existing);
+        }
+        self.drive(existing.id, meta).await
+    }
+
+    /// Drives a session if no other driver holds it; returns its state afterwards.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn drive(&self, id: CheckoutId, meta: &EventMeta) -> Result<CheckoutSession, CheckoutServiceError> {
+        if !self.claim(id).await? {
+            return self
+                .get(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("session {id} vanished").into());
+        }
+        let session = self
+            .get(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("session {id} vanished"))?;
+        self.drive_held(session, meta).await
+    }
+
+    /// Resumes every unfinished session that nobody drives and that has not moved for
+    /// `resume_after`. Returns how many it drove.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn resume_unfinished(&self) -> Result<usize, CheckoutServiceError> {
+        let now = Utc::now();
+        let quiet_since = now - chrono::Duration::from_std(self.settings.resume_after).unwrap_or_default();
+        let due: Vec<uuid::Uuid> = session::Entity::find()
+            .select_only()
+            .column(session::Column::Id)
+            .filter(
+                session::Column::Status.is_in([SessionStatus::Running.as_str(), SessionStatus::Compensating.as_str()]),
+            )
+            .filter(session::Column::UpdatedAt.lt(quiet_since))
+            .filter(
+                session::Column::LockedUntil
+                    .is_null()
+                    .or(session::Column::LockedUntil.lt(now)),
+            )
+            .order_by_asc(session::Column::UpdatedAt)
+            .limit(100)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut driven = 0;
+        for id in due {
+            let id = CheckoutId::from_uuid(id);
+            tracing::info!(checkout.id = %id, "resuming an unfinished checkout");
+            self.drive(id, &EventMeta::internal()).await?;
+            driven += 1;
+        }
+        Ok(driven)
+    }
+
+    /// The reconciler: resumes unfinished sessions every `interval` until `shutdown`.
+    pub async fn run_reconciler(self, interval: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(err) = self.resume_unfinished().await {
+                tracing::error!(error = %err, "resuming checkouts failed");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// # Errors
+    /// When the database fails.
+    pub async fn get(&self, id: CheckoutId) -> Result<Option<CheckoutSession>, CheckoutServiceError> {
+        session::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn by_key(&self, user_id: uuid::Uuid, key: &str) -> Result<Option<CheckoutSession>, CheckoutServiceError> {
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::IdempotencyKey.eq(key))
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// The session's step log, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn steps(&self, id: CheckoutId) -> Result<Vec<StepRecord>, CheckoutServiceError> {
+        let rows = step_log::Entity::find()
+            .filter(step_log::Column::SessionId.eq(id.as_uuid()))
+            .order_by_asc(step_log::Column::Id)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(StepRecord {
+                    step: Step::parse(&row.step).ok_or_else(|| anyhow::anyhow!("unknown step {}", row.step))?,
+                    outcome: row.outcome,
+                    detail: row.detail,
+                    at: row.at,
+                })
+            })
+            .collect()
+    }
+
+    /// Sessions by status (for operators and tests).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn all(&self) -> Result<Vec<CheckoutSession>, CheckoutServiceError> {
+        session::Entity::find()
+            .order_by_asc(session::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+}

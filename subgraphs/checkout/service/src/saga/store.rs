@@ -1,0 +1,251 @@
+//! Saving a session: its state, step log and events together (one statement on
+//! PostgreSQL, guarded by the lease), and reading it back.
+
+use std::time::Duration;
+
+use checkout_domain::{CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step};
+use chrono::{DateTime, Utc};
+use kernel::{Currency, EventMeta, Money};
+use sea_orm::sea_query::{CommonTableExpression, Expr, Query, UnionType, WithClause};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait, TransactionTrait,
+};
+
+use crate::entity::{session, step_log};
+
+use super::lease::lease;
+use super::{CheckoutServiceError, PRODUCER, Saga, StepRecord};
+
+impl Saga {
+    /// Saves the session, the log entries of the steps done since the last save and,
+    /// when it finished, its event, in one transaction, renewing the lease (or, when it
+    /// finished, clearing it). False when another driver took the lease.
+    pub(super) async fn persist(
+        &self,
+        s: &CheckoutSession,
+        records: &[StepRecord],
+        meta: &EventMeta,
+    ) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        // COMPLETED, FAILED or STUCK: nobody drives it any more.
+        let finished = s.status.is_finished();
+        let locked_until = (!finished).then(|| now + lease(&self.settings));
+        let events = if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
+            kernel_infra::outbox::wrap(PRODUCER, meta, &[CheckoutEvent { session: s.clone() }])
+        } else {
+            Vec::new()
+        };
+        if kernel_infra::db::is_postgres(&self.db) {
+            return self.persist_pg(s, records, now, locked_until, &events).await;
+        }
+        let txn = self.db.begin().await?;
+        let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        for record in records {
+            append_log(&txn, s.id, record).await?;
+        }
+        kernel_infra::outbox::append(&txn, &events).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Writes the session's state, if this driver still holds it. A lease
+    /// (`locked_until`) keeps the driver; none releases the session.
+    pub(super) fn save_session(
+        &self,
+        s: &CheckoutSession,
+        locked_until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> sea_orm::UpdateMany<session::Entity> {
+        session::Entity::update_many()
+            .col_expr(session::Column::Status, Expr::value(s.status.as_str()))
+            .col_expr(
+                session::Column::Step,
+                Expr::value(s.step.map(|x| x.as_str().to_owned())),
+            )
+            .col_expr(
+                session::Column::FailedStep,
+                Expr::value(s.failed_step.map(|x| x.as_str().to_owned())),
+            )
+            .col_expr(session::Column::Failure, Expr::value(s.failure.clone()))
+            .col_expr(session::Column::OrderId, Expr::value(s.order_id))
+            .col_expr(session::Column::PaymentId, Expr::value(s.payment_id))
+            .col_expr(session::Column::Discount, Expr::value(s.discount.map(|m| m.amount())))
+            .col_expr(session::Column::Total, Expr::value(s.total.map(|m| m.amount())))
+            .col_expr(session::Column::LockedUntil, Expr::value(locked_until))
+            .col_expr(
+                session::Column::LockedBy,
+                Expr::value(locked_until.is_some().then(|| self.driver.clone())),
+            )
+            .col_expr(session::Column::UpdatedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(s.id.as_uuid()))
+            .filter(session::Column::LockedBy.eq(self.driver.clone()))
+    }
+
+    /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entries and the
+    /// events in one statement (a single statement is atomic on its own), so a save
+    /// costs one round trip. The log entries and the events are written only if the
+    /// session row was, that is while this driver holds the lease.
+    pub(super) async fn persist_pg(
+        &self,
+        s: &CheckoutSession,
+        records: &[StepRecord],
+        now: DateTime<Utc>,
+        locked_until: Option<DateTime<Utc>>,
+        events: &[kernel::EventEnvelope],
+    ) -> Result<bool, DbErr> {
+        let mut saved = self.save_session(s, locked_until, now).into_query();
+        saved.returning_col(session::Column::Id);
+        let mut with = WithClause::new();
+        with.cte(CommonTableExpression::new().query(saved).table_name("saved").to_owned());
+        let was_saved = Expr::exists(Query::select().expr(Expr::value(1)).from("saved").to_owned());
+        if let Some(insert) = kernel_infra::outbox::insert_when(events, &was_saved) {
+            with.cte(
+                CommonTableExpression::new()
+                    .query(insert)
+                    .table_name("events")
+                    .to_owned(),
+            );
+        }
+        // One row per record, each selected from `saved`, in the order they ran.
+        let entry = |record: &StepRecord| {
+            Query::select()
+                .column(session::Column::Id)
+                .exprs([
+                    Expr::value(record.step.as_str()),
+                    Expr::value(record.outcome.clone()),
+                    Expr::value(record.detail.clone()),
+                    Expr::value(record.at),
+                ])
+                .from("saved")
+                .to_owned()
+        };
+        let (first, rest) = records
+            .split_first()
+            .ok_or_else(|| DbErr::Custom("a save without a step".into()))?;
+        let mut entries = entry(first);
+        entries.unions(rest.iter().map(|record| (UnionType::All, entry(record))));
+        let mut log = Query::insert();
+        log.into_table(step_log::Entity)
+            .columns([
+                step_log::Column::SessionId,
+                step_log::Column::Step,
+                step_log::Column::Outcome,
+                step_log::Column::Detail,
+                step_log::Column::At,
+            ])
+            .select_from(entries)
+            .map_err(|err| DbErr::Custom(err.to_string()))?;
+        let result = self.db.execute(&log.with(with)).await?;
+        Ok(result.rows_affected() == records.len() as u64)
+    }
+
+    pub(super) async fn log_outage(&self, s: &CheckoutSession, step: Step, reason: &str) -> Result<(), DbErr> {
+        let record = StepRecord {
+            step,
+            outcome: "UNAVAILABLE".to_owned(),
+            detail: Some(short_detail(reason)),
+            at: Utc::now(),
+        };
+        append_log(&self.db, s.id, &record).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(session::Column::Id.eq(s.id.as_uuid()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A log entry's detail, at most 600 characters.
+pub(super) fn short_detail(detail: &str) -> String {
+    detail.chars().take(600).collect()
+}
+
+pub(super) async fn append_log(conn: &impl ConnectionTrait, id: CheckoutId, record: &StepRecord) -> Result<(), DbErr> {
+    step_log::Entity::insert(step_log::ActiveModel {
+        session_id: Set(id.as_uuid()),
+        step: Set(record.step.as_str().to_owned()),
+        outcome: Set(record.outcome.clone()),
+        detail: Set(record.detail.clone()),
+        at: Set(record.at),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert(
+    conn: &impl ConnectionTrait,
+    s: &CheckoutSession,
+    driver: &str,
+    lease: Duration,
+) -> Result<(), DbErr> {
+    let currency = s.lines[0].unit_price.currency();
+    session::Entity::insert(session::ActiveModel {
+        id: Set(s.id.as_uuid()),
+        user_id: Set(s.request.user_id),
+        cart_id: Set(s.request.cart_id),
+        coupon_code: Set(s.request.coupon_code.clone()),
+        payment_method: Set(s.request.payment_method.clone()),
+        idempotency_key: Set(s.request.idempotency_key.clone()),
+        fingerprint: Set(s.request.fingerprint()),
+        lines: Set(serde_json::to_string(&s.lines).map_err(|e| DbErr::Custom(e.to_string()))?),
+        status: Set(s.status.as_str().to_owned()),
+        step: Set(s.step.map(|x| x.as_str().to_owned())),
+        failed_step: Set(None),
+        failure: Set(None),
+        reservation_id: Set(s.reservation_id),
+        redemption_id: Set(s.redemption_id),
+        order_id: Set(None),
+        payment_id: Set(None),
+        currency: Set(currency.code().to_owned()),
+        discount: Set(None),
+        total: Set(None),
+        locked_by: Set(Some(driver.to_owned())),
+        locked_until: Set(Some(
+            s.created_at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)),
+        )),
+        created_at: Set(s.created_at),
+        updated_at: Set(s.updated_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutServiceError> {
+    let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
+    let step = |value: Option<String>| -> Result<Option<Step>, CheckoutServiceError> {
+        value
+            .map(|v| Step::parse(&v).ok_or_else(|| anyhow::anyhow!("unknown step {v}").into()))
+            .transpose()
+    };
+    let lines: Vec<Line> = serde_json::from_str(&row.lines).map_err(|e| anyhow::anyhow!("stored lines: {e}"))?;
+    Ok(CheckoutSession {
+        id: CheckoutId::from_uuid(row.id),
+        request: CheckoutRequest {
+            user_id: row.user_id,
+            cart_id: row.cart_id,
+            coupon_code: row.coupon_code,
+            payment_method: row.payment_method,
+            idempotency_key: row.idempotency_key,
+        },
+        lines,
+        status: SessionStatus::parse(&row.status).ok_or_else(|| anyhow::anyhow!("unknown status {}", row.status))?,
+        step: step(row.step)?,
+        failed_step: step(row.failed_step)?,
+        failure: row.failure,
+        reservation_id: row.reservation_id,
+        redemption_id: row.redemption_id,
+        order_id: row.order_id,
+        payment_id: row.payment_id,
+        discount: row.discount.map(|a| Money::new(a, currency)),
+        total: row.total.map(|a| Money::new(a, currency)),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
