@@ -1,0 +1,298 @@
+//! The saga against stub subgraphs on port 0: one HTTP server that answers every
+//! operation of Checkout's contract (`frontend-contracts/services/checkout`), refuses
+//! or fails the ones a test names, and records what it was sent. Every compensation
+//! path, an outage the reconciler resumes, and a driver that dies holding the lease.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use checkout_domain::{CheckoutRequest, SessionStatus};
+use checkout_service::Checkout;
+use kernel::{EventMeta, Identity, Role};
+use kernel_infra::config::ContextConfig;
+use kernel_infra::testing::TestDatabase;
+use serde_json::{Value, json};
+
+/// What the stub subgraphs were sent, and how they answer.
+#[derive(Default)]
+struct Script {
+    calls: Vec<String>,
+    /// Operations refused with this `extensions.code`.
+    refuse: HashMap<&'static str, &'static str>,
+    /// Operations that answer 503 (the context is down).
+    down: HashSet<&'static str>,
+    /// Operations that never answer.
+    hang: HashSet<&'static str>,
+    cart_owner: String,
+}
+
+type Shared = Arc<Mutex<Script>>;
+
+fn operation_name(query: &str) -> String {
+    let rest = query
+        .trim_start()
+        .trim_start_matches("query ")
+        .trim_start_matches("mutation ");
+    rest.chars().take_while(|c| c.is_alphanumeric()).collect()
+}
+
+async fn answer(State(script): State<Shared>, Json(request): Json<Value>) -> (StatusCode, Json<Value>) {
+    let name = operation_name(request["query"].as_str().unwrap_or_default());
+    let variables = request["variables"].clone();
+    let (refused, down, hang, owner) = {
+        let mut script = script.lock().unwrap();
+        script.calls.push(name.clone());
+        (
+            script.refuse.get(name.as_str()).copied(),
+            script.down.contains(name.as_str()),
+            script.hang.contains(name.as_str()),
+            script.cart_owner.clone(),
+        )
+    };
+    if hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if down {
+        let body = json!({ "errors": [{ "message": "down", "extensions": { "code": "INTERNAL" } }] });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    if let Some(code) = refused {
+        let body = json!({ "errors": [{ "message": format!("{name} refused"), "extensions": { "code": code } }] });
+        return (StatusCode::OK, Json(body));
+    }
+    let usd = |amount: i64| json!({ "amount": amount, "currency": "USD" });
+    let data = match name.as_str() {
+        "CheckoutCart" => json!({ "cart": {
+            "status": "ACTIVE", "userId": owner, "items": [{ "sku": "SKU-1", "quantity": 2 }],
+        }}),
+        "PriceCartItems" => json!({ "variantsBySku": [{
+            "sku": "SKU-1", "name": "Standard", "price": usd(1000),
+            "product": { "id": uuid::Uuid::now_v7(), "name": "Thing", "status": "PUBLISHED" },
+        }]}),
+        "ReserveStock" => json!({ "reserveStock": { "id": variables["input"]["id"] } }),
+        "ReserveRedemption" => json!({ "reserveRedemption": { "discount": usd(200) } }),
+        "PlaceOrder" => json!({ "placeOrder": { "order": { "id": uuid::Uuid::now_v7(), "total": usd(1800) } } }),
+        "AuthorizePayment" => json!({ "authorizePayment": {
+            "id": uuid::Uuid::now_v7(), "status": "AUTHORIZED", "failureReason": null,
+        }}),
+        command => {
+            let mut field = command.to_owned();
+            field[..1].make_ascii_lowercase();
+            json!({ field: { "id": variables["id"] } })
+        }
+    };
+    (StatusCode::OK, Json(json!({ "data": data })))
+}
+
+/// The stub subgraphs, serving on a free port.
+async fn stubs() -> (Shared, String) {
+    let script = Shared::default();
+    let router = axum::Router::new()
+        .route("/graphql", axum::routing::post(answer))
+        .with_state(script.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/graphql", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (script, url)
+}
+
+/// A Checkout context on `database` whose remotes are all the stubs at `url`, with a
+/// short lease so a lost driver is noticed quickly.
+async fn checkout(database: &TestDatabase, url: &str) -> Checkout {
+    let mut settings = (checkout_service::CONTEXT.settings.defaults)();
+    settings["lease_seconds"] = json!(0.6);
+    settings["resume_after_seconds"] = json!(0.2);
+    let config = ContextConfig {
+        database_url: database.url.clone(),
+        listen: "127.0.0.1:0".into(),
+        settings,
+    };
+    let peers = ["products", "inventory", "coupons", "orders", "payments", "cart"]
+        .map(|name| (name.to_owned(), url.to_owned()))
+        .into_iter()
+        .collect();
+    let context = kernel_infra::service::open(&checkout_service::CONTEXT, &config, peers)
+        .await
+        .unwrap();
+    kernel_infra::context::downcast::<Checkout>(context.as_ref()).unwrap()
+}
+
+async fn databases() -> Vec<TestDatabase> {
+    let mut databases = vec![TestDatabase::sqlite()];
+    databases.extend(TestDatabase::postgres().await);
+    databases
+}
+
+fn customer(script: &Shared) -> (Identity, CheckoutRequest) {
+    let identity = Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: Role::Customer,
+    };
+    script.lock().unwrap().cart_owner = identity.user_id.to_string();
+    let request = CheckoutRequest {
+        user_id: identity.user_id,
+        cart_id: uuid::Uuid::now_v7(),
+        coupon_code: Some("SAVE".into()),
+        payment_method: "card".into(),
+        idempotency_key: format!("key-{}", uuid::Uuid::now_v7().simple()),
+    };
+    (identity, request)
+}
+
+/// The calls after the two reads of the cart.
+fn commands(script: &Shared) -> Vec<String> {
+    let calls = script.lock().unwrap().calls.clone();
+    calls
+        .into_iter()
+        .filter(|call| call != "CheckoutCart" && call != "PriceCartItems")
+        .collect()
+}
+
+const FORWARD: [&str; 8] = [
+    "ReserveStock",
+    "ReserveRedemption",
+    "PlaceOrder",
+    "AuthorizePayment",
+    "CommitReservation",
+    "MarkOrderPaid",
+    "CommitRedemption",
+    "CapturePayment",
+];
+
+#[tokio::test]
+async fn every_step_answered_completes_the_checkout_with_each_command_sent_once() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        let saga = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        assert_eq!(session.status, SessionStatus::Completed, "{session:?}");
+        assert_eq!(commands(&script), FORWARD, "in order, once each");
+        database.remove().await;
+    }
+}
+
+/// A refusal before the order is paid undoes, in reverse, exactly what was done.
+#[tokio::test]
+async fn a_refused_step_compensates_what_was_done_in_reverse() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("ReserveStock", &[]),
+        ("ReserveRedemption", &["ReleaseReservation"]),
+        ("PlaceOrder", &["ReleaseRedemption", "ReleaseReservation"]),
+        (
+            "AuthorizePayment",
+            &["CancelOrder", "ReleaseRedemption", "ReleaseReservation"],
+        ),
+        (
+            "CommitReservation",
+            &["VoidPayment", "CancelOrder", "ReleaseRedemption", "ReleaseReservation"],
+        ),
+    ];
+    for database in databases().await {
+        for (refused, undone) in cases {
+            let (script, url) = stubs().await;
+            script.lock().unwrap().refuse.insert(refused, "BAD_USER_INPUT");
+            let saga = checkout(&database, &url).await.saga;
+            let (caller, request) = customer(&script);
+            let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+            assert_eq!(session.status, SessionStatus::Failed, "{refused}: {session:?}");
+            let done = FORWARD.iter().position(|step| *step == refused).unwrap();
+            let mut expected: Vec<&str> = FORWARD[..=done].to_vec();
+            expected.extend(undone);
+            assert_eq!(commands(&script), expected, "refused at {refused}");
+        }
+        database.remove().await;
+    }
+}
+
+/// After the point of no return (the order is paid) nothing is undone: a refusal
+/// leaves the session STUCK for an operator.
+#[tokio::test]
+async fn a_refusal_after_the_order_is_paid_is_stuck_not_undone() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        script.lock().unwrap().refuse.insert("CapturePayment", "BAD_USER_INPUT");
+        let saga = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        assert_eq!(session.status, SessionStatus::Stuck, "{session:?}");
+        assert_eq!(commands(&script), FORWARD, "nothing undone");
+        database.remove().await;
+    }
+}
+
+/// A context that is down holds the saga at its step (RUNNING); the reconciler
+/// finishes it once the context answers again.
+#[tokio::test]
+async fn an_outage_holds_the_saga_until_the_reconciler_finishes_it() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        script.lock().unwrap().down.insert("AuthorizePayment");
+        let saga = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        assert_eq!(session.status, SessionStatus::Running, "{session:?}");
+        script.lock().unwrap().down.clear();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(saga.resume_unfinished().await.unwrap(), 1);
+        let finished = saga.get(session.id).await.unwrap().unwrap();
+        assert_eq!(finished.status, SessionStatus::Completed, "{finished:?}");
+        let calls = commands(&script);
+        let sent = |command: &str| calls.iter().filter(|call| *call == command).count();
+        assert!(FORWARD.iter().all(|command| sent(command) >= 1), "{calls:?}");
+        assert!(sent("AuthorizePayment") >= 2, "tried while down, then again: {calls:?}");
+        assert_eq!(
+            sent("PlaceOrder"),
+            1,
+            "saved before the outage, not repeated: {calls:?}"
+        );
+        assert_eq!(calls.iter().filter(|call| *call == "CapturePayment").count(), 1);
+        database.remove().await;
+    }
+}
+
+/// A driver that dies in the middle of a step (its call never returns) holds the lease
+/// until it runs out; then another driver takes the session over and finishes it.
+#[tokio::test]
+async fn another_driver_takes_over_a_session_whose_lease_ran_out() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        script.lock().unwrap().hang.insert("AuthorizePayment");
+        let dying = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let stalled = tokio::spawn(async move { dying.checkout(&caller, request, &EventMeta::internal()).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The driver dies: its task is gone, its lease stays until it runs out.
+        stalled.abort();
+        script.lock().unwrap().hang.clear();
+        let other = checkout(&database, &url).await.saga;
+        assert_eq!(other.resume_unfinished().await.unwrap(), 0, "the lease still holds");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(
+            other.resume_unfinished().await.unwrap(),
+            1,
+            "taken over once the lease ran out"
+        );
+        let sessions = other.all().await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].status, SessionStatus::Completed, "{:?}", sessions[0]);
+        let calls = commands(&script);
+        assert_eq!(
+            calls.iter().filter(|call| *call == "PlaceOrder").count(),
+            1,
+            "{calls:?}"
+        );
+        assert_eq!(
+            calls.iter().filter(|call| *call == "CapturePayment").count(),
+            1,
+            "{calls:?}"
+        );
+        database.remove().await;
+    }
+}
