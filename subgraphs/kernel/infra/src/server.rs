@@ -105,24 +105,6 @@ fn multipart(
     futures::stream::once(futures::future::ready(axum::body::Bytes::from_static(b"--graphql\r\n"))).chain(parts)
 }
 
-/// Runs one subgraph alone, as its binary does: logs to stdout (`RUST_LOG`), serves
-/// `router` on `listen` until Ctrl-C, then drains.
-///
-/// # Errors
-/// When the address cannot be bound or the server fails.
-pub async fn run_standalone(name: &str, router: Router, listen: &str) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen).await?;
-    tracing::info!("{name} subgraph on http://{}/graphql", listener.local_addr()?);
-    let shutdown = CancellationToken::new();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal.cancel();
-    });
-    serve(listener, router, shutdown).await?;
-    Ok(())
-}
-
 /// Installs the stdout log subscriber for a standalone binary (`RUST_LOG`, default info).
 pub fn init_logging() {
     tracing_subscriber::fmt()
