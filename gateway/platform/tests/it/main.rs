@@ -268,12 +268,7 @@ impl TestPlatform {
 
     /// A token for an ADMIN, signed with the key the subgraphs verify.
     pub fn admin_token(&self) -> String {
-        let issuer = kernel_infra::identity::TokenIssuer::from_env().unwrap();
-        let admin = kernel::Identity {
-            user_id: uuid::Uuid::now_v7(),
-            role: kernel::Role::Admin,
-        };
-        issuer.issue(&admin).unwrap().0
+        admin_token()
     }
 
     /// POSTs an operation as an ADMIN.
@@ -345,7 +340,21 @@ pub struct AnotherGateway {
     _process: tokio::process::Child,
 }
 
-/// Waits for a gateway's `/readiness`: `/health` answers before the supergraph is loaded.
+/// A token of a new ADMIN, signed with the key the gateway verifies.
+pub fn admin_token() -> String {
+    let admin = kernel::Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: kernel::Role::Admin,
+    };
+    kernel_infra::identity::TokenIssuer::from_env()
+        .unwrap()
+        .issue(&admin)
+        .unwrap()
+        .0
+}
+
+/// Waits for `/readiness` at `url` (a gateway's answers only once its supergraph is
+/// loaded, a context's once its database and bus answer).
 async fn wait_until_ready(client: &reqwest::Client, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -354,7 +363,7 @@ async fn wait_until_ready(client: &reqwest::Client, url: &str) {
         {
             return;
         }
-        assert!(Instant::now() < deadline, "the gateway did not become ready");
+        assert!(Instant::now() < deadline, "{url} did not become ready");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

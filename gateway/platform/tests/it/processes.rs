@@ -10,6 +10,7 @@ use futures::StreamExt;
 use kernel_infra::testing::TestDatabase;
 use serde_json::{Value, json};
 
+use crate::admin_token;
 use crate::shop::{CHECKOUT, Customer, eventually};
 
 /// Every context as child processes (some with several replicas behind HAProxy), and
@@ -63,7 +64,7 @@ impl Replica {
     /// Starts its process again (same database and port) and waits until it is ready.
     async fn start_again(&self, client: &reqwest::Client) {
         *self.child.lock().await = spawn(self.context, &self.env);
-        until_ready(client, &self.name, &format!("http://{}", self.listen)).await;
+        crate::wait_until_ready(client, &format!("http://{}", self.listen)).await;
     }
 }
 
@@ -149,7 +150,7 @@ impl Processes {
             databases.push(database);
         }
         for replica in &replicas {
-            until_ready(&client, &replica.name, &format!("http://{}", replica.listen)).await;
+            crate::wait_until_ready(&client, &format!("http://{}", replica.listen)).await;
         }
         let balancer = (!replicated.is_empty()).then(|| {
             let path = std::env::temp_dir().join(format!("{prefix}-haproxy.cfg"));
@@ -242,31 +243,6 @@ fn spawn(name: &str, env: &[(String, String)]) -> tokio::process::Child {
         .kill_on_drop(true)
         .spawn()
         .unwrap()
-}
-
-async fn until_ready(client: &reqwest::Client, name: &str, base: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readiness")).send().await
-            && response.status() == 200
-        {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{name} never became ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn admin_token() -> String {
-    let admin = kernel::Identity {
-        user_id: uuid::Uuid::now_v7(),
-        role: kernel::Role::Admin,
-    };
-    kernel_infra::identity::TokenIssuer::from_env()
-        .unwrap()
-        .issue(&admin)
-        .unwrap()
-        .0
 }
 
 /// An admin creates and publishes a product with one SKU; once Inventory has heard of it

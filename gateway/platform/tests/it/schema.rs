@@ -75,7 +75,7 @@ fn every_required_scope_is_granted_to_some_role() {
 #[test]
 fn committed_deployment_files_match_the_context_descriptions() {
     let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    let stale = platform::deploy::stale(&deploy).unwrap();
+    let stale = platform::deploy::stale(&deploy);
     assert!(
         stale.is_empty(),
         "stale (run `cargo run -p platform -- deploy`): {stale:?}"
@@ -105,10 +105,14 @@ fn committed_deployment_files_match_the_context_descriptions() {
         assert!(manifests.contains("enableServiceLinks: false"), "{manifests}");
         assert!(manifests.contains(&format!("key: {upper}_DATABASE_URL")), "{manifests}");
     }
+    // The gateways serve the image's supergraph, each subgraph sent to its Service.
     for gateway in ["gateway-1", "gateway-2"] {
-        assert_eq!(
-            compose["services"][gateway]["command"],
-            serde_json::json!(["platform", "gateway"])
-        );
+        let service = &compose["services"][gateway];
+        assert_eq!(service["command"], serde_json::json!(["platform", "gateway"]));
+        for spec in &platform::CONTEXTS {
+            let variable = format!("GATEWAY_SUBGRAPH_URLS_{}", spec.name.to_ascii_uppercase());
+            let url = format!("http://{}:{}/graphql", spec.name, spec.default_port());
+            assert_eq!(service["environment"][variable], url);
+        }
     }
 }

@@ -119,17 +119,7 @@ async fn a_context_alone_migrates_serves_publishes_and_drains_on_sigterm() {
         .unwrap();
     let client = reqwest::Client::new();
     for port in [port, second_port] {
-        let ready = format!("http://127.0.0.1:{port}/readiness");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = client.get(&ready).send().await
-                && response.status() == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "a replica on {port} never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::wait_until_ready(&client, &format!("http://127.0.0.1:{port}")).await;
     }
     let metrics = client
         .get(format!("http://127.0.0.1:{port}/metrics"))

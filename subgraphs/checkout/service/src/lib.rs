@@ -82,10 +82,10 @@ impl Default for CheckoutSettings {
 impl CheckoutSettings {
     fn saga(&self) -> anyhow::Result<SagaSettings> {
         let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| anyhow::anyhow!("checkout.{key} must be a number of seconds > 0"))
+            let key = format!("checkout.{key}");
+            let duration = kernel_infra::config::seconds(&key, value)?;
+            anyhow::ensure!(!duration.is_zero(), "{key} must be more than 0 seconds");
+            Ok(duration)
         };
         #[cfg(feature = "fault-injection")]
         let step = |key: &str, name: &Option<String>| -> anyhow::Result<Option<checkout_domain::Step>> {

@@ -236,6 +236,15 @@ impl Config {
     }
 }
 
+/// A setting given in seconds, as a duration; `key` names it in the error.
+///
+/// # Errors
+/// When `value` is negative, not finite or too large.
+pub fn seconds(key: &str, value: f64) -> anyhow::Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value)
+        .map_err(|_| anyhow::anyhow!("{key} must be a number of seconds ≥ 0, not {value}"))
+}
+
 /// The JSON Schema of the configuration file for these contexts.
 pub fn json_schema(specs: &[ContextSpec]) -> serde_json::Value {
     let mut schema = serde_json::to_value(schemars::schema_for!(Common)).unwrap_or_default();
@@ -340,24 +349,15 @@ struct Environment {
 
 impl Environment {
     fn new(defaults: &serde_json::Value, env: impl IntoIterator<Item = (String, String)>) -> Self {
-        let sections: Vec<&str> = defaults
+        // Keys whose default is a table are sections (`orders`, `event_bus`); the others
+        // stand at the top (`data_dir`).
+        let (sections, top_level): (Vec<(&String, &serde_json::Value)>, Vec<_>) = defaults
             .as_object()
-            .map(|root| {
-                root.iter()
-                    .filter(|(_, value)| value.is_object())
-                    .map(|(name, _)| name.as_str())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let top_level: Vec<&str> = defaults
-            .as_object()
-            .map(|root| {
-                root.iter()
-                    .filter(|(_, value)| !value.is_object())
-                    .map(|(name, _)| name.as_str())
-                    .collect()
-            })
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .partition(|(_, value)| value.is_object());
+        let sections: Vec<&str> = sections.into_iter().map(|(name, _)| name.as_str()).collect();
+        let top_level: Vec<&str> = top_level.into_iter().map(|(name, _)| name.as_str()).collect();
         let mut values = Dict::new();
         for (variable, text) in env {
             let lower = variable.to_ascii_lowercase();

@@ -57,10 +57,7 @@ impl Default for NotificationsSettings {
 
 impl NotificationsSettings {
     fn webhooks(&self) -> anyhow::Result<WebhookSettings> {
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| anyhow::anyhow!("notifications.{key} must be a number of seconds ≥ 0"))
-        };
+        let seconds = |key: &str, value: f64| kernel_infra::config::seconds(&format!("notifications.{key}"), value);
         Ok(WebhookSettings {
             retry: notifications_domain::RetrySchedule::new(
                 self.webhook_retry_seconds

@@ -61,8 +61,7 @@ impl Shipping {
 
     fn new(opening: Opening) -> anyhow::Result<Self> {
         let settings: ShippingSettings = opening.settings()?;
-        let step = Duration::try_from_secs_f64(settings.carrier_step_seconds)
-            .map_err(|_| anyhow::anyhow!("shipping.carrier_step_seconds must be a number of seconds ≥ 0"))?;
+        let step = kernel_infra::config::seconds("shipping.carrier_step_seconds", settings.carrier_step_seconds)?;
         let shipping = shipping::Shipping::new(opening.db, step);
         Ok(Self {
             schema: graphql::schema(shipping.clone()),
