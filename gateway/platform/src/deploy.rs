@@ -10,7 +10,9 @@
 //!   ConfigMap and secrets from the Secret `shop-secrets`;
 //! - `kubernetes/overlays/production/`: more replicas and resources.
 //!
-//! The Dockerfile is written by hand (deploy/Dockerfile).
+//! The gateways serve the supergraph the image holds (schema/supergraph.graphql), each
+//! subgraph sent to its Service by `GATEWAY_SUBGRAPH_URLS_<CONTEXT>`. The Dockerfile is
+//! written by hand (deploy/Dockerfile).
 
 use std::path::{Path, PathBuf};
 
@@ -21,13 +23,31 @@ use crate::CONTEXTS;
 /// The image every process runs.
 pub const IMAGE: &str = "ghcr.io/example/ecommerce-platform:latest";
 
-/// Where the gateway finds its files in the image (deploy/Dockerfile puts them there)
-/// and the supergraph mounted beside them.
+/// Where the gateway finds its files in the image (deploy/Dockerfile puts them there).
 const GATEWAY_FILES: [(&str, &str); 3] = [
     ("SUPERGRAPH_FILE_PATH", "/etc/shop/supergraph.graphql"),
     ("ROUTER_CONFIG_FILE_PATH", "/etc/shop/router.config.yaml"),
     ("TRUSTED_DOCUMENTS_DIR", "/etc/shop/manifests"),
 ];
+
+/// The gateway's environment: its files, its address, and each subgraph at its
+/// in-cluster (and in-compose) Service instead of the supergraph's URL
+/// (`gateway.subgraph_urls`), so the image's supergraph serves unchanged.
+fn gateway_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = GATEWAY_FILES
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+    env.push(("PORT".into(), kernel_infra::context::GATEWAY_PORT.to_string()));
+    env.push(("HOST".into(), "0.0.0.0".into()));
+    for spec in &CONTEXTS {
+        env.push((
+            format!("GATEWAY_SUBGRAPH_URLS_{}", spec.name.to_ascii_uppercase()),
+            service_url(spec.name),
+        ));
+    }
+    env
+}
 
 /// Contexts scaled by a HorizontalPodAutoscaler beside the gateway.
 const AUTOSCALED: [&str; 2] = ["products", "inventory"];
@@ -59,18 +79,6 @@ fn context_env(name: &str) -> Vec<(String, String)> {
         }
     }
     env
-}
-
-/// The supergraph with every subgraph at its in-cluster (and in-compose) address.
-///
-/// # Errors
-/// When the subgraphs do not compose.
-pub fn supergraph() -> anyhow::Result<String> {
-    let urls = CONTEXTS
-        .iter()
-        .map(|spec| (spec.name.to_owned(), service_url(spec.name)))
-        .collect();
-    crate::supergraph(&urls)
 }
 
 fn compose() -> Value {
@@ -127,18 +135,15 @@ fn compose() -> Value {
     }
     for gateway in ["gateway-1", "gateway-2"] {
         let mut environment = common.clone();
-        for (key, value) in GATEWAY_FILES {
+        for (key, value) in gateway_env() {
             environment[key] = json!(value);
         }
-        environment["PORT"] = json!("4000");
-        environment["HOST"] = json!("0.0.0.0");
         services.insert(
             gateway.into(),
             json!({
                 "image": IMAGE,
                 "command": ["platform", "gateway"],
                 "environment": environment,
-                "volumes": ["./kubernetes/base/supergraph.graphql:/etc/shop/supergraph.graphql:ro"],
                 "depends_on": CONTEXTS.iter().map(|spec| spec.name).collect::<Vec<_>>(),
                 "restart": "unless-stopped",
             }),
@@ -207,7 +212,6 @@ fn workload(
     });
     if name == "gateway" {
         container["volumeMounts"] = json!([
-            { "name": "supergraph", "mountPath": "/etc/shop/supergraph.graphql", "subPath": "supergraph.graphql" },
             { "name": "tmp", "mountPath": "/tmp" },
         ]);
     }
@@ -220,7 +224,6 @@ fn workload(
     });
     if name == "gateway" {
         pod["volumes"] = json!([
-            { "name": "supergraph", "configMap": { "name": "shop-supergraph" } },
             { "name": "tmp", "emptyDir": {} },
         ]);
     }
@@ -291,15 +294,10 @@ fn kubernetes_context(name: &str) -> String {
 }
 
 fn kubernetes_gateway() -> String {
-    let env = vec![
-        secret_env("JWT_SECRET"),
-        secret_env("IDENTITY_SECRET"),
-        json!({ "name": "SUPERGRAPH_FILE_PATH", "value": "/etc/shop/supergraph.graphql" }),
-        json!({ "name": "ROUTER_CONFIG_FILE_PATH", "value": "/etc/shop/router.config.yaml" }),
-        json!({ "name": "TRUSTED_DOCUMENTS_DIR", "value": "/etc/shop/manifests" }),
-        json!({ "name": "PORT", "value": "4000" }),
-        json!({ "name": "HOST", "value": "0.0.0.0" }),
-    ];
+    let mut env = vec![secret_env("JWT_SECRET"), secret_env("IDENTITY_SECRET")];
+    for (key, value) in gateway_env() {
+        env.push(json!({ "name": key, "value": value }));
+    }
     let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];
     documents(&workload(
         "gateway",
@@ -327,7 +325,6 @@ fn kustomization() -> Value {
                     "SHUTDOWN_GRACE_SECONDS=30",
                 ],
             },
-            { "name": "shop-supergraph", "files": ["supergraph.graphql"] },
         ],
     })
 }
@@ -355,10 +352,7 @@ fn production_overlay() -> Value {
 }
 
 /// Every generated file under `deploy_dir`, with its content.
-///
-/// # Errors
-/// When the subgraphs do not compose.
-pub fn expected_files(deploy_dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+pub fn expected_files(deploy_dir: &Path) -> Vec<(PathBuf, String)> {
     let header = "# Written by `platform deploy` from the context descriptions; do not edit.\n";
     let base = deploy_dir.join("kubernetes/base");
     let mut files = vec![
@@ -370,7 +364,6 @@ pub fn expected_files(deploy_dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)
             format!("{header}{}", yaml(&kustomization())),
         ),
         (base.join("gateway.yaml"), format!("{header}{}", kubernetes_gateway())),
-        (base.join("supergraph.graphql"), supergraph()?),
         (
             deploy_dir.join("kubernetes/overlays/production/kustomization.yaml"),
             format!("{header}{}", yaml(&production_overlay())),
@@ -382,7 +375,7 @@ pub fn expected_files(deploy_dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)
             format!("{header}{}", kubernetes_context(spec.name)),
         ));
     }
-    Ok(files)
+    files
 }
 
 /// Writes every generated file; returns their paths.
@@ -391,7 +384,7 @@ pub fn expected_files(deploy_dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)
 /// When a file cannot be written.
 pub fn write(deploy_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for (path, content) in expected_files(deploy_dir)? {
+    for (path, content) in expected_files(deploy_dir) {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -402,13 +395,10 @@ pub fn write(deploy_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The generated files that are missing or differ from what the code produces.
-///
-/// # Errors
-/// When the subgraphs do not compose.
-pub fn stale(deploy_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    Ok(expected_files(deploy_dir)?
+pub fn stale(deploy_dir: &Path) -> Vec<PathBuf> {
+    expected_files(deploy_dir)
         .into_iter()
         .filter(|(path, content)| std::fs::read_to_string(path).ok().as_deref() != Some(content.as_str()))
         .map(|(path, _)| path)
-        .collect())
+        .collect()
 }
