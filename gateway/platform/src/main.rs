@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
     let config_file = cli.config;
     match cli.command {
         Some(Command::Gateway { exit_with_stdin }) => {
-            run_gateway_with_overrides(config_file.as_deref())?;
+            apply_gateway_settings(config_file.as_deref())?;
             if exit_with_stdin {
                 std::thread::spawn(|| {
                     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
@@ -135,17 +135,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Some(Command::Deploy { check: true, dir }) => {
-            let stale = platform::deploy::stale(&dir)?;
-            for path in &stale {
-                eprintln!("stale: {} (run `cargo run -p platform -- deploy`)", path.display());
-            }
-            if stale.is_empty() {
-                Ok(())
-            } else {
-                std::process::exit(1)
-            }
-        }
+        Some(Command::Deploy { check: true, dir }) => exit_if_stale(&platform::deploy::stale(&dir), "deploy"),
         Some(Command::Config) => {
             print!("{}", platform::load_config(config_file.as_deref())?.to_masked_yaml());
             Ok(())
@@ -197,48 +187,65 @@ fn main() -> anyhow::Result<()> {
             action: None,
             check: true,
             dir,
-        }) => {
-            let stale = platform::schema_files::stale(&dir)?;
-            for path in &stale {
-                eprintln!("stale: {} (run `cargo run -p platform -- schema`)", path.display());
-            }
-            if stale.is_empty() {
-                Ok(())
-            } else {
-                std::process::exit(1)
-            }
-        }
+        }) => exit_if_stale(&platform::schema_files::stale(&dir)?, "schema"),
         None => run_platform(config_file.as_deref()),
     }
 }
 
-/// The gateway's subgraph URLs from the configuration (`gateway.subgraph_urls`,
-/// `GATEWAY_SUBGRAPH_URLS_ORDERS=…`): Hive Router reads them from its own configuration
-/// file, named by the environment, so the process starts itself again with a copy of
-/// that file that overrides them. Returns when there is nothing to override (or it was
-/// done).
-fn run_gateway_with_overrides(config_file: Option<&Path>) -> anyhow::Result<()> {
-    const APPLIED: &str = "PLATFORM_GATEWAY_URLS_APPLIED";
-    let config = platform::load_config(config_file)?;
-    let urls = &config.common.gateway.subgraph_urls;
-    if urls.is_empty() || std::env::var_os(APPLIED).is_some() {
+/// Says which generated files are stale and exits 1 when any is.
+fn exit_if_stale(stale: &[PathBuf], command: &str) -> anyhow::Result<()> {
+    for path in stale {
+        eprintln!("stale: {} (run `cargo run -p platform -- {command}`)", path.display());
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        std::process::exit(1)
+    }
+}
+
+/// The gateway's settings from the configuration: `gateway.env` (`GATEWAY_ENV`) and
+/// `gateway.subgraph_urls` (`GATEWAY_SUBGRAPH_URLS_ORDERS=…`). Hive Router reads the
+/// first from its environment and the second from its own configuration file, named by
+/// the environment, so when they differ from what the environment says the process
+/// starts itself again with them (the URLs in a copy of that file). Returns when there
+/// is nothing to apply (or it was applied).
+fn apply_gateway_settings(config_file: Option<&Path>) -> anyhow::Result<()> {
+    const APPLIED: &str = "PLATFORM_GATEWAY_SETTINGS_APPLIED";
+    if std::env::var_os(APPLIED).is_some() {
         return Ok(());
     }
-    if let Some(unknown) = urls.keys().find(|name| platform::context(name).is_none()) {
-        anyhow::bail!("gateway.subgraph_urls.{unknown}: no such subgraph");
+    let config = platform::load_config(config_file)?;
+    let gateway = &config.common.gateway;
+    let mut env = Vec::new();
+    if std::env::var("GATEWAY_ENV").unwrap_or_else(|_| "development".into()) != gateway.env {
+        env.push(("GATEWAY_ENV".to_owned(), PathBuf::from(&gateway.env)));
     }
-    let original = std::env::var_os("ROUTER_CONFIG_FILE_PATH")
-        .map(PathBuf::from)
-        .ok_or_else(|| anyhow::anyhow!("gateway.subgraph_urls needs ROUTER_CONFIG_FILE_PATH"))?;
-    let effective = std::env::temp_dir().join(format!("gateway-router-{}.yaml", std::process::id()));
-    gateway::serve::router_config_with_subgraph_urls(&original, urls, &effective)?;
+    if !gateway.subgraph_urls.is_empty() {
+        if let Some(unknown) = gateway
+            .subgraph_urls
+            .keys()
+            .find(|name| platform::context(name).is_none())
+        {
+            anyhow::bail!("gateway.subgraph_urls.{unknown}: no such subgraph");
+        }
+        let original = std::env::var_os("ROUTER_CONFIG_FILE_PATH")
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow::anyhow!("gateway.subgraph_urls needs ROUTER_CONFIG_FILE_PATH"))?;
+        let effective = std::env::temp_dir().join(format!("gateway-router-{}.yaml", std::process::id()));
+        gateway::serve::router_config_with_subgraph_urls(&original, &gateway.subgraph_urls, &effective)?;
+        env.push(("ROUTER_CONFIG_FILE_PATH".to_owned(), effective));
+    }
+    if env.is_empty() {
+        return Ok(());
+    }
     let err = std::os::unix::process::CommandExt::exec(
         std::process::Command::new(std::env::current_exe()?)
             .args(std::env::args_os().skip(1))
-            .env("ROUTER_CONFIG_FILE_PATH", &effective)
+            .envs(env)
             .env(APPLIED, "1"),
     );
-    Err(anyhow::anyhow!("restarting the gateway with its subgraph URLs: {err}"))
+    Err(anyhow::anyhow!("restarting the gateway with its settings: {err}"))
 }
 
 #[tokio::main]
@@ -280,12 +287,13 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
     let supergraph = platform::supergraph(&running.endpoints)?;
     let gateway_port = config.common.gateway.port;
     let env = platform::gateway_env(&config.common.data_dir.join("gateway"), &supergraph, gateway_port)?;
-    let mut gateway = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["gateway", "--exit-with-stdin"])
-        .envs(env)
-        .stdin(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut gateway = tokio::process::Command::new(std::env::current_exe()?);
+    gateway.args(["gateway", "--exit-with-stdin"]);
+    // The gateway reads its settings (`gateway.*`) from the same file.
+    if let Some(file) = config_file {
+        gateway.arg("--config").arg(file);
+    }
+    let mut gateway = gateway.envs(env).stdin(Stdio::piped()).kill_on_drop(true).spawn()?;
     // Held open for the launcher's lifetime (`wait` would close it): the gateway exits
     // when it closes.
     let _gateway_stdin = gateway.stdin.take();
