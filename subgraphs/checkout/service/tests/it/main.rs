@@ -105,8 +105,13 @@ async fn stubs() -> (Shared, String) {
 /// A Checkout context on `database` whose remotes are all the stubs at `url`, with a
 /// short lease so a lost driver is noticed quickly.
 async fn checkout(database: &TestDatabase, url: &str) -> Checkout {
+    checkout_with_lease(database, url, 0.6).await
+}
+
+/// [`checkout`] with a lease of `lease_seconds`.
+async fn checkout_with_lease(database: &TestDatabase, url: &str, lease_seconds: f64) -> Checkout {
     let mut settings = (checkout_service::CONTEXT.settings.defaults)();
-    settings["lease_seconds"] = json!(0.6);
+    settings["lease_seconds"] = json!(lease_seconds);
     settings["resume_after_seconds"] = json!(0.2);
     let config = ContextConfig {
         database_url: database.url.clone(),
@@ -257,6 +262,8 @@ async fn an_outage_holds_the_saga_until_the_reconciler_finishes_it() {
     }
 }
 
+const LEASE_SECONDS: f64 = 5.0;
+
 /// A driver that dies in the middle of a step (its call never returns) holds the lease
 /// until it runs out; then another driver takes the session over and finishes it.
 #[tokio::test]
@@ -264,16 +271,18 @@ async fn another_driver_takes_over_a_session_whose_lease_ran_out() {
     for database in databases().await {
         let (script, url) = stubs().await;
         script.lock().unwrap().hang.insert("AuthorizePayment");
-        let dying = checkout(&database, &url).await.saga;
+        // A lease long enough that the check of it below comes before it runs out, even
+        // on a loaded machine.
+        let dying = checkout_with_lease(&database, &url, LEASE_SECONDS).await.saga;
         let (caller, request) = customer(&script);
         let stalled = tokio::spawn(async move { dying.checkout(&caller, request, &EventMeta::internal()).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
         // The driver dies: its task is gone, its lease stays until it runs out.
         stalled.abort();
         script.lock().unwrap().hang.clear();
-        let other = checkout(&database, &url).await.saga;
+        let other = checkout_with_lease(&database, &url, LEASE_SECONDS).await.saga;
         assert_eq!(other.resume_unfinished().await.unwrap(), 0, "the lease still holds");
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        tokio::time::sleep(Duration::from_secs_f64(LEASE_SECONDS + 0.5)).await;
         assert_eq!(
             other.resume_unfinished().await.unwrap(),
             1,
