@@ -9,6 +9,9 @@ mod event_contracts;
 mod flash_sale;
 mod gateway;
 mod processes;
+// The platform of processes, shared with benches/processes.rs.
+#[path = "../support/platform_of_processes.rs"]
+mod platform_of_processes;
 mod schema;
 mod search;
 mod security;
@@ -19,7 +22,7 @@ mod webhooks;
 mod websocket;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -27,6 +30,7 @@ use axum::middleware::Next;
 use kernel_infra::CancellationToken;
 use kernel_infra::testing::TestDatabase;
 use platform::Contexts;
+pub use platform_of_processes::{POSTGRES_PLATFORMS, admin_token, free_port, spawn_gateway, wait_until_ready};
 use serde_json::json;
 
 /// Request bodies a subgraph received.
@@ -51,9 +55,6 @@ pub struct TestPlatform {
     _postgres_turn: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
-/// Taken by a platform on PostgreSQL for its lifetime.
-static POSTGRES_PLATFORMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 async fn record(State(recorded): State<Recorded>, request: Request, next: Next) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -68,14 +69,6 @@ async fn record(State(recorded): State<Recorded>, request: Request, next: Next) 
 async fn wait_first(State(delay): State<Duration>, request: Request, next: Next) -> axum::response::Response {
     tokio::time::sleep(delay).await;
     next.run(request).await
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Which database every context of a test platform uses.
@@ -290,7 +283,6 @@ impl TestPlatform {
     }
 }
 
-/// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
 /// A second replica of every service and its gateway; stopped when dropped.
 pub struct Replica {
     pub url: String,
@@ -305,34 +297,7 @@ impl Drop for Replica {
     }
 }
 
-/// Starts a gateway over the subgraphs at `endpoints`, its files in `dir`, its
-/// configuration edited by `edit` and `env` added; returns the process and its URL.
-fn spawn_gateway(
-    dir: &std::path::Path,
-    endpoints: &platform::PerContext,
-    edit: &dyn Fn(&str) -> String,
-    env: &[(&str, &str)],
-) -> (tokio::process::Child, String) {
-    let supergraph = platform::supergraph(endpoints).unwrap();
-    let port = free_port();
-    let vars = platform::gateway_env(dir, &supergraph, port).unwrap();
-    let config = &vars
-        .iter()
-        .find(|(name, _)| name == "ROUTER_CONFIG_FILE_PATH")
-        .unwrap()
-        .1;
-    std::fs::write(config, edit(&std::fs::read_to_string(config).unwrap())).unwrap();
-    let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .arg("gateway")
-        .envs(vars)
-        .envs(env.iter().copied())
-        .env("LOG_LEVEL", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    (gateway, format!("http://127.0.0.1:{port}"))
-}
-
+/// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
 pub struct AnotherGateway {
     pub url: String,
     /// The supergraph file it loads.
@@ -340,30 +305,23 @@ pub struct AnotherGateway {
     _process: tokio::process::Child,
 }
 
-/// A token of a new ADMIN, signed with the key the gateway verifies.
-pub fn admin_token() -> String {
-    let admin = kernel::Identity {
-        user_id: uuid::Uuid::now_v7(),
-        role: kernel::Role::Admin,
-    };
-    kernel_infra::identity::TokenIssuer::from_env()
+/// A new Ed25519 key pair (PEM) in `dir`, as docs/operations.md makes them.
+pub fn key_pair(dir: &std::path::Path, name: &str) -> (String, String) {
+    let (private, public) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")));
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&private)
+        .status()
         .unwrap()
-        .issue(&admin)
-        .unwrap()
-        .0
-}
-
-/// Waits for `/readiness` at `url` (a gateway's answers only once its supergraph is
-/// loaded, a context's once its database and bus answer).
-async fn wait_until_ready(client: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(format!("{url}/readiness")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{url} did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .success()
+        && std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .unwrap()
+            .success();
+    assert!(made, "openssl makes Ed25519 keys");
+    (private.display().to_string(), public.display().to_string())
 }

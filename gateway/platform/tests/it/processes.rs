@@ -11,300 +11,32 @@ use kernel_infra::testing::TestDatabase;
 use serde_json::{Value, json};
 
 use crate::admin_token;
+use crate::platform_of_processes::{Layout, Processes, Replica, cart_with, stocked_product};
 use crate::shop::{CHECKOUT, Customer, eventually};
 
-/// Every context as child processes (some with several replicas behind HAProxy), and
-/// gateways over them.
-struct Processes {
-    client: reqwest::Client,
-    /// Each gateway's base URL.
-    gateways: Vec<String>,
-    /// Every context process, by replica name (`inventory` or `inventory#1`), with the
-    /// environment it is started again with.
-    replicas: Vec<Replica>,
-    /// Each context's database URL.
-    database_urls: platform::PerContext,
-    databases: Vec<TestDatabase>,
-    _gateways: Vec<tokio::process::Child>,
-    _balancer: Option<tokio::process::Child>,
-    redis: String,
-    prefix: String,
-    /// PostgreSQL allows 100 connections: one platform on it at a time (each test
-    /// runs on a thread of its own, so waiting here blocks no other test).
-    _postgres_turn: Option<std::sync::MutexGuard<'static, ()>>,
-}
+/// How the tests run the contexts: fast background jobs, short leases.
+const FAST: &[(&str, &str)] = &[
+    ("SHIPPING_CARRIER_STEP_SECONDS", "0.2"),
+    ("CHECKOUT_LEASE_SECONDS", "5"),
+    ("CHECKOUT_RESUME_AFTER_SECONDS", "0.5"),
+    ("SHUTDOWN_GRACE_SECONDS", "10"),
+];
 
-struct Replica {
-    name: String,
-    context: &'static str,
-    listen: String,
-    env: Vec<(String, String)>,
-    /// Its current process (replaced when it is started again).
-    child: tokio::sync::Mutex<tokio::process::Child>,
-}
-
-impl Replica {
-    /// Sends its process a signal (`KILL`, `TERM`).
-    async fn signal(&self, signal: &str) {
-        let pid = self.child.lock().await.id().expect("the replica runs").to_string();
-        let sent = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} {}", self.name);
-    }
-
-    /// Waits for its process to exit; true when it exited by itself with success.
-    async fn exited_cleanly(&self) -> bool {
-        let mut child = self.child.lock().await;
-        let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
-        matches!(status, Ok(Ok(status)) if status.success())
-    }
-
-    /// Starts its process again (same database and port) and waits until it is ready.
-    async fn start_again(&self, client: &reqwest::Client) {
-        *self.child.lock().await = spawn(self.context, &self.env);
-        crate::wait_until_ready(client, &format!("http://{}", self.listen)).await;
-    }
-}
-
-impl Processes {
-    /// Every context with one replica but those in `replicated` (two each, behind one
-    /// HAProxy frontend each), and `gateways` gateways.
-    async fn start(redis: String, replicated: &[&str], gateways: usize) -> Self {
-        let postgres_turn = Some(
-            crate::POSTGRES_PLATFORMS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        let prefix = format!("processes-{}", uuid::Uuid::now_v7().simple());
-        let client = reqwest::Client::new();
-        // Where each replica listens, and where each context is reached (its balancer's
-        // frontend when it has several replicas).
-        let mut listens: Vec<(&'static str, Vec<u16>)> = Vec::new();
-        let mut endpoints = platform::PerContext::new();
-        let mut balancer = String::from(BALANCER_DEFAULTS);
-        for spec in &platform::CONTEXTS {
-            let count = if replicated.contains(&spec.name) { 2 } else { 1 };
-            let ports: Vec<u16> = (0..count).map(|_| crate::free_port()).collect();
-            let reached = if count > 1 {
-                let frontend = crate::free_port();
-                balancer.push_str(&format!(
-                    "\nfrontend {name}\n    bind 127.0.0.1:{frontend}\n    default_backend {name}\n\n\
-                     backend {name}\n    option httpchk GET /readiness\n",
-                    name = spec.name
-                ));
-                for (i, port) in ports.iter().enumerate() {
-                    balancer.push_str(&format!(
-                        "    server r{i} 127.0.0.1:{port} check inter 200ms fall 1 rise 1\n"
-                    ));
-                }
-                frontend
-            } else {
-                ports[0]
-            };
-            endpoints.insert(spec.name.into(), format!("http://127.0.0.1:{reached}/graphql"));
-            listens.push((spec.name, ports));
-        }
-        let (mut replicas, mut databases, mut database_urls) = (Vec::new(), Vec::new(), platform::PerContext::new());
-        for (context, ports) in listens {
-            let database = TestDatabase::postgres().await.expect("PostgreSQL is reachable");
-            let url = format!("{}?max_connections=3", database.url);
-            let upper = context.to_ascii_uppercase();
-            for (i, port) in ports.iter().enumerate() {
-                let listen = format!("127.0.0.1:{port}");
-                let mut env = vec![
-                    (format!("{upper}_DATABASE_URL"), url.clone()),
-                    (format!("{upper}_LISTEN"), listen.clone()),
-                    ("EVENT_BUS_REDIS_URL".into(), redis.clone()),
-                    ("EVENT_BUS_PREFIX".into(), prefix.clone()),
-                    ("SHIPPING_CARRIER_STEP_SECONDS".into(), "0.2".into()),
-                    ("CHECKOUT_LEASE_SECONDS".into(), "5".into()),
-                    ("CHECKOUT_RESUME_AFTER_SECONDS".into(), "0.5".into()),
-                    ("SHUTDOWN_GRACE_SECONDS".into(), "10".into()),
-                    ("RUST_LOG".into(), "error".into()),
-                ];
-                if context == "checkout" {
-                    for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
-                        env.push((
-                            format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()),
-                            endpoints[peer].clone(),
-                        ));
-                    }
-                }
-                let name = if i == 0 {
-                    context.to_owned()
-                } else {
-                    format!("{context}#{i}")
-                };
-                let child = tokio::sync::Mutex::new(spawn(context, &env));
-                replicas.push(Replica {
-                    name,
-                    context,
-                    listen,
-                    env,
-                    child,
-                });
-            }
-            database_urls.insert(context.into(), url);
-            databases.push(database);
-        }
-        for replica in &replicas {
-            crate::wait_until_ready(&client, &format!("http://{}", replica.listen)).await;
-        }
-        let balancer = (!replicated.is_empty()).then(|| {
-            let path = std::env::temp_dir().join(format!("{prefix}-haproxy.cfg"));
-            std::fs::write(&path, &balancer).unwrap();
-            tokio::process::Command::new("haproxy")
-                .args(["-db", "-f"])
-                .arg(&path)
-                .kill_on_drop(true)
-                .spawn()
-                .expect("HAProxy is installed (.ci/run installs it)")
-        });
-        let (mut gateway_processes, mut gateway_urls) = (Vec::new(), Vec::new());
-        for i in 0..gateways {
-            let dir = std::env::temp_dir().join(format!("{prefix}-gw{i}"));
-            let (process, url) = crate::spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
-            crate::wait_until_ready(&client, &url).await;
-            gateway_processes.push(process);
-            gateway_urls.push(url);
-        }
-        Self {
-            client,
-            gateways: gateway_urls,
-            replicas,
-            database_urls,
-            databases,
-            _gateways: gateway_processes,
-            _balancer: balancer,
-            redis,
-            prefix,
-            _postgres_turn: postgres_turn,
-        }
-    }
-
-    fn replica(&self, name: &str) -> &Replica {
-        self.replicas
-            .iter()
-            .find(|replica| replica.name == name)
-            .unwrap_or_else(|| panic!("no replica {name}"))
-    }
-
-    /// SIGKILLs a replica and starts it again (same database and port).
-    async fn kill_and_restart(&self, name: &str) {
-        let replica = self.replica(name);
-        replica.signal("KILL").await;
-        replica.start_again(&self.client).await;
-    }
-
-    async fn post(&self, token: &str, query: &str, variables: Value) -> Value {
-        self.post_to(0, token, query, variables).await
-    }
-
-    /// POSTs to gateway `gateway` (anonymously when `token` is empty).
-    async fn post_to(&self, gateway: usize, token: &str, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.gateways[gateway % self.gateways.len()]))
-            .json(&json!({ "query": query, "variables": variables }));
-        if !token.is_empty() {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap().json().await.unwrap()
-    }
-
-    async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
-        let body = self.post(token, query, variables).await;
-        assert!(body["errors"].is_null(), "{body}");
-        body["data"].clone()
-    }
-
-    async fn stop(self) {
-        drop(self.replicas);
-        for database in self.databases {
-            database.remove().await;
-        }
-        kernel_infra::testing::remove_redis_keys(&self.redis, &self.prefix).await;
-    }
-}
-
-/// What every load balancer of the test shares: a request that could not reach a
-/// replica (refused, or cut off before an answer) goes to the other one. Every command
-/// the saga sends carries its id, so a repeat acts once.
-const BALANCER_DEFAULTS: &str = "global\n    maxconn 4096\n\n\
-defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n\
-    retries 3\n    option redispatch\n    retry-on conn-failure empty-response\n";
-
-fn spawn(name: &str, env: &[(String, String)]) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .arg(name)
-        .envs(env.iter().cloned())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-/// An admin creates and publishes a product with one SKU; once Inventory has heard of it
-/// (through Redis), `units` go in stock.
-async fn stocked_product(processes: &Processes, sku: &str, units: i64) {
-    let admin = admin_token();
-    let input = json!({ "input": {
-        "name": format!("Product {sku}"), "category": "electronics",
-        "variants": [{ "sku": sku, "name": "Standard" }],
-        "price": { "amount": 2500, "currency": "USD" },
-    }});
-    let data = processes
-        .ok(
-            &admin,
-            "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }",
-            input,
-        )
-        .await;
-    let id = data["createProduct"]["id"].clone();
-    processes
-        .ok(
-            &admin,
-            "mutation($id: ID!) { publishProduct(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await;
-    eventually("Inventory hears of the SKU", || async {
-        let body = processes
-            .post(
-                &admin,
-                "query($sku: String!) { stockItem(sku: $sku) { sku } }",
-                json!({ "sku": sku }),
-            )
-            .await;
-        !body["data"]["stockItem"].is_null()
-    })
-    .await;
-    processes
-        .ok(
-            &admin,
-            r#"mutation($sku: String!, $delta: Int!) { adjustStock(sku: $sku, delta: $delta, reason: "delivery") { sku } }"#,
-            json!({ "sku": sku, "delta": units }),
-        )
-        .await;
+async fn start(redis: String, replicated: &[&str]) -> Processes {
+    let layout = Layout {
+        replicated,
+        gateways: 2,
+        pool_size: 3,
+        env: FAST,
+    };
+    Processes::start(redis, &layout).await
 }
 
 /// A customer fills a cart (once Cart has heard the price, through Redis) and checks out.
 async fn buy(processes: &Processes, customer: &Customer, sku: &str, coupon: Option<&str>, key: &str) -> Value {
-    eventually("Cart knows the SKU's price", || async {
-        let body = processes
-            .post(
-                &customer.token,
-                "mutation($sku: String!) { addToCart(sku: $sku, quantity: 1) { id } }",
-                json!({ "sku": sku }),
-            )
-            .await;
-        body["errors"].is_null()
-    })
-    .await;
-    let data = processes.ok(&customer.token, "{ myCart { id } }", json!({})).await;
+    let cart = cart_with(&processes.client, &processes.gateways[0], &customer.token, sku).await;
     let input = json!({ "input": {
-        "cartId": data["myCart"]["id"], "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": key,
+        "cartId": cart, "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": key,
     }});
     processes.ok(&customer.token, CHECKOUT, input).await["checkout"].clone()
 }
@@ -322,8 +54,8 @@ async fn every_context_as_its_own_process_serves_the_journey_and_survives_a_kill
     if TestDatabase::postgres().await.is_none() {
         return;
     }
-    let processes = Processes::start(redis, &["products", "inventory"], 2).await;
-    stocked_product(&processes, "PROC-1", 5).await;
+    let processes = start(redis, &["products", "inventory"]).await;
+    stocked_product(&processes.client, &processes.gateways[0], "PROC-1", 5).await;
     let admin = admin_token();
     processes
         .ok(
@@ -417,25 +149,9 @@ async fn checkout_through(processes: &Processes, i: usize, customer: &Customer, 
 }
 
 /// A cart with one unit of `sku`, filled through gateway `i`.
-async fn cart_with(processes: &Processes, i: usize, customer: &Customer, sku: &str) -> String {
-    let mut id = String::new();
-    for _ in 0..100 {
-        let body = processes
-            .post_to(
-                i,
-                &customer.token,
-                "mutation($sku: String!) { addToCart(sku: $sku, quantity: 1) { id } }",
-                json!({ "sku": sku }),
-            )
-            .await;
-        if let Some(cart) = body["data"]["addToCart"]["id"].as_str() {
-            id = cart.to_owned();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(!id.is_empty(), "Cart never learned of {sku}");
-    id
+async fn cart_through(processes: &Processes, i: usize, customer: &Customer, sku: &str) -> String {
+    let gateway = &processes.gateways[i % processes.gateways.len()];
+    cart_with(&processes.client, gateway, &customer.token, sku).await
 }
 
 /// Products, Inventory and Orders with two replicas each behind HAProxy, two gateways:
@@ -452,11 +168,11 @@ async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
     if TestDatabase::postgres().await.is_none() {
         return;
     }
-    let processes = Processes::start(redis, &["products", "inventory", "orders"], 2).await;
-    stocked_product(&processes, "SALE-1", UNITS).await;
+    let processes = start(redis, &["products", "inventory", "orders"]).await;
+    stocked_product(&processes.client, &processes.gateways[0], "SALE-1", UNITS).await;
     let customers: Vec<Customer> = (0..BUYERS).map(|_| Customer::new()).collect();
     let carts: Vec<String> = futures::stream::iter(customers.iter().enumerate())
-        .map(|(i, customer)| cart_with(&processes, i, customer, "SALE-1"))
+        .map(|(i, customer)| cart_through(&processes, i, customer, "SALE-1"))
         .buffered(16)
         .collect()
         .await;
@@ -562,10 +278,10 @@ async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
     assert!(imbalance.is_empty(), "the ledger balances: {imbalance:?}");
 
     // Orders rolled under a steady stream of checkouts: no request fails.
-    stocked_product(&processes, "ROLL-1", 40).await;
+    stocked_product(&processes.client, &processes.gateways[0], "ROLL-1", 40).await;
     let steady: Vec<Customer> = (0..30).map(|_| Customer::new()).collect();
     let steady_carts: Vec<String> = futures::stream::iter(steady.iter().enumerate())
-        .map(|(i, customer)| cart_with(&processes, i, customer, "ROLL-1"))
+        .map(|(i, customer)| cart_through(&processes, i, customer, "ROLL-1"))
         .buffered(8)
         .collect()
         .await;

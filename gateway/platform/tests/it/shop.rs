@@ -1,11 +1,10 @@
 //! Helpers that act as the shop's users through the gateway: an admin who stocks the
 //! catalog and creates coupons, customers who fill carts and check out.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::TestPlatform;
+pub use crate::platform_of_processes::eventually;
 
 /// A signed-in customer: their token and user id.
 pub struct Customer {
@@ -21,7 +20,7 @@ impl Customer {
             user_id: uuid::Uuid::now_v7(),
             role: kernel::Role::Customer,
         };
-        let token = kernel_infra::identity::TokenIssuer::from_env()
+        let token = kernel_infra::identity::TokenIssuer::access_tokens()
             .unwrap()
             .issue(&identity)
             .unwrap()
@@ -32,17 +31,17 @@ impl Customer {
         }
     }
 
-    /// What the gateway sends a subgraph for this customer: for tests that call one
-    /// subgraph directly.
-    pub fn assertion(&self) -> String {
+    /// What the gateway sends the subgraph `subgraph` for this customer: for tests that
+    /// call one subgraph directly.
+    pub fn assertion(&self, subgraph: &str) -> String {
         let identity = kernel::Identity {
             user_id: self.user_id,
             role: kernel::Role::Customer,
         };
-        kernel_infra::identity::TokenIssuer::assertions_from_env()
-            .issue(&identity)
+        kernel_infra::identity::AssertionSigner::configured_gateway()
             .unwrap()
-            .0
+            .sign(&identity, None, subgraph)
+            .unwrap()
     }
 }
 
@@ -240,19 +239,6 @@ pub async fn redemptions(platform: &TestPlatform, code: &str, status: coupons_do
         .count_redemptions(&code, status)
         .await
         .unwrap()
-}
-
-/// Waits up to 30 seconds for `condition`.
-pub async fn eventually<F, Fut>(what: &str, condition: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until `customer`'s order `order_id` is DELIVERED.
