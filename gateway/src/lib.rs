@@ -14,6 +14,7 @@ pub mod contracts;
 pub mod plugins;
 pub mod schema_check;
 pub mod serve;
+pub mod settings;
 
 /// The allocator Hive Router is built and benchmarked with (mimalloc); our binaries
 /// install it too: `#[global_allocator] static GLOBAL: gateway::GlobalAllocator = gateway::GlobalAllocator;`.

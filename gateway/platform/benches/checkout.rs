@@ -339,7 +339,7 @@ async fn prepare_stock(contexts: &platform::Contexts, skus: &[String]) {
 /// Shopper `i` buys one unit of `skus[i % skus.len()]`.
 async fn prepare_shoppers(contexts: &platform::Contexts, skus: &[String], count: usize) -> Vec<Shopper> {
     // Each shopper signs in as a client would: with an access token for the gateway.
-    let issuer = Arc::new(TokenIssuer::from_env().unwrap());
+    let issuer = Arc::new(TokenIssuer::access_tokens().unwrap());
     futures::stream::iter(0..count)
         .map(|i| {
             let issuer = issuer.clone();

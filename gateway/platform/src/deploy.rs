@@ -7,7 +7,8 @@
 //! - `kubernetes/base/`: a Deployment and a Service per context and for the gateway,
 //!   probes on `/readiness` and `/health`, resources, PodDisruptionBudgets,
 //!   HorizontalPodAutoscalers (gateway, products, inventory), configuration from a
-//!   ConfigMap and secrets from the Secret `shop-secrets`;
+//!   ConfigMap, secrets from the Secret `shop-secrets`, and key files from the Secret
+//!   `shop-keys`, each pod mounting only the keys its process uses;
 //! - `kubernetes/overlays/production/`: more replicas and resources.
 //!
 //! The gateways serve the supergraph the image holds (schema/supergraph.graphql), each
@@ -17,6 +18,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+
+use kernel_infra::identity::KeyUse;
 
 use crate::CONTEXTS;
 
@@ -47,6 +50,37 @@ fn gateway_env() -> Vec<(String, String)> {
         ));
     }
     env
+}
+
+/// Where the key files are mounted.
+const KEYS_DIR: &str = "/etc/shop/keys";
+
+/// What a process doing `uses` is given: the key files it mounts (the file's name in
+/// the Secret `shop-keys`, and the variable that says where it is), and whether it
+/// needs `JWT_SECRET`. The gateway's and the services' private keys go only where
+/// they sign.
+fn keys_for(uses: &[KeyUse]) -> (Vec<(&'static str, &'static str)>, bool) {
+    let (mut files, mut jwt) = (Vec::new(), false);
+    for use_ in uses {
+        match use_ {
+            KeyUse::VerifiesAssertions => files.extend([
+                ("gateway.pub", "IDENTITY_GATEWAY_PUBLIC_KEY_FILE"),
+                ("service.pub", "IDENTITY_SERVICE_PUBLIC_KEY_FILE"),
+            ]),
+            KeyUse::SignsServiceCalls => files.push(("service.key", "IDENTITY_SERVICE_PRIVATE_KEY_FILE")),
+            KeyUse::SignsAccessTokens => jwt = true,
+            KeyUse::Gateway => {
+                files.push(("gateway.key", "IDENTITY_GATEWAY_PRIVATE_KEY_FILE"));
+                jwt = true;
+            }
+        }
+    }
+    (files, jwt)
+}
+
+/// A key file's name as a compose secret.
+fn compose_secret(file: &str) -> String {
+    file.replace('.', "_")
 }
 
 /// Contexts scaled by a HorizontalPodAutoscaler beside the gateway.
@@ -102,11 +136,24 @@ fn compose() -> Value {
     let common = json!({
         "EVENT_BUS_REDIS_URL": "redis://redis:6379",
         "GATEWAY_ENV": "production",
-        "JWT_SECRET": "${JWT_SECRET:?set JWT_SECRET}",
-        "IDENTITY_SECRET": "${IDENTITY_SECRET:?set IDENTITY_SECRET}",
     });
+    // Each process's keys: JWT_SECRET from the shell, the key files as compose secrets.
+    let with_keys = |environment: &mut Value, uses: &[KeyUse]| -> Vec<String> {
+        let (files, jwt) = keys_for(uses);
+        if jwt {
+            environment["JWT_SECRET"] = json!("${JWT_SECRET:?set JWT_SECRET}");
+        }
+        files
+            .iter()
+            .map(|(file, variable)| {
+                environment[*variable] = json!(format!("/run/secrets/{}", compose_secret(file)));
+                compose_secret(file)
+            })
+            .collect()
+    };
     for spec in &CONTEXTS {
         let mut environment = common.clone();
+        let secrets = with_keys(&mut environment, &spec.key_uses());
         environment[format!("{}_DATABASE_URL", spec.name.to_ascii_uppercase())] = json!(format!(
             "postgres://postgres:${{POSTGRES_PASSWORD:-shop}}@postgres:5432/{}",
             spec.name
@@ -120,6 +167,7 @@ fn compose() -> Value {
                 "image": IMAGE,
                 "command": ["platform", spec.name],
                 "environment": environment,
+                "secrets": secrets,
                 "depends_on": {
                     "postgres": { "condition": "service_healthy" },
                     "redis": { "condition": "service_healthy" },
@@ -135,6 +183,7 @@ fn compose() -> Value {
     }
     for gateway in ["gateway-1", "gateway-2"] {
         let mut environment = common.clone();
+        let secrets = with_keys(&mut environment, &[KeyUse::Gateway]);
         for (key, value) in gateway_env() {
             environment[key] = json!(value);
         }
@@ -144,6 +193,7 @@ fn compose() -> Value {
                 "image": IMAGE,
                 "command": ["platform", "gateway"],
                 "environment": environment,
+                "secrets": secrets,
                 "depends_on": CONTEXTS.iter().map(|spec| spec.name).collect::<Vec<_>>(),
                 "restart": "unless-stopped",
             }),
@@ -158,7 +208,12 @@ fn compose() -> Value {
             "depends_on": ["gateway-1", "gateway-2"],
         }),
     );
-    json!({ "services": services, "volumes": { "postgres": {} } })
+    // The key files, made beside this file (docs/operations.md says how).
+    let secrets: serde_json::Map<String, Value> = ["gateway.key", "gateway.pub", "service.key", "service.pub"]
+        .iter()
+        .map(|file| (compose_secret(file), json!({ "file": format!("./keys/{file}") })))
+        .collect();
+    json!({ "services": services, "volumes": { "postgres": {} }, "secrets": secrets })
 }
 
 fn haproxy() -> String {
@@ -190,10 +245,18 @@ fn workload(
     name: &str,
     args: &[&str],
     port: u16,
-    env: Vec<Value>,
+    mut env: Vec<Value>,
     env_from: Vec<Value>,
+    uses: &[KeyUse],
     autoscaled: bool,
 ) -> Vec<Value> {
+    let (files, jwt) = keys_for(uses);
+    if jwt {
+        env.push(secret_env("JWT_SECRET"));
+    }
+    for (file, variable) in &files {
+        env.push(json!({ "name": variable, "value": format!("{KEYS_DIR}/{file}") }));
+    }
     let probe = |path: &str, period: u16| json!({ "httpGet": { "path": path, "port": "http" }, "periodSeconds": period, "failureThreshold": 3 });
     let mut container = json!({
         "name": name,
@@ -210,23 +273,25 @@ fn workload(
         },
         "securityContext": { "runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true },
     });
+    let mut mounts = vec![json!({ "name": "keys", "mountPath": KEYS_DIR, "readOnly": true })];
+    let items: Vec<Value> = files
+        .iter()
+        .map(|(file, _)| json!({ "key": file, "path": file }))
+        .collect();
+    let mut volumes = vec![json!({ "name": "keys", "secret": { "secretName": "shop-keys", "items": items } })];
     if name == "gateway" {
-        container["volumeMounts"] = json!([
-            { "name": "tmp", "mountPath": "/tmp" },
-        ]);
+        mounts.push(json!({ "name": "tmp", "mountPath": "/tmp" }));
+        volumes.push(json!({ "name": "tmp", "emptyDir": {} }));
     }
+    container["volumeMounts"] = json!(mounts);
     // No Docker-link variables (ORDERS_SERVICE_HOST, GATEWAY_PORT=tcp://…): they would
     // collide with the configuration's variables, which refuse unknown keys.
-    let mut pod = json!({
+    let pod = json!({
         "enableServiceLinks": false,
         "terminationGracePeriodSeconds": 40,
         "containers": [container],
+        "volumes": volumes,
     });
-    if name == "gateway" {
-        pod["volumes"] = json!([
-            { "name": "tmp", "emptyDir": {} },
-        ]);
-    }
     let mut resources = vec![
         json!({
             "apiVersion": "apps/v1",
@@ -280,21 +345,28 @@ fn secret_env(key: &str) -> Value {
 
 fn kubernetes_context(name: &str) -> String {
     let upper = name.to_ascii_uppercase();
-    let mut env = vec![
-        secret_env(&format!("{upper}_DATABASE_URL")),
-        secret_env("JWT_SECRET"),
-        secret_env("IDENTITY_SECRET"),
-    ];
+    let mut env = vec![secret_env(&format!("{upper}_DATABASE_URL"))];
     for (key, value) in context_env(name) {
         env.push(json!({ "name": key, "value": value }));
     }
     let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];
     let port = kernel_infra::context::default_port(name);
-    documents(&workload(name, &[name], port, env, from, AUTOSCALED.contains(&name)))
+    let uses = crate::context(name)
+        .map(kernel_infra::context::ContextSpec::key_uses)
+        .unwrap_or_default();
+    documents(&workload(
+        name,
+        &[name],
+        port,
+        env,
+        from,
+        &uses,
+        AUTOSCALED.contains(&name),
+    ))
 }
 
 fn kubernetes_gateway() -> String {
-    let mut env = vec![secret_env("JWT_SECRET"), secret_env("IDENTITY_SECRET")];
+    let mut env = Vec::new();
     for (key, value) in gateway_env() {
         env.push(json!({ "name": key, "value": value }));
     }
@@ -305,6 +377,7 @@ fn kubernetes_gateway() -> String {
         kernel_infra::context::GATEWAY_PORT,
         env,
         from,
+        &[KeyUse::Gateway],
         true,
     ))
 }

@@ -24,6 +24,7 @@ use kernel_infra::CancellationToken;
 use kernel_infra::bus::EventBus;
 use kernel_infra::config::Config;
 use kernel_infra::context::{Context, ContextSpec, downcast};
+use kernel_infra::identity::KeyUse;
 use kernel_infra::service;
 use notifications_service::Notifications;
 use orders_service::Orders;
@@ -63,6 +64,26 @@ pub type PerContext = BTreeMap<String, String>;
 /// When a key is unknown or a value does not parse (the message names the key).
 pub fn load_config(file: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load(&CONTEXTS, file)?)
+}
+
+/// The gateway's keys and stores, from the configuration (in production, every key
+/// the gateway needs and lacks is named).
+///
+/// # Errors
+/// As [`kernel_infra::identity::KeyMaterial::load`].
+pub fn gateway_settings(config: &Config) -> anyhow::Result<gateway::settings::Settings> {
+    let common = &config.common;
+    let keys = kernel_infra::identity::KeyMaterial::load(common, &[KeyUse::Gateway])?;
+    Ok(gateway::settings::Settings {
+        production: keys.production,
+        jwt_secret: keys.jwt_secret,
+        jwt_public_pem: keys.jwt_public_pem,
+        jwks_url: keys.jwks_url,
+        assertion_private_pem: keys.gateway_private_pem,
+        apq_redis_url: common.apq.redis_url.clone(),
+        rate_limit_redis_url: common.rate_limit.redis_url.clone(),
+        trusted_documents_dir: common.trusted_documents.dir.clone(),
+    })
 }
 
 /// The defaults alone, ignoring the environment: for tests.
@@ -136,6 +157,10 @@ pub async fn start(
     shutdown: &CancellationToken,
     wrap: &dyn Fn(&str, axum::Router) -> axum::Router,
 ) -> anyhow::Result<Running> {
+    // One process runs every context and starts the gateway: it needs every key.
+    let mut uses: Vec<KeyUse> = CONTEXTS.iter().flat_map(ContextSpec::key_uses).collect();
+    uses.push(KeyUse::Gateway);
+    kernel_infra::identity::install(&config.common, &uses)?;
     let mut listeners = Vec::new();
     let mut endpoints = PerContext::new();
     for spec in &CONTEXTS {

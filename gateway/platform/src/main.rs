@@ -121,6 +121,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Gateway { exit_with_stdin }) => {
             apply_gateway_settings(config_file.as_deref())?;
+            // A wrong setting or, in production, a missing key stops it before it listens.
+            let config = platform::load_config(config_file.as_deref())?;
+            gateway::settings::install(platform::gateway_settings(&config)?);
             if exit_with_stdin {
                 std::thread::spawn(|| {
                     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());

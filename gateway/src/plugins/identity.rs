@@ -8,13 +8,18 @@
 //!   that fails is refused with 401 UNAUTHENTICATED before anything runs; a request
 //!   without one runs anonymously (each field decides whether that is enough).
 //! - The verified identity (subject, role, client) goes to every subgraph request as
-//!   the `x-identity` header: a short-lived assertion signed with the key that only
-//!   the gateway and the services hold (`IDENTITY_SECRET`, see
-//!   `kernel_infra::identity::IdentityAssertion`). Subgraphs trust nothing else; the
-//!   client's own Authorization header is not forwarded. The assertion is also put on
-//!   the incoming request (after any `x-identity` the client sent is dropped), where
-//!   the header propagation rules pick it up for subscriptions, whose subgraph calls
-//!   run no subgraph hook.
+//!   the `x-identity` header: an assertion signed for that one subgraph (its audience)
+//!   with the gateway's Ed25519 private key, living a minute, with a `jti` of its own
+//!   (`IDENTITY_GATEWAY_PRIVATE_KEY_FILE`; the subgraphs hold the public key only, see
+//!   `kernel_infra::identity`). Subgraphs trust nothing else; the client's own
+//!   Authorization header is not forwarded, and every `x-identity…` header a client
+//!   sends is dropped.
+//! - A subscription's first call to its subgraph runs no subgraph hook: it gets its
+//!   headers from the propagation rules only. So for a streaming request (SSE or
+//!   multipart) the plugin puts on the incoming request one assertion per subgraph that
+//!   the router's rules forward under its own name (`x-identity-orders` to Orders as
+//!   `x-identity`, in router.config.yaml); the plugin reads from those rules which
+//!   subgraphs they are.
 //! - A WebSocket (graphql-transport-ws) operation reaches no HTTP hook: its headers are
 //!   the ones the client put in `connection_init`. Its token is verified when its
 //!   GraphQL parameters arrive (the same refusal, UNAUTHENTICATED), and the identity
@@ -24,9 +29,12 @@
 //! The identity coprocessor is Hive Router's coprocessor protocol served by this
 //! process on a Unix socket (`coprocessor_socket`; the router's `coprocessor.url` names
 //! the same path). At the `graphql.analysis` stage, for an operation that carries an
-//! Authorization header but no assertion (only a WebSocket operation: over HTTP the
-//! assertion is already on the request), it answers with the request's headers plus
-//! `x-identity`.
+//! Authorization header that no HTTP hook verified (only a WebSocket operation: over
+//! HTTP the plugin marks the request `x-identity-verified`), it answers with the
+//! request's headers plus the per-subgraph assertions.
+//!
+//! The keys come from the platform's configuration (`jwt` and `identity` sections),
+//! installed by `platform gateway` before the router starts ([`crate::settings`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -47,9 +55,14 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 
-pub use kernel::identity::tokens::{ASSERTION_AUDIENCE, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER};
-use kernel::identity::tokens::{Claims, DEVELOPMENT_IDENTITY_SECRET, DEVELOPMENT_JWT_SECRET};
-const ASSERTION_TTL_SECONDS: u64 = 60;
+use kernel::identity::tokens::Claims;
+pub use kernel::identity::tokens::{
+    ASSERTION_TTL_SECONDS, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER, assertion_audience, propagated_header,
+};
+
+/// Put on a request whose caller this plugin verified over HTTP, so the coprocessor's
+/// condition skips it (only a WebSocket operation needs the coprocessor).
+pub const VERIFIED_HEADER: &str = "x-identity-verified";
 
 #[derive(Debug, Deserialize)]
 pub struct IdentityConfig {
@@ -57,7 +70,7 @@ pub struct IdentityConfig {
     pub audiences: Vec<String>,
     #[serde(default)]
     pub jwks_file: Option<std::path::PathBuf>,
-    /// `JWKS_URL` overrides it.
+    /// `JWT_JWKS_URL` (the platform's `jwt.jwks_url`) overrides it.
     #[serde(default)]
     pub jwks_url: Option<String>,
     #[serde(default = "default_refresh")]
@@ -81,10 +94,6 @@ pub struct VerifiedIdentity {
     pub client: Option<String>,
     /// The token's OAuth scopes (its `scope` claim), for `@requiresScopes`.
     pub scopes: Vec<String>,
-    /// The signed assertion forwarded to subgraphs.
-    assertion: HeaderValue,
-    /// What the assertion says, to sign a fresh one for a long-lived subscription.
-    asserted: Claims,
     /// When the client's token expires: no assertion is signed for later.
     token_expires: u64,
 }
@@ -109,6 +118,10 @@ pub struct IdentityPlugin {
     audiences: Vec<String>,
     keys: Keys,
     assertion_key: EncodingKey,
+    assertion_header: Header,
+    /// The subgraphs that get their assertion through the propagation rules (those that
+    /// serve subscriptions).
+    propagated: Vec<String>,
 }
 
 /// Why a token was refused (said to the client without the token itself).
@@ -138,10 +151,14 @@ fn now_secs() -> u64 {
 }
 
 impl IdentityPlugin {
+    /// The plugin for `config`, with the keys the platform's configuration installed
+    /// (or the development keys), signing propagated assertions for `propagated`.
+    ///
     /// # Errors
-    /// When a configured key cannot be read.
-    pub fn from_config(config: &IdentityConfig) -> anyhow::Result<Self> {
-        let jwks_url = std::env::var("JWKS_URL").ok().or_else(|| config.jwks_url.clone());
+    /// When a configured key cannot be read, or in production without installed keys.
+    pub fn from_config(config: &IdentityConfig, propagated: Vec<String>) -> anyhow::Result<Self> {
+        let settings = crate::settings::current()?;
+        let jwks_url = settings.jwks_url.clone().or_else(|| config.jwks_url.clone());
         let keys = if let Some(url) = jwks_url {
             Keys::Remote {
                 url,
@@ -152,32 +169,29 @@ impl IdentityPlugin {
         } else if let Some(path) = &config.jwks_file {
             let set: JwkSet = serde_json::from_str(&std::fs::read_to_string(path)?)?;
             Keys::Static(keys_of(&set))
-        } else if let Ok(path) = std::env::var("JWT_PUBLIC_KEY_FILE") {
-            Keys::Static(vec![(
-                None,
-                DecodingKey::from_rsa_pem(&std::fs::read(path)?)?,
-                Algorithm::RS256,
-            )])
-        } else {
-            let secret = std::env::var("JWT_SECRET").unwrap_or_else(|_| {
-                tracing::warn!("JWT_SECRET is not set: the gateway verifies tokens with the development secret");
-                DEVELOPMENT_JWT_SECRET.to_owned()
-            });
+        } else if let Some(pem) = &settings.jwt_public_pem {
+            Keys::Static(vec![(None, DecodingKey::from_rsa_pem(pem)?, Algorithm::RS256)])
+        } else if let Some(secret) = &settings.jwt_secret {
             Keys::Static(vec![(
                 None,
                 DecodingKey::from_secret(secret.as_bytes()),
                 Algorithm::HS256,
             )])
+        } else {
+            anyhow::bail!("no key to verify access tokens: set JWT_PUBLIC_KEY_FILE, JWT_SECRET or JWT_JWKS_URL");
         };
-        let identity_secret = std::env::var("IDENTITY_SECRET").unwrap_or_else(|_| {
-            tracing::warn!("IDENTITY_SECRET is not set: identity assertions use the development secret");
-            DEVELOPMENT_IDENTITY_SECRET.to_owned()
-        });
+        let Some(assertion_pem) = &settings.assertion_private_pem else {
+            anyhow::bail!("no key to sign identity assertions: set IDENTITY_GATEWAY_PRIVATE_KEY_FILE");
+        };
+        let mut assertion_header = Header::new(Algorithm::EdDSA);
+        assertion_header.kid = Some(ASSERTION_ISSUER.to_owned());
         Ok(Self {
             issuer: config.issuer.clone(),
             audiences: config.audiences.clone(),
             keys,
-            assertion_key: EncodingKey::from_secret(identity_secret.as_bytes()),
+            assertion_key: EncodingKey::from_ed_pem(assertion_pem)?,
+            assertion_header,
+            propagated,
         })
     }
 
@@ -249,51 +263,76 @@ impl IdentityPlugin {
 
     fn assert(&self, claims: Claims) -> Result<VerifiedIdentity, InvalidToken> {
         let scopes = claims.scope.split_whitespace().map(str::to_owned).collect();
-        let token_expires = claims.exp;
-        let asserted = Claims {
-            iss: ASSERTION_ISSUER.to_owned(),
-            aud: ASSERTION_AUDIENCE.to_owned(),
-            scope: String::new(),
-            ..claims
-        };
-        let (assertion, asserted) = self.sign(asserted, now_secs())?;
+        if uuid::Uuid::try_parse(&claims.sub).is_err() {
+            return Err(InvalidToken("the token's subject is not a user id".into()));
+        }
         Ok(VerifiedIdentity {
-            subject: asserted.sub.clone(),
-            role: asserted.role.clone(),
-            client: asserted.client.clone(),
+            subject: claims.sub,
+            role: claims.role,
+            client: claims.client,
             scopes,
-            assertion,
-            asserted,
-            token_expires,
+            token_expires: claims.exp,
         })
     }
 
-    /// Signs `claims` as an assertion issued at `now`, valid for a minute.
-    fn sign(&self, claims: Claims, now: u64) -> Result<(HeaderValue, Claims), InvalidToken> {
-        let claims = Claims {
-            iat: now,
-            exp: now + ASSERTION_TTL_SECONDS,
-            ..claims
-        };
-        let signed = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.assertion_key)
-            .map_err(|err| InvalidToken(format!("signing the identity assertion: {err}")))?;
-        let value = HeaderValue::from_str(&signed)
-            .map_err(|err| InvalidToken(format!("the identity assertion is not a header value: {err}")))?;
-        Ok((value, claims))
-    }
-
-    /// The assertion to send a subgraph now: the request's own while it is young, a
-    /// fresh one for a subscription that outlives it, none once the client's token has
-    /// expired.
-    fn assertion_now(&self, identity: &VerifiedIdentity, now: u64) -> Option<HeaderValue> {
-        if now < identity.asserted.iat + ASSERTION_TTL_SECONDS / 2 {
-            return Some(identity.assertion.clone());
-        }
+    /// An assertion that `identity` calls `subgraph`, signed at `now` for a minute (no
+    /// later than the client's token expires); none once that token has expired.
+    fn assertion(&self, identity: &VerifiedIdentity, subgraph: &str, now: u64) -> Option<String> {
         if now >= identity.token_expires {
             return None;
         }
-        self.sign(identity.asserted.clone(), now).ok().map(|(value, _)| value)
+        let claims = Claims {
+            sub: identity.subject.clone(),
+            role: identity.role.clone(),
+            client: identity.client.clone(),
+            scope: String::new(),
+            iss: ASSERTION_ISSUER.to_owned(),
+            aud: assertion_audience(subgraph),
+            iat: now,
+            exp: (now + ASSERTION_TTL_SECONDS).min(identity.token_expires),
+            jti: Some(uuid::Uuid::now_v7().to_string()),
+        };
+        match jsonwebtoken::encode(&self.assertion_header, &claims, &self.assertion_key) {
+            Ok(signed) => Some(signed),
+            Err(err) => {
+                tracing::error!(error = %err, "signing an identity assertion failed");
+                None
+            }
+        }
     }
+
+    /// The assertions that ride on the incoming request, by header name, for the
+    /// subgraphs whose calls no hook sees.
+    fn propagated_assertions(&self, identity: &VerifiedIdentity, now: u64) -> Vec<(String, String)> {
+        self.propagated
+            .iter()
+            .filter_map(|subgraph| {
+                self.assertion(identity, subgraph, now)
+                    .map(|assertion| (propagated_header(subgraph), assertion))
+            })
+            .collect()
+    }
+}
+
+/// The subgraphs that router configuration's header rules send an assertion of their
+/// own through propagation (`x-identity-<name>` to `<name>`).
+pub fn propagated_subgraphs(headers: &hive_router::config::headers::HeadersConfig) -> Vec<String> {
+    let mut names: Vec<String> = headers
+        .subgraphs
+        .iter()
+        .flatten()
+        .filter(|(name, rules)| {
+            serde_json::to_string(rules).is_ok_and(|rules| rules.contains(&format!("\"{}\"", propagated_header(name))))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+/// True for headers only this plugin may set.
+fn is_identity_header(name: &str) -> bool {
+    name.len() >= IDENTITY_HEADER.len() && name[..IDENTITY_HEADER.len()].eq_ignore_ascii_case(IDENTITY_HEADER)
 }
 
 async fn fetch_jwks(
@@ -318,15 +357,16 @@ fn bearer(value: &[u8]) -> Result<String, InvalidToken> {
 
 impl IdentityPlugin {
     /// The coprocessor's answer to one `graphql.analysis` call: the request's headers
-    /// with the caller's assertion as `x-identity` (any other `x-identity` dropped), or,
-    /// for a request without a valid token, the headers without one.
+    /// with the caller's assertions for the propagated subgraphs (every `x-identity…`
+    /// header the client sent dropped), or, for a request without a valid token, the
+    /// headers without any.
     pub async fn coprocessor_reply(&self, request: &serde_json::Value) -> serde_json::Value {
         let Some(headers) = request["headers"].as_object() else {
             return serde_json::json!({ "version": 1, "control": "continue" });
         };
         let mut answer: serde_json::Map<String, serde_json::Value> = headers
             .iter()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case(IDENTITY_HEADER))
+            .filter(|(name, _)| !is_identity_header(name))
             .map(|(name, values)| (name.clone(), values.clone()))
             .collect();
         let authorization = headers
@@ -340,8 +380,8 @@ impl IdentityPlugin {
             };
             match verified {
                 Ok(identity) => {
-                    if let Ok(assertion) = identity.assertion.to_str() {
-                        answer.insert(IDENTITY_HEADER.to_owned(), serde_json::json!([assertion]));
+                    for (name, assertion) in self.propagated_assertions(&identity, now_secs()) {
+                        answer.insert(name, serde_json::json!([assertion]));
                     }
                 }
                 Err(InvalidToken(reason)) => tracing::info!(reason, "coprocessor: token refused"),
@@ -415,9 +455,11 @@ impl RouterPlugin for IdentityPlugin {
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
         let config = payload.config()?;
-        let plugin = Self::from_config(&config).map_err(|err| err.to_string())?;
+        let propagated = propagated_subgraphs(&payload.router_config().headers);
+        let plugin = Self::from_config(&config, propagated.clone()).map_err(|err| err.to_string())?;
         if let Some(socket) = &config.coprocessor_socket {
-            let serving = Self::from_config(&config).and_then(|coprocessor| serve_coprocessor(socket, coprocessor));
+            let serving =
+                Self::from_config(&config, propagated).and_then(|coprocessor| serve_coprocessor(socket, coprocessor));
             if let Err(err) = serving {
                 tracing::error!(error = %err, "the identity coprocessor is not served: WebSocket subscriptions reach subgraphs anonymously");
             }
@@ -426,11 +468,20 @@ impl RouterPlugin for IdentityPlugin {
     }
 
     fn on_http_request<'req>(&'req self, payload: OnHttpRequestHookPayload<'req>) -> OnHttpRequestHookFuture<'req> {
+        use hive_router::ntex::http::header::{HeaderName as NtexName, HeaderValue as NtexValue};
         Box::pin(async move {
             let mut payload = payload;
-            // Only this plugin speaks for the caller: an assertion a client sent itself
-            // is dropped before anything can forward it.
-            payload.router_http_request.headers_mut().remove(IDENTITY_HEADER);
+            // Only this plugin speaks for the caller: every identity header a client sent
+            // itself is dropped before anything can forward it.
+            let headers = payload.router_http_request.headers_mut();
+            let forged: Vec<NtexName> = headers
+                .keys()
+                .filter(|name| is_identity_header(name.as_str()))
+                .cloned()
+                .collect();
+            for name in forged {
+                headers.remove(name);
+            }
             let token = match payload.router_http_request.headers().get("authorization") {
                 None => return payload.proceed(),
                 Some(value) => match bearer(value.as_bytes()) {
@@ -442,16 +493,27 @@ impl RouterPlugin for IdentityPlugin {
             };
             match self.verify(&token).await {
                 Ok(identity) => {
-                    // Subscriptions reach subgraphs without the subgraph-execute hook,
-                    // through the header propagation rules (router.config.yaml), so
-                    // the assertion rides on the request too.
-                    if let Ok(value) =
-                        hive_router::ntex::http::header::HeaderValue::from_bytes(identity.assertion.as_bytes())
-                    {
-                        payload.router_http_request.headers_mut().insert(
-                            hive_router::ntex::http::header::HeaderName::from_static(IDENTITY_HEADER),
-                            value,
-                        );
+                    let streaming = payload
+                        .router_http_request
+                        .headers()
+                        .get("accept")
+                        .and_then(|accept| accept.to_str().ok())
+                        .is_some_and(|accept| {
+                            accept.contains("text/event-stream") || accept.contains("multipart/mixed")
+                        });
+                    let mut added = vec![(VERIFIED_HEADER.to_owned(), "true".to_owned())];
+                    // A subscription's first subgraph call runs no subgraph hook: its
+                    // assertion rides on the request, for the propagation rules.
+                    if streaming {
+                        added.extend(self.propagated_assertions(&identity, now_secs()));
+                    }
+                    let headers = payload.router_http_request.headers_mut();
+                    for (name, value) in added {
+                        if let (Ok(name), Ok(value)) =
+                            (NtexName::from_bytes(name.as_bytes()), NtexValue::from_str(&value))
+                        {
+                            headers.insert(name, value);
+                        }
                     }
                     payload.context.insert(identity);
                     payload.proceed()
@@ -470,20 +532,23 @@ impl RouterPlugin for IdentityPlugin {
         &'exec self,
         payload: OnGraphQLParamsStartHookPayload<'exec>,
     ) -> OnGraphQLParamsStartHookResult<'exec> {
-        // Over HTTP the assertion on the request is the one this plugin put there. Any
-        // other came from the client (a WebSocket's connection_init): refused, so that
-        // the propagation rules never forward one.
-        if let Some(sent) = payload.router_http_request.headers.get(IDENTITY_HEADER) {
-            let ours = payload
-                .context
-                .get_ref::<VerifiedIdentity>()
-                .is_some_and(|identity| identity.assertion.as_bytes() == sent.as_bytes());
-            if !ours {
-                return payload.end_with_graphql_error(
-                    unauthenticated(format!("`{IDENTITY_HEADER}` is set by the gateway, not by clients")),
-                    StatusCode::UNAUTHORIZED,
-                );
-            }
+        // Over HTTP the identity headers on the request are the ones this plugin put
+        // there (it dropped the client's first). Any on a request it did not verify came
+        // from the client (a WebSocket's connection_init): refused, so that the
+        // propagation rules never forward one.
+        let verified_over_http = payload.context.get_ref::<VerifiedIdentity>().is_some();
+        let sent_by_client = payload
+            .router_http_request
+            .headers
+            .keys()
+            .any(|name| is_identity_header(name.as_str()));
+        if sent_by_client && !verified_over_http {
+            return payload.end_with_graphql_error(
+                unauthenticated(format!(
+                    "`{IDENTITY_HEADER}…` headers are set by the gateway, not by clients"
+                )),
+                StatusCode::UNAUTHORIZED,
+            );
         }
         if payload.context.get_ref::<VerifiedIdentity>().is_some() {
             return payload.proceed();
@@ -515,10 +580,10 @@ impl RouterPlugin for IdentityPlugin {
         headers.remove("authorization");
         headers.remove(IDENTITY_HEADER);
         if let Some(identity) = payload.context.get_ref::<VerifiedIdentity>() {
-            let assertion = self.assertion_now(&identity, now_secs());
+            let assertion = self.assertion(&identity, payload.subgraph_name, now_secs());
             drop(identity);
-            if let Some(assertion) = assertion {
-                payload.execution_request.headers.insert(IDENTITY_HEADER, assertion);
+            if let Some(value) = assertion.and_then(|assertion| HeaderValue::from_str(&assertion).ok()) {
+                payload.execution_request.headers.insert(IDENTITY_HEADER, value);
             }
         }
         payload.proceed()
@@ -528,8 +593,11 @@ impl RouterPlugin for IdentityPlugin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kernel::identity::tokens::{DEVELOPMENT_GATEWAY_PRIVATE_KEY, DEVELOPMENT_GATEWAY_PUBLIC_KEY};
 
     fn plugin(secret: &str) -> IdentityPlugin {
+        let mut assertion_header = Header::new(Algorithm::EdDSA);
+        assertion_header.kid = Some(ASSERTION_ISSUER.to_owned());
         IdentityPlugin {
             issuer: "ecommerce-accounts".into(),
             audiences: vec!["ecommerce".into()],
@@ -538,7 +606,9 @@ mod tests {
                 DecodingKey::from_secret(secret.as_bytes()),
                 Algorithm::HS256,
             )]),
-            assertion_key: EncodingKey::from_secret(b"identity"),
+            assertion_key: EncodingKey::from_ed_pem(DEVELOPMENT_GATEWAY_PRIVATE_KEY.as_bytes()).unwrap(),
+            assertion_header,
+            propagated: vec!["orders".into(), "products".into()],
         }
     }
 
@@ -556,33 +626,60 @@ mod tests {
         .unwrap()
     }
 
+    /// What an assertion says, when it is good for `subgraph`.
+    fn decode(assertion: &str, subgraph: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&[assertion_audience(subgraph)]);
+        validation.set_issuer(&[ASSERTION_ISSUER]);
+        jsonwebtoken::decode::<Claims>(
+            assertion,
+            &DecodingKey::from_ed_pem(DEVELOPMENT_GATEWAY_PUBLIC_KEY.as_bytes()).unwrap(),
+            &validation,
+        )
+        .map(|data| data.claims)
+    }
+
     #[tokio::test]
-    async fn a_valid_token_becomes_a_signed_assertion_with_its_client() {
-        let identity = plugin("s")
-            .verify(&token("s", "ecommerce", 60, Some("acme")))
+    async fn a_valid_token_becomes_an_assertion_per_subgraph_with_its_client() {
+        let plugin = plugin("s");
+        let identity = plugin
+            .verify(&token("s", "ecommerce", 600, Some("acme")))
             .await
             .unwrap();
         assert_eq!(
             (identity.role.as_str(), identity.client.as_deref()),
             ("PARTNER", Some("acme"))
         );
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[ASSERTION_AUDIENCE]);
-        validation.set_issuer(&[ASSERTION_ISSUER]);
-        let decoded = jsonwebtoken::decode::<Claims>(
-            identity.assertion.to_str().unwrap(),
-            &DecodingKey::from_secret(b"identity"),
-            &validation,
-        )
-        .unwrap();
-        assert_eq!(decoded.claims.sub, identity.subject);
+        let now = now_secs();
+        let orders = plugin.assertion(&identity, "orders", now).unwrap();
+        let claims = decode(&orders, "orders").unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.client.as_deref()),
+            (identity.subject.as_str(), Some("acme"))
+        );
+        assert_eq!(claims.exp - claims.iat, ASSERTION_TTL_SECONDS);
+        assert!(decode(&orders, "payments").is_err(), "made out to Orders only");
+        let again = decode(&plugin.assertion(&identity, "orders", now).unwrap(), "orders").unwrap();
+        assert!(claims.jti.is_some() && claims.jti != again.jti, "a jti each");
     }
 
     #[tokio::test]
-    async fn the_coprocessor_adds_the_assertion_to_a_valid_callers_headers_only() {
+    async fn no_assertion_outlives_the_clients_token() {
+        let plugin = plugin("s");
+        let identity = plugin.verify(&token("s", "ecommerce", 30, None)).await.unwrap();
+        let now = now_secs();
+        let claims = decode(&plugin.assertion(&identity, "cart", now).unwrap(), "cart").unwrap();
+        assert_eq!(claims.exp, identity.token_expires, "cut at the token's expiry");
+        assert_eq!(plugin.assertion(&identity, "cart", identity.token_expires), None);
+    }
+
+    #[tokio::test]
+    async fn the_coprocessor_adds_each_propagated_subgraphs_assertion_for_a_valid_caller_only() {
         let plugin = plugin("s");
         let request = |authorization: Option<String>| {
-            let mut headers = serde_json::json!({ "x-identity": ["forged"], "accept": ["application/json"] });
+            let mut headers = serde_json::json!({
+                "x-identity": ["forged"], "X-Identity-Orders": ["forged"], "accept": ["application/json"],
+            });
             if let Some(value) = authorization {
                 headers["authorization"] = serde_json::json!([value]);
             }
@@ -592,12 +689,12 @@ mod tests {
             .coprocessor_reply(&request(Some(format!("Bearer {}", token("s", "ecommerce", 60, None)))))
             .await;
         assert_eq!(valid["control"], "continue");
-        let assertion = valid["headers"]["x-identity"][0].as_str().unwrap();
-        assert_ne!(assertion, "forged");
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[ASSERTION_AUDIENCE]);
-        validation.set_issuer(&[ASSERTION_ISSUER]);
-        jsonwebtoken::decode::<Claims>(assertion, &DecodingKey::from_secret(b"identity"), &validation).unwrap();
+        for subgraph in ["orders", "products"] {
+            let assertion = valid["headers"][propagated_header(subgraph)][0].as_str().unwrap();
+            decode(assertion, subgraph).unwrap();
+        }
+        assert!(valid["headers"].get("x-identity").is_none(), "{valid}");
+        assert!(valid["headers"].get("X-Identity-Orders").is_none(), "{valid}");
         assert_eq!(
             valid["headers"]["accept"],
             serde_json::json!(["application/json"]),
@@ -611,42 +708,35 @@ mod tests {
         ] {
             let reply = plugin.coprocessor_reply(&request(bad.clone())).await;
             assert_eq!(reply["control"], "continue", "{bad:?}");
-            assert!(reply["headers"].get("x-identity").is_none(), "{bad:?}: {reply}");
+            let identity_headers: Vec<&String> = reply["headers"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|name| is_identity_header(name))
+                .collect();
+            assert!(identity_headers.is_empty(), "{bad:?}: {reply}");
         }
     }
 
-    #[tokio::test]
-    async fn a_long_subscription_gets_fresh_assertions_until_the_token_expires() {
-        let plugin = plugin("s");
-        let identity = plugin.verify(&token("s", "ecommerce", 600, None)).await.unwrap();
-        let start = identity.asserted.iat;
-        assert_eq!(
-            plugin.assertion_now(&identity, start + 10),
-            Some(identity.assertion.clone())
-        );
-        let later = plugin.assertion_now(&identity, start + 120).unwrap();
-        assert_ne!(later, identity.assertion);
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[ASSERTION_AUDIENCE]);
-        validation.set_issuer(&[ASSERTION_ISSUER]);
-        validation.validate_exp = false;
-        let fresh = jsonwebtoken::decode::<Claims>(
-            later.to_str().unwrap(),
-            &DecodingKey::from_secret(b"identity"),
-            &validation,
-        )
-        .unwrap()
-        .claims;
-        assert_eq!(
-            (fresh.iat, fresh.exp),
-            (start + 120, start + 120 + ASSERTION_TTL_SECONDS)
-        );
-        assert_eq!(fresh.sub, identity.subject);
-        assert_eq!(
-            plugin.assertion_now(&identity, identity.token_expires),
-            None,
-            "not past the token"
-        );
+    #[test]
+    fn the_router_configuration_forwards_an_assertion_to_the_subscription_subgraphs() {
+        let config: serde_json::Value = serde_yaml_ng::from_str(include_str!("../../router.config.yaml")).unwrap();
+        let headers: hive_router::config::headers::HeadersConfig =
+            serde_json::from_value(config["headers"].clone()).unwrap();
+        // Every subgraph that serves a subscription, and only those.
+        let supergraph = include_str!("../../../schema/supergraph.graphql");
+        let mut serving: Vec<String> = supergraph
+            .split("type Subscription")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map_while(|line| line.trim().strip_prefix("@join__type(graph: "))
+            .map(|graph| graph.trim_end_matches(')').to_ascii_lowercase())
+            .collect();
+        serving.sort();
+        assert!(!serving.is_empty());
+        assert_eq!(propagated_subgraphs(&headers), serving);
     }
 
     #[tokio::test]

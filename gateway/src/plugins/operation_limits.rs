@@ -273,9 +273,14 @@ pub struct LimitExceeded {
     pub message: String,
 }
 
-/// Measures the operation `operation_name` (or the only one) of `document`.
-/// `variable` gives the integer value of a variable, for slicing arguments.
-/// Unknown fields and missing fragments count nothing: validation refuses them later.
+/// Measures the operation that will run: `operation_name`, or the document's only
+/// one. `variable` gives the integer value of a variable the request sent, for slicing
+/// arguments; one it did not send counts at its declared default. Unknown fields and
+/// missing fragments count nothing: validation refuses them later.
+///
+/// # Errors
+/// A request error when no operation is chosen: the document has several and no
+/// `operationName` says which (the GraphQL spec's GetOperation), or none of that name.
 pub fn measure(
     document: &q::Document<'static, String>,
     operation_name: Option<&str>,
@@ -283,7 +288,7 @@ pub fn measure(
     default_list_size: u64,
     mutation_cost: u64,
     variable: &dyn Fn(&str) -> Option<u64>,
-) -> Option<OperationShape> {
+) -> Result<OperationShape, LimitExceeded> {
     let fragments: HashMap<&str, &q::FragmentDefinition<'static, String>> = document
         .definitions
         .iter()
@@ -307,10 +312,47 @@ pub fn measure(
         q::OperationDefinition::Subscription(s) => s.name.clone(),
     };
     let operation = match operation_name {
-        Some(name) => operations.iter().find(|o| name_of(o).as_deref() == Some(name))?,
+        Some(name) => operations
+            .iter()
+            .find(|o| name_of(o).as_deref() == Some(name))
+            .ok_or_else(|| LimitExceeded {
+                code: "OPERATION_NOT_FOUND",
+                message: format!("the document has no operation named `{name}`"),
+            })?,
         None if operations.len() == 1 => operations[0],
-        None => return None,
+        None if operations.is_empty() => {
+            return Err(LimitExceeded {
+                code: "OPERATION_NOT_FOUND",
+                message: "the document has no operation".into(),
+            });
+        }
+        None => {
+            return Err(LimitExceeded {
+                code: "OPERATION_NAME_REQUIRED",
+                message: format!(
+                    "the document has {} operations: say which to run with `operationName`",
+                    operations.len()
+                ),
+            });
+        }
     };
+    let variable_definitions = match operation {
+        q::OperationDefinition::SelectionSet(_) => &[][..],
+        q::OperationDefinition::Query(q) => &q.variable_definitions[..],
+        q::OperationDefinition::Mutation(m) => &m.variable_definitions[..],
+        q::OperationDefinition::Subscription(s) => &s.variable_definitions[..],
+    };
+    let defaults: HashMap<&str, u64> = variable_definitions
+        .iter()
+        .filter_map(|definition| match &definition.default_value {
+            Some(q::Value::Int(n)) => n
+                .as_i64()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(|n| (definition.name.as_str(), n)),
+            _ => None,
+        })
+        .collect();
+    let variable = &|name: &str| variable(name).or_else(|| defaults.get(name).copied());
     let (root, selection_set, is_mutation) = match operation {
         q::OperationDefinition::SelectionSet(set) => (&schema.query, set, false),
         q::OperationDefinition::Query(q) => (&schema.query, &q.selection_set, false),
@@ -338,7 +380,7 @@ pub fn measure(
     } else {
         root_cost.saturating_add(mutation_cost)
     };
-    Some(walk.shape)
+    Ok(walk.shape)
 }
 
 struct Walk<'a> {
@@ -622,16 +664,22 @@ impl RouterPlugin for OperationLimits {
         payload.on_end(move |end| {
             let schema = self.current_schema();
             let variable = |name: &str| variable_as_u64(&params.variables, name);
-            let Some(shape) = measure(
+            let measured = measure(
                 &end.document,
                 params.operation_name.as_deref(),
                 &schema,
                 self.config.default_list_size,
                 self.config.mutation_cost,
                 &variable,
-            ) else {
-                // No such operation: validation says so.
-                return end.proceed();
+            );
+            let shape = match measured {
+                Ok(shape) => shape,
+                Err(refused) => {
+                    return end.end_with_graphql_error(
+                        GraphQLError::from_message_and_code(refused.message, refused.code),
+                        StatusCode::BAD_REQUEST,
+                    );
+                }
             };
             match check(&shape, &limits, introspection_allowed) {
                 Ok(()) => end.proceed(),
@@ -711,6 +759,42 @@ mod tests {
         assert_eq!(mutation.cost, 50 + 10);
         assert!(shape("{ __schema { types { name } } }", &[]).introspects);
         assert!(!shape("{ tags }", &[]).introspects);
+    }
+
+    fn measure_named(query: &str, name: Option<&str>) -> Result<OperationShape, LimitExceeded> {
+        let schema = CostSchema::from_sdl(SCHEMA).unwrap();
+        let document = q::parse_query::<String>(query).unwrap().into_static();
+        measure(&document, name, &schema, 10, 10, &|_| None)
+    }
+
+    #[test]
+    fn the_operation_that_runs_is_measured_and_several_need_a_name() {
+        let bomb = "query Bomb { products(first: 100) { edges { node { variants { stock { available } } } } } }";
+        let document = format!("query Small {{ tags }} {bomb}");
+        let ambiguous = measure_named(&document, None).unwrap_err();
+        assert_eq!(ambiguous.code, "OPERATION_NAME_REQUIRED");
+        assert_eq!(
+            measure_named(&document, Some("Bomb")).unwrap().cost,
+            measure_named(bomb, None).unwrap().cost
+        );
+        assert_eq!(measure_named(&document, Some("Small")).unwrap().cost, 0);
+        assert_eq!(
+            measure_named(&document, Some("Other")).unwrap_err().code,
+            "OPERATION_NOT_FOUND"
+        );
+        assert_eq!(
+            measure_named("fragment F on Query { tags }", None).unwrap_err().code,
+            "OPERATION_NOT_FOUND"
+        );
+    }
+
+    #[test]
+    fn a_variable_not_sent_counts_at_its_declared_default() {
+        let query = "query($n: Int = 100) { products(first: $n) { edges { node { variants { sku } } } } }";
+        let unsent = shape(query, &[]).cost;
+        assert_eq!(unsent, shape(query, &[("n", 100)]).cost);
+        assert!(unsent > shape(query, &[("n", 1)]).cost, "the sent value wins");
+        assert!(unsent > shape("{ products { edges { node { variants { sku } } } } }", &[]).cost);
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl RateLimits {
     /// # Errors
     /// When the Redis URL is not one.
     pub fn new(config: RateLimitsConfig) -> anyhow::Result<Self> {
-        let redis_url = std::env::var("RATE_LIMIT_REDIS_URL").ok().or(config.redis_url);
+        let redis_url = crate::settings::current()?.rate_limit_redis_url.or(config.redis_url);
         let counter = match redis_url {
             Some(url) => Counter::Redis(RedisLink::open(&url, "rate limits")?),
             None => Counter::Memory(Mutex::new(HashMap::new())),

@@ -385,12 +385,14 @@ impl RouterPlugin for TrustedDocuments {
 
     fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
         let config = payload.config()?;
-        let dir = std::env::var_os("TRUSTED_DOCUMENTS_DIR").map_or_else(|| config.manifests_dir.clone(), PathBuf::from);
+        let settings = crate::settings::current().map_err(|err| err.to_string())?;
+        let dir = settings
+            .trusted_documents_dir
+            .clone()
+            .unwrap_or_else(|| config.manifests_dir.clone());
         let manifests = Self::load_manifests(&dir).map_err(|err| err.to_string())?;
         let apq = config.apq.enabled.then(|| {
-            let redis_url = std::env::var("APQ_REDIS_URL")
-                .ok()
-                .or_else(|| config.apq.redis_url.clone());
+            let redis_url = settings.apq_redis_url.clone().or_else(|| config.apq.redis_url.clone());
             let ttl = Duration::from_secs(config.apq.ttl_seconds);
             match redis_url {
                 Some(url) => ApqStore::redis(&url, ttl),

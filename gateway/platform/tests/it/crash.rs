@@ -154,7 +154,7 @@ async fn kill_at_every_step(platform: &TestPlatform, backend: Backend) {
             let answer = platform
                 .client()
                 .post(format!("{}/graphql", doomed.url))
-                .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion())
+                .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion("checkout"))
                 .json(&json!({
                     "query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }",
                     "variables": input,
@@ -252,7 +252,7 @@ async fn wait_out_an_outage(platform: &TestPlatform, backend: Backend) {
     let answer: serde_json::Value = platform
         .client()
         .post(format!("{}/graphql", cut_off.url))
-        .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion())
+        .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion("checkout"))
         .json(&json!({
             "query": "mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }",
             "variables": { "input": {

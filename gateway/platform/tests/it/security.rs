@@ -18,13 +18,32 @@ pub fn code(body: &Value) -> &str {
 /// A token signed like Accounts' but with chosen audience, expiry, key and claims.
 fn forged(audience: &str, expires_in: i64, secret: &[u8], role: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({
-        "sub": uuid::Uuid::now_v7().to_string(), "role": role,
-        "iss": "ecommerce-accounts", "aud": audience, "iat": now, "exp": now + expires_in,
-    });
+    signed(
+        secret,
+        &json!({
+            "sub": uuid::Uuid::now_v7().to_string(), "role": role,
+            "iss": "ecommerce-accounts", "aud": audience, "iat": now, "exp": now + expires_in,
+        }),
+    )
+}
+
+/// A partner's token for the client `client`, signed with `secret`.
+fn partner(secret: &[u8], client: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    signed(
+        secret,
+        &json!({
+            "sub": uuid::Uuid::now_v7().to_string(), "role": "PARTNER", "client": client,
+            "iss": "ecommerce-accounts", "aud": "ecommerce", "iat": now, "exp": now + 600,
+        }),
+    )
+}
+
+/// `claims` signed as Accounts signs, with `secret`.
+fn signed(secret: &[u8], claims: &Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
+        claims,
         &jsonwebtoken::EncodingKey::from_secret(secret),
     )
     .unwrap()
@@ -135,6 +154,67 @@ async fn tokens_that_fail_verification_are_refused_before_anything_runs() {
         assert!(body["data"]["changePrice"].is_null(), "{row}: {body}");
     }
     assert_eq!(price_of(&platform, &product).await, 1_000, "no row changed the price");
+    platform.stop().await;
+}
+
+/// Straight at a subgraph (as from inside the network), an identity assertion counts
+/// only for the subgraph it is made out to, and the service key speaks only for a
+/// service: an ADMIN signed with it changes nothing.
+#[tokio::test]
+async fn a_subgraph_accepts_only_assertions_made_out_to_it_and_service_keys_say_only_service() {
+    use kernel_infra::identity::{AssertionSigner, keys};
+    let platform = TestPlatform::start().await;
+    let product = stocked_product(&platform, "SEC-AUDIENCE", 1_000, 5).await;
+    let products = platform.endpoints["products"].trim_end_matches("/graphql").to_owned();
+    let admin = kernel::Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: kernel::Role::Admin,
+    };
+    let gateway = AssertionSigner::configured_gateway().unwrap();
+    let service = AssertionSigner::service(keys().service_private_pem.as_deref().unwrap()).unwrap();
+    let service_identity = kernel_infra::identity::service_identity("checkout");
+    let rows = [
+        (
+            "the gateway's, for Orders",
+            gateway.sign(&admin, None, "orders").unwrap(),
+            "UNAUTHENTICATED",
+        ),
+        (
+            "the service key's, saying ADMIN",
+            service.sign(&admin, None, "products").unwrap(),
+            "UNAUTHENTICATED",
+        ),
+        (
+            "the service key's, saying SERVICE",
+            service.sign(&service_identity, None, "products").unwrap(),
+            "FORBIDDEN",
+        ),
+    ];
+    for (row, assertion, expected) in rows {
+        let (status, body) = send_to(
+            &platform,
+            &products,
+            &[("x-identity", assertion)],
+            json!({ "query": CHANGE_PRICE, "variables": { "id": product } }),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (200, expected), "{row}: {body}");
+    }
+    assert_eq!(price_of(&platform, &product).await, 1_000, "no row changed the price");
+    // The gateway's own, made out to Products, does.
+    let (_, body) = send_to(
+        &platform,
+        &products,
+        &[("x-identity", gateway.sign(&admin, None, "products").unwrap())],
+        json!({ "query": CHANGE_PRICE, "variables": { "id": product } }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        price_of(&platform, &product).await,
+        1,
+        "the assertion for Products counts"
+    );
     platform.stop().await;
 }
 
@@ -382,6 +462,29 @@ async fn abusive_requests_are_refused_by_the_limits() {
     );
     assert!(body.get("data").is_none_or(Value::is_null), "{body}");
 
+    // The operation that will run is the one measured: a second operation appended
+    // without `operationName` is a request error, not a way around the limits; named,
+    // it is measured; a variable left unsent counts at its declared default.
+    let appended = format!("query Cheap {{ __typename }} query Bomb {bomb}");
+    let (status, body) = send(&platform, &[], json!({ "query": appended })).await;
+    assert_eq!(
+        (status, code(&body)),
+        (400, "OPERATION_NAME_REQUIRED"),
+        "{appended}: {body}"
+    );
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    let (status, body) = send(&platform, &[], json!({ "query": appended, "operationName": "Bomb" })).await;
+    assert_eq!((status, code(&body)), (400, "COST_ESTIMATED_TOO_EXPENSIVE"), "{body}");
+    let (status, body) = send(&platform, &[], json!({ "query": appended, "operationName": "Cheap" })).await;
+    assert_eq!(
+        (status, body["data"]["__typename"].as_str()),
+        (200, Some("Query")),
+        "{body}"
+    );
+    let defaulted = bomb.replace("{ products(first: 100)", "query($n: Int = 100) { products(first: $n)");
+    let (status, body) = send(&platform, &[], json!({ "query": defaulted })).await;
+    assert_eq!((status, code(&body)), (400, "COST_ESTIMATED_TOO_EXPENSIVE"), "{body}");
+
     // The budget is per client: 30 products of that shape fit the default (5,000) but
     // not mobile's (3,000).
     let thirty = bomb.replace("first: 100", "first: 30");
@@ -457,6 +560,13 @@ async fn abusive_requests_are_refused_by_the_limits() {
 async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
     let platform = TestPlatform::start().await;
     stocked_product(&platform, "SEC-RATE", 1_000, 3).await;
+    // A production gateway starts only with real keys: a secret and a key pair of its
+    // own (the test's subgraphs, on development keys, do not trust its assertions,
+    // which nothing below needs).
+    let dir = std::env::temp_dir().join(format!("production-gw-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (private_key, _) = crate::key_pair(&dir, "gateway");
+    let secret = format!("{}{}", uuid::Uuid::now_v7().simple(), uuid::Uuid::now_v7().simple());
     let gateway = platform
         .another_gateway(
             |config| {
@@ -467,7 +577,11 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
                 assert_ne!(limited, config, "router.config.yaml sets globex's rate limit");
                 limited
             },
-            &[("GATEWAY_ENV", "production")],
+            &[
+                ("GATEWAY_ENV", "production"),
+                ("JWT_SECRET", &secret),
+                ("IDENTITY_GATEWAY_PRIVATE_KEY_FILE", &private_key),
+            ],
         )
         .await;
 
@@ -479,7 +593,10 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
         let (status, body) = send_to(&platform, &gateway.url, headers, introspection.clone()).await;
         assert_eq!((status, code(&body)), (400, "INTROSPECTION_DISABLED"), "{body}");
     }
-    let staff = vec![("authorization", format!("Bearer {}", platform.admin_token()))];
+    let staff = vec![(
+        "authorization",
+        format!("Bearer {}", forged("ecommerce", 600, secret.as_bytes(), "ADMIN")),
+    )];
     let (status, body) = send_to(&platform, &gateway.url, &staff, introspection.clone()).await;
     assert_eq!(
         (status, body["data"]["__schema"]["queryType"]["name"].as_str()),
@@ -491,19 +608,23 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
 
     // A partner over its rate limit (3 an hour here): 429 with Retry-After. Nothing
     // is counted across the windows of the test's other gateway.
-    let globex = vec![(
+    let production_globex = vec![(
         "authorization",
-        format!("Bearer {}", partner_token(&platform, "globex").await),
+        format!("Bearer {}", partner(secret.as_bytes(), "globex")),
     )];
     let stock = json!({ "documentId": manifest_id("globex", "GlobexStock"), "variables": { "sku": "SEC-RATE" } });
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        statuses.push(send_to(&platform, &gateway.url, &globex, stock.clone()).await.0);
+        statuses.push(
+            send_to(&platform, &gateway.url, &production_globex, stock.clone())
+                .await
+                .0,
+        );
     }
     let response = platform
         .client()
         .post(format!("{}/graphql", gateway.url))
-        .header("authorization", globex[0].1.as_str())
+        .header("authorization", production_globex[0].1.as_str())
         .json(&stock)
         .send()
         .await
@@ -520,8 +641,13 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
     assert_eq!(code(&body), "RATE_LIMITED", "{body}");
     assert!((1..=3600).contains(&retry_after), "Retry-After: {retry_after}");
     // The development gateway counts on its own: the partner still runs there.
+    let globex = vec![(
+        "authorization",
+        format!("Bearer {}", partner_token(&platform, "globex").await),
+    )];
     let (status, _) = send(&platform, &globex, stock).await;
     assert_eq!(status, 200);
     drop(gateway);
+    let _ = std::fs::remove_dir_all(dir);
     platform.stop().await;
 }

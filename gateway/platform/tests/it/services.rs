@@ -71,6 +71,101 @@ fn a_wrong_setting_stops_a_process_before_it_listens_and_names_the_key() {
     assert!(stderr.contains("SHIPPING_CARRIER_STEP_SECONDS"), "{stderr}");
 }
 
+/// `GATEWAY_ENV=production` is one switch for the launcher, the gateway and every
+/// context: none starts without the keys it uses, each names every variable it lacks,
+/// a short secret and the development keys are refused, and a context given its keys
+/// gets past them.
+#[test]
+fn production_refuses_to_start_without_real_keys_and_names_each_missing_one() {
+    let dir = std::env::temp_dir().join(format!("production-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = vec![
+        ("GATEWAY_ENV".to_owned(), "production".to_owned()),
+        ("DATA_DIR".to_owned(), dir.display().to_string()),
+        // Nothing listens there: a process that got past its keys fails on the bus.
+        ("EVENT_BUS_REDIS_URL".to_owned(), "redis://127.0.0.1:1".to_owned()),
+    ];
+    let verifying = ["IDENTITY_GATEWAY_PUBLIC_KEY_FILE", "IDENTITY_SERVICE_PUBLIC_KEY_FILE"];
+    let cases: [(&[&str], Vec<&str>, Vec<&str>); 5] = [
+        (
+            &[],
+            vec![
+                "IDENTITY_GATEWAY_PUBLIC_KEY_FILE",
+                "IDENTITY_SERVICE_PUBLIC_KEY_FILE",
+                "JWT_PRIVATE_KEY_FILE (or JWT_SECRET)",
+                "IDENTITY_SERVICE_PRIVATE_KEY_FILE",
+                "IDENTITY_GATEWAY_PRIVATE_KEY_FILE",
+            ],
+            vec![],
+        ),
+        (&["orders"], verifying.to_vec(), vec!["PRIVATE_KEY_FILE", "JWT"]),
+        (
+            &["checkout"],
+            [&verifying[..], &["IDENTITY_SERVICE_PRIVATE_KEY_FILE"]].concat(),
+            vec!["IDENTITY_GATEWAY_PRIVATE_KEY_FILE", "JWT"],
+        ),
+        (
+            &["accounts"],
+            [&verifying[..], &["JWT_PRIVATE_KEY_FILE (or JWT_SECRET)"]].concat(),
+            vec!["IDENTITY_SERVICE_PRIVATE_KEY_FILE"],
+        ),
+        (
+            &["gateway"],
+            vec![
+                "JWT_PUBLIC_KEY_FILE (or JWT_SECRET, or JWT_JWKS_URL)",
+                "IDENTITY_GATEWAY_PRIVATE_KEY_FILE",
+            ],
+            vec!["IDENTITY_GATEWAY_PUBLIC_KEY_FILE", "IDENTITY_SERVICE"],
+        ),
+    ];
+    for (args, named, not_named) in cases {
+        let output = platform(args, &base);
+        assert!(!output.status.success(), "{args:?} started without keys");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for variable in named {
+            assert!(stderr.contains(variable), "{args:?} does not name {variable}: {stderr}");
+        }
+        for variable in not_named {
+            assert!(
+                !stderr.contains(variable),
+                "{args:?} names {variable}, which it does not use: {stderr}"
+            );
+        }
+    }
+
+    let short = [base.clone(), vec![("JWT_SECRET".to_owned(), "short".to_owned())]].concat();
+    let stderr = String::from_utf8_lossy(&platform(&["accounts"], &short).stderr).into_owned();
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    let published = [
+        base.clone(),
+        vec![(
+            "JWT_SECRET".to_owned(),
+            kernel::identity::tokens::DEVELOPMENT_JWT_SECRET.to_owned(),
+        )],
+    ]
+    .concat();
+    let stderr = String::from_utf8_lossy(&platform(&["accounts"], &published).stderr).into_owned();
+    assert!(stderr.contains("development keys"), "{stderr}");
+
+    // Given real keys, Orders gets past them (and stops at the unreachable bus).
+    let (_, gateway_public) = crate::key_pair(&dir, "gateway");
+    let (_, service_public) = crate::key_pair(&dir, "service");
+    let keyed = [
+        base,
+        vec![
+            ("IDENTITY_GATEWAY_PUBLIC_KEY_FILE".to_owned(), gateway_public),
+            ("IDENTITY_SERVICE_PUBLIC_KEY_FILE".to_owned(), service_public),
+        ],
+    ]
+    .concat();
+    let output = platform(&["orders"], &keyed);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(!stderr.contains("KEY_FILE"), "{stderr}");
+    assert!(stderr.to_ascii_lowercase().contains("redis"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn a_context_alone_refuses_to_start_without_a_shared_event_bus() {
     let dir = std::env::temp_dir().join(format!("alone-{}", uuid::Uuid::now_v7().simple()));

@@ -330,7 +330,7 @@ async fn another_customer_and_an_anonymous_caller_cannot_follow_an_order() {
         .client()
         .post(format!("{}/graphql", platform.url))
         .header("accept", "text/event-stream, application/graphql-response+json")
-        .header("x-identity", owner.assertion())
+        .header("x-identity", owner.assertion("orders"))
         .json(&json!({ "query": MY_ORDER_UPDATES }))
         .send()
         .await

@@ -156,7 +156,7 @@ async fn a_graphql_ws_client_watches_its_order_to_delivered_and_nobody_else_may(
     let mut forged = WsClient::connect(&platform, Some("not.a.token")).await;
     let mut asserted = WsClient::connect_with(
         &platform.url,
-        json!({ "headers": { "x-identity": customer.assertion() } }),
+        json!({ "headers": { "x-identity": customer.assertion("orders") } }),
     )
     .await;
     for client in [&mut forged, &mut asserted] {

@@ -11,7 +11,7 @@ pub mod repository;
 use std::sync::Arc;
 
 use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
-use kernel_infra::identity::TokenIssuer;
+use kernel_infra::identity::{KeyUse, TokenIssuer};
 use sea_orm_migration::MigratorTrait;
 
 pub use accounts::{Accounts as AccountsService, AccountsError};
@@ -26,6 +26,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NoSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Accounts::new(opening)?)) }),
     tasks: &[create_user::TASK],
+    signs: &[KeyUse::SignsAccessTokens],
 };
 
 /// A running Accounts context.
@@ -46,7 +47,7 @@ impl Accounts {
     }
 
     fn new(opening: Opening) -> anyhow::Result<Self> {
-        let accounts = accounts::Accounts::new(opening.db, Arc::new(TokenIssuer::from_env()?));
+        let accounts = accounts::Accounts::new(opening.db, Arc::new(TokenIssuer::access_tokens()?));
         Ok(Self {
             schema: graphql::schema(accounts.clone()),
             accounts,
@@ -56,7 +57,7 @@ impl Accounts {
 
 impl Context for Accounts {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -22,6 +22,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<CartSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Cart::new(opening)?)) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// The Cart section of the configuration.
@@ -71,7 +72,7 @@ impl Cart {
 
 impl Context for Cart {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use kernel_infra::CancellationToken;
 use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType, default_url};
-use kernel_infra::identity::ServiceToken;
+use kernel_infra::identity::{KeyUse, ServiceSigner};
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::CheckoutSchema;
@@ -28,6 +28,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<CheckoutSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Checkout::new(opening)?)) }),
     tasks: &[],
+    signs: &[KeyUse::SignsServiceCalls],
 };
 
 /// The name Checkout's service token carries.
@@ -130,7 +131,7 @@ impl Checkout {
         };
         let saga_settings = settings.saga()?;
         let resume_after = saga_settings.resume_after;
-        let token = Arc::new(ServiceToken::from_env(SERVICE_NAME)?);
+        let token = Arc::new(ServiceSigner::configured(SERVICE_NAME)?);
         let remotes = Arc::new(remotes::Remotes::new(&urls, token)?);
         let saga = Saga::new(opening.db, remotes, saga_settings);
         Ok(Self {
@@ -143,7 +144,7 @@ impl Checkout {
 
 impl Context for Checkout {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use checkout_domain::{CheckoutSession, Line, Outcome, Step};
 use kernel::{Currency, EventMeta, Money};
 use kernel_infra::client::{CallError, SubgraphClient};
-use kernel_infra::identity::ServiceToken;
+use kernel_infra::identity::ServiceSigner;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -89,7 +89,7 @@ pub struct CartItemView {
 impl Remotes {
     /// # Errors
     /// When an HTTP client cannot be built.
-    pub fn new(urls: &RemoteUrls, token: Arc<ServiceToken>) -> anyhow::Result<Self> {
+    pub fn new(urls: &RemoteUrls, token: Arc<ServiceSigner>) -> anyhow::Result<Self> {
         let client = |name: &str, url: &str| SubgraphClient::new(name, url, token.clone());
         Ok(Self {
             cart: client("cart", &urls.cart)?,

@@ -20,6 +20,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NoSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Coupons::new(opening))) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// A running Coupons context.
@@ -49,7 +50,7 @@ impl Coupons {
 
 impl Context for Coupons {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -28,6 +28,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NoSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Inventory::new(opening))) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// A running Inventory context: its database, use cases and schema.
@@ -57,7 +58,7 @@ impl Inventory {
 
 impl Context for Inventory {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -64,14 +64,36 @@ pub mod tokens {
     pub const ACCESS_AUDIENCE: &str = "ecommerce";
     /// The header subgraphs read the caller's identity assertion from.
     pub const IDENTITY_HEADER: &str = "x-identity";
-    /// The audience of identity assertions, and who may sign them.
-    pub const ASSERTION_AUDIENCE: &str = "ecommerce-subgraphs";
+    /// Who may sign identity assertions: the gateway (for any verified caller) and the
+    /// services (for themselves only, role SERVICE). Each signs with a key of its own
+    /// (Ed25519), named by the token's `kid`; subgraphs hold only the public keys.
     pub const GATEWAY_ISSUER: &str = "ecommerce-gateway";
     pub const SERVICES_ISSUER: &str = "ecommerce-services";
-    /// The keys used when `JWT_SECRET` / `IDENTITY_SECRET` are not set: for a
-    /// development machine only (a warning is logged).
+    /// The longest an identity assertion may live, in seconds.
+    pub const ASSERTION_TTL_SECONDS: u64 = 60;
+
+    /// The audience of an identity assertion for the subgraph `subgraph`: an assertion
+    /// is good for that one subgraph only.
+    pub fn assertion_audience(subgraph: &str) -> String {
+        format!("subgraph:{subgraph}")
+    }
+
+    /// The header of a gateway's incoming request that carries the assertion for
+    /// `subgraph`, for the calls that no gateway hook sees (a subscription's first
+    /// call); the router's header rules forward it to that subgraph as
+    /// [`IDENTITY_HEADER`].
+    pub fn propagated_header(subgraph: &str) -> String {
+        format!("{IDENTITY_HEADER}-{subgraph}")
+    }
+
+    /// The keys used when none are configured: for a development machine only (a
+    /// warning is logged; with `GATEWAY_ENV=production` nothing starts without real
+    /// keys). Everyone can read these, so anything signed with them proves nothing.
     pub const DEVELOPMENT_JWT_SECRET: &str = "development-only-secret-set-JWT_SECRET-in-production";
-    pub const DEVELOPMENT_IDENTITY_SECRET: &str = "development-only-identity-secret-set-IDENTITY_SECRET";
+    pub const DEVELOPMENT_GATEWAY_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILuC6jGgq+linrAXFjBf3omomUldFSMiO2aa1mDuvA5S\n-----END PRIVATE KEY-----\n";
+    pub const DEVELOPMENT_GATEWAY_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEASJgAXJZgzjY/qWMK1+4mY1cJghCxnunWe/jzRyyDQ5Q=\n-----END PUBLIC KEY-----\n";
+    pub const DEVELOPMENT_SERVICE_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHgJSgTkSmUp9FR1EJelmn0qecZ8iY2kpSOEcWthNNZ1\n-----END PRIVATE KEY-----\n";
+    pub const DEVELOPMENT_SERVICE_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGqVf3g8YJgB8JHFdiJGivrXV8IvU/pj/AzXw9Cle1R0=\n-----END PUBLIC KEY-----\n";
 
     /// The claims of our tokens, access tokens and identity assertions alike.
     #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -91,6 +113,9 @@ pub mod tokens {
         pub aud: String,
         pub iat: u64,
         pub exp: u64,
+        /// A unique id, in identity assertions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub jti: Option<String>,
     }
 }
 

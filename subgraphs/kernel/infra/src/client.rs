@@ -12,7 +12,7 @@ use std::time::Duration;
 use kernel::EventMeta;
 use serde::de::DeserializeOwned;
 
-use crate::identity::ServiceToken;
+use crate::identity::ServiceSigner;
 
 /// Why a call to another subgraph did not return data.
 #[derive(Debug, thiserror::Error)]
@@ -50,15 +50,16 @@ pub struct SubgraphClient {
     service: String,
     url: String,
     http: reqwest::Client,
-    token: Arc<ServiceToken>,
+    token: Arc<ServiceSigner>,
 }
 
 impl SubgraphClient {
-    /// Calls `service` at `url` (its `/graphql` endpoint) with tokens from `token`.
+    /// Calls the context `service` at `url` (its `/graphql` endpoint) with assertions
+    /// from `token`, each made out to `service`.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(service: &str, url: &str, token: Arc<ServiceToken>) -> anyhow::Result<Self> {
+    pub fn new(service: &str, url: &str, token: Arc<ServiceSigner>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(64)
@@ -86,7 +87,10 @@ impl SubgraphClient {
             service: self.service.clone(),
             reason,
         };
-        let token = self.token.token().map_err(|err| unavailable(err.to_string()))?;
+        let token = self
+            .token
+            .token_for(&self.service)
+            .map_err(|err| unavailable(err.to_string()))?;
         let mut request = self
             .http
             .post(&self.url)

@@ -36,6 +36,19 @@ pub struct Common {
     pub shutdown_grace_seconds: f64,
     pub event_bus: EventBusSettings,
     pub gateway: GatewaySettings,
+    pub jwt: JwtSettings,
+    pub identity: IdentitySettings,
+    pub apq: ApqSettings,
+    pub rate_limit: RateLimitSettings,
+    pub trusted_documents: TrustedDocumentsSettings,
+}
+
+impl Common {
+    /// True with `gateway.env` = `production` (`GATEWAY_ENV=production`): the one
+    /// switch that makes every process refuse development keys.
+    pub fn is_production(&self) -> bool {
+        self.gateway.env.eq_ignore_ascii_case("production")
+    }
 }
 
 impl Default for Common {
@@ -45,6 +58,11 @@ impl Default for Common {
             shutdown_grace_seconds: 30.0,
             event_bus: EventBusSettings::default(),
             gateway: GatewaySettings::default(),
+            jwt: JwtSettings::default(),
+            identity: IdentitySettings::default(),
+            apq: ApqSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            trusted_documents: TrustedDocumentsSettings::default(),
         }
     }
 }
@@ -93,6 +111,74 @@ impl Default for GatewaySettings {
             subgraph_urls: BTreeMap::new(),
         }
     }
+}
+
+/// Access tokens, which Accounts signs and the gateway verifies (`JWT_*`). One of
+/// `secret` (HS256) or the RS256 key files; without either, outside production, a
+/// development secret that everyone knows.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The HS256 secret Accounts and the gateway share (at least 32 bytes).
+    pub secret: Option<String>,
+    /// RS256: the PEM private key Accounts signs with.
+    pub private_key_file: Option<PathBuf>,
+    /// RS256: the PEM public key the gateway verifies with.
+    pub public_key_file: Option<PathBuf>,
+    /// A JWKS the gateway fetches its verification keys from (an identity provider).
+    pub jwks_url: Option<String>,
+    /// How long an access token lives, in seconds.
+    pub ttl_seconds: u64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            private_key_file: None,
+            public_key_file: None,
+            jwks_url: None,
+            ttl_seconds: 3600,
+        }
+    }
+}
+
+/// Identity assertions (`IDENTITY_*`): Ed25519 key pairs as PEM files. The gateway signs
+/// what it asserts about a verified caller with the gateway key; a service that calls
+/// another (Checkout) signs with the service key, and its assertions can only say
+/// SERVICE. Every subgraph holds the two public keys only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    pub gateway_private_key_file: Option<PathBuf>,
+    pub gateway_public_key_file: Option<PathBuf>,
+    pub service_private_key_file: Option<PathBuf>,
+    pub service_public_key_file: Option<PathBuf>,
+}
+
+/// The gateway's automatic persisted queries (`APQ_*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApqSettings {
+    /// Shared by every gateway replica; unset, each keeps its own in memory.
+    pub redis_url: Option<String>,
+}
+
+/// The gateway's per-client rate limits (`RATE_LIMIT_*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Counted in Redis, so the limit holds across gateway replicas; unset, per process.
+    pub redis_url: Option<String>,
+}
+
+/// The persisted-operation manifests the gateway serves partners from
+/// (`TRUSTED_DOCUMENTS_*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedDocumentsSettings {
+    /// The manifests' folder; unset, the gateway's configuration says.
+    pub dir: Option<PathBuf>,
 }
 
 /// Where a context keeps its data and listens: the keys every context section has.
@@ -457,6 +543,7 @@ mod tests {
         settings: SettingsType::of::<ShopSettings>(),
         open: never_opens,
         tasks: &[],
+        signs: &[],
     };
 
     fn load(file: Option<&Path>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Subscription;
+use crate::identity::KeyUse;
 
 /// Every context of the platform with its default port: the one place ports live.
 pub const PORTS: [(&str, u16); 11] = [
@@ -188,9 +189,19 @@ pub struct ContextSpec {
     pub settings: SettingsType,
     pub open: Open,
     pub tasks: &'static [Task],
+    /// What it signs, beside verifying its callers' assertions (which every context
+    /// does): in production the keys for these must be configured.
+    pub signs: &'static [KeyUse],
 }
 
 impl ContextSpec {
+    /// Every use of keys a process running this context makes.
+    pub fn key_uses(&self) -> Vec<KeyUse> {
+        let mut uses = vec![KeyUse::VerifiesAssertions];
+        uses.extend_from_slice(self.signs);
+        uses
+    }
+
     pub fn default_port(&self) -> u16 {
         default_port(self.name)
     }

@@ -6,7 +6,7 @@
 //!
 //! Each request's trace and correlation ids are put into the GraphQL context as
 //! [`kernel::EventMeta`], so the events a mutation writes carry them, and its caller
-//! (from the bearer token) as [`crate::identity::Caller`].
+//! (from its identity assertion) as [`crate::identity::Caller`].
 
 use async_graphql::Executor;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -21,13 +21,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::graphql::event_meta;
 
-/// The HTTP routes of a subgraph around its executable schema.
-pub fn router<E: Executor>(executor: E) -> Router {
+/// The HTTP routes of the subgraph `name` around its executable schema. Its callers
+/// are read from identity assertions made out to `name`.
+pub fn router<E: Executor>(name: &'static str, executor: E) -> Router {
     Router::new()
         .route("/graphql", get(graphql::<E>).post(graphql::<E>))
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .with_state(executor)
+        .with_state(Subgraph { name, executor })
+}
+
+/// A subgraph's name (the audience its callers' assertions must name) and schema.
+#[derive(Clone)]
+struct Subgraph<E> {
+    name: &'static str,
+    executor: E,
 }
 
 async fn metrics() -> impl IntoResponse {
@@ -38,11 +46,11 @@ async fn metrics() -> impl IntoResponse {
 }
 
 async fn graphql<E: Executor>(
-    State(executor): State<E>,
+    State(Subgraph { name, executor }): State<Subgraph<E>>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> axum::response::Response {
-    let caller = crate::identity::TokenVerifier::shared().caller(&headers);
+    let caller = crate::identity::AssertionVerifier::shared().caller(&headers, name);
     let request = request.into_inner().data(event_meta(&headers)).data(caller);
     // Hive Router asks for `multipart/mixed;subscriptionSpec="1.0"` without the
     // `boundary=graphql` that async-graphql's own check wants; our parts use it anyway.

@@ -43,7 +43,6 @@ pub async fn open(
     config: &ContextConfig,
     peers: BTreeMap<String, String>,
 ) -> anyhow::Result<Arc<dyn Context>> {
-    crate::identity::TokenVerifier::load_shared()?;
     let db = crate::db::connect(&config.database_url).await?;
     if crate::db::is_postgres(&db) {
         let txn = db.begin().await?;
@@ -87,14 +86,18 @@ pub async fn open_as<T: Clone + 'static>(spec: &ContextSpec, database_url: &str)
 /// When Redis cannot be reached.
 pub async fn connect_bus(common: &Common) -> anyhow::Result<Arc<dyn EventBus>> {
     Ok(match &common.event_bus.redis_url {
-        Some(url) => {
-            RedisStreamsBus::connect(RedisBusSettings {
-                shards: common.event_bus.shards,
-                prefix: common.event_bus.prefix.clone(),
-                ..RedisBusSettings::new(url)
-            })
-            .await?
-        }
+        Some(url) => RedisStreamsBus::connect(RedisBusSettings {
+            shards: common.event_bus.shards,
+            prefix: common.event_bus.prefix.clone(),
+            ..RedisBusSettings::new(url)
+        })
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "the event bus (event_bus.redis_url, EVENT_BUS_REDIS_URL = {}) does not answer: {err}",
+                crate::db::redact(url)
+            )
+        })?,
         None => InProcessBus::new(),
     })
 }
@@ -211,6 +214,7 @@ async fn readiness(State(readiness): State<Readiness>) -> (StatusCode, &'static 
 /// cannot open or bind.
 pub async fn run_alone(spec: &ContextSpec, config: &Config) -> anyhow::Result<()> {
     let own = config.context(spec.name)?;
+    crate::identity::install(&config.common, &spec.key_uses())?;
     if config.common.event_bus.redis_url.is_none() {
         anyhow::bail!(
             "{} alone needs an event bus that other processes share: set EVENT_BUS_REDIS_URL \

@@ -26,6 +26,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NotificationsSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Notifications::new(opening)?)) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// The Notifications section of the configuration: how webhooks are delivered.
@@ -101,7 +102,7 @@ impl Notifications {
 
 impl Context for Notifications {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

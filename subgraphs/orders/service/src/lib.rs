@@ -25,6 +25,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<OrdersSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Orders::new(opening)?)) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// The Orders section of the configuration.
@@ -80,7 +81,7 @@ impl Orders {
 
 impl Context for Orders {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

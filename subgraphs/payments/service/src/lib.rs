@@ -26,6 +26,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<PaymentsSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Payments::new(opening)?)) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// The Payments section of the configuration: the simulated provider.
@@ -90,7 +91,7 @@ impl Payments {
 
 impl Context for Payments {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

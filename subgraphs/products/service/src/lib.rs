@@ -28,6 +28,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NoSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Products::new(opening))) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// A running Products context: its database, use cases and schema.
@@ -64,7 +65,7 @@ impl Products {
 
 impl Context for Products {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

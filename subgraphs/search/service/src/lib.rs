@@ -25,6 +25,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<NoSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Search::new(opening))) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// A running Search context: its database and schema.
@@ -54,7 +55,7 @@ impl Search {
 
 impl Context for Search {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     /// Search writes no events of its own; its relay publishes nothing, and runs so

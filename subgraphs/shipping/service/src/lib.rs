@@ -23,6 +23,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     settings: SettingsType::of::<ShippingSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Shipping::new(opening)?)) }),
     tasks: &[],
+    signs: &[],
 };
 
 /// The Shipping section of the configuration.
@@ -73,7 +74,7 @@ impl Shipping {
 
 impl Context for Shipping {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -12,9 +12,7 @@ use serde_json::{Value, json};
 /// Runs an operation as the holder of the access token `token` (if any), checked as
 /// the gateway checks it.
 async fn execute(accounts: &Accounts, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let caller = token.map_or(Caller::Anonymous, |t| {
-        TokenVerifier::access_tokens_from_env().unwrap().verify(t)
-    });
+    let caller = token.map_or(Caller::Anonymous, |t| TokenVerifier::access_tokens().unwrap().verify(t));
     let request = Request::new(query)
         .variables(Variables::from_json(variables))
         .data(caller);
@@ -72,7 +70,7 @@ async fn a_customer_registers_signs_in_and_reads_their_own_profile() {
         assert_eq!(login["data"]["login"]["user"]["id"], id.as_str(), "{login}");
         let fresh = login["data"]["login"]["token"].as_str().unwrap();
         assert!(matches!(
-            TokenVerifier::access_tokens_from_env().unwrap().verify(fresh),
+            TokenVerifier::access_tokens().unwrap().verify(fresh),
             Caller::User(_)
         ));
 
@@ -196,7 +194,7 @@ async fn only_an_admin_issues_partner_tokens() {
 
     let issued = run(as_role(kernel::Role::Admin, "acme")).await;
     let token = issued["data"]["issuePartnerToken"]["token"].as_str().unwrap();
-    match TokenVerifier::access_tokens_from_env().unwrap().verify(token) {
+    match TokenVerifier::access_tokens().unwrap().verify(token) {
         Caller::User(identity) => assert_eq!(identity.role, kernel::Role::Partner),
         other => panic!("{other:?}"),
     }
