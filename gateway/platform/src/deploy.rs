@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use kernel_infra::context::ContextSpec;
 use kernel_infra::identity::KeyUse;
 
 use crate::CONTEXTS;
@@ -343,17 +344,16 @@ fn secret_env(key: &str) -> Value {
     json!({ "name": key, "valueFrom": { "secretKeyRef": { "name": "shop-secrets", "key": key } } })
 }
 
-fn kubernetes_context(name: &str) -> String {
+fn kubernetes_context(spec: &ContextSpec) -> String {
+    let name = spec.name;
     let upper = name.to_ascii_uppercase();
     let mut env = vec![secret_env(&format!("{upper}_DATABASE_URL"))];
     for (key, value) in context_env(name) {
         env.push(json!({ "name": key, "value": value }));
     }
     let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];
-    let port = kernel_infra::context::default_port(name);
-    let uses = crate::context(name)
-        .map(kernel_infra::context::ContextSpec::key_uses)
-        .unwrap_or_default();
+    let port = spec.default_port();
+    let uses = spec.key_uses();
     documents(&workload(
         name,
         &[name],
@@ -445,7 +445,7 @@ pub fn expected_files(deploy_dir: &Path) -> Vec<(PathBuf, String)> {
     for spec in &CONTEXTS {
         files.push((
             base.join(format!("{}.yaml", spec.name)),
-            format!("{header}{}", kubernetes_context(spec.name)),
+            format!("{header}{}", kubernetes_context(spec)),
         ));
     }
     files

@@ -132,40 +132,20 @@ impl KeyMaterial {
                     secret.len()
                 );
             }
-            let development = [
-                (
-                    "JWT_SECRET",
-                    material.jwt_secret.as_deref().map(str::as_bytes),
-                    DEVELOPMENT_JWT_SECRET,
-                ),
-                (
-                    "IDENTITY_GATEWAY_PRIVATE_KEY_FILE",
-                    material.gateway_private_pem.as_deref(),
-                    DEVELOPMENT_GATEWAY_PRIVATE_KEY,
-                ),
-                (
-                    "IDENTITY_GATEWAY_PUBLIC_KEY_FILE",
-                    material.gateway_public_pem.as_deref(),
-                    DEVELOPMENT_GATEWAY_PUBLIC_KEY,
-                ),
-                (
-                    "IDENTITY_SERVICE_PRIVATE_KEY_FILE",
-                    material.service_private_pem.as_deref(),
-                    DEVELOPMENT_SERVICE_PRIVATE_KEY,
-                ),
-                (
-                    "IDENTITY_SERVICE_PUBLIC_KEY_FILE",
-                    material.service_public_pem.as_deref(),
-                    DEVELOPMENT_SERVICE_PUBLIC_KEY,
-                ),
-            ];
-            let published: Vec<&str> = development
-                .iter()
-                .filter(|(_, given, known)| {
-                    given.is_some_and(|given| given.trim_ascii() == known.as_bytes().trim_ascii())
-                })
-                .map(|(variable, _, _)| *variable)
-                .collect();
+            let jwt_secret = material.jwt_secret.as_deref().map(str::as_bytes);
+            let mut published: Vec<&str> = Vec::new();
+            if jwt_secret.is_some_and(|given| is_development(given, DEVELOPMENT_JWT_SECRET)) {
+                published.push("JWT_SECRET");
+            }
+            for key in material.ed25519_keys() {
+                if key
+                    .pem
+                    .as_deref()
+                    .is_some_and(|given| is_development(given, key.development))
+                {
+                    published.push(key.variable);
+                }
+            }
             if !published.is_empty() {
                 anyhow::bail!(
                     "GATEWAY_ENV=production refuses the development keys, which anyone can read: {}",
@@ -183,6 +163,38 @@ impl KeyMaterial {
             material.fill_in_development_keys();
         }
         Ok(material)
+    }
+
+    /// The four Ed25519 keys of the assertions, each with its variable and development
+    /// value: the one list that parsing, the production check and the development
+    /// defaults go through.
+    fn ed25519_keys(&mut self) -> [Ed25519Key<'_>; 4] {
+        [
+            Ed25519Key {
+                variable: "IDENTITY_GATEWAY_PRIVATE_KEY_FILE",
+                private: true,
+                development: DEVELOPMENT_GATEWAY_PRIVATE_KEY,
+                pem: &mut self.gateway_private_pem,
+            },
+            Ed25519Key {
+                variable: "IDENTITY_GATEWAY_PUBLIC_KEY_FILE",
+                private: false,
+                development: DEVELOPMENT_GATEWAY_PUBLIC_KEY,
+                pem: &mut self.gateway_public_pem,
+            },
+            Ed25519Key {
+                variable: "IDENTITY_SERVICE_PRIVATE_KEY_FILE",
+                private: true,
+                development: DEVELOPMENT_SERVICE_PRIVATE_KEY,
+                pem: &mut self.service_private_pem,
+            },
+            Ed25519Key {
+                variable: "IDENTITY_SERVICE_PUBLIC_KEY_FILE",
+                private: false,
+                development: DEVELOPMENT_SERVICE_PUBLIC_KEY,
+                pem: &mut self.service_public_pem,
+            },
+        ]
     }
 
     /// What a process doing `uses` lacks, by variable.
@@ -219,30 +231,22 @@ impl KeyMaterial {
     }
 
     /// Every key file given parses as the key it should be.
-    fn check_parses(&self) -> anyhow::Result<()> {
+    fn check_parses(&mut self) -> anyhow::Result<()> {
         if let Some(pem) = &self.jwt_private_pem {
             EncodingKey::from_rsa_pem(pem).context("JWT_PRIVATE_KEY_FILE: not an RSA private key (PEM)")?;
         }
         if let Some(pem) = &self.jwt_public_pem {
             DecodingKey::from_rsa_pem(pem).context("JWT_PUBLIC_KEY_FILE: not an RSA public key (PEM)")?;
         }
-        for (variable, pem) in [
-            ("IDENTITY_GATEWAY_PRIVATE_KEY_FILE", &self.gateway_private_pem),
-            ("IDENTITY_SERVICE_PRIVATE_KEY_FILE", &self.service_private_pem),
-        ] {
-            if let Some(pem) = pem {
-                EncodingKey::from_ed_pem(pem)
-                    .with_context(|| format!("{variable}: not an Ed25519 private key (PEM)"))?;
-            }
-        }
-        for (variable, pem) in [
-            ("IDENTITY_GATEWAY_PUBLIC_KEY_FILE", &self.gateway_public_pem),
-            ("IDENTITY_SERVICE_PUBLIC_KEY_FILE", &self.service_public_pem),
-        ] {
-            if let Some(pem) = pem {
-                DecodingKey::from_ed_pem(pem)
-                    .with_context(|| format!("{variable}: not an Ed25519 public key (PEM)"))?;
-            }
+        for key in self.ed25519_keys() {
+            let Some(pem) = key.pem.as_deref() else { continue };
+            let parsed = if key.private {
+                EncodingKey::from_ed_pem(pem).map(drop)
+            } else {
+                DecodingKey::from_ed_pem(pem).map(drop)
+            };
+            let kind = if key.private { "private" } else { "public" };
+            parsed.with_context(|| format!("{}: not an Ed25519 {kind} key (PEM)", key.variable))?;
         }
         Ok(())
     }
@@ -255,31 +259,10 @@ impl KeyMaterial {
             self.jwt_secret = Some(DEVELOPMENT_JWT_SECRET.to_owned());
             defaulted.push("JWT_SECRET");
         }
-        for (slot, key, variable) in [
-            (
-                &mut self.gateway_private_pem,
-                DEVELOPMENT_GATEWAY_PRIVATE_KEY,
-                "IDENTITY_GATEWAY_PRIVATE_KEY_FILE",
-            ),
-            (
-                &mut self.gateway_public_pem,
-                DEVELOPMENT_GATEWAY_PUBLIC_KEY,
-                "IDENTITY_GATEWAY_PUBLIC_KEY_FILE",
-            ),
-            (
-                &mut self.service_private_pem,
-                DEVELOPMENT_SERVICE_PRIVATE_KEY,
-                "IDENTITY_SERVICE_PRIVATE_KEY_FILE",
-            ),
-            (
-                &mut self.service_public_pem,
-                DEVELOPMENT_SERVICE_PUBLIC_KEY,
-                "IDENTITY_SERVICE_PUBLIC_KEY_FILE",
-            ),
-        ] {
-            if slot.is_none() {
-                *slot = Some(key.as_bytes().to_vec());
-                defaulted.push(variable);
+        for key in self.ed25519_keys() {
+            if key.pem.is_none() {
+                *key.pem = Some(key.development.as_bytes().to_vec());
+                defaulted.push(key.variable);
             }
         }
         if !defaulted.is_empty() {
@@ -292,6 +275,19 @@ impl KeyMaterial {
             });
         }
     }
+}
+
+/// One of [`KeyMaterial`]'s Ed25519 keys.
+struct Ed25519Key<'a> {
+    variable: &'static str,
+    private: bool,
+    development: &'static str,
+    pem: &'a mut Option<Vec<u8>>,
+}
+
+/// True when `given` is the published development value `known`.
+fn is_development(given: &[u8], known: &str) -> bool {
+    given.trim_ascii() == known.as_bytes().trim_ascii()
 }
 
 static INSTALLED: OnceLock<KeyMaterial> = OnceLock::new();
