@@ -86,7 +86,7 @@ async fn main() {
         .unwrap()
         .port();
     let dir = std::env::temp_dir().join(format!("checkout-bench-{}", uuid::Uuid::now_v7().simple()));
-    let env = platform::gateway_env(&dir, &supergraph, port).unwrap();
+    let env = platform::gateway_env(&dir, &supergraph, port, 0).unwrap();
     let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
         .arg("gateway")
         .envs(env)

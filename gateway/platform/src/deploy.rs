@@ -280,9 +280,21 @@ fn workload(
         .map(|(file, _)| json!({ "key": file, "path": file }))
         .collect();
     let mut volumes = vec![json!({ "name": "keys", "secret": { "secretName": "shop-keys", "items": items } })];
+    let mut pod_metadata = json!({ "labels": labels(name) });
     if name == "gateway" {
         mounts.push(json!({ "name": "tmp", "mountPath": "/tmp" }));
         volumes.push(json!({ "name": "tmp", "emptyDir": {} }));
+        // Its metrics have a port of their own, which the Service for clients leaves
+        // out: Prometheus scrapes the pods from inside the cluster.
+        let metrics_port = kernel_infra::context::GATEWAY_METRICS_PORT;
+        if let Some(ports) = container["ports"].as_array_mut() {
+            ports.push(json!({ "name": "metrics", "containerPort": metrics_port }));
+        }
+        pod_metadata["annotations"] = json!({
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": metrics_port.to_string(),
+            "prometheus.io/path": "/metrics",
+        });
     }
     container["volumeMounts"] = json!(mounts);
     // No Docker-link variables (ORDERS_SERVICE_HOST, GATEWAY_PORT=tcp://…): they would
@@ -302,7 +314,7 @@ fn workload(
                 "replicas": 2,
                 "selector": { "matchLabels": { "app.kubernetes.io/name": name } },
                 "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 } },
-                "template": { "metadata": { "labels": labels(name) }, "spec": pod },
+                "template": { "metadata": pod_metadata, "spec": pod },
             },
         }),
         json!({

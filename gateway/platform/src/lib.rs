@@ -161,6 +161,7 @@ pub async fn start(
     let mut uses: Vec<KeyUse> = CONTEXTS.iter().flat_map(ContextSpec::key_uses).collect();
     uses.push(KeyUse::Gateway);
     kernel_infra::identity::install(&config.common, &uses)?;
+    kernel_infra::throttle::install(&config.common);
     let mut listeners = Vec::new();
     let mut endpoints = PerContext::new();
     for spec in &CONTEXTS {
@@ -230,24 +231,44 @@ pub fn supergraph(endpoints: &PerContext) -> anyhow::Result<String> {
 }
 
 /// Writes the gateway's files (configuration and supergraph) under `dir` and returns
-/// the environment for a gateway process that uses them.
+/// the environment for a gateway process that uses them, serving clients on `port` and
+/// its metrics on `metrics_port` (0: any free port).
 ///
 /// # Errors
 /// When the files cannot be written.
-pub fn gateway_env(dir: &Path, supergraph: &str, port: u16) -> anyhow::Result<Vec<(String, String)>> {
+pub fn gateway_env(
+    dir: &Path,
+    supergraph: &str,
+    port: u16,
+    metrics_port: u16,
+) -> anyhow::Result<Vec<(String, String)>> {
     std::fs::create_dir_all(dir)?;
+    // The folder holds the identity coprocessor's socket: this user's alone.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     let config = dir.join("router.config.yaml");
     let supergraph_path = dir.join("supergraph.graphql");
     // Each gateway serves its identity coprocessor on a socket of its own, beside its
-    // files; a Unix socket's path must stay short (108 bytes), else it goes in /tmp.
+    // files; a Unix socket's path must stay short (108 bytes), else it goes in a
+    // private folder of its own under /tmp.
     let socket = std::path::absolute(dir.join("identity.sock"))
         .ok()
         .filter(|path| path.as_os_str().len() < 100)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("ecommerce-gateway-{port}.sock")));
+        .unwrap_or_else(|| {
+            std::env::temp_dir()
+                .join(format!("ecommerce-gateway-{port}"))
+                .join("identity.sock")
+        });
+    const METRICS_PORT_LINE: &str = "        port: 9464\n";
+    let template = include_str!("../../router.config.yaml");
+    anyhow::ensure!(
+        template.matches(METRICS_PORT_LINE).count() == 1,
+        "router.config.yaml: the Prometheus exporter's `port: 9464` line is where the launcher sets the metrics port"
+    );
     std::fs::write(
         &config,
-        include_str!("../../router.config.yaml")
-            .replace("/tmp/ecommerce-gateway-identity.sock", &socket.display().to_string()),
+        template
+            .replace("/tmp/ecommerce-gateway/identity.sock", &socket.display().to_string())
+            .replace(METRICS_PORT_LINE, &format!("        port: {metrics_port}\n")),
     )?;
     std::fs::write(&supergraph_path, supergraph)?;
     let absolute = |path: PathBuf| std::path::absolute(&path).unwrap_or(path).display().to_string();

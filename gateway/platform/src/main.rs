@@ -289,7 +289,13 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
     let running = platform::start(&config, &shutdown, &|_, router| router).await?;
     let supergraph = platform::supergraph(&running.endpoints)?;
     let gateway_port = config.common.gateway.port;
-    let env = platform::gateway_env(&config.common.data_dir.join("gateway"), &supergraph, gateway_port)?;
+    let metrics_port = config.common.gateway.metrics_port;
+    let env = platform::gateway_env(
+        &config.common.data_dir.join("gateway"),
+        &supergraph,
+        gateway_port,
+        metrics_port,
+    )?;
     let mut gateway = tokio::process::Command::new(std::env::current_exe()?);
     gateway.args(["gateway", "--exit-with-stdin"]);
     // The gateway reads its settings (`gateway.*`) from the same file.
@@ -319,6 +325,7 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
         "  gateway health, readiness:    http://127.0.0.1:{0}/health, /readiness",
         gateway_port
     );
+    println!("  gateway metrics (internal):   http://127.0.0.1:{metrics_port}/metrics");
     for (name, url) in &running.endpoints {
         println!("  {:<30}{url}", format!("{name} subgraph:"));
     }

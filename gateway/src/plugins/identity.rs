@@ -4,9 +4,10 @@
 //! - A bearer token is verified (signature, expiry, issuer, audience) with the keys
 //!   configured: `JWT_SECRET` (HS256), `JWT_PUBLIC_KEY_FILE` (RS256 PEM), a JWKS file
 //!   (`jwks_file`) or a JWKS URL (`jwks_url`, fetched again every
-//!   `jwks_refresh_seconds`, and at once for an unknown key id). A request with a token
-//!   that fails is refused with 401 UNAUTHENTICATED before anything runs; a request
-//!   without one runs anonymously (each field decides whether that is enough).
+//!   `jwks_refresh_seconds`, and for an unknown key id at most once a minute). A
+//!   request with a token that fails is refused with 401 UNAUTHENTICATED before
+//!   anything runs; a request without one runs anonymously (each field decides
+//!   whether that is enough).
 //! - The verified identity (subject, role, client) goes to every subgraph request as
 //!   the `x-identity` header: an assertion signed for that one subgraph (its audience)
 //!   with the gateway's Ed25519 private key, living a minute, with a `jti` of its own
@@ -57,7 +58,8 @@ use serde::Deserialize;
 
 use kernel::identity::tokens::Claims;
 pub use kernel::identity::tokens::{
-    ASSERTION_TTL_SECONDS, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER, assertion_audience, propagated_header,
+    ASSERTION_TTL_SECONDS, CLIENT_ADDRESS_HEADER, GATEWAY_ISSUER as ASSERTION_ISSUER, IDENTITY_HEADER,
+    assertion_audience, propagated_header,
 };
 
 /// Put on a request whose caller this plugin verified over HTTP, so the coprocessor's
@@ -79,6 +81,32 @@ pub struct IdentityConfig {
     /// `coprocessor.url` names. None: WebSocket subscriptions run anonymously upstream.
     #[serde(default)]
     pub coprocessor_socket: Option<PathBuf>,
+    /// How many proxies of ours stand in front of the gateway, each appending the
+    /// address it was called from to `X-Forwarded-For`: the client's address is the
+    /// entry that many from the end. 0: the address of the connection itself.
+    #[serde(default)]
+    pub forwarded_for_hops: usize,
+}
+
+/// The address a request came from, kept in its plugin context (never a header a
+/// client could have set) for its subgraph calls.
+struct ClientAddress(String);
+
+/// The client's address: the peer's, or with `hops` proxies of ours in front, the
+/// entry of `forwarded_for` that many from the end (what the first of them saw).
+pub fn client_address(peer: Option<std::net::SocketAddr>, forwarded_for: Option<&str>, hops: usize) -> Option<String> {
+    if hops > 0 {
+        let entries: Vec<&str> = forwarded_for
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .collect();
+        if let Some(entry) = entries.len().checked_sub(hops).and_then(|index| entries.get(index)) {
+            return entry.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
+        }
+    }
+    peer.map(|peer| peer.ip().to_string())
 }
 
 fn default_refresh() -> u64 {
@@ -110,8 +138,20 @@ enum Keys {
         http: reqwest::Client,
         /// The keys last fetched, and when.
         current: RwLock<Option<(Vec<Key>, Instant)>>,
+        /// When the JWKS was last asked for, fetched or not: at most one fetch per
+        /// `min_refetch` ([`JWKS_MIN_REFETCH`]), however many tokens name a key id it
+        /// does not hold.
+        asked: std::sync::Mutex<Option<Instant>>,
+        min_refetch: Duration,
     },
 }
+
+/// The least time between two fetches of the JWKS once it has been fetched: a key
+/// rotated in is seen within it, and tokens with made-up key ids cannot make the
+/// gateway hammer the identity provider.
+const JWKS_MIN_REFETCH: Duration = Duration::from_secs(60);
+/// The least time between two tries while no JWKS has been fetched yet.
+const JWKS_FIRST_RETRY: Duration = Duration::from_secs(1);
 
 pub struct IdentityPlugin {
     issuer: String,
@@ -122,6 +162,7 @@ pub struct IdentityPlugin {
     /// The subgraphs that get their assertion through the propagation rules (those that
     /// serve subscriptions).
     propagated: Vec<String>,
+    forwarded_for_hops: usize,
 }
 
 /// Why a token was refused (said to the client without the token itself).
@@ -165,6 +206,8 @@ impl IdentityPlugin {
                 refresh: Duration::from_secs(config.jwks_refresh_seconds),
                 http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?,
                 current: RwLock::new(None),
+                asked: std::sync::Mutex::new(None),
+                min_refetch: JWKS_MIN_REFETCH,
             }
         } else if let Some(path) = &config.jwks_file {
             let set: JwkSet = serde_json::from_str(&std::fs::read_to_string(path)?)?;
@@ -192,6 +235,7 @@ impl IdentityPlugin {
             assertion_key: EncodingKey::from_ed_pem(assertion_pem)?,
             assertion_header,
             propagated,
+            forwarded_for_hops: config.forwarded_for_hops,
         })
     }
 
@@ -209,6 +253,8 @@ impl IdentityPlugin {
                 refresh,
                 http,
                 current,
+                asked,
+                min_refetch,
             } => {
                 let cached = {
                     let guard = current.read().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -221,6 +267,25 @@ impl IdentityPlugin {
                     && !found.is_empty()
                 {
                     return found.clone();
+                }
+                // Stale, or no key with this id: fetch again, unless it was asked for
+                // too recently (checked and marked at once, so concurrent requests
+                // with unknown key ids make one fetch between them).
+                let due = {
+                    let mut asked = asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let wait = if cached.is_some() {
+                        *min_refetch
+                    } else {
+                        JWKS_FIRST_RETRY
+                    };
+                    let due = asked.is_none_or(|at| at.elapsed() >= wait);
+                    if due {
+                        *asked = Some(Instant::now());
+                    }
+                    due
+                };
+                if !due {
+                    return cached.map(|(found, _)| found).unwrap_or_default();
                 }
                 match fetch_jwks(http, url).await {
                     Ok(keys) => {
@@ -392,20 +457,24 @@ impl IdentityPlugin {
 }
 
 /// Serves the identity coprocessor on the Unix socket at `path`, on a thread of its
-/// own, until the process ends. A socket file left by a process that is gone is
-/// replaced; one that a live process answers on is left to it.
+/// own, until the process ends. The socket's folder must be this user's alone (mode
+/// 0700; made so when it does not exist): whoever can put a socket at that path speaks
+/// for every caller of a WebSocket subscription. A socket file left by a process that
+/// is gone is replaced; one that a live process answers on is left to it.
 ///
 /// # Errors
-/// When the socket cannot be bound.
+/// When the folder is not private or the socket cannot be bound.
 pub fn serve_coprocessor(path: &Path, plugin: IdentityPlugin) -> anyhow::Result<()> {
+    let folder = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("{}: the coprocessor socket needs a folder of its own", path.display()))?;
+    private_folder(folder)?;
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             anyhow::bail!("{} is served by another process", path.display());
         }
         std::fs::remove_file(path)?;
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
     }
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
@@ -441,6 +510,38 @@ pub fn serve_coprocessor(path: &Path, plugin: IdentityPlugin) -> anyhow::Result<
     Ok(())
 }
 
+/// Makes `folder` (mode 0700) when it does not exist; refuses one that is a link, is
+/// another user's, or that others may enter.
+///
+/// # Errors
+/// When it cannot be made or is not private.
+pub fn private_folder(folder: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = folder.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(folder) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => anyhow::bail!("{}: {err}", folder.display()),
+    }
+    let found = std::fs::symlink_metadata(folder)?;
+    // /proc/self belongs to the process's effective user.
+    let me = std::fs::metadata("/proc/self")?.uid();
+    anyhow::ensure!(
+        found.is_dir() && found.uid() == me,
+        "{} is not a folder of this user's own: refusing to serve the identity coprocessor in it",
+        folder.display()
+    );
+    anyhow::ensure!(
+        found.permissions().mode() & 0o077 == 0,
+        "{} can be entered by other users (mode {:o}); make it 0700",
+        folder.display(),
+        found.permissions().mode() & 0o777
+    );
+    Ok(())
+}
+
 fn unauthenticated(message: String) -> GraphQLError {
     GraphQLError::from_message_and_code(message, "UNAUTHENTICATED")
 }
@@ -458,11 +559,10 @@ impl RouterPlugin for IdentityPlugin {
         let propagated = propagated_subgraphs(&payload.router_config().headers);
         let plugin = Self::from_config(&config, propagated.clone()).map_err(|err| err.to_string())?;
         if let Some(socket) = &config.coprocessor_socket {
-            let serving =
-                Self::from_config(&config, propagated).and_then(|coprocessor| serve_coprocessor(socket, coprocessor));
-            if let Err(err) = serving {
-                tracing::error!(error = %err, "the identity coprocessor is not served: WebSocket subscriptions reach subgraphs anonymously");
-            }
+            // Not served, the router would call whatever answers at that path: no start.
+            Self::from_config(&config, propagated)
+                .and_then(|coprocessor| serve_coprocessor(socket, coprocessor))
+                .map_err(|err| format!("the identity coprocessor cannot be served: {err}"))?;
         }
         payload.initialize_plugin(plugin)
     }
@@ -481,6 +581,18 @@ impl RouterPlugin for IdentityPlugin {
                 .collect();
             for name in forged {
                 headers.remove(name);
+            }
+            let address = client_address(
+                payload.router_http_request.peer_addr(),
+                payload
+                    .router_http_request
+                    .headers()
+                    .get("x-forwarded-for")
+                    .and_then(|value| value.to_str().ok()),
+                self.forwarded_for_hops,
+            );
+            if let Some(address) = address {
+                payload.context.insert(ClientAddress(address));
             }
             let token = match payload.router_http_request.headers().get("authorization") {
                 None => return payload.proceed(),
@@ -576,9 +688,17 @@ impl RouterPlugin for IdentityPlugin {
         &'exec self,
         mut payload: OnSubgraphExecuteStartHookPayload<'exec>,
     ) -> OnSubgraphExecuteStartHookResult<'exec> {
+        let address = payload
+            .context
+            .get_ref::<ClientAddress>()
+            .and_then(|address| HeaderValue::from_str(&address.0).ok());
         let headers = &mut payload.execution_request.headers;
         headers.remove("authorization");
         headers.remove(IDENTITY_HEADER);
+        headers.remove(CLIENT_ADDRESS_HEADER);
+        if let Some(address) = address {
+            headers.insert(CLIENT_ADDRESS_HEADER, address);
+        }
         if let Some(identity) = payload.context.get_ref::<VerifiedIdentity>() {
             let assertion = self.assertion(&identity, payload.subgraph_name, now_secs());
             drop(identity);
@@ -609,6 +729,7 @@ mod tests {
             assertion_key: EncodingKey::from_ed_pem(DEVELOPMENT_GATEWAY_PRIVATE_KEY.as_bytes()).unwrap(),
             assertion_header,
             propagated: vec!["orders".into(), "products".into()],
+            forwarded_for_hops: 0,
         }
     }
 
@@ -624,6 +745,124 @@ mod tests {
             &EncodingKey::from_secret(secret.as_bytes()),
         )
         .unwrap()
+    }
+
+    const JWKS_SECRET: &str = "jwks-test-secret-0123456789abcdef";
+
+    /// A JWKS endpoint holding one HS256 key (`kid` "k1"); returns its URL and how many
+    /// times it was fetched.
+    async fn jwks_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = fetches.clone();
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {
+                    axum::Json(serde_json::json!({ "keys": [{
+                        "kty": "oct", "kid": "k1", "alg": "HS256",
+                        "k": "andrcy10ZXN0LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVm",
+                    }]}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, fetches)
+    }
+
+    fn token_with_kid(kid: &str) -> String {
+        let now = now_secs() as i64;
+        let claims = serde_json::json!({
+            "sub": "0190f3d2-0000-7000-8000-000000000001", "role": "CUSTOMER",
+            "iss": "ecommerce-accounts", "aud": "ecommerce", "iat": now, "exp": now + 60,
+        });
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(JWKS_SECRET.as_bytes())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_with_unknown_key_ids_refetch_the_jwks_at_most_once_a_minute() {
+        let (url, fetches) = jwks_server().await;
+        let mut plugin = plugin("unused");
+        plugin.keys = Keys::Remote {
+            url,
+            refresh: Duration::from_secs(600),
+            http: reqwest::Client::new(),
+            current: RwLock::new(None),
+            asked: std::sync::Mutex::new(None),
+            // A minute in production; shortened so the test sees the next refetch.
+            min_refetch: Duration::from_millis(500),
+        };
+        let fetched = || fetches.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            plugin.verify(&token_with_kid("k1")).await.is_ok(),
+            "the key it holds verifies"
+        );
+        assert_eq!(fetched(), 1);
+        let tries: Vec<_> = (0..50).map(|i| token_with_kid(&format!("made-up-{i}"))).collect();
+        let verdicts = futures::future::join_all(tries.iter().map(|token| plugin.verify(token))).await;
+        assert!(verdicts.iter().all(Result::is_err), "no made-up key id verifies");
+        assert_eq!(fetched(), 1, "fifty unknown key ids right after a fetch: none");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let verdicts = futures::future::join_all(tries.iter().map(|token| plugin.verify(token))).await;
+        assert!(verdicts.iter().all(Result::is_err));
+        assert_eq!(
+            fetched(),
+            2,
+            "fifty unknown key ids once the interval has passed: one refetch"
+        );
+        for token in &tries {
+            assert!(plugin.verify(token).await.is_err());
+        }
+        assert_eq!(fetched(), 2, "none more within the interval");
+        assert!(
+            plugin.verify(&token_with_kid("k1")).await.is_ok(),
+            "the known key still verifies"
+        );
+    }
+
+    #[test]
+    fn the_client_address_is_the_peers_or_what_our_own_proxies_saw() {
+        let peer: std::net::SocketAddr = "10.0.0.5:41000".parse().unwrap();
+        let forwarded = Some("6.6.6.6, 203.0.113.9");
+        assert_eq!(
+            client_address(Some(peer), forwarded, 0).as_deref(),
+            Some("10.0.0.5"),
+            "no proxy trusted"
+        );
+        assert_eq!(
+            client_address(Some(peer), forwarded, 1).as_deref(),
+            Some("203.0.113.9"),
+            "one proxy of ours: the entry it appended, not what the client wrote"
+        );
+        assert_eq!(client_address(Some(peer), forwarded, 2).as_deref(), Some("6.6.6.6"));
+        assert_eq!(
+            client_address(Some(peer), None, 1).as_deref(),
+            Some("10.0.0.5"),
+            "no header: the peer"
+        );
+        assert_eq!(client_address(Some(peer), Some("not-an-ip"), 1), None);
+    }
+
+    #[test]
+    fn the_coprocessor_socket_lives_only_in_a_folder_of_this_users_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("copro-{}", uuid::Uuid::now_v7().simple()));
+        let made = root.join("new");
+        private_folder(&made).unwrap();
+        assert_eq!(std::fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o700);
+        let open = root.join("open");
+        std::fs::create_dir_all(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(private_folder(&open).is_err(), "others may enter it");
+        let link = root.join("link");
+        std::os::unix::fs::symlink(&made, &link).unwrap();
+        assert!(private_folder(&link).is_err(), "a link may point anywhere");
+        assert!(private_folder(Path::new("/tmp")).is_err(), "the shared /tmp itself");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     /// What an assertion says, when it is good for `subgraph`.

@@ -6,6 +6,8 @@ use crate::TestPlatform;
 
 const CREATE: &str = r#"mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"#;
 
+/// A product with these SKUs, created and published by an admin (shoppers see only
+/// published products).
 async fn create(platform: &TestPlatform, name: &str, skus: &[&str], cents: i64) -> String {
     let input = json!({ "input": {
         "name": name, "category": "electronics/phones",
@@ -14,10 +16,18 @@ async fn create(platform: &TestPlatform, name: &str, skus: &[&str], cents: i64) 
     }});
     let (status, body) = platform.post_admin(CREATE, input).await;
     assert_eq!(status, 200, "{body}");
-    body["data"]["createProduct"]["id"]
+    let id = body["data"]["createProduct"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
-        .to_owned()
+        .to_owned();
+    let (_, body) = platform
+        .post_admin(
+            "mutation($id: ID!) { publishProduct(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    id
 }
 
 /// Inventory learns of SKUs from product.created through the relay: wait for it.

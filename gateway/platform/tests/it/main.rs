@@ -38,6 +38,8 @@ pub type Recorded = Arc<Mutex<Vec<String>>>;
 
 pub struct TestPlatform {
     pub url: String,
+    /// The gateway's metrics port, apart from the clients'.
+    pub metrics_url: String,
     /// Each context's database URL, by context name.
     urls: platform::PerContext,
     pub contexts: Contexts,
@@ -166,9 +168,10 @@ impl TestPlatform {
         };
         let running = platform::start(&jobs, &shutdown, &wrap).await.unwrap();
         let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
-        let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
+        let (gateway, url, metrics_url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         let platform = Self {
             url,
+            metrics_url,
             urls,
             contexts: running.contexts,
             endpoints: running.endpoints,
@@ -198,7 +201,7 @@ impl TestPlatform {
         let dir = self
             .dir
             .join(format!("replica-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
-        let (gateway, url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
+        let (gateway, url, _) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         wait_until_ready(&self.client, &url).await;
         Replica {
             url,
@@ -224,7 +227,7 @@ impl TestPlatform {
         let dir = self
             .dir
             .join(format!("gw-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
-        let (process, url) = spawn_gateway(&dir, &self.endpoints, &edit, env);
+        let (process, url, _) = spawn_gateway(&dir, &self.endpoints, &edit, env);
         wait_until_ready(&self.client, &url).await;
         AnotherGateway {
             url,

@@ -86,6 +86,12 @@ async fn send_to(platform: &TestPlatform, url: &str, headers: &[(&str, String)],
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// GETs `url`: its status and body text.
+async fn text_at(platform: &TestPlatform, url: String) -> (u16, String) {
+    let response = platform.client().get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 pub fn manifest_id(client: &str, name: &str) -> String {
     let path = format!(
         "{}/../../frontend-contracts/manifests/{client}.json",
@@ -215,6 +221,279 @@ async fn a_subgraph_accepts_only_assertions_made_out_to_it_and_service_keys_say_
         1,
         "the assertion for Products counts"
     );
+    platform.stop().await;
+}
+
+/// Straight at every subgraph (as from inside the network, no gateway in front): an
+/// operation nested too deep, one selecting hundreds of aliases and a body over 1 MB
+/// are refused, each with its code; an ordinary one still runs.
+#[tokio::test]
+async fn every_subgraph_defends_itself_without_the_gateway() {
+    let platform = TestPlatform::start().await;
+    let mut selection = "name".to_owned();
+    for _ in 0..23 {
+        selection = format!("ofType {{ {selection} }}");
+    }
+    let deep = format!("{{ __schema {{ types {{ fields {{ type {{ {selection} }} }} }} }} }}");
+    let aliases: String = (0..200).map(|i| format!("a{i}: _service {{ sdl }} ")).collect();
+    let many_aliases = format!("{{ {aliases} }}");
+    let huge = format!("{{ __typename }} # {}", "x".repeat(20 * 1024 * 1024));
+    assert_eq!(platform.endpoints.len(), 11, "every context");
+    for (name, endpoint) in &platform.endpoints {
+        let url = endpoint.trim_end_matches("/graphql");
+        let (status, body) = send_to(&platform, url, &[], json!({ "query": deep })).await;
+        assert_eq!(
+            (status, code(&body)),
+            (200, "GRAPHQL_VALIDATION_FAILED"),
+            "{name}, depth 28: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"].as_str().unwrap().contains("too deep"),
+            "{name}: {body}"
+        );
+        assert!(body["data"].is_null(), "{name}: {body}");
+
+        let (status, body) = send_to(&platform, url, &[], json!({ "query": many_aliases })).await;
+        assert_eq!(
+            (status, code(&body)),
+            (200, "GRAPHQL_VALIDATION_FAILED"),
+            "{name}, 200 aliases: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"].as_str().unwrap().contains("too complex"),
+            "{name}: {body}"
+        );
+
+        let (status, body) = send_to(&platform, url, &[], json!({ "query": huge })).await;
+        assert_eq!(
+            (status, code(&body)),
+            (413, "PAYLOAD_TOO_LARGE"),
+            "{name}, 20 MB: {body}"
+        );
+
+        let (status, body) = send_to(&platform, url, &[], json!({ "query": "{ _service { sdl } }" })).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert!(body["data"]["_service"]["sdl"].is_string(), "{name}: {body}");
+    }
+    platform.stop().await;
+}
+
+/// Through the gateway, sign-in cannot be guessed at: an e-mail is locked after a few
+/// failures (the right password then changes nothing until the window ends), a request
+/// signs in once however many aliases it holds, and the address the gateway saw is
+/// what counts per address (a client's own `x-identity-client-address` is dropped).
+#[tokio::test]
+async fn sign_in_cannot_be_guessed_at_through_the_gateway() {
+    let platform = TestPlatform::start().await;
+    let register = "mutation($e: String!) { register(input: { email: $e, password: \"correct horse battery\", displayName: \"Ann\" }) { token } }";
+    let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }";
+    let (_, body) = platform.post(register, json!({ "e": "ann@example.com" })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let settings = accounts_service::AccountsSettings::default();
+    for attempt in 0..settings.failed_logins_per_account {
+        let (_, body) = platform
+            .post(
+                login,
+                json!({ "e": "ann@example.com", "p": format!("guess {attempt}") }),
+            )
+            .await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    let (_, body) = platform
+        .post(login, json!({ "e": "ann@example.com", "p": "correct horse battery" }))
+        .await;
+    assert_eq!(
+        code(&body),
+        "RATE_LIMITED",
+        "the right password after the guesses: {body}"
+    );
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0,
+        "{body}"
+    );
+
+    let aliases: String = (0..10)
+        .map(|i| format!("l{i}: login(email: \"bob{i}@example.com\", password: \"guess\") {{ token }} "))
+        .collect();
+    let (_, body) = platform.post(&format!("mutation {{ {aliases} }}"), json!({})).await;
+    let errors = body["errors"].as_array().unwrap();
+    let refused = errors
+        .iter()
+        .filter(|error| error["message"].as_str().unwrap_or_default().contains("one `login`"))
+        .count();
+    assert_eq!((errors.len(), refused), (10, 9), "only the first login ran: {body}");
+
+    // Distinct e-mails from one address: the address is locked, and saying another
+    // address does not unlock it.
+    for attempt in 0..settings.failed_logins_per_address {
+        let (_, body) = platform
+            .post(
+                login,
+                json!({ "e": format!("guess{attempt}@example.com"), "p": "password1234" }),
+            )
+            .await;
+        if code(&body) == "RATE_LIMITED" {
+            break;
+        }
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{attempt}: {body}");
+    }
+    let (_, body) = send(
+        &platform,
+        &[("x-identity-client-address", "198.51.100.7".to_owned())],
+        json!({ "query": login, "variables": { "e": "carol@example.com", "p": "password1234" } }),
+    )
+    .await;
+    assert_eq!(
+        code(&body),
+        "RATE_LIMITED",
+        "the gateway says the address, not the client: {body}"
+    );
+    platform.stop().await;
+}
+
+/// One customer cannot stop payments for everyone: payments that keep failing for one
+/// payer do not open the provider's circuit breaker, so another customer's good card
+/// goes through; and after a few failed checkouts the customer must wait (RATE_LIMITED
+/// with `retryAfter`) before trying the cart again.
+#[tokio::test]
+async fn one_customer_cannot_stop_payments_for_everyone() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEC-PAY", 1_000, 50).await;
+    let (mallory, alice) = (Customer::new(), Customer::new());
+    let cart = add_to_cart(&platform, &mallory, "SEC-PAY", 1).await;
+    let limit = checkout_service::CheckoutSettings::default().failed_checkouts_per_customer;
+    for attempt in 0..limit {
+        let body = checkout(
+            &platform,
+            &mallory,
+            &cart,
+            None,
+            "card_unavailable",
+            &format!("bad-{attempt}"),
+        )
+        .await;
+        assert_eq!(body["data"]["checkout"]["status"], "FAILED", "{attempt}: {body}");
+    }
+    let body = checkout(&platform, &mallory, &cart, None, "card_unavailable", "bad-again").await;
+    assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0,
+        "{body}"
+    );
+    // The same key as an earlier attempt still answers what that attempt did.
+    let body = checkout(&platform, &mallory, &cart, None, "card_unavailable", "bad-0").await;
+    assert_eq!(body["data"]["checkout"]["status"], "FAILED", "{body}");
+
+    let good = add_to_cart(&platform, &alice, "SEC-PAY", 1).await;
+    let body = checkout(&platform, &alice, &good, None, "card", "good").await;
+    assert_eq!(
+        body["data"]["checkout"]["status"], "COMPLETED",
+        "the breaker stayed closed: {body}"
+    );
+    platform.stop().await;
+}
+
+/// What only the shop may see stays hidden from anonymous callers and customers: the
+/// stock ledger and reservations, products that are not PUBLISHED, coupon codes
+/// (signed-in customers only, and a few lookups at a time), and the gateway's metrics
+/// (on a port of their own).
+#[tokio::test]
+async fn anonymous_callers_see_only_what_is_public() {
+    let platform = TestPlatform::start().await;
+    stocked_product(&platform, "SEC-LEDGER", 1_000, 5).await;
+    let draft = crate::shop::new_product(&platform, "Secret Draft", "home", 700, "SEC-DRAFT", true).await;
+    let customer = Customer::new();
+    let admin = platform.admin_token();
+
+    // The ledger and reservations: staff only, at the gateway and at the subgraph.
+    let ledger = r#"{ stockItem(sku: "SEC-LEDGER") { sku movements(first: 5) { edges { node { reason } } } } }"#;
+    let reservation = format!(r#"{{ reservation(id: "{}") {{ id }} }}"#, uuid::Uuid::now_v7());
+    for token in [None, Some(customer.token.as_str())] {
+        for query in [ledger, reservation.as_str()] {
+            let (_, body) = platform.post_as(token, query, json!({})).await;
+            assert!(!body["errors"].is_null(), "{query} as {token:?}: {body}");
+            assert!(body["data"]["stockItem"]["movements"].is_null(), "{body}");
+        }
+    }
+    let data = ok(&platform, &admin, ledger, json!({})).await;
+    assert_eq!(
+        data["stockItem"]["movements"]["edges"][0]["node"]["reason"], "ADJUSTMENT",
+        "{data}"
+    );
+    let inventory = platform.endpoints["inventory"].trim_end_matches("/graphql").to_owned();
+    let (_, body) = send_to(&platform, &inventory, &[], json!({ "query": ledger })).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "straight at the subgraph: {body}");
+    let (_, body) = send_to(
+        &platform,
+        &inventory,
+        &[("x-identity", customer.assertion("inventory"))],
+        json!({ "query": ledger }),
+    )
+    .await;
+    assert_eq!(code(&body), "FORBIDDEN", "a customer straight at the subgraph: {body}");
+
+    // Products that are not PUBLISHED: staff only.
+    let one = "query($id: ID!) { product(id: $id) { id status } }";
+    let listed = r#"query($status: ProductStatus) { products(first: 100, filter: { status: $status }) { edges { node { id } } } }"#;
+    let (_, body) = platform.post(one, json!({ "id": draft })).await;
+    assert!(body["errors"].is_null() && body["data"]["product"].is_null(), "{body}");
+    let (_, body) = platform.post(listed, json!({})).await;
+    let ids = body["data"]["products"]["edges"].to_string();
+    assert!(
+        !ids.contains(&draft),
+        "an anonymous listing shows only published products: {body}"
+    );
+    let (_, body) = platform.post(listed, json!({ "status": "DRAFT" })).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = platform
+        .post(r#"{ variant(sku: "SEC-DRAFT") { sku } }"#, json!({}))
+        .await;
+    assert!(body["data"]["variant"].is_null(), "{body}");
+    let data = ok(&platform, &admin, one, json!({ "id": draft })).await;
+    assert_eq!(data["product"]["status"], "DRAFT");
+    let data = ok(&platform, &admin, listed, json!({ "status": "DRAFT" })).await;
+    assert!(data["products"]["edges"].to_string().contains(&draft), "{data}");
+
+    // Coupon codes: signed in, and a limited number of lookups.
+    let lookup = "query($code: String!) { coupon(code: $code) { code } }";
+    let (_, body) = platform.post(lookup, json!({ "code": "GUESS0" })).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    let limit = coupons_service::graphql::LOOKUPS_PER_WINDOW;
+    for attempt in 0..limit {
+        let (_, body) = platform
+            .post_as(
+                Some(&customer.token),
+                lookup,
+                json!({ "code": format!("GUESS{attempt}") }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "lookup {attempt}: {body}");
+    }
+    let (_, body) = platform
+        .post_as(Some(&customer.token), lookup, json!({ "code": "GUESSMORE" }))
+        .await;
+    assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0,
+        "{body}"
+    );
+    let (_, body) = platform
+        .post_as(Some(&Customer::new().token), lookup, json!({ "code": "GUESSMORE" }))
+        .await;
+    assert!(
+        body["errors"].is_null(),
+        "another customer has a budget of their own: {body}"
+    );
+
+    // The gateway's metrics are not on the clients' port.
+    let (_, public) = text_at(&platform, format!("{}/metrics", platform.url)).await;
+    assert!(
+        !public.contains("# TYPE"),
+        "no metrics on the clients' port: {public:.200}"
+    );
+    let (status, internal) = text_at(&platform, format!("{}/metrics", platform.metrics_url)).await;
+    assert_eq!(status, 200);
+    assert!(internal.contains("# TYPE"), "{internal:.200}");
     platform.stop().await;
 }
 
@@ -650,4 +929,29 @@ async fn production_mode_closes_introspection_and_partners_are_rate_limited() {
     drop(gateway);
     let _ = std::fs::remove_dir_all(dir);
     platform.stop().await;
+}
+
+/// The partners Accounts issues tokens for by default are exactly the clients the
+/// gateway serves in `persisted_only` mode: no first-party client gets a partner token.
+#[test]
+fn accounts_issues_tokens_for_the_gateways_partners_only() {
+    let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(include_str!("../../../router.config.yaml")).unwrap();
+    let clients = config["plugins"]["trusted_documents"]["config"]["clients"]
+        .as_mapping()
+        .unwrap();
+    let mut partners: Vec<String> = clients
+        .iter()
+        .filter(|(_, client)| client["mode"] == "persisted_only")
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    partners.sort();
+    let mut issued = accounts_service::AccountsSettings::default().partners;
+    issued.sort();
+    assert_eq!(issued, partners);
+    assert!(
+        !issued
+            .iter()
+            .any(|name| accounts_service::FIRST_PARTY_CLIENTS.contains(&name.as_str())),
+        "{issued:?}"
+    );
 }

@@ -251,7 +251,7 @@ async fn the_gateway_sends_a_subgraph_to_the_url_its_configuration_gives() {
         format!("http://127.0.0.1:{}/graphql", crate::free_port()),
     );
     let dir = std::env::temp_dir().join(format!("gw-override-{}", uuid::Uuid::now_v7().simple()));
-    let (_gateway, url) = crate::spawn_gateway(
+    let (_gateway, url, _) = crate::spawn_gateway(
         &dir,
         &endpoints,
         &str::to_owned,

@@ -522,6 +522,9 @@ async fn my_order_updates_resume_across_orders_with_only_my_own() {
     for order in [&first_order, &second_order] {
         crate::shop::until_delivered(&platform, &customer, order).await;
     }
+    // And the rest of the shop is busy: 120,000 updates of other customers' orders.
+    // Catching up reads this customer's own updates by index, never through those.
+    flood_with_other_order_updates(platform.contexts.orders.orders.db(), 120_000).await;
 
     // Back after the update it saw: the rest of both orders, in order, once, and none
     // of the other customer's.
@@ -555,6 +558,31 @@ async fn my_order_updates_resume_across_orders_with_only_my_own() {
         "{refused}"
     );
     platform.stop().await;
+}
+
+/// Writes `count` published order-status updates of orders that are no one's here,
+/// straight into Orders' outbox (as if they had happened and been relayed).
+async fn flood_with_other_order_updates(db: &sea_orm::DatabaseConnection, count: usize) {
+    use kernel_infra::outbox::entity;
+    use sea_orm::{EntityTrait, Set};
+    let now = chrono::Utc::now();
+    for batch in 0..count.div_ceil(1_000) {
+        let rows = (0..1_000.min(count - batch * 1_000)).map(|_| {
+            let order = uuid::Uuid::now_v7();
+            entity::ActiveModel {
+                event_id: Set(uuid::Uuid::now_v7()),
+                event_type: Set("ecommerce.orders.order.status_changed.v1".to_owned()),
+                partition_key: Set(order.to_string()),
+                envelope: Set(json!({ "orderId": order }).to_string()),
+                occurred_at: Set(now),
+                published_at: Set(Some(now)),
+                attempts: Set(1),
+                last_error: Set(None),
+                ..Default::default()
+            }
+        });
+        entity::Entity::insert_many(rows).exec(db).await.unwrap();
+    }
 }
 
 const FLASH_SALE_STARTED: &str = "subscription($category: String) { flashSaleStarted(category: $category) { \

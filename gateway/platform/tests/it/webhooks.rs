@@ -269,8 +269,8 @@ async fn events_reach_a_partner_signed_and_retried_and_every_attempt_is_readable
         assert!(value("webhook_retry_attempts_total") >= 4.0, "{metrics}");
         assert!(value("orders_created_total") >= 1.0, "{metrics}");
         assert!(metrics.contains("relay_lag_ms_count{producer=\"orders\"}"), "{metrics}");
-        // The gateway exports its own.
-        let gateway_metrics = text_of(&platform, &format!("{}/metrics", platform.url)).await;
+        // The gateway exports its own, on its metrics port.
+        let gateway_metrics = text_of(&platform, &format!("{}/metrics", platform.metrics_url)).await;
         assert!(gateway_metrics.contains("# TYPE hive_router_"), "{gateway_metrics}");
         platform.stop().await;
     }
@@ -414,5 +414,84 @@ async fn bad_subscriptions_are_refused_with_their_reason() {
             .unwrap()
             .contains(&json!(ORDER_PAID))
     );
+    platform.stop().await;
+}
+
+/// A host name of this machine that resolves only to loopback or private addresses
+/// (the machine's own name, or Debian's `ip6-localhost`).
+fn name_resolving_inside() -> String {
+    use std::net::ToSocketAddrs;
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    [hostname.trim(), "ip6-localhost", "ip6-loopback"]
+        .into_iter()
+        .find(|name| {
+            !name.is_empty()
+                && (*name, 80).to_socket_addrs().is_ok_and(|addresses| {
+                    let addresses: Vec<_> = addresses.collect();
+                    !addresses.is_empty()
+                        && addresses
+                            .iter()
+                            .all(|a| notifications_domain::subscription::is_internal(a.ip()))
+                })
+        })
+        .expect("a host name that resolves to this machine")
+        .to_owned()
+}
+
+/// Webhooks never reach inside the shop's network: an address written in the URL is
+/// refused when subscribing, and a name that resolves inside is refused when
+/// delivering, recorded on the attempt, and never contacted.
+#[tokio::test]
+async fn webhooks_cannot_reach_inside() {
+    let mut jobs = fast_jobs();
+    jobs.set("notifications", "webhook_allow_private_targets", json!(false));
+    let platform = TestPlatform::start_with(Backend::Sqlite, jobs).await;
+    let acme = Partner::new(&platform, "acme").await;
+    for url in [
+        "http://127.0.0.1:4000/graphql",
+        "http://100.64.0.7/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://224.0.0.251/hook",
+        "http://0.0.0.0:8080/hook",
+    ] {
+        let (_, body) = acme
+            .run(
+                &platform,
+                "AcmeCreateWebhook",
+                json!({ "url": url, "eventTypes": [ORDER_PAID] }),
+            )
+            .await;
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{url}: {body}");
+    }
+
+    let endpoint = Endpoint::start(Some(0)).await;
+    let port = endpoint
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let inside = format!("http://{}:{port}/hooks/shop", name_resolving_inside());
+    let (subscription, _) = acme.subscribe(&platform, &inside, &[ORDER_PAID]).await;
+    an_order(&platform, "HOOK-INSIDE").await;
+    let deliveries = async || acme.deliveries(&platform, &subscription).await;
+    eventually("the delivery is attempted", || async {
+        deliveries()
+            .await
+            .first()
+            .is_some_and(|d| d["attemptCount"].as_i64() >= Some(2))
+    })
+    .await;
+    let delivery = deliveries().await[0].clone();
+    for attempt in delivery["attempts"].as_array().unwrap() {
+        let error = attempt["error"].as_str().unwrap_or_default();
+        assert!(error.contains("refused target"), "{delivery}");
+        assert!(attempt["statusCode"].is_null(), "{delivery}");
+    }
+    assert!(endpoint.received().is_empty(), "the endpoint inside was never called");
     platform.stop().await;
 }

@@ -73,16 +73,17 @@ pub fn admin_token() -> String {
 }
 
 /// Starts a gateway over the subgraphs at `endpoints`, its files in `dir`, its
-/// configuration edited by `edit` and `env` added; returns the process and its URL.
+/// configuration edited by `edit` and `env` added; returns the process, its URL and
+/// the URL of its metrics port.
 pub fn spawn_gateway(
     dir: &std::path::Path,
     endpoints: &platform::PerContext,
     edit: &dyn Fn(&str) -> String,
     env: &[(&str, &str)],
-) -> (tokio::process::Child, String) {
+) -> (tokio::process::Child, String, String) {
     let supergraph = platform::supergraph(endpoints).unwrap();
-    let port = free_port();
-    let vars = platform::gateway_env(dir, &supergraph, port).unwrap();
+    let (port, metrics_port) = (free_port(), free_port());
+    let vars = platform::gateway_env(dir, &supergraph, port, metrics_port).unwrap();
     let config = &vars
         .iter()
         .find(|(name, _)| name == "ROUTER_CONFIG_FILE_PATH")
@@ -97,7 +98,11 @@ pub fn spawn_gateway(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    (gateway, format!("http://127.0.0.1:{port}"))
+    (
+        gateway,
+        format!("http://127.0.0.1:{port}"),
+        format!("http://127.0.0.1:{metrics_port}"),
+    )
 }
 
 /// POSTs an operation to the gateway at `gateway` (anonymously when `token` is empty).
@@ -289,7 +294,7 @@ impl Processes {
         let (mut gateway_processes, mut gateway_urls) = (Vec::new(), Vec::new());
         for i in 0..layout.gateways {
             let dir = std::env::temp_dir().join(format!("{prefix}-gw{i}"));
-            let (process, url) = spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
+            let (process, url, _) = spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
             wait_until_ready(&client, &url).await;
             gateway_processes.push(process);
             gateway_urls.push(url);

@@ -8,6 +8,7 @@ use kernel::{Classify, ErrorKind, EventMeta, Identity};
 use kernel_infra::identity::TokenIssuer;
 use sea_orm::{DatabaseConnection, DbErr, SqlErr, TransactionTrait};
 
+use crate::sign_in::SignInGuard;
 use crate::{password, repository};
 
 pub const PRODUCER: &str = "accounts";
@@ -21,6 +22,11 @@ pub enum AccountsError {
     /// Deliberately vague: it does not tell whether the e-mail exists.
     #[error("wrong e-mail or password")]
     InvalidCredentials,
+    /// Too many failed attempts: nothing is checked until the window ends.
+    #[error("too many failed attempts")]
+    Throttled(kernel_infra::throttle::Throttled),
+    #[error("`{0}` is not a partner this shop issues tokens for")]
+    UnknownPartner(String),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -37,6 +43,9 @@ impl Classify for AccountsError {
             AccountsError::Account(err) => err.kind(),
             AccountsError::EmailTaken => ErrorKind::Conflict,
             AccountsError::InvalidCredentials => ErrorKind::Unauthenticated,
+            // The GraphQL edge answers RATE_LIMITED with the time left (`throttled`).
+            AccountsError::Throttled(_) => ErrorKind::Forbidden,
+            AccountsError::UnknownPartner(_) => ErrorKind::BadUserInput,
             AccountsError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -60,11 +69,24 @@ pub struct Registration {
 pub struct Accounts {
     db: DatabaseConnection,
     issuer: Arc<TokenIssuer>,
+    guard: Arc<SignInGuard>,
+    /// The partners tokens may be issued for.
+    partners: Arc<Vec<PartnerName>>,
 }
 
 impl Accounts {
-    pub fn new(db: DatabaseConnection, issuer: Arc<TokenIssuer>) -> Self {
-        Self { db, issuer }
+    pub fn new(
+        db: DatabaseConnection,
+        issuer: Arc<TokenIssuer>,
+        guard: SignInGuard,
+        partners: Vec<PartnerName>,
+    ) -> Self {
+        Self {
+            db,
+            issuer,
+            guard: Arc::new(guard),
+            partners: Arc::new(partners),
+        }
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -79,8 +101,12 @@ impl Accounts {
         &self,
         registration: Registration,
         meta: &EventMeta,
+        address: Option<&str>,
     ) -> Result<(User, AccessToken), AccountsError> {
-        let hash = password::hash(registration.password).await?;
+        // A taken e-mail says that it exists: asked too often from one address, the
+        // address must wait, as after failed sign-ins.
+        self.guard.check_address(address).await?;
+        let hash = self.guard.hashing(password::hash(registration.password)).await??;
         let (user, event) = User::register(
             registration.email,
             registration.display_name,
@@ -91,7 +117,10 @@ impl Accounts {
         let txn = self.db.begin().await?;
         if let Err(err) = repository::insert(&txn, &user).await {
             return Err(match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => AccountsError::EmailTaken,
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    self.guard.failed(None, address).await;
+                    AccountsError::EmailTaken
+                }
                 _ => err.into(),
             });
         }
@@ -101,19 +130,34 @@ impl Accounts {
         Ok((user, token))
     }
 
-    /// Signs a user in.
+    /// Signs a user in from the client `address` (when the gateway says it).
     ///
     /// # Errors
-    /// INVALID_CREDENTIALS for an unknown e-mail or a wrong password alike.
-    pub async fn login(&self, email: &str, password: &str) -> Result<(User, AccessToken), AccountsError> {
+    /// INVALID_CREDENTIALS for an unknown e-mail or a wrong password alike; `Throttled`
+    /// after too many failures for the e-mail or from the address, whatever the
+    /// password (nothing is checked then).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<(User, AccessToken), AccountsError> {
+        let account = SignInGuard::account_key(email);
+        self.guard.check(&account, address).await?;
         let user = match Email::parse(email) {
             Ok(email) => repository::find_by_email(&self.db, &email).await?,
             Err(_) => None,
         };
         let hash = user.as_ref().map(|u| u.state().password_hash.clone());
-        if !password::verify(password.to_owned(), hash).await? {
+        if !self
+            .guard
+            .hashing(password::verify(password.to_owned(), hash))
+            .await??
+        {
+            self.guard.failed(Some(&account), address).await;
             return Err(AccountsError::InvalidCredentials);
         }
+        self.guard.succeeded(&account).await;
         let user = user.ok_or(AccountsError::InvalidCredentials)?;
         let token = self.token_for(&user)?;
         Ok((user, token))
@@ -124,9 +168,13 @@ impl Accounts {
     /// subject per partner. The caller must be an ADMIN (checked by the resolver).
     ///
     /// # Errors
-    /// BAD_USER_INPUT for a name that is not a [`PartnerName`].
+    /// BAD_USER_INPUT for a name that is not one of the configured partners (never a
+    /// first-party client such as `web`).
     pub fn partner_token(&self, partner: &str) -> Result<AccessToken, AccountsError> {
         let partner = PartnerName::parse(partner)?;
+        if !self.partners.contains(&partner) {
+            return Err(AccountsError::UnknownPartner(partner.as_str().to_owned()));
+        }
         let identity = Identity {
             user_id: kernel_infra::identity::service_identity(&format!("partner:{}", partner.as_str())).user_id,
             role: Role::Partner,

@@ -45,7 +45,7 @@ fn run(args: Vec<String>, context: Arc<dyn Context>) -> BoxFuture<'static, anyho
         let accounts = downcast::<Accounts>(context.as_ref()).ok_or_else(|| anyhow::anyhow!("not Accounts"))?;
         let (user, _) = accounts
             .accounts
-            .register(registration, &kernel::EventMeta::internal())
+            .register(registration, &kernel::EventMeta::internal(), None)
             .await?;
         println!("created {} ({})", user.state().id, user.state().role);
         Ok(())

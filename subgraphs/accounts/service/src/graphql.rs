@@ -6,21 +6,70 @@ use accounts_domain::{DisplayName, Email, Password, Role, User, UserId};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel_infra::graphql::{bad_input, coded, error, internal, request_meta};
+use kernel_infra::graphql::{bad_input, client_address, coded, error, internal, request_meta};
 use kernel_infra::identity::require_user;
 use sea_orm::DatabaseConnection;
 
-use crate::accounts::{AccessToken, Accounts, Registration};
+use crate::accounts::{AccessToken, Accounts, AccountsError, Registration};
 use crate::repository;
 
 pub type AccountsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(accounts: Accounts) -> AccountsSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(DataLoader::new(UserLoader(accounts.db().clone()), tokio::spawn))
         .data(accounts)
+        .extension(OneSignInPerRequest)
         .finish()
+}
+
+/// How many sign-ins (`login` or `register`) a request has asked for so far.
+struct SignInsInRequest(std::sync::atomic::AtomicUsize);
+
+/// Gives each request a [`SignInsInRequest`]: one request signs in at most once, so
+/// aliases cannot try ten passwords in one go.
+struct OneSignInPerRequest;
+
+impl async_graphql::extensions::ExtensionFactory for OneSignInPerRequest {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(OneSignInPerRequest)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for OneSignInPerRequest {
+    async fn prepare_request(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: async_graphql::extensions::NextPrepareRequest<'_>,
+    ) -> async_graphql::ServerResult<async_graphql::Request> {
+        next.run(
+            ctx,
+            request.data(SignInsInRequest(std::sync::atomic::AtomicUsize::new(0))),
+        )
+        .await
+    }
+}
+
+/// BAD_USER_INPUT for the second sign-in of a request; the first goes on.
+fn one_sign_in(ctx: &Context<'_>) -> Result<()> {
+    let counted = ctx
+        .data_opt::<SignInsInRequest>()
+        .map_or(0, |count| count.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    if counted > 0 {
+        return Err(bad_input("one `login` or `register` per request"));
+    }
+    Ok(())
+}
+
+/// An Accounts error as GraphQL: RATE_LIMITED with `retryAfter` when throttled.
+fn accounts_error(err: AccountsError) -> Error {
+    match err {
+        AccountsError::Throttled(throttled) => throttled.error("too many failed attempts"),
+        other => error(other),
+    }
 }
 
 pub struct UserLoader(DatabaseConnection);
@@ -163,13 +212,14 @@ pub struct Mutation;
 impl Mutation {
     /// Creates a customer account and signs it in.
     async fn register(&self, ctx: &Context<'_>, input: RegisterInput) -> Result<AuthPayload> {
+        one_sign_in(ctx)?;
         let registration = Registration::try_from(input)?;
         let accounts = ctx.data_unchecked::<Accounts>();
         Ok(payload(
             accounts
-                .register(registration, &request_meta(ctx))
+                .register(registration, &request_meta(ctx), client_address(ctx))
                 .await
-                .map_err(error)?,
+                .map_err(accounts_error)?,
         ))
     }
 
@@ -189,13 +239,16 @@ impl Mutation {
         })
     }
 
-    /// Signs in with e-mail and password.
+    /// Signs in with e-mail and password: once per request. After too many failures
+    /// for the e-mail or from the client's address, RATE_LIMITED (with `retryAfter`)
+    /// until the window ends, whatever the password.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+        one_sign_in(ctx)?;
         Ok(payload(
             ctx.data_unchecked::<Accounts>()
-                .login(&email, &password)
+                .login(&email, &password, client_address(ctx))
                 .await
-                .map_err(error)?,
+                .map_err(accounts_error)?,
         ))
     }
 }

@@ -7,10 +7,12 @@ pub mod entity;
 pub mod graphql;
 pub mod password;
 pub mod repository;
+pub mod sign_in;
 
 use std::sync::Arc;
 
-use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
+use accounts_domain::PartnerName;
+use kernel_infra::context::{Context, ContextSpec, Opening, SettingsType};
 use kernel_infra::identity::{KeyUse, TokenIssuer};
 use sea_orm_migration::MigratorTrait;
 
@@ -23,11 +25,65 @@ pub const CONTEXT: ContextSpec = ContextSpec {
     about: "The Accounts subgraph (users, sign-in)",
     sdl,
     migrate: |db| Box::pin(accounts_migration::Migrator::up(db, None)),
-    settings: SettingsType::of::<NoSettings>(),
+    settings: SettingsType::of::<AccountsSettings>(),
     open: |opening| Box::pin(async move { Ok(kernel_infra::context::opened(Accounts::new(opening)?)) }),
     tasks: &[create_user::TASK],
     signs: &[KeyUse::SignsAccessTokens],
 };
+
+/// The Accounts section of the configuration (`ACCOUNTS_*`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default)]
+pub struct AccountsSettings {
+    /// The partner applications an admin may issue tokens for: the clients that the
+    /// gateway's configuration serves in `persisted_only` mode (`ACCOUNTS_PARTNERS`,
+    /// e.g. `[acme, globex]`). Never a first-party client (`web`, `mobile`,
+    /// `schema-review`).
+    pub partners: Vec<String>,
+    /// Failed sign-ins for one e-mail within a window, after which it is locked until
+    /// the window ends.
+    pub failed_logins_per_account: u64,
+    /// Failed sign-ins (and registrations of a taken e-mail) from one client address
+    /// within a window, after which the address is locked until the window ends.
+    pub failed_logins_per_address: u64,
+    pub failed_login_window_seconds: u64,
+    /// How many passwords are hashed or checked at once; further requests wait.
+    pub concurrent_password_hashes: usize,
+}
+
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        Self {
+            partners: vec!["acme".into(), "globex".into()],
+            failed_logins_per_account: 5,
+            failed_logins_per_address: 50,
+            failed_login_window_seconds: 900,
+            concurrent_password_hashes: 4,
+        }
+    }
+}
+
+/// The clients of our own frontends and tools, which no partner token may name.
+pub const FIRST_PARTY_CLIENTS: [&str; 3] = ["web", "mobile", "schema-review"];
+
+impl AccountsSettings {
+    /// The partners, each a valid name and none a first-party client.
+    ///
+    /// # Errors
+    /// Naming the first one that is not.
+    pub fn partner_names(&self) -> anyhow::Result<Vec<PartnerName>> {
+        self.partners
+            .iter()
+            .map(|name| {
+                anyhow::ensure!(
+                    !FIRST_PARTY_CLIENTS.contains(&name.as_str()),
+                    "accounts.partners: `{name}` is one of our own clients, not a partner"
+                );
+                PartnerName::parse(name).map_err(|err| anyhow::anyhow!("accounts.partners: `{name}`: {err}"))
+            })
+            .collect()
+    }
+}
 
 /// A running Accounts context.
 #[derive(Clone)]
@@ -47,7 +103,13 @@ impl Accounts {
     }
 
     fn new(opening: Opening) -> anyhow::Result<Self> {
-        let accounts = accounts::Accounts::new(opening.db, Arc::new(TokenIssuer::access_tokens()?));
+        let settings: AccountsSettings = opening.settings()?;
+        let accounts = accounts::Accounts::new(
+            opening.db,
+            Arc::new(TokenIssuer::access_tokens()?),
+            sign_in::SignInGuard::new(&settings),
+            settings.partner_names()?,
+        );
         Ok(Self {
             schema: graphql::schema(accounts.clone()),
             accounts,

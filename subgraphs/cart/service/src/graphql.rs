@@ -15,7 +15,7 @@ use crate::carts::Carts;
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(carts: Carts) -> CartSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(carts)
         .finish()

@@ -9,12 +9,12 @@ use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, error, request_meta};
 use kernel_infra::identity::require_user;
 
-use crate::saga::Saga;
+use crate::saga::{CheckoutServiceError, Saga};
 
 pub type CheckoutSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(saga: Saga) -> CheckoutSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(saga)
         .finish()
@@ -178,7 +178,12 @@ impl Mutation {
             .data_unchecked::<Saga>()
             .checkout(caller, request, &request_meta(ctx))
             .await
-            .map_err(error)?;
+            .map_err(|err| match err {
+                CheckoutServiceError::TooManyFailures(retry_after) => {
+                    kernel_infra::throttle::Throttled { retry_after }.error("too many failed checkouts")
+                }
+                other => error(other),
+            })?;
         Ok(SessionObject(session))
     }
 }

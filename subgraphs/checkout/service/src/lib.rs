@@ -50,6 +50,11 @@ pub struct CheckoutSettings {
     pub orders_url: String,
     pub payments_url: String,
     pub cart_url: String,
+    /// Failed checkouts a customer may have within `failed_checkout_window_seconds`;
+    /// past it a new checkout is RATE_LIMITED until the oldest of them leaves the
+    /// window, so one cart cannot be tried against the payment provider again and again.
+    pub failed_checkouts_per_customer: u32,
+    pub failed_checkout_window_seconds: f64,
     /// Fault injection for the crash test: abort right after this step and its save.
     /// Left out of the configuration's schema, which is the same for every build.
     #[cfg(feature = "fault-injection")]
@@ -72,6 +77,8 @@ impl Default for CheckoutSettings {
             orders_url: default_url("orders"),
             payments_url: default_url("payments"),
             cart_url: default_url("cart"),
+            failed_checkouts_per_customer: 5,
+            failed_checkout_window_seconds: 600.0,
             #[cfg(feature = "fault-injection")]
             crash_after: None,
             #[cfg(feature = "fault-injection")]
@@ -100,6 +107,8 @@ impl CheckoutSettings {
         Ok(SagaSettings {
             lease: seconds("lease_seconds", self.lease_seconds)?,
             resume_after: seconds("resume_after_seconds", self.resume_after_seconds)?,
+            failed_checkouts_per_customer: self.failed_checkouts_per_customer,
+            failed_checkout_window: seconds("failed_checkout_window_seconds", self.failed_checkout_window_seconds)?,
             #[cfg(feature = "fault-injection")]
             crash_after: step("crash_after", &self.crash_after)?,
             #[cfg(feature = "fault-injection")]

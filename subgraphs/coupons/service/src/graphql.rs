@@ -1,5 +1,5 @@
-//! The Coupons subgraph: coupons for everyone to look up, ADMIN to create, and the
-//! redemption commands the checkout saga sends (SERVICE or ADMIN).
+//! The Coupons subgraph: coupons for signed-in customers to look up (throttled), ADMIN
+//! to create, and the redemption commands the checkout saga sends (SERVICE or ADMIN).
 
 use async_graphql::{Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -7,18 +7,31 @@ use coupons_domain::{Coupon, CouponCode, CouponRules, Discount, Redemption, Rede
 use kernel::{Money, Role};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{bad_input, error, request_meta};
-use kernel_infra::identity::{require_any_role, require_role};
+use kernel_infra::identity::{require_any_role, require_role, require_user};
+use kernel_infra::throttle::Throttle;
 
 use crate::coupons::Coupons;
 
 pub type CouponsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(coupons: Coupons) -> CouponsSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(coupons)
+        .data(CouponLookups(Throttle::new(
+            "coupon-lookups",
+            LOOKUPS_PER_WINDOW,
+            LOOKUP_WINDOW,
+        )))
         .finish()
 }
+
+/// How many coupon codes a customer may look up per [`LOOKUP_WINDOW`].
+pub const LOOKUPS_PER_WINDOW: u64 = 30;
+pub const LOOKUP_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Customers' coupon lookups, counted per customer.
+struct CouponLookups(Throttle);
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "DiscountKind")]
@@ -185,8 +198,19 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// A coupon by code (any case); null when there is none.
+    /// A coupon by code (any case); null when there is none. For signed-in callers; a
+    /// customer may look up 30 codes per ten minutes, so codes cannot be guessed by
+    /// trying them all.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn coupon(&self, ctx: &Context<'_>, code: String) -> Result<Option<CouponObject>> {
+        let caller = require_user(ctx)?;
+        if !caller.is_privileged() {
+            ctx.data_unchecked::<CouponLookups>()
+                .0
+                .hit(&caller.user_id.to_string())
+                .await
+                .map_err(|throttled| throttled.error("too many coupon lookups"))?;
+        }
         let code = CouponCode::parse(&code).map_err(error)?;
         let coupon = ctx.data_unchecked::<Coupons>().find(&code).await.map_err(error)?;
         Ok(coupon.map(CouponObject))

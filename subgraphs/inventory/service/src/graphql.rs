@@ -25,7 +25,7 @@ use crate::stock::Stock;
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(stock: Stock) -> InventorySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(DataLoader::new(ProductTotalsLoader(stock.db().clone()), tokio::spawn))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
@@ -172,14 +172,15 @@ impl StockItemObject {
     async fn inventory(&self) -> Inventory {
         Inventory::new(self.0.on_hand(), self.0.reserved())
     }
-    /// The ledger, newest first.
-    #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
+    /// The ledger, newest first (staff and services only).
+    #[graphql(requires_scopes = "inventory:read", directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn movements(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
     ) -> Result<StockMovementConnection> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let limit = page_size(Some(first))?;
         let before = after
             .as_deref()
@@ -345,7 +346,10 @@ impl Query {
         Ok(item.map(StockItemObject))
     }
 
+    /// A reservation by id (staff and services only); null when there is none.
+    #[graphql(requires_scopes = "inventory:read")]
     async fn reservation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ReservationObject>> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let id = parse_reservation_id(&id)?;
         let reservation = repository::reservation(ctx.data_unchecked::<Stock>().db(), id, false)
             .await

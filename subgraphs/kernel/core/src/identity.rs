@@ -39,6 +39,7 @@ impl Role {
             Role::Admin => &[
                 scope::CATALOG_WRITE,
                 scope::INVENTORY_WRITE,
+                scope::INVENTORY_READ,
                 scope::COUPONS_WRITE,
                 scope::ORDERS_WRITE,
                 scope::PAYMENTS_WRITE,
@@ -47,6 +48,7 @@ impl Role {
             ],
             Role::Service => &[
                 scope::INVENTORY_WRITE,
+                scope::INVENTORY_READ,
                 scope::COUPONS_WRITE,
                 scope::ORDERS_WRITE,
                 scope::PAYMENTS_WRITE,
@@ -64,6 +66,10 @@ pub mod tokens {
     pub const ACCESS_AUDIENCE: &str = "ecommerce";
     /// The header subgraphs read the caller's identity assertion from.
     pub const IDENTITY_HEADER: &str = "x-identity";
+    /// The address the client called the gateway from, which the gateway puts on every
+    /// subgraph request (a client's own is dropped, as every `x-identity…` header is):
+    /// what sign-in throttles count per address.
+    pub const CLIENT_ADDRESS_HEADER: &str = "x-identity-client-address";
     /// Who may sign identity assertions: the gateway (for any verified caller) and the
     /// services (for themselves only, role SERVICE). Each signs with a key of its own
     /// (Ed25519), named by the token's `kid`; subgraphs hold only the public keys.
@@ -125,6 +131,9 @@ pub mod scope {
     pub const CATALOG_WRITE: &str = "catalog:write";
     /// Adjust stock and move reservations.
     pub const INVENTORY_WRITE: &str = "inventory:write";
+    /// Read the stock ledger and reservations (notes, the sales timeline, the checkout
+    /// behind each hold): the shop's business, not the public's.
+    pub const INVENTORY_READ: &str = "inventory:read";
     /// Create coupons and move redemptions.
     pub const COUPONS_WRITE: &str = "coupons:write";
     /// Place orders and move them through payment on behalf of the shop.

@@ -94,7 +94,10 @@ impl Default for EventBusSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GatewaySettings {
+    /// The clients' port.
     pub port: u16,
+    /// The port of the gateway's Prometheus metrics, which stays inside the network.
+    pub metrics_port: u16,
     /// `production` turns on the gateway's production limits (read by the gateway
     /// process itself as `GATEWAY_ENV`).
     pub env: String,
@@ -107,6 +110,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             port: crate::context::GATEWAY_PORT,
+            metrics_port: crate::context::GATEWAY_METRICS_PORT,
             env: "development".into(),
             subgraph_urls: BTreeMap::new(),
         }
@@ -164,11 +168,12 @@ pub struct ApqSettings {
     pub redis_url: Option<String>,
 }
 
-/// The gateway's per-client rate limits (`RATE_LIMIT_*`).
+/// Rate limits and throttles (`RATE_LIMIT_*`): the gateway's per-client limits, and the
+/// services' throttles on sign-in attempts and coupon lookups.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
-    /// Counted in Redis, so the limit holds across gateway replicas; unset, per process.
+    /// Counted in Redis, so each limit holds across replicas; unset, per process.
     pub redis_url: Option<String>,
 }
 

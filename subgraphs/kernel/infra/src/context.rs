@@ -33,6 +33,9 @@ pub const PORTS: [(&str, u16); 11] = [
 
 /// The gateway's default port.
 pub const GATEWAY_PORT: u16 = 4000;
+/// The gateway's metrics port (OpenTelemetry's usual one for Prometheus), apart from
+/// the clients' so that a deployment can keep it inside.
+pub const GATEWAY_METRICS_PORT: u16 = 9464;
 
 /// A context's default port (0, any free one, for a name that is not a context).
 pub fn default_port(name: &str) -> u16 {

@@ -184,6 +184,63 @@ fn import_authenticated(sdl: &str) -> String {
         + "\n"
 }
 
+/// How deep an operation may nest in a subgraph. The gateway allows clients depth 10;
+/// its fetches add at most the `_entities` level and a fragment, so this refuses only
+/// what never came through the gateway.
+pub const MAX_DEPTH: usize = 16;
+/// How many fields (async-graphql's complexity: every selected field counts one, each
+/// alias again) one operation may select in a subgraph. Every operation the test suite
+/// sends through the gateway fits; a client's own operation is bounded before it by
+/// the gateway's depth, alias and cost limits.
+pub const MAX_COMPLEXITY: usize = 200;
+
+/// `builder` with the limits every subgraph enforces itself, so that a subgraph
+/// reached inside the network without the gateway in front is still safe: depth
+/// [`MAX_DEPTH`] and complexity [`MAX_COMPLEXITY`] (the body limit is the server's).
+pub fn with_limits<Q, M, S>(builder: async_graphql::SchemaBuilder<Q, M, S>) -> async_graphql::SchemaBuilder<Q, M, S>
+where
+    Q: async_graphql::ObjectType + 'static,
+    M: async_graphql::ObjectType + 'static,
+    S: async_graphql::SubscriptionType + 'static,
+{
+    builder
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(ValidationCodes)
+}
+
+/// Gives every validation error that has no code (an unknown field, an operation over
+/// a limit) `GRAPHQL_VALIDATION_FAILED`, so clients can tell them apart by code.
+struct ValidationCodes;
+
+impl async_graphql::extensions::ExtensionFactory for ValidationCodes {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(ValidationCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for ValidationCodes {
+    async fn validation(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        next: async_graphql::extensions::NextValidation<'_>,
+    ) -> Result<async_graphql::ValidationResult, Vec<async_graphql::ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut error| {
+                    let extensions = error.extensions.get_or_insert_with(Default::default);
+                    if extensions.get("code").is_none() {
+                        extensions.set("code", "GRAPHQL_VALIDATION_FAILED");
+                    }
+                    error
+                })
+                .collect()
+        })
+    }
+}
+
 /// Relay's `PageInfo`, shared by every connection of every subgraph.
 #[derive(Debug, Clone, Default, async_graphql::SimpleObject)]
 #[graphql(shareable)]
@@ -261,6 +318,28 @@ pub fn event_meta(headers: &HeaderMap) -> EventMeta {
         trace_id,
         correlation_id,
     }
+}
+
+/// The address the client called the gateway from, as the gateway says it
+/// (`x-identity-client-address`); `None` without one (a call from inside).
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddress(pub Option<String>);
+
+impl ClientAddress {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self(
+            headers
+                .get(kernel::identity::tokens::CLIENT_ADDRESS_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<std::net::IpAddr>().ok())
+                .map(|ip| ip.to_string()),
+        )
+    }
+}
+
+/// The request's [`ClientAddress`], when known.
+pub fn client_address<'a>(ctx: &async_graphql::Context<'a>) -> Option<&'a str> {
+    ctx.data_opt::<ClientAddress>().and_then(|address| address.0.as_deref())
 }
 
 #[cfg(test)]

@@ -624,6 +624,12 @@ impl AssertionVerifier {
     }
 }
 
+/// True when the request comes from the shop's staff (ADMIN) or another context
+/// (SERVICE): what only they may see, others do not learn exists.
+pub fn is_privileged(ctx: &async_graphql::Context<'_>) -> bool {
+    matches!(ctx.data_opt::<Caller>(), Some(Caller::User(identity)) if identity.is_privileged())
+}
+
 /// The authenticated user, or UNAUTHENTICATED.
 ///
 /// # Errors

@@ -33,5 +33,6 @@ pub mod server;
 pub mod service;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod throttle;
 
 pub use tokio_util::sync::CancellationToken;

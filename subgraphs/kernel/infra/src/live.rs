@@ -149,6 +149,48 @@ pub async fn missed_since(
     }
 }
 
+/// How many missed events a subscriber resuming across its own keys may catch up on.
+pub const MAX_RESUME_EVENTS: u64 = 10_000;
+
+/// What a subscriber that resumes `after` missed of the partition keys it follows:
+/// `keys_changed_since` names them, given about when `after` happened (e.g. the customer's
+/// orders changed since, read by the customer's index). Every read goes by an index,
+/// so an old `after` costs what the subscriber's own events cost, not a scan of
+/// everyone's; none without `after`.
+///
+/// # Errors
+/// BAD_USER_INPUT when `after` is not such an event (`what` names it) or more than
+/// [`MAX_RESUME_EVENTS`] were missed; INTERNAL when the database fails.
+pub async fn missed_of_keys<F, Fut>(
+    conn: &impl sea_orm::ConnectionTrait,
+    event_type: &str,
+    after: Option<&str>,
+    what: &str,
+    keys_changed_since: F,
+) -> async_graphql::Result<Vec<EventEnvelope>>
+where
+    F: FnOnce(chrono::DateTime<chrono::Utc>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, sea_orm::DbErr>>,
+{
+    let Some(after) = after else {
+        return Ok(Vec::new());
+    };
+    let Some((seq, at)) = crate::outbox::position_of(conn, event_type, after_id(after)?)
+        .await
+        .map_err(internal)?
+    else {
+        return Err(bad_input(format!("`after` is not {what}")));
+    };
+    // A minute early, for the clocks of other replicas that wrote the later changes.
+    let keys = keys_changed_since(at - chrono::Duration::minutes(1))
+        .await
+        .map_err(internal)?;
+    crate::outbox::recorded_after_for_keys(conn, event_type, &keys, seq, MAX_RESUME_EVENTS)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| bad_input("too far behind to resume; load again what you follow and subscribe without `after`"))
+}
+
 /// A resuming subscriber's stream: the events it `missed` (read after it started
 /// listening to `live`), then the live ones that are not among them.
 pub fn missed_then_live(

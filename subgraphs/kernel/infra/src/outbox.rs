@@ -237,6 +237,62 @@ pub async fn recorded_since(
     }
 }
 
+/// The seq and time of the event `after` when it is of `event_type` (found by the
+/// event id's unique index); `None` otherwise.
+///
+/// # Errors
+/// When the query fails.
+pub async fn position_of(
+    conn: &impl ConnectionTrait,
+    event_type: &str,
+    after: Uuid,
+) -> Result<Option<(i64, chrono::DateTime<Utc>)>, DbErr> {
+    Ok(entity::Entity::find()
+        .filter(entity::Column::EventId.eq(after))
+        .filter(entity::Column::EventType.eq(event_type))
+        .one(conn)
+        .await?
+        .map(|row| (row.seq, row.occurred_at)))
+}
+
+/// The events of `event_type` and the partition keys `keys` recorded after the outbox
+/// position `seq`, oldest first; `None` when there are more than `limit`. Read by the
+/// partition key's index, so the cost follows the keys' own events, not everyone's.
+///
+/// # Errors
+/// When the database fails or a row is not an envelope.
+pub async fn recorded_after_for_keys(
+    conn: &impl ConnectionTrait,
+    event_type: &str,
+    keys: &[String],
+    seq: i64,
+    limit: u64,
+) -> Result<Option<Vec<EventEnvelope>>, DbErr> {
+    // Bound the parameters of one statement (SQLite allows 32,766).
+    const KEYS_PER_QUERY: usize = 1_000;
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        rows.extend(
+            entity::Entity::find()
+                .filter(entity::Column::PartitionKey.is_in(chunk.iter().cloned()))
+                .filter(entity::Column::EventType.eq(event_type))
+                .filter(entity::Column::Seq.gt(seq))
+                .order_by_asc(entity::Column::Seq)
+                .limit(limit + 1)
+                .all(conn)
+                .await?,
+        );
+        if rows.len() as u64 > limit {
+            return Ok(None);
+        }
+    }
+    rows.sort_by_key(|row| row.seq);
+    rows.iter()
+        .map(|row| parse_envelope(&row.envelope))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
 /// An outbox row's envelope.
 ///
 /// # Errors

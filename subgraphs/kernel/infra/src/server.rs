@@ -29,6 +29,41 @@ pub fn router<E: Executor>(name: &'static str, executor: E) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(Subgraph { name, executor })
+        .layer(axum::middleware::from_fn(limit_body))
+}
+
+/// The largest request body a subgraph reads, as the gateway's for its clients.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Refuses a body over [`MAX_BODY_BYTES`] with 413 and a GraphQL error, whether it says
+/// its length or streams it (the GraphQL extractor itself reads without a limit).
+async fn limit_body(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let too_large = || {
+        (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(serde_json::json!({ "errors": [{
+                "message": format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                "extensions": { "code": "PAYLOAD_TOO_LARGE" },
+            }]})),
+        )
+            .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(_) => too_large(),
+    }
 }
 
 /// A subgraph's name (the audience its callers' assertions must name) and schema.
@@ -51,7 +86,11 @@ async fn graphql<E: Executor>(
     request: GraphQLRequest,
 ) -> axum::response::Response {
     let caller = crate::identity::AssertionVerifier::shared().caller(&headers, name);
-    let request = request.into_inner().data(event_meta(&headers)).data(caller);
+    let request = request
+        .into_inner()
+        .data(event_meta(&headers))
+        .data(caller)
+        .data(crate::graphql::ClientAddress::from_headers(&headers));
     // Hive Router asks for `multipart/mixed;subscriptionSpec="1.0"` without the
     // `boundary=graphql` that async-graphql's own check wants; our parts use it anyway.
     let accepts_stream = headers

@@ -215,6 +215,7 @@ async fn readiness(State(readiness): State<Readiness>) -> (StatusCode, &'static 
 pub async fn run_alone(spec: &ContextSpec, config: &Config) -> anyhow::Result<()> {
     let own = config.context(spec.name)?;
     crate::identity::install(&config.common, &spec.key_uses())?;
+    crate::throttle::install(&config.common);
     if config.common.event_bus.redis_url.is_none() {
         anyhow::bail!(
             "{} alone needs an event bus that other processes share: set EVENT_BUS_REDIS_URL \

@@ -122,8 +122,8 @@ pub fn target_url(url: &str, policy: TargetPolicy) -> Result<String, WebhookErro
             let domain = domain.trim_end_matches('.').to_ascii_lowercase();
             domain == "localhost" || domain.ends_with(".localhost")
         }
-        Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
-        Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+        Some(url::Host::Ipv4(ip)) => is_internal(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_internal(IpAddr::V6(ip)),
     };
     if private && !policy.allow_private {
         return Err(invalid("url", "points at a private or loopback address"));
@@ -131,18 +131,42 @@ pub fn target_url(url: &str, policy: TargetPolicy) -> Result<String, WebhookErro
     Ok(parsed.to_string())
 }
 
-fn is_private(ip: IpAddr) -> bool {
+/// True for an address a webhook must never reach: loopback, private, link-local,
+/// shared (CGNAT, 100.64.0.0/10), "this network" (0.0.0.0/8), broadcast, multicast
+/// and reserved IPv4; loopback, unspecified, unique-local, link-local, multicast and
+/// NAT64 (64:ff9b::/96) IPv6, and IPv6 forms that carry an IPv4 address (mapped,
+/// compatible, 6to4) when that address is one of these.
+pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(ip) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast()
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || a == 0 // "this network"
+                || (a == 100 && (b & 0xc0) == 64) // shared address space (CGNAT)
+                || a >= 240 // reserved
         }
         IpAddr::V6(ip) => {
-            let first = ip.segments()[0];
+            let segments = ip.segments();
+            let first = segments[0];
+            let embedded_v4 = |high: u16, low: u16| {
+                let [h1, h2] = high.to_be_bytes();
+                let [l1, l2] = low.to_be_bytes();
+                is_internal(IpAddr::V4(std::net::Ipv4Addr::new(h1, h2, l1, l2)))
+            };
             ip.is_loopback()
                 || ip.is_unspecified()
+                || ip.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
-                || ip.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64
+                || ip.to_ipv4_mapped().is_some_and(|v4| is_internal(IpAddr::V4(v4)))
+                || (segments[..6] == [0; 6] && embedded_v4(segments[6], segments[7])) // IPv4-compatible
+                || (first == 0x2002 && embedded_v4(segments[1], segments[2])) // 6to4
         }
     }
 }
@@ -258,11 +282,25 @@ mod tests {
             "http://[::ffff:127.0.0.1]/hook",
             "http://[fd00::1]/hook",
             "http://0.0.0.0/hook",
+            "http://100.64.0.1/hook",
+            "http://100.127.255.254/hook",
+            "http://224.0.0.1/hook",
+            "http://[ff02::1]/hook",
+            "http://[64:ff9b::a9fe:a9fe]/hook",
+            "http://[::127.0.0.1]/hook",
+            "http://[2002:7f00:1::]/hook",
+            "http://0x7f.1/hook",
+            "http://2130706433/hook",
         ] {
             assert!(target_url(url, PUBLIC_ONLY).is_err(), "{url}");
             assert!(target_url(url, OPEN).is_ok(), "{url}");
         }
         assert!(target_url("https://93.184.216.34/hook", PUBLIC_ONLY).is_ok());
+        assert!(
+            target_url("https://100.128.0.1/hook", PUBLIC_ONLY).is_ok(),
+            "past CGNAT"
+        );
+        assert!(target_url("https://[2606:4700::1111]/hook", PUBLIC_ONLY).is_ok());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::webhooks::{Owner, Webhooks};
 pub type NotificationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
 
 pub fn schema(webhooks: Webhooks) -> NotificationsSchema {
-    Schema::build(Query, Mutation, async_graphql::EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, async_graphql::EmptySubscription))
         .enable_federation()
         .data(webhooks)
         .finish()

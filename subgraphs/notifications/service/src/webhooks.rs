@@ -112,12 +112,19 @@ impl Webhooks {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(db: DatabaseConnection, settings: WebhookSettings) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(settings.timeout)
             // A redirect would send the signed body somewhere the partner did not name.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent("ecommerce-webhooks/1")
-            .build()?;
+            // A proxy would resolve the name itself, past the check below.
+            .no_proxy()
+            .user_agent("ecommerce-webhooks/1");
+        if !settings.allow_private_targets {
+            // Names are checked as they resolve at delivery, and the connection goes to
+            // an address that passed: a name cannot be pointed inside in between.
+            http = http.dns_resolver(Arc::new(PublicAddressesOnly));
+        }
+        let http = http.build()?;
         Ok(Self {
             db,
             http,
@@ -452,6 +459,14 @@ impl Webhooks {
         number: i32,
         at: DateTime<Utc>,
     ) -> AttemptOutcome {
+        // An address written in the URL is not resolved: it is checked here, again,
+        // since the policy may have changed since the subscription was made.
+        if let Err(err) = notifications_domain::subscription::target_url(&subscription.url, self.policy()) {
+            return AttemptOutcome::Failed {
+                status: None,
+                error: format!("refused target, not contacted: {err}"),
+            };
+        }
         let signature = signature::sign(&subscription.secret, at.timestamp(), row.body.as_bytes());
         let mut request = self
             .http
@@ -469,7 +484,7 @@ impl Webhooks {
             Ok(response) => AttemptOutcome::of_status(response.status().as_u16()),
             Err(err) => AttemptOutcome::Failed {
                 status: None,
-                error: short(&err.to_string()),
+                error: short(&error_chain(&err)),
             },
         }
     }
@@ -569,6 +584,45 @@ impl Webhooks {
                 () = tokio::time::sleep(interval) => {}
             }
         }
+    }
+}
+
+/// An error with its causes, so that a refused address shows in the attempt's error.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
+/// Resolves a webhook's host name and keeps only the addresses a webhook may reach;
+/// when none is left, the name is refused and nothing is contacted.
+struct PublicAddressesOnly;
+
+/// A host name that resolves only to addresses inside.
+#[derive(Debug, thiserror::Error)]
+#[error("refused target, not contacted: {0} resolves only to private or internal addresses")]
+struct RefusedTarget(String);
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = resolved
+                .into_iter()
+                .filter(|address| !notifications_domain::subscription::is_internal(address.ip()))
+                .collect();
+            if public.is_empty() {
+                tracing::warn!(host, "a webhook's host resolves only inside; not contacted");
+                return Err(Box::new(RefusedTarget(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 

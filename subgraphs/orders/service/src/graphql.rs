@@ -24,7 +24,7 @@ use crate::orders::Orders;
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn schema(orders: Orders, live: LiveFeed) -> OrdersSchema {
-    Schema::build(Query, Mutation, Subscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
         .data(DataLoader::new(OrderLoader(orders.clone()), tokio::spawn))
@@ -500,7 +500,7 @@ impl Subscription {
     /// Every status change of the caller's own orders from now on. A client that
     /// reconnects passes the `eventId` of the last update it saw as `after` and first
     /// receives what it missed, in order, then the live updates, each once. It may be
-    /// up to 100,000 updates (of every customer) behind.
+    /// up to 10,000 of its own updates behind.
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn my_order_updates(
         &self,
@@ -510,12 +510,16 @@ impl Subscription {
         let user = require_user(ctx)?.user_id;
         // Listen before reading what was missed, so nothing falls between the two.
         let live = ctx.data_unchecked::<LiveFeed>().events();
-        let missed = kernel_infra::live::missed_since(
-            ctx.data_unchecked::<Orders>().db(),
+        let orders = ctx.data_unchecked::<Orders>();
+        let missed = kernel_infra::live::missed_of_keys(
+            orders.db(),
             orders_domain::OrderEvent::STATUS_CHANGED,
             after.as_ref().map(|id| id.as_str()),
             "an order update",
-            |event| StatusUpdate::from_event(event).is_some_and(|update| update.user_id == user),
+            |since| async move {
+                let changed = orders.changed_since(user, since).await?;
+                Ok(changed.iter().map(uuid::Uuid::to_string).collect())
+            },
         )
         .await?;
         let events = kernel_infra::live::missed_then_live(missed, live);

@@ -222,6 +222,25 @@ impl Orders {
         Ok(orders)
     }
 
+    /// The ids of the user's orders changed at or after `since` (by the user's index).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn changed_since(
+        &self,
+        user_id: uuid::Uuid,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<uuid::Uuid>, sea_orm::DbErr> {
+        order::Entity::find()
+            .select_only()
+            .column(order::Column::Id)
+            .filter(order::Column::UserId.eq(user_id))
+            .filter(order::Column::UpdatedAt.gte(since))
+            .into_tuple()
+            .all(&self.db)
+            .await
+    }
+
     /// The order's status history, oldest first.
     ///
     /// # Errors

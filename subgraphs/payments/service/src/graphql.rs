@@ -17,7 +17,7 @@ use crate::payments::{AuthorizationRequest, Payments};
 pub type PaymentsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(payments: Payments) -> PaymentsSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(DataLoader::new(PaymentByOrder(payments.clone()), tokio::spawn))
         .data(payments)

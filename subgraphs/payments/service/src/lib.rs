@@ -15,7 +15,7 @@ use sea_orm_migration::MigratorTrait;
 
 pub use graphql::PaymentsSchema;
 pub use payments::{Payments as PaymentsService, PaymentsError};
-use provider::{CircuitBreaker, ResilientProvider, RetryPolicy, SimulatedProvider};
+use provider::{BreakerPolicy, CircuitBreaker, ResilientProvider, RetryPolicy, SimulatedProvider};
 
 /// What the Payments context is (see `kernel_infra::context`).
 pub const CONTEXT: ContextSpec = ContextSpec {
@@ -78,7 +78,7 @@ impl Payments {
         );
         let provider = ResilientProvider::new(
             Box::new(simulated),
-            CircuitBreaker::new(20, Duration::from_secs(10)),
+            CircuitBreaker::new(BreakerPolicy::default()),
             RetryPolicy::default(),
         );
         let payments = payments::Payments::new(opening.db, Arc::new(provider));

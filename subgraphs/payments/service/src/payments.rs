@@ -132,6 +132,7 @@ impl Payments {
             amount: payment.amount,
             method: payment.method.clone(),
             reference: None,
+            payer: payment.user_id,
         };
         let outcome = self.provider.execute(&call).await;
         let now = Utc::now();
@@ -221,6 +222,7 @@ impl Payments {
                 amount: payment.amount,
                 method: payment.method.clone(),
                 reference: payment.provider_ref.clone(),
+                payer: payment.user_id,
             };
             let reference = self.provider.execute(&call).await.map_err(|err| match err {
                 ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {

@@ -32,6 +32,8 @@ pub struct ProviderCall {
     pub method: String,
     /// The provider's reference of the authorization, for the later calls.
     pub reference: Option<String>,
+    /// Whose payment it is (the customer), which the circuit breaker counts.
+    pub payer: uuid::Uuid,
 }
 
 #[async_trait]
@@ -89,25 +91,58 @@ impl PaymentProvider for SimulatedProvider {
     }
 }
 
-/// Opens after `threshold` consecutive failures; after `cool_down` it lets one trial
-/// call through (half-open) and closes again when that succeeds.
+/// When the breaker opens: on the provider's failure *rate* over a sliding window, and
+/// only when the failures come from several payers, so a real outage opens it and one
+/// payer whose payments keep failing (a bad card, a test of ours, an attacker) cannot
+/// stop payments for everyone.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerPolicy {
+    /// How far back calls count.
+    pub window: Duration,
+    /// Fewer calls than this in the window never open it.
+    pub min_calls: usize,
+    /// The share of the window's calls that failed, from 0 to 1, at which it opens.
+    pub failure_rate: f64,
+    /// The failures must come from at least this many distinct payers.
+    pub min_payers: usize,
+    /// How long it stays open before one trial call goes through (half-open).
+    pub cool_down: Duration,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(30),
+            min_calls: 10,
+            failure_rate: 0.5,
+            min_payers: 3,
+            cool_down: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The calls of the window the breaker keeps at most (the oldest go first).
+const BREAKER_MEMORY: usize = 10_000;
+
+/// A circuit breaker in front of the provider (see [`BreakerPolicy`]). Open, it fails
+/// calls fast; after `cool_down` it lets one trial call through and closes when that
+/// succeeds.
 pub struct CircuitBreaker {
-    threshold: u32,
-    cool_down: Duration,
+    policy: BreakerPolicy,
     state: Mutex<BreakerState>,
 }
 
 #[derive(Default)]
 struct BreakerState {
-    consecutive_failures: u32,
+    /// The window's calls: when, whether it failed, and whose payment it was.
+    calls: std::collections::VecDeque<(Instant, bool, uuid::Uuid)>,
     open_until: Option<Instant>,
 }
 
 impl CircuitBreaker {
-    pub fn new(threshold: u32, cool_down: Duration) -> Self {
+    pub fn new(policy: BreakerPolicy) -> Self {
         Self {
-            threshold,
-            cool_down,
+            policy,
             state: Mutex::new(BreakerState::default()),
         }
     }
@@ -123,25 +158,62 @@ impl CircuitBreaker {
             Some(until) if Instant::now() < until => false,
             Some(_) => {
                 // Half-open: this caller is the trial; others wait for its outcome.
-                state.open_until = Some(Instant::now() + self.cool_down);
+                state.open_until = Some(Instant::now() + self.policy.cool_down);
                 true
             }
             None => true,
         }
     }
 
-    pub fn record_success(&self) {
+    /// A call for `payer` succeeded (or got a final answer such as a decline): the
+    /// provider works, and a half-open breaker closes.
+    pub fn record_success(&self, payer: uuid::Uuid) {
         let mut state = self.state();
-        state.consecutive_failures = 0;
-        state.open_until = None;
+        if state.open_until.take().is_some() {
+            state.calls.clear();
+        }
+        self.remember(&mut state, false, payer);
     }
 
-    pub fn record_failure(&self) {
+    /// A call for `payer` failed: the breaker opens when the window says so.
+    pub fn record_failure(&self, payer: uuid::Uuid) {
         let mut state = self.state();
-        state.consecutive_failures += 1;
-        if state.consecutive_failures >= self.threshold {
-            state.open_until = Some(Instant::now() + self.cool_down);
+        self.remember(&mut state, true, payer);
+        let failures: Vec<uuid::Uuid> = state
+            .calls
+            .iter()
+            .filter(|(_, failed, _)| *failed)
+            .map(|(_, _, payer)| *payer)
+            .collect();
+        let calls = state.calls.len();
+        let payers: std::collections::HashSet<uuid::Uuid> = failures.iter().copied().collect();
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let rate = failures.len() as f64 / calls.max(1) as f64;
+        if calls >= self.policy.min_calls && rate >= self.policy.failure_rate && payers.len() >= self.policy.min_payers
+        {
+            if state.open_until.is_none() {
+                tracing::warn!(
+                    calls,
+                    failures = failures.len(),
+                    payers = payers.len(),
+                    "payment provider failing: circuit open"
+                );
+            }
+            state.open_until = Some(Instant::now() + self.policy.cool_down);
         }
+    }
+
+    fn remember(&self, state: &mut BreakerState, failed: bool, payer: uuid::Uuid) {
+        let now = Instant::now();
+        while state
+            .calls
+            .front()
+            .is_some_and(|(at, _, _)| now.duration_since(*at) > self.policy.window)
+            || state.calls.len() >= BREAKER_MEMORY
+        {
+            state.calls.pop_front();
+        }
+        state.calls.push_back((now, failed, payer));
     }
 
     pub fn is_open(&self) -> bool {
@@ -209,15 +281,15 @@ impl ResilientProvider {
             }
             match self.provider.execute(call).await {
                 Ok(reference) => {
-                    self.breaker.record_success();
+                    self.breaker.record_success(call.payer);
                     return Ok(reference);
                 }
                 Err(declined @ ProviderError::Declined(_)) => {
-                    self.breaker.record_success();
+                    self.breaker.record_success(call.payer);
                     return Err(declined);
                 }
                 Err(err) => {
-                    self.breaker.record_failure();
+                    self.breaker.record_failure(call.payer);
                     tracing::warn!(attempt, key = %call.idempotency_key, error = %err, "payment provider call failed");
                     last = err;
                 }
@@ -262,13 +334,35 @@ mod tests {
     }
 
     fn call(method: &str) -> ProviderCall {
+        call_for(method, uuid::Uuid::nil())
+    }
+
+    fn call_for(method: &str, payer: uuid::Uuid) -> ProviderCall {
         ProviderCall {
             kind: TransactionKind::Authorize,
             idempotency_key: format!("auth:{}", uuid::Uuid::now_v7()),
             amount: Money::new(100, Currency::parse("USD").unwrap()),
             method: method.into(),
             reference: None,
+            payer,
         }
+    }
+
+    fn never_opens() -> CircuitBreaker {
+        CircuitBreaker::new(BreakerPolicy {
+            min_calls: 1_000,
+            ..BreakerPolicy::default()
+        })
+    }
+
+    fn opens_at(min_calls: usize, min_payers: usize) -> CircuitBreaker {
+        CircuitBreaker::new(BreakerPolicy {
+            window: Duration::from_secs(60),
+            min_calls,
+            failure_rate: 0.5,
+            min_payers,
+            cool_down: Duration::from_secs(60),
+        })
     }
 
     fn fast() -> RetryPolicy {
@@ -287,7 +381,7 @@ mod tests {
                 failures: 4,
                 calls: calls.clone(),
             }),
-            CircuitBreaker::new(100, Duration::from_secs(1)),
+            never_opens(),
             fast(),
         );
         assert_eq!(provider.execute(&call("card")).await, Ok("ref".into()));
@@ -299,7 +393,7 @@ mod tests {
                 failures: 5,
                 calls: calls.clone(),
             }),
-            CircuitBreaker::new(100, Duration::from_secs(1)),
+            never_opens(),
             fast(),
         );
         assert!(matches!(
@@ -313,21 +407,67 @@ mod tests {
     async fn declines_are_final_and_an_open_circuit_fails_fast() {
         let simulated = ResilientProvider::new(
             Box::new(SimulatedProvider::new(Duration::ZERO, 0.0)),
-            CircuitBreaker::new(3, Duration::from_secs(60)),
+            opens_at(6, 2),
             fast(),
         );
         assert!(matches!(
             simulated.execute(&call("card_declined")).await,
             Err(ProviderError::Declined(_))
         ));
-        // Five failed attempts open the circuit (threshold 3) …
-        assert!(simulated.execute(&call("card_unavailable")).await.is_err());
+        // Two payers' payments fail, five attempts each: the provider is failing …
+        for _ in 0..2 {
+            assert!(
+                simulated
+                    .execute(&call_for("card_unavailable", uuid::Uuid::now_v7()))
+                    .await
+                    .is_err()
+            );
+        }
         assert!(simulated.breaker.is_open());
         // … and then even a good card is refused without reaching the provider.
         match simulated.execute(&call("card")).await {
             Err(ProviderError::Unavailable(reason)) => assert!(reason.contains("circuit open"), "{reason}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn one_payer_failing_again_and_again_does_not_open_the_circuit() {
+        let simulated = ResilientProvider::new(
+            Box::new(SimulatedProvider::new(Duration::ZERO, 0.0)),
+            opens_at(10, 3),
+            fast(),
+        );
+        let (mallory, alice) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        for _ in 0..10 {
+            assert!(simulated.execute(&call_for("card_unavailable", mallory)).await.is_err());
+        }
+        assert!(!simulated.breaker.is_open(), "fifty failures, all one payer's");
+        assert!(
+            simulated.execute(&call_for("card", alice)).await.is_ok(),
+            "another payer's good card goes through"
+        );
+    }
+
+    #[test]
+    fn the_circuit_opens_on_the_failure_rate_of_several_payers_only() {
+        let breaker = opens_at(10, 3);
+        let payers: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::now_v7()).collect();
+        // Mostly successes: a few failures of three payers do not open it.
+        for payer in &payers {
+            breaker.record_failure(*payer);
+            for _ in 0..3 {
+                breaker.record_success(*payer);
+            }
+        }
+        assert!(!breaker.is_open(), "a quarter failed");
+        // Then most calls fail, for three payers: an outage.
+        for _ in 0..4 {
+            for payer in &payers {
+                breaker.record_failure(*payer);
+            }
+        }
+        assert!(breaker.is_open(), "most calls failed, for several payers");
     }
 
     #[tokio::test]

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::{Currency, Role};
+use kernel::{Currency, ErrorKind, Role};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
-use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
-use kernel_infra::identity::require_role;
+use kernel_infra::graphql::{PageInfo, bad_input, coded, cursor, error, internal, page_size, request_meta};
+use kernel_infra::identity::{is_privileged, require_role};
 use products_domain::{
     Attribute, Category, Description, FlashSale, FlashSaleId, FlashSaleStatus, NewProduct, NewVariant, Product,
     ProductError, ProductId, ProductName, ProductStatus, ProductUpdate, Sku,
@@ -31,7 +31,7 @@ pub type ProductsSchema = Schema<Query, Mutation, Subscription>;
 
 /// The executable schema over `catalog`.
 pub fn schema(catalog: Catalog, flash_sales: FlashSales, live: LiveFeed) -> ProductsSchema {
-    Schema::build(Query, Mutation, Subscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
         .data(live)
@@ -402,12 +402,15 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// One product by id; null when there is none.
+    /// One product by id; null when there is none. Only staff see a product that is
+    /// not PUBLISHED.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {
-        load(ctx, parse_id(&id)?).await
+        let product = load(ctx, parse_id(&id)?).await?;
+        Ok(product.filter(|product| is_privileged(ctx) || product.0.state().status == ProductStatus::Published))
     }
 
-    /// Products in creation order, as a Relay connection.
+    /// Products in creation order, as a Relay connection: the PUBLISHED ones, unless
+    /// staff ask for another status.
     #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn products(
         &self,
@@ -421,7 +424,18 @@ impl Query {
             .as_deref()
             .map(|c| cursor::decode(c).and_then(|key| parse_id(&ID(key))))
             .transpose()?;
-        let filter = ProductFilter::try_from(filter.unwrap_or_default())?;
+        let mut filter = ProductFilter::try_from(filter.unwrap_or_default())?;
+        if !is_privileged(ctx) {
+            match filter.status {
+                None | Some(ProductStatus::Published) => filter.status = Some(ProductStatus::Published),
+                Some(_) => {
+                    return Err(coded(
+                        ErrorKind::Forbidden,
+                        &"only staff may list products that are not PUBLISHED",
+                    ));
+                }
+            }
+        }
         let db = ctx.data_unchecked::<Catalog>().db();
         let mut products = repository::list(db, &filter, after, limit + 1)
             .await
@@ -444,9 +458,11 @@ impl Query {
         Ok(ProductConnection { edges, page_info })
     }
 
-    /// The variant with this SKU; null when there is none.
+    /// The variant with this SKU; null when there is none. Only staff see a variant of a
+    /// product that is not PUBLISHED.
     async fn variant(&self, ctx: &Context<'_>, sku: String) -> Result<Option<VariantObject>> {
-        find_variant(ctx, &sku).await
+        let variant = find_variant(ctx, &sku).await?;
+        Ok(variant.filter(|variant| is_privileged(ctx) || variant.product.state().status == ProductStatus::Published))
     }
 
     /// The variants with these SKUs (at most 100), in the order asked; null for a SKU

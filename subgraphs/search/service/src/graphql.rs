@@ -22,10 +22,14 @@ pub type SearchSchema = Schema<Query, async_graphql::EmptyMutation, async_graphq
 
 /// The executable schema over the read models in `db`.
 pub fn schema(db: DatabaseConnection) -> SearchSchema {
-    Schema::build(Query, async_graphql::EmptyMutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .data(db)
-        .finish()
+    kernel_infra::graphql::with_limits(Schema::build(
+        Query,
+        async_graphql::EmptyMutation,
+        async_graphql::EmptySubscription,
+    ))
+    .enable_federation()
+    .data(db)
+    .finish()
 }
 
 /// A product as Search refers to it; the Products subgraph resolves the rest.

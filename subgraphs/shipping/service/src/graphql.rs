@@ -15,7 +15,7 @@ use crate::shipping::Shipping;
 pub type ShippingSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 pub fn schema(shipping: Shipping) -> ShippingSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    kernel_infra::graphql::with_limits(Schema::build(Query, EmptyMutation, EmptySubscription))
         .enable_federation()
         .data(DataLoader::new(ShipmentByOrder(shipping.clone()), tokio::spawn))
         .data(shipping)

@@ -191,6 +191,12 @@ async fn only_an_admin_issues_partner_tokens() {
     assert_eq!(code(&refused), Some("FORBIDDEN"), "{refused}");
     let bad_name = run(as_role(kernel::Role::Admin, "Not A Name!")).await;
     assert_eq!(code(&bad_name), Some("BAD_USER_INPUT"), "{bad_name}");
+    // Only the configured partners: never our own clients, nor a name made up.
+    for not_a_partner in ["web", "mobile", "schema-review", "initech"] {
+        let refused = run(as_role(kernel::Role::Admin, not_a_partner)).await;
+        assert_eq!(code(&refused), Some("BAD_USER_INPUT"), "{not_a_partner}: {refused}");
+        assert!(refused["data"].is_null(), "{refused}");
+    }
 
     let issued = run(as_role(kernel::Role::Admin, "acme")).await;
     let token = issued["data"]["issuePartnerToken"]["token"].as_str().unwrap();
@@ -205,5 +211,130 @@ async fn only_an_admin_issues_partner_tokens() {
     )
     .unwrap();
     assert_eq!(claims["client"], "acme", "{claims}");
+    database.remove().await;
+}
+
+/// Runs an operation from the client address `address`, as the gateway says it.
+async fn execute_from(accounts: &Accounts, address: &str, query: &str, variables: Value) -> Value {
+    let request = Request::new(query)
+        .variables(Variables::from_json(variables))
+        .data(Caller::Anonymous)
+        .data(kernel_infra::graphql::ClientAddress(Some(address.to_owned())));
+    serde_json::to_value(accounts.schema.execute(request).await).unwrap()
+}
+
+fn login_with(email: &str, password: &str) -> Value {
+    json!({ "email": email, "password": password })
+}
+
+#[tokio::test]
+async fn failed_sign_ins_lock_the_e_mail_whatever_password_comes_next() {
+    for database in TestDatabase::all().await {
+        let accounts = Accounts::open(&database.url).await.unwrap();
+        register(&accounts, "ann@example.com").await;
+        register(&accounts, "bob@example.com").await;
+        let limit = accounts_service::AccountsSettings::default().failed_logins_per_account;
+        for email in ["ann@example.com", "nobody@example.com"] {
+            for attempt in 0..limit {
+                let wrong = execute(&accounts, None, LOGIN, login_with(email, "not the password")).await;
+                assert_eq!(code(&wrong), Some("UNAUTHENTICATED"), "{email} {attempt}: {wrong}");
+            }
+            // Locked: the right password is not even checked, and a known e-mail and an
+            // unknown one answer alike.
+            let right = execute(&accounts, None, LOGIN, login_with(email, "correct horse battery")).await;
+            assert_eq!(
+                code(&right),
+                Some("RATE_LIMITED"),
+                "{}: {email}: {right}",
+                database.label
+            );
+            assert!(
+                right["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap() > 0,
+                "{right}"
+            );
+            assert!(right["data"].is_null(), "{right}");
+        }
+        let shouted = execute(
+            &accounts,
+            None,
+            LOGIN,
+            login_with(" ANN@example.com", "correct horse battery"),
+        )
+        .await;
+        assert_eq!(
+            code(&shouted),
+            Some("RATE_LIMITED"),
+            "the same e-mail however written: {shouted}"
+        );
+        let bob = execute(
+            &accounts,
+            None,
+            LOGIN,
+            login_with("bob@example.com", "correct horse battery"),
+        )
+        .await;
+        assert!(bob["errors"].is_null(), "another account is not locked: {bob}");
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn one_sign_in_per_request() {
+    let database = TestDatabase::sqlite();
+    let accounts = Accounts::open(&database.url).await.unwrap();
+    register(&accounts, "ann@example.com").await;
+    let aliased = r#"mutation($e: String!) {
+        a: login(email: $e, password: "correct horse battery") { token }
+        b: login(email: $e, password: "guess one") { token }
+    }"#;
+    let response = execute(&accounts, None, aliased, json!({ "e": "ann@example.com" })).await;
+    let errors = response["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{response}");
+    assert!(
+        errors
+            .iter()
+            .any(|error| error["extensions"]["code"] == "BAD_USER_INPUT"
+                && error["path"][0] == "b"
+                && error["message"].as_str().unwrap().contains("one `login`")),
+        "{response}"
+    );
+    assert!(
+        response["data"].is_null() || response["data"]["b"].is_null(),
+        "the second never ran: {response}"
+    );
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn one_address_cannot_try_e_mail_after_e_mail() {
+    let database = TestDatabase::sqlite();
+    let accounts = Accounts::open(&database.url).await.unwrap();
+    register(&accounts, "ann@example.com").await;
+    let limit = accounts_service::AccountsSettings::default().failed_logins_per_address;
+    for attempt in 0..limit {
+        let email = format!("guess{attempt}@example.com");
+        let wrong = execute_from(&accounts, "203.0.113.7", LOGIN, login_with(&email, "password1234")).await;
+        assert_eq!(code(&wrong), Some("UNAUTHENTICATED"), "{attempt}: {wrong}");
+    }
+    let locked = execute_from(
+        &accounts,
+        "203.0.113.7",
+        LOGIN,
+        login_with("ann@example.com", "correct horse battery"),
+    )
+    .await;
+    assert_eq!(code(&locked), Some("RATE_LIMITED"), "{locked}");
+    // Registration cannot be used instead to learn which e-mails exist.
+    let input = json!({ "input": { "email": "ann@example.com", "password": "another long one", "displayName": "A" } });
+    let probe = execute_from(&accounts, "203.0.113.7", REGISTER, input.clone()).await;
+    assert_eq!(code(&probe), Some("RATE_LIMITED"), "{probe}");
+    let elsewhere = execute_from(
+        &accounts,
+        "198.51.100.2",
+        LOGIN,
+        login_with("ann@example.com", "correct horse battery"),
+    )
+    .await;
+    assert!(elsewhere["errors"].is_null(), "another address signs in: {elsewhere}");
     database.remove().await;
 }

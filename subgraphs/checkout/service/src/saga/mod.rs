@@ -47,6 +47,9 @@ pub enum CheckoutServiceError {
     Refused(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too many of the customer's checkouts failed lately: a new one must wait.
+    #[error("too many failed checkouts; try again in {} s", std::cmp::max(.0.as_secs(), 1))]
+    TooManyFailures(Duration),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -73,6 +76,8 @@ impl Classify for CheckoutServiceError {
             CheckoutServiceError::CartNotFound(_) => ErrorKind::NotFound,
             CheckoutServiceError::CartNotReady(_) | CheckoutServiceError::Refused(_) => ErrorKind::BadUserInput,
             CheckoutServiceError::KeyReused(_) => ErrorKind::Conflict,
+            // The GraphQL edge answers RATE_LIMITED with `retryAfter`.
+            CheckoutServiceError::TooManyFailures(_) => ErrorKind::Forbidden,
             CheckoutServiceError::Unavailable(_) | CheckoutServiceError::Unknown(_) => ErrorKind::Internal,
         }
     }
@@ -95,6 +100,10 @@ pub struct SagaSettings {
     pub lease: Duration,
     /// A running session untouched this long is resumed by the reconciler.
     pub resume_after: Duration,
+    /// A customer with this many FAILED checkouts within `failed_checkout_window`
+    /// starts no new one until the oldest of them is out of it.
+    pub failed_checkouts_per_customer: u32,
+    pub failed_checkout_window: Duration,
     /// Fault injection for the crash test: abort the process right after this step
     /// and its save, if it has one of its own. Compiled only with the
     /// `fault-injection` feature, which no release build enables.
@@ -111,6 +120,8 @@ impl Default for SagaSettings {
         Self {
             lease: Duration::from_secs(30),
             resume_after: Duration::from_secs(30),
+            failed_checkouts_per_customer: 5,
+            failed_checkout_window: Duration::from_secs(600),
             #[cfg(feature = "fault-injection")]
             crash_after: None,
             #[cfg(feature = "fault-injection")]
@@ -164,6 +175,10 @@ impl Saga {
             Ok(lines) => lines,
             Err(err) => return self.continue_existing_or(&request, meta, err).await,
         };
+        if let Err(err) = self.refuse_after_repeated_failures(request.user_id).await {
+            // A repeated submission still gets its own answer.
+            return self.continue_existing_or(&request, meta, err).await;
+        }
         let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
         if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
             // A concurrent submission with the same key inserted first.
@@ -303,6 +318,36 @@ impl Saga {
             .await?
             .map(from_row)
             .transpose()
+    }
+
+    /// Refuses a new checkout of a customer with too many FAILED ones lately (read by
+    /// the customer's index, so it holds across replicas and restarts).
+    ///
+    /// # Errors
+    /// `TooManyFailures` with the time until the oldest of them leaves the window.
+    async fn refuse_after_repeated_failures(&self, user_id: uuid::Uuid) -> Result<(), CheckoutServiceError> {
+        let limit = self.settings.failed_checkouts_per_customer;
+        let window = self.settings.failed_checkout_window;
+        let since = Utc::now() - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let failed: Vec<DateTime<Utc>> = session::Entity::find()
+            .select_only()
+            .column(session::Column::UpdatedAt)
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::Status.eq(SessionStatus::Failed.as_str()))
+            .filter(session::Column::UpdatedAt.gte(since))
+            .order_by_desc(session::Column::UpdatedAt)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        match failed.get(limit.saturating_sub(1) as usize) {
+            Some(oldest_counted) if failed.len() >= limit as usize => {
+                let frees_at = *oldest_counted + chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+                let wait = (frees_at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1));
+                Err(CheckoutServiceError::TooManyFailures(wait))
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn by_key(&self, user_id: uuid::Uuid, key: &str) -> Result<Option<CheckoutSession>, CheckoutServiceError> {

@@ -6,3 +6,4 @@
 mod kill;
 mod redis_bus;
 mod relay;
+mod throttle;
