@@ -214,29 +214,3 @@ impl Throttle {
 fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn admitted(throttle: &Throttle, key: &str, times: usize) -> usize {
-        let mut admitted = 0;
-        for _ in 0..times {
-            if throttle.hit(key).await.is_ok() {
-                admitted += 1;
-            }
-        }
-        admitted
-    }
-
-    #[tokio::test]
-    async fn a_key_gets_its_limit_per_window_then_is_refused_with_the_time_left() {
-        let throttle = Throttle::counted_in("test", 3, Duration::from_secs(600), None);
-        assert_eq!(admitted(&throttle, "a", 5).await, 3);
-        let refused = throttle.check("a").await.unwrap_err();
-        assert!(refused.retry_after <= Duration::from_secs(600) && refused.retry_after >= Duration::from_secs(1));
-        assert_eq!(admitted(&throttle, "b", 3).await, 3, "another key has its own budget");
-        throttle.clear("a").await;
-        assert!(throttle.check("a").await.is_ok(), "cleared");
-    }
-}

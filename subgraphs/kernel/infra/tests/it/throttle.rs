@@ -1,5 +1,6 @@
-//! Throttles counted in the real Redis: replicas share one count, and a Redis that
-//! cannot be reached still leaves the throttle counting (in memory).
+//! Throttles: a key's budget per window, and counted in the real Redis, one count
+//! that replicas share, with a Redis that cannot be reached still leaving the
+//! throttle counting (in memory).
 
 use std::time::Duration;
 
@@ -13,6 +14,17 @@ async fn admitted(throttle: &Throttle, key: &str, times: usize) -> usize {
         }
     }
     admitted
+}
+
+#[tokio::test]
+async fn a_key_gets_its_limit_per_window_then_is_refused_with_the_time_left() {
+    let throttle = Throttle::counted_in("test", 3, Duration::from_secs(600), None);
+    assert_eq!(admitted(&throttle, "a", 5).await, 3);
+    let refused = throttle.check("a").await.unwrap_err();
+    assert!(refused.retry_after <= Duration::from_secs(600) && refused.retry_after >= Duration::from_secs(1));
+    assert_eq!(admitted(&throttle, "b", 3).await, 3, "another key has its own budget");
+    throttle.clear("a").await;
+    assert!(throttle.check("a").await.is_ok(), "cleared");
 }
 
 #[tokio::test]
