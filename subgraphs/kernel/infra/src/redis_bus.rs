@@ -29,7 +29,7 @@
 //! retained event log that a new consumer group starts from.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -182,23 +182,42 @@ impl RedisStreamsBus {
 #[async_trait]
 impl EventBus for RedisStreamsBus {
     async fn publish(&self, event: &EventEnvelope) -> Result<(), BusError> {
-        let stream = self.settings.stream_of(event);
-        let body = serde_json::to_string(event).map_err(anyhow::Error::from)?;
-        let mut conn = self.publisher.clone();
-        let _: String = redis::cmd("XADD")
-            .arg(&stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.settings.max_len)
-            .arg("*")
-            .arg("event_type")
-            .arg(event.event_type.as_str())
-            .arg("envelope")
-            .arg(body)
-            .query_async(&mut conn)
+        self.publish_all(std::slice::from_ref(event))
             .await
-            .map_err(anyhow::Error::from)?;
-        Ok(())
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Sends a relay pass's events in one pipeline: one round trip however many there
+    /// are. If the pipeline fails, every event of it counts as failed and is published
+    /// again with its key's later events (at least once; consumers skip repeats).
+    async fn publish_all(&self, events: &[EventEnvelope]) -> Vec<Result<(), BusError>> {
+        let mut pipe = redis::pipe();
+        for event in events {
+            let body = match serde_json::to_string(event) {
+                Ok(body) => body,
+                Err(err) => return events.iter().map(|_| Err(anyhow::anyhow!("{err}").into())).collect(),
+            };
+            pipe.cmd("XADD")
+                .arg(self.settings.stream_of(event))
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.settings.max_len)
+                .arg("*")
+                .arg("event_type")
+                .arg(event.event_type.as_str())
+                .arg("envelope")
+                .arg(body)
+                .ignore();
+        }
+        let mut conn = self.publisher.clone();
+        match pipe.query_async::<()>(&mut conn).await {
+            Ok(()) => events.iter().map(|_| Ok(())).collect(),
+            Err(err) => {
+                let err = err.to_string();
+                events.iter().map(|_| Err(anyhow::anyhow!("{err}").into())).collect()
+            }
+        }
     }
 
     async fn ready(&self) -> bool {
@@ -228,6 +247,7 @@ impl EventBus for RedisStreamsBus {
                         subscription: subscription.clone(),
                         holding: false,
                         renewed: Instant::now(),
+                        may_hold_pending: true,
                     };
                     readers.push(tokio::spawn(reader.run(self.shutdown.clone())));
                 }
@@ -320,6 +340,10 @@ struct GroupReader {
     /// Whether this replica held the lease at the last look.
     holding: bool,
     renewed: Instant,
+    /// Whether entries this replica read may still be unacknowledged (it took the
+    /// stream over, a handler failed, or it stopped midway): then its next step reads
+    /// them again before anything new. Otherwise that read is skipped.
+    may_hold_pending: bool,
 }
 
 /// What became of one entry.
@@ -366,25 +390,37 @@ impl GroupReader {
     }
 
     /// One read and what it brought. False when another replica holds the stream.
+    ///
+    /// The lease is renewed when it is a tenth of its time old (or not held): under
+    /// load a step per event would otherwise run the lease script for every event.
     async fn step(&mut self, shutdown: &CancellationToken) -> RedisResult<bool> {
-        if !self.renew_lease().await? {
+        if (!self.holding || self.renewed.elapsed() >= self.settings.lease / 10) && !self.renew_lease().await? {
             return Ok(false);
         }
         let group = self.subscription.consumer.clone();
         // What this replica already received but did not acknowledge comes first, then
         // new entries.
-        let mut entries = self.read("0", None).await?;
+        let mut entries = Vec::new();
+        if self.may_hold_pending {
+            entries = self.read("0", None).await?;
+            self.may_hold_pending = !entries.is_empty();
+        }
         if entries.is_empty() {
             let block = Duration::from_secs(1).min(self.settings.lease / 3);
             entries = self.read(">", Some(block)).await?;
         }
+        if entries.is_empty() {
+            return Ok(true);
+        }
+        // Until every entry of this read is acknowledged, some may stay pending.
+        self.may_hold_pending = true;
         if self.renewed.elapsed() > self.settings.lease / 3 && !self.renew_lease().await? {
             return Ok(false);
         }
         let done = self.handle_together(&group, &entries).await?;
         for entry in &entries[done..] {
             if shutdown.is_cancelled() {
-                break;
+                return Ok(true);
             }
             if self.renewed.elapsed() > self.settings.lease / 3 && !self.renew_lease().await? {
                 return Ok(false);
@@ -395,10 +431,11 @@ impl GroupReader {
                     // Later entries of this stream wait: they may share the key.
                     let backoff = Duration::from_millis(50 * u64::from(failures.clamp(1, 20)));
                     tokio::time::sleep(backoff).await;
-                    break;
+                    return Ok(true);
                 }
             }
         }
+        self.may_hold_pending = false;
         Ok(true)
     }
 
@@ -407,19 +444,20 @@ impl GroupReader {
     async fn renew_lease(&mut self) -> RedisResult<bool> {
         let key = self.settings.lease_key(&self.subscription.consumer, &self.stream);
         let members = self.settings.members_key(&self.subscription.consumer);
-        let held: i64 = redis::cmd("EVAL")
-            .arg(LEASE)
-            .arg(2)
-            .arg(key)
-            .arg(members)
+        // By its hash (EVALSHA): Redis keeps the script, so it is not sent every time.
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LEASE));
+        let held: i64 = SCRIPT
+            .key(key)
+            .key(members)
             .arg(&self.me)
             .arg(u64::try_from(self.settings.lease.as_millis()).unwrap_or(u64::MAX))
             .arg(&self.stream)
-            .query_async(&mut self.conn)
+            .invoke_async(&mut self.conn)
             .await?;
         let held = held == 1;
         if held && !self.holding {
             self.claim_pending().await?;
+            self.may_hold_pending = true;
         }
         self.holding = held;
         self.renewed = Instant::now();

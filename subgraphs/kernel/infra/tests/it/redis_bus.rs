@@ -118,6 +118,21 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// The replicas that hold a lease on some stream of the test consumer.
+async fn lease_holders(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+) -> std::collections::HashSet<String> {
+    let leases: Vec<String> = conn.keys(format!("{prefix}:lease:test.recorder:*")).await.unwrap();
+    let mut holders = std::collections::HashSet::new();
+    for lease in leases {
+        if let Some(holder) = conn.get::<_, Option<String>>(&lease).await.unwrap() {
+            holders.insert(holder);
+        }
+    }
+    holders
+}
+
 fn prefix() -> String {
     format!("test-bus-{}", uuid::Uuid::now_v7().simple())
 }
@@ -134,12 +149,25 @@ async fn two_replicas_share_the_work_and_each_key_is_handled_once_in_order() {
         replica(&settings, "one", &recorder).await,
         replica(&settings, "two", &recorder).await,
     );
+    // The second replica's streams pass to it at the first's next lease renewal.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while lease_holders(&mut conn, &prefix).await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replicas never shared the streams"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let publisher = RedisStreamsBus::connect(settings.clone()).await.unwrap();
     let keys: Vec<String> = (0..16).map(|k| format!("key-{k}")).collect();
+    // As a relay pass publishes: several events in one call (one pipeline).
     for n in 0..25 {
-        for key in &keys {
-            publisher.publish(&event(key, n)).await.unwrap();
-        }
+        let pass: Vec<EventEnvelope> = keys.iter().map(|key| event(key, n)).collect();
+        let outcomes = publisher.publish_all(&pass).await;
+        assert_eq!(outcomes.len(), pass.len());
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
     }
     // An event type nobody here consumes shares the family's streams and is skipped.
     let ignored = Happened {
