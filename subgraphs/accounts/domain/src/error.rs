@@ -6,6 +6,12 @@ use kernel::{Classify, ErrorKind};
 pub enum AccountError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error(transparent)]
+    Address(#[from] kernel::AddressError),
+    #[error("the address book is full: it keeps {capacity} addresses")]
+    AddressBookFull { capacity: usize },
+    #[error("no such address in the address book")]
+    UnknownAddress,
 }
 
 impl AccountError {
@@ -19,6 +25,10 @@ impl AccountError {
 
 impl Classify for AccountError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::BadUserInput
+        match self {
+            AccountError::Invalid { .. } | AccountError::Address(_) => ErrorKind::BadUserInput,
+            AccountError::AddressBookFull { .. } => ErrorKind::Conflict,
+            AccountError::UnknownAddress => ErrorKind::NotFound,
+        }
     }
 }

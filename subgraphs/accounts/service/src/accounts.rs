@@ -1,4 +1,4 @@
-//! Accounts' use cases: registration and sign-in.
+//! Accounts' use cases: registration and sign-in (address books: `address_book`).
 
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ pub enum AccountsError {
     Throttled(kernel_infra::throttle::Throttled),
     #[error("`{0}` is not a partner this shop issues tokens for")]
     UnknownPartner(String),
+    /// The caller has no account (a service or partner identity).
+    #[error("no account belongs to this caller")]
+    UnknownUser,
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
@@ -46,6 +49,7 @@ impl Classify for AccountsError {
             // The GraphQL edge answers RATE_LIMITED with the time left (`throttled`).
             AccountsError::Throttled(_) => ErrorKind::Forbidden,
             AccountsError::UnknownPartner(_) => ErrorKind::BadUserInput,
+            AccountsError::UnknownUser => ErrorKind::NotFound,
             AccountsError::Unknown(_) => ErrorKind::Internal,
         }
     }

@@ -1,11 +1,15 @@
-//! The Accounts subgraph: `User @key(fields: "id")`, `me`, `register` and `login`.
+//! The Accounts subgraph: `User @key(fields: "id")`, `me`, `register` and `login`,
+//! and each user's address book.
 
 use std::collections::HashMap;
 
-use accounts_domain::{DisplayName, Email, Password, Role, User, UserId};
+use accounts_domain::{
+    AddressBook, AddressId, DisplayName, Email, Password, Purpose, Role, SavedAddress, User, UserId,
+};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
+use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::{bad_input, client_address, coded, error, internal, request_meta};
 use kernel_infra::identity::require_user;
 use sea_orm::DatabaseConnection;
@@ -115,14 +119,18 @@ impl UserObject {
     }
     /// Visible to the user and to admins only.
     async fn email(&self, ctx: &Context<'_>) -> Result<&str> {
-        let caller = require_user(ctx)?;
-        if caller.user_id != self.0.state().id.as_uuid() && caller.role != Role::Admin {
-            return Err(coded(
-                kernel::ErrorKind::Forbidden,
-                &"only the user and admins see an e-mail address",
-            ));
-        }
+        self.only_for_the_user_and_admins(ctx, "an e-mail address")?;
         Ok(self.0.state().email.as_str())
+    }
+    /// The user's saved addresses: visible to the user and to admins only.
+    async fn address_book(&self, ctx: &Context<'_>) -> Result<AddressBookObject> {
+        self.only_for_the_user_and_admins(ctx, "an address book")?;
+        let book = ctx
+            .data_unchecked::<Accounts>()
+            .address_book(self.0.state().id)
+            .await
+            .map_err(accounts_error)?;
+        Ok(AddressBookObject(book))
     }
     async fn display_name(&self) -> &str {
         self.0.state().display_name.as_str()
@@ -133,6 +141,96 @@ impl UserObject {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.state().created_at
     }
+}
+
+impl UserObject {
+    fn only_for_the_user_and_admins(&self, ctx: &Context<'_>, what: &str) -> Result<()> {
+        let caller = require_user(ctx)?;
+        if caller.user_id != self.0.state().id.as_uuid() && caller.role != Role::Admin {
+            return Err(coded(
+                kernel::ErrorKind::Forbidden,
+                &format!("only the user and admins see {what}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What an address is a default for.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "AddressPurpose")]
+pub enum PurposeValue {
+    Shipping,
+    Billing,
+}
+
+impl From<PurposeValue> for Purpose {
+    fn from(purpose: PurposeValue) -> Self {
+        match purpose {
+            PurposeValue::Shipping => Purpose::Shipping,
+            PurposeValue::Billing => Purpose::Billing,
+        }
+    }
+}
+
+/// A user's saved addresses, oldest first, and their defaults.
+pub struct AddressBookObject(AddressBook);
+
+impl AddressBookObject {
+    fn saved(&self, entry: &SavedAddress) -> SavedAddressObject {
+        SavedAddressObject {
+            id: ID(entry.id.to_string()),
+            address: PostalAddress::from(&entry.address),
+            is_default_shipping: self.0.is_default(entry.id, Purpose::Shipping),
+            is_default_billing: self.0.is_default(entry.id, Purpose::Billing),
+            created_at: entry.created_at,
+        }
+    }
+
+    fn find(&self, id: AddressId) -> Result<SavedAddressObject> {
+        self.0
+            .get(id)
+            .map(|entry| self.saved(entry))
+            .ok_or_else(|| error(accounts_domain::AccountError::UnknownAddress))
+    }
+}
+
+/// A user's saved addresses and their defaults.
+#[Object(name = "AddressBook")]
+impl AddressBookObject {
+    /// Oldest first; at most 20.
+    async fn addresses(&self) -> Vec<SavedAddressObject> {
+        self.0.state().entries.iter().map(|entry| self.saved(entry)).collect()
+    }
+    /// Where orders ship unless the checkout says otherwise.
+    async fn default_shipping(&self) -> Option<SavedAddressObject> {
+        self.0.default_for(Purpose::Shipping).map(|entry| self.saved(entry))
+    }
+    /// Where orders are billed unless the checkout says otherwise.
+    async fn default_billing(&self) -> Option<SavedAddressObject> {
+        self.0.default_for(Purpose::Billing).map(|entry| self.saved(entry))
+    }
+}
+
+/// An address of a user's address book.
+#[derive(SimpleObject)]
+#[graphql(name = "SavedAddress")]
+pub struct SavedAddressObject {
+    id: ID,
+    address: PostalAddress,
+    is_default_shipping: bool,
+    is_default_billing: bool,
+    created_at: DateTime<Utc>,
+}
+
+fn address_id(id: &ID) -> Result<AddressId> {
+    AddressId::parse(id).map_err(bad_input)
+}
+
+/// The signed-in caller's user id, for changes to their own address book.
+fn own_book<'a>(ctx: &Context<'a>) -> Result<(UserId, &'a Accounts)> {
+    let identity = require_user(ctx)?;
+    Ok((UserId::from_uuid(identity.user_id), ctx.data_unchecked::<Accounts>()))
 }
 
 /// A signed-in session: send `token` as `Authorization: Bearer <token>`.
@@ -237,6 +335,69 @@ impl Mutation {
             token: token.token,
             expires_in: i32::try_from(token.expires_in).unwrap_or(i32::MAX),
         })
+    }
+
+    /// Saves an address in the caller's address book. It becomes the default for each
+    /// purpose in `defaultFor`, and for any purpose that has no default yet.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn add_address(
+        &self,
+        ctx: &Context<'_>,
+        address: PostalAddressInput,
+        default_for: Option<Vec<PurposeValue>>,
+    ) -> Result<SavedAddressObject> {
+        let address = kernel::Address::try_from(address)?;
+        let defaults: Vec<Purpose> = default_for.unwrap_or_default().into_iter().map(Purpose::from).collect();
+        let (owner, accounts) = own_book(ctx)?;
+        let (book, id) = accounts
+            .change_address_book(owner, |book| book.add(address, &defaults, Utc::now()))
+            .await
+            .map_err(accounts_error)?;
+        AddressBookObject(book).find(id)
+    }
+
+    /// Replaces one of the caller's addresses (it keeps its id and defaults). Orders
+    /// already placed keep the address they were placed with.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn update_address(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        address: PostalAddressInput,
+    ) -> Result<SavedAddressObject> {
+        let id = address_id(&id)?;
+        let address = kernel::Address::try_from(address)?;
+        let (owner, accounts) = own_book(ctx)?;
+        let (book, ()) = accounts
+            .change_address_book(owner, |book| book.update(id, address))
+            .await
+            .map_err(accounts_error)?;
+        AddressBookObject(book).find(id)
+    }
+
+    /// Removes one of the caller's addresses; a default it was passes to their oldest
+    /// address left.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn remove_address(&self, ctx: &Context<'_>, id: ID) -> Result<AddressBookObject> {
+        let id = address_id(&id)?;
+        let (owner, accounts) = own_book(ctx)?;
+        let (book, ()) = accounts
+            .change_address_book(owner, |book| book.remove(id))
+            .await
+            .map_err(accounts_error)?;
+        Ok(AddressBookObject(book))
+    }
+
+    /// Makes one of the caller's addresses their default for `purpose`.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn set_default_address(&self, ctx: &Context<'_>, id: ID, purpose: PurposeValue) -> Result<AddressBookObject> {
+        let id = address_id(&id)?;
+        let (owner, accounts) = own_book(ctx)?;
+        let (book, ()) = accounts
+            .change_address_book(owner, |book| book.make_default(id, purpose.into()))
+            .await
+            .map_err(accounts_error)?;
+        Ok(AddressBookObject(book))
     }
 
     /// Signs in with e-mail and password: once per request. After too many failures

@@ -2,6 +2,7 @@
 //! `accounts-domain`.
 
 pub mod accounts;
+pub mod address_book;
 pub mod create_user;
 pub mod entity;
 pub mod graphql;

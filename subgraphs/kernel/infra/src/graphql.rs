@@ -115,6 +115,88 @@ pub mod money {
     }
 }
 
+/// `PostalAddress` and `PostalAddressInput`, identical in every subgraph that shows or
+/// takes an address (so they compose as shareable types).
+pub mod address {
+    use async_graphql::{InputObject, SimpleObject};
+    use kernel::{Address, AddressInput};
+
+    /// A postal address, checked: the country an ISO 3166-1 alpha-2 code, the postal
+    /// code in its country's form where the form is known, the phone in E.164.
+    #[derive(Debug, Clone, SimpleObject)]
+    #[graphql(shareable)]
+    pub struct PostalAddress {
+        /// The recipient.
+        pub name: String,
+        pub company: Option<String>,
+        pub line1: String,
+        pub line2: Option<String>,
+        pub city: String,
+        /// State, province or region.
+        pub region: Option<String>,
+        pub postal_code: Option<String>,
+        /// ISO 3166-1 alpha-2, e.g. `DE`.
+        pub country: String,
+        /// The country's English name.
+        pub country_name: String,
+        /// E.164, e.g. `+4930123456`.
+        pub phone: Option<String>,
+    }
+
+    impl From<&Address> for PostalAddress {
+        fn from(address: &Address) -> Self {
+            Self {
+                name: address.name().to_owned(),
+                company: address.company().map(str::to_owned),
+                line1: address.line1().to_owned(),
+                line2: address.line2().map(str::to_owned),
+                city: address.city().to_owned(),
+                region: address.region().map(str::to_owned),
+                postal_code: address.postal_code().map(|code| code.as_str().to_owned()),
+                country: address.country().as_str().to_owned(),
+                country_name: address.country().name().to_owned(),
+                phone: address.phone().map(|phone| phone.as_str().to_owned()),
+            }
+        }
+    }
+
+    /// A postal address as typed. The postal code is required where its country's form
+    /// is known (US, CA, GB, DE, FR, NL, JP, AU, CN).
+    #[derive(Debug, Clone, InputObject)]
+    pub struct PostalAddressInput {
+        /// The recipient, 1 to 100 characters.
+        pub name: String,
+        pub company: Option<String>,
+        pub line1: String,
+        pub line2: Option<String>,
+        pub city: String,
+        pub region: Option<String>,
+        pub postal_code: Option<String>,
+        /// ISO 3166-1 alpha-2, e.g. `DE`.
+        pub country: String,
+        /// E.164, e.g. `+4930123456`.
+        pub phone: Option<String>,
+    }
+
+    impl TryFrom<PostalAddressInput> for Address {
+        type Error = async_graphql::Error;
+        fn try_from(input: PostalAddressInput) -> Result<Self, Self::Error> {
+            Address::parse(&AddressInput {
+                name: input.name,
+                company: input.company,
+                line1: input.line1,
+                line2: input.line2,
+                city: input.city,
+                region: input.region,
+                postal_code: input.postal_code,
+                country: input.country,
+                phone: input.phone,
+            })
+            .map_err(super::error)
+        }
+    }
+}
+
 /// Schema directives the gateway acts on, for `#[graphql(directive = …)]`.
 ///
 /// - `@authenticated` (Federation v2.5): the field or type needs a signed-in caller.
@@ -210,8 +292,18 @@ where
 }
 
 /// Gives every validation error that has no code (an unknown field, an operation over
-/// a limit) `GRAPHQL_VALIDATION_FAILED`, so clients can tell them apart by code.
+/// a limit) `GRAPHQL_VALIDATION_FAILED`, and every argument that fails to parse while
+/// the operation runs (a null variable where a value is needed, a scalar's own check)
+/// `BAD_USER_INPUT`, so clients can tell them apart by code.
 struct ValidationCodes;
+
+/// Whether an uncoded error is async-graphql's own for an input value that does not
+/// parse (`InputValueError`'s messages).
+fn is_input_parse_error(message: &str) -> bool {
+    message.starts_with("Failed to parse \"")
+        || message.starts_with("Expected input type \"")
+        || message.contains("(occurred while parsing \"")
+}
 
 impl async_graphql::extensions::ExtensionFactory for ValidationCodes {
     fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
@@ -238,6 +330,28 @@ impl async_graphql::extensions::Extension for ValidationCodes {
                 })
                 .collect()
         })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let mut response = next.run(ctx, operation_name).await;
+        for error in &mut response.errors {
+            let uncoded = error
+                .extensions
+                .as_ref()
+                .is_none_or(|extensions| extensions.get("code").is_none());
+            if uncoded && is_input_parse_error(&error.message) {
+                error
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", ErrorKind::BadUserInput.code());
+            }
+        }
+        response
     }
 }
 
@@ -355,6 +469,49 @@ mod tests {
             "\"BAD_USER_INPUT\""
         );
         assert!(cursor::decode(&URL_SAFE_NO_PAD.encode("no-prefix")).is_err());
+    }
+
+    #[tokio::test]
+    async fn arguments_that_fail_to_parse_while_running_are_bad_input() {
+        struct Query;
+        #[async_graphql::Object]
+        impl Query {
+            async fn echo(&self, money: money::MoneyInput, tags: Option<Vec<i32>>) -> String {
+                format!("{} {:?}", money.amount.0, tags)
+            }
+        }
+        let schema = with_limits(async_graphql::Schema::build(
+            Query,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        ))
+        .finish();
+        let run = |query: &str, variables: serde_json::Value| {
+            let request = async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(variables));
+            let schema = schema.clone();
+            async move { serde_json::to_value(schema.execute(request).await).unwrap() }
+        };
+        let scalar = run(
+            "query($m: MoneyInput!) { echo(money: $m) }",
+            serde_json::json!({ "m": { "amount": "12.5", "currency": "USD" } }),
+        )
+        .await;
+        let unknown_field = run(
+            "{ echo(money: { amount: 1, currency: \"USD\" }) nope }",
+            serde_json::json!({}),
+        )
+        .await;
+        let fine = run(
+            "{ echo(money: { amount: 1, currency: \"USD\" }, tags: [1]) }",
+            serde_json::json!({}),
+        )
+        .await;
+        let code = |response: &serde_json::Value| response["errors"][0]["extensions"]["code"].clone();
+        assert_eq!(code(&scalar), "BAD_USER_INPUT", "{scalar}");
+        assert_eq!(code(&unknown_field), "GRAPHQL_VALIDATION_FAILED", "{unknown_field}");
+        assert_eq!(fine["data"]["echo"], "1 Some([1])", "{fine}");
+        assert!(is_input_parse_error("Expected input type \"X\", found null."));
+        assert!(!is_input_parse_error("the cart is empty"));
     }
 
     #[test]

@@ -338,3 +338,205 @@ async fn one_address_cannot_try_e_mail_after_e_mail() {
     assert!(elsewhere["errors"].is_null(), "another address signs in: {elsewhere}");
     database.remove().await;
 }
+
+mod address_book {
+    use super::*;
+
+    const BOOK: &str = "{ me { addressBook {
+        addresses { id isDefaultShipping isDefaultBilling address { name line1 city postalCode country countryName phone } }
+        defaultShipping { id } defaultBilling { id } } } }";
+    const ADD: &str = "mutation($address: PostalAddressInput!, $defaultFor: [AddressPurpose!]) {
+        addAddress(address: $address, defaultFor: $defaultFor) { id isDefaultShipping isDefaultBilling address { postalCode country } } }";
+
+    fn address(city: &str, postal_code: &str, country: &str) -> Value {
+        json!({ "name": "Ann Example", "line1": "1 Main St", "city": city, "postalCode": postal_code,
+                "country": country, "phone": "+1 (415) 555-0100" })
+    }
+
+    async fn book(accounts: &Accounts, token: &str) -> Value {
+        let response = execute(accounts, Some(token), BOOK, json!({})).await;
+        assert!(response["errors"].is_null(), "{response}");
+        response["data"]["me"]["addressBook"].clone()
+    }
+
+    #[tokio::test]
+    async fn a_customer_keeps_addresses_with_a_default_for_shipping_and_billing() {
+        for database in TestDatabase::all().await {
+            let accounts = Accounts::open(&database.url).await.unwrap();
+            let (token, _) = register(&accounts, "ann@example.com").await;
+            let (other, _) = register(&accounts, "bob@example.com").await;
+
+            let home = execute(
+                &accounts,
+                Some(&token),
+                ADD,
+                json!({ "address": address("San Francisco", "941051234", "us") }),
+            )
+            .await;
+            let home = &home["data"]["addAddress"];
+            assert_eq!(
+                home["address"]["postalCode"], "94105-1234",
+                "{}: {home}",
+                database.label
+            );
+            assert_eq!(home["address"]["country"], "US");
+            assert_eq!(
+                (home["isDefaultShipping"].as_bool(), home["isDefaultBilling"].as_bool()),
+                (Some(true), Some(true)),
+                "the first address is both defaults"
+            );
+            let office = execute(
+                &accounts,
+                Some(&token),
+                ADD,
+                json!({ "address": address("Berlin", "10115", "DE"), "defaultFor": ["BILLING"] }),
+            )
+            .await;
+            let office_id = office["data"]["addAddress"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{office}"))
+                .to_owned();
+            let home_id = home["id"].as_str().unwrap().to_owned();
+
+            let saved = book(&accounts, &token).await;
+            assert_eq!(saved["addresses"].as_array().unwrap().len(), 2);
+            assert_eq!(saved["defaultShipping"]["id"], home_id.as_str());
+            assert_eq!(saved["defaultBilling"]["id"], office_id.as_str());
+            assert_eq!(saved["addresses"][1]["address"]["countryName"], "Germany");
+            assert_eq!(saved["addresses"][0]["address"]["phone"], "+14155550100");
+            assert_eq!(
+                book(&accounts, &other).await["addresses"],
+                json!([]),
+                "another customer's book is their own"
+            );
+
+            // Another customer can neither change nor remove Ann's addresses.
+            let stranger = execute(
+                &accounts,
+                Some(&other),
+                "mutation($id: ID!) { removeAddress(id: $id) { addresses { id } } }",
+                json!({ "id": home_id }),
+            )
+            .await;
+            assert_eq!(code(&stranger), Some("NOT_FOUND"), "{stranger}");
+
+            let updated = execute(
+                &accounts,
+                Some(&token),
+                "mutation($id: ID!, $address: PostalAddressInput!) { updateAddress(id: $id, address: $address) { id isDefaultShipping address { city } } }",
+                json!({ "id": home_id, "address": address("Oakland", "94607", "US") }),
+            )
+            .await;
+            assert_eq!(
+                updated["data"]["updateAddress"],
+                json!({ "id": home_id, "isDefaultShipping": true, "address": { "city": "Oakland" } }),
+                "{updated}"
+            );
+
+            let defaults = execute(
+                &accounts,
+                Some(&token),
+                "mutation($id: ID!) { setDefaultAddress(id: $id, purpose: SHIPPING) { defaultShipping { id } } }",
+                json!({ "id": office_id }),
+            )
+            .await;
+            assert_eq!(
+                defaults["data"]["setDefaultAddress"]["defaultShipping"]["id"],
+                office_id.as_str(),
+                "{defaults}"
+            );
+
+            let removed = execute(
+                &accounts,
+                Some(&token),
+                "mutation($id: ID!) { removeAddress(id: $id) { addresses { id } defaultShipping { id } defaultBilling { id } } }",
+                json!({ "id": office_id }),
+            )
+            .await;
+            assert_eq!(
+                removed["data"]["removeAddress"],
+                json!({ "addresses": [{ "id": home_id }], "defaultShipping": { "id": home_id }, "defaultBilling": { "id": home_id } }),
+                "the defaults pass to the address left: {removed}"
+            );
+            database.remove().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_address_is_refused_with_its_field_and_nothing_is_written() {
+        for database in TestDatabase::all().await {
+            let accounts = Accounts::open(&database.url).await.unwrap();
+            let (token, _) = register(&accounts, "ann@example.com").await;
+            let refused = [
+                (address("Nowhere", "12345", "XX"), "country"),
+                (address("Toronto", "12345", "CA"), "postalCode"),
+                (address("London", "", "GB"), "postalCode"),
+                (
+                    json!({ "name": "Ann", "line1": " ", "city": "Dublin", "country": "IE" }),
+                    "line1",
+                ),
+                (
+                    json!({ "name": "Ann", "line1": "1 Main St", "city": "Dublin", "country": "IE", "phone": "0871234567" }),
+                    "phone",
+                ),
+            ];
+            for (input, field) in refused {
+                let response = execute(&accounts, Some(&token), ADD, json!({ "address": input })).await;
+                assert_eq!(
+                    code(&response),
+                    Some("BAD_USER_INPUT"),
+                    "{}: {response}",
+                    database.label
+                );
+                let message = response["errors"][0]["message"].as_str().unwrap();
+                assert!(message.starts_with(&format!("{field}:")), "{message}");
+            }
+            let bad_id = execute(
+                &accounts,
+                Some(&token),
+                "mutation { setDefaultAddress(id: \"not-an-id\", purpose: BILLING) { addresses { id } } }",
+                json!({}),
+            )
+            .await;
+            assert_eq!(code(&bad_id), Some("BAD_USER_INPUT"), "{bad_id}");
+            assert_eq!(
+                book(&accounts, &token).await["addresses"],
+                json!([]),
+                "nothing was written"
+            );
+
+            for _ in 0..accounts_domain::AddressBook::CAPACITY {
+                let added = execute(
+                    &accounts,
+                    Some(&token),
+                    ADD,
+                    json!({ "address": address("Berlin", "10115", "DE") }),
+                )
+                .await;
+                assert!(added["errors"].is_null(), "{added}");
+            }
+            let full = execute(
+                &accounts,
+                Some(&token),
+                ADD,
+                json!({ "address": address("Berlin", "10115", "DE") }),
+            )
+            .await;
+            assert_eq!(code(&full), Some("CONFLICT"), "{full}");
+            assert_eq!(
+                book(&accounts, &token).await["addresses"].as_array().unwrap().len(),
+                accounts_domain::AddressBook::CAPACITY
+            );
+
+            let anonymous = execute(
+                &accounts,
+                None,
+                ADD,
+                json!({ "address": address("Berlin", "10115", "DE") }),
+            )
+            .await;
+            assert_eq!(code(&anonymous), Some("UNAUTHENTICATED"), "{anonymous}");
+            database.remove().await;
+        }
+    }
+}
