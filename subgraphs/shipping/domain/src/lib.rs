@@ -1,9 +1,17 @@
 //! The Shipping context: a shipment per paid order, moved by the carrier through
 //! label created → in transit → delivered, each step a tracking event. Fulfilment is
 //! choreographed: Shipping reacts to `order.paid` and Orders to Shipping's events.
+//! Shipping also owns the shop's shipping methods and their prices ([`method`]).
 
 use chrono::{DateTime, Utc};
 use kernel::{DomainEvent, typed_id};
+
+pub mod method;
+
+pub use method::{
+    DeliveryWindow, MethodError, MethodName, Quote, RateBand, ShippingMethod, ShippingMethodId, ShippingMethodState,
+    Zone,
+};
 
 typed_id!(ShipmentId, "shipment");
 
