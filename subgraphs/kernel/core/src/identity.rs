@@ -45,6 +45,7 @@ impl Role {
                 scope::PAYMENTS_WRITE,
                 scope::PARTNERS_WRITE,
                 scope::LEDGER_READ,
+                scope::SHIPPING_WRITE,
             ],
             Role::Service => &[
                 scope::INVENTORY_WRITE,
@@ -144,6 +145,8 @@ pub mod scope {
     pub const PARTNERS_WRITE: &str = "partners:write";
     /// Read the payments ledger.
     pub const LEDGER_READ: &str = "ledger:read";
+    /// Manage shipping methods, their zones and rates.
+    pub const SHIPPING_WRITE: &str = "shipping:write";
 }
 
 impl fmt::Display for Role {

@@ -43,3 +43,30 @@ pub mod tracking {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod method {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "shipping_methods")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub carrier: String,
+        pub currency: String,
+        /// The zones and their rates as JSON (`methods::StoredZone`).
+        pub zones: String,
+        pub free_from: Option<i64>,
+        pub min_days: i32,
+        pub max_days: i32,
+        pub active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,21 +1,29 @@
 //! The Shipping subgraph: `Shipment @key(id)` with its tracking events, and
 //! `Order.shipment` through federation. Only the buyer and staff see a shipment.
+//! The shop's shipping methods: staff manage them, anyone gets quotes
+//! (`shippingOptions`).
 
 use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Enum, Error, ID, Object, Result, Schema, SimpleObject};
+use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel_infra::graphql::{bad_input, internal, not_found};
-use kernel_infra::identity::require_user;
-use shipping_domain::{Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
+use kernel::{CountryCode, Currency, Money, Role};
+use kernel_infra::graphql::address::PostalAddressInput;
+use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
+use kernel_infra::graphql::{bad_input, error, internal, not_found};
+use kernel_infra::identity::{is_privileged, require_role, require_user};
+use shipping_domain::{
+    DeliveryWindow, MethodError, MethodName, RateBand, Shipment, ShipmentId, ShipmentStatus, ShippingMethod,
+    ShippingMethodId, ShippingMethodState, TrackingEvent, Zone,
+};
 
 use crate::shipping::Shipping;
 
-pub type ShippingSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ShippingSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(shipping: Shipping) -> ShippingSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, EmptyMutation, EmptySubscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
         .enable_federation()
         .data(DataLoader::new(ShipmentByOrder(shipping.clone()), tokio::spawn))
         .data(shipping)
@@ -136,10 +144,213 @@ async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Option<ShipmentObject>> {
     Ok(shipment.filter(|s| caller.may_act_for(s.user_id)).map(ShipmentObject))
 }
 
+/// A rate of a zone: the price for orders worth less than `below` (every order
+/// when `below` is null); the first rate an order is below applies.
+#[derive(SimpleObject)]
+pub struct ShippingRate {
+    below: Option<MoneyObject>,
+    price: MoneyObject,
+}
+
+/// Where a method ships (countries, ISO 3166-1 alpha-2) and its rates there.
+#[derive(SimpleObject)]
+pub struct ShippingZone {
+    name: String,
+    countries: Vec<String>,
+    rates: Vec<ShippingRate>,
+}
+
+/// A way the shop ships: the carrier, where and at what price, how long it takes.
+pub struct ShippingMethodObject(ShippingMethod);
+
+#[Object(name = "ShippingMethod")]
+impl ShippingMethodObject {
+    async fn id(&self) -> ID {
+        ID(self.0.state().id.to_string())
+    }
+    async fn name(&self) -> &str {
+        self.0.state().name.as_str()
+    }
+    async fn carrier(&self) -> &str {
+        self.0.state().carrier.as_str()
+    }
+    /// The currency of its rates; it quotes orders in this currency only.
+    async fn currency(&self) -> &str {
+        self.0.state().currency.code()
+    }
+    async fn zones(&self) -> Vec<ShippingZone> {
+        let currency = self.0.state().currency;
+        let money = |amount: i64| MoneyObject::from(Money::new(amount, currency));
+        self.0
+            .state()
+            .zones
+            .iter()
+            .map(|zone| ShippingZone {
+                name: zone.name().to_owned(),
+                countries: zone.countries().map(|code| code.as_str().to_owned()).collect(),
+                rates: zone
+                    .bands()
+                    .iter()
+                    .map(|band| ShippingRate {
+                        below: band.below.map(money),
+                        price: money(band.price),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+    /// Orders worth this much or more ship free.
+    async fn free_from(&self) -> Option<MoneyObject> {
+        let state = self.0.state();
+        state.free_from.map(|amount| Money::new(amount, state.currency).into())
+    }
+    /// Business days to deliver, at least.
+    async fn min_delivery_days(&self) -> i32 {
+        self.0.state().delivery.min_days().into()
+    }
+    /// Business days to deliver, at most.
+    async fn max_delivery_days(&self) -> i32 {
+        self.0.state().delivery.max_days().into()
+    }
+    /// Whether customers are offered it.
+    async fn active(&self) -> bool {
+        self.0.state().active
+    }
+}
+
+/// One method's price for an order and its destination.
+#[derive(SimpleObject)]
+pub struct ShippingOption {
+    method: ShippingMethodObject,
+    price: MoneyObject,
+    min_delivery_days: i32,
+    max_delivery_days: i32,
+}
+
+#[derive(InputObject)]
+pub struct ShippingRateInput {
+    /// Minor units of the method's currency; null for the rate without a bound (each
+    /// zone has exactly one).
+    below: Option<Long>,
+    /// Minor units of the method's currency, 0 or more.
+    price: Long,
+}
+
+#[derive(InputObject)]
+pub struct ShippingZoneInput {
+    name: String,
+    /// ISO 3166-1 alpha-2 codes; a country is in at most one zone of a method.
+    countries: Vec<String>,
+    rates: Vec<ShippingRateInput>,
+}
+
+#[derive(InputObject)]
+pub struct ShippingMethodInput {
+    name: String,
+    carrier: String,
+    /// ISO 4217; the rates and `freeFrom` are minor units of it.
+    currency: String,
+    zones: Vec<ShippingZoneInput>,
+    /// Orders worth this much or more ship free.
+    free_from: Option<Long>,
+    min_delivery_days: i32,
+    max_delivery_days: i32,
+}
+
+impl ShippingMethodInput {
+    /// The method this input describes, with `id` and `active`.
+    fn into_method(self, id: ShippingMethodId, active: bool) -> Result<ShippingMethod> {
+        let zones = self
+            .zones
+            .into_iter()
+            .map(|zone| {
+                let countries = zone
+                    .countries
+                    .iter()
+                    .map(|code| {
+                        CountryCode::parse(code).map_err(|err| MethodError {
+                            field: "zones.countries",
+                            reason: err.reason,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let bands: Vec<RateBand> = zone
+                    .rates
+                    .iter()
+                    .map(|rate| RateBand {
+                        below: rate.below.map(|below| below.0),
+                        price: rate.price.0,
+                    })
+                    .collect();
+                Zone::new(&zone.name, &countries, &bands)
+            })
+            .collect::<Result<Vec<_>, MethodError>>()
+            .map_err(error)?;
+        let method = ShippingMethod::new(ShippingMethodState {
+            id,
+            name: MethodName::parse("name", &self.name).map_err(error)?,
+            carrier: MethodName::parse("carrier", &self.carrier).map_err(error)?,
+            currency: Currency::parse(&self.currency).map_err(bad_input)?,
+            zones,
+            free_from: self.free_from.map(|free| free.0),
+            delivery: DeliveryWindow::new(self.min_delivery_days.into(), self.max_delivery_days.into())
+                .map_err(error)?,
+            active,
+        });
+        method.map_err(error)
+    }
+}
+
+fn method_id(id: &ID) -> Result<ShippingMethodId> {
+    ShippingMethodId::parse(id).map_err(bad_input)
+}
+
 pub struct Query;
 
 #[Object]
 impl Query {
+    /// The shop's shipping methods by name: the active ones, and for staff with
+    /// `includeInactive` the others too.
+    async fn shipping_methods(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_inactive: bool,
+    ) -> Result<Vec<ShippingMethodObject>> {
+        let all = include_inactive && is_privileged(ctx);
+        let methods = ctx.data_unchecked::<Shipping>().methods(all).await.map_err(internal)?;
+        Ok(methods.into_iter().map(ShippingMethodObject).collect())
+    }
+
+    /// The methods that ship an order worth `orderValue` to `address`, with their
+    /// price there, cheapest first. Checkout charges the price it quotes itself from
+    /// the order's own value.
+    async fn shipping_options(
+        &self,
+        ctx: &Context<'_>,
+        address: PostalAddressInput,
+        order_value: MoneyInput,
+    ) -> Result<Vec<ShippingOption>> {
+        let address = kernel::Address::try_from(address)?;
+        let order_value = Money::try_from(&order_value)?;
+        if order_value.is_negative() {
+            return Err(bad_input("orderValue: must be 0 or more"));
+        }
+        let quotes = ctx
+            .data_unchecked::<Shipping>()
+            .quotes(address.country(), order_value)
+            .await
+            .map_err(internal)?;
+        Ok(quotes
+            .into_iter()
+            .map(|(method, quote)| ShippingOption {
+                method: ShippingMethodObject(method),
+                price: quote.price.into(),
+                min_delivery_days: quote.delivery.min_days().into(),
+                max_delivery_days: quote.delivery.max_days().into(),
+            })
+            .collect())
+    }
+
     /// A shipment of the caller's (any for staff); null when there is none.
     async fn shipment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ShipmentObject>> {
         visible(ctx, &id).await
@@ -156,5 +367,71 @@ impl Query {
     async fn find_order_by_id(&self, id: ID) -> Result<OrderShipment> {
         let id = uuid::Uuid::try_parse(&id).map_err(|_| bad_input("not a valid order id"))?;
         Ok(OrderShipment { id })
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Adds a shipping method, offered at once (ADMIN).
+    #[graphql(requires_scopes = "shipping:write")]
+    async fn create_shipping_method(
+        &self,
+        ctx: &Context<'_>,
+        input: ShippingMethodInput,
+    ) -> Result<ShippingMethodObject> {
+        require_role(ctx, Role::Admin)?;
+        let method = input.into_method(ShippingMethodId::new(), true)?;
+        let method = ctx
+            .data_unchecked::<Shipping>()
+            .create_method(method)
+            .await
+            .map_err(error)?;
+        Ok(ShippingMethodObject(method))
+    }
+
+    /// Replaces a method's name, carrier, zones, rates and delivery window (ADMIN); it
+    /// stays offered or not as it was. Orders already placed keep what they paid.
+    #[graphql(requires_scopes = "shipping:write")]
+    async fn update_shipping_method(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ShippingMethodInput,
+    ) -> Result<ShippingMethodObject> {
+        require_role(ctx, Role::Admin)?;
+        let shipping = ctx.data_unchecked::<Shipping>();
+        let id = method_id(&id)?;
+        let current = shipping
+            .method(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found("no such shipping method"))?;
+        let method = input.into_method(id, current.state().active)?;
+        Ok(ShippingMethodObject(
+            shipping.replace_method(method).await.map_err(error)?,
+        ))
+    }
+
+    /// Offers a method to customers, or stops offering it (ADMIN).
+    #[graphql(requires_scopes = "shipping:write")]
+    async fn set_shipping_method_active(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        active: bool,
+    ) -> Result<ShippingMethodObject> {
+        require_role(ctx, Role::Admin)?;
+        let shipping = ctx.data_unchecked::<Shipping>();
+        let mut method = shipping
+            .method(method_id(&id)?)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found("no such shipping method"))?;
+        method.set_active(active);
+        Ok(ShippingMethodObject(
+            shipping.replace_method(method).await.map_err(error)?,
+        ))
     }
 }

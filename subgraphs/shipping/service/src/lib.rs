@@ -1,8 +1,9 @@
-//! The Shipping subgraph service: shipments of paid orders and the simulated carrier,
-//! around `shipping-domain`.
+//! The Shipping subgraph service: shipments of paid orders, the simulated carrier and
+//! the shop's shipping methods, around `shipping-domain`.
 
 pub mod entity;
 pub mod graphql;
+pub mod methods;
 pub mod shipping;
 
 use std::time::Duration;
@@ -100,12 +101,8 @@ impl Context for Shipping {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/shipping.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(
-        graphql::Query,
-        async_graphql::EmptyMutation,
-        async_graphql::EmptySubscription,
-    )
-    .enable_federation()
-    .finish();
+    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
+        .enable_federation()
+        .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }
