@@ -1,4 +1,4 @@
-//! The demo catalog: on first start, products with variants and stock, created through
+//! The demo data: on first start, products with variants and stock, created through
 //! the same use cases (and events) as any client's, so Inventory learns of every SKU
 //! from `product.created` before its stock is set.
 
@@ -45,8 +45,9 @@ const NOUNS: &[&str] = &[
 ];
 const COLORS: &[&str] = &["BLACK", "WHITE", "RED", "BLUE", "GREEN"];
 
-/// The demo data on first start: the catalog and a welcome coupon. Returns how many
-/// products it created (0 when the catalog was there already).
+/// The demo data on first start: the catalog, a welcome coupon and two shipping
+/// methods. Returns how many products it created (0 when the catalog was there
+/// already).
 ///
 /// # Errors
 /// As [`demo_catalog`], or when the coupon cannot be created.
@@ -69,7 +70,74 @@ pub async fn demo(contexts: &Contexts, products: usize) -> anyhow::Result<usize>
             .create(code, discount, rules, &EventMeta::internal())
             .await?;
     }
+    demo_shipping_methods(contexts).await?;
     Ok(created)
+}
+
+/// Two shipping methods in dollars when the shop has none: Standard (domestic and to
+/// Canada and Mexico, free from 50.00) and Express (domestic).
+///
+/// # Errors
+/// When a method cannot be saved.
+async fn demo_shipping_methods(contexts: &Contexts) -> anyhow::Result<()> {
+    use shipping_domain::{
+        DeliveryWindow, MethodName, RateBand, ShippingMethod, ShippingMethodId, ShippingMethodState, Zone,
+    };
+    let shipping = &contexts.shipping.shipping;
+    if !shipping.methods(true).await?.is_empty() {
+        return Ok(());
+    }
+    let countries = |codes: &[&str]| {
+        codes
+            .iter()
+            .map(|code| kernel::CountryCode::parse(code))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let flat = |price: i64| RateBand { below: None, price };
+    let usd = Currency::parse("USD")?;
+    let methods = [
+        (
+            "Standard",
+            "UPS",
+            vec![
+                Zone::new(
+                    "Domestic",
+                    &countries(&["US"])?,
+                    &[
+                        RateBand {
+                            below: Some(2_500),
+                            price: 799,
+                        },
+                        flat(499),
+                    ],
+                )?,
+                Zone::new("North America", &countries(&["CA", "MX"])?, &[flat(1_500)])?,
+            ],
+            Some(5_000),
+            (3, 5),
+        ),
+        (
+            "Express",
+            "FedEx",
+            vec![Zone::new("Domestic", &countries(&["US"])?, &[flat(1_999)])?],
+            None,
+            (1, 2),
+        ),
+    ];
+    for (name, carrier, zones, free_from, (min_days, max_days)) in methods {
+        let method = ShippingMethod::new(ShippingMethodState {
+            id: ShippingMethodId::new(),
+            name: MethodName::parse("name", name)?,
+            carrier: MethodName::parse("carrier", carrier)?,
+            currency: usd,
+            zones,
+            free_from,
+            delivery: DeliveryWindow::new(min_days, max_days)?,
+            active: true,
+        })?;
+        shipping.create_method(method).await?;
+    }
+    Ok(())
 }
 
 /// Seeds `count` products (with 1 to 3 variants each) when the catalog is empty.

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod addresses;
 mod checkout;
 mod crash;
 mod event_contracts;
