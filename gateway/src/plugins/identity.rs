@@ -638,12 +638,18 @@ impl RouterPlugin for IdentityPlugin {
         })
     }
 
-    /// A WebSocket operation: its headers (from `connection_init`) reached no HTTP hook,
-    /// so its token is verified here, and the identity kept for the other plugins.
+    /// Refuses a request whose JSON nests too deep ([`super::json_depth`]). A WebSocket
+    /// operation: its headers (from `connection_init`) reached no HTTP hook, so its
+    /// token is verified here, and the identity kept for the other plugins.
     async fn on_graphql_params<'exec>(
         &'exec self,
         payload: OnGraphQLParamsStartHookPayload<'exec>,
     ) -> OnGraphQLParamsStartHookResult<'exec> {
+        // First of all plugins, before the engine or any plugin parses the request.
+        if super::json_depth::request_too_deep(&payload.body, payload.router_http_request.query_string) {
+            let (error, status) = super::json_depth::too_deep();
+            return payload.end_with_graphql_error(error, status);
+        }
         // Over HTTP the identity headers on the request are the ones this plugin put
         // there (it dropped the client's first). Any on a request it did not verify came
         // from the client (a WebSocket's connection_init): refused, so that the

@@ -1,7 +1,8 @@
 //! Our plugins for Hive Router: what the engine lacks.
 //!
 //! They run in registration order (`crate::serve::plugins`): [`identity`] first (it
-//! verifies the token that the others read), then [`trusted_documents`] (which
+//! refuses JSON nested too deep for any parser, [`json_depth`], and verifies the token
+//! that the others read), then [`trusted_documents`] (which
 //! operations a client may send; it names the client for the rest), [`rate_limits`],
 //! [`operation_limits`] (depth, aliases, root fields and cost per client) and
 //! [`authorization`] (`@authenticated` and `@requiresScopes`).
@@ -9,6 +10,7 @@
 pub mod apq_store;
 pub mod authorization;
 pub mod identity;
+pub mod json_depth;
 pub mod operation_limits;
 pub mod rate_limits;
 pub mod redis_link;

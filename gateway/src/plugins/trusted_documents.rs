@@ -351,6 +351,11 @@ fn raw_request(payload: &OnGraphQLParamsStartHookPayload<'_>) -> Result<RawReque
 }
 
 fn parse_body(body: &[u8]) -> Result<RawRequest, Refusal> {
+    // The identity plugin refused deeper requests already; this parse must not rely on it.
+    if super::json_depth::nests_deeper_than(body, super::json_depth::MAX_JSON_DEPTH) {
+        let (error, status) = super::json_depth::too_deep();
+        return Err(Refusal::new("BAD_REQUEST", status, error.message));
+    }
     sonic_rs::from_slice(body).map_err(|err| {
         Refusal::new(
             "BAD_REQUEST",

@@ -955,3 +955,61 @@ fn accounts_issues_tokens_for_the_gateways_partners_only() {
         "{issued:?}"
     );
 }
+
+/// Found by the fuzz run: JSON parsers recurse per level, and a body of 100,000 nested
+/// arrays (200 kB) made the gateway's parse run away. Such a request is refused before
+/// anything parses it, whether the depth is in the body or in a GET's parameters, and
+/// the gateway answers the next request at once.
+#[tokio::test]
+async fn json_nested_too_deep_is_refused_before_it_is_parsed() {
+    let platform = TestPlatform::start().await;
+    let levels = 100_000;
+    let deep = format!("{}{}", "[".repeat(levels), "]".repeat(levels));
+    for field in ["extensions", "variables"] {
+        let body = format!(r#"{{"query":"{{ __typename }}","{field}":{{"x":{deep}}}}}"#);
+        let response = platform
+            .client()
+            .post(format!("{}/graphql", platform.url))
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .timeout(std::time::Duration::from_secs(10))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{field}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(code(&answer), "BAD_REQUEST", "{answer}");
+        assert!(
+            answer["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("nests deeper"),
+            "{answer}"
+        );
+    }
+    let get = platform
+        .client()
+        .get(format!(
+            "{}/graphql?query=%7B__typename%7D&variables={}",
+            platform.url,
+            "%5B".repeat(80)
+        ))
+        .header("x-graphql-csrf", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 400, "a GET's variables are measured too");
+    let (status, answer) = send(
+        &platform,
+        &[],
+        json!({ "query": "{ __typename }", "variables": { "x": [[[1]]] } }),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["data"]["__typename"].as_str()),
+        (200, Some("Query")),
+        "{answer}"
+    );
+    platform.stop().await;
+}
