@@ -29,21 +29,9 @@ pub fn run() -> anyhow::Result<()> {
     run_router().map_err(|err| anyhow::anyhow!("gateway failed: {err}"))
 }
 
-/// The stack of each of the router's threads. The engine parses a GraphQL-over-WebSocket
-/// message (a frame of at most 64 KiB) before any plugin sees it, and its JSON parser
-/// recurses once per level: 64 KiB of `[` are 65,536 levels, which overflowed the
-/// default 2 MiB stack and aborted the process. 64 MiB holds that depth with room to
-/// spare; it is address space, and only the pages a thread touches take memory. HTTP
-/// requests are refused deeper than 64 levels before they are parsed
-/// (`plugins::json_depth`).
-pub const THREAD_STACK_BYTES: usize = 64 * 1024 * 1024;
-
-fn run_router() -> Result<(), RouterInitError> {
-    ntex::rt::System::build()
-        .name("gateway")
-        .stack_size(THREAD_STACK_BYTES)
-        .build(ntex::rt::DefaultRuntime)
-        .block_on(async move { hive_router::router_entrypoint(plugins()).await })
+#[ntex::main]
+async fn run_router() -> Result<(), RouterInitError> {
+    hive_router::router_entrypoint(plugins()).await
 }
 
 /// A copy of the router configuration at `original` whose `override_subgraph_urls`
