@@ -2,11 +2,14 @@
 //!
 //! JSON parsers (the engine's sonic-rs, serde) recurse once per array or object level.
 //! A body of 100,000 `[` fits in 200 kB, far under the body limit, and parsing it
-//! exhausts a thread's stack (the gateway's fuzz run found it: a stack overflow aborts
-//! the whole process). GraphQL variables and extensions nest as deep as input types do,
-//! a handful of levels, so the gateway refuses a request nested deeper than
-//! [`MAX_JSON_DEPTH`] before the engine or any plugin parses it: the [`identity`]
-//! plugin, which runs first, checks the body and a GET's `variables` and `extensions`.
+//! exhausts a thread's stack (the gateway's fuzz run found it; on a running gateway the
+//! overflow then held a worker, a core and gigabytes of memory while the runtime's
+//! SIGSEGV handler symbolised the deep stack). GraphQL variables and extensions nest as
+//! deep as input types do, a handful of levels, so the gateway refuses a request nested
+//! deeper than [`MAX_JSON_DEPTH`] before the engine or any plugin parses it: the
+//! [`identity`] plugin, which runs first, checks the body and a GET's `variables` and
+//! `extensions`. A GraphQL-over-WebSocket message is parsed by the engine before any
+//! plugin sees it: that path is not covered (docs/gateway-security.md, "Not done yet").
 //!
 //! [`identity`]: super::identity
 
