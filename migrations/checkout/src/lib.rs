@@ -3,12 +3,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_checkout;
+mod m20261206_000001_add_delivery;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_checkout::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_checkout::Migration),
+            Box::new(m20261206_000001_add_delivery::Migration),
+        ]
     }
 }

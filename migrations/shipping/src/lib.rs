@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_shipping;
 mod m20261206_000001_create_shipping_methods;
+mod m20261206_000002_add_destination;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_shipping::Migration),
             Box::new(m20261206_000001_create_shipping_methods::Migration),
+            Box::new(m20261206_000002_add_destination::Migration),
         ]
     }
 }

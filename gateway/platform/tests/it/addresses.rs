@@ -154,3 +154,184 @@ async fn staff_add_a_shipping_method_and_a_shopper_is_quoted_for_their_address()
     assert_eq!(abroad["data"]["shippingOptions"], json!([]), "{abroad}");
     platform.stop().await;
 }
+
+const CHECKOUT_SHIPPED: &str = r#"mutation($input: CheckoutInput!) {
+  checkout(input: $input) {
+    status failureReason shippingCost { amount }
+    order {
+      id total { amount } shippingCost { amount }
+      delivery {
+        shippingAddress { line1 city country } billingAddress { city country }
+        method { name carrier } cost { amount }
+      }
+    }
+  }
+}"#;
+
+/// A checkout to an address of the customer's book with a method staff defined: the
+/// order keeps copies of both addresses and the method with its cost (a later change
+/// to the book does not reach it), the shipment goes to that copy, and a method that
+/// does not ship to the address, or another customer's saved address, is refused.
+#[tokio::test]
+async fn an_order_ships_to_a_copy_of_the_address_the_customer_chose() {
+    use crate::shop::{Customer, add_to_cart, eventually, stocked_product};
+    let platform = TestPlatform::start().await;
+    let create = "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }";
+    let (_, created) = platform
+        .post_admin(
+            create,
+            json!({ "input": {
+                "name": "Standard", "carrier": "UPS", "currency": "USD",
+                "minDeliveryDays": 3, "maxDeliveryDays": 5,
+                "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 799 }] }]
+            } }),
+        )
+        .await;
+    let method = created["data"]["createShippingMethod"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_owned();
+    let (token, user_id) = register(&platform, "ann@example.com").await;
+    let ann = Customer {
+        token,
+        user_id: uuid::Uuid::try_parse(&user_id).unwrap(),
+    };
+    let (_, home) = platform
+        .post_as(
+            Some(&ann.token),
+            ADD,
+            json!({ "address": address("Austin", "73301", "US"), "defaultFor": ["SHIPPING"] }),
+        )
+        .await;
+    let home = home["data"]["addAddress"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{home}"))
+        .to_owned();
+
+    stocked_product(&platform, "SHIP-1", 2000, 5).await;
+    let cart = add_to_cart(&platform, &ann, "SHIP-1", 1).await;
+    let input = |key: &str, shipping: Value| {
+        json!({ "input": {
+            "cartId": cart, "paymentMethod": "card", "idempotencyKey": key,
+            "delivery": {
+                "shippingAddress": shipping,
+                "billingAddress": { "address": address("Paris", "75008", "FR") },
+                "shippingMethodId": method,
+            },
+        } })
+    };
+
+    // Standard does not ship to France: refused before anything is reserved.
+    let (status, abroad) = platform
+        .post_as(
+            Some(&ann.token),
+            CHECKOUT_SHIPPED,
+            input("ship-fr", json!({ "address": address("Paris", "75008", "FR") })),
+        )
+        .await;
+    assert_eq!(status, 200, "{abroad}");
+    assert_eq!(abroad["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{abroad}");
+    assert!(
+        abroad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not ship to France"),
+        "{abroad}"
+    );
+    // Another customer cannot ship to Ann's saved address.
+    let (bob_token, bob_id) = register(&platform, "bob@example.com").await;
+    let bob = Customer {
+        token: bob_token,
+        user_id: uuid::Uuid::try_parse(&bob_id).unwrap(),
+    };
+    let bobs_cart = add_to_cart(&platform, &bob, "SHIP-1", 1).await;
+    let mut bobs = input("ship-bob", json!({ "savedAddressId": home }));
+    bobs["input"]["cartId"] = json!(bobs_cart);
+    let (_, refused) = platform.post_as(Some(&bob.token), CHECKOUT_SHIPPED, bobs).await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{refused}"
+    );
+    assert_eq!(
+        crate::shop::stock(&platform, "SHIP-1").await,
+        (5, 0),
+        "nothing reserved"
+    );
+
+    // Both an id and an address, or neither, is a bad request.
+    let (_, both) = platform
+        .post_as(
+            Some(&ann.token),
+            CHECKOUT_SHIPPED,
+            input(
+                "ship-both",
+                json!({ "savedAddressId": home, "address": address("Austin", "73301", "US") }),
+            ),
+        )
+        .await;
+    assert_eq!(both["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{both}");
+
+    let (_, shipped) = platform
+        .post_as(
+            Some(&ann.token),
+            CHECKOUT_SHIPPED,
+            input("ship-home", json!({ "savedAddressId": home })),
+        )
+        .await;
+    let session = &shipped["data"]["checkout"];
+    assert_eq!(session["status"], "COMPLETED", "{shipped}");
+    assert_eq!(session["shippingCost"]["amount"], 799);
+    let order = &session["order"];
+    assert_eq!(order["total"]["amount"], 2000 + 799, "{order}");
+    assert_eq!(order["shippingCost"]["amount"], 799);
+    assert_eq!(
+        order["delivery"],
+        json!({
+            "shippingAddress": { "line1": "1 Main St", "city": "Austin", "country": "US" },
+            "billingAddress": { "city": "Paris", "country": "FR" },
+            "method": { "name": "Standard", "carrier": "UPS" },
+            "cost": { "amount": 799 },
+        })
+    );
+    let order_id = order["id"].as_str().unwrap().to_owned();
+
+    // Ann moves: her book changes, the order does not.
+    let mut moved = address("Dallas", "75201", "US");
+    moved["line1"] = json!("9 Elm St");
+    let (_, updated) = platform
+        .post_as(
+            Some(&ann.token),
+            "mutation($id: ID!, $address: PostalAddressInput!) { updateAddress(id: $id, address: $address) { id } }",
+            json!({ "id": home, "address": moved }),
+        )
+        .await;
+    assert!(updated["errors"].is_null(), "{updated}");
+    let read = "query($id: ID!) { order(id: $id) {
+        delivery { shippingAddress { line1 city } }
+        shipment { carrier method shipTo { line1 city postalCode country } } } }";
+    let fetch = || async {
+        platform
+            .post_as(Some(&ann.token), read, json!({ "id": order_id }))
+            .await
+            .1
+    };
+    eventually("the order's shipment is created", || async {
+        !fetch().await["data"]["order"]["shipment"].is_null()
+    })
+    .await;
+    let shipment = fetch().await;
+    let read = &shipment["data"]["order"];
+    assert_eq!(
+        read["delivery"]["shippingAddress"],
+        json!({ "line1": "1 Main St", "city": "Austin" })
+    );
+    assert_eq!(
+        read["shipment"],
+        json!({
+            "carrier": "UPS", "method": "Standard",
+            "shipTo": { "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US" },
+        }),
+        "{shipment}"
+    );
+    platform.stop().await;
+}

@@ -11,7 +11,9 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::TestPlatform;
-use crate::shop::{Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product, until_delivered};
+use crate::shop::{
+    CHECKOUT, Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product, until_delivered,
+};
 
 fn schema_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/events")
@@ -68,10 +70,32 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     )
     .await;
 
-    // A checkout with a coupon that is paid, shipped and delivered, then refunded.
+    // A checkout with a coupon and a delivery that is paid, shipped and delivered, then
+    // refunded.
+    let method = ok(
+        platform,
+        &admin,
+        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
+        json!({ "input": {
+            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
+            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 599 }] }]
+        } }),
+    )
+    .await;
     let customer = Customer::new();
     let cart = add_to_cart(platform, &customer, "EVT-1", 2).await;
-    let paid = checkout(platform, &customer, &cart, Some("EVT10"), "card", "evt-paid").await;
+    let address = json!({
+        "name": "Eve Example", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
+        "phone": "+15125550100",
+    });
+    let input = json!({ "input": {
+        "cartId": cart, "couponCode": "EVT10", "paymentMethod": "card", "idempotencyKey": "evt-paid",
+        "delivery": {
+            "shippingAddress": { "address": address },
+            "shippingMethodId": method["createShippingMethod"]["id"],
+        },
+    }});
+    let paid = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
     assert_eq!(paid["data"]["checkout"]["status"], "COMPLETED", "{paid}");
     let order = paid["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
     until_delivered(platform, &customer, &order).await;

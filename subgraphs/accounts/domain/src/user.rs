@@ -42,15 +42,9 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(value: &str) -> Result<Self, AccountError> {
-        let value = value.trim();
-        let length = value.chars().count();
-        if length == 0 || length > 100 || value.chars().any(char::is_control) {
-            return Err(AccountError::invalid(
-                "displayName",
-                "must have 1 to 100 printable characters",
-            ));
-        }
-        Ok(Self(value.to_owned()))
+        kernel::text::printable_line(value, 100)
+            .map(|value| Self(value.to_owned()))
+            .ok_or_else(|| AccountError::invalid("displayName", kernel::text::printable_line_rule(100)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -122,9 +122,16 @@ impl UserObject {
         self.only_for_the_user_and_admins(ctx, "an e-mail address")?;
         Ok(self.0.state().email.as_str())
     }
-    /// The user's saved addresses: visible to the user and to admins only.
+    /// The user's saved addresses: visible to the user and to staff only (and to the
+    /// contexts that act for the shop: Checkout reads the address a customer chose).
     async fn address_book(&self, ctx: &Context<'_>) -> Result<AddressBookObject> {
-        self.only_for_the_user_and_admins(ctx, "an address book")?;
+        let caller = require_user(ctx)?;
+        if !caller.may_act_for(self.0.state().id.as_uuid()) {
+            return Err(coded(
+                kernel::ErrorKind::Forbidden,
+                &"only the user and staff see an address book",
+            ));
+        }
         let book = ctx
             .data_unchecked::<Accounts>()
             .address_book(self.0.state().id)
@@ -296,6 +303,14 @@ impl Query {
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
         let identity = require_user(ctx)?;
         load(ctx, UserId::from_uuid(identity.user_id)).await
+    }
+
+    /// A user by id (ADMIN, or another context acting for the shop); null when there
+    /// is none.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<UserObject>> {
+        kernel_infra::identity::require_any_role(ctx, &[kernel::Role::Admin, kernel::Role::Service])?;
+        load(ctx, UserId::parse(&id).map_err(bad_input)?).await
     }
 
     #[graphql(entity)]

@@ -17,7 +17,7 @@
 //! twice.
 
 use chrono::{DateTime, Utc};
-use kernel::{Classify, DomainEvent, ErrorKind, Money, typed_id};
+use kernel::{Address, Classify, DomainEvent, ErrorKind, Money, typed_id};
 
 typed_id!(CheckoutId, "checkout");
 
@@ -178,6 +178,57 @@ pub struct Line {
     pub quantity: i64,
 }
 
+/// An address a customer names at checkout: one of their address book, or one written
+/// there and then.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AddressChoice {
+    Saved(uuid::Uuid),
+    Written(Address),
+}
+
+/// Where and how a customer asked for the order to ship.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRequest {
+    pub shipping_address: AddressChoice,
+    /// The shipping address when none.
+    pub billing_address: Option<AddressChoice>,
+    pub method_id: uuid::Uuid,
+}
+
+/// The shipping method a checkout settled on, as Shipping named it then.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChosenMethod {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub carrier: String,
+}
+
+/// A delivery settled before the saga's first step: the addresses copied (a later
+/// change to the book does not reach the order), the method quoted for the cart's
+/// value. Serialised in the shape Orders' `OrderDeliveryInput` takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub shipping_address: Address,
+    pub billing_address: Address,
+    pub method: ChosenMethod,
+    pub cost: Money,
+}
+
+/// The sum of the lines' prices; None for no lines, mixed currencies or an overflow.
+pub fn subtotal(lines: &[Line]) -> Option<Money> {
+    let mut lines = lines.iter();
+    let first = lines.next()?;
+    let mut sum = first.unit_price.checked_mul(first.quantity).ok()?;
+    for line in lines {
+        sum = sum.checked_add(line.unit_price.checked_mul(line.quantity).ok()?).ok()?;
+    }
+    Some(sum)
+}
+
 /// What a customer asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
@@ -186,6 +237,8 @@ pub struct CheckoutRequest {
     pub coupon_code: Option<String>,
     pub payment_method: String,
     pub idempotency_key: String,
+    /// None for goods that are not shipped.
+    pub delivery: Option<DeliveryRequest>,
 }
 
 impl CheckoutRequest {
@@ -213,14 +266,20 @@ impl CheckoutRequest {
         Ok(())
     }
 
-    /// What makes two requests with one key the same request.
+    /// What makes two requests with one key the same request. A request without a
+    /// delivery keeps the fingerprint it had before deliveries existed.
     pub fn fingerprint(&self) -> String {
-        format!(
+        let mut fingerprint = format!(
             "{}|{}|{}",
             self.cart_id,
             self.coupon_code.as_deref().unwrap_or(""),
             self.payment_method
-        )
+        );
+        if let Some(delivery) = &self.delivery {
+            fingerprint.push('|');
+            fingerprint.push_str(&serde_json::to_string(delivery).unwrap_or_default());
+        }
+        fingerprint
     }
 }
 
@@ -230,6 +289,8 @@ pub struct CheckoutSession {
     pub id: CheckoutId,
     pub request: CheckoutRequest,
     pub lines: Vec<Line>,
+    /// Settled from `request.delivery` before the first step.
+    pub delivery: Option<Delivery>,
     pub status: SessionStatus,
     /// The next step to run (forward or compensation); None once finished.
     pub step: Option<Step>,
@@ -260,8 +321,14 @@ impl CheckoutSession {
     /// A new RUNNING session at its first step.
     ///
     /// # Errors
-    /// An invalid request or no lines.
-    pub fn start(request: CheckoutRequest, lines: Vec<Line>, now: DateTime<Utc>) -> Result<Self, CheckoutError> {
+    /// An invalid request, no lines, or a delivery that does not match the request or
+    /// is priced in another currency than the lines.
+    pub fn start(
+        request: CheckoutRequest,
+        lines: Vec<Line>,
+        delivery: Option<Delivery>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, CheckoutError> {
         request.validate()?;
         if lines.is_empty() {
             return Err(CheckoutError::Invalid {
@@ -269,10 +336,28 @@ impl CheckoutSession {
                 reason: "the cart is empty".into(),
             });
         }
+        if request.delivery.is_some() != delivery.is_some() {
+            return Err(CheckoutError::Invalid {
+                field: "delivery",
+                reason: "a delivery is settled exactly when one is asked for".into(),
+            });
+        }
+        if let Some(delivery) = &delivery
+            && (delivery.cost.currency() != lines[0].unit_price.currency() || delivery.cost.is_negative())
+        {
+            return Err(CheckoutError::Invalid {
+                field: "delivery",
+                reason: format!(
+                    "shipping is priced in {}, the cart in another currency",
+                    delivery.cost.currency()
+                ),
+            });
+        }
         Ok(Self {
             id: CheckoutId::new(),
             request,
             lines,
+            delivery,
             status: SessionStatus::Running,
             step: Some(Step::ReserveStock),
             failed_step: None,
@@ -392,15 +477,25 @@ impl CheckoutSession {
         self.compensations().into_iter().skip_while(|s| *s != step).nth(1)
     }
 
-    /// The order's total before a coupon.
+    /// What shipping costs; None without a delivery.
+    pub fn shipping_cost(&self) -> Option<Money> {
+        self.delivery.as_ref().map(|d| d.cost)
+    }
+
+    /// Whether the order will cost anything: subtotal − discount + shipping above
+    /// zero (unknown sums count as something to pay).
+    pub fn has_something_to_pay(&self) -> bool {
+        let Some(subtotal) = self.subtotal() else {
+            return true;
+        };
+        let discount = self.discount.map_or(0, |d| d.amount());
+        let shipping = self.shipping_cost().map_or(0, |c| c.amount());
+        subtotal.amount() - discount + shipping > 0
+    }
+
+    /// The order's value before a coupon and shipping: the lines' prices.
     pub fn subtotal(&self) -> Option<Money> {
-        let mut lines = self.lines.iter();
-        let first = lines.next()?;
-        let mut sum = first.unit_price.checked_mul(first.quantity).ok()?;
-        for line in lines {
-            sum = sum.checked_add(line.unit_price.checked_mul(line.quantity).ok()?).ok()?;
-        }
-        Some(sum)
+        subtotal(&self.lines)
     }
 }
 
@@ -454,6 +549,7 @@ mod tests {
             coupon_code: coupon.then(|| "SAVE10".into()),
             payment_method: "card".into(),
             idempotency_key: "k1".into(),
+            delivery: None,
         };
         let line = Line {
             sku: "A-1".into(),
@@ -462,7 +558,62 @@ mod tests {
             unit_price: usd(1000),
             quantity: 2,
         };
-        CheckoutSession::start(request, vec![line], Utc::now()).unwrap()
+        CheckoutSession::start(request, vec![line], None, Utc::now()).unwrap()
+    }
+
+    fn delivery(cost: Money) -> Delivery {
+        let address = Address::parse(&kernel::AddressInput {
+            name: "Ada".into(),
+            line1: "1 Main St".into(),
+            city: "Springfield".into(),
+            postal_code: Some("12345".into()),
+            country: "US".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        Delivery {
+            shipping_address: address.clone(),
+            billing_address: address,
+            method: ChosenMethod {
+                id: uuid::Uuid::now_v7(),
+                name: "Standard".into(),
+                carrier: "SimCarrier".into(),
+            },
+            cost,
+        }
+    }
+
+    #[test]
+    fn a_delivery_is_part_of_the_request_and_of_what_is_paid() {
+        let mut s = session(false);
+        let bare = s.request.fingerprint();
+        let mut request = s.request.clone();
+        request.delivery = Some(DeliveryRequest {
+            shipping_address: AddressChoice::Saved(uuid::Uuid::now_v7()),
+            billing_address: None,
+            method_id: uuid::Uuid::now_v7(),
+        });
+        assert_ne!(request.fingerprint(), bare, "another delivery is another request");
+        assert!(
+            bare.ends_with("|card"),
+            "a request without one keeps its old fingerprint"
+        );
+        // Settled exactly when asked for, and in the cart's currency.
+        let lines = s.lines.clone();
+        assert!(CheckoutSession::start(request.clone(), lines.clone(), None, Utc::now()).is_err());
+        assert!(
+            CheckoutSession::start(s.request.clone(), lines.clone(), Some(delivery(usd(500))), Utc::now()).is_err()
+        );
+        let euro = Money::new(500, kernel::Currency::parse("EUR").unwrap());
+        assert!(CheckoutSession::start(request.clone(), lines.clone(), Some(delivery(euro)), Utc::now()).is_err());
+        let shipped = CheckoutSession::start(request, lines, Some(delivery(usd(500))), Utc::now()).unwrap();
+        assert_eq!(shipped.shipping_cost(), Some(usd(500)));
+        // A coupon worth the whole cart still leaves shipping to pay.
+        s.discount = Some(usd(2000));
+        assert!(!s.has_something_to_pay());
+        let mut free_goods = shipped;
+        free_goods.discount = Some(usd(2000));
+        assert!(free_goods.has_something_to_pay());
     }
 
     fn outcome(step: Step) -> Outcome {
@@ -571,7 +722,7 @@ mod tests {
         let mut s = session(false);
         s.request.idempotency_key = String::new();
         assert!(s.request.validate().is_err());
-        assert!(CheckoutSession::start(s.request.clone(), vec![], Utc::now()).is_err());
+        assert!(CheckoutSession::start(s.request.clone(), vec![], None, Utc::now()).is_err());
         for name in [CheckoutEvent::COMPLETED, CheckoutEvent::FAILED] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }

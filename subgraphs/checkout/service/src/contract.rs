@@ -49,9 +49,11 @@ fn split(document: &'static str) -> HashMap<&'static str, &'static str> {
 }
 
 /// Every operation name the saga sends.
-pub const USED: [&str; 15] = [
+pub const USED: [&str; 17] = [
     "CheckoutCart",
     "PriceCartItems",
+    "CustomerAddressBook",
+    "QuoteShipping",
     "ReserveStock",
     "CommitReservation",
     "ReleaseReservation",

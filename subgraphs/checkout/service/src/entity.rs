@@ -16,6 +16,12 @@ pub mod session {
         pub fingerprint: String,
         #[sea_orm(column_type = "Text")]
         pub lines: String,
+        /// What the customer asked about delivery, as JSON (`DeliveryRequest`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub delivery_request: Option<String>,
+        /// The delivery settled before the first step, as JSON (`Delivery`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub delivery: Option<String>,
         pub status: String,
         pub step: Option<String>,
         pub failed_step: Option<String>,

@@ -3,8 +3,9 @@
 //! resolved by Orders through federation.
 
 use async_graphql::{Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
-use checkout_domain::{CheckoutId, CheckoutRequest, CheckoutSession, SessionStatus};
+use checkout_domain::{AddressChoice, CheckoutId, CheckoutRequest, CheckoutSession, DeliveryRequest, SessionStatus};
 use chrono::{DateTime, Utc};
+use kernel_infra::graphql::address::PostalAddressInput;
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, error, request_meta};
 use kernel_infra::identity::require_user;
@@ -106,6 +107,11 @@ impl SessionObject {
     async fn discount(&self) -> Option<MoneyObject> {
         self.0.discount.map(Into::into)
     }
+    /// What shipping costs, as quoted when the checkout started; null without a
+    /// delivery.
+    async fn shipping_cost(&self) -> Option<MoneyObject> {
+        self.0.shipping_cost().map(Into::into)
+    }
     async fn total(&self) -> Option<MoneyObject> {
         self.0.total.map(Into::into)
     }
@@ -138,6 +144,55 @@ pub struct CheckoutInput {
     payment_method: String,
     /// One checkout per key: submitting again returns the same checkout.
     idempotency_key: String,
+    /// Where and how to ship; left out for goods that are not shipped.
+    delivery: Option<CheckoutDeliveryInput>,
+}
+
+/// Where and how a checkout's order ships.
+#[derive(InputObject)]
+pub struct CheckoutDeliveryInput {
+    shipping_address: CheckoutAddressInput,
+    /// The shipping address when left out.
+    billing_address: Option<CheckoutAddressInput>,
+    /// A method of `shippingOptions` for this address; one that does not ship there is
+    /// refused.
+    shipping_method_id: ID,
+}
+
+/// An address for a checkout: exactly one of `savedAddressId` (from the caller's
+/// address book) and `address` (written here).
+#[derive(InputObject)]
+pub struct CheckoutAddressInput {
+    saved_address_id: Option<ID>,
+    address: Option<PostalAddressInput>,
+}
+
+impl CheckoutAddressInput {
+    fn choice(self, field: &str) -> Result<AddressChoice> {
+        match (self.saved_address_id, self.address) {
+            (Some(id), None) => uuid::Uuid::try_parse(&id)
+                .map(AddressChoice::Saved)
+                .map_err(|_| bad_input(format!("{field}.savedAddressId is not a valid id"))),
+            (None, Some(address)) => Ok(AddressChoice::Written(kernel::Address::try_from(address)?)),
+            _ => Err(bad_input(format!(
+                "{field}: give exactly one of savedAddressId and address"
+            ))),
+        }
+    }
+}
+
+impl CheckoutDeliveryInput {
+    fn request(self) -> Result<DeliveryRequest> {
+        Ok(DeliveryRequest {
+            shipping_address: self.shipping_address.choice("delivery.shippingAddress")?,
+            billing_address: self
+                .billing_address
+                .map(|billing| billing.choice("delivery.billingAddress"))
+                .transpose()?,
+            method_id: uuid::Uuid::try_parse(&self.shipping_method_id)
+                .map_err(|_| bad_input("delivery.shippingMethodId is not a valid id"))?,
+        })
+    }
 }
 
 pub struct Query;
@@ -173,6 +228,7 @@ impl Mutation {
                 .filter(|c| !c.is_empty()),
             payment_method: input.payment_method,
             idempotency_key: input.idempotency_key,
+            delivery: input.delivery.map(CheckoutDeliveryInput::request).transpose()?,
         };
         let session = ctx
             .data_unchecked::<Saga>()

@@ -44,6 +44,8 @@ pub struct CheckoutSettings {
     pub resume_after_seconds: f64,
     /// Where the contexts the saga calls listen (`CHECKOUT_PRODUCTS_URL`, …); the
     /// one-process platform uses its own addresses instead.
+    pub accounts_url: String,
+    pub shipping_url: String,
     pub products_url: String,
     pub inventory_url: String,
     pub coupons_url: String,
@@ -71,6 +73,8 @@ impl Default for CheckoutSettings {
         Self {
             lease_seconds: 30.0,
             resume_after_seconds: 30.0,
+            accounts_url: default_url("accounts"),
+            shipping_url: default_url("shipping"),
             products_url: default_url("products"),
             inventory_url: default_url("inventory"),
             coupons_url: default_url("coupons"),
@@ -131,6 +135,8 @@ impl Checkout {
     fn new(opening: Opening) -> anyhow::Result<Self> {
         let settings: CheckoutSettings = opening.settings()?;
         let urls = RemoteUrls {
+            accounts: opening.peer_url("accounts", &settings.accounts_url),
+            shipping: opening.peer_url("shipping", &settings.shipping_url),
             products: opening.peer_url("products", &settings.products_url),
             inventory: opening.peer_url("inventory", &settings.inventory_url),
             coupons: opening.peer_url("coupons", &settings.coupons_url),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use checkout_domain::{CheckoutSession, Line, Outcome, Step};
+use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, Step};
 use kernel::{Currency, EventMeta, Money};
 use kernel_infra::client::{CallError, SubgraphClient};
 use kernel_infra::identity::ServiceSigner;
@@ -17,6 +17,8 @@ use crate::contract::operation;
 /// Where the other subgraphs listen.
 #[derive(Debug, Clone)]
 pub struct RemoteUrls {
+    pub accounts: String,
+    pub shipping: String,
     pub cart: String,
     pub products: String,
     pub inventory: String,
@@ -30,6 +32,8 @@ pub const HOLD_SECONDS: i64 = 900;
 
 /// Clients for every context the saga talks to.
 pub struct Remotes {
+    accounts: SubgraphClient,
+    shipping: SubgraphClient,
     cart: SubgraphClient,
     products: SubgraphClient,
     inventory: SubgraphClient,
@@ -92,6 +96,8 @@ impl Remotes {
     pub fn new(urls: &RemoteUrls, token: Arc<ServiceSigner>) -> anyhow::Result<Self> {
         let client = |name: &str, url: &str| SubgraphClient::new(name, url, token.clone());
         Ok(Self {
+            accounts: client("accounts", &urls.accounts)?,
+            shipping: client("shipping", &urls.shipping)?,
             cart: client("cart", &urls.cart)?,
             products: client("products", &urls.products)?,
             inventory: client("inventory", &urls.inventory)?,
@@ -154,6 +160,74 @@ impl Remotes {
             .collect()
     }
 
+    /// The address saved in `user`'s address book under `id`; None when the book has
+    /// no such address (or there is no such user).
+    ///
+    /// # Errors
+    /// When Accounts refuses or cannot be reached, or answers an address that does not
+    /// parse.
+    pub async fn saved_address(
+        &self,
+        user: uuid::Uuid,
+        id: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<Option<kernel::Address>, CallError> {
+        let data: Value = self
+            .accounts
+            .execute(operation("CustomerAddressBook"), json!({ "id": user }), meta)
+            .await?;
+        let wanted = id.to_string();
+        let Some(entry) = data["user"]["addressBook"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|entry| entry["id"].as_str() == Some(wanted.as_str()))
+        else {
+            return Ok(None);
+        };
+        serde_json::from_value(entry["address"].clone())
+            .map(Some)
+            .map_err(|err| CallError::Unavailable {
+                service: "accounts".into(),
+                reason: format!("a saved address that does not parse: {err}"),
+            })
+    }
+
+    /// What shipping an order worth `order_value` to `address` costs with the method
+    /// `method`; None when that method does not serve the address (or is not active).
+    ///
+    /// # Errors
+    /// When Shipping refuses or cannot be reached.
+    pub async fn quote_shipping(
+        &self,
+        address: &kernel::Address,
+        order_value: Money,
+        method: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<Option<(ChosenMethod, Money)>, CallError> {
+        let variables = json!({ "address": address, "orderValue": money_input(order_value) });
+        let data: Value = self
+            .shipping
+            .execute(operation("QuoteShipping"), variables, meta)
+            .await?;
+        let wanted = method.to_string();
+        let Some(option) = data["shippingOptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|option| option["method"]["id"].as_str() == Some(wanted.as_str()))
+        else {
+            return Ok(None);
+        };
+        let name = |field: &str| option["method"][field].as_str().unwrap_or_default().to_owned();
+        let chosen = ChosenMethod {
+            id: method,
+            name: name("name"),
+            carrier: name("carrier"),
+        };
+        Ok(Some((chosen, money(&option["price"])?)))
+    }
+
     /// Runs one saga step against the context that owns it.
     ///
     /// # Errors
@@ -204,13 +278,19 @@ impl Remotes {
                     .collect();
                 // An order with something to pay waits for its payment from the start,
                 // which saves a call to mark it so before authorizing.
-                let discount = session.discount.map_or(0, |d| d.amount());
-                let to_pay = session.subtotal().is_none_or(|s| s.amount() > discount);
-                let input = json!({
+                let mut input = json!({
                     "idempotencyKey": reference, "userId": session.request.user_id, "items": items,
                     "discount": session.discount.map(money_input), "couponCode": session.request.coupon_code,
-                    "checkoutId": session.id, "awaitingPayment": to_pay,
+                    "checkoutId": session.id, "awaitingPayment": session.has_something_to_pay(),
                 });
+                // Only when there is one, so that a placement without one is the same
+                // request it was before deliveries existed.
+                if let Some(delivery) = &session.delivery {
+                    input["delivery"] = serde_json::to_value(delivery).map_err(|err| CallError::Unavailable {
+                        service: "checkout".into(),
+                        reason: err.to_string(),
+                    })?;
+                }
                 let data: Value = self
                     .orders
                     .execute(operation("PlaceOrder"), json!({ "input": input }), meta)

@@ -213,15 +213,9 @@ impl PhoneNumber {
 
 /// A line of free text in an address: trimmed, 1 to `max` printable characters.
 fn line(field: &'static str, value: &str, max: usize) -> Result<String, AddressError> {
-    let value = value.trim();
-    let length = value.chars().count();
-    if length == 0 || length > max || value.chars().any(char::is_control) {
-        return Err(AddressError::new(
-            field,
-            format!("must have 1 to {max} printable characters"),
-        ));
-    }
-    Ok(value.to_owned())
+    crate::text::printable_line(value, max)
+        .map(str::to_owned)
+        .ok_or_else(|| AddressError::new(field, crate::text::printable_line_rule(max)))
 }
 
 /// An optional line: absent or blank is none.

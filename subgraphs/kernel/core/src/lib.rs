@@ -10,6 +10,7 @@ pub mod event;
 pub mod id;
 pub mod identity;
 pub mod money;
+pub mod text;
 
 pub use address::{Address, AddressError, AddressInput, CountryCode, PhoneNumber, PostalCode};
 pub use error::{Classify, ErrorKind};

@@ -178,6 +178,43 @@ pub mod ddl {
         Ok(())
     }
 
+    /// Adds columns to an existing table, one `ALTER TABLE` each (SQLite alters one
+    /// column per statement).
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn add_columns(manager: &SchemaManager<'_>, table: &str, columns: Vec<ColumnDef>) -> Result<(), DbErr> {
+        for mut column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new(table))
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops columns by name, one `ALTER TABLE` each.
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn drop_columns(manager: &SchemaManager<'_>, table: &str, columns: &[&str]) -> Result<(), DbErr> {
+        for column in columns {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new(table))
+                        .drop_column(Alias::new(*column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Drops tables by name, in the order given.
     ///
     /// # Errors

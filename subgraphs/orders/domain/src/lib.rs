@@ -3,7 +3,7 @@
 //! it does not name, and appends each move to its history.
 
 use chrono::{DateTime, Utc};
-use kernel::{Classify, Currency, DomainEvent, ErrorKind, Money, MoneyError, typed_id};
+use kernel::{Address, Classify, Currency, DomainEvent, ErrorKind, Money, MoneyError, typed_id};
 use serde::{Deserialize, Serialize};
 
 typed_id!(OrderId, "order");
@@ -118,6 +118,26 @@ impl OrderItem {
     }
 }
 
+/// The shipping method an order ships with, as it was named when the order was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippingMethodSnapshot {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub carrier: String,
+}
+
+/// Where and how an order ships, and what that costs: copies made when the order was
+/// placed, so a later change to the address book or the method never changes the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub shipping_address: Address,
+    pub billing_address: Address,
+    pub method: ShippingMethodSnapshot,
+    pub cost: Money,
+}
+
 /// One move of an order's status, kept forever.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
@@ -135,6 +155,9 @@ pub struct Placement {
     pub discount: Option<Money>,
     pub coupon_code: Option<String>,
     pub checkout_id: Option<uuid::Uuid>,
+    /// Where it ships; none for an order placed without delivery (placed before
+    /// delivery existed, or by staff for goods that are not shipped).
+    pub delivery: Option<Delivery>,
     /// The order waits for its payment from the start (a checkout about to pay): it is
     /// placed PENDING and moved to AWAITING_PAYMENT in the same step.
     pub awaiting_payment: bool,
@@ -149,9 +172,13 @@ pub struct Order {
     pub currency: Currency,
     pub subtotal: Money,
     pub discount: Money,
+    /// The delivery's cost; zero without a delivery.
+    pub shipping: Money,
+    /// subtotal − discount + shipping.
     pub total: Money,
     pub coupon_code: Option<String>,
     pub checkout_id: Option<uuid::Uuid>,
+    pub delivery: Option<Delivery>,
     pub payment_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -166,7 +193,8 @@ impl Order {
     ///
     /// # Errors
     /// No items or too many, a quantity below 1, a SKU twice, mixed currencies, a
-    /// negative price or discount, a discount above the subtotal.
+    /// negative price or discount, a discount above the subtotal, a negative shipping
+    /// cost or one in another currency.
     pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, Vec<StatusChange>), OrderError> {
         let items = placement.items;
         if items.is_empty() || items.len() > MAX_ITEMS {
@@ -199,7 +227,14 @@ impl Order {
         if discount.is_negative() || discount.amount() > subtotal.amount() {
             return Err(OrderError::invalid("discount", "between zero and the subtotal"));
         }
-        let total = Money::new(subtotal.amount() - discount.amount(), currency);
+        let shipping = match &placement.delivery {
+            Some(delivery) => Money::zero(currency).checked_add(delivery.cost)?,
+            None => Money::zero(currency),
+        };
+        if shipping.is_negative() {
+            return Err(OrderError::invalid("delivery", "the shipping cost cannot be negative"));
+        }
+        let total = Money::new(subtotal.amount() - discount.amount(), currency).checked_add(shipping)?;
         let mut order = Self {
             id: OrderId::new(),
             user_id: placement.user_id,
@@ -208,9 +243,11 @@ impl Order {
             currency,
             subtotal,
             discount,
+            shipping,
             total,
             coupon_code: placement.coupon_code,
             checkout_id: placement.checkout_id,
+            delivery: placement.delivery,
             payment_id: None,
             created_at: now,
             updated_at: now,
@@ -255,40 +292,55 @@ impl Order {
         matches!(status, OrderStatus::Pending | OrderStatus::Paid)
     }
 
-    /// The event that announces reaching `to`, if that status has one.
-    pub fn event_for(&self, change: &StatusChange) -> Option<OrderEvent> {
+    /// The events that announce reaching `change.to`, if that status has any. PAID is
+    /// announced twice: `order.paid.v1` as before, for the partners subscribed to it,
+    /// and `order.paid.v2` with the charges and the delivery, which Shipping reads.
+    pub fn events_for(&self, change: &StatusChange) -> Vec<OrderEvent> {
         let id = self.id;
         let user_id = self.user_id;
-        Some(match change.to {
-            OrderStatus::Pending => OrderEvent::Created {
+        match change.to {
+            OrderStatus::Pending => vec![OrderEvent::Created {
                 order_id: id,
                 user_id,
                 items: self.items.clone(),
                 total: self.total,
                 discount: self.discount,
                 coupon_code: self.coupon_code.clone(),
-            },
-            OrderStatus::Paid => OrderEvent::Paid {
-                order_id: id,
-                user_id,
-                total: self.total,
-                payment_id: self.payment_id,
-                items: self.items.clone(),
-            },
-            OrderStatus::Canceled => OrderEvent::Canceled {
+            }],
+            OrderStatus::Paid => vec![
+                OrderEvent::Paid {
+                    order_id: id,
+                    user_id,
+                    total: self.total,
+                    payment_id: self.payment_id,
+                    items: self.items.clone(),
+                },
+                OrderEvent::PaidWithDelivery {
+                    order_id: id,
+                    user_id,
+                    payment_id: self.payment_id,
+                    items: self.items.clone(),
+                    subtotal: self.subtotal,
+                    discount: self.discount,
+                    shipping: self.shipping,
+                    total: self.total,
+                    delivery: self.delivery.clone().map(Box::new),
+                },
+            ],
+            OrderStatus::Canceled => vec![OrderEvent::Canceled {
                 order_id: id,
                 user_id,
                 reason: change.reason.clone(),
-            },
-            OrderStatus::Shipped => OrderEvent::Fulfilled { order_id: id, user_id },
-            OrderStatus::Delivered => OrderEvent::Delivered { order_id: id, user_id },
-            OrderStatus::Refunded => OrderEvent::Refunded {
+            }],
+            OrderStatus::Shipped => vec![OrderEvent::Fulfilled { order_id: id, user_id }],
+            OrderStatus::Delivered => vec![OrderEvent::Delivered { order_id: id, user_id }],
+            OrderStatus::Refunded => vec![OrderEvent::Refunded {
                 order_id: id,
                 user_id,
                 total: self.total,
-            },
-            OrderStatus::AwaitingPayment | OrderStatus::Fulfilling => return None,
-        })
+            }],
+            OrderStatus::AwaitingPayment | OrderStatus::Fulfilling => Vec::new(),
+        }
     }
 }
 
@@ -309,6 +361,19 @@ pub enum OrderEvent {
         total: Money,
         payment_id: Option<uuid::Uuid>,
         items: Vec<OrderItem>,
+    },
+    /// `order.paid.v2`: the payment, what it paid for and where the order ships.
+    PaidWithDelivery {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        payment_id: Option<uuid::Uuid>,
+        items: Vec<OrderItem>,
+        subtotal: Money,
+        discount: Money,
+        shipping: Money,
+        total: Money,
+        /// Boxed: the largest part of any order event.
+        delivery: Option<Box<Delivery>>,
     },
     Canceled {
         order_id: OrderId,
@@ -340,6 +405,7 @@ pub enum OrderEvent {
 impl OrderEvent {
     pub const CREATED: &'static str = "ecommerce.orders.order.created.v1";
     pub const PAID: &'static str = "ecommerce.orders.order.paid.v1";
+    pub const PAID_WITH_DELIVERY: &'static str = "ecommerce.orders.order.paid.v2";
     pub const CANCELED: &'static str = "ecommerce.orders.order.canceled.v1";
     pub const FULFILLED: &'static str = "ecommerce.orders.order.fulfilled.v1";
     pub const DELIVERED: &'static str = "ecommerce.orders.order.delivered.v1";
@@ -360,6 +426,7 @@ impl OrderEvent {
         match self {
             OrderEvent::Created { order_id, .. }
             | OrderEvent::Paid { order_id, .. }
+            | OrderEvent::PaidWithDelivery { order_id, .. }
             | OrderEvent::Canceled { order_id, .. }
             | OrderEvent::Fulfilled { order_id, .. }
             | OrderEvent::Delivered { order_id, .. }
@@ -374,6 +441,7 @@ impl DomainEvent for OrderEvent {
         match self {
             OrderEvent::Created { .. } => Self::CREATED,
             OrderEvent::Paid { .. } => Self::PAID,
+            OrderEvent::PaidWithDelivery { .. } => Self::PAID_WITH_DELIVERY,
             OrderEvent::Canceled { .. } => Self::CANCELED,
             OrderEvent::Fulfilled { .. } => Self::FULFILLED,
             OrderEvent::Delivered { .. } => Self::DELIVERED,
@@ -407,6 +475,21 @@ impl DomainEvent for OrderEvent {
                 items,
             } => serde_json::json!({
                 "orderId": order_id, "userId": user_id, "total": total, "paymentId": payment_id, "items": items,
+            }),
+            OrderEvent::PaidWithDelivery {
+                order_id,
+                user_id,
+                payment_id,
+                items,
+                subtotal,
+                discount,
+                shipping,
+                total,
+                delivery,
+            } => serde_json::json!({
+                "orderId": order_id, "userId": user_id, "paymentId": payment_id, "items": items,
+                "subtotal": subtotal, "discount": discount, "shipping": shipping, "total": total,
+                "delivery": delivery,
             }),
             OrderEvent::Canceled {
                 order_id,
@@ -460,7 +543,30 @@ mod tests {
             discount,
             coupon_code: None,
             checkout_id: None,
+            delivery: None,
             awaiting_payment: false,
+        }
+    }
+
+    fn delivery(cost: Money) -> Delivery {
+        let address = Address::parse(&kernel::AddressInput {
+            name: "Ada Lovelace".into(),
+            line1: "1 Main St".into(),
+            city: "Springfield".into(),
+            postal_code: Some("12345".into()),
+            country: "US".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        Delivery {
+            shipping_address: address.clone(),
+            billing_address: address,
+            method: ShippingMethodSnapshot {
+                id: uuid::Uuid::now_v7(),
+                name: "Standard".into(),
+                carrier: "SimCarrier".into(),
+            },
+            cost,
         }
     }
 
@@ -474,10 +580,13 @@ mod tests {
                 reason: String::new(),
                 at: Utc::now(),
             };
-            let carries = match order.event_for(&change) {
-                Some(OrderEvent::Created { items, .. } | OrderEvent::Paid { items, .. }) => !items.is_empty(),
+            let events = order.events_for(&change);
+            let carries = events.iter().any(|event| match event {
+                OrderEvent::Created { items, .. }
+                | OrderEvent::Paid { items, .. }
+                | OrderEvent::PaidWithDelivery { items, .. } => !items.is_empty(),
                 _ => false,
-            };
+            });
             assert_eq!(carries, Order::announced_with_items(to), "{to:?}");
         }
     }
@@ -497,6 +606,43 @@ mod tests {
     }
 
     #[test]
+    fn the_delivery_is_kept_and_its_cost_added_after_the_discount() {
+        let mut shipped = placement(vec![item("A-1", 1999, 2)], Some(usd(500)));
+        shipped.delivery = Some(delivery(usd(695)));
+        let (mut order, _) = Order::place(shipped, Utc::now()).unwrap();
+        assert_eq!(order.subtotal, usd(3998));
+        assert_eq!(order.shipping, usd(695));
+        assert_eq!(order.total, usd(3998 - 500 + 695));
+        assert_eq!(order.delivery.as_ref().unwrap().method.name, "Standard");
+        let paid = order.move_to(OrderStatus::Paid, "paid", Utc::now()).unwrap();
+        let names: Vec<_> = order.events_for(&paid).iter().map(DomainEvent::event_type).collect();
+        assert_eq!(names, [OrderEvent::PAID, OrderEvent::PAID_WITH_DELIVERY]);
+        let v2 = order.events_for(&paid)[1].payload();
+        assert_eq!(v2["shipping"]["amount"], 695);
+        assert_eq!(v2["delivery"]["shippingAddress"]["postalCode"], "12345");
+        assert_eq!(v2["delivery"]["method"]["carrier"], "SimCarrier");
+        // Without a delivery, shipping is zero and v2 says there is none.
+        let (mut bare, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
+        assert_eq!(bare.shipping, usd(0));
+        let paid = bare.move_to(OrderStatus::Paid, "paid", Utc::now()).unwrap();
+        assert!(bare.events_for(&paid)[1].payload()["delivery"].is_null());
+    }
+
+    #[test]
+    fn a_delivery_that_costs_less_than_nothing_or_in_another_currency_is_refused() {
+        let now = Utc::now();
+        let mut negative = placement(vec![item("A-1", 100, 1)], None);
+        negative.delivery = Some(delivery(usd(-1)));
+        assert!(matches!(
+            Order::place(negative, now),
+            Err(OrderError::Invalid { field: "delivery", .. })
+        ));
+        let mut euro = placement(vec![item("A-1", 100, 1)], None);
+        euro.delivery = Some(delivery(Money::new(500, Currency::parse("EUR").unwrap())));
+        assert!(matches!(Order::place(euro, now), Err(OrderError::Money(_))));
+    }
+
+    #[test]
     fn a_placement_that_awaits_payment_records_both_moves() {
         let mut awaiting = placement(vec![item("A-1", 100, 1)], None);
         awaiting.awaiting_payment = true;
@@ -511,7 +657,10 @@ mod tests {
         );
         assert_eq!(order.status, OrderStatus::AwaitingPayment);
         // The placement is announced as created, whatever status it reached.
-        assert!(matches!(order.event_for(&changes[0]), Some(OrderEvent::Created { .. })));
+        assert!(matches!(
+            order.events_for(&changes[0]).as_slice(),
+            [OrderEvent::Created { .. }]
+        ));
     }
 
     #[test]
@@ -575,5 +724,6 @@ mod tests {
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }
+        assert_eq!(EventType::parse(OrderEvent::PAID_WITH_DELIVERY).unwrap().version(), 2);
     }
 }

@@ -17,6 +17,11 @@ pub mod order {
         pub coupon_code: Option<String>,
         pub checkout_id: Option<Uuid>,
         pub payment_id: Option<Uuid>,
+        /// The delivery's cost in minor units; 0 without one.
+        pub shipping: i64,
+        /// The delivery snapshot as JSON (`orders_domain::Delivery`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub delivery: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -11,10 +11,13 @@ use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schem
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kernel::{Identity, Money, Role};
+use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
 use kernel_infra::identity::{require_any_role, require_user};
-use orders_domain::{Order, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
+use orders_domain::{
+    Delivery, Order, OrderId, OrderItem, OrderStatus, Placement, ShippingMethodSnapshot, StatusChange,
+};
 
 use kernel_infra::live::LiveFeed;
 
@@ -130,6 +133,38 @@ impl From<StatusChange> for StatusChangeObject {
 
 pub struct OrderObject(Order);
 
+pub struct OrderDeliveryObject(Delivery);
+
+/// An order's delivery: copies of the addresses and the method made when it was
+/// placed, so a later change to the address book never changes the order.
+#[Object(name = "OrderDelivery")]
+impl OrderDeliveryObject {
+    async fn shipping_address(&self) -> PostalAddress {
+        PostalAddress::from(&self.0.shipping_address)
+    }
+    async fn billing_address(&self) -> PostalAddress {
+        PostalAddress::from(&self.0.billing_address)
+    }
+    async fn method(&self) -> OrderShippingMethod {
+        OrderShippingMethod {
+            id: ID(self.0.method.id.to_string()),
+            name: self.0.method.name.clone(),
+            carrier: self.0.method.carrier.clone(),
+        }
+    }
+    async fn cost(&self) -> MoneyObject {
+        self.0.cost.into()
+    }
+}
+
+/// The shipping method an order ships with, as it was named then.
+#[derive(SimpleObject)]
+pub struct OrderShippingMethod {
+    id: ID,
+    name: String,
+    carrier: String,
+}
+
 /// An order: the system of record of a purchase.
 #[Object(name = "Order")]
 impl OrderObject {
@@ -151,8 +186,18 @@ impl OrderObject {
     async fn discount(&self) -> MoneyObject {
         self.0.discount.into()
     }
+    /// What delivery costs; zero for an order without one.
+    async fn shipping_cost(&self) -> MoneyObject {
+        self.0.shipping.into()
+    }
+    /// subtotal − discount + shippingCost.
     async fn total(&self) -> MoneyObject {
         self.0.total.into()
+    }
+    /// Where and how the order ships, as it was when the order was placed; null for an
+    /// order placed without delivery.
+    async fn delivery(&self) -> Option<OrderDeliveryObject> {
+        self.0.delivery.clone().map(OrderDeliveryObject)
     }
     async fn coupon_code(&self) -> Option<&str> {
         self.0.coupon_code.as_deref()
@@ -312,6 +357,59 @@ pub struct PlaceOrderInput {
     /// in its history.
     #[graphql(default)]
     awaiting_payment: bool,
+    /// Where and how it ships; left out for goods that are not shipped.
+    delivery: Option<OrderDeliveryInput>,
+}
+
+/// An order's delivery as the checkout settled it.
+#[derive(InputObject)]
+pub struct OrderDeliveryInput {
+    shipping_address: PostalAddressInput,
+    /// The shipping address when left out.
+    billing_address: Option<PostalAddressInput>,
+    method: OrderShippingMethodInput,
+    /// In the order's currency; 0 or more.
+    cost: MoneyInput,
+}
+
+#[derive(InputObject)]
+pub struct OrderShippingMethodInput {
+    id: ID,
+    /// 1 to 100 characters.
+    name: String,
+    /// 1 to 100 characters.
+    carrier: String,
+}
+
+impl OrderDeliveryInput {
+    fn delivery(&self) -> Result<Delivery> {
+        let shipping_address = kernel::Address::try_from(self.shipping_address.clone())?;
+        let billing_address = match &self.billing_address {
+            Some(billing) => kernel::Address::try_from(billing.clone())?,
+            None => shipping_address.clone(),
+        };
+        let text = |value: &str, field: &str| {
+            kernel::text::printable_line(value, 100)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    bad_input(format!(
+                        "delivery.method.{field} {}",
+                        kernel::text::printable_line_rule(100)
+                    ))
+                })
+        };
+        Ok(Delivery {
+            shipping_address,
+            billing_address,
+            method: ShippingMethodSnapshot {
+                id: uuid::Uuid::try_parse(&self.method.id)
+                    .map_err(|_| bad_input("delivery.method.id is not a valid id"))?,
+                name: text(&self.method.name, "name")?,
+                carrier: text(&self.method.carrier, "carrier")?,
+            },
+            cost: Money::try_from(&self.cost)?,
+        })
+    }
 }
 
 impl PlaceOrderInput {
@@ -337,6 +435,7 @@ impl PlaceOrderInput {
             coupon_code: self.coupon_code.clone(),
             checkout_id: self.checkout_id.as_ref().map(|id| uuid(id, "checkoutId")).transpose()?,
             awaiting_payment: self.awaiting_payment,
+            delivery: self.delivery.as_ref().map(OrderDeliveryInput::delivery).transpose()?,
         })
     }
 }

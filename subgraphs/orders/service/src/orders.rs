@@ -78,6 +78,9 @@ fn request_hash(placement: &Placement) -> String {
     if placement.awaiting_payment {
         canonical["awaitingPayment"] = true.into();
     }
+    if let Some(delivery) = &placement.delivery {
+        canonical["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -117,7 +120,7 @@ impl Orders {
             .iter()
             .flat_map(|change| {
                 order
-                    .event_for(change)
+                    .events_for(change)
                     .into_iter()
                     .chain([OrderEvent::status_changed(&order, change)])
             })
@@ -477,7 +480,7 @@ async fn plan_move(
         .filter(order::Column::Id.eq(order.id.as_uuid()))
         .into_query();
     let events: Vec<OrderEvent> = order
-        .event_for(&change)
+        .events_for(&change)
         .into_iter()
         .chain([OrderEvent::status_changed(order, &change)])
         .collect();
@@ -530,6 +533,11 @@ fn order_insert(o: &Order) -> InsertStatement {
         coupon_code: Set(o.coupon_code.clone()),
         checkout_id: Set(o.checkout_id),
         payment_id: Set(o.payment_id),
+        shipping: Set(o.shipping.amount()),
+        delivery: Set(o
+            .delivery
+            .as_ref()
+            .map(|d| serde_json::to_string(d).unwrap_or_default())),
         created_at: Set(o.created_at),
         updated_at: Set(o.updated_at),
     })
@@ -620,6 +628,12 @@ fn without_items(rows: Vec<order::Model>) -> Result<Vec<Order>, OrdersError> {
 fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersError> {
     let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
     let money = |amount| Money::new(amount, currency);
+    let delivery = row
+        .delivery
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("stored delivery of order {}: {e}", row.id))?;
     Ok(Order {
         id: OrderId::from_uuid(row.id),
         user_id: row.user_id,
@@ -637,9 +651,11 @@ fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersE
         currency,
         subtotal: money(row.subtotal),
         discount: money(row.discount),
+        shipping: money(row.shipping),
         total: money(row.total),
         coupon_code: row.coupon_code,
         checkout_id: row.checkout_id,
+        delivery,
         payment_id: row.payment_id,
         created_at: row.created_at,
         updated_at: row.updated_at,

@@ -4,7 +4,7 @@
 //! Shipping also owns the shop's shipping methods and their prices ([`method`]).
 
 use chrono::{DateTime, Utc};
-use kernel::{DomainEvent, typed_id};
+use kernel::{Address, DomainEvent, typed_id};
 
 pub mod method;
 
@@ -55,6 +55,16 @@ pub struct TrackingEvent {
     pub at: DateTime<Utc>,
 }
 
+/// Where a parcel goes and how, as the paid order says (its copy of the checkout's
+/// address and method).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub address: Address,
+    /// The shipping method's name.
+    pub method: String,
+    pub carrier: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shipment {
     pub id: ShipmentId,
@@ -63,13 +73,21 @@ pub struct Shipment {
     pub status: ShipmentStatus,
     pub carrier: String,
     pub tracking_number: String,
+    /// None for an order paid without a delivery.
+    pub destination: Option<Destination>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl Shipment {
-    /// A shipment with its label printed, and its first tracking event.
-    pub fn for_paid_order(order_id: uuid::Uuid, user_id: uuid::Uuid, now: DateTime<Utc>) -> (Self, TrackingEvent) {
+    /// A shipment with its label printed, and its first tracking event. It ships with
+    /// the destination's carrier; without a destination, with the simulated one.
+    pub fn for_paid_order(
+        order_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+        destination: Option<Destination>,
+        now: DateTime<Utc>,
+    ) -> (Self, TrackingEvent) {
         let id = ShipmentId::new();
         let tracking_number = format!("SIM{}", &id.as_uuid().simple().to_string()[20..]).to_ascii_uppercase();
         let shipment = Self {
@@ -77,8 +95,11 @@ impl Shipment {
             order_id,
             user_id,
             status: ShipmentStatus::LabelCreated,
-            carrier: "SimCarrier".into(),
+            carrier: destination
+                .as_ref()
+                .map_or_else(|| "SimCarrier".to_owned(), |d| d.carrier.clone()),
             tracking_number,
+            destination,
             created_at: now,
             updated_at: now,
         };
@@ -153,7 +174,8 @@ mod tests {
 
     #[test]
     fn the_carrier_moves_a_shipment_to_delivered_and_stops() {
-        let (mut shipment, first) = Shipment::for_paid_order(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), Utc::now());
+        let (mut shipment, first) =
+            Shipment::for_paid_order(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), None, Utc::now());
         assert_eq!(first.status, ShipmentStatus::LabelCreated);
         assert_eq!(shipment.event().event_type(), ShippingEvent::LABEL_CREATED);
         assert_eq!(shipment.advance(Utc::now()).unwrap().status, ShipmentStatus::InTransit);

@@ -41,12 +41,9 @@ pub struct MethodName(String);
 
 impl MethodName {
     pub fn parse(field: &'static str, value: &str) -> Result<Self, MethodError> {
-        let value = value.trim();
-        let length = value.chars().count();
-        if length == 0 || length > 60 || value.chars().any(char::is_control) {
-            return Err(MethodError::new(field, "must have 1 to 60 printable characters"));
-        }
-        Ok(Self(value.to_owned()))
+        kernel::text::printable_line(value, 60)
+            .map(|value| Self(value.to_owned()))
+            .ok_or_else(|| MethodError::new(field, kernel::text::printable_line_rule(60)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -128,6 +125,18 @@ impl Zone {
             countries: countries.iter().copied().collect(),
             bands: sorted,
         })
+    }
+
+    /// A zone from its countries as written (ISO 3166-1 alpha-2 codes), as staff send
+    /// them and the database keeps them.
+    pub fn from_codes(name: &str, countries: &[impl AsRef<str>], bands: &[RateBand]) -> Result<Self, MethodError> {
+        let countries = countries
+            .iter()
+            .map(|code| {
+                CountryCode::parse(code.as_ref()).map_err(|err| MethodError::new("zones.countries", err.reason))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(name, &countries, bands)
     }
 
     pub fn name(&self) -> &str {

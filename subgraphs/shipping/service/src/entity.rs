@@ -13,6 +13,11 @@ pub mod shipment {
         pub status: String,
         pub carrier: String,
         pub tracking_number: String,
+        /// Where it goes: the order's shipping address as JSON (`kernel::Address`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub ship_to: Option<String>,
+        /// The shipping method's name, as the order named it.
+        pub method: Option<String>,
         pub next_step_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

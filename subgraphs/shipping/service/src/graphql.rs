@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::{CountryCode, Currency, Money, Role};
-use kernel_infra::graphql::address::PostalAddressInput;
+use kernel::{Currency, Money, Role};
+use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
 use kernel_infra::graphql::{bad_input, error, internal, not_found};
 use kernel_infra::identity::{is_privileged, require_role, require_user};
@@ -96,6 +96,15 @@ impl ShipmentObject {
     }
     async fn tracking_number(&self) -> &str {
         &self.0.tracking_number
+    }
+    /// Where the parcel goes: the order's shipping address as it was when the order
+    /// was placed; null for an order paid without a delivery.
+    async fn ship_to(&self) -> Option<PostalAddress> {
+        self.0.destination.as_ref().map(|d| PostalAddress::from(&d.address))
+    }
+    /// The shipping method the customer chose, by its name then.
+    async fn method(&self) -> Option<&str> {
+        self.0.destination.as_ref().map(|d| d.method.as_str())
     }
     /// Every scan, oldest first.
     async fn tracking_events(&self, ctx: &Context<'_>) -> Result<Vec<TrackingEventObject>> {
@@ -264,16 +273,6 @@ impl ShippingMethodInput {
             .zones
             .into_iter()
             .map(|zone| {
-                let countries = zone
-                    .countries
-                    .iter()
-                    .map(|code| {
-                        CountryCode::parse(code).map_err(|err| MethodError {
-                            field: "zones.countries",
-                            reason: err.reason,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
                 let bands: Vec<RateBand> = zone
                     .rates
                     .iter()
@@ -282,7 +281,7 @@ impl ShippingMethodInput {
                         price: rate.price.0,
                     })
                     .collect();
-                Zone::new(&zone.name, &countries, &bands)
+                Zone::from_codes(&zone.name, &zone.countries, &bands)
             })
             .collect::<Result<Vec<_>, MethodError>>()
             .map_err(error)?;

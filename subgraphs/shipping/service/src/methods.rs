@@ -58,11 +58,6 @@ fn to_domain(row: method::Model) -> anyhow::Result<ShippingMethod> {
     let zones = stored
         .into_iter()
         .map(|zone| {
-            let countries = zone
-                .countries
-                .iter()
-                .map(|code| CountryCode::parse(code))
-                .collect::<Result<Vec<_>, _>>()?;
             let bands: Vec<RateBand> = zone
                 .rates
                 .iter()
@@ -71,7 +66,7 @@ fn to_domain(row: method::Model) -> anyhow::Result<ShippingMethod> {
                     price: rate.price,
                 })
                 .collect();
-            Ok(Zone::new(&zone.name, &countries, &bands)?)
+            Ok(Zone::from_codes(&zone.name, &zone.countries, &bands)?)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(ShippingMethod::new(ShippingMethodState {

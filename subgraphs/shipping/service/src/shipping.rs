@@ -1,5 +1,5 @@
-//! Shipping's use cases: a shipment for every paid order (consumed from
-//! `order.paid`, claimed in the inbox), and the simulated carrier that moves each
+//! Shipping's use cases: a shipment for every paid order, sent where the order says
+//! (consumed from `order.paid.v2`, claimed in the inbox), and the simulated carrier that moves each
 //! shipment one step every `step` until it is delivered.
 
 use std::collections::HashMap;
@@ -18,12 +18,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde::Deserialize;
-use shipping_domain::{Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
+use shipping_domain::{Destination, Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
 
 use crate::entity::{shipment, tracking};
 
 pub const PRODUCER: &str = "shipping";
-pub const ORDER_PAID: &str = "ecommerce.orders.order.paid.v1";
+pub const ORDER_PAID: &str = "ecommerce.orders.order.paid.v2";
 
 #[derive(Clone)]
 pub struct Shipping {
@@ -53,6 +53,7 @@ impl Shipping {
         txn: &DatabaseTransaction,
         order_id: uuid::Uuid,
         user_id: uuid::Uuid,
+        destination: Option<Destination>,
         cause: &EventEnvelope,
     ) -> anyhow::Result<()> {
         let exists = shipment::Entity::find()
@@ -62,7 +63,8 @@ impl Shipping {
             .is_some();
         if !exists {
             let now = Utc::now();
-            let (shipment, first) = Shipment::for_paid_order(order_id, user_id, now);
+            let (shipment, first) = Shipment::for_paid_order(order_id, user_id, destination, now);
+            let destination = shipment.destination.as_ref();
             let row = shipment::Entity::insert(shipment::ActiveModel {
                 id: Set(shipment.id.as_uuid()),
                 order_id: Set(order_id),
@@ -70,6 +72,8 @@ impl Shipping {
                 status: Set(shipment.status.as_str().to_owned()),
                 carrier: Set(shipment.carrier.clone()),
                 tracking_number: Set(shipment.tracking_number.clone()),
+                ship_to: Set(destination.map(|d| serde_json::to_string(&d.address)).transpose()?),
+                method: Set(destination.map(|d| d.method.clone())),
                 next_step_at: Set(Some(now + self.step)),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -212,6 +216,15 @@ fn status(value: &str) -> Result<ShipmentStatus, DbErr> {
 }
 
 fn from_row(row: shipment::Model) -> Result<Shipment, DbErr> {
+    let destination = match row.ship_to.as_deref() {
+        Some(json) => Some(Destination {
+            address: serde_json::from_str(json)
+                .map_err(|e| DbErr::Custom(format!("stored address of shipment {}: {e}", row.id)))?,
+            method: row.method.clone().unwrap_or_default(),
+            carrier: row.carrier.clone(),
+        }),
+        None => None,
+    };
     Ok(Shipment {
         id: ShipmentId::from_uuid(row.id),
         order_id: row.order_id,
@@ -219,16 +232,32 @@ fn from_row(row: shipment::Model) -> Result<Shipment, DbErr> {
         status: status(&row.status)?,
         carrier: row.carrier,
         tracking_number: row.tracking_number,
+        destination,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
 }
 
+/// What Shipping reads of `order.paid.v2`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrderPaid {
     order_id: uuid::Uuid,
     user_id: uuid::Uuid,
+    delivery: Option<PaidDelivery>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PaidDelivery {
+    shipping_address: kernel::Address,
+    method: PaidMethod,
+}
+
+#[derive(Deserialize)]
+struct PaidMethod {
+    name: String,
+    carrier: String,
 }
 
 /// `order.paid` → a shipment.
@@ -249,6 +278,13 @@ impl ShipPaidOrders {
 impl ApplyEvent for ShipPaidOrders {
     async fn apply(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         let paid: OrderPaid = event.payload_as()?;
-        self.shipping.ship(txn, paid.order_id, paid.user_id, event).await
+        let destination = paid.delivery.map(|d| Destination {
+            address: d.shipping_address,
+            method: d.method.name,
+            carrier: d.method.carrier,
+        });
+        self.shipping
+            .ship(txn, paid.order_id, paid.user_id, destination, event)
+            .await
     }
 }

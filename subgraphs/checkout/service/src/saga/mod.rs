@@ -21,7 +21,10 @@ use store::{from_row, insert};
 use std::sync::Arc;
 use std::time::Duration;
 
-use checkout_domain::{CheckoutError, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step};
+use checkout_domain::{
+    AddressChoice, CheckoutError, CheckoutId, CheckoutRequest, CheckoutSession, Delivery, DeliveryRequest, Line,
+    SessionStatus, Step,
+};
 use chrono::{DateTime, Utc};
 use kernel::{Classify, ErrorKind, EventMeta, Identity};
 use kernel_infra::CancellationToken;
@@ -179,7 +182,14 @@ impl Saga {
             // A repeated submission still gets its own answer.
             return self.continue_existing_or(&request, meta, err).await;
         }
-        let session = CheckoutSession::start(request.clone(), lines, Utc::now())?;
+        let delivery = match &request.delivery {
+            Some(asked) => match self.settle_delivery(request.user_id, asked, &lines, meta).await {
+                Ok(delivery) => Some(delivery),
+                Err(err) => return self.continue_existing_or(&request, meta, err).await,
+            },
+            None => None,
+        };
+        let session = CheckoutSession::start(request.clone(), lines, delivery, Utc::now())?;
         if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
             // A concurrent submission with the same key inserted first.
             return self.continue_existing_or(&request, meta, err.into()).await;
@@ -225,6 +235,58 @@ impl Saga {
             )));
         }
         Ok(self.remotes.price(&cart.items, meta).await?)
+    }
+
+    /// The delivery asked for, settled: each address copied from the customer's book or
+    /// taken as written, the method quoted by Shipping for the cart's value there. A
+    /// saved address the book does not hold, or a method that does not serve the
+    /// address, is refused.
+    async fn settle_delivery(
+        &self,
+        user: uuid::Uuid,
+        asked: &DeliveryRequest,
+        lines: &[Line],
+        meta: &EventMeta,
+    ) -> Result<Delivery, CheckoutServiceError> {
+        let shipping_address = self.address(user, &asked.shipping_address, meta).await?;
+        let billing_address = match &asked.billing_address {
+            Some(choice) => self.address(user, choice, meta).await?,
+            None => shipping_address.clone(),
+        };
+        let value = checkout_domain::subtotal(lines)
+            .ok_or_else(|| CheckoutServiceError::Refused("the cart's prices do not add up".into()))?;
+        let (method, cost) = self
+            .remotes
+            .quote_shipping(&shipping_address, value, asked.method_id, meta)
+            .await?
+            .ok_or_else(|| {
+                CheckoutServiceError::Refused(format!(
+                    "shipping method {} does not ship to {} ({})",
+                    asked.method_id,
+                    shipping_address.country().name(),
+                    shipping_address.country()
+                ))
+            })?;
+        Ok(Delivery {
+            shipping_address,
+            billing_address,
+            method,
+            cost,
+        })
+    }
+
+    async fn address(
+        &self,
+        user: uuid::Uuid,
+        choice: &AddressChoice,
+        meta: &EventMeta,
+    ) -> Result<kernel::Address, CheckoutServiceError> {
+        match choice {
+            AddressChoice::Written(address) => Ok(address.clone()),
+            AddressChoice::Saved(id) => self.remotes.saved_address(user, *id, meta).await?.ok_or_else(|| {
+                CheckoutServiceError::Refused(format!("there is no saved address {id} in your address book"))
+            }),
+        }
     }
 
     async fn continue_existing(

@@ -193,7 +193,9 @@ pub(super) async fn insert(
         payment_method: Set(s.request.payment_method.clone()),
         idempotency_key: Set(s.request.idempotency_key.clone()),
         fingerprint: Set(s.request.fingerprint()),
-        lines: Set(serde_json::to_string(&s.lines).map_err(|e| DbErr::Custom(e.to_string()))?),
+        lines: Set(json(&s.lines)?),
+        delivery_request: Set(s.request.delivery.as_ref().map(json).transpose()?),
+        delivery: Set(s.delivery.as_ref().map(json).transpose()?),
         status: Set(s.status.as_str().to_owned()),
         step: Set(s.step.map(|x| x.as_str().to_owned())),
         failed_step: Set(None),
@@ -217,6 +219,18 @@ pub(super) async fn insert(
     Ok(())
 }
 
+fn json(value: &impl serde::Serialize) -> Result<String, DbErr> {
+    serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))
+}
+
+/// A JSON column's value, read back.
+fn stored<T: serde::de::DeserializeOwned>(what: &str, value: Option<&str>) -> Result<Option<T>, CheckoutServiceError> {
+    value
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("stored {what}: {e}").into())
+}
+
 pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutServiceError> {
     let currency = Currency::parse(&row.currency).map_err(|e| anyhow::anyhow!("stored currency: {e}"))?;
     let step = |value: Option<String>| -> Result<Option<Step>, CheckoutServiceError> {
@@ -233,8 +247,10 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
             coupon_code: row.coupon_code,
             payment_method: row.payment_method,
             idempotency_key: row.idempotency_key,
+            delivery: stored("delivery request", row.delivery_request.as_deref())?,
         },
         lines,
+        delivery: stored("delivery", row.delivery.as_deref())?,
         status: SessionStatus::parse(&row.status).ok_or_else(|| anyhow::anyhow!("unknown status {}", row.status))?,
         step: step(row.step)?,
         failed_step: step(row.failed_step)?,

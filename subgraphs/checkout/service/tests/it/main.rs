@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use checkout_domain::{CheckoutRequest, SessionStatus};
+use checkout_domain::{AddressChoice, CheckoutRequest, DeliveryRequest, SessionStatus};
 use checkout_service::Checkout;
 use kernel::{EventMeta, Identity, Role};
 use kernel_infra::config::ContextConfig;
@@ -30,7 +30,13 @@ struct Script {
     /// Operations that never answer.
     hang: HashSet<&'static str>,
     cart_owner: String,
+    /// The variables of each operation, as last sent.
+    sent: HashMap<String, Value>,
 }
+
+/// The saved address and the shipping method the stubs know.
+const SAVED_ADDRESS: &str = "0190f5a4-0000-7000-8000-00000000000a";
+const EXPRESS: &str = "0190f5a4-0000-7000-8000-0000000000e1";
 
 type Shared = Arc<Mutex<Script>>;
 
@@ -48,6 +54,7 @@ async fn answer(State(script): State<Shared>, Json(request): Json<Value>) -> (St
     let (refused, down, hang, owner) = {
         let mut script = script.lock().unwrap();
         script.calls.push(name.clone());
+        script.sent.insert(name.clone(), variables.clone());
         (
             script.refuse.get(name.as_str()).copied(),
             script.down.contains(name.as_str()),
@@ -75,6 +82,19 @@ async fn answer(State(script): State<Shared>, Json(request): Json<Value>) -> (St
             "sku": "SKU-1", "name": "Standard", "price": usd(1000),
             "product": { "id": uuid::Uuid::now_v7(), "name": "Thing", "status": "PUBLISHED" },
         }]}),
+        "CustomerAddressBook" => json!({ "user": { "addressBook": { "addresses": [{
+            "id": SAVED_ADDRESS,
+            "address": {
+                "name": "Ada Lovelace", "company": null, "line1": "1 Main St", "line2": null,
+                "city": "Springfield", "region": "IL", "postalCode": "62701", "country": "US",
+                "phone": null,
+            },
+        }]}}}),
+        // Express ships to the US only, for 15.00.
+        "QuoteShipping" if variables["address"]["country"] == "US" => json!({ "shippingOptions": [{
+            "method": { "id": EXPRESS, "name": "Express", "carrier": "SimCarrier" }, "price": usd(1500),
+        }]}),
+        "QuoteShipping" => json!({ "shippingOptions": [] }),
         "ReserveStock" => json!({ "reserveStock": { "id": variables["input"]["id"] } }),
         "ReserveRedemption" => json!({ "reserveRedemption": { "discount": usd(200) } }),
         "PlaceOrder" => json!({ "placeOrder": { "order": { "id": uuid::Uuid::now_v7(), "total": usd(1800) } } }),
@@ -118,10 +138,19 @@ async fn checkout_with_lease(database: &TestDatabase, url: &str, lease_seconds: 
         listen: "127.0.0.1:0".into(),
         settings,
     };
-    let peers = ["products", "inventory", "coupons", "orders", "payments", "cart"]
-        .map(|name| (name.to_owned(), url.to_owned()))
-        .into_iter()
-        .collect();
+    let peers = [
+        "accounts",
+        "shipping",
+        "products",
+        "inventory",
+        "coupons",
+        "orders",
+        "payments",
+        "cart",
+    ]
+    .map(|name| (name.to_owned(), url.to_owned()))
+    .into_iter()
+    .collect();
     let context = kernel_infra::service::open(&checkout_service::CONTEXT, &config, peers)
         .await
         .unwrap();
@@ -146,8 +175,19 @@ fn customer(script: &Shared) -> (Identity, CheckoutRequest) {
         coupon_code: Some("SAVE".into()),
         payment_method: "card".into(),
         idempotency_key: format!("key-{}", uuid::Uuid::now_v7().simple()),
+        delivery: None,
     };
     (identity, request)
+}
+
+/// A request to ship to `address` with Express.
+fn shipped_to(mut request: CheckoutRequest, address: AddressChoice) -> CheckoutRequest {
+    request.delivery = Some(DeliveryRequest {
+        shipping_address: address,
+        billing_address: None,
+        method_id: uuid::Uuid::try_parse(EXPRESS).unwrap(),
+    });
+    request
 }
 
 /// The calls after the two reads of the cart.
@@ -155,7 +195,9 @@ fn commands(script: &Shared) -> Vec<String> {
     let calls = script.lock().unwrap().calls.clone();
     calls
         .into_iter()
-        .filter(|call| call != "CheckoutCart" && call != "PriceCartItems")
+        .filter(|call| {
+            !["CheckoutCart", "PriceCartItems", "CustomerAddressBook", "QuoteShipping"].contains(&call.as_str())
+        })
         .collect()
 }
 
@@ -179,6 +221,73 @@ async fn every_step_answered_completes_the_checkout_with_each_command_sent_once(
         let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
         assert_eq!(session.status, SessionStatus::Completed, "{session:?}");
         assert_eq!(commands(&script), FORWARD, "in order, once each");
+        database.remove().await;
+    }
+}
+
+/// A delivery to a saved address: the address is copied from the book, the method
+/// quoted by Shipping for the cart's value, and the order placed with both.
+#[tokio::test]
+async fn a_delivery_is_settled_before_the_first_step_and_placed_with_the_order() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        let saga = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let saved = AddressChoice::Saved(uuid::Uuid::try_parse(SAVED_ADDRESS).unwrap());
+        let session = saga
+            .checkout(&caller, shipped_to(request, saved), &EventMeta::internal())
+            .await
+            .unwrap();
+        assert_eq!(session.status, SessionStatus::Completed, "{session:?}");
+        assert_eq!(session.shipping_cost().map(|c| c.amount()), Some(1500));
+        let sent = script.lock().unwrap().sent.clone();
+        assert_eq!(sent["CustomerAddressBook"]["id"], caller.user_id.to_string());
+        assert_eq!(sent["QuoteShipping"]["orderValue"]["amount"], 2000, "two at 10.00");
+        let delivery = &sent["PlaceOrder"]["input"]["delivery"];
+        assert_eq!(delivery["shippingAddress"]["line1"], "1 Main St", "{delivery}");
+        assert_eq!(delivery["billingAddress"], delivery["shippingAddress"]);
+        assert_eq!(delivery["method"]["name"], "Express");
+        assert_eq!(delivery["cost"]["amount"], 1500);
+        // Stored with the session: read back, it is the same delivery.
+        let stored = saga.get(session.id).await.unwrap().unwrap();
+        assert_eq!(stored.delivery, session.delivery);
+        assert_eq!(stored.request.fingerprint(), session.request.fingerprint());
+        database.remove().await;
+    }
+}
+
+/// A saved address the book does not hold, or a method that does not ship to the
+/// address, is refused before any step runs.
+#[tokio::test]
+async fn an_unknown_address_or_a_method_that_does_not_ship_there_is_refused_up_front() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        let saga = checkout(&database, &url).await.saga;
+        let (caller, request) = customer(&script);
+        let unknown = AddressChoice::Saved(uuid::Uuid::now_v7());
+        let err = saga
+            .checkout(&caller, shipped_to(request.clone(), unknown), &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no saved address"), "{err}");
+        let japan = kernel::Address::parse(&kernel::AddressInput {
+            name: "Sei".into(),
+            line1: "1-1 Chiyoda".into(),
+            city: "Tokyo".into(),
+            postal_code: Some("100-0001".into()),
+            country: "JP".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut elsewhere = shipped_to(request, AddressChoice::Written(japan));
+        elsewhere.idempotency_key.push_str("-jp");
+        let err = saga
+            .checkout(&caller, elsewhere, &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("does not ship to Japan"), "{err}");
+        assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::BadUserInput);
+        assert!(commands(&script).is_empty(), "no step ran: {:?}", commands(&script));
         database.remove().await;
     }
 }

@@ -5,7 +5,7 @@
 
 use kernel::{Currency, EventMeta, Identity, Money, Role};
 use kernel_infra::testing::TestDatabase;
-use orders_domain::{OrderItem, OrderStatus, Placement};
+use orders_domain::{Delivery, OrderItem, OrderStatus, Placement, ShippingMethodSnapshot};
 use orders_service::{Orders, OrdersError};
 use sea_orm::ConnectionTrait;
 
@@ -23,6 +23,7 @@ fn placement(user_id: uuid::Uuid, quantity: i64) -> Placement {
         coupon_code: None,
         checkout_id: None,
         awaiting_payment: false,
+        delivery: None,
     }
 }
 
@@ -85,6 +86,77 @@ async fn a_placement_that_awaits_payment_is_recorded_and_announced_as_two_moves(
         awaiting.awaiting_payment = false;
         let err = orders.place("key-1", awaiting, &meta).await.unwrap_err();
         assert!(matches!(err, OrdersError::KeyReused(_)), "{}: {err}", database.label);
+        database.remove().await;
+    }
+}
+
+fn delivery() -> Delivery {
+    let address = |line1: &str| {
+        kernel::Address::parse(&kernel::AddressInput {
+            name: "Grace Hopper".into(),
+            line1: line1.into(),
+            city: "Berlin".into(),
+            postal_code: Some("10115".into()),
+            country: "DE".into(),
+            phone: Some("+4930123456".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    Delivery {
+        shipping_address: address("Unter den Linden 1"),
+        billing_address: address("Friedrichstraße 2"),
+        method: ShippingMethodSnapshot {
+            id: uuid::Uuid::from_u128(7),
+            name: "Express".into(),
+            carrier: "SimCarrier".into(),
+        },
+        cost: Money::new(990, Currency::parse("EUR").unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn an_order_keeps_its_delivery_and_announces_it_when_paid() {
+    for database in TestDatabase::all().await {
+        let orders = Orders::open(&database.url).await.unwrap().orders;
+        let meta = EventMeta::internal();
+        let mut shipped = placement(uuid::Uuid::now_v7(), 2);
+        shipped.delivery = Some(delivery());
+        let (order, _) = orders.place("key-d", shipped.clone(), &meta).await.unwrap();
+        assert_eq!(order.total.amount(), 2 * 1_250 + 990, "{}", database.label);
+        let stored = orders.get(order.id).await.unwrap().unwrap();
+        assert_eq!(stored.delivery, Some(delivery()), "{}", database.label);
+        assert_eq!(stored.shipping.amount(), 990);
+        assert_eq!(stored.total, order.total);
+        // Another delivery is another request under the same key.
+        let mut elsewhere = shipped.clone();
+        elsewhere.delivery.as_mut().unwrap().method.name = "Standard".into();
+        let err = orders.place("key-d", elsewhere, &meta).await.unwrap_err();
+        assert!(matches!(err, OrdersError::KeyReused(_)), "{}: {err}", database.label);
+
+        orders
+            .transition(order.id, OrderStatus::Paid, "paid", Some(uuid::Uuid::now_v7()), &meta)
+            .await
+            .unwrap();
+        let pending = kernel_infra::outbox::pending(orders.db()).await.unwrap();
+        let paid: Vec<_> = pending
+            .iter()
+            .filter(|e| e.event_type.to_string().starts_with("ecommerce.orders.order.paid."))
+            .collect();
+        let names: Vec<String> = paid.iter().map(|e| e.event_type.to_string()).collect();
+        assert_eq!(
+            names,
+            ["ecommerce.orders.order.paid.v1", "ecommerce.orders.order.paid.v2"],
+            "{}",
+            database.label
+        );
+        let v2 = &paid[1].payload;
+        assert_eq!(v2["delivery"]["shippingAddress"]["line1"], "Unter den Linden 1");
+        assert_eq!(v2["delivery"]["billingAddress"]["line1"], "Friedrichstraße 2");
+        assert_eq!(v2["shipping"]["amount"], 990);
+        assert_eq!(v2["subtotal"]["amount"], 2_500);
+        assert_eq!(v2["total"]["amount"], 3_490);
+        assert!(paid[0].payload.get("delivery").is_none(), "v1 stays as it was");
         database.remove().await;
     }
 }
