@@ -100,18 +100,14 @@ fn documents(values: &[Value]) -> String {
     values.iter().map(yaml).collect::<Vec<_>>().join("---\n")
 }
 
-/// The environment of a context's process: its own settings, the shared ones, and the
-/// URLs of the contexts it calls.
-fn context_env(name: &str) -> Vec<(String, String)> {
-    let upper = name.to_ascii_uppercase();
-    let mut env = vec![(
-        format!("{upper}_LISTEN"),
-        format!("0.0.0.0:{}", kernel_infra::context::default_port(name)),
-    )];
-    if name == "checkout" {
-        for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
-            env.push((format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()), service_url(peer)));
-        }
+/// The environment of a context's process: where it listens, and the URL of each
+/// context it calls (a `<peer>_url` key of its settings, e.g. Checkout's
+/// `accounts_url`, becomes `CHECKOUT_ACCOUNTS_URL` with the peer's Service).
+fn context_env(spec: &ContextSpec) -> Vec<(String, String)> {
+    let upper = spec.name.to_ascii_uppercase();
+    let mut env = vec![(format!("{upper}_LISTEN"), format!("0.0.0.0:{}", spec.default_port()))];
+    for peer in spec.peers() {
+        env.push((format!("{upper}_{}_URL", peer.to_ascii_uppercase()), service_url(peer)));
     }
     env
 }
@@ -159,7 +155,7 @@ fn compose() -> Value {
             "postgres://postgres:${{POSTGRES_PASSWORD:-shop}}@postgres:5432/{}",
             spec.name
         ));
-        for (key, value) in context_env(spec.name) {
+        for (key, value) in context_env(spec) {
             environment[key] = json!(value);
         }
         services.insert(
@@ -360,7 +356,7 @@ fn kubernetes_context(spec: &ContextSpec) -> String {
     let name = spec.name;
     let upper = name.to_ascii_uppercase();
     let mut env = vec![secret_env(&format!("{upper}_DATABASE_URL"))];
-    for (key, value) in context_env(name) {
+    for (key, value) in context_env(spec) {
         env.push(json!({ "name": key, "value": value }));
     }
     let from = vec![json!({ "configMapRef": { "name": "shop-config" } })];

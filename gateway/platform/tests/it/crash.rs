@@ -53,7 +53,7 @@ impl CheckoutProcess {
             .env_remove("CHECKOUT_CRASH_BEFORE_SAVE")
             .stdout(Stdio::null())
             .kill_on_drop(true);
-        for name in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
+        for name in checkout_service::CONTEXT.peers() {
             command.env(
                 format!("CHECKOUT_{}_URL", name.to_ascii_uppercase()),
                 &platform.endpoints[name],

@@ -253,13 +253,15 @@ impl Processes {
                         .iter()
                         .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
                 );
-                if context == "checkout" {
-                    for peer in ["products", "inventory", "coupons", "orders", "payments", "cart"] {
-                        env.push((
-                            format!("CHECKOUT_{}_URL", peer.to_ascii_uppercase()),
-                            endpoints[peer].clone(),
-                        ));
-                    }
+                let spec = platform::CONTEXTS
+                    .iter()
+                    .find(|spec| spec.name == context)
+                    .expect("a context of the platform");
+                for peer in spec.peers() {
+                    env.push((
+                        format!("{upper}_{}_URL", peer.to_ascii_uppercase()),
+                        endpoints[peer].clone(),
+                    ));
                 }
                 let name = if i == 0 {
                     context.to_owned()

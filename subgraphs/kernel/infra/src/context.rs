@@ -209,6 +209,17 @@ impl ContextSpec {
         default_port(self.name)
     }
 
+    /// The contexts this one calls: a `<peer>_url` key of its settings names one (as
+    /// Checkout's `orders_url` does), when `<peer>` is a context of the platform.
+    pub fn peers(&self) -> Vec<&'static str> {
+        let defaults = (self.settings.defaults)();
+        PORTS
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| defaults.get(format!("{name}_url")).is_some())
+            .collect()
+    }
+
     /// The default database: a SQLite file under `data_dir`.
     pub fn default_database_url(&self, data_dir: &std::path::Path) -> String {
         format!("sqlite://{}/{}.db", data_dir.display(), self.name)
