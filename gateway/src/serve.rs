@@ -29,9 +29,24 @@ pub fn run() -> anyhow::Result<()> {
     run_router().map_err(|err| anyhow::anyhow!("gateway failed: {err}"))
 }
 
-#[ntex::main]
-async fn run_router() -> Result<(), RouterInitError> {
-    hive_router::router_entrypoint(plugins()).await
+/// The stack of each of the router's threads. The engine parses a GraphQL-over-WebSocket
+/// message (one frame of at most 64 KiB) before any plugin sees it, and its JSON parser
+/// (sonic-rs, building a `Value` for `variables`) recurses once per level of nesting
+/// with no limit: 64 KiB of `[` are 65,000 levels. Measured on a release build, a level
+/// takes about 280 bytes of stack, so the default 2 MiB overflowed at about 7,500
+/// levels, and ntex's SIGSEGV handler then spun on the worker for minutes. 64 MiB holds
+/// the deepest frame with three times the room; it is address space, and only the
+/// pages a thread touches take memory. (Debug builds compile sonic-rs optimised, see
+/// Cargo.toml, or a level would take 37 KiB.) HTTP requests are refused deeper than 64
+/// levels before they are parsed (`plugins::json_depth`).
+pub const THREAD_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+fn run_router() -> Result<(), RouterInitError> {
+    ntex::rt::System::build()
+        .name("gateway")
+        .stack_size(THREAD_STACK_BYTES)
+        .build(ntex::rt::DefaultRuntime)
+        .block_on(async move { hive_router::router_entrypoint(plugins()).await })
 }
 
 /// A copy of the router configuration at `original` whose `override_subgraph_urls`

@@ -1013,3 +1013,49 @@ async fn json_nested_too_deep_is_refused_before_it_is_parsed() {
     );
     platform.stop().await;
 }
+
+/// Over WebSocket the engine parses a message before any plugin sees it, so no depth
+/// check can come first: a message as deep as the largest frame (64 KiB) allows must
+/// fit the router's stacks. Each connection gets its answer (a validation error, or a
+/// close for the unclosed one), and the gateway goes on serving.
+#[tokio::test]
+async fn a_websocket_message_as_deep_as_a_frame_allows_leaves_the_gateway_serving() {
+    use crate::websocket::WsClient;
+    let platform = TestPlatform::start().await;
+    let prefix = r#"{"id":"1","type":"subscribe","payload":{"query":"subscription { noSuchField }","variables":{"x":"#;
+    let room = 65_536 - prefix.len() - 8;
+    let closed = format!("{prefix}{}{}}}}}}}", "[".repeat(room / 2), "]".repeat(room / 2));
+    let unclosed = format!("{prefix}{}", "[".repeat(room));
+    for (what, message) in [("closed", closed), ("unclosed", unclosed)] {
+        assert!(message.len() <= 65_536, "{what}: one frame");
+        let mut client = WsClient::connect(&platform, None).await;
+        client.send_text(message).await;
+        let answer = client.next(std::time::Duration::from_secs(20)).await;
+        match what {
+            // Parsed whole, then refused by validation (the field does not exist).
+            "closed" => assert_eq!(
+                answer.as_ref().map(|answer| answer["type"].clone()),
+                Some(json!("error")),
+                "{answer:?}"
+            ),
+            // Not JSON: the connection is closed (4400).
+            _ => assert_eq!(answer, None),
+        }
+        let (status, body) = send(&platform, &[], json!({ "query": "{ __typename }" })).await;
+        assert_eq!(
+            (status, body["data"]["__typename"].as_str()),
+            (200, Some("Query")),
+            "{what}: {body}"
+        );
+    }
+    // And a WebSocket client after them is served as ever.
+    let mut client = WsClient::connect(&platform, None).await;
+    client
+        .subscribe("2", "subscription { flashSaleStarted { eventId } }", json!({}))
+        .await;
+    assert!(
+        client.next(std::time::Duration::from_millis(300)).await.is_none(),
+        "subscribed, waiting for events"
+    );
+    platform.stop().await;
+}

@@ -56,10 +56,13 @@ impl WsClient {
     }
 
     async fn send(&mut self, message: Value) {
-        self.socket
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .unwrap();
+        self.send_text(message.to_string()).await;
+    }
+
+    /// Sends `text` as one text frame, as it is: for messages a JSON value cannot
+    /// hold (unclosed, or too deep for `serde_json`).
+    pub async fn send_text(&mut self, text: String) {
+        self.socket.send(Message::Text(text.into())).await.unwrap();
     }
 
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
