@@ -423,14 +423,11 @@ impl Mutation {
     ) -> Result<ShippingMethodObject> {
         require_role(ctx, Role::Admin)?;
         let shipping = ctx.data_unchecked::<Shipping>();
-        let mut method = shipping
-            .method(method_id(&id)?)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found("no such shipping method"))?;
-        method.set_active(active);
         Ok(ShippingMethodObject(
-            shipping.replace_method(method).await.map_err(error)?,
+            shipping
+                .set_method_active(method_id(&id)?, active)
+                .await
+                .map_err(error)?,
         ))
     }
 }

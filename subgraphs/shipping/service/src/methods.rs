@@ -151,22 +151,48 @@ impl Shipping {
         Ok(method)
     }
 
-    /// Replaces a method with `method` (same id); it keeps its creation time.
+    /// Replaces what a method is (name, carrier, zones, rates, window) with `method`'s
+    /// (same id); it keeps its creation time and whether it is offered, which only
+    /// [`Self::set_method_active`] moves, so an edit racing a pause cannot undo it.
+    /// Answers the method as stored.
     ///
     /// # Errors
     /// `NotFound` when there is no method with its id.
     pub async fn replace_method(&self, method: ShippingMethod) -> Result<ShippingMethod, MethodsError> {
+        let id = method.state().id;
         let mut row = to_row(&method)?;
         row.created_at = sea_orm::ActiveValue::NotSet;
+        row.active = sea_orm::ActiveValue::NotSet;
         let updated = method::Entity::update_many()
             .set(row)
-            .filter(method::Column::Id.eq(method.state().id.as_uuid()))
+            .filter(method::Column::Id.eq(id.as_uuid()))
             .exec(self.db())
             .await?;
         if updated.rows_affected == 0 {
             return Err(MethodsError::NotFound);
         }
-        Ok(method)
+        self.method(id).await?.ok_or(MethodsError::NotFound)
+    }
+
+    /// Offers a method to customers, or stops offering it: that column alone, so a pause
+    /// racing an edit cannot undo the edit. Answers the method as stored.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no method with that id.
+    pub async fn set_method_active(&self, id: ShippingMethodId, active: bool) -> Result<ShippingMethod, MethodsError> {
+        let updated = method::Entity::update_many()
+            .col_expr(method::Column::Active, sea_orm::sea_query::Expr::value(active))
+            .col_expr(
+                method::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+            )
+            .filter(method::Column::Id.eq(id.as_uuid()))
+            .exec(self.db())
+            .await?;
+        if updated.rows_affected == 0 {
+            return Err(MethodsError::NotFound);
+        }
+        self.method(id).await?.ok_or(MethodsError::NotFound)
     }
 
     /// Each active method that ships an order worth `order_value` to `country`, with

@@ -263,3 +263,29 @@ async fn wrong_methods_and_addresses_are_refused_and_only_staff_manage_methods()
         database.remove().await;
     }
 }
+
+/// An edit and a pause of one method touch different columns, so neither undoes the
+/// other whichever lands last: an edit made from a read taken before the pause leaves
+/// the method paused.
+#[tokio::test]
+async fn an_edit_from_a_stale_read_does_not_undo_a_pause() {
+    for database in TestDatabase::all().await {
+        let shipping = Shipping::open(&database.url).await.unwrap();
+        let admin = Some(kernel::Role::Admin);
+        let created = execute(&shipping, admin, CREATE, json!({ "input": express() })).await;
+        let id = created["data"]["createShippingMethod"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let id = shipping_domain::ShippingMethodId::parse(&id).unwrap();
+        let read_before_the_pause = shipping.shipping.method(id).await.unwrap().unwrap();
+        assert!(read_before_the_pause.state().active);
+        let paused = shipping.shipping.set_method_active(id, false).await.unwrap();
+        assert!(!paused.state().active, "{}", database.label);
+        let edited = shipping.shipping.replace_method(read_before_the_pause).await.unwrap();
+        assert!(!edited.state().active, "{}: the pause stands", database.label);
+        let stored = shipping.shipping.method(id).await.unwrap().unwrap();
+        assert!(!stored.state().active, "{}", database.label);
+        database.remove().await;
+    }
+}
