@@ -29,7 +29,7 @@ fn address(city: &str, postal_code: &str, country: &str) -> Value {
 async fn a_customer_saves_addresses_and_only_they_see_them() {
     let platform = TestPlatform::start().await;
     let (ann, ann_id) = register(&platform, "ann@example.com").await;
-    let (bob, _) = register(&platform, "bob@example.com").await;
+    let (bob, bob_id) = register(&platform, "bob@example.com").await;
 
     let (status, home) = platform
         .post_as(
@@ -71,18 +71,38 @@ async fn a_customer_saves_addresses_and_only_they_see_them() {
     assert_eq!(book["defaultShipping"]["id"], office_id);
     assert_eq!(book["defaultBilling"]["address"]["city"], "Toronto");
 
-    // Bob reaches Ann's user through the entity key, not her addresses.
-    let (_, peek) = platform
+    // Bob cannot look Ann up through the gateway (staff and services only) ...
+    let (_, looked_up) = platform
         .post_as(
             Some(&bob),
-            "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { addressBook { addresses { id } } } } }",
-            json!({ "r": [{ "__typename": "User", "id": ann_id }] }),
+            "query($id: ID!) { user(id: $id) { addressBook { addresses { id } } } }",
+            json!({ "id": ann_id }),
         )
         .await;
-    assert!(
-        peek["data"]["_entities"].is_null() || peek["errors"].is_array(),
-        "{peek}"
-    );
+    assert_eq!(looked_up["errors"][0]["extensions"]["code"], "FORBIDDEN", "{looked_up}");
+    assert!(!looked_up.to_string().contains("Amsterdam"), "{looked_up}");
+    // ... nor, from inside the network with his own identity, reach her book through
+    // the entity key straight at Accounts: he gets her user, not her addresses.
+    let bob_at_accounts = crate::shop::Customer {
+        token: bob.clone(),
+        user_id: uuid::Uuid::try_parse(&bob_id).unwrap(),
+    }
+    .assertion("accounts");
+    let peek = platform
+        .client()
+        .post(&platform.endpoints["accounts"])
+        .header(kernel_infra::identity::IDENTITY_HEADER, bob_at_accounts)
+        .json(&json!({
+            "query": "query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id addressBook { addresses { id } } } } }",
+            "variables": { "r": [{ "__typename": "User", "id": ann_id }] },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(peek["errors"][0]["extensions"]["code"], "FORBIDDEN", "{peek}");
     assert!(!peek.to_string().contains("Amsterdam"), "{peek}");
 
     let (status, wrong) = platform
