@@ -9,7 +9,8 @@
 //! deeper than [`MAX_JSON_DEPTH`] before the engine or any plugin parses it: the
 //! [`identity`] plugin, which runs first, checks the body and a GET's `variables` and
 //! `extensions`. A GraphQL-over-WebSocket message is parsed by the engine before any
-//! plugin sees it: that path is not covered (docs/gateway-security.md, "Not done yet").
+//! plugin sees it: there the router's thread stacks are sized for the deepest message a
+//! frame holds instead (`crate::serve::THREAD_STACK_BYTES`).
 //!
 //! [`identity`]: super::identity
 

@@ -219,11 +219,19 @@ impl Remotes {
         else {
             return Ok(None);
         };
-        let name = |field: &str| option["method"][field].as_str().unwrap_or_default().to_owned();
+        let text = |field: &str| {
+            option["method"][field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| CallError::Unavailable {
+                    service: "shipping".into(),
+                    reason: format!("a shipping option without its method's {field}: {option}"),
+                })
+        };
         let chosen = ChosenMethod {
             id: method,
-            name: name("name"),
-            carrier: name("carrier"),
+            name: text("name")?,
+            carrier: text("carrier")?,
         };
         Ok(Some((chosen, money(&option["price"])?)))
     }

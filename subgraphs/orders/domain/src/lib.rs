@@ -138,6 +138,24 @@ pub struct Delivery {
     pub cost: Money,
 }
 
+impl Delivery {
+    /// The delivery with its method's name and carrier trimmed.
+    ///
+    /// # Errors
+    /// A name or carrier that is not 1 to 100 printable characters.
+    fn checked(mut self) -> Result<Self, OrderError> {
+        for (field, value) in [
+            ("delivery.method.name", &mut self.method.name),
+            ("delivery.method.carrier", &mut self.method.carrier),
+        ] {
+            *value = kernel::text::printable_line(value, 100)
+                .map(str::to_owned)
+                .ok_or_else(|| OrderError::invalid(field, kernel::text::printable_line_rule(100)))?;
+        }
+        Ok(self)
+    }
+}
+
 /// One move of an order's status, kept forever.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
@@ -172,8 +190,6 @@ pub struct Order {
     pub currency: Currency,
     pub subtotal: Money,
     pub discount: Money,
-    /// The delivery's cost; zero without a delivery.
-    pub shipping: Money,
     /// subtotal − discount + shipping.
     pub total: Money,
     pub coupon_code: Option<String>,
@@ -193,8 +209,9 @@ impl Order {
     ///
     /// # Errors
     /// No items or too many, a quantity below 1, a SKU twice, mixed currencies, a
-    /// negative price or discount, a discount above the subtotal, a negative shipping
-    /// cost or one in another currency.
+    /// negative price or discount, a discount above the subtotal, a delivery whose
+    /// method has no name or carrier, a negative shipping cost or one in another
+    /// currency.
     pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, Vec<StatusChange>), OrderError> {
         let items = placement.items;
         if items.is_empty() || items.len() > MAX_ITEMS {
@@ -227,7 +244,8 @@ impl Order {
         if discount.is_negative() || discount.amount() > subtotal.amount() {
             return Err(OrderError::invalid("discount", "between zero and the subtotal"));
         }
-        let shipping = match &placement.delivery {
+        let delivery = placement.delivery.map(Delivery::checked).transpose()?;
+        let shipping = match &delivery {
             Some(delivery) => Money::zero(currency).checked_add(delivery.cost)?,
             None => Money::zero(currency),
         };
@@ -243,11 +261,10 @@ impl Order {
             currency,
             subtotal,
             discount,
-            shipping,
             total,
             coupon_code: placement.coupon_code,
             checkout_id: placement.checkout_id,
-            delivery: placement.delivery,
+            delivery,
             payment_id: None,
             created_at: now,
             updated_at: now,
@@ -262,6 +279,11 @@ impl Order {
             changes.push(order.move_to(OrderStatus::AwaitingPayment, "payment requested", now)?);
         }
         Ok((order, changes))
+    }
+
+    /// What delivery costs: the delivery's cost, zero without one.
+    pub fn shipping(&self) -> Money {
+        self.delivery.as_ref().map_or(Money::zero(self.currency), |d| d.cost)
     }
 
     /// Moves to `to`, if the state machine allows it.
@@ -322,7 +344,7 @@ impl Order {
                     items: self.items.clone(),
                     subtotal: self.subtotal,
                     discount: self.discount,
-                    shipping: self.shipping,
+                    shipping: self.shipping(),
                     total: self.total,
                     delivery: self.delivery.clone().map(Box::new),
                 },
@@ -611,7 +633,7 @@ mod tests {
         shipped.delivery = Some(delivery(usd(695)));
         let (mut order, _) = Order::place(shipped, Utc::now()).unwrap();
         assert_eq!(order.subtotal, usd(3998));
-        assert_eq!(order.shipping, usd(695));
+        assert_eq!(order.shipping(), usd(695));
         assert_eq!(order.total, usd(3998 - 500 + 695));
         assert_eq!(order.delivery.as_ref().unwrap().method.name, "Standard");
         let paid = order.move_to(OrderStatus::Paid, "paid", Utc::now()).unwrap();
@@ -623,7 +645,7 @@ mod tests {
         assert_eq!(v2["delivery"]["method"]["carrier"], "SimCarrier");
         // Without a delivery, shipping is zero and v2 says there is none.
         let (mut bare, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
-        assert_eq!(bare.shipping, usd(0));
+        assert_eq!(bare.shipping(), usd(0));
         let paid = bare.move_to(OrderStatus::Paid, "paid", Utc::now()).unwrap();
         assert!(bare.events_for(&paid)[1].payload()["delivery"].is_null());
     }
@@ -640,6 +662,16 @@ mod tests {
         let mut euro = placement(vec![item("A-1", 100, 1)], None);
         euro.delivery = Some(delivery(Money::new(500, Currency::parse("EUR").unwrap())));
         assert!(matches!(Order::place(euro, now), Err(OrderError::Money(_))));
+        let mut unnamed = placement(vec![item("A-1", 100, 1)], None);
+        unnamed.delivery = Some(delivery(usd(500)));
+        unnamed.delivery.as_mut().unwrap().method.carrier = "  ".into();
+        assert!(matches!(
+            Order::place(unnamed, now),
+            Err(OrderError::Invalid {
+                field: "delivery.method.carrier",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub mod order {
         pub coupon_code: Option<String>,
         pub checkout_id: Option<Uuid>,
         pub payment_id: Option<Uuid>,
-        /// The delivery's cost in minor units; 0 without one.
+        /// The delivery's cost in minor units; 0 without one. Written for queries over
+        /// orders; the order itself reads its cost from `delivery`.
         pub shipping: i64,
         /// The delivery snapshot as JSON (`orders_domain::Delivery`).
         #[sea_orm(column_type = "Text", nullable)]

@@ -188,7 +188,7 @@ impl OrderObject {
     }
     /// What delivery costs; zero for an order without one.
     async fn shipping_cost(&self) -> MoneyObject {
-        self.0.shipping.into()
+        self.0.shipping().into()
     }
     /// subtotal − discount + shippingCost.
     async fn total(&self) -> MoneyObject {
@@ -375,9 +375,9 @@ pub struct OrderDeliveryInput {
 #[derive(InputObject)]
 pub struct OrderShippingMethodInput {
     id: ID,
-    /// 1 to 100 characters.
+    /// 1 to 100 printable characters.
     name: String,
-    /// 1 to 100 characters.
+    /// 1 to 100 printable characters.
     carrier: String,
 }
 
@@ -388,24 +388,14 @@ impl OrderDeliveryInput {
             Some(billing) => kernel::Address::try_from(billing.clone())?,
             None => shipping_address.clone(),
         };
-        let text = |value: &str, field: &str| {
-            kernel::text::printable_line(value, 100)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    bad_input(format!(
-                        "delivery.method.{field} {}",
-                        kernel::text::printable_line_rule(100)
-                    ))
-                })
-        };
         Ok(Delivery {
             shipping_address,
             billing_address,
             method: ShippingMethodSnapshot {
                 id: uuid::Uuid::try_parse(&self.method.id)
                     .map_err(|_| bad_input("delivery.method.id is not a valid id"))?,
-                name: text(&self.method.name, "name")?,
-                carrier: text(&self.method.carrier, "carrier")?,
+                name: self.method.name.clone(),
+                carrier: self.method.carrier.clone(),
             },
             cost: Money::try_from(&self.cost)?,
         })

@@ -533,7 +533,7 @@ fn order_insert(o: &Order) -> InsertStatement {
         coupon_code: Set(o.coupon_code.clone()),
         checkout_id: Set(o.checkout_id),
         payment_id: Set(o.payment_id),
-        shipping: Set(o.shipping.amount()),
+        shipping: Set(o.shipping().amount()),
         delivery: Set(o
             .delivery
             .as_ref()
@@ -651,7 +651,6 @@ fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersE
         currency,
         subtotal: money(row.subtotal),
         discount: money(row.discount),
-        shipping: money(row.shipping),
         total: money(row.total),
         coupon_code: row.coupon_code,
         checkout_id: row.checkout_id,

@@ -126,7 +126,7 @@ async fn an_order_keeps_its_delivery_and_announces_it_when_paid() {
         assert_eq!(order.total.amount(), 2 * 1_250 + 990, "{}", database.label);
         let stored = orders.get(order.id).await.unwrap().unwrap();
         assert_eq!(stored.delivery, Some(delivery()), "{}", database.label);
-        assert_eq!(stored.shipping.amount(), 990);
+        assert_eq!(stored.shipping().amount(), 990);
         assert_eq!(stored.total, order.total);
         // Another delivery is another request under the same key.
         let mut elsewhere = shipped.clone();
