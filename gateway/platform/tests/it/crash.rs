@@ -2,7 +2,9 @@
 //! step (and its save, where it has one of its own), once after the other context acted
 //! but before the saga saved it — and restarted. Every saga ends COMPLETED or fully
 //! compensated, and nothing acted twice. A context that cannot be reached holds a saga
-//! at its step until it answers again.
+//! at its step until it answers again. A cancellation of a paid order, run by the same
+//! driver, is killed at each of its steps too, and ends CANCELED with everything given
+//! back once.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -318,6 +320,120 @@ async fn wait_out_an_outage(platform: &TestPlatform, backend: Backend) {
     );
     assert!(ledger_imbalance(platform).await.is_empty(), "{backend:?}");
     let _ = restarted.child.kill().await;
+    drop(db);
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_killed_at_any_step_ends_canceled_with_everything_given_back_once() {
+    if kernel_infra::testing::redis_url().await.is_none() {
+        return;
+    }
+    for backend in Backend::all().await {
+        let mut jobs = fast_jobs();
+        // The carrier waits, so every order can still be canceled.
+        jobs.set("shipping", "carrier_step_seconds", serde_json::json!(600.0));
+        let platform = TestPlatform::start_with(backend, jobs).await;
+        kill_a_cancellation_at_every_step(&platform, backend).await;
+        platform.stop().await;
+    }
+}
+
+async fn kill_a_cancellation_at_every_step(platform: &TestPlatform, backend: Backend) {
+    let sku = "CRASH-CANCEL-1";
+    stocked_product(platform, sku, 1_000, 100).await;
+    coupon(platform, "CRASHCANCEL", 1_000, None).await;
+    let (database, url, db) = checkout_database(platform, backend).await;
+    // Checks out, and finishes what a killed process left (its reconciler).
+    let mut steady = CheckoutProcess::start(platform, &url, None).await;
+    let graphql = |process: &CheckoutProcess, customer: &Customer, query: &str, variables: serde_json::Value| {
+        platform
+            .client()
+            .post(format!("{}/graphql", process.url))
+            .header(kernel_infra::identity::IDENTITY_HEADER, customer.assertion("checkout"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+    };
+    let mut returned = 0;
+    for step in Step::CANCELLATION {
+        for variable in ["CHECKOUT_CRASH_AFTER", "CHECKOUT_CRASH_BEFORE_SAVE"] {
+            let case = format!("{backend:?} {variable}={}", step.as_str());
+            let customer = Customer::new();
+            let cart = add_to_cart(platform, &customer, sku, 2).await;
+            let paid: serde_json::Value = graphql(
+                &steady,
+                &customer,
+                "mutation($input: CheckoutInput!) { checkout(input: $input) { status order { id } } }",
+                json!({ "input": {
+                    "cartId": cart, "couponCode": "CRASHCANCEL", "paymentMethod": "card", "idempotencyKey": "c",
+                }}),
+            )
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(paid["data"]["checkout"]["status"], "COMPLETED", "{case}: {paid}");
+            let order_id = paid["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
+
+            let mut doomed = CheckoutProcess::start(platform, &url, Some((variable, step))).await;
+            let answer = graphql(
+                &doomed,
+                &customer,
+                "mutation($order: ID!) { cancelPaidOrder(orderId: $order) { status } }",
+                json!({ "order": order_id }),
+            )
+            .await;
+            if let Ok(response) = answer {
+                panic!(
+                    "{case}: the process answered instead of dying: {}",
+                    response.text().await.unwrap()
+                );
+            }
+            assert!(!doomed.child.wait().await.unwrap().success(), "{case}");
+
+            // The other process's reconciler finishes the cancellation.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let session = sessions_of(&db, customer.user_id).await.remove(0);
+                match SessionStatus::parse(&session.status).unwrap() {
+                    SessionStatus::Canceled => break,
+                    SessionStatus::Canceling => {}
+                    other => panic!("{case}: the cancellation ended {other:?} at {:?}", session.step),
+                }
+                assert!(Instant::now() < deadline, "{case}: stuck at {:?}", session.step);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            returned += 1;
+            // Everything given back, once.
+            assert_eq!(stock(platform, sku).await, (100, 0), "{case}");
+            assert_eq!(
+                redemptions(platform, "CRASHCANCEL", RedemptionStatus::Returned).await,
+                returned,
+                "{case}"
+            );
+            assert_eq!(
+                redemptions(platform, "CRASHCANCEL", RedemptionStatus::Committed).await,
+                0,
+                "{case}"
+            );
+            assert!(ledger_imbalance(platform).await.is_empty(), "{case}");
+            let order = crate::shop::ok(
+                platform,
+                &customer.token,
+                "query($id: ID!) { order(id: $id) { status payment { status } shipment { status } } }",
+                json!({ "id": order_id }),
+            )
+            .await;
+            assert_eq!(order["order"]["payment"]["status"], "REFUNDED", "{case}: {order}");
+            assert_eq!(order["order"]["shipment"]["status"], "CANCELED", "{case}: {order}");
+            assert!(
+                ["CANCELED", "REFUNDED"].contains(&order["order"]["status"].as_str().unwrap()),
+                "{case}: {order}"
+            );
+        }
+    }
+    let _ = steady.child.kill().await;
     drop(db);
     database.remove().await;
 }

@@ -15,6 +15,14 @@
 //! be reached) is never a refusal: the step is retried later, by the same process or by
 //! the reconciler after a crash, and every command is idempotent so a retry cannot act
 //! twice.
+//!
+//! A completed checkout can be canceled while its goods have not been handed to the
+//! carrier: the same session runs the cancellation, with the same driver, lease and
+//! reconciler. Its steps, in order: stop the shipment → cancel the order → refund the
+//! payment → return the stock → give the coupon use back. Stopping the shipment is the
+//! gate: when Shipping refuses (the parcel is on its way) the cancellation is refused
+//! and the session stays COMPLETED; once it is stopped, the steps after it are only
+//! retried, never undone.
 
 use chrono::{DateTime, Utc};
 use kernel::{Address, Classify, DomainEvent, ErrorKind, Money, typed_id};
@@ -25,11 +33,17 @@ typed_id!(CheckoutId, "checkout");
 pub enum CheckoutError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A cancellation of a checkout that did not complete.
+    #[error("checkout {id} is {status}: only a completed checkout's order can be canceled")]
+    NotCancelable { id: CheckoutId, status: &'static str },
 }
 
 impl Classify for CheckoutError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::BadUserInput
+        match self {
+            CheckoutError::Invalid { .. } => ErrorKind::BadUserInput,
+            CheckoutError::NotCancelable { .. } => ErrorKind::Conflict,
+        }
     }
 }
 
@@ -49,6 +63,9 @@ pub enum Step {
     ReleaseCoupon,
     ReleaseStock,
     ReturnStock,
+    StopShipment,
+    RefundPayment,
+    GiveBackCoupon,
 }
 
 impl Step {
@@ -63,7 +80,16 @@ impl Step {
         Step::CapturePayment,
     ];
 
-    pub const ALL: [Step; 13] = [
+    /// A cancellation's steps, in the order they run (those that apply).
+    pub const CANCELLATION: [Step; 5] = [
+        Step::StopShipment,
+        Step::CancelOrder,
+        Step::RefundPayment,
+        Step::ReturnStock,
+        Step::GiveBackCoupon,
+    ];
+
+    pub const ALL: [Step; 16] = [
         Step::ReserveStock,
         Step::RedeemCoupon,
         Step::PlaceOrder,
@@ -77,6 +103,9 @@ impl Step {
         Step::ReleaseCoupon,
         Step::ReleaseStock,
         Step::ReturnStock,
+        Step::StopShipment,
+        Step::RefundPayment,
+        Step::GiveBackCoupon,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +123,9 @@ impl Step {
             Step::ReleaseCoupon => "RELEASE_COUPON",
             Step::ReleaseStock => "RELEASE_STOCK",
             Step::ReturnStock => "RETURN_STOCK",
+            Step::StopShipment => "STOP_SHIPMENT",
+            Step::RefundPayment => "REFUND_PAYMENT",
+            Step::GiveBackCoupon => "GIVE_BACK_COUPON",
         }
     }
 
@@ -134,6 +166,10 @@ pub enum SessionStatus {
     Failed,
     /// A step after the point of no return was refused: needs an operator.
     Stuck,
+    /// Completed, then its order's cancellation was asked for: undoing the purchase.
+    Canceling,
+    /// The order is canceled, refunded, its stock and coupon use given back.
+    Canceled,
 }
 
 impl SessionStatus {
@@ -144,6 +180,8 @@ impl SessionStatus {
             SessionStatus::Completed => "COMPLETED",
             SessionStatus::Failed => "FAILED",
             SessionStatus::Stuck => "STUCK",
+            SessionStatus::Canceling => "CANCELING",
+            SessionStatus::Canceled => "CANCELED",
         }
     }
 
@@ -154,6 +192,8 @@ impl SessionStatus {
             Self::Completed,
             Self::Failed,
             Self::Stuck,
+            Self::Canceling,
+            Self::Canceled,
         ]
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -162,9 +202,16 @@ impl SessionStatus {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck
+            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck | SessionStatus::Canceled
         )
     }
+
+    /// Unfinished: a driver works on it, or the reconciler resumes it.
+    pub const UNFINISHED: [SessionStatus; 3] = [
+        SessionStatus::Running,
+        SessionStatus::Compensating,
+        SessionStatus::Canceling,
+    ];
 }
 
 /// A line to buy, priced from the catalog when the checkout started.
@@ -304,9 +351,14 @@ pub struct CheckoutSession {
     pub payment_id: Option<uuid::Uuid>,
     pub discount: Option<Money>,
     pub total: Option<Money>,
+    /// Why the customer canceled the order, once they asked.
+    pub cancel_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// The most characters a cancellation's reason keeps.
+pub const CANCEL_REASON_MAX: usize = 200;
 
 /// What a forward step learned from the context it called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,6 +420,7 @@ impl CheckoutSession {
             payment_id: None,
             discount: None,
             total: None,
+            cancel_reason: None,
             created_at: now,
             updated_at: now,
         })
@@ -387,8 +440,9 @@ impl CheckoutSession {
         match step {
             Step::RedeemCoupon | Step::CommitCoupon | Step::ReleaseCoupon => self.has_coupon(),
             Step::AuthorizePayment | Step::CapturePayment => !self.is_free(),
-            Step::VoidPayment => self.payment_id.is_some(),
+            Step::VoidPayment | Step::RefundPayment => self.payment_id.is_some(),
             Step::CancelOrder => self.order_id.is_some(),
+            Step::GiveBackCoupon => self.has_coupon(),
             _ => true,
         }
     }
@@ -415,6 +469,13 @@ impl CheckoutSession {
             Outcome::PaymentAuthorized { payment_id } => self.payment_id = Some(payment_id),
         }
         self.updated_at = now;
+        if self.status == SessionStatus::Canceling {
+            self.step = self.next_in_cancellation(step);
+            if self.step.is_none() {
+                self.status = SessionStatus::Canceled;
+            }
+            return;
+        }
         if step.is_compensation() {
             self.step = self.next_compensation(step);
             if self.step.is_none() {
@@ -433,7 +494,13 @@ impl CheckoutSession {
     pub fn refuse(&mut self, step: Step, reason: &str, now: DateTime<Utc>) {
         self.updated_at = now;
         let reason: String = reason.chars().take(500).collect();
-        if step.is_compensation() || step > Step::MarkOrderPaid {
+        if self.status == SessionStatus::Canceling && step == Step::StopShipment {
+            // The goods are on their way: the purchase stands, as it was.
+            self.status = SessionStatus::Completed;
+            self.step = None;
+            return;
+        }
+        if self.status == SessionStatus::Canceling || step.is_compensation() || step > Step::MarkOrderPaid {
             self.status = SessionStatus::Stuck;
             self.failure = Some(format!("{}: {reason}", step.as_str()));
             self.step = None;
@@ -477,6 +544,46 @@ impl CheckoutSession {
         self.compensations().into_iter().skip_while(|s| *s != step).nth(1)
     }
 
+    /// The customer asks to cancel the order of a completed checkout: the session
+    /// starts its cancellation. Asking again while it runs, or after it is done,
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// A checkout that did not complete (CONFLICT), a reason longer than
+    /// [`CANCEL_REASON_MAX`] or not printable.
+    pub fn request_cancellation(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), CheckoutError> {
+        let reason = kernel::text::printable_line(reason, CANCEL_REASON_MAX).ok_or_else(|| CheckoutError::Invalid {
+            field: "reason",
+            reason: kernel::text::printable_line_rule(CANCEL_REASON_MAX),
+        })?;
+        match self.status {
+            SessionStatus::Canceling | SessionStatus::Canceled => Ok(()),
+            SessionStatus::Completed => {
+                self.status = SessionStatus::Canceling;
+                self.cancel_reason = Some(reason.to_owned());
+                self.step = self.cancellation().first().copied();
+                self.updated_at = now;
+                Ok(())
+            }
+            other => Err(CheckoutError::NotCancelable {
+                id: self.id,
+                status: other.as_str(),
+            }),
+        }
+    }
+
+    /// The cancellation's steps that apply to this checkout, in order.
+    pub fn cancellation(&self) -> Vec<Step> {
+        Step::CANCELLATION
+            .into_iter()
+            .filter(|step| self.applies(*step))
+            .collect()
+    }
+
+    fn next_in_cancellation(&self, step: Step) -> Option<Step> {
+        self.cancellation().into_iter().skip_while(|s| *s != step).nth(1)
+    }
+
     /// What shipping costs; None without a delivery.
     pub fn shipping_cost(&self) -> Option<Money> {
         self.delivery.as_ref().map(|d| d.cost)
@@ -499,7 +606,7 @@ impl CheckoutSession {
     }
 }
 
-/// `checkout.session.completed` and `failed` (contracts, v1).
+/// `checkout.session.completed`, `failed` and `canceled` (contracts, v1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutEvent {
     pub session: CheckoutSession,
@@ -508,14 +615,30 @@ pub struct CheckoutEvent {
 impl CheckoutEvent {
     pub const COMPLETED: &'static str = "ecommerce.checkout.session.completed.v1";
     pub const FAILED: &'static str = "ecommerce.checkout.session.failed.v1";
+    pub const CANCELED: &'static str = "ecommerce.checkout.session.canceled.v1";
+
+    /// The event that announces how `session` ended, when it has just ended (it was
+    /// `before` at the last save): completed, failed, or canceled. A cancellation that
+    /// was refused leaves the checkout COMPLETED as it was announced already, and a
+    /// STUCK one waits for an operator: neither is announced.
+    pub fn on_finishing(before: SessionStatus, session: &CheckoutSession) -> Option<Self> {
+        let announced = match (before, session.status) {
+            (SessionStatus::Canceling, SessionStatus::Completed) => false,
+            (_, SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Canceled) => !before.is_finished(),
+            _ => false,
+        };
+        announced.then(|| CheckoutEvent {
+            session: session.clone(),
+        })
+    }
 }
 
 impl DomainEvent for CheckoutEvent {
     fn event_type(&self) -> &'static str {
-        if self.session.status == SessionStatus::Completed {
-            Self::COMPLETED
-        } else {
-            Self::FAILED
+        match self.session.status {
+            SessionStatus::Completed => Self::COMPLETED,
+            SessionStatus::Canceled => Self::CANCELED,
+            _ => Self::FAILED,
         }
     }
 
@@ -525,6 +648,12 @@ impl DomainEvent for CheckoutEvent {
 
     fn payload(&self) -> serde_json::Value {
         let s = &self.session;
+        if s.status == SessionStatus::Canceled {
+            return serde_json::json!({
+                "checkoutId": s.id, "cartId": s.request.cart_id, "userId": s.request.user_id,
+                "orderId": s.order_id, "paymentId": s.payment_id, "reason": s.cancel_reason,
+            });
+        }
         serde_json::json!({
             "checkoutId": s.id, "cartId": s.request.cart_id, "userId": s.request.user_id,
             "orderId": s.order_id, "paymentId": s.payment_id, "status": s.status.as_str(),
@@ -717,13 +846,96 @@ mod tests {
         assert!(s.status.is_finished());
     }
 
+    fn completed(coupon: bool) -> CheckoutSession {
+        let mut s = session(coupon);
+        while let Some(step) = s.step {
+            s.complete(step, outcome(step), Utc::now());
+        }
+        assert_eq!(s.status, SessionStatus::Completed);
+        s
+    }
+
+    #[test]
+    fn a_cancellation_undoes_the_purchase_in_its_order_and_is_announced_once() {
+        let mut s = completed(true);
+        s.request_cancellation("  changed my mind ", Utc::now()).unwrap();
+        assert_eq!(s.status, SessionStatus::Canceling);
+        assert_eq!(s.cancel_reason.as_deref(), Some("changed my mind"));
+        // Asking again while it runs changes nothing.
+        s.request_cancellation("again", Utc::now()).unwrap();
+        assert_eq!(s.cancel_reason.as_deref(), Some("changed my mind"));
+        let mut ran = Vec::new();
+        while let Some(step) = s.step {
+            ran.push(step);
+            s.complete(step, Outcome::Done, Utc::now());
+        }
+        assert_eq!(ran, Step::CANCELLATION);
+        assert_eq!(s.status, SessionStatus::Canceled);
+        assert!(s.status.is_finished());
+        let event = CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).unwrap();
+        assert_eq!(event.event_type(), CheckoutEvent::CANCELED);
+        assert_eq!(event.payload()["reason"], "changed my mind");
+        assert!(CheckoutEvent::on_finishing(SessionStatus::Canceled, &s).is_none());
+        s.request_cancellation("once more", Utc::now()).unwrap();
+        assert_eq!((s.status, s.step), (SessionStatus::Canceled, None));
+
+        // Without a coupon there is no use to give back; a free order has no payment.
+        let mut bare = completed(false);
+        bare.request_cancellation("no", Utc::now()).unwrap();
+        assert_eq!(
+            bare.cancellation(),
+            [
+                Step::StopShipment,
+                Step::CancelOrder,
+                Step::RefundPayment,
+                Step::ReturnStock
+            ]
+        );
+        bare.payment_id = None;
+        assert_eq!(
+            bare.cancellation(),
+            [Step::StopShipment, Step::CancelOrder, Step::ReturnStock]
+        );
+    }
+
+    #[test]
+    fn a_cancellation_is_refused_once_the_goods_are_on_their_way_and_stuck_after() {
+        let mut s = completed(true);
+        s.request_cancellation("no", Utc::now()).unwrap();
+        s.refuse(Step::StopShipment, "already in transit (CONFLICT)", Utc::now());
+        assert_eq!((s.status, s.step), (SessionStatus::Completed, None));
+        assert!(
+            CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).is_none(),
+            "the purchase stands, as announced before"
+        );
+        // Asked again later, it starts again; past the gate a refusal needs an operator.
+        s.request_cancellation("no", Utc::now()).unwrap();
+        s.complete(Step::StopShipment, Outcome::Done, Utc::now());
+        s.refuse(Step::CancelOrder, "order is REFUNDED (CONFLICT)", Utc::now());
+        assert_eq!(s.status, SessionStatus::Stuck);
+        assert!(CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).is_none());
+
+        // Only a completed checkout is canceled, and the reason is a short line.
+        let mut running = session(false);
+        let err = running.request_cancellation("no", Utc::now()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(running.status, SessionStatus::Running);
+        let mut done = completed(false);
+        assert!(
+            done.request_cancellation(&"x".repeat(CANCEL_REASON_MAX + 1), Utc::now())
+                .is_err()
+        );
+        assert!(done.request_cancellation("a\nb", Utc::now()).is_err());
+        assert_eq!(done.status, SessionStatus::Completed);
+    }
+
     #[test]
     fn requests_are_validated_and_event_names_follow_the_contract() {
         let mut s = session(false);
         s.request.idempotency_key = String::new();
         assert!(s.request.validate().is_err());
         assert!(CheckoutSession::start(s.request.clone(), vec![], None, Utc::now()).is_err());
-        for name in [CheckoutEvent::COMPLETED, CheckoutEvent::FAILED] {
+        for name in [CheckoutEvent::COMPLETED, CheckoutEvent::FAILED, CheckoutEvent::CANCELED] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }
     }

@@ -49,7 +49,7 @@ fn split(document: &'static str) -> HashMap<&'static str, &'static str> {
 }
 
 /// Every operation name the saga sends.
-pub const USED: [&str; 17] = [
+pub const USED: [&str; 20] = [
     "CheckoutCart",
     "PriceCartItems",
     "CustomerAddressBook",
@@ -61,12 +61,15 @@ pub const USED: [&str; 17] = [
     "ReserveRedemption",
     "CommitRedemption",
     "ReleaseRedemption",
+    "ReturnRedemption",
     "PlaceOrder",
     "MarkOrderPaid",
     "CancelOrder",
     "AuthorizePayment",
     "CapturePayment",
     "VoidPayment",
+    "RefundPayment",
+    "StopShipment",
 ];
 
 #[cfg(test)]

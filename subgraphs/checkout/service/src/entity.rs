@@ -33,6 +33,8 @@ pub mod session {
         pub currency: String,
         pub discount: Option<i64>,
         pub total: Option<i64>,
+        /// Why the customer canceled the order, once they asked.
+        pub cancel_reason: Option<String>,
         pub locked_by: Option<String>,
         pub locked_until: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,

@@ -34,6 +34,11 @@ pub enum CheckoutStatusValue {
     Failed,
     /// Stopped past the point of no return; an operator is needed.
     Stuck,
+    /// The order's cancellation runs: shipment stopped, order canceled, payment
+    /// refunded, stock and coupon use given back.
+    Canceling,
+    /// The order was canceled and everything it took was given back.
+    Canceled,
 }
 
 impl From<SessionStatus> for CheckoutStatusValue {
@@ -44,6 +49,8 @@ impl From<SessionStatus> for CheckoutStatusValue {
             SessionStatus::Completed => Self::Completed,
             SessionStatus::Failed => Self::Failed,
             SessionStatus::Stuck => Self::Stuck,
+            SessionStatus::Canceling => Self::Canceling,
+            SessionStatus::Canceled => Self::Canceled,
         }
     }
 }
@@ -114,6 +121,10 @@ impl SessionObject {
     }
     async fn total(&self) -> Option<MoneyObject> {
         self.0.total.map(Into::into)
+    }
+    /// Why the customer canceled the order, once they asked.
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.0.cancel_reason.as_deref()
     }
     /// Every step run so far and how it went, oldest first.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
@@ -240,6 +251,29 @@ impl Mutation {
                 }
                 other => error(other),
             })?;
+        Ok(SessionObject(session))
+    }
+
+    /// Cancels a paid order that has not been handed to the carrier: the shipment is
+    /// stopped, the order canceled, the payment refunded, the stock put back on sale
+    /// and the coupon use given back. The customer cancels their own orders, staff
+    /// any; an unpaid order is canceled with `cancelOrder`. CONFLICT once the goods are
+    /// on their way; asking again returns the same cancellation.
+    #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply(), directive = kernel_infra::graphql::directives::cost::apply(50))]
+    async fn cancel_paid_order(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        reason: Option<String>,
+    ) -> Result<SessionObject> {
+        let caller = require_user(ctx)?;
+        let order_id = uuid::Uuid::try_parse(&order_id).map_err(|_| bad_input("orderId is not a valid id"))?;
+        let reason = reason.unwrap_or_else(|| "no reason given".into());
+        let session = ctx
+            .data_unchecked::<Saga>()
+            .cancel_paid_order(caller, order_id, &reason, &request_meta(ctx))
+            .await
+            .map_err(error)?;
         Ok(SessionObject(session))
     }
 }

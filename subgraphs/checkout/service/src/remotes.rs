@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, Step};
+use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, SessionStatus, Step};
 use kernel::{Currency, EventMeta, Money};
 use kernel_infra::client::{CallError, SubgraphClient};
 use kernel_infra::identity::ServiceSigner;
@@ -361,10 +361,15 @@ impl Remotes {
                     .await
             }
             Step::CancelOrder => {
-                let reason = format!(
-                    "checkout failed: {}",
-                    session.failure.as_deref().unwrap_or("a step was refused")
-                );
+                let reason = match &session.cancel_reason {
+                    Some(reason) if session.status == SessionStatus::Canceling => {
+                        format!("canceled by the customer: {reason}")
+                    }
+                    _ => format!(
+                        "checkout failed: {}",
+                        session.failure.as_deref().unwrap_or("a step was refused")
+                    ),
+                };
                 self.orders
                     .execute::<Value>(
                         operation("CancelOrder"),
@@ -384,6 +389,24 @@ impl Remotes {
             ),
             Step::ReturnStock => {
                 self.command(&self.inventory, "ReturnReservation", session.reservation_id, meta)
+                    .await
+            }
+            Step::StopShipment => {
+                self.shipping
+                    .execute::<Value>(
+                        operation("StopShipment"),
+                        json!({ "orderId": session.order_id, "userId": session.request.user_id }),
+                        meta,
+                    )
+                    .await?;
+                Ok(Outcome::Done)
+            }
+            Step::RefundPayment => {
+                self.command(&self.payments, "RefundPayment", payment(session)?, meta)
+                    .await
+            }
+            Step::GiveBackCoupon => {
+                self.command(&self.coupons, "ReturnRedemption", session.redemption_id, meta)
                     .await
             }
         }

@@ -269,6 +269,8 @@ pub enum RedemptionStatus {
     Reserved,
     Committed,
     Released,
+    /// Committed, and then its paid order was canceled: the use is back.
+    Returned,
 }
 
 impl RedemptionStatus {
@@ -277,11 +279,17 @@ impl RedemptionStatus {
             RedemptionStatus::Reserved => "RESERVED",
             RedemptionStatus::Committed => "COMMITTED",
             RedemptionStatus::Released => "RELEASED",
+            RedemptionStatus::Returned => "RETURNED",
         }
     }
 
+    /// Whether it still holds a use of its coupon.
+    pub fn is_live(self) -> bool {
+        matches!(self, RedemptionStatus::Reserved | RedemptionStatus::Committed)
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Reserved, Self::Committed, Self::Released]
+        [Self::Reserved, Self::Committed, Self::Released, Self::Returned]
             .into_iter()
             .find(|s| s.as_str() == value)
     }
@@ -319,8 +327,8 @@ impl Redemption {
                 Ok(Closed::Now)
             }
             RedemptionStatus::Committed => Ok(Closed::Already),
-            RedemptionStatus::Released => Err(CouponError::RedemptionClosed {
-                status: "RELEASED",
+            RedemptionStatus::Released | RedemptionStatus::Returned => Err(CouponError::RedemptionClosed {
+                status: self.status.as_str(),
                 action: "committed",
             }),
         }
@@ -337,9 +345,28 @@ impl Redemption {
                 Ok(Closed::Now)
             }
             RedemptionStatus::Released => Ok(Closed::Already),
-            RedemptionStatus::Committed => Err(CouponError::RedemptionClosed {
-                status: "COMMITTED",
+            RedemptionStatus::Committed | RedemptionStatus::Returned => Err(CouponError::RedemptionClosed {
+                status: self.status.as_str(),
                 action: "released",
+            }),
+        }
+    }
+
+    /// The paid order was canceled: a committed redemption gives its use back (the
+    /// caller does that on `Now`).
+    ///
+    /// # Errors
+    /// When it was never committed: a reserved one is released instead.
+    pub fn give_back_after_cancellation(&mut self) -> Result<Closed, CouponError> {
+        match self.status {
+            RedemptionStatus::Committed => {
+                self.status = RedemptionStatus::Returned;
+                Ok(Closed::Now)
+            }
+            RedemptionStatus::Returned => Ok(Closed::Already),
+            RedemptionStatus::Reserved | RedemptionStatus::Released => Err(CouponError::RedemptionClosed {
+                status: self.status.as_str(),
+                action: "returned",
             }),
         }
     }
@@ -352,6 +379,7 @@ pub enum CouponEvent {
     RedemptionReserved(Redemption),
     RedemptionCommitted(Redemption),
     RedemptionReleased(Redemption),
+    RedemptionReturned(Redemption),
 }
 
 impl CouponEvent {
@@ -359,6 +387,7 @@ impl CouponEvent {
     pub const RESERVED: &'static str = "ecommerce.coupons.redemption.reserved.v1";
     pub const COMMITTED: &'static str = "ecommerce.coupons.redemption.committed.v1";
     pub const RELEASED: &'static str = "ecommerce.coupons.redemption.released.v1";
+    pub const RETURNED: &'static str = "ecommerce.coupons.redemption.returned.v1";
 }
 
 impl DomainEvent for CouponEvent {
@@ -368,6 +397,7 @@ impl DomainEvent for CouponEvent {
             CouponEvent::RedemptionReserved(_) => Self::RESERVED,
             CouponEvent::RedemptionCommitted(_) => Self::COMMITTED,
             CouponEvent::RedemptionReleased(_) => Self::RELEASED,
+            CouponEvent::RedemptionReturned(_) => Self::RETURNED,
         }
     }
 
@@ -377,7 +407,8 @@ impl DomainEvent for CouponEvent {
             CouponEvent::Created { coupon_id, .. } => coupon_id.to_string(),
             CouponEvent::RedemptionReserved(r)
             | CouponEvent::RedemptionCommitted(r)
-            | CouponEvent::RedemptionReleased(r) => r.coupon_id.to_string(),
+            | CouponEvent::RedemptionReleased(r)
+            | CouponEvent::RedemptionReturned(r) => r.coupon_id.to_string(),
         }
     }
 
@@ -386,7 +417,8 @@ impl DomainEvent for CouponEvent {
             CouponEvent::Created { coupon_id, code } => serde_json::json!({ "couponId": coupon_id, "code": code }),
             CouponEvent::RedemptionReserved(r)
             | CouponEvent::RedemptionCommitted(r)
-            | CouponEvent::RedemptionReleased(r) => serde_json::json!({
+            | CouponEvent::RedemptionReleased(r)
+            | CouponEvent::RedemptionReturned(r) => serde_json::json!({
                 "redemptionId": r.id, "couponId": r.coupon_id, "code": r.code.as_str(), "userId": r.user_id,
                 "orderAmount": r.order_amount, "discount": r.discount,
             }),
@@ -504,6 +536,20 @@ mod tests {
         assert_eq!(redemption.commit(), Ok(Closed::Now));
         assert_eq!(redemption.commit(), Ok(Closed::Already));
         assert!(redemption.release().is_err());
+        // A canceled paid order gives the use back, once; then it is closed for good.
+        assert_eq!(redemption.give_back_after_cancellation(), Ok(Closed::Now));
+        assert_eq!(redemption.status, RedemptionStatus::Returned);
+        assert!(!redemption.status.is_live());
+        assert_eq!(redemption.give_back_after_cancellation(), Ok(Closed::Already));
+        assert!(redemption.commit().is_err());
+        assert!(redemption.release().is_err());
+        // Only a committed redemption is returned: a reserved one is released.
+        let mut reserved = coupon
+            .redeem(RedemptionId::new(), uuid::Uuid::now_v7(), usd(1000), 0, Utc::now())
+            .unwrap();
+        let err = reserved.give_back_after_cancellation().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(reserved.status, RedemptionStatus::Reserved);
     }
 
     #[test]
@@ -516,6 +562,7 @@ mod tests {
             CouponEvent::RESERVED,
             CouponEvent::COMMITTED,
             CouponEvent::RELEASED,
+            CouponEvent::RETURNED,
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }

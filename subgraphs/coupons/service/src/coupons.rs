@@ -126,7 +126,10 @@ impl Coupons {
         let user_uses = redemption::Entity::find()
             .filter(redemption::Column::CouponId.eq(coupon.id.as_uuid()))
             .filter(redemption::Column::UserId.eq(user_id))
-            .filter(redemption::Column::Status.ne(RedemptionStatus::Released.as_str()))
+            .filter(
+                redemption::Column::Status
+                    .is_in([RedemptionStatus::Reserved, RedemptionStatus::Committed].map(RedemptionStatus::as_str)),
+            )
             .count(&txn)
             .await?;
         let redemption = coupon.redeem(id, user_id, order, u32::try_from(user_uses).unwrap_or(u32::MAX), now)?;
@@ -161,7 +164,7 @@ impl Coupons {
     /// # Errors
     /// An unknown or released redemption.
     pub async fn commit(&self, id: RedemptionId, meta: &EventMeta) -> Result<Redemption, CouponsError> {
-        self.close(id, true, meta).await
+        self.close(id, Closing::Commit, meta).await
     }
 
     /// The checkout failed: the use goes back to the coupon. Repeating it changes
@@ -170,10 +173,19 @@ impl Coupons {
     /// # Errors
     /// An unknown or committed redemption.
     pub async fn release(&self, id: RedemptionId, meta: &EventMeta) -> Result<Redemption, CouponsError> {
-        self.close(id, false, meta).await
+        self.close(id, Closing::Release, meta).await
     }
 
-    async fn close(&self, id: RedemptionId, commit: bool, meta: &EventMeta) -> Result<Redemption, CouponsError> {
+    /// The paid order was canceled: a committed redemption gives its use back.
+    /// Repeating it changes nothing.
+    ///
+    /// # Errors
+    /// An unknown redemption, or one that was never committed.
+    pub async fn give_back(&self, id: RedemptionId, meta: &EventMeta) -> Result<Redemption, CouponsError> {
+        self.close(id, Closing::GiveBack, meta).await
+    }
+
+    async fn close(&self, id: RedemptionId, closing: Closing, meta: &EventMeta) -> Result<Redemption, CouponsError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
         let found = find_redemption(&txn, id)
@@ -186,10 +198,10 @@ impl Coupons {
         let mut redemption = find_redemption(&txn, id)
             .await?
             .ok_or(CouponsError::RedemptionNotFound(id))?;
-        let closed = if commit {
-            redemption.commit()?
-        } else {
-            redemption.release()?
+        let closed = match closing {
+            Closing::Commit => redemption.commit()?,
+            Closing::Release => redemption.release()?,
+            Closing::GiveBack => redemption.give_back_after_cancellation()?,
         };
         if closed == Closed::Already {
             return Ok(redemption);
@@ -200,12 +212,17 @@ impl Coupons {
             .filter(redemption::Column::Id.eq(id.as_uuid()))
             .exec(&txn)
             .await?;
-        let event = if commit {
-            CouponEvent::RedemptionCommitted(redemption.clone())
-        } else {
-            coupon.give_back();
-            save_uses(&txn, &coupon, now).await?;
-            CouponEvent::RedemptionReleased(redemption.clone())
+        let event = match closing {
+            Closing::Commit => CouponEvent::RedemptionCommitted(redemption.clone()),
+            Closing::Release | Closing::GiveBack => {
+                coupon.give_back();
+                save_uses(&txn, &coupon, now).await?;
+                if closing == Closing::Release {
+                    CouponEvent::RedemptionReleased(redemption.clone())
+                } else {
+                    CouponEvent::RedemptionReturned(redemption.clone())
+                }
+            }
         };
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
@@ -231,6 +248,14 @@ impl Coupons {
             .count(&self.db)
             .await?)
     }
+}
+
+/// How a redemption closes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Commit,
+    Release,
+    GiveBack,
 }
 
 async fn by_code(conn: &impl ConnectionTrait, code: &CouponCode, lock: bool) -> Result<Option<Coupon>, CouponsError> {

@@ -101,6 +101,7 @@ pub enum RedemptionStatusValue {
     Reserved,
     Committed,
     Released,
+    Returned,
 }
 
 #[derive(SimpleObject)]
@@ -128,6 +129,7 @@ impl From<Redemption> for RedemptionObject {
                 RedemptionStatus::Reserved => RedemptionStatusValue::Reserved,
                 RedemptionStatus::Committed => RedemptionStatusValue::Committed,
                 RedemptionStatus::Released => RedemptionStatusValue::Released,
+                RedemptionStatus::Returned => RedemptionStatusValue::Returned,
             },
             created_at: r.created_at,
         }
@@ -284,6 +286,19 @@ impl Mutation {
         let redemption = ctx
             .data_unchecked::<Coupons>()
             .release(redemption_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(redemption.into())
+    }
+
+    /// The paid order was canceled: a committed redemption gives its use back
+    /// (SERVICE or ADMIN).
+    #[graphql(requires_scopes = "coupons:write")]
+    async fn return_redemption(&self, ctx: &Context<'_>, id: ID) -> Result<RedemptionObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let redemption = ctx
+            .data_unchecked::<Coupons>()
+            .give_back(redemption_id(&id)?, &request_meta(ctx))
             .await
             .map_err(error)?;
         Ok(redemption.into())

@@ -53,6 +53,7 @@ impl Role {
                 scope::COUPONS_WRITE,
                 scope::ORDERS_WRITE,
                 scope::PAYMENTS_WRITE,
+                scope::SHIPPING_WRITE,
             ],
         }
     }

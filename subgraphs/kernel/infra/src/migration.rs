@@ -152,6 +152,21 @@ pub mod ddl {
         manager.create_index(index.to_owned()).await
     }
 
+    /// Drops the index [`index`] created on these columns.
+    ///
+    /// # Errors
+    /// When the database refuses the DDL.
+    pub async fn drop_index(manager: &SchemaManager<'_>, table: &str, columns: &[&str]) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(format!("{table}_{}_idx", columns.join("_")))
+                    .table(Alias::new(table))
+                    .to_owned(),
+            )
+            .await
+    }
+
     /// Makes `table` append-only: the database itself refuses UPDATE and DELETE on it
     /// (a PL/pgSQL trigger on PostgreSQL, `RAISE(ABORT)` triggers on SQLite).
     ///

@@ -14,7 +14,7 @@ typed_id!(WebhookSubscriptionId, "webhook subscription");
 /// The event types a partner may subscribe to: what happens to orders, payments,
 /// shipments, prices and stock. Checkout's process, carts, coupons and accounts stay
 /// inside the shop.
-pub const WEBHOOK_EVENT_TYPES: [&str; 21] = [
+pub const WEBHOOK_EVENT_TYPES: [&str; 22] = [
     "ecommerce.orders.order.created.v1",
     "ecommerce.orders.order.paid.v1",
     "ecommerce.orders.order.canceled.v1",
@@ -30,6 +30,7 @@ pub const WEBHOOK_EVENT_TYPES: [&str; 21] = [
     "ecommerce.shipping.shipment.label_created.v1",
     "ecommerce.shipping.shipment.in_transit.v1",
     "ecommerce.shipping.shipment.delivered.v1",
+    "ecommerce.shipping.shipment.canceled.v1",
     "ecommerce.product.product.published.v1",
     "ecommerce.product.product.unpublished.v1",
     "ecommerce.product.product.price_changed.v1",

@@ -89,13 +89,20 @@ impl OrderStatus {
                 | (Fulfilling, Shipped)
                 | (Shipped, Delivered)
                 | (Pending | AwaitingPayment, Canceled)
-                | (Paid | Fulfilling | Shipped | Delivered, Refunded)
+                | (Paid | Fulfilling, Canceled)
+                | (Paid | Fulfilling | Shipped | Delivered | Canceled, Refunded)
         )
     }
 
     /// Before payment, when the customer may still cancel.
     pub fn is_unpaid(self) -> bool {
         matches!(self, OrderStatus::Pending | OrderStatus::AwaitingPayment)
+    }
+
+    /// Paid and not yet handed to the carrier: a cancellation still stops the goods,
+    /// and the payment is refunded (the cancellation saga, run by Checkout).
+    pub fn is_paid_but_not_shipped(self) -> bool {
+        matches!(self, OrderStatus::Paid | OrderStatus::Fulfilling)
     }
 }
 
@@ -722,6 +729,9 @@ mod tests {
             (Shipped, Delivered),
             (Pending, Canceled),
             (AwaitingPayment, Canceled),
+            (Paid, Canceled),
+            (Fulfilling, Canceled),
+            (Canceled, Refunded),
             (Paid, Refunded),
             (Fulfilling, Refunded),
             (Shipped, Refunded),
@@ -738,9 +748,11 @@ mod tests {
         }
         let (mut order, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
         order.move_to(Paid, "paid", Utc::now()).unwrap();
+        order.move_to(Fulfilling, "label", Utc::now()).unwrap();
+        order.move_to(Shipped, "handed over", Utc::now()).unwrap();
         let err = order.move_to(Canceled, "too late", Utc::now()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
-        assert_eq!(order.status, Paid);
+        assert_eq!(order.status, Shipped);
     }
 
     #[test]

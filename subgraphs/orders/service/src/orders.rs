@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use kernel::EventEnvelope;
-use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money};
+use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money, Role};
 use kernel_infra::CancellationToken;
 use kernel_infra::db::{insert_rows_when, write_if, write_together};
 use orders_domain::{Order, OrderError, OrderEvent, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
@@ -279,10 +279,42 @@ impl Orders {
         payment_id: Option<uuid::Uuid>,
         meta: &EventMeta,
     ) -> Result<Order, OrdersError> {
+        self.transition_from(id, |_| true, to, reason, payment_id, meta).await
+    }
+
+    /// Cancels an order that is still unpaid; a paid one is refused (CONFLICT), even
+    /// when it was paid a moment ago. A paid order is canceled only by the
+    /// cancellation saga, which refunds it.
+    ///
+    /// # Errors
+    /// NOT_FOUND, CONFLICT when paid.
+    pub async fn cancel_if_unpaid(&self, id: OrderId, reason: &str, meta: &EventMeta) -> Result<Order, OrdersError> {
+        self.transition_from(id, OrderStatus::is_unpaid, OrderStatus::Canceled, reason, None, meta)
+            .await
+    }
+
+    /// [`transition`](Self::transition), only from a status that `from_allowed`
+    /// accepts (the state machine still decides the rest).
+    async fn transition_from(
+        &self,
+        id: OrderId,
+        from_allowed: impl Fn(OrderStatus) -> bool,
+        to: OrderStatus,
+        reason: &str,
+        payment_id: Option<uuid::Uuid>,
+        meta: &EventMeta,
+    ) -> Result<Order, OrdersError> {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
             let mut order = self.get(id).await?.ok_or(OrdersError::NotFound(id))?;
             let from = order.status;
+            if from != to && !from_allowed(from) {
+                return Err(OrderError::Transition {
+                    from: from.as_str(),
+                    to: to.as_str(),
+                }
+                .into());
+            }
             let Some(planned) = plan_move(&self.db, &mut order, to, reason, payment_id, meta).await? else {
                 return Ok(order);
             };
@@ -296,11 +328,14 @@ impl Orders {
         Err(anyhow::anyhow!("order {id} kept changing while it was being moved").into())
     }
 
-    /// A customer cancels their own order, only before it is paid; staff and services
-    /// cancel any unpaid order.
+    /// A customer cancels their own order, and staff any order, only before it is
+    /// paid. A paid order is canceled by the cancellation saga (Checkout's
+    /// `cancelPaidOrder`, which stops the shipment and refunds the payment): only a
+    /// service may cancel it here, and only until it is handed to the carrier.
     ///
     /// # Errors
-    /// NOT_FOUND (also for another customer's order), FORBIDDEN after payment.
+    /// NOT_FOUND (also for another customer's order), FORBIDDEN after payment unless a
+    /// service asks, CONFLICT once shipped.
     pub async fn cancel(
         &self,
         id: OrderId,
@@ -313,9 +348,10 @@ impl Orders {
         if !caller.may_act_for(order.user_id) {
             return Err(OrdersError::NotFound(id));
         }
-        if !order.status.is_unpaid() && order.status != OrderStatus::Canceled {
+        let may_cancel_paid = caller.role == Role::Service;
+        if order.status.is_paid_but_not_shipped() && !may_cancel_paid {
             return Err(OrdersError::Forbidden(format!(
-                "order {id} is {}: only an unpaid order can be canceled",
+                "order {id} is {}: a paid order is canceled with `cancelPaidOrder`, which refunds it",
                 order.status.as_str()
             )));
         }
@@ -343,13 +379,7 @@ impl Orders {
         for id in due {
             let id = OrderId::from_uuid(id);
             match self
-                .transition(
-                    id,
-                    OrderStatus::Canceled,
-                    "not paid in time",
-                    None,
-                    &EventMeta::internal(),
-                )
+                .cancel_if_unpaid(id, "not paid in time", &EventMeta::internal())
                 .await
             {
                 Ok(_) => canceled += 1,

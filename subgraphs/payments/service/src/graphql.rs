@@ -258,10 +258,11 @@ impl Mutation {
         Ok(PaymentObject(payment))
     }
 
-    /// Refunds a captured payment (ADMIN); the order follows by event.
+    /// Refunds a captured payment (ADMIN, or SERVICE for the cancellation saga); the
+    /// order follows by event. Refunding again returns the refunded payment.
     #[graphql(requires_scopes = "payments:write")]
     async fn refund_payment(&self, ctx: &Context<'_>, id: ID) -> Result<PaymentObject> {
-        require_any_role(ctx, &[Role::Admin])?;
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
         let payment = ctx
             .data_unchecked::<Payments>()
             .refund(parse_payment_id(&id)?, &request_meta(ctx))

@@ -1,6 +1,8 @@
 //! The Shipping context: a shipment per paid order, moved by the carrier through
 //! label created → in transit → delivered, each step a tracking event. Fulfilment is
-//! choreographed: Shipping reacts to `order.paid` and Orders to Shipping's events.
+//! choreographed: Shipping reacts to `order.paid` and Orders to Shipping's events. A
+//! shipment is stopped (CANCELED) when its order is canceled before the carrier picks
+//! it up; that is the gate of the cancellation saga.
 //! Shipping also owns the shop's shipping methods and their prices ([`method`]).
 
 use chrono::{DateTime, Utc};
@@ -20,6 +22,8 @@ pub enum ShipmentStatus {
     LabelCreated,
     InTransit,
     Delivered,
+    /// Stopped before the carrier picked it up: its order was canceled.
+    Canceled,
 }
 
 impl ShipmentStatus {
@@ -28,11 +32,12 @@ impl ShipmentStatus {
             ShipmentStatus::LabelCreated => "LABEL_CREATED",
             ShipmentStatus::InTransit => "IN_TRANSIT",
             ShipmentStatus::Delivered => "DELIVERED",
+            ShipmentStatus::Canceled => "CANCELED",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::LabelCreated, Self::InTransit, Self::Delivered]
+        [Self::LabelCreated, Self::InTransit, Self::Delivered, Self::Canceled]
             .into_iter()
             .find(|s| s.as_str() == value)
     }
@@ -42,7 +47,7 @@ impl ShipmentStatus {
         match self {
             ShipmentStatus::LabelCreated => Some(ShipmentStatus::InTransit),
             ShipmentStatus::InTransit => Some(ShipmentStatus::Delivered),
-            ShipmentStatus::Delivered => None,
+            ShipmentStatus::Delivered | ShipmentStatus::Canceled => None,
         }
     }
 }
@@ -127,12 +132,68 @@ impl Shipment {
         })
     }
 
+    /// The order was canceled: the parcel is stopped, if the carrier has not picked it
+    /// up. None when it was stopped already.
+    ///
+    /// # Errors
+    /// `AlreadyShipped` once it is in transit or delivered.
+    pub fn stop(&mut self, now: DateTime<Utc>) -> Result<Option<TrackingEvent>, AlreadyShipped> {
+        match self.status {
+            ShipmentStatus::Canceled => Ok(None),
+            ShipmentStatus::LabelCreated => {
+                self.status = ShipmentStatus::Canceled;
+                self.updated_at = now;
+                Ok(Some(TrackingEvent {
+                    status: ShipmentStatus::Canceled,
+                    note: "stopped: the order was canceled".into(),
+                    at: now,
+                }))
+            }
+            status @ (ShipmentStatus::InTransit | ShipmentStatus::Delivered) => Err(AlreadyShipped {
+                shipment: self.id,
+                status,
+            }),
+        }
+    }
+
+    /// An order canceled before its payment reached Shipping: the shipment is recorded
+    /// stopped, so the late `order.paid` finds it and prints no label.
+    pub fn stopped_before_label(
+        order_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> (Self, TrackingEvent) {
+        let (mut shipment, _) = Self::for_paid_order(order_id, user_id, None, now);
+        shipment.status = ShipmentStatus::Canceled;
+        let event = TrackingEvent {
+            status: ShipmentStatus::Canceled,
+            note: "stopped before its label was printed: the order was canceled".into(),
+            at: now,
+        };
+        (shipment, event)
+    }
+
     pub fn event(&self) -> ShippingEvent {
         ShippingEvent { shipment: self.clone() }
     }
 }
 
-/// `shipment.label_created`, `in_transit` or `delivered`, by the shipment's status.
+/// A shipment the carrier has picked up cannot be stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shipment {shipment} is {}: the carrier has it, it can no longer be stopped", status.as_str())]
+pub struct AlreadyShipped {
+    pub shipment: ShipmentId,
+    pub status: ShipmentStatus,
+}
+
+impl kernel::Classify for AlreadyShipped {
+    fn kind(&self) -> kernel::ErrorKind {
+        kernel::ErrorKind::Conflict
+    }
+}
+
+/// `shipment.label_created`, `in_transit`, `delivered` or `canceled`, by the
+/// shipment's status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShippingEvent {
     pub shipment: Shipment,
@@ -142,6 +203,7 @@ impl ShippingEvent {
     pub const LABEL_CREATED: &'static str = "ecommerce.shipping.shipment.label_created.v1";
     pub const IN_TRANSIT: &'static str = "ecommerce.shipping.shipment.in_transit.v1";
     pub const DELIVERED: &'static str = "ecommerce.shipping.shipment.delivered.v1";
+    pub const CANCELED: &'static str = "ecommerce.shipping.shipment.canceled.v1";
 }
 
 impl DomainEvent for ShippingEvent {
@@ -150,6 +212,7 @@ impl DomainEvent for ShippingEvent {
             ShipmentStatus::LabelCreated => Self::LABEL_CREATED,
             ShipmentStatus::InTransit => Self::IN_TRANSIT,
             ShipmentStatus::Delivered => Self::DELIVERED,
+            ShipmentStatus::Canceled => Self::CANCELED,
         }
     }
 
@@ -186,8 +249,32 @@ mod tests {
             ShippingEvent::LABEL_CREATED,
             ShippingEvent::IN_TRANSIT,
             ShippingEvent::DELIVERED,
+            ShippingEvent::CANCELED,
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }
+    }
+
+    #[test]
+    fn a_shipment_is_stopped_only_before_the_carrier_has_it() {
+        let now = Utc::now();
+        let (mut waiting, _) = Shipment::for_paid_order(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), None, now);
+        assert_eq!(waiting.stop(now).unwrap().unwrap().status, ShipmentStatus::Canceled);
+        assert_eq!(waiting.event().event_type(), ShippingEvent::CANCELED);
+        assert_eq!(waiting.stop(now), Ok(None), "stopping again changes nothing");
+        assert!(waiting.advance(now).is_none(), "the carrier never moves it again");
+
+        let (mut picked_up, _) = Shipment::for_paid_order(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), None, now);
+        picked_up.advance(now);
+        let err = picked_up.stop(now).unwrap_err();
+        assert_eq!(err.status, ShipmentStatus::InTransit);
+        assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::Conflict);
+        assert_eq!(picked_up.status, ShipmentStatus::InTransit);
+
+        let (early, first) = Shipment::stopped_before_label(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), now);
+        assert_eq!(
+            (early.status, first.status),
+            (ShipmentStatus::Canceled, ShipmentStatus::Canceled)
+        );
     }
 }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use kernel::{Currency, Money, Role};
 use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
-use kernel_infra::graphql::{bad_input, error, internal, not_found};
-use kernel_infra::identity::{is_privileged, require_role, require_user};
+use kernel_infra::graphql::{bad_input, error, internal, not_found, request_meta};
+use kernel_infra::identity::{is_privileged, require_any_role, require_role, require_user};
 use shipping_domain::{
     DeliveryWindow, MethodError, MethodName, RateBand, Shipment, ShipmentId, ShipmentStatus, ShippingMethod,
     ShippingMethodId, ShippingMethodState, TrackingEvent, Zone,
@@ -47,6 +47,8 @@ pub enum ShipmentStatusValue {
     LabelCreated,
     InTransit,
     Delivered,
+    /// Stopped before the carrier picked it up: the order was canceled.
+    Canceled,
 }
 
 impl From<ShipmentStatus> for ShipmentStatusValue {
@@ -55,6 +57,7 @@ impl From<ShipmentStatus> for ShipmentStatusValue {
             ShipmentStatus::LabelCreated => Self::LabelCreated,
             ShipmentStatus::InTransit => Self::InTransit,
             ShipmentStatus::Delivered => Self::Delivered,
+            ShipmentStatus::Canceled => Self::Canceled,
         }
     }
 }
@@ -373,6 +376,27 @@ pub struct Mutation;
 
 #[Object]
 impl Mutation {
+    /// Stops an order's shipment before the carrier picks it up: its order is being
+    /// canceled (SERVICE, for the cancellation saga, or ADMIN). CONFLICT once the
+    /// carrier has it; stopping again returns the stopped shipment.
+    #[graphql(requires_scopes = "shipping:write")]
+    async fn stop_shipment(&self, ctx: &Context<'_>, order_id: ID, user_id: ID) -> Result<ShipmentObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let parse = |id: &ID, field: &str| {
+            uuid::Uuid::try_parse(id).map_err(|_| bad_input(format!("{field} is not a valid id")))
+        };
+        let shipment = ctx
+            .data_unchecked::<Shipping>()
+            .stop(
+                parse(&order_id, "orderId")?,
+                parse(&user_id, "userId")?,
+                &request_meta(ctx),
+            )
+            .await
+            .map_err(error)?;
+        Ok(ShipmentObject(shipment))
+    }
+
     /// Adds a shipping method, offered at once (ADMIN).
     #[graphql(requires_scopes = "shipping:write")]
     async fn create_shipping_method(

@@ -18,7 +18,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use serde::Deserialize;
-use shipping_domain::{Destination, Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
+use shipping_domain::{AlreadyShipped, Destination, Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
 
 use crate::entity::{shipment, tracking};
 
@@ -64,25 +64,61 @@ impl Shipping {
         if !exists {
             let now = Utc::now();
             let (shipment, first) = Shipment::for_paid_order(order_id, user_id, destination, now);
-            let destination = shipment.destination.as_ref();
-            let row = shipment::Entity::insert(shipment::ActiveModel {
-                id: Set(shipment.id.as_uuid()),
-                order_id: Set(order_id),
-                user_id: Set(user_id),
-                status: Set(shipment.status.as_str().to_owned()),
-                carrier: Set(shipment.carrier.clone()),
-                tracking_number: Set(shipment.tracking_number.clone()),
-                ship_to: Set(destination.map(|d| serde_json::to_string(&d.address)).transpose()?),
-                method: Set(destination.map(|d| d.method.clone())),
-                next_step_at: Set(Some(now + self.step)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .into_query();
+            let row = insert_row(&shipment, Some(now + self.step)).into_query();
             let events = kernel_infra::outbox::wrap(PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]);
             write_with_tracking(txn, row, shipment.id, &first, &events).await?;
         }
         Ok(())
+    }
+
+    /// Stops the shipment of a canceled order before the carrier picks it up (the
+    /// cancellation saga's gate). An order whose payment has not reached Shipping yet
+    /// gets a stopped shipment, so the late `order.paid` prints no label. Stopping
+    /// again returns the stopped shipment.
+    ///
+    /// # Errors
+    /// `AlreadyShipped` once the carrier has it (CONFLICT); the database failing.
+    pub async fn stop(
+        &self,
+        order_id: uuid::Uuid,
+        user_id: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<Shipment, StopError> {
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        let mut query = shipment::Entity::find().filter(shipment::Column::OrderId.eq(order_id));
+        if kernel_infra::db::is_postgres(&txn) {
+            query = query.lock_exclusive();
+        }
+        let shipment = match query.one(&txn).await? {
+            Some(row) => {
+                let mut shipment = from_row(row)?;
+                let Some(step) = shipment.stop(now)? else {
+                    return Ok(shipment);
+                };
+                let update = shipment::Entity::update_many()
+                    .col_expr(shipment::Column::Status, Expr::value(shipment.status.as_str()))
+                    .col_expr(
+                        shipment::Column::NextStepAt,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
+                    .col_expr(shipment::Column::UpdatedAt, Expr::value(now))
+                    .filter(shipment::Column::Id.eq(shipment.id.as_uuid()))
+                    .into_query();
+                let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[shipment.event()]);
+                write_with_tracking(&txn, update, shipment.id, &step, &events).await?;
+                shipment
+            }
+            None => {
+                let (shipment, first) = Shipment::stopped_before_label(order_id, user_id, now);
+                let row = insert_row(&shipment, None).into_query();
+                let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[shipment.event()]);
+                write_with_tracking(&txn, row, shipment.id, &first, &events).await?;
+                shipment
+            }
+        };
+        txn.commit().await?;
+        Ok(shipment)
     }
 
     /// Moves every shipment whose next step is due. Returns how many moved.
@@ -185,6 +221,46 @@ impl Shipping {
                 })
             })
             .collect()
+    }
+}
+
+/// The insert of a new shipment, whose carrier moves it next at `next_step_at`.
+fn insert_row(
+    shipment: &Shipment,
+    next_step_at: Option<chrono::DateTime<Utc>>,
+) -> sea_orm::Insert<shipment::ActiveModel> {
+    let destination = shipment.destination.as_ref();
+    shipment::Entity::insert(shipment::ActiveModel {
+        id: Set(shipment.id.as_uuid()),
+        order_id: Set(shipment.order_id),
+        user_id: Set(shipment.user_id),
+        status: Set(shipment.status.as_str().to_owned()),
+        carrier: Set(shipment.carrier.clone()),
+        tracking_number: Set(shipment.tracking_number.clone()),
+        // An address always serialises: it is strings.
+        ship_to: Set(destination.and_then(|d| serde_json::to_string(&d.address).ok())),
+        method: Set(destination.map(|d| d.method.clone())),
+        next_step_at: Set(next_step_at),
+        created_at: Set(shipment.created_at),
+        updated_at: Set(shipment.updated_at),
+    })
+}
+
+/// Why a shipment could not be stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error(transparent)]
+    AlreadyShipped(#[from] AlreadyShipped),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl kernel::Classify for StopError {
+    fn kind(&self) -> kernel::ErrorKind {
+        match self {
+            StopError::AlreadyShipped(err) => err.kind(),
+            StopError::Db(_) => kernel::ErrorKind::Internal,
+        }
     }
 }
 

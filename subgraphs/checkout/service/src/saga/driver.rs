@@ -22,6 +22,8 @@ impl Saga {
         // (the caller has just inserted or claimed the session).
         let mut unsaved: Vec<StepRecord> = Vec::new();
         let mut saved_at = Instant::now();
+        // Its status at the last save: a save that finishes it announces how it ended.
+        let mut saved_status = session.status;
         while let Some(step) = session.step {
             let before = session.clone();
             let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
@@ -36,7 +38,7 @@ impl Saga {
                 }
                 Err(unavailable) => {
                     tracing::warn!(checkout.id = %session.id, step = step.as_str(), error = %unavailable, "saga step unavailable; will retry");
-                    if !unsaved.is_empty() && !self.persist(&before, &unsaved, meta).await? {
+                    if !unsaved.is_empty() && !self.persist(&before, &unsaved, saved_status, meta).await? {
                         return Ok(before);
                     }
                     self.log_outage(&session, step, &unavailable.to_string()).await?;
@@ -62,10 +64,11 @@ impl Saga {
                 && step.may_defer_save()
                 && saved_at.elapsed() < self.settings.lease / 3;
             if !defer {
-                if !self.persist(&session, &unsaved, meta).await? {
+                if !self.persist(&session, &unsaved, saved_status, meta).await? {
                     tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
                     return Ok(session);
                 }
+                saved_status = session.status;
                 unsaved.clear();
                 saved_at = Instant::now();
             }

@@ -50,6 +50,11 @@ pub enum CheckoutServiceError {
     Refused(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("no checkout of yours placed order {0}")]
+    NoCheckoutFor(uuid::Uuid),
+    /// Shipping would not stop the shipment: the goods are on their way.
+    #[error("the order can no longer be canceled: {0}")]
+    CancellationRefused(String),
     /// Too many of the customer's checkouts failed lately: a new one must wait.
     #[error("too many failed checkouts; try again in {} s", std::cmp::max(.0.as_secs(), 1))]
     TooManyFailures(Duration),
@@ -76,7 +81,8 @@ impl Classify for CheckoutServiceError {
     fn kind(&self) -> ErrorKind {
         match self {
             CheckoutServiceError::Checkout(err) => err.kind(),
-            CheckoutServiceError::CartNotFound(_) => ErrorKind::NotFound,
+            CheckoutServiceError::CartNotFound(_) | CheckoutServiceError::NoCheckoutFor(_) => ErrorKind::NotFound,
+            CheckoutServiceError::CancellationRefused(_) => ErrorKind::Conflict,
             CheckoutServiceError::CartNotReady(_) | CheckoutServiceError::Refused(_) => ErrorKind::BadUserInput,
             CheckoutServiceError::KeyReused(_) => ErrorKind::Conflict,
             // The GraphQL edge answers RATE_LIMITED with `retryAfter`.
@@ -195,6 +201,68 @@ impl Saga {
             return self.continue_existing_or(&request, meta, err.into()).await;
         }
         self.drive_held(session, meta).await
+    }
+
+    /// Cancels the paid order of a completed checkout: the cancellation runs as the
+    /// session's next steps (stop the shipment, cancel the order, refund, return the
+    /// stock, give the coupon use back), driven now as far as it goes. The answer is
+    /// the session: CANCELED, or CANCELING when a context was unreachable (the
+    /// reconciler finishes it). Asking again returns the same cancellation.
+    ///
+    /// # Errors
+    /// NOT_FOUND for an order no checkout of the caller placed (any for staff),
+    /// CONFLICT for a checkout that did not complete or goods already on their way
+    /// (nothing changed then), BAD_USER_INPUT for a reason that is not a short line.
+    pub async fn cancel_paid_order(
+        &self,
+        caller: &Identity,
+        order_id: uuid::Uuid,
+        reason: &str,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        let not_found = || CheckoutServiceError::NoCheckoutFor(order_id);
+        let found = self.by_order(order_id).await?.ok_or_else(not_found)?;
+        if !caller.may_act_for(found.request.user_id) {
+            return Err(not_found());
+        }
+        // Checked before the lease is taken, so a refusal leaves the session untouched.
+        found.clone().request_cancellation(reason, Utc::now())?;
+        if found.status == SessionStatus::Canceled {
+            return Ok(found);
+        }
+        if !self.claim(found.id).await? {
+            // Another driver holds it: it runs this cancellation, or the one it started.
+            return self.get(found.id).await?.ok_or_else(not_found);
+        }
+        let mut session = self.get(found.id).await?.ok_or_else(not_found)?;
+        let asked = session.status == SessionStatus::Completed;
+        if let Err(err) = session.request_cancellation(reason, Utc::now()) {
+            self.release(session.id).await?;
+            return Err(err.into());
+        }
+        if asked && !self.start_cancellation(&session).await? {
+            return self.get(found.id).await?.ok_or_else(not_found);
+        }
+        let session = self.drive_held(session, meta).await?;
+        if session.status == SessionStatus::Completed {
+            let refusal = self.steps(session.id).await?.into_iter().next_back();
+            return Err(CheckoutServiceError::CancellationRefused(
+                refusal
+                    .and_then(|record| record.detail)
+                    .unwrap_or_else(|| "the shipment could not be stopped".into()),
+            ));
+        }
+        Ok(session)
+    }
+
+    /// The checkout that placed `order_id`.
+    async fn by_order(&self, order_id: uuid::Uuid) -> Result<Option<CheckoutSession>, CheckoutServiceError> {
+        session::Entity::find()
+            .filter(session::Column::OrderId.eq(order_id))
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
     }
 
     /// The session an earlier submission with this key started, continued; `err` when
@@ -335,9 +403,7 @@ impl Saga {
         let due: Vec<uuid::Uuid> = session::Entity::find()
             .select_only()
             .column(session::Column::Id)
-            .filter(
-                session::Column::Status.is_in([SessionStatus::Running.as_str(), SessionStatus::Compensating.as_str()]),
-            )
+            .filter(session::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
             .filter(session::Column::UpdatedAt.lt(quiet_since))
             .filter(
                 session::Column::LockedUntil

@@ -18,22 +18,23 @@ use super::{CheckoutServiceError, PRODUCER, Saga, StepRecord};
 
 impl Saga {
     /// Saves the session, the log entries of the steps done since the last save and,
-    /// when it finished, its event, in one transaction, renewing the lease (or, when it
-    /// finished, clearing it). False when another driver took the lease.
+    /// when it has just finished (it was `before` at the last save), the event that
+    /// says how, in one transaction, renewing the lease (or, when it finished, clearing
+    /// it). False when another driver took the lease.
     pub(super) async fn persist(
         &self,
         s: &CheckoutSession,
         records: &[StepRecord],
+        before: SessionStatus,
         meta: &EventMeta,
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
-        // COMPLETED, FAILED or STUCK: nobody drives it any more.
+        // COMPLETED, FAILED, STUCK or CANCELED: nobody drives it any more.
         let finished = s.status.is_finished();
         let locked_until = (!finished).then(|| now + lease(&self.settings));
-        let events = if matches!(s.status, SessionStatus::Completed | SessionStatus::Failed) {
-            kernel_infra::outbox::wrap(PRODUCER, meta, &[CheckoutEvent { session: s.clone() }])
-        } else {
-            Vec::new()
+        let events = match CheckoutEvent::on_finishing(before, s) {
+            Some(event) => kernel_infra::outbox::wrap(PRODUCER, meta, &[event]),
+            None => Vec::new(),
         };
         if kernel_infra::db::is_postgres(&self.db) {
             return self.persist_pg(s, records, now, locked_until, &events).await;
@@ -49,6 +50,17 @@ impl Saga {
         kernel_infra::outbox::append(&txn, &events).await?;
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// Saves a session whose cancellation was just asked for, keeping this driver's
+    /// lease. False when another driver took it.
+    pub(super) async fn start_cancellation(&self, s: &CheckoutSession) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let updated = self
+            .save_session(s, Some(now + lease(&self.settings)), now)
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected == 1)
     }
 
     /// Writes the session's state, if this driver still holds it. A lease
@@ -74,6 +86,7 @@ impl Saga {
             .col_expr(session::Column::PaymentId, Expr::value(s.payment_id))
             .col_expr(session::Column::Discount, Expr::value(s.discount.map(|m| m.amount())))
             .col_expr(session::Column::Total, Expr::value(s.total.map(|m| m.amount())))
+            .col_expr(session::Column::CancelReason, Expr::value(s.cancel_reason.clone()))
             .col_expr(session::Column::LockedUntil, Expr::value(locked_until))
             .col_expr(
                 session::Column::LockedBy,
@@ -207,6 +220,7 @@ pub(super) async fn insert(
         currency: Set(currency.code().to_owned()),
         discount: Set(None),
         total: Set(None),
+        cancel_reason: Set(None),
         locked_by: Set(Some(driver.to_owned())),
         locked_until: Set(Some(
             s.created_at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)),
@@ -261,6 +275,7 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
         payment_id: row.payment_id,
         discount: row.discount.map(|a| Money::new(a, currency)),
         total: row.total.map(|a| Money::new(a, currency)),
+        cancel_reason: row.cancel_reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -259,14 +259,21 @@ async fn racing_moves_of_one_order_apply_one_of_them_once() {
         let mut unpaid = placement(uuid::Uuid::now_v7(), 1);
         unpaid.awaiting_payment = true;
         let (order, _) = orders.place("race", unpaid, &meta).await.unwrap();
-        // Payment and cancellation race: each move is tried four times at once.
+        // Payment and the cancellation of the unpaid order race: each move is tried
+        // four times at once. A cancellation that comes after the payment is refused:
+        // a paid order is canceled only by the saga that refunds it.
         let moves = (0..8).map(|i| {
-            let to = if i % 2 == 0 {
-                OrderStatus::Paid
-            } else {
-                OrderStatus::Canceled
-            };
-            orders.transition(order.id, to, "race", None, &meta)
+            let orders = orders.clone();
+            let meta = meta.clone();
+            async move {
+                if i % 2 == 0 {
+                    orders
+                        .transition(order.id, OrderStatus::Paid, "race", None, &meta)
+                        .await
+                } else {
+                    orders.cancel_if_unpaid(order.id, "race", &meta).await
+                }
+            }
         });
         let answers = futures::future::join_all(moves).await;
         let winner = orders.get(order.id).await.unwrap().unwrap().status;
