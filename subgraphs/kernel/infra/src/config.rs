@@ -200,6 +200,8 @@ pub struct Placement {
 pub struct ContextConfig {
     pub database_url: String,
     pub listen: String,
+    /// Where the context keeps files other than its database (`data_dir`).
+    pub data_dir: PathBuf,
     /// The context's own settings, as its type reads them.
     pub settings: serde_json::Value,
 }
@@ -273,6 +275,7 @@ impl Config {
                         .database_url
                         .unwrap_or_else(|| spec.default_database_url(&common.data_dir)),
                     listen: placement.listen,
+                    data_dir: common.data_dir.clone(),
                     settings: own,
                 },
             );

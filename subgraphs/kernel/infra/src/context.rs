@@ -93,6 +93,9 @@ pub struct Opening {
     pub settings: serde_json::Value,
     /// Each other context's `/graphql` URL, when one process runs them all.
     pub peers: BTreeMap<String, String>,
+    /// Where the context keeps files other than its database (the platform's
+    /// `data_dir`).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Opening {

@@ -60,6 +60,7 @@ pub async fn open(
         db,
         settings: config.settings.clone(),
         peers,
+        data_dir: config.data_dir.clone(),
     })
     .await
 }
@@ -73,6 +74,7 @@ pub async fn open_as<T: Clone + 'static>(spec: &ContextSpec, database_url: &str)
     let config = ContextConfig {
         database_url: database_url.to_owned(),
         listen: "127.0.0.1:0".into(),
+        data_dir: std::env::temp_dir().join(format!("ecommerce-{}", spec.name)),
         settings: (spec.settings.defaults)(),
     };
     let context = open(spec, &config, BTreeMap::new()).await?;

@@ -135,3 +135,127 @@ pub async fn remove_redis_keys(url: &str, prefix: &str) -> Vec<String> {
     }
     keys
 }
+
+/// A real SMTP server for tests: `aiosmtpd` (from PyPI, installed with pip on first
+/// use) listening on a free port, keeping every message it receives in a maildir.
+/// Stopped when dropped.
+pub struct SmtpServer {
+    /// `smtp://127.0.0.1:<port>`, as `notifications.smtp_url` takes it.
+    pub url: String,
+    port: u16,
+    maildir: std::path::PathBuf,
+    child: tokio::process::Child,
+}
+
+/// The aiosmtpd release the tests run.
+const AIOSMTPD: &str = "aiosmtpd==1.4.6";
+
+impl SmtpServer {
+    /// Starts one; `None` when aiosmtpd cannot be had (no Python, no PyPI).
+    ///
+    /// # Panics
+    /// When `REQUIRE_SMTP=1` (as CI sets it) and it cannot be started.
+    pub async fn start() -> Option<Self> {
+        match Self::try_start().await {
+            Ok(server) => Some(server),
+            Err(err) => {
+                assert!(
+                    std::env::var("REQUIRE_SMTP").as_deref() != Ok("1"),
+                    "an SMTP server is required but could not be started: {err}"
+                );
+                eprintln!("no SMTP server ({err}); skipping");
+                None
+            }
+        }
+    }
+
+    async fn try_start() -> anyhow::Result<Self> {
+        let python = |args: &[&str]| {
+            std::process::Command::new("python3")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        if !python(&["-c", "import aiosmtpd"]) && !python(&["-m", "pip", "install", "--quiet", AIOSMTPD]) {
+            anyhow::bail!("aiosmtpd is not installed and `pip install {AIOSMTPD}` failed");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let maildir = std::env::temp_dir()
+            .join("ecommerce-tests")
+            .join(format!("mail-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(maildir.parent().unwrap_or(&maildir))?;
+        let child = spawn_aiosmtpd(port, &maildir)?;
+        let server = Self {
+            url: format!("smtp://127.0.0.1:{port}"),
+            port,
+            maildir,
+            child,
+        };
+        wait_listening(port).await?;
+        Ok(server)
+    }
+
+    /// Every message received so far, as the raw text that arrived, oldest first.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<(std::time::SystemTime, String)> = ["new", "cur"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(self.maildir.join(sub)).ok())
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                Some((modified, std::fs::read_to_string(entry.path()).ok()?))
+            })
+            .collect();
+        files.sort_by_key(|(modified, _)| *modified);
+        files.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Stops the server (kills it) and removes what it received.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+
+    /// Stops accepting mail for a while: the server is killed, and [`restart`]
+    /// starts it again on the same port and maildir.
+    ///
+    /// [`restart`]: Self::restart
+    pub async fn pause(&mut self) {
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+    }
+
+    /// Starts the server again after [`pause`](Self::pause).
+    ///
+    /// # Panics
+    /// When it cannot be started again.
+    pub async fn restart(&mut self) {
+        self.child = spawn_aiosmtpd(self.port, &self.maildir).expect("aiosmtpd starts again");
+        wait_listening(self.port).await.expect("aiosmtpd listens again");
+    }
+}
+
+fn spawn_aiosmtpd(port: u16, maildir: &std::path::Path) -> std::io::Result<tokio::process::Child> {
+    tokio::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir)
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+async fn wait_listening(port: u16) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "aiosmtpd did not start listening on {port}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

@@ -1,4 +1,6 @@
-//! One event on its way to one subscription. The first attempt is made at once; after
+//! One event on its way to one subscription, or one message on its way to one
+//! customer's mail server ([`crate::customer_message`]; an SMTP reply code stands in
+//! for the HTTP status). The first attempt is made at once; after
 //! a failed one the [`RetrySchedule`] says when to try again, and when it has nothing
 //! more to say the delivery is dead: it is kept, with its attempts, and Notifications
 //! announces it ([`NotificationEvent::WebhookDeliveryFailed`](crate::NotificationEvent)).

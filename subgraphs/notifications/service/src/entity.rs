@@ -1,5 +1,5 @@
 //! Notifications' tables as SeaORM entities. Mapped to and from the domain in
-//! `webhooks`.
+//! `webhooks` and `emails`.
 
 pub mod subscription {
     use sea_orm::entity::prelude::*;
@@ -73,6 +73,59 @@ pub mod attempt {
         #[sea_orm(column_type = "Text", nullable)]
         pub error: Option<String>,
         pub duration_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod customer_contact {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customer_contacts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub email: String,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod customer_message {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "customer_messages")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// The event it was made from: one message per event.
+        #[sea_orm(unique)]
+        pub event_id: Uuid,
+        pub user_id: Uuid,
+        pub order_id: Option<Uuid>,
+        pub kind: String,
+        pub subject: String,
+        #[sea_orm(column_type = "Text")]
+        pub body: String,
+        /// PENDING, DELIVERED (the mail server took it) or DEAD.
+        pub status: String,
+        pub attempts: i32,
+        pub next_attempt_at: Option<DateTimeUtc>,
+        /// A sender holds the message until then; another replica leaves it alone.
+        pub leased_until: Option<DateTimeUtc>,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub last_error: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub sent_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

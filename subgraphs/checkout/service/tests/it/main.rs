@@ -136,6 +136,7 @@ async fn checkout_with_lease(database: &TestDatabase, url: &str, lease_seconds: 
     let config = ContextConfig {
         database_url: database.url.clone(),
         listen: "127.0.0.1:0".into(),
+        data_dir: std::env::temp_dir(),
         settings,
     };
     let peers = [
