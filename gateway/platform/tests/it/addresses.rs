@@ -6,19 +6,12 @@ use serde_json::{Value, json};
 
 use crate::TestPlatform;
 
-const REGISTER: &str = "mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }";
 const ADD: &str = "mutation($address: PostalAddressInput!, $defaultFor: [AddressPurpose!]) {
     addAddress(address: $address, defaultFor: $defaultFor) { id isDefaultShipping isDefaultBilling address { postalCode country countryName } } }";
 
 async fn register(platform: &TestPlatform, email: &str) -> (String, String) {
-    let input = json!({ "input": { "email": email, "password": "correct horse battery", "displayName": "Ann" } });
-    let (status, body) = platform.post(REGISTER, input).await;
-    assert_eq!(status, 200, "{body}");
-    let payload = &body["data"]["register"];
-    (
-        payload["token"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned(),
-        payload["user"]["id"].as_str().unwrap().to_owned(),
-    )
+    let customer = crate::shop::register(platform, email).await;
+    (customer.token, customer.user_id.to_string())
 }
 
 fn address(city: &str, postal_code: &str, country: &str) -> Value {

@@ -110,6 +110,21 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     )
     .await;
 
+    // A paid order with a coupon canceled before it ships: stopped, refunded, restocked,
+    // the coupon use given back.
+    let changed_mind = Customer::new();
+    let cart = add_to_cart(platform, &changed_mind, "EVT-1", 1).await;
+    let bought = checkout(platform, &changed_mind, &cart, Some("EVT10"), "card", "evt-canceled").await;
+    assert_eq!(bought["data"]["checkout"]["status"], "COMPLETED", "{bought}");
+    let canceled = ok(
+        platform,
+        &changed_mind.token,
+        "mutation($order: ID!) { cancelPaidOrder(orderId: $order, reason: \"changed my mind\") { status } }",
+        json!({ "order": bought["data"]["checkout"]["order"]["id"] }),
+    )
+    .await;
+    assert_eq!(canceled["cancelPaidOrder"]["status"], "CANCELED", "{canceled}");
+
     // A checkout whose payment is declined: every step is compensated.
     let other = Customer::new();
     let cart = add_to_cart(platform, &other, "EVT-1", 1).await;
@@ -131,7 +146,10 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
 
 #[tokio::test]
 async fn every_event_written_has_a_schema_and_validates_against_it() {
-    let platform = TestPlatform::start().await;
+    let mut jobs = crate::fast_jobs();
+    // Slow enough that an order canceled right after its checkout is not shipped yet.
+    jobs.set("shipping", "carrier_step_seconds", json!(3.0));
+    let platform = TestPlatform::start_with(crate::Backend::Sqlite, jobs).await;
     a_day_at_the_shop(&platform).await;
     let envelopes = outbox_envelopes(&platform).await;
 
@@ -162,6 +180,16 @@ async fn every_event_written_has_a_schema_and_validates_against_it() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(seen.len() >= 25, "the day covers most event types: {seen:?}");
+    for cancellation in [
+        "ecommerce.checkout.session.canceled.v1",
+        "ecommerce.shipping.shipment.canceled.v1",
+        "ecommerce.coupons.redemption.returned.v1",
+    ] {
+        assert!(
+            seen.contains_key(cancellation),
+            "the cancellation's {cancellation}: {seen:?}"
+        );
+    }
     platform.stop().await;
 }
 

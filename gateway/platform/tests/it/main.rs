@@ -7,6 +7,7 @@ mod addresses;
 mod cancellation;
 mod checkout;
 mod crash;
+mod emails;
 mod event_contracts;
 mod flash_sale;
 mod gateway;

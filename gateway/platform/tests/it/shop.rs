@@ -45,6 +45,24 @@ impl Customer {
     }
 }
 
+/// A customer who signed up through Accounts with `email`, so the contexts that learn
+/// of customers from Accounts' events (Notifications) know them.
+pub async fn register(platform: &TestPlatform, email: &str) -> Customer {
+    let input = json!({ "input": { "email": email, "password": "correct horse battery", "displayName": "Ann" } });
+    let (status, body) = platform
+        .post(
+            "mutation($input: RegisterInput!) { register(input: $input) { token user { id } } }",
+            input,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let payload = &body["data"]["register"];
+    Customer {
+        token: payload["token"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned(),
+        user_id: uuid::Uuid::try_parse(payload["user"]["id"].as_str().unwrap()).unwrap(),
+    }
+}
+
 /// Runs an operation as `customer`, expecting no errors; returns `data`.
 pub async fn ok(platform: &TestPlatform, token: &str, query: &str, variables: Value) -> Value {
     let (status, body) = platform.post_as(Some(token), query, variables).await;

@@ -1,0 +1,143 @@
+//! The customer's e-mails, end to end through the gateway and a real SMTP server
+//! (aiosmtpd): one signs up, checks out with a delivery and follows the order to
+//! DELIVERED; another cancels a paid order before it ships. Each gets one message per
+//! step: confirmed, shipped (with the tracking number) and delivered; confirmed,
+//! canceled and refunded.
+
+use std::time::Duration;
+
+use kernel_infra::testing::SmtpServer;
+use serde_json::json;
+
+use crate::shop::{CHECKOUT, Customer, add_to_cart, eventually, ok, register, stocked_product, until_delivered};
+use crate::{Backend, TestPlatform, fast_jobs};
+
+/// The messages `server` received for `to`, each as (subject, whole text).
+fn inbox(server: &SmtpServer, to: &str) -> Vec<(String, String)> {
+    server
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.lines().any(|line| line == format!("To: {to}")))
+        .map(|mail| {
+            let subject = mail
+                .lines()
+                .find_map(|line| line.strip_prefix("Subject: "))
+                .unwrap_or_default()
+                .to_owned();
+            (subject, mail)
+        })
+        .collect()
+}
+
+async fn check_out(platform: &TestPlatform, customer: &Customer, sku: &str, method: &str) -> String {
+    let cart = add_to_cart(platform, customer, sku, 1).await;
+    let input = json!({ "input": {
+        "cartId": cart, "paymentMethod": "card", "idempotencyKey": format!("mail-{cart}"),
+        "delivery": {
+            "shippingAddress": { "address": {
+                "name": "Eve Example", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
+            } },
+            "shippingMethodId": method,
+        },
+    }});
+    let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
+    assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
+    body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_customer_gets_an_email_at_each_step_of_their_order() {
+    let Some(server) = SmtpServer::start().await else {
+        return;
+    };
+    let mut jobs = fast_jobs();
+    jobs.set("notifications", "smtp_url", json!(server.url));
+    // Slow enough that a cancellation right after the checkout comes before the carrier.
+    jobs.set("shipping", "carrier_step_seconds", json!(4.0));
+    let platform = TestPlatform::start_with(Backend::Sqlite, jobs).await;
+    stocked_product(&platform, "MAIL-1", 2_000, 10).await;
+    let method = ok(
+        &platform,
+        &platform.admin_token(),
+        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
+        json!({ "input": {
+            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
+            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 500 }] }]
+        } }),
+    )
+    .await["createShippingMethod"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let eve = register(&platform, "eve@example.com").await;
+    let kept = check_out(&platform, &eve, "MAIL-1", &method).await;
+    let ned = register(&platform, "ned@example.com").await;
+    let canceled = check_out(&platform, &ned, "MAIL-1", &method).await;
+    let body = ok(
+        &platform,
+        &ned.token,
+        "mutation($order: ID!) { cancelPaidOrder(orderId: $order, reason: \"found it cheaper\") { status } }",
+        json!({ "order": canceled }),
+    )
+    .await;
+    assert_eq!(body["cancelPaidOrder"]["status"], "CANCELED", "{body}");
+    until_delivered(&platform, &eve, &kept).await;
+
+    eventually("every e-mail arrives", || async {
+        inbox(&server, "eve@example.com").len() >= 3 && inbox(&server, "ned@example.com").len() >= 3
+    })
+    .await;
+    // Nothing more comes: one message per step.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let short = |order: &str| order[..8].to_ascii_uppercase();
+    let eves = inbox(&server, "eve@example.com");
+    let subjects: Vec<&str> = eves.iter().map(|(subject, _)| subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            format!("Your order {} is confirmed", short(&kept)),
+            format!("Your order {} is on its way", short(&kept)),
+            format!("Your order {} was delivered", short(&kept)),
+        ],
+        "{eves:?}"
+    );
+    let tracking = ok(
+        &platform,
+        &eve.token,
+        "query($id: ID!) { order(id: $id) { shipment { trackingNumber } } }",
+        json!({ "id": kept }),
+    )
+    .await["order"]["shipment"]["trackingNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        eves[1].1.contains(&format!("Tracking number: {tracking}")),
+        "{}",
+        eves[1].1
+    );
+    assert!(eves[0].1.contains("Total paid: 25.00 USD"), "{}", eves[0].1);
+
+    let neds = inbox(&server, "ned@example.com");
+    let subjects: Vec<&str> = neds.iter().map(|(subject, _)| subject.as_str()).collect();
+    assert_eq!(subjects.len(), 3, "{neds:?}");
+    assert_eq!(subjects[0], format!("Your order {} is confirmed", short(&canceled)));
+    // The cancellation and the refund come from two contexts: either may be first.
+    let mut rest = subjects[1..].to_vec();
+    rest.sort_unstable();
+    assert_eq!(
+        rest,
+        [
+            format!("25.00 USD refunded for order {}", short(&canceled)),
+            format!("Your order {} was canceled", short(&canceled)),
+        ],
+        "{neds:?}"
+    );
+    assert!(
+        neds.iter().any(|(_, mail)| mail.contains("found it cheaper")),
+        "the reason is told: {neds:?}"
+    );
+    platform.stop().await;
+    server.stop().await;
+}
