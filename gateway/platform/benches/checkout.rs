@@ -69,6 +69,8 @@ async fn main() {
     let ssl_mode = std::env::var("BENCH_PG_SSLMODE").unwrap_or_else(|_| "disable".into());
     let mut databases = Vec::new();
     let mut config = platform::default_config();
+    // Files kept outside the databases (customers' e-mails) stay out of the clone.
+    config.set_data_dir(&std::env::temp_dir().join("ecommerce-bench-data"));
     for name in platform::CONTEXTS.map(|spec| spec.name) {
         let database = TestDatabase::postgres().await.expect("PostgreSQL must be reachable");
         config.place(

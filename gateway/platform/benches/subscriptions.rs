@@ -88,6 +88,8 @@ async fn main() {
 
     let mut databases = Vec::new();
     let mut config = platform::default_config();
+    // Files kept outside the databases (customers' e-mails) stay out of the clone.
+    config.set_data_dir(&std::env::temp_dir().join("ecommerce-bench-data"));
     for name in platform::CONTEXTS.map(|spec| spec.name) {
         let database = TestDatabase::sqlite();
         config.place(name, &database.url);

@@ -137,6 +137,10 @@ impl TestPlatform {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         });
+        let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
+        // What the contexts keep outside their databases (customers' e-mails) goes with
+        // the rest of the test's files.
+        jobs.set_data_dir(&dir.join("data"));
         let mut databases = Vec::new();
         let mut urls = platform::PerContext::new();
         for name in platform::CONTEXTS.map(|spec| spec.name) {
@@ -170,7 +174,6 @@ impl TestPlatform {
             }
         };
         let running = platform::start(&jobs, &shutdown, &wrap).await.unwrap();
-        let dir = std::env::temp_dir().join(format!("gateway-test-{}", uuid::Uuid::now_v7().simple()));
         let (gateway, url, metrics_url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
         let platform = Self {
             url,
@@ -196,6 +199,7 @@ impl TestPlatform {
     /// own.
     pub async fn start_replica(&self, jobs: &kernel_infra::config::Config) -> Replica {
         let mut config = jobs.clone();
+        config.set_data_dir(&self.dir.join("data"));
         for (name, url) in &self.urls {
             config.place(name, url);
         }

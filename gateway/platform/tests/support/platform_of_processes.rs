@@ -364,6 +364,8 @@ defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    tim
 fn spawn(name: &str, env: &[(String, String)]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
         .arg(name)
+        // Files kept outside the databases (customers' e-mails) stay out of the clone.
+        .env("DATA_DIR", std::env::temp_dir().join("ecommerce-processes"))
         .envs(env.iter().cloned())
         .kill_on_drop(true)
         .spawn()

@@ -293,6 +293,16 @@ impl Config {
             .ok_or_else(|| anyhow::anyhow!("no configuration for the context `{name}`"))
     }
 
+    /// Moves every file the contexts keep outside their databases (and the default
+    /// SQLite files of contexts not placed yet) under `dir` (tests keep them in a
+    /// directory of their own).
+    pub fn set_data_dir(&mut self, dir: &Path) {
+        self.common.data_dir = dir.to_owned();
+        for context in self.contexts.values_mut() {
+            context.data_dir = dir.to_owned();
+        }
+    }
+
     /// A context's configuration to change (tests set a job's pace with it).
     ///
     /// # Panics
