@@ -127,6 +127,24 @@ async fn errors_carry_codes_and_the_graphql_over_http_status() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     assert!(body["data"].is_null());
 
+    // A SKU that breaks the kernel's rule is told so, in every context that takes one.
+    let customer = crate::shop::Customer::new();
+    for (operation, what) in [
+        (r#"mutation { addToCart(sku: "mug 1") { id } }"#, "the cart"),
+        (r#"query { stockItem(sku: "mug 1") { sku } }"#, "the stock"),
+    ] {
+        let (status, body) = platform.post_as(Some(&customer.token), operation, json!({})).await;
+        assert_eq!(status, 200, "{what}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{what}: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"].as_str().unwrap().contains("is not a SKU"),
+            "{what}: {body}"
+        );
+    }
+
     let (status, body) = platform
         .post(
             r#"query { products(first: 5, after: "%%%") { edges { cursor } } }"#,

@@ -5,7 +5,7 @@
 use async_graphql::{Context, EmptySubscription, Enum, ID, Object, Result, Schema, SimpleObject};
 use cart_domain::{Cart, CartId, CartOwner, CartStatus, KnownPrice};
 use chrono::{DateTime, Utc};
-use kernel::{ErrorKind, Role};
+use kernel::{ErrorKind, Role, Sku};
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, coded, error, request_meta};
 use kernel_infra::identity::{Caller, require_user};
@@ -171,10 +171,11 @@ impl Mutation {
         #[graphql(default = 1)] quantity: i32,
         session_id: Option<String>,
     ) -> Result<CartObject> {
+        let sku = Sku::parse(&sku).map_err(error)?;
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .add(&owner, &sku, i64::from(quantity), &request_meta(ctx))
+            .add(&owner, sku.as_str(), i64::from(quantity), &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await
@@ -188,10 +189,11 @@ impl Mutation {
         quantity: i32,
         session_id: Option<String>,
     ) -> Result<CartObject> {
+        let sku = Sku::parse(&sku).map_err(error)?;
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .set_quantity(&owner, &sku, i64::from(quantity), &request_meta(ctx))
+            .set_quantity(&owner, sku.as_str(), i64::from(quantity), &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await
@@ -199,10 +201,11 @@ impl Mutation {
 
     /// Removes a line.
     async fn remove_from_cart(&self, ctx: &Context<'_>, sku: String, session_id: Option<String>) -> Result<CartObject> {
+        let sku = Sku::parse(&sku).map_err(error)?;
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .set_quantity(&owner, &sku, 0, &request_meta(ctx))
+            .set_quantity(&owner, sku.as_str(), 0, &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await

@@ -29,6 +29,15 @@ impl InventoryError {
     }
 }
 
+impl From<kernel::ValueError> for InventoryError {
+    fn from(err: kernel::ValueError) -> Self {
+        Self::Invalid {
+            field: err.field,
+            reason: err.reason,
+        }
+    }
+}
+
 impl Classify for InventoryError {
     fn kind(&self) -> ErrorKind {
         match self {

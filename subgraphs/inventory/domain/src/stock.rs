@@ -5,60 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{InventoryError, ReservationId};
 
-/// A SKU as Inventory knows it: the Products context's identifier, kept as a value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(value: &str) -> Result<Self, InventoryError> {
-        let value = value.trim();
-        let valid = !value.is_empty()
-            && value.len() <= 64
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InventoryError::invalid(
-                "sku",
-                format!(
-                    "`{}` is not a SKU (1 to 64 of A-Z, 0-9, `-`, `_`)",
-                    value.chars().take(64).collect::<String>()
-                ),
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A strictly positive number of units, at most [`Quantity::MAX`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Quantity(i64);
-
-impl Quantity {
-    pub const MAX: i64 = 1_000_000;
-
-    pub fn new(value: i64) -> Result<Self, InventoryError> {
-        if (1..=Self::MAX).contains(&value) {
-            Ok(Self(value))
-        } else {
-            Err(InventoryError::invalid(
-                "quantity",
-                format!("must be between 1 and {}, got {value}", Self::MAX),
-            ))
-        }
-    }
-
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
+/// The SKU and quantity rules are the kernel's, shared with every context that moves
+/// goods.
+pub use kernel::{Quantity, Sku};
 
 /// Why stock moved; recorded with every movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +94,7 @@ impl StockItem {
     ) -> Result<Self, InventoryError> {
         if reserved < 0 || on_hand < reserved {
             return Err(InventoryError::BelowReserved {
-                sku: sku.0,
+                sku: String::from(sku),
                 on_hand,
                 reserved,
             });
@@ -186,7 +135,7 @@ impl StockItem {
     ) -> Result<StockMovement, InventoryError> {
         if quantity.get() > self.available() {
             return Err(InventoryError::InsufficientStock {
-                sku: self.sku.0.clone(),
+                sku: self.sku.as_str().to_owned(),
                 requested: quantity.get(),
                 available: self.available(),
             });
@@ -247,7 +196,7 @@ impl StockItem {
         let on_hand = self.on_hand + delta;
         if on_hand < self.reserved {
             return Err(InventoryError::BelowReserved {
-                sku: self.sku.0.clone(),
+                sku: self.sku.as_str().to_owned(),
                 on_hand,
                 reserved: self.reserved,
             });

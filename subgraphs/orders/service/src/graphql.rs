@@ -10,7 +10,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use kernel::{Identity, Money, Role};
+use kernel::{Identity, Money, Quantity, Role, Sku};
 use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
@@ -88,7 +88,7 @@ pub struct OrderItemObject(OrderItem);
 #[Object(name = "OrderItem")]
 impl OrderItemObject {
     async fn sku(&self) -> &str {
-        &self.0.sku
+        self.0.sku.as_str()
     }
     /// The product's name when ordered.
     async fn name(&self) -> &str {
@@ -98,7 +98,7 @@ impl OrderItemObject {
         self.0.unit_price.into()
     }
     async fn quantity(&self) -> i32 {
-        i32::try_from(self.0.quantity).unwrap_or(i32::MAX)
+        i32::try_from(self.0.quantity.get()).unwrap_or(i32::MAX)
     }
     async fn line_total(&self) -> Result<MoneyObject> {
         Ok(self.0.line_total().map_err(error)?.into())
@@ -414,10 +414,10 @@ impl PlaceOrderInput {
                 .map(|i| {
                     Ok(OrderItem {
                         product_id: uuid(&i.product_id, "productId")?,
-                        sku: i.sku.clone(),
+                        sku: Sku::parse(&i.sku).map_err(error)?,
                         name: i.name.chars().take(200).collect(),
                         unit_price: Money::try_from(&i.unit_price)?,
-                        quantity: i64::from(i.quantity),
+                        quantity: Quantity::new(i64::from(i.quantity)).map_err(error)?,
                     })
                 })
                 .collect::<Result<_>>()?,

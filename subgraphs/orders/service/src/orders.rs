@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use kernel::EventEnvelope;
-use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money, Role};
+use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money, Quantity, Role, Sku};
 use kernel_infra::CancellationToken;
 use kernel_infra::db::{insert_rows_when, write_if, write_together};
 use orders_domain::{Order, OrderError, OrderEvent, OrderId, OrderItem, OrderStatus, Placement, StatusChange};
@@ -579,10 +579,10 @@ fn items_insert(o: &Order) -> InsertStatement {
         order_id: Set(o.id.as_uuid()),
         line: Set(i32::try_from(line).unwrap_or(i32::MAX)),
         product_id: Set(i.product_id),
-        sku: Set(i.sku.clone()),
+        sku: Set(i.sku.to_string()),
         name: Set(i.name.clone()),
         unit_price: Set(i.unit_price.amount()),
-        quantity: Set(i.quantity),
+        quantity: Set(i.quantity.get()),
     });
     item::Entity::insert_many(items).into_query()
 }
@@ -670,14 +670,17 @@ fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersE
         status: status(&row.status)?,
         items: items
             .into_iter()
-            .map(|i| OrderItem {
-                product_id: i.product_id,
-                sku: i.sku,
-                name: i.name,
-                unit_price: money(i.unit_price),
-                quantity: i.quantity,
+            .map(|i| {
+                let stored = |err: kernel::ValueError| anyhow::anyhow!("stored item of order {}: {err}", row.id);
+                Ok(OrderItem {
+                    product_id: i.product_id,
+                    sku: Sku::parse(&i.sku).map_err(stored)?,
+                    name: i.name,
+                    unit_price: money(i.unit_price),
+                    quantity: Quantity::new(i.quantity).map_err(stored)?,
+                })
             })
-            .collect(),
+            .collect::<Result<_, OrdersError>>()?,
         currency,
         subtotal: money(row.subtotal),
         discount: money(row.discount),

@@ -23,6 +23,15 @@ impl ProductError {
     }
 }
 
+impl From<kernel::ValueError> for ProductError {
+    fn from(err: kernel::ValueError) -> Self {
+        Self::Invalid {
+            field: err.field,
+            reason: err.reason,
+        }
+    }
+}
+
 impl Classify for ProductError {
     fn kind(&self) -> ErrorKind {
         match self {

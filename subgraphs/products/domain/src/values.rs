@@ -78,33 +78,8 @@ impl Category {
     }
 }
 
-/// A stock keeping unit: 1 to 64 of `A-Z`, `0-9`, `-` and `_`. Unique across the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Sku(String);
-
-impl Sku {
-    pub fn parse(value: &str) -> Result<Self, ProductError> {
-        let value = value.trim();
-        if value.is_empty() || value.len() > 64 {
-            return Err(ProductError::invalid("sku", "must have 1 to 64 characters"));
-        }
-        if !value
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        {
-            return Err(ProductError::invalid(
-                "sku",
-                format!("`{value}` may hold only A-Z, 0-9, `-` and `_`"),
-            ));
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// A stock keeping unit: the kernel's rule, shared with every context that moves goods.
+pub use kernel::Sku;
 
 /// A named property such as `color: red`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

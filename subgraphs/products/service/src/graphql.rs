@@ -16,7 +16,7 @@ use kernel_infra::graphql::{PageInfo, bad_input, coded, cursor, error, internal,
 use kernel_infra::identity::{is_privileged, require_role};
 use products_domain::{
     Attribute, Category, Description, FlashSale, FlashSaleId, FlashSaleStatus, NewProduct, NewVariant, Product,
-    ProductError, ProductId, ProductName, ProductStatus, ProductUpdate, Sku,
+    ProductId, ProductName, ProductStatus, ProductUpdate, Sku,
 };
 use sea_orm::DatabaseConnection;
 
@@ -60,7 +60,7 @@ pub(crate) fn parse_id(id: &ID) -> Result<ProductId> {
     ProductId::parse(id).map_err(bad_input)
 }
 
-fn domain<T>(result: Result<T, ProductError>) -> Result<T> {
+fn domain<T, E: kernel::Classify + std::fmt::Display>(result: Result<T, E>) -> Result<T> {
     result.map_err(error)
 }
 

@@ -14,10 +14,10 @@ fn placement(user_id: uuid::Uuid, quantity: i64) -> Placement {
         user_id,
         items: vec![OrderItem {
             product_id: uuid::Uuid::from_u128(1),
-            sku: "SKU-1".into(),
+            sku: kernel::Sku::parse("SKU-1").unwrap(),
             name: "Thing".into(),
             unit_price: Money::new(1_250, Currency::parse("EUR").unwrap()),
-            quantity,
+            quantity: kernel::Quantity::new(quantity).unwrap(),
         }],
         discount: None,
         coupon_code: None,
