@@ -1,5 +1,6 @@
-//! A completed checkout's cancellation: why the customer asked for it, and the order's
-//! checkout found by the order's id.
+//! A completed checkout's cancellation (why the customer asked for it, and the order's
+//! checkout found by the order's id), and what staff need of a STUCK one: the step
+//! that was refused, and how they resolved it.
 
 use kernel_infra::migration::ddl::{add_columns, column, drop_columns, drop_index, index};
 use sea_orm_migration::prelude::*;
@@ -13,7 +14,11 @@ impl MigrationTrait for Migration {
         add_columns(
             manager,
             "checkout_sessions",
-            vec![column("cancel_reason").text().null().to_owned()],
+            vec![
+                column("cancel_reason").text().null().to_owned(),
+                column("stuck_step").string_len(24).null().to_owned(),
+                column("resolution").text().null().to_owned(),
+            ],
         )
         .await?;
         index(manager, "checkout_sessions", &["order_id"], false).await
@@ -21,6 +26,11 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_index(manager, "checkout_sessions", &["order_id"]).await?;
-        drop_columns(manager, "checkout_sessions", &["cancel_reason"]).await
+        drop_columns(
+            manager,
+            "checkout_sessions",
+            &["resolution", "stuck_step", "cancel_reason"],
+        )
+        .await
     }
 }

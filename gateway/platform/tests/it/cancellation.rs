@@ -218,6 +218,12 @@ async fn a_paid_order_the_carrier_has_cannot_be_canceled() {
     assert_eq!(seen["shipment"]["status"], "DELIVERED", "{seen}");
     assert_eq!(stock(&platform, sku).await, (4, 0));
     assert!(ledger_imbalance(&platform).await.is_empty());
+    // A refused cancellation leaves nothing for staff to do; only staff may look.
+    let attention = "{ checkoutsNeedingAttention { id status } }";
+    let listed = ok(&platform, &platform.admin_token(), attention, json!({})).await;
+    assert_eq!(listed["checkoutsNeedingAttention"], json!([]), "{listed}");
+    let (_, body) = platform.post_as(Some(&cam.token), attention, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
     // An unpaid order is canceled with cancelOrder; one no checkout placed is unknown here.
     let (_, body) = platform
         .post_as(Some(&cam.token), CANCEL, json!({ "order": uuid::Uuid::now_v7() }))

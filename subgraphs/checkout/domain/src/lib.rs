@@ -36,13 +36,20 @@ pub enum CheckoutError {
     /// A cancellation of a checkout that did not complete.
     #[error("checkout {id} is {status}: only a completed checkout's order can be canceled")]
     NotCancelable { id: CheckoutId, status: &'static str },
+    /// Staff asked to resume or resolve a checkout that is not waiting for them.
+    #[error("checkout {id} is {status}: {action}")]
+    NotForStaff {
+        id: CheckoutId,
+        status: &'static str,
+        action: &'static str,
+    },
 }
 
 impl Classify for CheckoutError {
     fn kind(&self) -> ErrorKind {
         match self {
             CheckoutError::Invalid { .. } => ErrorKind::BadUserInput,
-            CheckoutError::NotCancelable { .. } => ErrorKind::Conflict,
+            CheckoutError::NotCancelable { .. } | CheckoutError::NotForStaff { .. } => ErrorKind::Conflict,
         }
     }
 }
@@ -170,6 +177,8 @@ pub enum SessionStatus {
     Canceling,
     /// The order is canceled, refunded, its stock and coupon use given back.
     Canceled,
+    /// Was STUCK; staff settled it by hand and said how.
+    Resolved,
 }
 
 impl SessionStatus {
@@ -182,6 +191,7 @@ impl SessionStatus {
             SessionStatus::Stuck => "STUCK",
             SessionStatus::Canceling => "CANCELING",
             SessionStatus::Canceled => "CANCELED",
+            SessionStatus::Resolved => "RESOLVED",
         }
     }
 
@@ -194,6 +204,7 @@ impl SessionStatus {
             Self::Stuck,
             Self::Canceling,
             Self::Canceled,
+            Self::Resolved,
         ]
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -202,7 +213,11 @@ impl SessionStatus {
     pub fn is_finished(self) -> bool {
         matches!(
             self,
-            SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Stuck | SessionStatus::Canceled
+            SessionStatus::Completed
+                | SessionStatus::Failed
+                | SessionStatus::Stuck
+                | SessionStatus::Canceled
+                | SessionStatus::Resolved
         )
     }
 
@@ -353,6 +368,10 @@ pub struct CheckoutSession {
     pub total: Option<Money>,
     /// Why the customer canceled the order, once they asked.
     pub cancel_reason: Option<String>,
+    /// The step that was refused when it became STUCK; resuming runs it again.
+    pub stuck_step: Option<Step>,
+    /// How staff settled it by hand, when RESOLVED.
+    pub resolution: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -421,6 +440,8 @@ impl CheckoutSession {
             discount: None,
             total: None,
             cancel_reason: None,
+            stuck_step: None,
+            resolution: None,
             created_at: now,
             updated_at: now,
         })
@@ -503,6 +524,7 @@ impl CheckoutSession {
         if self.status == SessionStatus::Canceling || step.is_compensation() || step > Step::MarkOrderPaid {
             self.status = SessionStatus::Stuck;
             self.failure = Some(format!("{}: {reason}", step.as_str()));
+            self.stuck_step = Some(step);
             self.step = None;
             return;
         }
@@ -570,6 +592,60 @@ impl CheckoutSession {
                 status: other.as_str(),
             }),
         }
+    }
+
+    /// Staff resume a STUCK session (its cause fixed): the refused step runs again, in
+    /// the phase it was refused in (going forward, compensating or canceling). A
+    /// session still running is resumed as it is. Returns the step it resumes at.
+    ///
+    /// # Errors
+    /// A finished session that is not STUCK (CONFLICT).
+    pub fn resume(&mut self, now: DateTime<Utc>) -> Result<Option<Step>, CheckoutError> {
+        match (self.status, self.stuck_step) {
+            (SessionStatus::Running | SessionStatus::Compensating | SessionStatus::Canceling, _) => Ok(self.step),
+            (SessionStatus::Stuck, Some(step)) => {
+                self.status = if !step.is_compensation() {
+                    SessionStatus::Running
+                } else if self.cancel_reason.is_some() && Step::CANCELLATION.contains(&step) {
+                    SessionStatus::Canceling
+                } else {
+                    SessionStatus::Compensating
+                };
+                self.step = Some(step);
+                self.stuck_step = None;
+                self.updated_at = now;
+                Ok(Some(step))
+            }
+            (status, _) => Err(CheckoutError::NotForStaff {
+                id: self.id,
+                status: status.as_str(),
+                action: "only a STUCK or unfinished checkout is resumed",
+            }),
+        }
+    }
+
+    /// Staff settled a STUCK session by hand (refunded at the provider, shipped
+    /// anyway, …) and say how: it is RESOLVED and nobody drives it again.
+    ///
+    /// # Errors
+    /// A session that is not STUCK (CONFLICT), a reason that is not 1 to 500
+    /// printable characters.
+    pub fn resolve(&mut self, how: &str, now: DateTime<Utc>) -> Result<(), CheckoutError> {
+        let how = kernel::text::printable_line(how, 500).ok_or_else(|| CheckoutError::Invalid {
+            field: "reason",
+            reason: kernel::text::printable_line_rule(500),
+        })?;
+        if self.status != SessionStatus::Stuck {
+            return Err(CheckoutError::NotForStaff {
+                id: self.id,
+                status: self.status.as_str(),
+                action: "only a STUCK checkout is resolved",
+            });
+        }
+        self.status = SessionStatus::Resolved;
+        self.resolution = Some(how.to_owned());
+        self.updated_at = now;
+        Ok(())
     }
 
     /// The cancellation's steps that apply to this checkout, in order.
@@ -659,6 +735,61 @@ impl DomainEvent for CheckoutEvent {
             "orderId": s.order_id, "paymentId": s.payment_id, "status": s.status.as_str(),
             "failedStep": s.failed_step.map(Step::as_str), "failure": s.failure,
         })
+    }
+}
+
+/// What staff did to a checkout, for the audit trail: who, to which checkout and why
+/// (the envelope says when). Contracts, v1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffAction {
+    /// `checkout.session.resumed`: driven again, from `step`.
+    Resumed {
+        session: CheckoutSession,
+        staff: uuid::Uuid,
+        step: Option<Step>,
+    },
+    /// `checkout.session.resolved`: settled by hand, as `session.resolution` says.
+    Resolved {
+        session: CheckoutSession,
+        staff: uuid::Uuid,
+    },
+}
+
+impl StaffAction {
+    pub const RESUMED: &'static str = "ecommerce.checkout.session.resumed.v1";
+    pub const RESOLVED: &'static str = "ecommerce.checkout.session.resolved.v1";
+
+    fn session(&self) -> &CheckoutSession {
+        match self {
+            StaffAction::Resumed { session, .. } | StaffAction::Resolved { session, .. } => session,
+        }
+    }
+}
+
+impl DomainEvent for StaffAction {
+    fn event_type(&self) -> &'static str {
+        match self {
+            StaffAction::Resumed { .. } => Self::RESUMED,
+            StaffAction::Resolved { .. } => Self::RESOLVED,
+        }
+    }
+
+    fn partition_key(&self) -> String {
+        self.session().id.to_string()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        let s = self.session();
+        match self {
+            StaffAction::Resumed { staff, step, .. } => serde_json::json!({
+                "checkoutId": s.id, "orderId": s.order_id, "userId": s.request.user_id, "staffId": staff,
+                "step": step.map(Step::as_str), "status": s.status.as_str(),
+            }),
+            StaffAction::Resolved { staff, .. } => serde_json::json!({
+                "checkoutId": s.id, "orderId": s.order_id, "userId": s.request.user_id, "staffId": staff,
+                "failure": s.failure, "reason": s.resolution,
+            }),
+        }
     }
 }
 
@@ -930,12 +1061,79 @@ mod tests {
     }
 
     #[test]
+    fn staff_resume_a_stuck_checkout_where_it_stopped_or_resolve_it() {
+        // Stuck going forward, past the point of no return: resumed forward.
+        let mut s = session(true);
+        run_to(&mut s, Step::CapturePayment);
+        s.refuse(Step::CapturePayment, "authorization lost", Utc::now());
+        assert_eq!(s.stuck_step, Some(Step::CapturePayment));
+        assert_eq!(s.resume(Utc::now()).unwrap(), Some(Step::CapturePayment));
+        assert_eq!(
+            (s.status, s.step, s.stuck_step),
+            (SessionStatus::Running, Some(Step::CapturePayment), None)
+        );
+        s.complete(Step::CapturePayment, Outcome::Done, Utc::now());
+        assert_eq!(s.status, SessionStatus::Completed);
+        // A completed one is not staff's business.
+        assert_eq!(s.resume(Utc::now()).unwrap_err().kind(), ErrorKind::Conflict);
+        assert_eq!(
+            s.clone().resolve("done", Utc::now()).unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
+
+        // Stuck in its cancellation: resumed canceling.
+        s.request_cancellation("no", Utc::now()).unwrap();
+        s.complete(Step::StopShipment, Outcome::Done, Utc::now());
+        s.refuse(Step::CancelOrder, "order is REFUNDED", Utc::now());
+        s.resume(Utc::now()).unwrap();
+        assert_eq!((s.status, s.step), (SessionStatus::Canceling, Some(Step::CancelOrder)));
+
+        // Stuck compensating: resumed compensating, then failed as planned.
+        let mut c = session(true);
+        run_to(&mut c, Step::ConfirmStock);
+        c.refuse(Step::ConfirmStock, "hold expired", Utc::now());
+        c.complete(Step::VoidPayment, Outcome::Done, Utc::now());
+        c.refuse(Step::CancelOrder, "no", Utc::now());
+        assert_eq!(c.status, SessionStatus::Stuck);
+        c.resume(Utc::now()).unwrap();
+        assert_eq!(
+            (c.status, c.step),
+            (SessionStatus::Compensating, Some(Step::CancelOrder))
+        );
+        while let Some(step) = c.step {
+            c.complete(step, Outcome::Done, Utc::now());
+        }
+        assert_eq!(c.status, SessionStatus::Failed);
+
+        // Resolved by hand, with a reason that is one short line.
+        let mut r = session(false);
+        run_to(&mut r, Step::CapturePayment);
+        r.refuse(Step::CapturePayment, "authorization lost", Utc::now());
+        assert!(r.resolve("  ", Utc::now()).is_err());
+        r.resolve("captured by hand at the provider", Utc::now()).unwrap();
+        assert_eq!(r.status, SessionStatus::Resolved);
+        assert!(r.status.is_finished());
+        let event = StaffAction::Resolved {
+            session: r.clone(),
+            staff: uuid::Uuid::now_v7(),
+        };
+        assert_eq!(event.payload()["reason"], "captured by hand at the provider");
+        assert_eq!(r.resume(Utc::now()).unwrap_err().kind(), ErrorKind::Conflict);
+    }
+
+    #[test]
     fn requests_are_validated_and_event_names_follow_the_contract() {
         let mut s = session(false);
         s.request.idempotency_key = String::new();
         assert!(s.request.validate().is_err());
         assert!(CheckoutSession::start(s.request.clone(), vec![], None, Utc::now()).is_err());
-        for name in [CheckoutEvent::COMPLETED, CheckoutEvent::FAILED, CheckoutEvent::CANCELED] {
+        for name in [
+            CheckoutEvent::COMPLETED,
+            CheckoutEvent::FAILED,
+            CheckoutEvent::CANCELED,
+            StaffAction::RESUMED,
+            StaffAction::RESOLVED,
+        ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }
     }

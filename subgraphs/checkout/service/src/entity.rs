@@ -35,6 +35,10 @@ pub mod session {
         pub total: Option<i64>,
         /// Why the customer canceled the order, once they asked.
         pub cancel_reason: Option<String>,
+        /// The step that was refused when it became STUCK.
+        pub stuck_step: Option<String>,
+        /// How staff settled it by hand, when RESOLVED.
+        pub resolution: Option<String>,
         pub locked_by: Option<String>,
         pub locked_until: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,

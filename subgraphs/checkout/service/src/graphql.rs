@@ -5,10 +5,11 @@
 use async_graphql::{Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
 use checkout_domain::{AddressChoice, CheckoutId, CheckoutRequest, CheckoutSession, DeliveryRequest, SessionStatus};
 use chrono::{DateTime, Utc};
+use kernel::Role;
 use kernel_infra::graphql::address::PostalAddressInput;
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, error, request_meta};
-use kernel_infra::identity::require_user;
+use kernel_infra::identity::{require_role, require_user};
 
 use crate::saga::{CheckoutServiceError, Saga};
 
@@ -39,6 +40,8 @@ pub enum CheckoutStatusValue {
     Canceling,
     /// The order was canceled and everything it took was given back.
     Canceled,
+    /// Was STUCK; staff settled it by hand (`resolution` says how).
+    Resolved,
 }
 
 impl From<SessionStatus> for CheckoutStatusValue {
@@ -51,6 +54,7 @@ impl From<SessionStatus> for CheckoutStatusValue {
             SessionStatus::Stuck => Self::Stuck,
             SessionStatus::Canceling => Self::Canceling,
             SessionStatus::Canceled => Self::Canceled,
+            SessionStatus::Resolved => Self::Resolved,
         }
     }
 }
@@ -125,6 +129,14 @@ impl SessionObject {
     /// Why the customer canceled the order, once they asked.
     async fn cancel_reason(&self) -> Option<&str> {
         self.0.cancel_reason.as_deref()
+    }
+    /// The step that was refused when it became STUCK; `resumeCheckout` runs it again.
+    async fn stuck_step(&self) -> Option<&str> {
+        self.0.stuck_step.map(|s| s.as_str())
+    }
+    /// How staff settled it by hand, when RESOLVED.
+    async fn resolution(&self) -> Option<&str> {
+        self.0.resolution.as_deref()
     }
     /// Every step run so far and how it went, oldest first.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
@@ -219,6 +231,24 @@ impl Query {
             .filter(|s| caller.may_act_for(s.request.user_id))
             .map(SessionObject))
     }
+
+    /// Checkouts staff should look at (ADMIN): STUCK ones, and unfinished ones that
+    /// have not moved for `quietForSeconds` (default 300), oldest first, at most 100.
+    #[graphql(requires_scopes = "orders:write")]
+    async fn checkouts_needing_attention(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 300)] quiet_for_seconds: i32,
+    ) -> Result<Vec<SessionObject>> {
+        require_role(ctx, Role::Admin)?;
+        let quiet_for = std::time::Duration::from_secs(u64::try_from(quiet_for_seconds).unwrap_or(0));
+        let sessions = ctx
+            .data_unchecked::<Saga>()
+            .needing_attention(quiet_for)
+            .await
+            .map_err(error)?;
+        Ok(sessions.into_iter().map(SessionObject).collect())
+    }
 }
 
 pub struct Mutation;
@@ -251,6 +281,35 @@ impl Mutation {
                 }
                 other => error(other),
             })?;
+        Ok(SessionObject(session))
+    }
+
+    /// Resumes a checkout (ADMIN): a STUCK one runs its refused step again, once its
+    /// cause is fixed; an unfinished one is driven now. Audited
+    /// (`checkout.session.resumed`).
+    #[graphql(requires_scopes = "orders:write")]
+    async fn resume_checkout(&self, ctx: &Context<'_>, id: ID) -> Result<SessionObject> {
+        let staff = require_role(ctx, Role::Admin)?;
+        let id = CheckoutId::parse(&id).map_err(bad_input)?;
+        let session = ctx
+            .data_unchecked::<Saga>()
+            .resume_by_staff(staff, id, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(SessionObject(session))
+    }
+
+    /// Marks a STUCK checkout settled by hand (ADMIN), saying how: RESOLVED, never
+    /// driven again. Audited (`checkout.session.resolved`).
+    #[graphql(requires_scopes = "orders:write")]
+    async fn resolve_checkout(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<SessionObject> {
+        let staff = require_role(ctx, Role::Admin)?;
+        let id = CheckoutId::parse(&id).map_err(bad_input)?;
+        let session = ctx
+            .data_unchecked::<Saga>()
+            .resolve(staff, id, &reason, &request_meta(ctx))
+            .await
+            .map_err(error)?;
         Ok(SessionObject(session))
     }
 

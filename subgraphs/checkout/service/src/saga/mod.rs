@@ -52,6 +52,8 @@ pub enum CheckoutServiceError {
     Unavailable(String),
     #[error("no checkout of yours placed order {0}")]
     NoCheckoutFor(uuid::Uuid),
+    #[error("there is no checkout {0}")]
+    NoSession(CheckoutId),
     /// Shipping would not stop the shipment: the goods are on their way.
     #[error("the order can no longer be canceled: {0}")]
     CancellationRefused(String),
@@ -81,7 +83,9 @@ impl Classify for CheckoutServiceError {
     fn kind(&self) -> ErrorKind {
         match self {
             CheckoutServiceError::Checkout(err) => err.kind(),
-            CheckoutServiceError::CartNotFound(_) | CheckoutServiceError::NoCheckoutFor(_) => ErrorKind::NotFound,
+            CheckoutServiceError::CartNotFound(_)
+            | CheckoutServiceError::NoCheckoutFor(_)
+            | CheckoutServiceError::NoSession(_) => ErrorKind::NotFound,
             CheckoutServiceError::CancellationRefused(_) => ErrorKind::Conflict,
             CheckoutServiceError::CartNotReady(_) | CheckoutServiceError::Refused(_) => ErrorKind::BadUserInput,
             CheckoutServiceError::KeyReused(_) => ErrorKind::Conflict,
@@ -252,6 +256,111 @@ impl Saga {
                     .unwrap_or_else(|| "the shipment could not be stopped".into()),
             ));
         }
+        Ok(session)
+    }
+
+    /// The sessions staff should look at: STUCK ones, and those RUNNING,
+    /// COMPENSATING or CANCELING that have not moved for `quiet_for` (a context
+    /// down for long, a bug), oldest first, at most 100.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn needing_attention(&self, quiet_for: Duration) -> Result<Vec<CheckoutSession>, CheckoutServiceError> {
+        let quiet_since = Utc::now() - chrono::Duration::from_std(quiet_for).unwrap_or_default();
+        session::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(session::Column::Status.eq(SessionStatus::Stuck.as_str()))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(session::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
+                            .add(session::Column::UpdatedAt.lt(quiet_since)),
+                    ),
+            )
+            .order_by_asc(session::Column::UpdatedAt)
+            .limit(100)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+
+    /// Staff resume a session: a STUCK one runs its refused step again (its cause
+    /// fixed), an unfinished one is driven now. Audited as `checkout.session.resumed`.
+    ///
+    /// # Errors
+    /// NOT_FOUND, CONFLICT for a finished session that is not STUCK.
+    pub async fn resume_by_staff(
+        &self,
+        staff: &Identity,
+        id: CheckoutId,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        let not_found = || CheckoutServiceError::NoSession(id);
+        let found = self.get(id).await?.ok_or_else(not_found)?;
+        found.clone().resume(Utc::now())?;
+        if !self.claim(id).await? {
+            // A driver holds it and is moving it already.
+            return self.get(id).await?.ok_or_else(not_found);
+        }
+        let mut session = self.get(id).await?.ok_or_else(not_found)?;
+        let step = match session.resume(Utc::now()) {
+            Ok(step) => step,
+            Err(err) => {
+                self.release(id).await?;
+                return Err(err.into());
+            }
+        };
+        let action = checkout_domain::StaffAction::Resumed {
+            session: session.clone(),
+            staff: staff.user_id,
+            step,
+        };
+        if !self.save_staff_action(&session, &action, meta).await? {
+            return self.get(id).await?.ok_or_else(not_found);
+        }
+        tracing::info!(checkout.id = %id, staff = %staff.user_id, step = ?step.map(Step::as_str), "staff resumed a checkout");
+        self.drive_held(session, meta).await
+    }
+
+    /// Staff settled a STUCK session by hand and say how: RESOLVED, audited as
+    /// `checkout.session.resolved`.
+    ///
+    /// # Errors
+    /// NOT_FOUND, CONFLICT for a session that is not STUCK, BAD_USER_INPUT for a reason
+    /// that is not one short line.
+    pub async fn resolve(
+        &self,
+        staff: &Identity,
+        id: CheckoutId,
+        how: &str,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        let not_found = || CheckoutServiceError::NoSession(id);
+        self.get(id).await?.ok_or_else(not_found)?.resolve(how, Utc::now())?;
+        if !self.claim(id).await? {
+            return Err(CheckoutServiceError::Checkout(
+                checkout_domain::CheckoutError::NotForStaff {
+                    id,
+                    status: "being driven",
+                    action: "try again in a moment",
+                },
+            ));
+        }
+        let mut session = self.get(id).await?.ok_or_else(not_found)?;
+        if let Err(err) = session.resolve(how, Utc::now()) {
+            self.release(id).await?;
+            return Err(err.into());
+        }
+        let action = checkout_domain::StaffAction::Resolved {
+            session: session.clone(),
+            staff: staff.user_id,
+        };
+        if !self.save_staff_action(&session, &action, meta).await? {
+            return Err(anyhow::anyhow!("checkout {id} was taken over while it was being resolved").into());
+        }
+        tracing::info!(checkout.id = %id, staff = %staff.user_id, "staff resolved a stuck checkout");
         Ok(session)
     }
 

@@ -52,6 +52,27 @@ impl Saga {
         Ok(true)
     }
 
+    /// Saves what staff did to a session with its audit event, in one transaction,
+    /// keeping this driver's lease while the session is unfinished. False when another
+    /// driver took the lease.
+    pub(super) async fn save_staff_action(
+        &self,
+        s: &CheckoutSession,
+        action: &checkout_domain::StaffAction,
+        meta: &EventMeta,
+    ) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let locked_until = (!s.status.is_finished()).then(|| now + lease(&self.settings));
+        let txn = self.db.begin().await?;
+        let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, std::slice::from_ref(action)).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Saves a session whose cancellation was just asked for, keeping this driver's
     /// lease. False when another driver took it.
     pub(super) async fn start_cancellation(&self, s: &CheckoutSession) -> Result<bool, DbErr> {
@@ -87,6 +108,11 @@ impl Saga {
             .col_expr(session::Column::Discount, Expr::value(s.discount.map(|m| m.amount())))
             .col_expr(session::Column::Total, Expr::value(s.total.map(|m| m.amount())))
             .col_expr(session::Column::CancelReason, Expr::value(s.cancel_reason.clone()))
+            .col_expr(
+                session::Column::StuckStep,
+                Expr::value(s.stuck_step.map(|x| x.as_str().to_owned())),
+            )
+            .col_expr(session::Column::Resolution, Expr::value(s.resolution.clone()))
             .col_expr(session::Column::LockedUntil, Expr::value(locked_until))
             .col_expr(
                 session::Column::LockedBy,
@@ -221,6 +247,8 @@ pub(super) async fn insert(
         discount: Set(None),
         total: Set(None),
         cancel_reason: Set(None),
+        stuck_step: Set(None),
+        resolution: Set(None),
         locked_by: Set(Some(driver.to_owned())),
         locked_until: Set(Some(
             s.created_at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)),
@@ -276,6 +304,8 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
         discount: row.discount.map(|a| Money::new(a, currency)),
         total: row.total.map(|a| Money::new(a, currency)),
         cancel_reason: row.cancel_reason,
+        stuck_step: step(row.stuck_step)?,
+        resolution: row.resolution,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })

@@ -415,3 +415,116 @@ async fn another_driver_takes_over_a_session_whose_lease_ran_out() {
         database.remove().await;
     }
 }
+
+/// The kinds of events the session wrote to its outbox, in order, each checked
+/// against its JSON Schema under schema/events/.
+async fn outbox_types(saga: &checkout_service::saga::Saga) -> Vec<String> {
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../schema/events");
+    let mut types = Vec::new();
+    for envelope in kernel_infra::outbox::pending(saga.db()).await.unwrap() {
+        let name = envelope.event_type.to_string();
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(schemas.join(format!("{name}.json"))).unwrap()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let problems: Vec<String> = validator
+            .iter_errors(&envelope.payload)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(problems.is_empty(), "{name}: {problems:?} in {}", envelope.payload);
+        types.push(name);
+    }
+    types
+}
+
+/// A capture refused after the order was paid leaves the checkout STUCK; staff see
+/// it, resume it once the cause is gone (only the refused step runs again), or resolve
+/// another by hand with a reason. Both are audited.
+#[tokio::test]
+async fn staff_resume_a_stuck_checkout_or_resolve_it_and_both_are_audited() {
+    for database in databases().await {
+        let (script, url) = stubs().await;
+        let saga = checkout(&database, &url).await.saga;
+        let staff = Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: Role::Admin,
+        };
+        script.lock().unwrap().refuse.insert("CapturePayment", "CONFLICT");
+        let (caller, request) = customer(&script);
+        let stuck = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        assert_eq!(stuck.status, SessionStatus::Stuck, "{stuck:?}");
+        assert_eq!(stuck.stuck_step, Some(checkout_domain::Step::CapturePayment));
+        let (other_caller, other_request) = customer(&script);
+        let other = saga
+            .checkout(&other_caller, other_request, &EventMeta::internal())
+            .await
+            .unwrap();
+        assert_eq!(other.status, SessionStatus::Stuck);
+
+        let listed: Vec<_> = saga
+            .needing_attention(Duration::from_secs(300))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(listed, [stuck.id, other.id], "{}", database.label);
+
+        // The provider is fine again: resuming captures, and nothing else is repeated.
+        script.lock().unwrap().refuse.clear();
+        script.lock().unwrap().calls.clear();
+        let resumed = saga
+            .resume_by_staff(&staff, stuck.id, &EventMeta::internal())
+            .await
+            .unwrap();
+        assert_eq!(resumed.status, SessionStatus::Completed, "{}", database.label);
+        assert_eq!(commands(&script), ["CapturePayment"], "{}", database.label);
+        // A completed checkout is not resumed again.
+        let err = saga
+            .resume_by_staff(&staff, stuck.id, &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::Conflict);
+
+        // The other was captured by hand at the provider: resolved, with the reason.
+        let resolved = saga
+            .resolve(
+                &staff,
+                other.id,
+                "captured by hand in the provider's dashboard",
+                &EventMeta::internal(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resolved.status, SessionStatus::Resolved);
+        let stored = saga.get(other.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.resolution.as_deref(),
+            Some("captured by hand in the provider's dashboard")
+        );
+        let err = saga
+            .resolve(&staff, other.id, "again", &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::Conflict);
+        assert!(
+            saga.needing_attention(Duration::from_secs(300))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let written = outbox_types(&saga).await;
+        for audited in [
+            checkout_domain::StaffAction::RESUMED,
+            checkout_domain::StaffAction::RESOLVED,
+        ] {
+            assert_eq!(
+                written.iter().filter(|t| *t == audited).count(),
+                1,
+                "{}: {written:?}",
+                database.label
+            );
+        }
+        database.remove().await;
+    }
+}
