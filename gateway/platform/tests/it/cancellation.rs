@@ -8,7 +8,7 @@ use coupons_domain::RedemptionStatus;
 use serde_json::{Value, json};
 
 use crate::shop::{
-    CHECKOUT, Customer, add_to_cart, coupon, eventually, ledger_imbalance, ok, redemptions, stock, stocked_product,
+    Customer, add_to_cart, coupon, eventually, ledger_imbalance, ok, redemptions, stock, stocked_product,
     until_delivered,
 };
 use crate::{Backend, TestPlatform, fast_jobs};
@@ -28,43 +28,6 @@ const ORDER: &str = r#"query($id: ID!) {
     shipment { status trackingEvents { status note } }
   }
 }"#;
-
-/// A shipping method to the US, created by staff; its id.
-async fn shipping_method(platform: &TestPlatform) -> String {
-    let data = ok(
-        platform,
-        &platform.admin_token(),
-        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
-        json!({ "input": {
-            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
-            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 500 }] }]
-        } }),
-    )
-    .await;
-    data["createShippingMethod"]["id"].as_str().unwrap().to_owned()
-}
-
-/// Checks out `customer`'s cart with a coupon and a delivery; the order's id.
-async fn paid_order(
-    platform: &TestPlatform,
-    customer: &Customer,
-    cart: &str,
-    coupon: Option<&str>,
-    method: &str,
-) -> String {
-    let input = json!({ "input": {
-        "cartId": cart, "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": format!("paid-{cart}"),
-        "delivery": {
-            "shippingAddress": { "address": {
-                "name": "Cam Customer", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
-            } },
-            "shippingMethodId": method,
-        },
-    }});
-    let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
-    assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
-    body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
-}
 
 async fn order(platform: &TestPlatform, customer: &Customer, id: &str) -> Value {
     ok(platform, &customer.token, ORDER, json!({ "id": id })).await["order"].clone()
@@ -86,10 +49,10 @@ async fn cancel_before_the_carrier_has_it(platform: &TestPlatform, backend: Back
     let sku = "CANCEL-1";
     stocked_product(platform, sku, 2_500, 10).await;
     coupon(platform, "ONCE", 1_000, Some(1)).await;
-    let method = shipping_method(platform).await;
+    let method = crate::shop::shipping_method(platform).await;
     let cam = Customer::new();
     let cart = add_to_cart(platform, &cam, sku, 2).await;
-    let order_id = paid_order(platform, &cam, &cart, Some("ONCE"), &method).await;
+    let order_id = crate::shop::checkout_shipped(platform, &cam, &cart, Some("ONCE"), &method).await;
     assert_eq!(stock(platform, sku).await, (8, 0), "{backend:?}");
     // The label is printed: the order is being fulfilled, and not yet shipped.
     eventually("the order is being fulfilled", || async {
@@ -182,7 +145,7 @@ async fn cancel_before_the_carrier_has_it(platform: &TestPlatform, backend: Back
     // The coupon's only use is free again: another customer takes it.
     let dee = Customer::new();
     let cart = add_to_cart(platform, &dee, sku, 1).await;
-    paid_order(platform, &dee, &cart, Some("ONCE"), &method).await;
+    crate::shop::checkout_shipped(platform, &dee, &cart, Some("ONCE"), &method).await;
     assert_eq!(
         redemptions(platform, "ONCE", RedemptionStatus::Committed).await,
         1,
@@ -196,10 +159,10 @@ async fn a_paid_order_the_carrier_has_cannot_be_canceled() {
     let platform = TestPlatform::start_with(Backend::Sqlite, fast_jobs()).await;
     let sku = "CANCEL-LATE";
     stocked_product(&platform, sku, 1_000, 5).await;
-    let method = shipping_method(&platform).await;
+    let method = crate::shop::shipping_method(&platform).await;
     let cam = Customer::new();
     let cart = add_to_cart(&platform, &cam, sku, 1).await;
-    let order_id = paid_order(&platform, &cam, &cart, None, &method).await;
+    let order_id = crate::shop::checkout_shipped(&platform, &cam, &cart, None, &method).await;
     until_delivered(&platform, &cam, &order_id).await;
 
     let (status, body) = platform

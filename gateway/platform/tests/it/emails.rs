@@ -9,7 +9,9 @@ use std::time::Duration;
 use kernel_infra::testing::SmtpServer;
 use serde_json::json;
 
-use crate::shop::{CHECKOUT, Customer, add_to_cart, eventually, ok, register, stocked_product, until_delivered};
+use crate::shop::{
+    add_to_cart, checkout_shipped, eventually, ok, register, shipping_method, stocked_product, until_delivered,
+};
 use crate::{Backend, TestPlatform, fast_jobs};
 
 /// The messages `server` received for `to`, each as (subject, whole text).
@@ -29,22 +31,6 @@ fn inbox(server: &SmtpServer, to: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn check_out(platform: &TestPlatform, customer: &Customer, sku: &str, method: &str) -> String {
-    let cart = add_to_cart(platform, customer, sku, 1).await;
-    let input = json!({ "input": {
-        "cartId": cart, "paymentMethod": "card", "idempotencyKey": format!("mail-{cart}"),
-        "delivery": {
-            "shippingAddress": { "address": {
-                "name": "Eve Example", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
-            } },
-            "shippingMethodId": method,
-        },
-    }});
-    let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
-    assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
-    body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_customer_gets_an_email_at_each_step_of_their_order() {
     let Some(server) = SmtpServer::start().await else {
@@ -56,24 +42,14 @@ async fn a_customer_gets_an_email_at_each_step_of_their_order() {
     jobs.set("shipping", "carrier_step_seconds", json!(4.0));
     let platform = TestPlatform::start_with(Backend::Sqlite, jobs).await;
     stocked_product(&platform, "MAIL-1", 2_000, 10).await;
-    let method = ok(
-        &platform,
-        &platform.admin_token(),
-        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
-        json!({ "input": {
-            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
-            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 500 }] }]
-        } }),
-    )
-    .await["createShippingMethod"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let method = shipping_method(&platform).await;
 
     let eve = register(&platform, "eve@example.com").await;
-    let kept = check_out(&platform, &eve, "MAIL-1", &method).await;
+    let cart = add_to_cart(&platform, &eve, "MAIL-1", 1).await;
+    let kept = checkout_shipped(&platform, &eve, &cart, None, &method).await;
     let ned = register(&platform, "ned@example.com").await;
-    let canceled = check_out(&platform, &ned, "MAIL-1", &method).await;
+    let cart = add_to_cart(&platform, &ned, "MAIL-1", 1).await;
+    let canceled = checkout_shipped(&platform, &ned, &cart, None, &method).await;
     let body = ok(
         &platform,
         &ned.token,

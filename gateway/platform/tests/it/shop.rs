@@ -287,3 +287,41 @@ pub async fn ledger_imbalance(platform: &TestPlatform) -> Vec<(String, i64)> {
         .filter(|(_, sum)| *sum != 0)
         .collect()
 }
+
+/// A shipping method to the US, created by staff; its id.
+pub async fn shipping_method(platform: &TestPlatform) -> String {
+    let data = ok(
+        platform,
+        &platform.admin_token(),
+        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
+        json!({ "input": {
+            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
+            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 500 }] }]
+        } }),
+    )
+    .await;
+    data["createShippingMethod"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Checks out `customer`'s cart (with a coupon, if any) to an address in Austin with
+/// `method`; the order's id, once COMPLETED.
+pub async fn checkout_shipped(
+    platform: &TestPlatform,
+    customer: &Customer,
+    cart: &str,
+    coupon: Option<&str>,
+    method: &str,
+) -> String {
+    let input = json!({ "input": {
+        "cartId": cart, "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": format!("paid-{cart}"),
+        "delivery": {
+            "shippingAddress": { "address": {
+                "name": "Cam Customer", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
+            } },
+            "shippingMethodId": method,
+        },
+    }});
+    let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
+    assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
+    body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
+}

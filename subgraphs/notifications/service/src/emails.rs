@@ -27,8 +27,7 @@ use notifications_domain::{
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Deserialize;
 
@@ -217,36 +216,23 @@ impl Emails {
         Ok(count)
     }
 
-    /// Due messages, each leased to this replica by a conditional update.
+    /// Due messages, each leased to this replica.
     async fn claim_due(&self) -> Result<Vec<customer_message::Model>, DbErr> {
-        let now = Utc::now();
-        let free = Condition::any()
-            .add(customer_message::Column::LeasedUntil.is_null())
-            .add(customer_message::Column::LeasedUntil.lt(now));
-        let due = customer_message::Entity::find()
-            .filter(customer_message::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(customer_message::Column::NextAttemptAt.lte(now))
-            .filter(free.clone())
-            .order_by_asc(customer_message::Column::NextAttemptAt)
-            .limit(BATCH)
-            .all(&self.db)
-            .await?;
-        let lease_until =
-            now + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60));
-        let mut claimed = Vec::with_capacity(due.len());
-        for row in due {
-            let taken = customer_message::Entity::update_many()
-                .col_expr(customer_message::Column::LeasedUntil, Expr::value(lease_until))
-                .filter(customer_message::Column::Id.eq(row.id))
-                .filter(customer_message::Column::Attempts.eq(row.attempts))
-                .filter(free.clone())
-                .exec(&self.db)
-                .await?;
-            if taken.rows_affected == 1 {
-                claimed.push(row);
-            }
-        }
-        Ok(claimed)
+        let columns = crate::due::SendingColumns {
+            id: customer_message::Column::Id,
+            status: customer_message::Column::Status,
+            attempts: customer_message::Column::Attempts,
+            next_attempt_at: customer_message::Column::NextAttemptAt,
+            leased_until: customer_message::Column::LeasedUntil,
+        };
+        crate::due::claim_due::<customer_message::Entity>(
+            &self.db,
+            &columns,
+            |row| (row.id, row.attempts),
+            self.settings.lease,
+            BATCH,
+        )
+        .await
     }
 
     /// Sends one message and records what came of it.

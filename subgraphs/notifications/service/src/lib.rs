@@ -4,6 +4,7 @@
 //! alone with the `notifications` binary, or with every other context through the
 //! platform launcher.
 
+mod due;
 pub mod emails;
 pub mod entity;
 pub mod graphql;

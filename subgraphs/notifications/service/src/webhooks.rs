@@ -386,37 +386,23 @@ impl Webhooks {
         Ok(count)
     }
 
-    /// Due deliveries, each leased to this replica by a conditional update, so two
-    /// replicas never attempt the same one at once.
+    /// Due deliveries, each leased to this replica.
     async fn claim_due(&self) -> Result<Vec<delivery::Model>, DbErr> {
-        let now = Utc::now();
-        let free = Condition::any()
-            .add(delivery::Column::LeasedUntil.is_null())
-            .add(delivery::Column::LeasedUntil.lt(now));
-        let due = delivery::Entity::find()
-            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(delivery::Column::NextAttemptAt.lte(now))
-            .filter(free.clone())
-            .order_by_asc(delivery::Column::NextAttemptAt)
-            .limit(BATCH)
-            .all(&self.db)
-            .await?;
-        let lease_until =
-            now + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60));
-        let mut claimed = Vec::with_capacity(due.len());
-        for row in due {
-            let taken = delivery::Entity::update_many()
-                .col_expr(delivery::Column::LeasedUntil, Expr::value(lease_until))
-                .filter(delivery::Column::Id.eq(row.id))
-                .filter(delivery::Column::Attempts.eq(row.attempts))
-                .filter(free.clone())
-                .exec(&self.db)
-                .await?;
-            if taken.rows_affected == 1 {
-                claimed.push(row);
-            }
-        }
-        Ok(claimed)
+        let columns = crate::due::SendingColumns {
+            id: delivery::Column::Id,
+            status: delivery::Column::Status,
+            attempts: delivery::Column::Attempts,
+            next_attempt_at: delivery::Column::NextAttemptAt,
+            leased_until: delivery::Column::LeasedUntil,
+        };
+        crate::due::claim_due::<delivery::Entity>(
+            &self.db,
+            &columns,
+            |row| (row.id, row.attempts),
+            self.settings.lease,
+            BATCH,
+        )
+        .await
     }
 
     /// POSTs one delivery and records what came of it.
