@@ -62,6 +62,10 @@ impl Mailer {
             None => {
                 std::fs::create_dir_all(&dir)
                     .map_err(|err| anyhow::anyhow!("the mail directory {}: {err}", dir.display()))?;
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "customers' e-mails are written to files, not sent (set NOTIFICATIONS_SMTP_URL to send them)"
+                );
                 Ok(Self::Files(AsyncFileTransport::new(dir)))
             }
         }
