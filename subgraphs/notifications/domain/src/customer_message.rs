@@ -14,7 +14,8 @@ pub enum MessageKind {
     /// The carrier has the parcel: who carries it and its tracking number.
     Shipped,
     Delivered,
-    /// The order was canceled, with the reason.
+    /// The customer canceled a paid order, with their reason. (An order canceled
+    /// because its checkout failed is not mailed: the customer saw the checkout fail.)
     Canceled,
     /// Money went back to the customer.
     Refunded,
@@ -50,7 +51,7 @@ impl MessageKind {
             MessageKind::OrderConfirmed => "ecommerce.orders.order.paid.v2",
             MessageKind::Shipped => "ecommerce.shipping.shipment.in_transit.v1",
             MessageKind::Delivered => "ecommerce.shipping.shipment.delivered.v1",
-            MessageKind::Canceled => "ecommerce.orders.order.canceled.v1",
+            MessageKind::Canceled => "ecommerce.checkout.session.canceled.v1",
             MessageKind::Refunded => "ecommerce.payments.payment.refunded.v1",
         }
     }

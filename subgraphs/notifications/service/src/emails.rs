@@ -1,5 +1,6 @@
 //! E-mails to customers: a message written from its template for each event of an
-//! order its buyer cares about (confirmed, shipped, delivered, canceled, refunded),
+//! order its buyer cares about (confirmed, shipped, delivered, canceled at their
+//! request, refunded),
 //! stored once per event in the same transaction as the inbox claim, and sent by the
 //! sender job with `lettre`: over SMTP to the configured server, or, in the embedded
 //! default, as `.eml` files under the data directory. A message the server does not
@@ -460,7 +461,8 @@ mod tests {
             ),
             (
                 MessageKind::Canceled,
-                json!({ "orderId": order, "userId": order, "reason": "canceled by the customer: too slow" }),
+                json!({ "checkoutId": order, "cartId": order, "orderId": order, "userId": order,
+                    "paymentId": null, "reason": "too slow" }),
             ),
             (
                 MessageKind::Refunded,

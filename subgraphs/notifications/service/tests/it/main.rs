@@ -173,8 +173,9 @@ async fn without_an_smtp_server_messages_are_written_to_files_under_the_data_dir
     consumer.handle(&registered(cy, "cy@example.com")).await.unwrap();
     consumer
         .handle(&envelope(
-            "ecommerce.orders.order.canceled.v1",
-            json!({ "orderId": uuid::Uuid::now_v7(), "userId": cy, "reason": "not paid in time" }),
+            "ecommerce.checkout.session.canceled.v1",
+            json!({ "checkoutId": uuid::Uuid::now_v7(), "cartId": uuid::Uuid::now_v7(),
+                "orderId": uuid::Uuid::now_v7(), "userId": cy, "paymentId": null, "reason": "ordered twice" }),
         ))
         .await
         .unwrap();
@@ -192,7 +193,7 @@ async fn without_an_smtp_server_messages_are_written_to_files_under_the_data_dir
     assert_eq!(written.len(), 1);
     assert!(written[0].contains("To: cy@example.com"), "{}", written[0]);
     assert!(written[0].contains("was canceled"), "{}", written[0]);
-    assert!(written[0].contains("not paid in time"), "{}", written[0]);
+    assert!(written[0].contains("ordered twice"), "{}", written[0]);
     std::fs::remove_dir_all(&data_dir).unwrap();
     database.remove().await;
 }
