@@ -212,17 +212,14 @@ impl Coupons {
             .filter(redemption::Column::Id.eq(id.as_uuid()))
             .exec(&txn)
             .await?;
+        if closing != Closing::Commit {
+            coupon.give_back();
+            save_uses(&txn, &coupon, now).await?;
+        }
         let event = match closing {
             Closing::Commit => CouponEvent::RedemptionCommitted(redemption.clone()),
-            Closing::Release | Closing::GiveBack => {
-                coupon.give_back();
-                save_uses(&txn, &coupon, now).await?;
-                if closing == Closing::Release {
-                    CouponEvent::RedemptionReleased(redemption.clone())
-                } else {
-                    CouponEvent::RedemptionReturned(redemption.clone())
-                }
-            }
+            Closing::Release => CouponEvent::RedemptionReleased(redemption.clone()),
+            Closing::GiveBack => CouponEvent::RedemptionReturned(redemption.clone()),
         };
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;

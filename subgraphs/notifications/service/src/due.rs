@@ -10,6 +10,14 @@ use notifications_domain::DeliveryStatus;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+/// The most of an error or answer kept with an attempt.
+const MAX_ERROR_LENGTH: usize = 500;
+
+/// An attempt's error as it is kept: at most [`MAX_ERROR_LENGTH`] characters.
+pub(crate) fn short(text: &str) -> String {
+    text.chars().take(MAX_ERROR_LENGTH).collect()
+}
+
 /// The columns of a table of things to send.
 pub(crate) struct SendingColumns<C> {
     pub id: C,

@@ -36,7 +36,6 @@ use crate::entity::{customer_contact, customer_message};
 
 /// How many due messages one pass sends.
 const BATCH: u64 = 32;
-const MAX_ERROR_LENGTH: usize = 500;
 
 /// Where messages go.
 pub enum Mailer {
@@ -181,7 +180,7 @@ impl Emails {
         Ok(Written::from_template_output(&output)?)
     }
 
-    /// Remembers a customer's address, the latest one winning.
+    /// Remembers a customer's address; the last one heard of stands.
     async fn remember(&self, txn: &DatabaseTransaction, event: &EventEnvelope) -> anyhow::Result<()> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -269,7 +268,7 @@ impl Emails {
         };
         let error = match &outcome {
             AttemptOutcome::Accepted { .. } => None,
-            AttemptOutcome::Failed { error, .. } => Some(error.chars().take(MAX_ERROR_LENGTH).collect::<String>()),
+            AttemptOutcome::Failed { error, .. } => Some(crate::due::short(error)),
         };
         if next == NextStep::Dead {
             tracing::warn!(message.id = %row.id, user.id = %row.user_id, error = ?error, "an e-mail to a customer could not be sent; giving up");
@@ -288,6 +287,9 @@ impl Emails {
             .col_expr(customer_message::Column::LastError, Expr::value(error))
             .col_expr(customer_message::Column::SentAt, Expr::value(sent_at))
             .filter(customer_message::Column::Id.eq(row.id))
+            // Another replica that took the message over after our lease ran out, and
+            // recorded first, keeps its record.
+            .filter(customer_message::Column::Attempts.eq(row.attempts))
             .exec(&self.db)
             .await?;
         Ok(())

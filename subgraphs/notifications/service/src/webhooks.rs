@@ -96,8 +96,6 @@ impl Owner {
 /// How many due deliveries one pass claims, and how many are attempted at once.
 const BATCH: u64 = 64;
 const CONCURRENCY: usize = 16;
-/// The most of an error or answer kept with an attempt.
-const MAX_ERROR_LENGTH: usize = 500;
 
 #[derive(Clone)]
 pub struct Webhooks {
@@ -470,7 +468,7 @@ impl Webhooks {
             Ok(response) => AttemptOutcome::of_status(response.status().as_u16()),
             Err(err) => AttemptOutcome::Failed {
                 status: None,
-                error: short(&error_chain(&err)),
+                error: crate::due::short(&error_chain(&err)),
             },
         }
     }
@@ -497,7 +495,7 @@ impl Webhooks {
         };
         let (status_code, error) = match outcome {
             AttemptOutcome::Accepted { status } => (Some(i32::from(*status)), None),
-            AttemptOutcome::Failed { status, error } => (status.map(i32::from), Some(short(error))),
+            AttemptOutcome::Failed { status, error } => (status.map(i32::from), Some(crate::due::short(error))),
         };
         let txn = self.db.begin().await?;
         attempt::Entity::insert(attempt::ActiveModel {
@@ -610,10 +608,6 @@ impl reqwest::dns::Resolve for PublicAddressesOnly {
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
     }
-}
-
-fn short(text: &str) -> String {
-    text.chars().take(MAX_ERROR_LENGTH).collect()
 }
 
 /// Deliveries written by one statement at most (14 values each).

@@ -234,16 +234,16 @@ impl Saga {
         if found.status == SessionStatus::Canceled {
             return Ok(found);
         }
-        if !self.claim(found.id).await? {
+        let Some((session, asked)) = self
+            .take_and_change(found.id, |s| {
+                let asked = s.status == SessionStatus::Completed;
+                s.request_cancellation(reason, Utc::now()).map(|()| asked)
+            })
+            .await?
+        else {
             // Another driver holds it: it runs this cancellation, or the one it started.
             return self.get(found.id).await?.ok_or_else(not_found);
-        }
-        let mut session = self.get(found.id).await?.ok_or_else(not_found)?;
-        let asked = session.status == SessionStatus::Completed;
-        if let Err(err) = session.request_cancellation(reason, Utc::now()) {
-            self.release(session.id).await?;
-            return Err(err.into());
-        }
+        };
         if asked && !self.start_cancellation(&session).await? {
             return self.get(found.id).await?.ok_or_else(not_found);
         }
@@ -298,19 +298,10 @@ impl Saga {
         meta: &EventMeta,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         let not_found = || CheckoutServiceError::NoSession(id);
-        let found = self.get(id).await?.ok_or_else(not_found)?;
-        found.clone().resume(Utc::now())?;
-        if !self.claim(id).await? {
+        self.get(id).await?.ok_or_else(not_found)?.resume(Utc::now())?;
+        let Some((session, step)) = self.take_and_change(id, |s| s.resume(Utc::now())).await? else {
             // A driver holds it and is moving it already.
             return self.get(id).await?.ok_or_else(not_found);
-        }
-        let mut session = self.get(id).await?.ok_or_else(not_found)?;
-        let step = match session.resume(Utc::now()) {
-            Ok(step) => step,
-            Err(err) => {
-                self.release(id).await?;
-                return Err(err.into());
-            }
         };
         let action = checkout_domain::StaffAction::Resumed {
             session: session.clone(),
@@ -339,7 +330,7 @@ impl Saga {
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         let not_found = || CheckoutServiceError::NoSession(id);
         self.get(id).await?.ok_or_else(not_found)?.resolve(how, Utc::now())?;
-        if !self.claim(id).await? {
+        let Some((session, ())) = self.take_and_change(id, |s| s.resolve(how, Utc::now())).await? else {
             return Err(CheckoutServiceError::Checkout(
                 checkout_domain::CheckoutError::NotForStaff {
                     id,
@@ -347,12 +338,7 @@ impl Saga {
                     action: "try again in a moment",
                 },
             ));
-        }
-        let mut session = self.get(id).await?.ok_or_else(not_found)?;
-        if let Err(err) = session.resolve(how, Utc::now()) {
-            self.release(id).await?;
-            return Err(err.into());
-        }
+        };
         let action = checkout_domain::StaffAction::Resolved {
             session: session.clone(),
             staff: staff.user_id,
@@ -362,6 +348,26 @@ impl Saga {
         }
         tracing::info!(checkout.id = %id, staff = %staff.user_id, "staff resolved a stuck checkout");
         Ok(session)
+    }
+
+    /// Takes the session's lease and applies `change` to it as it is now; None when
+    /// another driver holds it. A change the session refuses gives the lease back.
+    async fn take_and_change<T>(
+        &self,
+        id: CheckoutId,
+        change: impl FnOnce(&mut CheckoutSession) -> Result<T, checkout_domain::CheckoutError>,
+    ) -> Result<Option<(CheckoutSession, T)>, CheckoutServiceError> {
+        if !self.claim(id).await? {
+            return Ok(None);
+        }
+        let mut session = self.get(id).await?.ok_or(CheckoutServiceError::NoSession(id))?;
+        match change(&mut session) {
+            Ok(changed) => Ok(Some((session, changed))),
+            Err(err) => {
+                self.release(id).await?;
+                Err(err.into())
+            }
+        }
     }
 
     /// The checkout that placed `order_id`.
