@@ -309,6 +309,7 @@ async fn prepare_stock(contexts: &platform::Contexts, skus: &[String]) {
                         attributes: vec![],
                     }],
                     price: kernel::Money::new(1_999, usd),
+                    tax_category: kernel::TaxCategory::Standard,
                 },
                 &meta,
             )

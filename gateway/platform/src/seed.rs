@@ -45,8 +45,8 @@ const NOUNS: &[&str] = &[
 ];
 const COLORS: &[&str] = &["BLACK", "WHITE", "RED", "BLUE", "GREEN"];
 
-/// The demo data on first start: the catalog, a welcome coupon and two shipping
-/// methods. Returns how many products it created (0 when the catalog was there
+/// The demo data on first start: the catalog, a welcome coupon, two shipping methods
+/// and the sales tax of a few places they ship to. Returns how many products it created (0 when the catalog was there
 /// already).
 ///
 /// # Errors
@@ -71,7 +71,37 @@ pub async fn demo(contexts: &Contexts, products: usize) -> anyhow::Result<usize>
             .await?;
     }
     demo_shipping_methods(contexts).await?;
+    demo_tax_rates(contexts).await?;
     Ok(created)
+}
+
+/// Sales tax where the demo ships, when the shop has no rates: the standard rate of a
+/// few US states (Texas 6.25 %, California 7.25 %, New York 4 %) and Canada's GST (5 %).
+/// Prices exclude tax, as in North America.
+///
+/// # Errors
+/// When a rate cannot be saved.
+async fn demo_tax_rates(contexts: &Contexts) -> anyhow::Result<()> {
+    use products_domain::{Region, TaxRateEntry};
+    let tax_rates = &contexts.products.tax_rates;
+    if !tax_rates.list(None).await?.is_empty() {
+        return Ok(());
+    }
+    for (country, region, percent) in [
+        ("US", Some("TX"), "6.25"),
+        ("US", Some("CA"), "7.25"),
+        ("US", Some("NY"), "4"),
+        ("CA", None, "5"),
+    ] {
+        let entry = TaxRateEntry::new(
+            kernel::CountryCode::parse(country)?,
+            region.map(Region::parse).transpose()?,
+            kernel::TaxCategory::Standard,
+            kernel::TaxRate::parse_percent(percent)?,
+        )?;
+        tax_rates.set(&entry).await?;
+    }
+    Ok(())
 }
 
 /// Two shipping methods in dollars when the shop has none: Standard (domestic and to
@@ -181,6 +211,7 @@ pub async fn demo_catalog(contexts: &Contexts, count: usize) -> anyhow::Result<u
             attributes: vec![Attribute::new("brand", "Demo")?],
             variants,
             price: Money::new(rng.random_range(199..=99_999), usd),
+            tax_category: kernel::TaxCategory::Standard,
         };
         let product = contexts.products.catalog.create_product(command, &meta).await?;
         if rng.random_bool(0.9) {

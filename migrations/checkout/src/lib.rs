@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_checkout;
 mod m20261206_000001_add_delivery;
 mod m20261207_000001_add_cancellation;
+mod m20261207_000002_add_tax_rates;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_checkout::Migration),
             Box::new(m20261206_000001_add_delivery::Migration),
             Box::new(m20261207_000001_add_cancellation::Migration),
+            Box::new(m20261207_000002_add_tax_rates::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_orders;
 mod m20261206_000001_add_delivery;
+mod m20261207_000001_add_tax;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_orders::Migration),
             Box::new(m20261206_000001_add_delivery::Migration),
+            Box::new(m20261207_000001_add_tax::Migration),
         ]
     }
 }

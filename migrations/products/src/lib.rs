@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_products;
 mod m20261122_000001_create_flash_sales;
+mod m20261207_000001_add_tax;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_products::Migration),
             Box::new(m20261122_000001_create_flash_sales::Migration),
+            Box::new(m20261207_000001_add_tax::Migration),
         ]
     }
 }

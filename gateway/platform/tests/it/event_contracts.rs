@@ -184,6 +184,7 @@ async fn every_event_written_has_a_schema_and_validates_against_it() {
         "ecommerce.checkout.session.canceled.v1",
         "ecommerce.shipping.shipment.canceled.v1",
         "ecommerce.coupons.redemption.returned.v1",
+        "ecommerce.payments.refund.completed.v1",
     ] {
         assert!(
             seen.contains_key(cancellation),

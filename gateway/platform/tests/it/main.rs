@@ -21,6 +21,7 @@ mod security;
 mod services;
 mod shop;
 mod subscriptions;
+mod tax;
 mod webhooks;
 mod websocket;
 

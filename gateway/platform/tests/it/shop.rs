@@ -312,14 +312,24 @@ pub async fn checkout_shipped(
     coupon: Option<&str>,
     method: &str,
 ) -> String {
+    let austin = json!({
+        "name": "Cam Customer", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
+    });
+    checkout_shipped_to(platform, customer, cart, coupon, method, austin).await
+}
+
+/// As [`checkout_shipped`], to `address` (a `PostalAddressInput`).
+pub async fn checkout_shipped_to(
+    platform: &TestPlatform,
+    customer: &Customer,
+    cart: &str,
+    coupon: Option<&str>,
+    method: &str,
+    address: Value,
+) -> String {
     let input = json!({ "input": {
         "cartId": cart, "couponCode": coupon, "paymentMethod": "card", "idempotencyKey": format!("paid-{cart}"),
-        "delivery": {
-            "shippingAddress": { "address": {
-                "name": "Cam Customer", "line1": "1 Main St", "city": "Austin", "postalCode": "73301", "country": "US",
-            } },
-            "shippingMethodId": method,
-        },
+        "delivery": { "shippingAddress": { "address": address }, "shippingMethodId": method },
     }});
     let body = platform.post_as(Some(&customer.token), CHECKOUT, input).await.1;
     assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");

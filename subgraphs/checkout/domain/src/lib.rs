@@ -25,7 +25,7 @@
 //! retried, never undone.
 
 use chrono::{DateTime, Utc};
-use kernel::{Address, Classify, DomainEvent, ErrorKind, Money, typed_id};
+use kernel::{Address, Classify, DomainEvent, ErrorKind, Money, Sku, TaxCategory, TaxLine, TaxRate, typed_id};
 
 typed_id!(CheckoutId, "checkout");
 
@@ -233,11 +233,14 @@ impl SessionStatus {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Line {
-    pub sku: String,
+    pub sku: Sku,
     pub product_id: uuid::Uuid,
     pub name: String,
     pub unit_price: Money,
     pub quantity: i64,
+    /// STANDARD for the lines of sessions stored before products had a tax category.
+    #[serde(default)]
+    pub tax_category: TaxCategory,
 }
 
 /// An address a customer names at checkout: one of their address book, or one written
@@ -278,6 +281,33 @@ pub struct Delivery {
     pub billing_address: Address,
     pub method: ChosenMethod,
     pub cost: Money,
+}
+
+/// The tax rates at a checkout's shipping address, as Products answered them when the
+/// checkout started: one per category, and whether prices there include tax.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxRates {
+    pub prices_include_tax: bool,
+    pub rates: Vec<(TaxCategory, TaxRate)>,
+}
+
+impl TaxRates {
+    /// The rate of `category`; 0 % for one Products did not name.
+    pub fn of(&self, category: TaxCategory) -> TaxRate {
+        self.rates
+            .iter()
+            .find(|(c, _)| *c == category)
+            .map_or(TaxRate::ZERO, |(_, rate)| *rate)
+    }
+}
+
+/// An order's tax, serialised in the shape Orders' `OrderTaxInput` takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderTax {
+    pub prices_include_tax: bool,
+    pub lines: Vec<TaxLine>,
 }
 
 /// The sum of the lines' prices; None for no lines, mixed currencies or an overflow.
@@ -353,6 +383,9 @@ pub struct CheckoutSession {
     pub lines: Vec<Line>,
     /// Settled from `request.delivery` before the first step.
     pub delivery: Option<Delivery>,
+    /// The rates at the delivery's shipping address, settled with it; none without a
+    /// delivery (and for sessions started before tax existed): then no tax is computed.
+    pub tax_rates: Option<TaxRates>,
     pub status: SessionStatus,
     /// The next step to run (forward or compensation); None once finished.
     pub step: Option<Step>,
@@ -398,6 +431,7 @@ impl CheckoutSession {
         request: CheckoutRequest,
         lines: Vec<Line>,
         delivery: Option<Delivery>,
+        tax_rates: Option<TaxRates>,
         now: DateTime<Utc>,
     ) -> Result<Self, CheckoutError> {
         request.validate()?;
@@ -411,6 +445,12 @@ impl CheckoutSession {
             return Err(CheckoutError::Invalid {
                 field: "delivery",
                 reason: "a delivery is settled exactly when one is asked for".into(),
+            });
+        }
+        if tax_rates.is_some() && delivery.is_none() {
+            return Err(CheckoutError::Invalid {
+                field: "delivery",
+                reason: "tax rates come from a shipping address".into(),
             });
         }
         if let Some(delivery) = &delivery
@@ -429,6 +469,7 @@ impl CheckoutSession {
             request,
             lines,
             delivery,
+            tax_rates,
             status: SessionStatus::Running,
             step: Some(Step::ReserveStock),
             failed_step: None,
@@ -680,6 +721,59 @@ impl CheckoutSession {
     pub fn subtotal(&self) -> Option<Money> {
         subtotal(&self.lines)
     }
+
+    /// The order's tax, by `kernel::tax`'s rules: each line on its amount after its
+    /// share of the discount, at its category's rate; the shipping at the standard rate
+    /// (shipping follows the goods, and most goods are standard-rated). Only what is
+    /// taxed at a rate above zero has a line. None without tax rates (no delivery).
+    ///
+    /// # Errors
+    /// Prices that overflow.
+    pub fn tax(&self) -> Result<Option<OrderTax>, CheckoutError> {
+        let (Some(rates), Some(delivery)) = (&self.tax_rates, &self.delivery) else {
+            return Ok(None);
+        };
+        let overflow = || CheckoutError::Invalid {
+            field: "cartId",
+            reason: "the cart's prices do not add up".into(),
+        };
+        let amounts = self
+            .lines
+            .iter()
+            .map(|line| line.unit_price.checked_mul(line.quantity).map_err(|_| overflow()))
+            .collect::<Result<Vec<Money>, _>>()?;
+        let weights: Vec<i64> = amounts.iter().map(Money::amount).collect();
+        let discount = self.discount.map_or(0, |d| d.amount());
+        let shares = kernel::tax::shares(discount, &weights);
+        let included = rates.prices_include_tax;
+        let mut lines = Vec::new();
+        for ((line, amount), share) in self.lines.iter().zip(&amounts).zip(shares) {
+            let rate = rates.of(line.tax_category);
+            if rate.is_zero() {
+                continue;
+            }
+            let taxable = Money::new(amount.amount() - share, amount.currency());
+            lines.push(TaxLine {
+                sku: Some(line.sku.clone()),
+                rate,
+                taxable,
+                amount: kernel::tax::tax_on(taxable, rate, included),
+            });
+        }
+        let rate = rates.of(TaxCategory::Standard);
+        if !rate.is_zero() && delivery.cost.amount() > 0 {
+            lines.push(TaxLine {
+                sku: None,
+                rate,
+                taxable: delivery.cost,
+                amount: kernel::tax::tax_on(delivery.cost, rate, included),
+            });
+        }
+        Ok(Some(OrderTax {
+            prices_include_tax: included,
+            lines,
+        }))
+    }
 }
 
 /// `checkout.session.completed`, `failed` and `canceled` (contracts, v1).
@@ -812,13 +906,14 @@ mod tests {
             delivery: None,
         };
         let line = Line {
-            sku: "A-1".into(),
+            sku: Sku::parse("A-1").unwrap(),
             product_id: uuid::Uuid::now_v7(),
             name: "A".into(),
             unit_price: usd(1000),
             quantity: 2,
+            tax_category: TaxCategory::Standard,
         };
-        CheckoutSession::start(request, vec![line], None, Utc::now()).unwrap()
+        CheckoutSession::start(request, vec![line], None, None, Utc::now()).unwrap()
     }
 
     fn delivery(cost: Money) -> Delivery {
@@ -860,13 +955,22 @@ mod tests {
         );
         // Settled exactly when asked for, and in the cart's currency.
         let lines = s.lines.clone();
-        assert!(CheckoutSession::start(request.clone(), lines.clone(), None, Utc::now()).is_err());
+        assert!(CheckoutSession::start(request.clone(), lines.clone(), None, None, Utc::now()).is_err());
         assert!(
-            CheckoutSession::start(s.request.clone(), lines.clone(), Some(delivery(usd(500))), Utc::now()).is_err()
+            CheckoutSession::start(
+                s.request.clone(),
+                lines.clone(),
+                Some(delivery(usd(500))),
+                None,
+                Utc::now()
+            )
+            .is_err()
         );
         let euro = Money::new(500, kernel::Currency::parse("EUR").unwrap());
-        assert!(CheckoutSession::start(request.clone(), lines.clone(), Some(delivery(euro)), Utc::now()).is_err());
-        let shipped = CheckoutSession::start(request, lines, Some(delivery(usd(500))), Utc::now()).unwrap();
+        assert!(
+            CheckoutSession::start(request.clone(), lines.clone(), Some(delivery(euro)), None, Utc::now()).is_err()
+        );
+        let shipped = CheckoutSession::start(request, lines, Some(delivery(usd(500))), None, Utc::now()).unwrap();
         assert_eq!(shipped.shipping_cost(), Some(usd(500)));
         // A coupon worth the whole cart still leaves shipping to pay.
         s.discount = Some(usd(2000));
@@ -874,6 +978,126 @@ mod tests {
         let mut free_goods = shipped;
         free_goods.discount = Some(usd(2000));
         assert!(free_goods.has_something_to_pay());
+    }
+
+    fn rates(included: bool, standard: &str, reduced: &str) -> TaxRates {
+        TaxRates {
+            prices_include_tax: included,
+            rates: vec![
+                (TaxCategory::Standard, TaxRate::parse_percent(standard).unwrap()),
+                (TaxCategory::Reduced, TaxRate::parse_percent(reduced).unwrap()),
+                (TaxCategory::Zero, TaxRate::ZERO),
+            ],
+        }
+    }
+
+    fn line(sku: &str, unit_price: i64, quantity: i64, tax_category: TaxCategory) -> Line {
+        Line {
+            sku: Sku::parse(sku).unwrap(),
+            product_id: uuid::Uuid::now_v7(),
+            name: sku.into(),
+            unit_price: usd(unit_price),
+            quantity,
+            tax_category,
+        }
+    }
+
+    /// A shipped session of `lines` with `discount`, at `rates`.
+    fn taxed(lines: Vec<Line>, discount: i64, shipping: i64, rates: TaxRates) -> CheckoutSession {
+        let mut request = session(false).request;
+        request.delivery = Some(DeliveryRequest {
+            shipping_address: AddressChoice::Saved(uuid::Uuid::now_v7()),
+            billing_address: None,
+            method_id: uuid::Uuid::now_v7(),
+        });
+        let mut s =
+            CheckoutSession::start(request, lines, Some(delivery(usd(shipping))), Some(rates), Utc::now()).unwrap();
+        s.discount = (discount > 0).then(|| usd(discount));
+        s
+    }
+
+    #[test]
+    fn each_line_is_taxed_after_its_share_of_the_discount_and_rounded_half_to_even() {
+        // Three lines of 0.50 at 19 %: 9.5 cents each rounds to 10 (half to even).
+        // The 0.10 discount splits 4, 3, 3 cents: 46 → 8.74 → 9; 47 → 8.93 → 9.
+        let lines = vec![
+            line("A-1", 50, 1, TaxCategory::Standard),
+            line("B-1", 50, 1, TaxCategory::Standard),
+            line("C-1", 50, 1, TaxCategory::Standard),
+        ];
+        let undiscounted = taxed(lines.clone(), 0, 0, rates(false, "19", "7"))
+            .tax()
+            .unwrap()
+            .unwrap();
+        let amounts: Vec<i64> = undiscounted.lines.iter().map(|l| l.amount.amount()).collect();
+        assert_eq!(amounts, vec![10, 10, 10]);
+        let discounted = taxed(lines, 10, 0, rates(false, "19", "7")).tax().unwrap().unwrap();
+        let taxable: Vec<i64> = discounted.lines.iter().map(|l| l.taxable.amount()).collect();
+        assert_eq!(taxable, vec![46, 47, 47], "the discount's shares add up to it");
+        let amounts: Vec<i64> = discounted.lines.iter().map(|l| l.amount.amount()).collect();
+        assert_eq!(amounts, vec![9, 9, 9]);
+    }
+
+    #[test]
+    fn categories_shipping_and_prices_with_tax_included() {
+        let lines = vec![
+            line("BOOK-1", 1_999, 3, TaxCategory::Reduced),
+            line("LAMP-1", 4_999, 1, TaxCategory::Standard),
+            line("GIFT-1", 1_000, 1, TaxCategory::Zero),
+        ];
+        let tax = taxed(lines.clone(), 0, 495, rates(false, "8.875", "4"))
+            .tax()
+            .unwrap()
+            .unwrap();
+        let described: Vec<(Option<&str>, String, i64, i64)> = tax
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.sku.as_ref().map(Sku::as_str),
+                    l.rate.percent(),
+                    l.taxable.amount(),
+                    l.amount.amount(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                // 5997 × 4 % = 239.88
+                (Some("BOOK-1"), "4".to_owned(), 5_997, 240),
+                // 4999 × 8.875 % = 443.66…
+                (Some("LAMP-1"), "8.875".to_owned(), 4_999, 444),
+                // The zero-rated gift has no line; shipping at the standard rate: 43.93…
+                (None, "8.875".to_owned(), 495, 44),
+            ]
+        );
+        assert!(!tax.prices_include_tax);
+        // Prices with 20 % in them: the tax is the part of each price that is tax.
+        let included = taxed(lines, 0, 600, rates(true, "20", "5")).tax().unwrap().unwrap();
+        let amounts: Vec<i64> = included.lines.iter().map(|l| l.amount.amount()).collect();
+        // 5997 / 21 = 285.57…; 4999 / 6 = 833.16…; 600 / 6 = 100.
+        assert_eq!(amounts, vec![286, 833, 100]);
+        assert!(included.prices_include_tax);
+        // No rates (no delivery): no tax computed.
+        assert_eq!(session(false).tax().unwrap(), None);
+        // Orders reads the lines under these names.
+        let json = serde_json::to_value(&included).unwrap();
+        assert_eq!(json["pricesIncludeTax"], true);
+        assert_eq!(json["lines"][0]["sku"], "BOOK-1");
+        assert_eq!(json["lines"][0]["percent"], "5");
+        assert_eq!(json["lines"][2]["sku"], serde_json::Value::Null);
+        assert_eq!(json["lines"][2]["amount"]["amount"], 100);
+    }
+
+    #[test]
+    fn a_line_stored_before_tax_categories_is_standard_rated() {
+        let stored = serde_json::json!({
+            "sku": "A-1", "productId": uuid::Uuid::now_v7(), "name": "A",
+            "unitPrice": {"amount": 100, "currency": "USD"}, "quantity": 1,
+        });
+        let line: Line = serde_json::from_value(stored).unwrap();
+        assert_eq!(line.tax_category, TaxCategory::Standard);
     }
 
     fn outcome(step: Step) -> Outcome {
@@ -1126,7 +1350,7 @@ mod tests {
         let mut s = session(false);
         s.request.idempotency_key = String::new();
         assert!(s.request.validate().is_err());
-        assert!(CheckoutSession::start(s.request.clone(), vec![], None, Utc::now()).is_err());
+        assert!(CheckoutSession::start(s.request.clone(), vec![], None, None, Utc::now()).is_err());
         for name in [
             CheckoutEvent::COMPLETED,
             CheckoutEvent::FAILED,

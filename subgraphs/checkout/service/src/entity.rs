@@ -22,6 +22,10 @@ pub mod session {
         /// The delivery settled before the first step, as JSON (`Delivery`).
         #[sea_orm(column_type = "Text", nullable)]
         pub delivery: Option<String>,
+        /// The tax rates at the shipping address, settled with the delivery, as JSON
+        /// (`TaxRates`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub tax_rates: Option<String>,
         pub status: String,
         pub step: Option<String>,
         pub failed_step: Option<String>,

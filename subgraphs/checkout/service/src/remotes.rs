@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, SessionStatus, Step};
-use kernel::{Currency, EventMeta, Money};
+use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, SessionStatus, Step, TaxRates};
+use kernel::{Currency, EventMeta, Money, Sku, TaxCategory, TaxRate};
 use kernel_infra::client::{CallError, SubgraphClient};
 use kernel_infra::identity::ServiceSigner;
 use serde::Deserialize;
@@ -145,8 +145,17 @@ impl Remotes {
                         format!("SKU {} is not for sale", item.sku),
                     ));
                 }
+                let not_for_sale = |reason: String| refused("products", "BAD_USER_INPUT", reason);
+                let sku = Sku::parse(&item.sku).map_err(|err| not_for_sale(err.to_string()))?;
+                let tax_category = variant["product"]["taxCategory"]
+                    .as_str()
+                    .and_then(|category| TaxCategory::parse(category).ok())
+                    .ok_or_else(|| CallError::Unavailable {
+                        service: "products".into(),
+                        reason: format!("a product without its tax category: {variant}"),
+                    })?;
                 Ok(Line {
-                    sku: item.sku.clone(),
+                    sku,
                     product_id: id(&variant["product"]["id"])?,
                     name: format!(
                         "{} – {}",
@@ -155,6 +164,7 @@ impl Remotes {
                     ),
                     unit_price: money(&variant["price"])?,
                     quantity: item.quantity,
+                    tax_category,
                 })
             })
             .collect()
@@ -236,6 +246,35 @@ impl Remotes {
         Ok(Some((chosen, money(&option["price"])?)))
     }
 
+    /// The tax rates at `address`: its region's, else its country's, per category.
+    ///
+    /// # Errors
+    /// When Products refuses or cannot be reached, or answers what does not parse.
+    pub async fn tax_rates_at(&self, address: &kernel::Address, meta: &EventMeta) -> Result<TaxRates, CallError> {
+        let variables = json!({ "country": address.country().as_str(), "region": address.region() });
+        let data: Value = self.products.execute(operation("TaxRatesAt"), variables, meta).await?;
+        let at = &data["taxRatesAt"];
+        let bad = || CallError::Unavailable {
+            service: "products".into(),
+            reason: format!("tax rates that do not parse: {at}"),
+        };
+        let rates = at["rates"]
+            .as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|rate| {
+                let category = TaxCategory::parse(rate["category"].as_str().unwrap_or_default()).map_err(|_| bad())?;
+                let percent =
+                    TaxRate::parse_percent(rate["percent"].as_str().unwrap_or_default()).map_err(|_| bad())?;
+                Ok((category, percent))
+            })
+            .collect::<Result<_, CallError>>()?;
+        Ok(TaxRates {
+            prices_include_tax: at["pricesIncludeTax"].as_bool().ok_or_else(bad)?,
+            rates,
+        })
+    }
+
     /// Runs one saga step against the context that owns it.
     ///
     /// # Errors
@@ -295,6 +334,16 @@ impl Remotes {
                 // request it was before deliveries existed.
                 if let Some(delivery) = &session.delivery {
                     input["delivery"] = serde_json::to_value(delivery).map_err(|err| CallError::Unavailable {
+                        service: "checkout".into(),
+                        reason: err.to_string(),
+                    })?;
+                }
+                // Likewise only when computed: a session without tax rates has none.
+                let tax = session
+                    .tax()
+                    .map_err(|err| refused("checkout", "BAD_USER_INPUT", err.to_string()))?;
+                if let Some(tax) = tax {
+                    input["tax"] = serde_json::to_value(tax).map_err(|err| CallError::Unavailable {
                         service: "checkout".into(),
                         reason: err.to_string(),
                     })?;

@@ -1,6 +1,6 @@
 //! The shared kernel: the few plain-Rust types every bounded context agrees on.
 //!
-//! Typed ids, money, postal addresses, SKUs and quantities, the event envelope that is the platform's contract, and the
+//! Typed ids, money, tax rates and lines, postal addresses, SKUs and quantities, the event envelope that is the platform's contract, and the
 //! classification of domain errors. Nothing here knows about GraphQL, databases or
 //! async runtimes; the adapters for those live in `kernel-infra`.
 
@@ -11,6 +11,7 @@ pub mod goods;
 pub mod id;
 pub mod identity;
 pub mod money;
+pub mod tax;
 pub mod text;
 
 pub use address::{Address, AddressError, AddressInput, CountryCode, PhoneNumber, PostalCode};
@@ -20,3 +21,4 @@ pub use goods::{Quantity, Sku, ValueError};
 pub use id::IdError;
 pub use identity::{Identity, Role};
 pub use money::{Currency, Money, MoneyError};
+pub use tax::{TaxCategory, TaxLine, TaxRate};

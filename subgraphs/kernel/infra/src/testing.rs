@@ -88,6 +88,19 @@ impl TestDatabase {
     }
 }
 
+/// The types of the events waiting in `db`'s outbox, oldest first.
+///
+/// # Panics
+/// When the outbox cannot be read.
+pub async fn pending_event_types(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    crate::outbox::pending(db)
+        .await
+        .expect("the outbox is readable")
+        .iter()
+        .map(|envelope| envelope.event_type.to_string())
+        .collect()
+}
+
 /// The Redis for bus tests (`TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), or
 /// `None` when it does not answer.
 ///

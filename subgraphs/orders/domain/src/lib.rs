@@ -3,7 +3,9 @@
 //! it does not name, and appends each move to its history.
 
 use chrono::{DateTime, Utc};
-use kernel::{Address, Classify, Currency, DomainEvent, ErrorKind, Money, MoneyError, Quantity, Sku, typed_id};
+use kernel::{
+    Address, Classify, Currency, DomainEvent, ErrorKind, Money, MoneyError, Quantity, Sku, TaxLine, typed_id,
+};
 use serde::{Deserialize, Serialize};
 
 typed_id!(OrderId, "order");
@@ -163,6 +165,83 @@ impl Delivery {
     }
 }
 
+/// An order's tax: a line for each order line and for the shipping taxed at a rate
+/// above zero, computed by Checkout with the rates of the shipping address and
+/// `kernel::tax`'s rules (per line, after its share of the discount, half to even).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tax {
+    /// Whether the prices (and the shipping cost) already include the tax: then the
+    /// tax is shown but not added to the total.
+    pub prices_include_tax: bool,
+    pub lines: Vec<TaxLine>,
+}
+
+impl Tax {
+    /// The tax, checked against the order it taxes.
+    ///
+    /// # Errors
+    /// A line in another currency or negative, an amount that is not the rule's for its
+    /// taxable amount and rate, a SKU the order does not hold or taxed twice, a taxable
+    /// amount above what its line or the shipping costs, two shipping lines.
+    fn checked(self, items: &[OrderItem], shipping: Money, currency: Currency) -> Result<Self, OrderError> {
+        let mut taxed: Vec<&Sku> = Vec::new();
+        let mut shipping_taxed = false;
+        for line in &self.lines {
+            let zero = Money::zero(currency);
+            let (taxable, amount) = (zero.checked_add(line.taxable)?, zero.checked_add(line.amount)?);
+            if taxable.is_negative() || amount.is_negative() {
+                return Err(OrderError::invalid("tax.lines", "amounts cannot be negative"));
+            }
+            if amount != kernel::tax::tax_on(taxable, line.rate, self.prices_include_tax) {
+                return Err(OrderError::invalid(
+                    "tax.lines",
+                    format!("{amount} is not {} of {taxable}", line.rate),
+                ));
+            }
+            let most = match &line.sku {
+                Some(sku) => {
+                    if taxed.contains(&sku) {
+                        return Err(OrderError::invalid("tax.lines", format!("SKU {sku} is taxed twice")));
+                    }
+                    taxed.push(sku);
+                    items
+                        .iter()
+                        .find(|item| &item.sku == sku)
+                        .ok_or_else(|| OrderError::invalid("tax.lines", format!("the order has no SKU {sku}")))?
+                        .line_total()?
+                }
+                None if shipping_taxed => {
+                    return Err(OrderError::invalid("tax.lines", "the shipping is taxed twice"));
+                }
+                None => {
+                    shipping_taxed = true;
+                    shipping
+                }
+            };
+            if taxable.amount() > most.amount() {
+                return Err(OrderError::invalid(
+                    "tax.lines",
+                    format!("{taxable} taxed, more than the {most} it is on"),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The sum of the lines.
+    ///
+    /// # Errors
+    /// On overflow.
+    pub fn total(&self, currency: Currency) -> Result<Money, OrderError> {
+        let mut total = Money::zero(currency);
+        for line in &self.lines {
+            total = total.checked_add(line.amount)?;
+        }
+        Ok(total)
+    }
+}
+
 /// One move of an order's status, kept forever.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
@@ -183,6 +262,8 @@ pub struct Placement {
     /// Where it ships; none for an order placed without delivery (placed before
     /// delivery existed, or by staff for goods that are not shipped).
     pub delivery: Option<Delivery>,
+    /// Its tax; none where no tax is computed (an order without delivery).
+    pub tax: Option<Tax>,
     /// The order waits for its payment from the start (a checkout about to pay): it is
     /// placed PENDING and moved to AWAITING_PAYMENT in the same step.
     pub awaiting_payment: bool,
@@ -197,11 +278,12 @@ pub struct Order {
     pub currency: Currency,
     pub subtotal: Money,
     pub discount: Money,
-    /// subtotal − discount + shipping.
+    /// subtotal − discount + shipping + tax, or without the tax where prices include it.
     pub total: Money,
     pub coupon_code: Option<String>,
     pub checkout_id: Option<uuid::Uuid>,
     pub delivery: Option<Delivery>,
+    pub tax: Option<Tax>,
     pub payment_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -218,7 +300,7 @@ impl Order {
     /// No items or too many, a quantity below 1, a SKU twice, mixed currencies, a
     /// negative price or discount, a discount above the subtotal, a delivery whose
     /// method has no name or carrier, a negative shipping cost or one in another
-    /// currency.
+    /// currency, a tax that does not match the order (see [`Tax`]).
     pub fn place(placement: Placement, now: DateTime<Utc>) -> Result<(Self, Vec<StatusChange>), OrderError> {
         let items = placement.items;
         if items.is_empty() || items.len() > MAX_ITEMS {
@@ -256,7 +338,14 @@ impl Order {
         if shipping.is_negative() {
             return Err(OrderError::invalid("delivery", "the shipping cost cannot be negative"));
         }
-        let total = Money::new(subtotal.amount() - discount.amount(), currency).checked_add(shipping)?;
+        let tax = placement
+            .tax
+            .map(|tax| tax.checked(&items, shipping, currency))
+            .transpose()?;
+        let mut total = Money::new(subtotal.amount() - discount.amount(), currency).checked_add(shipping)?;
+        if let Some(tax) = tax.as_ref().filter(|tax| !tax.prices_include_tax) {
+            total = total.checked_add(tax.total(currency)?)?;
+        }
         let mut order = Self {
             id: OrderId::new(),
             user_id: placement.user_id,
@@ -269,6 +358,7 @@ impl Order {
             coupon_code: placement.coupon_code,
             checkout_id: placement.checkout_id,
             delivery,
+            tax,
             payment_id: None,
             created_at: now,
             updated_at: now,
@@ -288,6 +378,14 @@ impl Order {
     /// What delivery costs: the delivery's cost, zero without one.
     pub fn shipping(&self) -> Money {
         self.delivery.as_ref().map_or(Money::zero(self.currency), |d| d.cost)
+    }
+
+    /// The order's tax in all, zero without any.
+    pub fn tax_total(&self) -> Money {
+        self.tax
+            .as_ref()
+            .and_then(|tax| tax.total(self.currency).ok())
+            .unwrap_or(Money::zero(self.currency))
     }
 
     /// Moves to `to`, if the state machine allows it.
@@ -570,8 +668,94 @@ mod tests {
             coupon_code: None,
             checkout_id: None,
             delivery: None,
+            tax: None,
             awaiting_payment: false,
         }
+    }
+
+    fn tax_line(sku: Option<&str>, percent: &str, taxable: i64, included: bool) -> TaxLine {
+        let rate = kernel::TaxRate::parse_percent(percent).unwrap();
+        TaxLine {
+            sku: sku.map(|s| Sku::parse(s).unwrap()),
+            rate,
+            taxable: usd(taxable),
+            amount: kernel::tax::tax_on(usd(taxable), rate, included),
+        }
+    }
+
+    #[test]
+    fn tax_is_added_to_the_total_unless_the_prices_include_it() {
+        let items = vec![item("A-1", 1_000, 2), item("B-1", 999, 1)];
+        let mut asked = placement(items.clone(), Some(usd(300)));
+        asked.delivery = Some(delivery(usd(500)));
+        // 2000 − 200 of the discount, 999 − 100, shipping 500.
+        let lines = vec![
+            tax_line(Some("A-1"), "19", 1_800, false),
+            tax_line(Some("B-1"), "7", 899, false),
+            tax_line(None, "19", 500, false),
+        ];
+        asked.tax = Some(Tax {
+            prices_include_tax: false,
+            lines,
+        });
+        let (order, _) = Order::place(asked.clone(), Utc::now()).unwrap();
+        // 342 + 62.93 → 63 + 95 = 500.
+        assert_eq!(order.tax_total(), usd(500));
+        assert_eq!(order.total, usd(2_999 - 300 + 500 + 500));
+
+        let mut included = asked.clone();
+        included.tax = Some(Tax {
+            prices_include_tax: true,
+            lines: vec![tax_line(Some("A-1"), "19", 1_800, true)],
+        });
+        let (order, _) = Order::place(included, Utc::now()).unwrap();
+        assert_eq!(order.tax_total(), usd(287));
+        assert_eq!(order.total, usd(2_999 - 300 + 500), "the prices hold the tax already");
+    }
+
+    #[test]
+    fn a_tax_that_does_not_match_the_order_is_refused() {
+        let items = vec![item("A-1", 1_000, 1)];
+        let with = |lines: Vec<TaxLine>| {
+            let mut asked = placement(items.clone(), None);
+            asked.delivery = Some(delivery(usd(500)));
+            asked.tax = Some(Tax {
+                prices_include_tax: false,
+                lines,
+            });
+            Order::place(asked, Utc::now())
+        };
+        assert!(with(vec![tax_line(Some("A-1"), "19", 1_000, false)]).is_ok());
+        let mut wrong = tax_line(Some("A-1"), "19", 1_000, false);
+        wrong.amount = usd(189);
+        assert!(with(vec![wrong]).is_err(), "not the rule's amount");
+        assert!(
+            with(vec![tax_line(Some("Z-9"), "19", 100, false)]).is_err(),
+            "a SKU it does not hold"
+        );
+        assert!(
+            with(vec![tax_line(Some("A-1"), "19", 1_001, false)]).is_err(),
+            "more than the line"
+        );
+        assert!(
+            with(vec![tax_line(None, "19", 501, false)]).is_err(),
+            "more than the shipping"
+        );
+        assert!(
+            with(vec![
+                tax_line(Some("A-1"), "19", 500, false),
+                tax_line(Some("A-1"), "19", 500, false)
+            ])
+            .is_err(),
+            "a line taxed twice"
+        );
+        assert!(
+            with(vec![tax_line(None, "19", 100, false), tax_line(None, "19", 100, false)]).is_err(),
+            "the shipping taxed twice"
+        );
+        let mut euro = tax_line(Some("A-1"), "19", 1_000, false);
+        euro.taxable = Money::new(1_000, Currency::parse("EUR").unwrap());
+        assert!(with(vec![euro]).is_err(), "another currency");
     }
 
     fn delivery(cost: Money) -> Delivery {

@@ -23,6 +23,12 @@ pub mod order {
         /// The delivery snapshot as JSON (`orders_domain::Delivery`).
         #[sea_orm(column_type = "Text", nullable)]
         pub delivery: Option<String>,
+        /// The tax in all, in minor units; 0 without any. Written for queries over orders;
+        /// the order itself reads it from `tax_lines`.
+        pub tax: i64,
+        /// The order's tax as JSON (`orders_domain::Tax`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub tax_lines: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -10,13 +10,13 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use kernel::{Identity, Money, Quantity, Role, Sku};
+use kernel::{Identity, Money, Quantity, Role, Sku, TaxLine, TaxRate};
 use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
 use kernel_infra::identity::{require_any_role, require_user};
 use orders_domain::{
-    Delivery, Order, OrderId, OrderItem, OrderStatus, Placement, ShippingMethodSnapshot, StatusChange,
+    Delivery, Order, OrderId, OrderItem, OrderStatus, Placement, ShippingMethodSnapshot, StatusChange, Tax,
 };
 
 use kernel_infra::live::LiveFeed;
@@ -157,6 +157,18 @@ impl OrderDeliveryObject {
     }
 }
 
+/// The tax on one line of an order, or on its shipping.
+#[derive(SimpleObject)]
+pub struct OrderTaxLine {
+    /// The line taxed; null for the shipping.
+    sku: Option<String>,
+    /// The rate, a percentage: `19`, `8.875`.
+    percent: String,
+    /// What was taxed: the line after its share of the discount, or the shipping.
+    taxable: MoneyObject,
+    amount: MoneyObject,
+}
+
 /// The shipping method an order ships with, as it was named then.
 #[derive(SimpleObject)]
 pub struct OrderShippingMethod {
@@ -190,7 +202,31 @@ impl OrderObject {
     async fn shipping_cost(&self) -> MoneyObject {
         self.0.shipping().into()
     }
-    /// subtotal − discount + shippingCost.
+    /// The tax in all: the sum of `taxLines`; zero for an order without tax.
+    async fn tax(&self) -> MoneyObject {
+        self.0.tax_total().into()
+    }
+    /// Whether the prices and the shipping cost include the tax: then `tax` is shown but
+    /// not added to the total.
+    async fn prices_include_tax(&self) -> bool {
+        self.0.tax.as_ref().is_some_and(|tax| tax.prices_include_tax)
+    }
+    /// The tax on each line and on the shipping taxed at a rate above zero.
+    async fn tax_lines(&self) -> Vec<OrderTaxLine> {
+        self.0
+            .tax
+            .iter()
+            .flat_map(|tax| tax.lines.iter())
+            .map(|line| OrderTaxLine {
+                sku: line.sku.as_ref().map(ToString::to_string),
+                percent: line.rate.percent(),
+                taxable: line.taxable.into(),
+                amount: line.amount.into(),
+            })
+            .collect()
+    }
+    /// subtotal − discount + shippingCost + tax (without the tax where the prices
+    /// include it).
     async fn total(&self) -> MoneyObject {
         self.0.total.into()
     }
@@ -359,6 +395,53 @@ pub struct PlaceOrderInput {
     awaiting_payment: bool,
     /// Where and how it ships; left out for goods that are not shipped.
     delivery: Option<OrderDeliveryInput>,
+    /// Its tax, as the checkout computed it; left out where none is computed.
+    tax: Option<OrderTaxInput>,
+}
+
+/// An order's tax, computed with the rates of its shipping address: per line after its
+/// share of the discount, rounded half to even; each line's amount must be that.
+#[derive(InputObject)]
+pub struct OrderTaxInput {
+    prices_include_tax: bool,
+    /// At most one per SKU of the order, and one (without a SKU) for the shipping.
+    lines: Vec<TaxLineInput>,
+}
+
+#[derive(InputObject)]
+pub struct TaxLineInput {
+    /// The order line taxed; left out for the shipping.
+    sku: Option<String>,
+    /// A percentage from 0 to 100 with at most four decimals.
+    percent: String,
+    taxable: MoneyInput,
+    amount: MoneyInput,
+}
+
+impl OrderTaxInput {
+    fn tax(&self) -> Result<Tax> {
+        if self.lines.len() > orders_domain::MAX_ITEMS + 1 {
+            return Err(bad_input(
+                "tax.lines: one per order line and one for the shipping at most",
+            ));
+        }
+        let lines = self
+            .lines
+            .iter()
+            .map(|line| {
+                Ok(TaxLine {
+                    sku: line.sku.as_deref().map(Sku::parse).transpose().map_err(error)?,
+                    rate: TaxRate::parse_percent(&line.percent).map_err(error)?,
+                    taxable: Money::try_from(&line.taxable)?,
+                    amount: Money::try_from(&line.amount)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Tax {
+            prices_include_tax: self.prices_include_tax,
+            lines,
+        })
+    }
 }
 
 /// An order's delivery as the checkout settled it.
@@ -426,6 +509,7 @@ impl PlaceOrderInput {
             checkout_id: self.checkout_id.as_ref().map(|id| uuid(id, "checkoutId")).transpose()?,
             awaiting_payment: self.awaiting_payment,
             delivery: self.delivery.as_ref().map(OrderDeliveryInput::delivery).transpose()?,
+            tax: self.tax.as_ref().map(OrderTaxInput::tax).transpose()?,
         })
     }
 }

@@ -81,6 +81,9 @@ fn request_hash(placement: &Placement) -> String {
     if let Some(delivery) = &placement.delivery {
         canonical["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
     }
+    if let Some(tax) = &placement.tax {
+        canonical["tax"] = serde_json::to_value(tax).unwrap_or_default();
+    }
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -568,6 +571,8 @@ fn order_insert(o: &Order) -> InsertStatement {
             .delivery
             .as_ref()
             .map(|d| serde_json::to_string(d).unwrap_or_default())),
+        tax: Set(o.tax_total().amount()),
+        tax_lines: Set(o.tax.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default())),
         created_at: Set(o.created_at),
         updated_at: Set(o.updated_at),
     })
@@ -664,6 +669,12 @@ fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersE
         .map(serde_json::from_str)
         .transpose()
         .map_err(|e| anyhow::anyhow!("stored delivery of order {}: {e}", row.id))?;
+    let tax = row
+        .tax_lines
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("stored tax of order {}: {e}", row.id))?;
     Ok(Order {
         id: OrderId::from_uuid(row.id),
         user_id: row.user_id,
@@ -688,6 +699,7 @@ fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Order, OrdersE
         coupon_code: row.coupon_code,
         checkout_id: row.checkout_id,
         delivery,
+        tax,
         payment_id: row.payment_id,
         created_at: row.created_at,
         updated_at: row.updated_at,

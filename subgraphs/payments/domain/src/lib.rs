@@ -34,16 +34,20 @@ pub enum PaymentStatus {
     Declined,
     Captured,
     Voided,
+    /// Part of what was captured was given back; more may follow.
+    PartiallyRefunded,
+    /// Everything captured was given back.
     Refunded,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 6] = [
+    pub const ALL: [PaymentStatus; 7] = [
         PaymentStatus::Pending,
         PaymentStatus::Authorized,
         PaymentStatus::Declined,
         PaymentStatus::Captured,
         PaymentStatus::Voided,
+        PaymentStatus::PartiallyRefunded,
         PaymentStatus::Refunded,
     ];
 
@@ -54,6 +58,7 @@ impl PaymentStatus {
             PaymentStatus::Declined => "DECLINED",
             PaymentStatus::Captured => "CAPTURED",
             PaymentStatus::Voided => "VOIDED",
+            PaymentStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
             PaymentStatus::Refunded => "REFUNDED",
         }
     }
@@ -88,13 +93,17 @@ impl TransactionKind {
             .find(|k| k.as_str() == value)
     }
 
-    /// The status a payment reaches by this transaction, and the one it must have.
-    fn moves(self) -> (PaymentStatus, PaymentStatus) {
+    /// The status a payment must have for this transaction, and the one it reaches (a
+    /// refund of all that is left to refund).
+    fn moves(self) -> (&'static [PaymentStatus], PaymentStatus) {
         match self {
-            TransactionKind::Authorize => (PaymentStatus::Pending, PaymentStatus::Authorized),
-            TransactionKind::Capture => (PaymentStatus::Authorized, PaymentStatus::Captured),
-            TransactionKind::Void => (PaymentStatus::Authorized, PaymentStatus::Voided),
-            TransactionKind::Refund => (PaymentStatus::Captured, PaymentStatus::Refunded),
+            TransactionKind::Authorize => (&[PaymentStatus::Pending], PaymentStatus::Authorized),
+            TransactionKind::Capture => (&[PaymentStatus::Authorized], PaymentStatus::Captured),
+            TransactionKind::Void => (&[PaymentStatus::Authorized], PaymentStatus::Voided),
+            TransactionKind::Refund => (
+                &[PaymentStatus::Captured, PaymentStatus::PartiallyRefunded],
+                PaymentStatus::Refunded,
+            ),
         }
     }
 
@@ -146,6 +155,9 @@ pub struct Transaction {
     pub kind: TransactionKind,
     pub amount: Money,
     pub provider_ref: String,
+    /// The caller's name for a refund (e.g. the return it pays back), by which a
+    /// repeated request is recognised; none for the other kinds.
+    pub reference: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -174,6 +186,8 @@ pub struct Payment {
     pub order_id: uuid::Uuid,
     pub user_id: uuid::Uuid,
     pub amount: Money,
+    /// What refunds gave back so far: zero up to `amount`.
+    pub refunded: Money,
     pub method: String,
     pub status: PaymentStatus,
     pub idempotency_key: String,
@@ -214,6 +228,7 @@ impl Payment {
             order_id,
             user_id,
             amount,
+            refunded: Money::zero(amount.currency()),
             method: method.to_owned(),
             status: PaymentStatus::Pending,
             idempotency_key: idempotency_key.to_owned(),
@@ -225,18 +240,22 @@ impl Payment {
     }
 
     /// Books a confirmed provider transaction: the payment moves and the transaction's
-    /// entries go to the ledger.
+    /// entries go to the ledger. A refund gives back all that is left to refund (see
+    /// [`Payment::refund`] for part of it).
     ///
     /// # Errors
-    /// When the payment is not in the status this transaction starts from.
+    /// When the payment is not in a status this transaction starts from.
     pub fn apply(
         &mut self,
         kind: TransactionKind,
         provider_ref: &str,
         now: DateTime<Utc>,
     ) -> Result<Transaction, PaymentError> {
+        if kind == TransactionKind::Refund {
+            return self.refund(self.refundable(), None, provider_ref, now);
+        }
         let (from, to) = kind.moves();
-        if self.status != from {
+        if !from.contains(&self.status) {
             return Err(PaymentError::Transition {
                 from: self.status.as_str(),
                 to: to.as_str(),
@@ -253,6 +272,77 @@ impl Payment {
             kind,
             amount: self.amount,
             provider_ref: provider_ref.to_owned(),
+            reference: None,
+            created_at: now,
+        })
+    }
+
+    /// What is left to refund: what was captured less what refunds gave back; zero
+    /// before the capture.
+    pub fn refundable(&self) -> Money {
+        if matches!(self.status, PaymentStatus::Captured | PaymentStatus::PartiallyRefunded) {
+            Money::new(self.amount.amount() - self.refunded.amount(), self.amount.currency())
+        } else {
+            Money::zero(self.amount.currency())
+        }
+    }
+
+    /// Refuses a refund of `amount` that could not be booked, before the provider is
+    /// asked for it.
+    ///
+    /// # Errors
+    /// A payment that is not captured (or is refunded in full), an amount that is not
+    /// positive, in another currency, or larger than what is left to refund.
+    pub fn check_refund(&self, amount: Money) -> Result<(), PaymentError> {
+        if !matches!(self.status, PaymentStatus::Captured | PaymentStatus::PartiallyRefunded) {
+            return Err(PaymentError::Transition {
+                from: self.status.as_str(),
+                to: PaymentStatus::Refunded.as_str(),
+            });
+        }
+        let left = self.refundable();
+        if amount.currency() != left.currency() {
+            return Err(PaymentError::Invalid {
+                field: "amount",
+                reason: format!("the payment is in {}, not {}", left.currency(), amount.currency()),
+            });
+        }
+        if amount.amount() <= 0 || amount.amount() > left.amount() {
+            return Err(PaymentError::Invalid {
+                field: "amount",
+                reason: format!("a refund is more than zero and at most the {left} captured and not yet refunded"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Books a confirmed refund of `amount`: PARTIALLY_REFUNDED while some is left,
+    /// REFUNDED once all is given back.
+    ///
+    /// # Errors
+    /// As [`Payment::check_refund`].
+    pub fn refund(
+        &mut self,
+        amount: Money,
+        reference: Option<&str>,
+        provider_ref: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Transaction, PaymentError> {
+        self.check_refund(amount)?;
+        self.refunded = Money::new(self.refunded.amount() + amount.amount(), amount.currency());
+        self.status = if self.refunded == self.amount {
+            PaymentStatus::Refunded
+        } else {
+            PaymentStatus::PartiallyRefunded
+        };
+        self.updated_at = now;
+        Ok(Transaction {
+            id: TransactionId::new(),
+            payment_id: self.id,
+            kind: TransactionKind::Refund,
+            amount,
+            provider_ref: provider_ref.to_owned(),
+            reference: reference.map(str::to_owned),
             created_at: now,
         })
     }
@@ -341,6 +431,39 @@ impl DomainEvent for PaymentEvent {
     }
 }
 
+/// `refund.completed`: one refund of a payment, of all or part of what is left
+/// (contracts, v1). Published for every refund; `payment.refunded` follows the one that
+/// gives the last of the payment back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundCompleted {
+    /// The payment as the refund left it.
+    pub payment: Payment,
+    pub refund: Transaction,
+}
+
+impl RefundCompleted {
+    pub const TYPE: &'static str = "ecommerce.payments.refund.completed.v1";
+}
+
+impl DomainEvent for RefundCompleted {
+    fn event_type(&self) -> &'static str {
+        Self::TYPE
+    }
+
+    fn partition_key(&self) -> String {
+        self.payment.order_id.to_string()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        let (p, r) = (&self.payment, &self.refund);
+        serde_json::json!({
+            "refundId": r.id, "paymentId": p.id, "orderId": p.order_id, "userId": p.user_id,
+            "amount": r.amount, "reference": r.reference, "refunded": p.refunded,
+            "status": p.status.as_str(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +498,46 @@ mod tests {
     }
 
     #[test]
+    fn partial_refunds_follow_one_another_until_all_is_given_back() {
+        let usd = Currency::parse("USD").unwrap();
+        let mut p = payment();
+        let early = p.clone().refund(Money::new(100, usd), Some("r-0"), "x", Utc::now());
+        assert!(early.is_err(), "nothing captured yet");
+        p.apply(TransactionKind::Authorize, "a", Utc::now()).unwrap();
+        p.apply(TransactionKind::Capture, "c", Utc::now()).unwrap();
+        assert_eq!(p.refundable(), Money::new(2500, usd));
+        let first = p
+            .refund(Money::new(1000, usd), Some("return-1"), "r1", Utc::now())
+            .unwrap();
+        assert_eq!(first.amount, Money::new(1000, usd));
+        assert_eq!(first.reference.as_deref(), Some("return-1"));
+        assert_eq!(first.entries().iter().map(|e| e.amount.amount()).sum::<i64>(), 0);
+        assert_eq!(p.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(p.refundable(), Money::new(1500, usd));
+        // More than is left, nothing, or another currency: refused, nothing changed.
+        for bad in [
+            Money::new(1501, usd),
+            Money::new(0, usd),
+            Money::new(-5, usd),
+            Money::new(100, Currency::parse("EUR").unwrap()),
+        ] {
+            let err = p.check_refund(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::BadUserInput, "{bad}");
+        }
+        assert_eq!(p.refunded, Money::new(1000, usd));
+        // The rest, as a cancellation asks for it.
+        let rest = p.apply(TransactionKind::Refund, "r2", Utc::now()).unwrap();
+        assert_eq!(rest.amount, Money::new(1500, usd));
+        assert_eq!(p.status, PaymentStatus::Refunded);
+        assert_eq!(p.refundable(), Money::zero(usd));
+        assert_eq!(
+            p.check_refund(Money::new(1, usd)).unwrap_err().kind(),
+            ErrorKind::Conflict,
+            "a refunded payment has nothing left"
+        );
+    }
+
+    #[test]
     fn only_the_named_moves_are_allowed() {
         let mut p = payment();
         assert!(p.apply(TransactionKind::Capture, "r", Utc::now()).is_err());
@@ -399,6 +562,7 @@ mod tests {
             PaymentEvent::CAPTURED,
             PaymentEvent::VOIDED,
             PaymentEvent::REFUNDED,
+            RefundCompleted::TYPE,
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }

@@ -11,6 +11,8 @@ pub mod payment {
         pub order_id: Uuid,
         pub user_id: Uuid,
         pub amount: i64,
+        /// What refunds gave back so far, in minor units.
+        pub refunded: i64,
         pub currency: String,
         pub method: String,
         pub status: String,
@@ -40,6 +42,8 @@ pub mod transaction {
         pub amount: i64,
         pub currency: String,
         pub provider_ref: String,
+        /// A refund's reference, unique per payment; none for the other kinds.
+        pub reference: Option<String>,
         pub created_at: DateTimeUtc,
     }
 

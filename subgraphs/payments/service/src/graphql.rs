@@ -43,6 +43,8 @@ pub enum PaymentStatusValue {
     Declined,
     Captured,
     Voided,
+    /// Part of what was captured was given back; more may follow.
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -54,6 +56,7 @@ impl From<PaymentStatus> for PaymentStatusValue {
             PaymentStatus::Declined => Self::Declined,
             PaymentStatus::Captured => Self::Captured,
             PaymentStatus::Voided => Self::Voided,
+            PaymentStatus::PartiallyRefunded => Self::PartiallyRefunded,
             PaymentStatus::Refunded => Self::Refunded,
         }
     }
@@ -66,6 +69,8 @@ pub struct TransactionObject {
     kind: String,
     amount: MoneyObject,
     provider_reference: String,
+    /// A refund's reference (e.g. the return it pays back); null for other kinds.
+    reference: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -76,6 +81,7 @@ impl From<Transaction> for TransactionObject {
             kind: t.kind.as_str().to_owned(),
             amount: t.amount.into(),
             provider_reference: t.provider_ref,
+            reference: t.reference,
             created_at: t.created_at,
         }
     }
@@ -94,6 +100,14 @@ impl PaymentObject {
     }
     async fn amount(&self) -> MoneyObject {
         self.0.amount.into()
+    }
+    /// What refunds gave back so far.
+    async fn refunded(&self) -> MoneyObject {
+        self.0.refunded.into()
+    }
+    /// What is left to refund: captured and not yet given back.
+    async fn refundable(&self) -> MoneyObject {
+        self.0.refundable().into()
     }
     async fn method(&self) -> &str {
         &self.0.method
@@ -258,14 +272,24 @@ impl Mutation {
         Ok(PaymentObject(payment))
     }
 
-    /// Refunds a captured payment (ADMIN, or SERVICE for the cancellation saga); the
-    /// order follows by event. Refunding again returns the refunded payment.
+    /// Refunds a captured payment (ADMIN, or SERVICE for the sagas): `amount` of it, or
+    /// all that is left to refund when `amount` is left out. Refunds follow one
+    /// another until all is given back; the order follows by event. A refund with a
+    /// `reference` is made once: asking again with it returns the payment as it is.
+    /// Without one, refunding all of a refunded payment again returns it.
     #[graphql(requires_scopes = "payments:write")]
-    async fn refund_payment(&self, ctx: &Context<'_>, id: ID) -> Result<PaymentObject> {
+    async fn refund_payment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        amount: Option<MoneyInput>,
+        reference: Option<String>,
+    ) -> Result<PaymentObject> {
         require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let amount = amount.as_ref().map(Money::try_from).transpose()?;
         let payment = ctx
             .data_unchecked::<Payments>()
-            .refund(parse_payment_id(&id)?, &request_meta(ctx))
+            .refund(parse_payment_id(&id)?, amount, reference.as_deref(), &request_meta(ctx))
             .await
             .map_err(error)?;
         Ok(PaymentObject(payment))

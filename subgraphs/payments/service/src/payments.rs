@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
+use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
 use kernel_infra::db::{insert_rows_when, write_if};
 use payments_domain::{
-    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, Transaction, TransactionKind,
+    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, RefundCompleted, Transaction,
+    TransactionKind,
 };
 use sea_orm::sea_query::{Expr, InsertStatement};
 use sea_orm::{
@@ -152,7 +153,8 @@ impl Payments {
                 (None, event)
             }
         };
-        if save_move(&self.db, PaymentStatus::Pending, &moved, booked.as_ref(), &event, meta).await? {
+        let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
+        if save_move(&self.db, &payment, &moved, booked.as_ref(), envelopes).await? {
             return Ok(moved);
         }
         // Another call for the same key answered first: its outcome stands.
@@ -185,7 +187,8 @@ impl Payments {
                 kind: PaymentEventKind::Declined,
                 payment: declined.clone(),
             };
-            if save_move(&self.db, PaymentStatus::Pending, &declined, None, &event, meta).await? {
+            let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
+            if save_move(&self.db, &payment, &declined, None, envelopes).await? {
                 return Ok(declined);
             }
             // The provider's answer came first: a decline stands, an authorization is voided.
@@ -197,16 +200,97 @@ impl Payments {
         self.settle(id, TransactionKind::Void, meta).await
     }
 
-    /// Gives a captured payment back.
+    /// Gives back `amount` of a captured payment, or all that is left to refund when
+    /// no amount is named. A refund with a `reference` (the return it pays back, say)
+    /// is made once: asking again with the same reference returns the payment as it
+    /// is. Without one, refunding all of a REFUNDED payment again returns it.
     ///
     /// # Errors
-    /// NOT_FOUND, a payment that is not captured, the provider unavailable.
-    pub async fn refund(&self, id: PaymentId, meta: &EventMeta) -> Result<Payment, PaymentsError> {
-        self.settle(id, TransactionKind::Refund, meta).await
+    /// NOT_FOUND, a payment that is not captured, an amount that is not positive or
+    /// larger than what is left to refund, a reference longer than 200 characters,
+    /// the provider unavailable.
+    pub async fn refund(
+        &self,
+        id: PaymentId,
+        amount: Option<Money>,
+        reference: Option<&str>,
+        meta: &EventMeta,
+    ) -> Result<Payment, PaymentsError> {
+        if reference.is_some_and(|r| r.trim().is_empty() || r.chars().count() > 200) {
+            return Err(PaymentError::Invalid {
+                field: "reference",
+                reason: "1 to 200 characters".into(),
+            }
+            .into());
+        }
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            // Asked first, so that the payment read next already shows that refund.
+            let repeated = match reference {
+                Some(reference) => self.refunded_as(id, reference).await?,
+                None => false,
+            };
+            let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
+            if repeated {
+                return Ok(payment);
+            }
+            if amount.is_none() && payment.status == PaymentStatus::Refunded {
+                return Ok(payment);
+            }
+            let amount = amount.unwrap_or(payment.refundable());
+            // Refuse a refund that cannot be booked before calling the provider.
+            payment.check_refund(amount)?;
+            let call = ProviderCall {
+                kind: TransactionKind::Refund,
+                // The same refund asked again (after a crash or a lost answer) carries
+                // the same key, so the provider does not pay it twice.
+                idempotency_key: match reference {
+                    Some(reference) => format!("refund:{id}:{reference}"),
+                    None => format!("refund:{id}:{}", payment.refunded.amount()),
+                },
+                amount,
+                method: payment.method.clone(),
+                reference: payment.provider_ref.clone(),
+                payer: payment.user_id,
+            };
+            let provider_ref = self.provider.execute(&call).await.map_err(|err| match err {
+                ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
+                    PaymentsError::ProviderUnavailable(reason)
+                }
+            })?;
+            let mut moved = payment.clone();
+            let refund = moved.refund(amount, reference, &provider_ref, Utc::now())?;
+            let completed = RefundCompleted {
+                payment: moved.clone(),
+                refund: refund.clone(),
+            };
+            let mut envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[completed]);
+            if moved.status == PaymentStatus::Refunded {
+                let refunded = PaymentEvent::after(TransactionKind::Refund, &moved);
+                envelopes.extend(kernel_infra::outbox::wrap(PRODUCER, meta, &[refunded]));
+            }
+            if save_move(&self.db, &payment, &moved, Some(&refund), envelopes).await? {
+                return Ok(moved);
+            }
+        }
+        Err(PaymentsError::Unknown(anyhow::anyhow!(
+            "payment {id} kept changing while it was being refunded"
+        )))
     }
 
-    /// Moves a payment by `kind` with the provider, then books it. If another call
-    /// moved the payment in between, it decides again on what that call left.
+    /// Whether a refund of payment `id` with `reference` was booked.
+    async fn refunded_as(&self, id: PaymentId, reference: &str) -> Result<bool, PaymentsError> {
+        let found = transaction::Entity::find()
+            .filter(transaction::Column::PaymentId.eq(id.as_uuid()))
+            .filter(transaction::Column::Reference.eq(reference))
+            .one(&self.db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Moves a payment by `kind` (a capture or a void) with the provider, then books
+    /// it. If another call moved the payment in between, it decides again on what that
+    /// call left.
     async fn settle(&self, id: PaymentId, kind: TransactionKind, meta: &EventMeta) -> Result<Payment, PaymentsError> {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
@@ -231,8 +315,8 @@ impl Payments {
             })?;
             let mut moved = payment.clone();
             let transaction = moved.apply(kind, &reference, Utc::now())?;
-            let event = PaymentEvent::after(kind, &moved);
-            if save_move(&self.db, payment.status, &moved, Some(&transaction), &event, meta).await? {
+            let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[PaymentEvent::after(kind, &moved)]);
+            if save_move(&self.db, &payment, &moved, Some(&transaction), envelopes).await? {
                 return Ok(moved);
             }
         }
@@ -289,6 +373,7 @@ impl Payments {
                         .ok_or_else(|| anyhow::anyhow!("unknown transaction kind {}", row.kind))?,
                     amount: Money::new(row.amount, currency),
                     provider_ref: row.provider_ref,
+                    reference: row.reference,
                     created_at: row.created_at,
                 })
             })
@@ -340,22 +425,21 @@ impl Payments {
     }
 }
 
-/// Saves `payment`'s move out of `from`, with the transaction it books (and its two
-/// ledger entries) and its event, only if the stored payment is still `from`: one
-/// statement on PostgreSQL ([`write_if`]). False, with nothing written, when another
-/// call moved it first.
+/// Saves the move from `before` to `payment`, with the transaction it books (and its
+/// two ledger entries) and its events, only if the stored payment is still as `before`
+/// left it (its status and what it refunded): one statement on PostgreSQL
+/// ([`write_if`]). False, with nothing written, when another call moved it first.
 async fn save_move(
     db: &DatabaseConnection,
-    from: PaymentStatus,
+    before: &Payment,
     payment: &Payment,
     booked: Option<&Transaction>,
-    event: &PaymentEvent,
-    meta: &EventMeta,
+    envelopes: Vec<EventEnvelope>,
 ) -> Result<bool, DbErr> {
     let update = status_update(payment)
-        .filter(payment::Column::Status.eq(from.as_str()))
+        .filter(payment::Column::Status.eq(before.status.as_str()))
+        .filter(payment::Column::Refunded.eq(before.refunded.amount()))
         .into_query();
-    let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, std::slice::from_ref(event));
     write_if(db, update, |when| {
         let mut inserts = Vec::new();
         if let Some(t) = booked {
@@ -377,6 +461,7 @@ fn transaction_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
         Column::Amount,
         Column::Currency,
         Column::ProviderRef,
+        Column::Reference,
         Column::CreatedAt,
     ];
     let row = vec![
@@ -386,6 +471,7 @@ fn transaction_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
         Expr::value(t.amount.amount()),
         Expr::value(t.amount.currency().code()),
         Expr::value(t.provider_ref.clone()),
+        Expr::value(t.reference.clone()),
         Expr::value(t.created_at),
     ];
     insert_rows_when(transaction::Entity, columns, [row], when)
@@ -415,6 +501,7 @@ fn ledger_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
 fn status_update(p: &Payment) -> sea_orm::UpdateMany<payment::Entity> {
     payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(p.status.as_str()))
+        .col_expr(payment::Column::Refunded, Expr::value(p.refunded.amount()))
         .col_expr(payment::Column::ProviderRef, Expr::value(p.provider_ref.clone()))
         .col_expr(payment::Column::FailureReason, Expr::value(p.failure_reason.clone()))
         .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at))
@@ -431,6 +518,7 @@ fn to_row(p: &Payment) -> payment::ActiveModel {
         order_id: Set(p.order_id),
         user_id: Set(p.user_id),
         amount: Set(p.amount.amount()),
+        refunded: Set(p.refunded.amount()),
         currency: Set(p.amount.currency().code().to_owned()),
         method: Set(p.method.clone()),
         status: Set(p.status.as_str().to_owned()),
@@ -443,11 +531,13 @@ fn to_row(p: &Payment) -> payment::ActiveModel {
 }
 
 fn from_row(row: payment::Model) -> Result<Payment, PaymentsError> {
+    let currency = currency(&row.currency)?;
     Ok(Payment {
         id: PaymentId::from_uuid(row.id),
         order_id: row.order_id,
         user_id: row.user_id,
-        amount: Money::new(row.amount, currency(&row.currency)?),
+        amount: Money::new(row.amount, currency),
+        refunded: Money::new(row.refunded, currency),
         method: row.method,
         status: PaymentStatus::parse(&row.status)
             .ok_or_else(|| anyhow::anyhow!("unknown payment status {}", row.status))?,

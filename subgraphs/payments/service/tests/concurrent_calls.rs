@@ -68,12 +68,7 @@ async fn concurrent_calls_book_each_move_once() {
         // Every currency's entries sum to zero: each booking balances.
         let sums = payments.ledger_imbalance().await.unwrap();
         assert_eq!(sums, [("EUR".to_owned(), 0)], "{}", database.label);
-        let events: Vec<String> = kernel_infra::outbox::pending(payments.db())
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.event_type.to_string())
-            .collect();
+        let events = kernel_infra::testing::pending_event_types(payments.db()).await;
         assert_eq!(
             events,
             [PaymentEvent::AUTHORIZED, PaymentEvent::CAPTURED],

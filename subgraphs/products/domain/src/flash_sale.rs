@@ -239,6 +239,7 @@ mod tests {
                 attributes: vec![],
             }],
             price: usd(price),
+            tax_category: kernel::TaxCategory::Standard,
         };
         let (mut product, _) = Product::create(command, Utc::now()).unwrap();
         product.publish(Utc::now()).unwrap();
@@ -332,6 +333,7 @@ mod tests {
                 attributes: vec![],
             }],
             price: usd(1000),
+            tax_category: kernel::TaxCategory::Standard,
         }
     }
 }

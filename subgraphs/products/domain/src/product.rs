@@ -3,7 +3,7 @@
 //! persists the new state and those events in one transaction.
 
 use chrono::{DateTime, Utc};
-use kernel::Money;
+use kernel::{Money, TaxCategory};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{ProductEvent, VariantSummary};
@@ -50,6 +50,8 @@ pub struct NewProduct {
     pub attributes: Vec<Attribute>,
     pub variants: Vec<NewVariant>,
     pub price: Money,
+    /// Which of a place's tax rates applies to it.
+    pub tax_category: TaxCategory,
 }
 
 /// The command to change a product's descriptive fields; `None` keeps a field.
@@ -59,11 +61,16 @@ pub struct ProductUpdate {
     pub description: Option<Description>,
     pub category: Option<Category>,
     pub attributes: Option<Vec<Attribute>>,
+    pub tax_category: Option<TaxCategory>,
 }
 
 impl ProductUpdate {
     pub fn is_empty(&self) -> bool {
-        self.name.is_none() && self.description.is_none() && self.category.is_none() && self.attributes.is_none()
+        self.name.is_none()
+            && self.description.is_none()
+            && self.category.is_none()
+            && self.attributes.is_none()
+            && self.tax_category.is_none()
     }
 }
 
@@ -78,6 +85,7 @@ pub struct ProductState {
     pub variants: Vec<Variant>,
     pub status: ProductStatus,
     pub price: Money,
+    pub tax_category: TaxCategory,
     /// Incremented by every change; the repository's optimistic lock.
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -149,6 +157,7 @@ impl Product {
             variants,
             status: ProductStatus::Draft,
             price: command.price,
+            tax_category: command.tax_category,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -207,6 +216,9 @@ impl Product {
         }
         if let Some(attributes) = update.attributes {
             state.attributes = attributes;
+        }
+        if let Some(tax_category) = update.tax_category {
+            state.tax_category = tax_category;
         }
         self.touch(now);
         Ok(ProductEvent::Updated {
@@ -316,6 +328,7 @@ mod tests {
                 })
                 .collect(),
             price: usd(999),
+            tax_category: kernel::TaxCategory::Standard,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod product {
         pub status: String,
         pub price_amount: i64,
         pub price_currency: String,
+        pub tax_category: String,
         pub version: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
@@ -88,6 +89,47 @@ pub mod flash_sale {
         pub status: String,
         pub ended_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tax_rate {
+    use sea_orm::entity::prelude::*;
+
+    /// A country-wide rate has the region ''.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tax_rates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub country: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub region: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub category: String,
+        pub rate_millionths: i32,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tax_market {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tax_markets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub country: String,
+        pub prices_include_tax: bool,
+        pub updated_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

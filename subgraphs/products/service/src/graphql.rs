@@ -10,13 +10,13 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::{Currency, ErrorKind, Role};
+use kernel::{CountryCode, Currency, ErrorKind, Role, TaxCategory, TaxRate};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, coded, cursor, error, internal, page_size, request_meta};
 use kernel_infra::identity::{is_privileged, require_role};
 use products_domain::{
     Attribute, Category, Description, FlashSale, FlashSaleId, FlashSaleStatus, NewProduct, NewVariant, Product,
-    ProductId, ProductName, ProductStatus, ProductUpdate, Sku,
+    ProductId, ProductName, ProductStatus, ProductUpdate, RatesAtPlace, Region, Sku, TaxRateEntry,
 };
 use sea_orm::DatabaseConnection;
 
@@ -26,16 +26,18 @@ use crate::catalog::Catalog;
 use crate::flash_sales::FlashSales;
 use crate::live::Subscription;
 use crate::repository::{self, ProductFilter};
+use crate::tax::TaxRates;
 
 pub type ProductsSchema = Schema<Query, Mutation, Subscription>;
 
 /// The executable schema over `catalog`.
-pub fn schema(catalog: Catalog, flash_sales: FlashSales, live: LiveFeed) -> ProductsSchema {
+pub fn schema(catalog: Catalog, flash_sales: FlashSales, tax_rates: TaxRates, live: LiveFeed) -> ProductsSchema {
     kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
         .data(live)
         .data(flash_sales)
+        .data(tax_rates)
         .data(DataLoader::new(ProductLoader(catalog.db().clone()), tokio::spawn))
         .data(DataLoader::new(OpenSaleLoader(catalog.db().clone()), tokio::spawn))
         .data(catalog)
@@ -164,6 +166,10 @@ impl ProductObject {
     /// The current price.
     async fn price(&self) -> MoneyObject {
         self.0.state().price.into()
+    }
+    /// Which of a place's tax rates the product is taxed at.
+    async fn tax_category(&self) -> TaxCategoryValue {
+        self.0.state().tax_category.into()
     }
     /// The price in force at an instant; null before the product existed.
     async fn price_at(&self, ctx: &Context<'_>, at: DateTime<Utc>) -> Result<Option<MoneyObject>> {
@@ -334,6 +340,8 @@ pub struct CreateProductInput {
     /// At least one variant.
     variants: Vec<VariantInput>,
     price: MoneyInput,
+    /// STANDARD when omitted.
+    tax_category: Option<TaxCategoryValue>,
 }
 
 impl TryFrom<CreateProductInput> for NewProduct {
@@ -357,6 +365,7 @@ impl TryFrom<CreateProductInput> for NewProduct {
             attributes: parse_attributes(input.attributes)?,
             variants,
             price: (&input.price).try_into()?,
+            tax_category: input.tax_category.map_or(TaxCategory::Standard, Into::into),
         })
     }
 }
@@ -369,6 +378,7 @@ pub struct UpdateProductInput {
     category: Option<String>,
     /// Replaces all attributes.
     attributes: Option<Vec<AttributeInput>>,
+    tax_category: Option<TaxCategoryValue>,
 }
 
 impl TryFrom<UpdateProductInput> for ProductUpdate {
@@ -394,6 +404,7 @@ impl TryFrom<UpdateProductInput> for ProductUpdate {
                 .transpose()
                 .map_err(error)?,
             attributes: input.attributes.map(|list| parse_attributes(Some(list))).transpose()?,
+            tax_category: input.tax_category.map(Into::into),
         })
     }
 }
@@ -476,6 +487,27 @@ impl Query {
             variants.push(find_variant(ctx, sku).await?);
         }
         Ok(variants)
+    }
+
+    /// The tax rates staff set: every country's, or one country's.
+    async fn tax_rates(&self, ctx: &Context<'_>, country: Option<String>) -> Result<Vec<TaxRateObject>> {
+        let country = country.as_deref().map(CountryCode::parse).transpose().map_err(error)?;
+        let rates = ctx.data_unchecked::<TaxRates>().list(country).await.map_err(error)?;
+        Ok(rates.into_iter().map(TaxRateObject).collect())
+    }
+
+    /// The tax rates that apply at a place (a region of a country, e.g. a US state, or
+    /// the whole country), one per tax category, and whether prices there include tax.
+    /// Checkout taxes an order with the rates of its shipping address.
+    async fn tax_rates_at(&self, ctx: &Context<'_>, country: String, region: Option<String>) -> Result<TaxRatesAt> {
+        let country = CountryCode::parse(&country).map_err(error)?;
+        let region = optional_region(region.as_deref())?;
+        let at = ctx
+            .data_unchecked::<TaxRates>()
+            .at_place(country, region.as_ref())
+            .await
+            .map_err(error)?;
+        Ok(TaxRatesAt::from(at))
     }
 
     #[graphql(entity)]
@@ -584,6 +616,52 @@ impl Mutation {
         Ok(FlashSaleObject(sale))
     }
 
+    /// Sets the rate of a tax category in a country, or in one region of it (a region's
+    /// rate wins over its country's); replaces the rate there was.
+    #[graphql(requires_scopes = "catalog:write")]
+    async fn set_tax_rate(&self, ctx: &Context<'_>, input: SetTaxRateInput) -> Result<TaxRateObject> {
+        require_role(ctx, Role::Admin)?;
+        let entry = TaxRateEntry::new(
+            CountryCode::parse(&input.country).map_err(error)?,
+            optional_region(input.region.as_deref())?,
+            input.category.into(),
+            TaxRate::parse_percent(&input.percent).map_err(error)?,
+        )
+        .map_err(error)?;
+        ctx.data_unchecked::<TaxRates>().set(&entry).await.map_err(error)?;
+        Ok(TaxRateObject(entry))
+    }
+
+    /// Removes a rate; false when there was none. The place then takes its country's
+    /// rate (for a region), or charges no tax in that category.
+    #[graphql(requires_scopes = "catalog:write")]
+    async fn remove_tax_rate(
+        &self,
+        ctx: &Context<'_>,
+        country: String,
+        region: Option<String>,
+        category: TaxCategoryValue,
+    ) -> Result<bool> {
+        require_role(ctx, Role::Admin)?;
+        let country = CountryCode::parse(&country).map_err(error)?;
+        let region = optional_region(region.as_deref())?;
+        ctx.data_unchecked::<TaxRates>()
+            .remove(country, region.as_ref(), category.into())
+            .await
+            .map_err(error)
+    }
+
+    /// Says whether the shop's prices in a country include tax (they do not until
+    /// staff say so). Answers the rates that now apply across the country.
+    #[graphql(requires_scopes = "catalog:write")]
+    async fn set_prices_include_tax(&self, ctx: &Context<'_>, country: String, included: bool) -> Result<TaxRatesAt> {
+        require_role(ctx, Role::Admin)?;
+        let country = CountryCode::parse(&country).map_err(error)?;
+        let rates = ctx.data_unchecked::<TaxRates>();
+        rates.set_prices_include_tax(country, included).await.map_err(error)?;
+        Ok(TaxRatesAt::from(rates.at_place(country, None).await.map_err(error)?))
+    }
+
     #[graphql(requires_scopes = "catalog:write")]
     async fn publish_product(&self, ctx: &Context<'_>, id: ID) -> Result<ProductObject> {
         require_role(ctx, Role::Admin)?;
@@ -668,5 +746,107 @@ impl FlashSaleObject {
     }
     async fn ended_at(&self) -> Option<DateTime<Utc>> {
         self.0.ended_at
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "TaxCategory")]
+pub enum TaxCategoryValue {
+    /// Most goods.
+    Standard,
+    /// Goods a place taxes less (food, books, medicine in many countries).
+    Reduced,
+    /// Goods a place does not tax.
+    Zero,
+}
+
+impl From<TaxCategory> for TaxCategoryValue {
+    fn from(category: TaxCategory) -> Self {
+        match category {
+            TaxCategory::Standard => Self::Standard,
+            TaxCategory::Reduced => Self::Reduced,
+            TaxCategory::Zero => Self::Zero,
+        }
+    }
+}
+
+impl From<TaxCategoryValue> for TaxCategory {
+    fn from(category: TaxCategoryValue) -> Self {
+        match category {
+            TaxCategoryValue::Standard => Self::Standard,
+            TaxCategoryValue::Reduced => Self::Reduced,
+            TaxCategoryValue::Zero => Self::Zero,
+        }
+    }
+}
+
+fn optional_region(region: Option<&str>) -> Result<Option<Region>> {
+    match region.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(region) => Region::parse(region).map(Some).map_err(error),
+    }
+}
+
+#[derive(InputObject)]
+pub struct SetTaxRateInput {
+    /// ISO 3166-1 alpha-2.
+    country: String,
+    /// A region as addresses name it (`CA`, `ON`); the whole country when omitted.
+    region: Option<String>,
+    category: TaxCategoryValue,
+    /// A percentage from 0 to 100 with at most four decimals, e.g. `19` or `8.875`.
+    percent: String,
+}
+
+pub struct TaxRateObject(TaxRateEntry);
+
+/// The rate of a tax category in a country, or in one region of it.
+#[Object(name = "TaxRate")]
+impl TaxRateObject {
+    async fn country(&self) -> &str {
+        self.0.country.as_str()
+    }
+    /// Null for the whole country.
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_ref().map(Region::as_str)
+    }
+    async fn category(&self) -> TaxCategoryValue {
+        self.0.category.into()
+    }
+    /// A percentage, exact: `19`, `8.875`.
+    async fn percent(&self) -> String {
+        self.0.rate.percent()
+    }
+}
+
+/// One category's rate at a place.
+#[derive(SimpleObject)]
+pub struct CategoryRate {
+    category: TaxCategoryValue,
+    /// A percentage, exact: `19`, `8.875`.
+    percent: String,
+}
+
+/// The rates that apply at a place, one per category.
+#[derive(SimpleObject)]
+pub struct TaxRatesAt {
+    /// Whether the shop's prices there include tax.
+    prices_include_tax: bool,
+    rates: Vec<CategoryRate>,
+}
+
+impl From<RatesAtPlace> for TaxRatesAt {
+    fn from(at: RatesAtPlace) -> Self {
+        Self {
+            prices_include_tax: at.prices_include_tax,
+            rates: at
+                .rates
+                .into_iter()
+                .map(|(category, rate)| CategoryRate {
+                    category: category.into(),
+                    percent: rate.percent(),
+                })
+                .collect(),
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod flash_sales;
 pub mod graphql;
 pub mod live;
 pub mod repository;
+pub mod tax;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ pub use graphql::ProductsSchema;
 /// What the Products context is (see `kernel_infra::context`).
 pub const CONTEXT: ContextSpec = ContextSpec {
     name: "products",
-    about: "The Products subgraph (catalog, prices, flash sales)",
+    about: "The Products subgraph (catalog, prices, flash sales, tax rates)",
     sdl,
     migrate: |db| Box::pin(products_migration::Migrator::up(db, None)),
     settings: SettingsType::of::<NoSettings>(),
@@ -36,6 +37,7 @@ pub const CONTEXT: ContextSpec = ContextSpec {
 pub struct Products {
     pub catalog: Catalog,
     pub flash_sales: flash_sales::FlashSales,
+    pub tax_rates: tax::TaxRates,
     pub live: kernel_infra::live::LiveFeed,
     pub schema: ProductsSchema,
 }
@@ -52,12 +54,14 @@ impl Products {
     fn new(opening: Opening) -> Self {
         let db = opening.db;
         let catalog = Catalog::new(db.clone());
-        let flash_sales = flash_sales::FlashSales::new(db);
+        let flash_sales = flash_sales::FlashSales::new(db.clone());
+        let tax_rates = tax::TaxRates::new(db);
         let live = live::feed();
         Self {
-            schema: graphql::schema(catalog.clone(), flash_sales.clone(), live.clone()),
+            schema: graphql::schema(catalog.clone(), flash_sales.clone(), tax_rates.clone(), live.clone()),
             catalog,
             flash_sales,
+            tax_rates,
             live,
         }
     }

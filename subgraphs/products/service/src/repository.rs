@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use kernel::{Currency, Money};
+use kernel::{Currency, Money, TaxCategory};
 use products_domain::{
     Attribute, Category, Description, PricePeriod, Product, ProductId, ProductName, ProductState, ProductStatus, Sku,
     Variant,
@@ -213,6 +213,7 @@ fn product_row(state: &ProductState) -> product::ActiveModel {
         status: Set(state.status.as_str().to_owned()),
         price_amount: Set(state.price.amount()),
         price_currency: Set(state.price.currency().code().to_owned()),
+        tax_category: Set(state.tax_category.as_str().to_owned()),
         version: Set(state.version),
         created_at: Set(state.created_at),
         updated_at: Set(state.updated_at),
@@ -251,6 +252,7 @@ async fn hydrate(conn: &impl ConnectionTrait, rows: Vec<product::Model>) -> anyh
                 variants: variants.remove(&row.id).unwrap_or_default(),
                 status: ProductStatus::parse(&row.status).with_context(|| format!("unknown status {}", row.status))?,
                 price: Money::new(row.price_amount, Currency::parse(&row.price_currency)?),
+                tax_category: TaxCategory::parse(&row.tax_category)?,
                 version: row.version,
                 created_at: row.created_at,
                 updated_at: row.updated_at,

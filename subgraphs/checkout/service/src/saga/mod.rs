@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use checkout_domain::{
     AddressChoice, CheckoutError, CheckoutId, CheckoutRequest, CheckoutSession, Delivery, DeliveryRequest, Line,
-    SessionStatus, Step,
+    SessionStatus, Step, TaxRates,
 };
 use chrono::{DateTime, Utc};
 use kernel::{Classify, ErrorKind, EventMeta, Identity};
@@ -192,14 +192,14 @@ impl Saga {
             // A repeated submission still gets its own answer.
             return self.continue_existing_or(&request, meta, err).await;
         }
-        let delivery = match &request.delivery {
+        let (delivery, tax_rates) = match &request.delivery {
             Some(asked) => match self.settle_delivery(request.user_id, asked, &lines, meta).await {
-                Ok(delivery) => Some(delivery),
+                Ok((delivery, tax_rates)) => (Some(delivery), Some(tax_rates)),
                 Err(err) => return self.continue_existing_or(&request, meta, err).await,
             },
-            None => None,
+            None => (None, None),
         };
-        let session = CheckoutSession::start(request.clone(), lines, delivery, Utc::now())?;
+        let session = CheckoutSession::start(request.clone(), lines, delivery, tax_rates, Utc::now())?;
         if let Err(err) = insert(&self.db, &session, &self.driver, self.settings.lease).await {
             // A concurrent submission with the same key inserted first.
             return self.continue_existing_or(&request, meta, err.into()).await;
@@ -421,16 +421,16 @@ impl Saga {
     }
 
     /// The delivery asked for, settled: each address copied from the customer's book or
-    /// taken as written, the method quoted by Shipping for the cart's value there. A
-    /// saved address the book does not hold, or a method that does not serve the
-    /// address, is refused.
+    /// taken as written, the method quoted by Shipping for the cart's value there, and
+    /// the tax rates that apply at the shipping address. A saved address the book does
+    /// not hold, or a method that does not serve the address, is refused.
     async fn settle_delivery(
         &self,
         user: uuid::Uuid,
         asked: &DeliveryRequest,
         lines: &[Line],
         meta: &EventMeta,
-    ) -> Result<Delivery, CheckoutServiceError> {
+    ) -> Result<(Delivery, TaxRates), CheckoutServiceError> {
         let shipping_address = self.address(user, &asked.shipping_address, meta).await?;
         let billing_address = match &asked.billing_address {
             Some(choice) => self.address(user, choice, meta).await?,
@@ -450,12 +450,15 @@ impl Saga {
                     shipping_address.country()
                 ))
             })?;
-        Ok(Delivery {
+        // Taxed where the goods go.
+        let tax_rates = self.remotes.tax_rates_at(&shipping_address, meta).await?;
+        let delivery = Delivery {
             shipping_address,
             billing_address,
             method,
             cost,
-        })
+        };
+        Ok((delivery, tax_rates))
     }
 
     async fn address(

@@ -80,8 +80,14 @@ async fn answer(State(script): State<Shared>, Json(request): Json<Value>) -> (St
         }}),
         "PriceCartItems" => json!({ "variantsBySku": [{
             "sku": "SKU-1", "name": "Standard", "price": usd(1000),
-            "product": { "id": uuid::Uuid::now_v7(), "name": "Thing", "status": "PUBLISHED" },
+            "product": { "id": uuid::Uuid::now_v7(), "name": "Thing", "status": "PUBLISHED", "taxCategory": "STANDARD" },
         }]}),
+        // Illinois: 6.25 % on most goods, prices without tax.
+        "TaxRatesAt" => json!({ "taxRatesAt": { "pricesIncludeTax": false, "rates": [
+            { "category": "STANDARD", "percent": "6.25" },
+            { "category": "REDUCED", "percent": "1" },
+            { "category": "ZERO", "percent": "0" },
+        ]}}),
         "CustomerAddressBook" => json!({ "user": { "addressBook": { "addresses": [{
             "id": SAVED_ADDRESS,
             "address": {
@@ -197,7 +203,14 @@ fn commands(script: &Shared) -> Vec<String> {
     calls
         .into_iter()
         .filter(|call| {
-            !["CheckoutCart", "PriceCartItems", "CustomerAddressBook", "QuoteShipping"].contains(&call.as_str())
+            ![
+                "CheckoutCart",
+                "PriceCartItems",
+                "CustomerAddressBook",
+                "QuoteShipping",
+                "TaxRatesAt",
+            ]
+            .contains(&call.as_str())
         })
         .collect()
 }
@@ -249,9 +262,23 @@ async fn a_delivery_is_settled_before_the_first_step_and_placed_with_the_order()
         assert_eq!(delivery["billingAddress"], delivery["shippingAddress"]);
         assert_eq!(delivery["method"]["name"], "Express");
         assert_eq!(delivery["cost"]["amount"], 1500);
-        // Stored with the session: read back, it is the same delivery.
+        // Taxed at the shipping address's rates: the line after the 2.00 coupon, 18.00 at
+        // 6.25 % = 1.125, half to even 1.12; shipping 15.00 at 6.25 % = 0.9375, 0.94.
+        assert_eq!(sent["TaxRatesAt"], json!({ "country": "US", "region": "IL" }));
+        assert_eq!(
+            sent["PlaceOrder"]["input"]["tax"],
+            json!({ "pricesIncludeTax": false, "lines": [
+                { "sku": "SKU-1", "percent": "6.25",
+                  "taxable": { "amount": 1_800, "currency": "USD" }, "amount": { "amount": 112, "currency": "USD" } },
+                { "sku": null, "percent": "6.25",
+                  "taxable": { "amount": 1_500, "currency": "USD" }, "amount": { "amount": 94, "currency": "USD" } },
+            ]})
+        );
+        // Stored with the session: read back, it is the same delivery and the same rates.
         let stored = saga.get(session.id).await.unwrap().unwrap();
         assert_eq!(stored.delivery, session.delivery);
+        assert_eq!(stored.tax_rates, session.tax_rates);
+        assert!(stored.tax_rates.is_some());
         assert_eq!(stored.request.fingerprint(), session.request.fingerprint());
         database.remove().await;
     }

@@ -24,6 +24,7 @@ fn placement(user_id: uuid::Uuid, quantity: i64) -> Placement {
         checkout_id: None,
         awaiting_payment: false,
         delivery: None,
+        tax: None,
     }
 }
 
@@ -64,12 +65,7 @@ async fn a_placement_that_awaits_payment_is_recorded_and_announced_as_two_moves(
         assert_eq!(order.status, OrderStatus::AwaitingPayment, "{}", database.label);
         let moves: Vec<_> = orders.history(order.id).await.unwrap().iter().map(|c| c.to).collect();
         assert_eq!(moves, [OrderStatus::Pending, OrderStatus::AwaitingPayment]);
-        let events: Vec<String> = kernel_infra::outbox::pending(orders.db())
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.event_type.to_string())
-            .collect();
+        let events = kernel_infra::testing::pending_event_types(orders.db()).await;
         assert_eq!(
             events,
             [
