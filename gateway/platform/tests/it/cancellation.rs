@@ -192,5 +192,36 @@ async fn a_paid_order_the_carrier_has_cannot_be_canceled() {
         .post_as(Some(&cam.token), CANCEL, json!({ "order": uuid::Uuid::now_v7() }))
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+
+    // What staff can do instead: give part of the money back, once per reference.
+    let paid = ok(
+        &platform,
+        &cam.token,
+        "query($id: ID!) { order(id: $id) { payment { id } } }",
+        json!({ "id": order_id }),
+    )
+    .await;
+    let payment = paid["order"]["payment"]["id"].as_str().unwrap().to_owned();
+    let refund = "mutation($id: ID!, $amount: Long!, $reference: String) {
+        refundPayment(id: $id, amount: { amount: $amount, currency: \"USD\" }, reference: $reference) {
+          status refunded { amount } refundable { amount } } }";
+    let goodwill = json!({ "id": payment, "amount": 300, "reference": "goodwill-1" });
+    for _ in 0..2 {
+        let refunded = ok(&platform, &platform.admin_token(), refund, goodwill.clone()).await;
+        assert_eq!(
+            refunded["refundPayment"],
+            json!({ "status": "PARTIALLY_REFUNDED", "refunded": { "amount": 300 }, "refundable": { "amount": 1_200 } }),
+            "once, however often asked: {refunded}"
+        );
+    }
+    let too_much = json!({ "id": payment, "amount": 1_201, "reference": "goodwill-2" });
+    let (_, body) = platform.post_admin(refund, too_much).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    let (_, body) = platform.post_as(Some(&cam.token), refund, goodwill).await;
+    assert!(
+        ["FORBIDDEN", "UNAUTHENTICATED"].contains(&body["errors"][0]["extensions"]["code"].as_str().unwrap_or("")),
+        "{body}"
+    );
+    assert!(ledger_imbalance(&platform).await.is_empty());
     platform.stop().await;
 }

@@ -17,7 +17,7 @@ pub enum MessageKind {
     /// The customer canceled a paid order, with their reason. (An order canceled
     /// because its checkout failed is not mailed: the customer saw the checkout fail.)
     Canceled,
-    /// Money went back to the customer.
+    /// Money went back to the customer: one message per refund, whole or part.
     Refunded,
 }
 
@@ -52,7 +52,7 @@ impl MessageKind {
             MessageKind::Shipped => "ecommerce.shipping.shipment.in_transit.v1",
             MessageKind::Delivered => "ecommerce.shipping.shipment.delivered.v1",
             MessageKind::Canceled => "ecommerce.checkout.session.canceled.v1",
-            MessageKind::Refunded => "ecommerce.payments.payment.refunded.v1",
+            MessageKind::Refunded => "ecommerce.payments.refund.completed.v1",
         }
     }
 

@@ -468,8 +468,8 @@ mod tests {
             ),
             (
                 MessageKind::Refunded,
-                json!({ "paymentId": order, "orderId": order, "userId": order, "amount": money(2849),
-                    "status": "REFUNDED", "failureReason": null }),
+                json!({ "refundId": order, "paymentId": order, "orderId": order, "userId": order,
+                    "amount": money(2849), "reference": null, "refunded": money(2849), "status": "REFUNDED" }),
             ),
         ];
         for (kind, payload) in payloads {

@@ -135,9 +135,10 @@ async fn a_customer_gets_one_email_per_event_sent_through_a_real_smtp_server() {
         let bo = uuid::Uuid::now_v7();
         consumer
             .handle(&envelope(
-                "ecommerce.payments.payment.refunded.v1",
-                json!({ "paymentId": uuid::Uuid::now_v7(), "orderId": order, "userId": bo,
-                    "amount": { "amount": 1999, "currency": "EUR" }, "status": "REFUNDED", "failureReason": null }),
+                "ecommerce.payments.refund.completed.v1",
+                json!({ "refundId": uuid::Uuid::now_v7(), "paymentId": uuid::Uuid::now_v7(), "orderId": order,
+                    "userId": bo, "amount": { "amount": 1999, "currency": "EUR" }, "reference": null,
+                    "refunded": { "amount": 1999, "currency": "EUR" }, "status": "REFUNDED" }),
             ))
             .await
             .unwrap();
