@@ -278,7 +278,13 @@ async fn events_reach_a_partner_signed_and_retried_and_every_attempt_is_readable
 
 #[tokio::test]
 async fn a_delivery_that_always_fails_dies_is_announced_and_can_be_redelivered() {
-    let platform = TestPlatform::start().await;
+    for backend in crate::Backend::all().await {
+        let platform = TestPlatform::start_with(backend, crate::fast_jobs()).await;
+        dies_and_is_redelivered(platform).await;
+    }
+}
+
+async fn dies_and_is_redelivered(platform: TestPlatform) {
     let endpoint = Endpoint::start(None).await;
     let acme = Partner::new(&platform, "acme").await;
     let (subscription, _) = acme.subscribe(&platform, &endpoint.url, &[ORDER_PAID]).await;
@@ -302,6 +308,19 @@ async fn a_delivery_that_always_fails_dies_is_announced_and_can_be_redelivered()
         assert!((at(&pair[1]) - at(&pair[0])).num_milliseconds() >= 200, "{pair:?}");
     }
     assert_eq!(endpoint.received().len(), 6, "nothing more after it died");
+    // Staff see it in the subscription's backlog.
+    let backlog = "{ webhookSubscriptions { id backlog { pending dead oldestPendingAt } } }";
+    let backlog_of = |body: Value| {
+        body["data"]["webhookSubscriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == subscription.as_str())
+            .unwrap_or_else(|| panic!("{body}"))["backlog"]
+            .clone()
+    };
+    let seen = backlog_of(platform.post_admin(backlog, json!({})).await.1);
+    assert_eq!(seen, json!({ "pending": 0, "dead": 1, "oldestPendingAt": null }));
 
     // Notifications announced it: one event, in its outbox, valid by its contract,
     // published by its relay.
@@ -344,6 +363,8 @@ async fn a_delivery_that_always_fails_dies_is_announced_and_can_be_redelivered()
     .await;
     let delivered = acme.deliveries(&platform, &subscription).await.remove(0);
     assert_eq!(delivered["attemptCount"], 7, "{delivered}");
+    let seen = backlog_of(platform.post_admin(backlog, json!({})).await.1);
+    assert_eq!(seen, json!({ "pending": 0, "dead": 0, "oldestPendingAt": null }));
     let (status, body) = acme
         .run(&platform, "AcmeRedeliverWebhook", json!({ "deliveryId": dead["id"] }))
         .await;

@@ -84,8 +84,36 @@ impl From<subscription::Model> for WebhookSubscription {
     }
 }
 
+/// What waits for a subscription: the webhook backlog staff watch.
+#[derive(SimpleObject)]
+pub struct WebhookBacklog {
+    /// Deliveries not yet made (first tries and retries, and those of a disabled
+    /// subscription).
+    pending: i64,
+    /// When the oldest pending delivery was made; null when none is pending.
+    oldest_pending_at: Option<DateTime<Utc>>,
+    /// Deliveries that gave up; `redeliverWebhook` sends one again.
+    dead: i64,
+}
+
 #[ComplexObject]
 impl WebhookSubscription {
+    /// What waits for this subscription.
+    async fn backlog(&self, ctx: &Context<'_>) -> Result<WebhookBacklog> {
+        let subscription_id =
+            uuid::Uuid::try_parse(self.id.as_str()).map_err(|_| bad_input("not a subscription id"))?;
+        let backlog = ctx
+            .data_unchecked::<Webhooks>()
+            .backlog(subscription_id)
+            .await
+            .map_err(kernel_infra::graphql::internal)?;
+        Ok(WebhookBacklog {
+            pending: backlog.pending,
+            oldest_pending_at: backlog.oldest_pending_at,
+            dead: backlog.dead,
+        })
+    }
+
     /// Deliveries of events to this subscription, newest first.
     #[graphql(directive = kernel_infra::graphql::directives::list_size::apply(Some(kernel_infra::graphql::DEFAULT_PAGE_SIZE as i32), Some(vec!["first".into()]), Some(vec!["edges".into()]), None))]
     async fn deliveries(

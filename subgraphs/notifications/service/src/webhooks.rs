@@ -17,7 +17,7 @@ use notifications_domain::{
     AttemptOutcome, Delivery, DeliveryId, DeliveryStatus, NextStep, NotificationEvent, RetrySchedule,
     WEBHOOK_EVENT_TYPES, WebhookError, WebhookSubscription, WebhookSubscriptionId, signature,
 };
-use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::sea_query::{Condition, Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -96,6 +96,14 @@ impl Owner {
 /// How many due deliveries one pass claims, and how many are attempted at once.
 const BATCH: u64 = 64;
 const CONCURRENCY: usize = 16;
+
+/// What waits for one subscription (see [`Webhooks::backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub dead: i64,
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+}
 
 #[derive(Clone)]
 pub struct Webhooks {
@@ -247,6 +255,36 @@ impl Webhooks {
             query = query.filter(delivery::Column::Id.lt(after));
         }
         Ok(query.all(&self.db).await?)
+    }
+
+    /// What waits for a subscription: its PENDING deliveries (and when the oldest was
+    /// made) and its DEAD ones, in one grouped query.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn backlog(&self, subscription_id: uuid::Uuid) -> Result<Backlog, DbErr> {
+        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Status)
+            .column_as(Expr::from(Func::count(Expr::col(delivery::Column::Id))), "count")
+            .column_as(Expr::from(Func::min(Expr::col(delivery::Column::CreatedAt))), "oldest")
+            .filter(delivery::Column::SubscriptionId.eq(subscription_id))
+            .filter(delivery::Column::Status.ne(DeliveryStatus::Delivered.as_str()))
+            .group_by(delivery::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut backlog = Backlog::default();
+        for (status, count, oldest) in rows {
+            match DeliveryStatus::parse(&status) {
+                Some(DeliveryStatus::Dead) => backlog.dead = count,
+                _ => {
+                    backlog.pending += count;
+                    backlog.oldest_pending_at = backlog.oldest_pending_at.min(oldest).or(oldest);
+                }
+            }
+        }
+        Ok(backlog)
     }
 
     /// Every attempt of the deliveries, in order.
