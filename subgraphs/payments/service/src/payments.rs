@@ -17,7 +17,7 @@ use payments_domain::{
 use sea_orm::sea_query::{Expr, InsertStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
+    QueryTrait, SqlErr,
 };
 
 use crate::entity::{ledger, payment, transaction};
@@ -225,14 +225,14 @@ impl Payments {
         }
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
-            // Asked first, so that the payment read next already shows that refund.
-            let repeated = match reference {
-                Some(reference) => self.refunded_as(id, reference).await?,
-                None => false,
-            };
             let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
-            if repeated {
-                return Ok(payment);
+            // Asked after the read: a refund booked before it shows here, and one booked
+            // after it fails this caller's guard below, which then reads again. When it
+            // was booked, the payment is read again, as that refund left it.
+            if let Some(reference) = reference
+                && self.refunded_as(id, reference).await?
+            {
+                return self.get(id).await?.ok_or(PaymentsError::NotFound(id));
             }
             if amount.is_none() && payment.status == PaymentStatus::Refunded {
                 return Ok(payment);
@@ -269,8 +269,12 @@ impl Payments {
                 let refunded = PaymentEvent::after(TransactionKind::Refund, &moved);
                 envelopes.extend(kernel_infra::outbox::wrap(PRODUCER, meta, &[refunded]));
             }
-            if save_move(&self.db, &payment, &moved, Some(&refund), envelopes).await? {
-                return Ok(moved);
+            match save_move(&self.db, &payment, &moved, Some(&refund), envelopes).await {
+                Ok(true) => return Ok(moved),
+                Ok(false) => {}
+                // Another caller booked a refund with this reference first: read again.
+                Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+                Err(err) => return Err(err.into()),
             }
         }
         Err(PaymentsError::Unknown(anyhow::anyhow!(
