@@ -277,11 +277,12 @@ impl Webhooks {
         let mut backlog = Backlog::default();
         for (status, count, oldest) in rows {
             match DeliveryStatus::parse(&status) {
-                Some(DeliveryStatus::Dead) => backlog.dead = count,
-                _ => {
-                    backlog.pending += count;
-                    backlog.oldest_pending_at = backlog.oldest_pending_at.min(oldest).or(oldest);
+                Some(DeliveryStatus::Pending) => {
+                    backlog.pending = count;
+                    backlog.oldest_pending_at = oldest;
                 }
+                Some(DeliveryStatus::Dead) => backlog.dead = count,
+                Some(DeliveryStatus::Delivered) | None => {}
             }
         }
         Ok(backlog)

@@ -420,11 +420,6 @@ pub struct TaxLineInput {
 
 impl OrderTaxInput {
     fn tax(&self) -> Result<Tax> {
-        if self.lines.len() > orders_domain::MAX_ITEMS + 1 {
-            return Err(bad_input(
-                "tax.lines: one per order line and one for the shipping at most",
-            ));
-        }
         let lines = self
             .lines
             .iter()
