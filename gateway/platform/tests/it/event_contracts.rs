@@ -1,6 +1,6 @@
 //! Event contracts: every event the contexts write to their outboxes during a shop's
-//! day (a sign-up, a catalog change, checkouts that succeed and fail, a delivery, a
-//! refund) has a JSON Schema under schema/events/, named by its type, and its payload
+//! day (a sign-up, a catalog change, checkouts that succeed and fail, a delivery,
+//! returns asked for and decided, a refund) has a JSON Schema under schema/events/, named by its type, and its payload
 //! validates against it.
 
 use std::collections::BTreeMap;
@@ -102,6 +102,29 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     let query = "query($id: ID!) { order(id: $id) { payment { id } } }";
     let data = ok(platform, &customer.token, query, json!({ "id": order })).await;
     let payment = data["order"]["payment"]["id"].as_str().unwrap().to_owned();
+    // The customer asks to return a unit, which staff approve, and the other, which
+    // they refuse.
+    let ask = "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }";
+    let mut asked = Vec::new();
+    for _ in 0..2 {
+        let input =
+            json!({ "input": { "orderId": order, "lines": [{ "sku": "EVT-1", "quantity": 1 }], "reason": "too big" } });
+        asked.push(ok(platform, &customer.token, ask, input).await["requestReturn"]["id"].clone());
+    }
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { approveReturn(id: $id) { id } }",
+        json!({ "id": asked[0] }),
+    )
+    .await;
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { refuseReturn(id: $id, reason: \"worn\") { id } }",
+        json!({ "id": asked[1] }),
+    )
+    .await;
     ok(
         platform,
         &admin,
@@ -185,6 +208,9 @@ async fn every_event_written_has_a_schema_and_validates_against_it() {
         "ecommerce.shipping.shipment.canceled.v1",
         "ecommerce.coupons.redemption.returned.v1",
         "ecommerce.payments.refund.completed.v1",
+        "ecommerce.orders.return.requested.v1",
+        "ecommerce.orders.return.approved.v1",
+        "ecommerce.orders.return.refused.v1",
     ] {
         assert!(
             seen.contains_key(cancellation),

@@ -15,6 +15,7 @@ mod processes;
 // The platform of processes, shared with benches/processes.rs.
 #[path = "../support/platform_of_processes.rs"]
 mod platform_of_processes;
+mod returns;
 mod schema;
 mod search;
 mod security;

@@ -46,6 +46,7 @@ impl Role {
                 scope::PARTNERS_WRITE,
                 scope::LEDGER_READ,
                 scope::SHIPPING_WRITE,
+                scope::RETURNS_WRITE,
             ],
             Role::Service => &[
                 scope::INVENTORY_WRITE,
@@ -54,6 +55,7 @@ impl Role {
                 scope::ORDERS_WRITE,
                 scope::PAYMENTS_WRITE,
                 scope::SHIPPING_WRITE,
+                scope::RETURNS_WRITE,
             ],
         }
     }
@@ -148,6 +150,8 @@ pub mod scope {
     pub const LEDGER_READ: &str = "ledger:read";
     /// Manage shipping methods, their zones and rates.
     pub const SHIPPING_WRITE: &str = "shipping:write";
+    /// Decide on customers' returns and move them on.
+    pub const RETURNS_WRITE: &str = "returns:write";
 }
 
 impl fmt::Display for Role {

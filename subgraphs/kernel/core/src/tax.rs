@@ -188,6 +188,21 @@ pub fn tax_on(amount: Money, rate: TaxRate, prices_include_tax: bool) -> Money {
     Money::new(i64::try_from(tax).unwrap_or(amount.amount()), amount.currency())
 }
 
+/// `part` of `whole` units of `amount`: amount × part / whole, rounded half to even (a
+/// returned share of an order line). Zero when `whole` is not above zero or `amount`
+/// or `part` is not; all of `amount` when `part` is `whole` or more.
+pub fn pro_rata(amount: Money, part: i64, whole: i64) -> Money {
+    if whole <= 0 || part <= 0 || amount.amount() <= 0 {
+        return Money::zero(amount.currency());
+    }
+    if part >= whole {
+        return amount;
+    }
+    let share = divide_half_to_even(i128::from(amount.amount()) * i128::from(part), i128::from(whole));
+    // Below `amount`, so it fits.
+    Money::new(i64::try_from(share).unwrap_or(amount.amount()), amount.currency())
+}
+
 /// `numerator / denominator` for non-negative operands, rounded half to even.
 fn divide_half_to_even(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator / denominator;
@@ -295,6 +310,18 @@ mod tests {
         // 100 % included: half of the price, 0.5 → even.
         assert_eq!(tax_on(eur(1), rate("100"), true), eur(0));
         assert_eq!(tax_on(eur(3), rate("100"), true), eur(2));
+    }
+
+    #[test]
+    fn a_part_of_an_amount_rounds_half_to_even() {
+        // 1000 × 1/3 = 333.3 → 333; 1000 × 2/3 = 666.7 → 667; 5 × 1/2 = 2.5 → 2; 7 × 1/2 = 3.5 → 4.
+        assert_eq!(pro_rata(eur(1_000), 1, 3), eur(333));
+        assert_eq!(pro_rata(eur(1_000), 2, 3), eur(667));
+        assert_eq!(pro_rata(eur(5), 1, 2), eur(2));
+        assert_eq!(pro_rata(eur(7), 1, 2), eur(4));
+        assert_eq!(pro_rata(eur(1_000), 3, 3), eur(1_000));
+        assert_eq!(pro_rata(eur(1_000), 0, 3), eur(0));
+        assert_eq!(pro_rata(eur(i64::MAX), i64::MAX - 1, i64::MAX), eur(i64::MAX - 1));
     }
 
     #[test]

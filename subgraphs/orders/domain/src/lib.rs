@@ -1,6 +1,9 @@
 //! The Orders context, the system of record: an order keeps snapshots of what was
 //! bought at which price, moves through a state machine that rejects every transition
-//! it does not name, and appends each move to its history.
+//! it does not name, and appends each move to its history. [`returns`]: the goods a
+//! customer sends back.
+
+pub mod returns;
 
 use chrono::{DateTime, Utc};
 use kernel::{
@@ -18,10 +21,13 @@ pub enum OrderError {
     Transition { from: &'static str, to: &'static str },
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A return that the order or the return's state does not allow now.
+    #[error("{0}")]
+    NotReturnable(String),
 }
 
 impl OrderError {
-    fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         OrderError::Invalid {
             field,
             reason: reason.into(),
@@ -32,7 +38,7 @@ impl OrderError {
 impl Classify for OrderError {
     fn kind(&self) -> ErrorKind {
         match self {
-            OrderError::Transition { .. } => ErrorKind::Conflict,
+            OrderError::Transition { .. } | OrderError::NotReturnable(_) => ErrorKind::Conflict,
             OrderError::Invalid { .. } | OrderError::Money(_) => ErrorKind::BadUserInput,
         }
     }
@@ -642,7 +648,7 @@ impl DomainEvent for OrderEvent {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kernel::EventType;
 
@@ -758,7 +764,7 @@ mod tests {
         assert!(with(vec![euro]).is_err(), "another currency");
     }
 
-    fn delivery(cost: Money) -> Delivery {
+    pub(crate) fn delivery(cost: Money) -> Delivery {
         let address = Address::parse(&kernel::AddressInput {
             name: "Ada Lovelace".into(),
             line1: "1 Main St".into(),

@@ -103,3 +103,35 @@ pub mod idempotency {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod order_return {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_returns")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub order_id: Uuid,
+        pub user_id: Uuid,
+        pub status: String,
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
+        /// The returned lines as JSON (`orders_domain::returns::ReturnLine`s).
+        #[sea_orm(column_type = "Text")]
+        pub lines: String,
+        pub currency: String,
+        pub shipping_refund: i64,
+        /// What the return refunds in all, lines and shipping, for queries over returns.
+        pub refund: i64,
+        #[sea_orm(column_type = "Text", nullable)]
+        pub refusal: Option<String>,
+        pub requested_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -2,12 +2,15 @@
 //! subgraph resolves, and `User.orders`. A customer sees only their own orders (another
 //! customer's order is NOT_FOUND, so ids cannot be probed); ADMIN and SERVICE see all.
 //! Subscriptions follow status changes live (`orderStatusChanged`, `myOrderUpdates`),
-//! fed by the event bus through a [`LiveFeed`].
+//! fed by the event bus through a [`LiveFeed`]. [`returns`]: the goods a customer
+//! sends back.
+
+pub mod returns;
 
 use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
+use async_graphql::{Context, Enum, Error, ID, InputObject, MergedObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kernel::{Identity, Money, Quantity, Role, Sku, TaxLine, TaxRate};
@@ -23,15 +26,17 @@ use kernel_infra::live::LiveFeed;
 
 use crate::live::StatusUpdate;
 use crate::orders::Orders;
+use crate::returns::Returns;
 
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
-pub fn schema(orders: Orders, live: LiveFeed) -> OrdersSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
+pub fn schema(orders: Orders, returns: Returns, live: LiveFeed) -> OrdersSchema {
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
         .data(DataLoader::new(OrderLoader(orders.clone()), tokio::spawn))
         .data(orders)
+        .data(returns)
         .data(live)
         .finish()
 }
@@ -246,6 +251,26 @@ impl OrderObject {
         let history = ctx.data_unchecked::<Orders>().history(self.0.id).await.map_err(error)?;
         Ok(history.into_iter().map(Into::into).collect())
     }
+    /// The goods asked back, oldest first.
+    async fn returns(&self, ctx: &Context<'_>) -> Result<Vec<returns::ReturnObject>> {
+        let found = ctx
+            .data_unchecked::<Returns>()
+            .of_order(self.0.id)
+            .await
+            .map_err(error)?;
+        Ok(found.into_iter().map(returns::ReturnObject).collect())
+    }
+    /// Until when a return may be asked for: the return window after delivery; null
+    /// until the order is delivered.
+    async fn returnable_until(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        if self.0.status != OrderStatus::Delivered {
+            return Ok(None);
+        }
+        ctx.data_unchecked::<Returns>()
+            .returnable_until(self.0.id)
+            .await
+            .map_err(error)
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -337,10 +362,15 @@ async fn visible_order(ctx: &Context<'_>, caller: &Identity, id: OrderId) -> Res
     Ok(order.filter(|o| caller.may_act_for(o.user_id)).map(OrderObject))
 }
 
-pub struct Query;
+/// Orders' queries and returns'.
+#[derive(MergedObject, Default)]
+pub struct Query(OrderQuery, returns::ReturnQuery);
+
+#[derive(Default)]
+pub struct OrderQuery;
 
 #[Object]
-impl Query {
+impl OrderQuery {
     /// One of the caller's orders (any order for staff); null when there is none.
     async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<OrderObject>> {
         let caller = require_user(ctx)?;
@@ -516,10 +546,15 @@ pub struct PlaceOrderPayload {
     replayed: bool,
 }
 
-pub struct Mutation;
+/// Orders' commands and returns'.
+#[derive(MergedObject, Default)]
+pub struct Mutation(OrderMutation, returns::ReturnMutation);
+
+#[derive(Default)]
+pub struct OrderMutation;
 
 #[Object]
-impl Mutation {
+impl OrderMutation {
     /// Places an order (SERVICE or ADMIN: customers check out through `checkout`).
     #[graphql(requires_scopes = "orders:write")]
     async fn place_order(&self, ctx: &Context<'_>, input: PlaceOrderInput) -> Result<PlaceOrderPayload> {

@@ -5,6 +5,7 @@ pub mod entity;
 pub mod graphql;
 pub mod live;
 pub mod orders;
+pub mod returns;
 
 use std::time::Duration;
 
@@ -35,12 +36,16 @@ pub struct OrdersSettings {
     /// Unpaid orders are canceled this many seconds after they were placed
     /// (`ORDERS_UNPAID_TIMEOUT_SECONDS`).
     pub unpaid_timeout_seconds: u64,
+    /// A return may be asked for this many days after delivery, 1 to 365
+    /// (`ORDERS_RETURN_WINDOW_DAYS`).
+    pub return_window_days: u32,
 }
 
 impl Default for OrdersSettings {
     fn default() -> Self {
         Self {
             unpaid_timeout_seconds: 1800,
+            return_window_days: orders_domain::returns::ReturnWindow::DEFAULT.in_days(),
         }
     }
 }
@@ -49,6 +54,7 @@ impl Default for OrdersSettings {
 #[derive(Clone)]
 pub struct Orders {
     pub orders: orders::Orders,
+    pub returns: returns::Returns,
     pub live: kernel_infra::live::LiveFeed,
     pub schema: OrdersSchema,
     unpaid_timeout: chrono::Duration,
@@ -66,11 +72,14 @@ impl Orders {
 
     fn new(opening: Opening) -> anyhow::Result<Self> {
         let settings: OrdersSettings = opening.settings()?;
+        let window = orders_domain::returns::ReturnWindow::days(settings.return_window_days)?;
+        let returns = returns::Returns::new(opening.db.clone(), window);
         let orders = orders::Orders::new(opening.db);
         let live = live::feed();
         Ok(Self {
-            schema: graphql::schema(orders.clone(), live.clone()),
+            schema: graphql::schema(orders.clone(), returns.clone(), live.clone()),
             orders,
+            returns,
             live,
             unpaid_timeout: chrono::Duration::seconds(
                 i64::try_from(settings.unpaid_timeout_seconds).unwrap_or(i64::MAX),
@@ -112,9 +121,13 @@ impl Context for Orders {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/orders.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, graphql::Subscription)
-        .enable_federation()
-        .enable_subscription_in_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation::default(),
+        graphql::Subscription,
+    )
+    .enable_federation()
+    .enable_subscription_in_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -31,6 +31,8 @@ pub enum OrdersError {
     Order(#[from] OrderError),
     #[error("order {0} does not exist")]
     NotFound(OrderId),
+    #[error("return {0} does not exist")]
+    ReturnNotFound(orders_domain::returns::ReturnId),
     #[error("idempotency key `{0}` was already used for another order request")]
     KeyReused(String),
     #[error("{0}")]
@@ -49,7 +51,7 @@ impl Classify for OrdersError {
     fn kind(&self) -> ErrorKind {
         match self {
             OrdersError::Order(err) => err.kind(),
-            OrdersError::NotFound(_) => ErrorKind::NotFound,
+            OrdersError::NotFound(_) | OrdersError::ReturnNotFound(_) => ErrorKind::NotFound,
             OrdersError::KeyReused(_) => ErrorKind::Conflict,
             OrdersError::Forbidden(_) => ErrorKind::Forbidden,
             OrdersError::Unknown(_) => ErrorKind::Internal,
@@ -536,7 +538,7 @@ async fn reached_before(conn: &impl ConnectionTrait, id: OrderId, status: OrderS
 
 /// Reads the order for a change, holding its row lock on PostgreSQL until `txn` ends;
 /// with its items if `items`.
-async fn lock_order(txn: &DatabaseTransaction, id: OrderId, items: bool) -> Result<Order, OrdersError> {
+pub(crate) async fn lock_order(txn: &DatabaseTransaction, id: OrderId, items: bool) -> Result<Order, OrdersError> {
     let mut query = order::Entity::find_by_id(id.as_uuid());
     if kernel_infra::db::is_postgres(txn) {
         query = query.lock_exclusive();

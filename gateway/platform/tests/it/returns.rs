@@ -1,0 +1,217 @@
+//! Returns through the gateway: a customer asks to send back units of a delivered
+//! order, each line refunding its share after the coupon with its tax, the shipping
+//! with the last unit; staff approve or refuse. Asking before delivery, for more than
+//! was bought or for another customer's order is refused with its code, and nothing is
+//! written.
+
+use serde_json::{Value, json};
+
+use crate::shop::{
+    Customer, add_to_cart, checkout_shipped, coupon, ok, shipping_method, stocked_product, until_delivered,
+};
+use crate::{Backend, TestPlatform, fast_jobs};
+
+const REQUEST: &str = r#"mutation($input: RequestReturnInput!) {
+  requestReturn(input: $input) {
+    id orderId status reason refusal
+    lines { sku quantity refund { amount currency } }
+    shippingRefund { amount } refund { amount }
+  }
+}"#;
+
+const RETURNS: &str = r#"query($id: ID!) {
+  order(id: $id) {
+    total { amount } returnableUntil
+    returns { id status lines { sku quantity } refund { amount } refusal }
+  }
+}"#;
+
+fn request(order: &str, lines: Value) -> Value {
+    json!({ "input": { "orderId": order, "lines": lines, "reason": "does not fit" } })
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_default()
+}
+
+async fn returns_of(platform: &TestPlatform, customer: &Customer, order: &str) -> Value {
+    ok(platform, &customer.token, RETURNS, json!({ "id": order })).await["order"].clone()
+}
+
+#[tokio::test]
+async fn a_customer_asks_to_return_delivered_units_and_staff_decide() {
+    for backend in Backend::all().await {
+        let platform = TestPlatform::start_with(backend, fast_jobs()).await;
+        returns_asked_and_decided(&platform).await;
+        platform.stop().await;
+    }
+}
+
+async fn returns_asked_and_decided(platform: &TestPlatform) {
+    stocked_product(platform, "RET-1", 1_000, 50).await;
+    coupon(platform, "RET10", 1_000, None).await;
+    let method = shipping_method(platform).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(platform, &customer, "RET-1", 3).await;
+    let order = checkout_shipped(platform, &customer, &cart, Some("RET10"), &method).await;
+
+    // Not before delivery.
+    let early = platform
+        .post_as(
+            Some(&customer.token),
+            REQUEST,
+            request(&order, json!([{ "sku": "RET-1", "quantity": 1 }])),
+        )
+        .await;
+    assert_eq!((early.0, code(&early.1)), (200, "CONFLICT"), "{}", early.1);
+    until_delivered(platform, &customer, &order).await;
+    let view = returns_of(platform, &customer, &order).await;
+    // The window (30 days by default) runs from the delivery; the domain's tests refuse
+    // a return after it closes.
+    let history = ok(
+        platform,
+        &customer.token,
+        "query($id: ID!) { order(id: $id) { statusHistory { to at } } }",
+        json!({ "id": order }),
+    )
+    .await;
+    let delivered_at = history["order"]["statusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|change| change["to"] == "DELIVERED")
+        .map(|change| chrono::DateTime::parse_from_rfc3339(change["at"].as_str().unwrap()).unwrap())
+        .unwrap();
+    let until = chrono::DateTime::parse_from_rfc3339(view["returnableUntil"].as_str().unwrap()).unwrap();
+    assert_eq!(until - delivered_at, chrono::Duration::days(30), "{view}");
+    // 3 × 1000 − 10 % = 2700, shipping 500: 3200.
+    assert_eq!(view["total"]["amount"], 3_200, "{view}");
+
+    // Bad requests are refused with their codes, and write nothing.
+    let stranger = Customer::new();
+    for (token, lines, expected) in [
+        (
+            &customer.token,
+            json!([{ "sku": "RET-1", "quantity": 4 }]),
+            "BAD_USER_INPUT",
+        ),
+        (
+            &customer.token,
+            json!([{ "sku": "OTHER-1", "quantity": 1 }]),
+            "BAD_USER_INPUT",
+        ),
+        (
+            &customer.token,
+            json!([{ "sku": "RET-1", "quantity": 0 }]),
+            "BAD_USER_INPUT",
+        ),
+        (&customer.token, json!([]), "BAD_USER_INPUT"),
+        (&stranger.token, json!([{ "sku": "RET-1", "quantity": 1 }]), "NOT_FOUND"),
+    ] {
+        let (_, body) = platform
+            .post_as(Some(token), REQUEST, request(&order, lines.clone()))
+            .await;
+        assert_eq!(code(&body), expected, "{lines}: {body}");
+    }
+    assert_eq!(returns_of(platform, &customer, &order).await["returns"], json!([]));
+
+    // One unit: 2700 / 3 = 900. Then the two others, which bring the last unit back
+    // and with it the shipping: 1800 + 500.
+    let first = ok(
+        platform,
+        &customer.token,
+        REQUEST,
+        request(&order, json!([{ "sku": "RET-1", "quantity": 1 }])),
+    )
+    .await["requestReturn"]
+        .clone();
+    assert_eq!(first["status"], "REQUESTED", "{first}");
+    assert_eq!(first["lines"][0]["refund"], json!({ "amount": 900, "currency": "USD" }));
+    assert_eq!(first["refund"]["amount"], 900);
+    let too_many = platform
+        .post_as(
+            Some(&customer.token),
+            REQUEST,
+            request(&order, json!([{ "sku": "RET-1", "quantity": 3 }])),
+        )
+        .await
+        .1;
+    assert_eq!(code(&too_many), "BAD_USER_INPUT", "{too_many}");
+    let rest = ok(
+        platform,
+        &customer.token,
+        REQUEST,
+        request(&order, json!([{ "sku": "RET-1", "quantity": 2 }])),
+    )
+    .await["requestReturn"]
+        .clone();
+    assert_eq!(
+        (
+            rest["shippingRefund"]["amount"].clone(),
+            rest["refund"]["amount"].clone()
+        ),
+        (json!(500), json!(2_300))
+    );
+
+    // A customer may not decide; staff see the queue and decide.
+    let approve = "mutation($id: ID!) { approveReturn(id: $id) { id status } }";
+    let refuse =
+        "mutation($id: ID!, $reason: String!) { refuseReturn(id: $id, reason: $reason) { id status refusal } }";
+    let (_, body) = platform
+        .post_as(Some(&customer.token), approve, json!({ "id": first["id"] }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    let queue = ok(
+        platform,
+        &platform.admin_token(),
+        "{ returns(status: REQUESTED) { id } }",
+        json!({}),
+    )
+    .await;
+    let queued: Vec<&Value> = queue["returns"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
+    assert!(
+        queued.contains(&&first["id"]) && queued.contains(&&rest["id"]),
+        "{queue}"
+    );
+    for _ in 0..2 {
+        let approved = platform.post_admin(approve, json!({ "id": first["id"] })).await.1;
+        assert_eq!(
+            approved["data"]["approveReturn"]["status"], "APPROVED",
+            "approving twice is harmless: {approved}"
+        );
+    }
+    let (_, body) = platform
+        .post_admin(refuse, json!({ "id": rest["id"], "reason": " " }))
+        .await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    let refused = platform
+        .post_admin(refuse, json!({ "id": rest["id"], "reason": "the box was opened" }))
+        .await
+        .1;
+    assert_eq!(
+        refused["data"]["refuseReturn"]["refusal"], "the box was opened",
+        "{refused}"
+    );
+    let (_, body) = platform
+        .post_admin(refuse, json!({ "id": first["id"], "reason": "late" }))
+        .await;
+    assert_eq!(code(&body), "CONFLICT", "an approved return is not refused: {body}");
+    let view = returns_of(platform, &customer, &order).await;
+    let statuses: Vec<&Value> = view["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(statuses, [&json!("APPROVED"), &json!("REFUSED")], "{view}");
+
+    // A refused return's units may be asked for again.
+    let again = ok(
+        platform,
+        &customer.token,
+        REQUEST,
+        request(&order, json!([{ "sku": "RET-1", "quantity": 2 }])),
+    )
+    .await;
+    assert_eq!(again["requestReturn"]["refund"]["amount"], 2_300, "{again}");
+}

@@ -1,0 +1,257 @@
+//! Returns' use cases: a customer asks to send back delivered units, staff approve or
+//! refuse. Each change is one transaction: the return's row and its event. The SQL is
+//! in [`repository`].
+
+use chrono::Utc;
+use kernel::{EventMeta, Identity};
+use kernel_infra::db::{write_if, write_together};
+use orders_domain::returns::{Return, ReturnId, ReturnRequest, ReturnStatus, ReturnWindow};
+use orders_domain::{OrderError, OrderId};
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+use crate::orders::{OrdersError, PRODUCER, lock_order};
+
+/// Returns over Orders' database.
+#[derive(Clone)]
+pub struct Returns {
+    db: DatabaseConnection,
+    window: ReturnWindow,
+}
+
+impl Returns {
+    pub fn new(db: DatabaseConnection, window: ReturnWindow) -> Self {
+        Self { db, window }
+    }
+
+    /// The customer (or staff for them) asks to send back units of a delivered order.
+    ///
+    /// # Errors
+    /// NOT_FOUND (also for another customer's order); CONFLICT when the order is not
+    /// delivered or its return window closed; BAD_USER_INPUT for lines the order
+    /// cannot give back or a bad reason.
+    pub async fn request(
+        &self,
+        order_id: OrderId,
+        caller: &Identity,
+        request: ReturnRequest,
+        meta: &EventMeta,
+    ) -> Result<Return, OrdersError> {
+        let txn = self.db.begin().await?;
+        // Locked, so that two requests for the same order see each other's units.
+        let order = lock_order(&txn, order_id, true).await?;
+        if !caller.may_act_for(order.user_id) {
+            return Err(OrdersError::NotFound(order_id));
+        }
+        let delivered_at = repository::delivered_at(&txn, order_id)
+            .await?
+            .unwrap_or(order.updated_at);
+        let earlier = repository::of_order(&txn, order_id).await?;
+        let asked = Return::request(&order, delivered_at, &earlier, request, self.window, Utc::now())?;
+        let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[asked.event()]);
+        write_together(
+            &txn,
+            repository::insert(&asked)?,
+            kernel_infra::outbox::insert(&envelopes).into_iter().collect(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(asked)
+    }
+
+    /// Staff agree to take the goods back.
+    ///
+    /// # Errors
+    /// NOT_FOUND; CONFLICT unless the return is REQUESTED (or APPROVED already).
+    pub async fn approve(&self, id: ReturnId, meta: &EventMeta) -> Result<Return, OrdersError> {
+        self.decide(id, meta, |asked| asked.approve(Utc::now())).await
+    }
+
+    /// Staff refuse the return, saying why.
+    ///
+    /// # Errors
+    /// NOT_FOUND; CONFLICT unless the return is REQUESTED (or REFUSED already);
+    /// BAD_USER_INPUT for a bad reason.
+    pub async fn refuse(&self, id: ReturnId, reason: &str, meta: &EventMeta) -> Result<Return, OrdersError> {
+        self.decide(id, meta, |asked| asked.refuse(reason, Utc::now())).await
+    }
+
+    /// Applies `decision` to the return as read and writes it, with its event, only if
+    /// no other decision was written meanwhile.
+    async fn decide(
+        &self,
+        id: ReturnId,
+        meta: &EventMeta,
+        decision: impl Fn(&mut Return) -> Result<bool, OrderError>,
+    ) -> Result<Return, OrdersError> {
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let mut asked = self.get(id).await?.ok_or(OrdersError::ReturnNotFound(id))?;
+            let read = asked.status();
+            if !decision(&mut asked)? {
+                return Ok(asked);
+            }
+            let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[asked.event()]);
+            let update = repository::update_status(&asked, read);
+            if write_if(&self.db, update, |when| {
+                kernel_infra::outbox::insert_when(&envelopes, when)
+                    .into_iter()
+                    .collect()
+            })
+            .await?
+            {
+                return Ok(asked);
+            }
+        }
+        Err(anyhow::anyhow!("return {id} kept changing while it was being decided").into())
+    }
+
+    /// # Errors
+    /// When the database fails.
+    pub async fn get(&self, id: ReturnId) -> Result<Option<Return>, OrdersError> {
+        repository::get(&self.db, id).await
+    }
+
+    /// The order's returns, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn of_order(&self, order_id: OrderId) -> Result<Vec<Return>, OrdersError> {
+        repository::of_order(&self.db, order_id).await
+    }
+
+    /// Returns with `status`, oldest first, at most `limit`: staff's queue.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn with_status(&self, status: ReturnStatus, limit: u64) -> Result<Vec<Return>, OrdersError> {
+        repository::with_status(&self.db, status, limit).await
+    }
+
+    /// When the order's return window closes; None for an order never delivered.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn returnable_until(&self, order_id: OrderId) -> Result<Option<chrono::DateTime<Utc>>, OrdersError> {
+        let delivered_at = repository::delivered_at(&self.db, order_id).await?;
+        Ok(delivered_at.map(|at| self.window.closes(at)))
+    }
+}
+
+/// The returns' SQL.
+mod repository {
+    use chrono::{DateTime, Utc};
+    use kernel::{Currency, Money};
+    use orders_domain::returns::{Return, ReturnId, ReturnLine, ReturnStatus, StoredReturn};
+    use orders_domain::{OrderId, OrderStatus};
+    use sea_orm::sea_query::{Expr, InsertStatement, UpdateStatement};
+    use sea_orm::{
+        ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    };
+
+    use crate::entity::{history, order_return};
+    use crate::orders::OrdersError;
+
+    /// When the order was delivered, if it was.
+    pub async fn delivered_at(
+        conn: &impl ConnectionTrait,
+        order_id: OrderId,
+    ) -> Result<Option<DateTime<Utc>>, OrdersError> {
+        let at: Option<DateTime<Utc>> = history::Entity::find()
+            .select_only()
+            .column(history::Column::At)
+            .filter(history::Column::OrderId.eq(order_id.as_uuid()))
+            .filter(history::Column::ToStatus.eq(OrderStatus::Delivered.as_str()))
+            .order_by_desc(history::Column::Id)
+            .into_tuple()
+            .one(conn)
+            .await?;
+        Ok(at)
+    }
+
+    pub async fn get(conn: &impl ConnectionTrait, id: ReturnId) -> Result<Option<Return>, OrdersError> {
+        order_return::Entity::find_by_id(id.as_uuid())
+            .one(conn)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    pub async fn of_order(conn: &impl ConnectionTrait, order_id: OrderId) -> Result<Vec<Return>, OrdersError> {
+        order_return::Entity::find()
+            .filter(order_return::Column::OrderId.eq(order_id.as_uuid()))
+            .order_by_asc(order_return::Column::Id)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+
+    pub async fn with_status(
+        conn: &impl ConnectionTrait,
+        status: ReturnStatus,
+        limit: u64,
+    ) -> Result<Vec<Return>, OrdersError> {
+        order_return::Entity::find()
+            .filter(order_return::Column::Status.eq(status.as_str()))
+            .order_by_asc(order_return::Column::RequestedAt)
+            .order_by_asc(order_return::Column::Id)
+            .limit(limit)
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+
+    pub fn insert(asked: &Return) -> Result<InsertStatement, OrdersError> {
+        Ok(order_return::Entity::insert(order_return::ActiveModel {
+            id: Set(asked.id().as_uuid()),
+            order_id: Set(asked.order_id().as_uuid()),
+            user_id: Set(asked.user_id()),
+            status: Set(asked.status().as_str().to_owned()),
+            reason: Set(asked.reason().to_owned()),
+            lines: Set(serde_json::to_string(asked.lines()).map_err(anyhow::Error::from)?),
+            currency: Set(asked.shipping_refund().currency().code().to_owned()),
+            shipping_refund: Set(asked.shipping_refund().amount()),
+            refund: Set(asked.refund()?.amount()),
+            refusal: Set(asked.refusal().map(str::to_owned)),
+            requested_at: Set(asked.requested_at()),
+            updated_at: Set(asked.updated_at()),
+        })
+        .into_query())
+    }
+
+    /// The return's new status, written only if it is still `read`.
+    pub fn update_status(changed: &Return, read: ReturnStatus) -> UpdateStatement {
+        order_return::Entity::update_many()
+            .col_expr(order_return::Column::Status, Expr::value(changed.status().as_str()))
+            .col_expr(
+                order_return::Column::Refusal,
+                Expr::value(changed.refusal().map(str::to_owned)),
+            )
+            .col_expr(order_return::Column::UpdatedAt, Expr::value(changed.updated_at()))
+            .filter(order_return::Column::Id.eq(changed.id().as_uuid()))
+            .filter(order_return::Column::Status.eq(read.as_str()))
+            .into_query()
+    }
+
+    fn from_row(row: order_return::Model) -> Result<Return, OrdersError> {
+        let corrupt = |what: &str| OrdersError::Unknown(anyhow::anyhow!("return {}: {what}", row.id));
+        let currency = Currency::parse(&row.currency).map_err(|_| corrupt("unknown currency"))?;
+        let lines: Vec<ReturnLine> = serde_json::from_str(&row.lines).map_err(|_| corrupt("unreadable lines"))?;
+        Ok(StoredReturn {
+            id: ReturnId::from_uuid(row.id),
+            order_id: OrderId::from_uuid(row.order_id),
+            user_id: row.user_id,
+            status: ReturnStatus::parse(&row.status).ok_or_else(|| corrupt("unknown status"))?,
+            reason: row.reason,
+            lines,
+            shipping_refund: Money::new(row.shipping_refund, currency),
+            refusal: row.refusal,
+            requested_at: row.requested_at,
+            updated_at: row.updated_at,
+        }
+        .into())
+    }
+}
