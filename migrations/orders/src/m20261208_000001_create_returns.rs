@@ -23,6 +23,7 @@ impl MigrationTrait for Migration {
                     .col(column("shipping_refund").big_integer().not_null())
                     .col(column("refund").big_integer().not_null())
                     .col(column("refusal").text().null())
+                    .col(column("failure").text().null())
                     .col(column("requested_at").timestamp_with_time_zone().not_null())
                     .col(column("updated_at").timestamp_with_time_zone().not_null())
                     .to_owned(),

@@ -4,7 +4,9 @@
 //! compensated, and nothing acted twice. A context that cannot be reached holds a saga
 //! at its step until it answers again. A cancellation of a paid order, run by the same
 //! driver, is killed at each of its steps too, and ends CANCELED with everything given
-//! back once.
+//! back once. A return's saga is killed at each of its steps too, and ends with the
+//! payment refunded and the units restocked once, or, when its refund is refused, with
+//! the return reopened and nothing restocked.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -431,6 +433,170 @@ async fn kill_a_cancellation_at_every_step(platform: &TestPlatform, backend: Bac
                 ["CANCELED", "REFUNDED"].contains(&order["order"]["status"].as_str().unwrap()),
                 "{case}: {order}"
             );
+        }
+    }
+    let _ = steady.child.kill().await;
+    drop(db);
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_return_killed_at_any_step_ends_refunded_once_or_reopened() {
+    if kernel_infra::testing::redis_url().await.is_none() {
+        return;
+    }
+    for backend in Backend::all().await {
+        let platform = TestPlatform::start_with(backend, fast_jobs()).await;
+        kill_a_return_at_every_step(&platform, backend).await;
+        platform.stop().await;
+    }
+}
+
+/// What staff send a subgraph directly.
+fn staff_assertion(subgraph: &str) -> String {
+    let identity = kernel::Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: kernel::Role::Admin,
+    };
+    kernel_infra::identity::AssertionSigner::configured_gateway()
+        .unwrap()
+        .sign(&identity, None, subgraph)
+        .unwrap()
+}
+
+/// A delivered order of one unit of `sku` with an approved return of it: the order,
+/// its payment and the return.
+async fn delivered_and_approved(
+    platform: &TestPlatform,
+    sku: &str,
+    method: &str,
+) -> (Customer, String, String, String) {
+    let customer = Customer::new();
+    let cart = add_to_cart(platform, &customer, sku, 1).await;
+    let order = crate::shop::checkout_shipped(platform, &customer, &cart, None, method).await;
+    crate::shop::until_delivered(platform, &customer, &order).await;
+    let asked = crate::shop::ok(
+        platform,
+        &customer.token,
+        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
+        json!({ "input": { "orderId": order, "lines": [{ "sku": sku, "quantity": 1 }], "reason": "broken" } }),
+    )
+    .await["requestReturn"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let approved = platform
+        .post_admin(
+            "mutation($id: ID!) { approveReturn(id: $id) { status } }",
+            json!({ "id": asked }),
+        )
+        .await
+        .1;
+    assert_eq!(approved["data"]["approveReturn"]["status"], "APPROVED", "{approved}");
+    let view = crate::shop::ok(
+        platform,
+        &customer.token,
+        "query($id: ID!) { order(id: $id) { payment { id } } }",
+        json!({ "id": order }),
+    )
+    .await;
+    let payment = view["order"]["payment"]["id"].as_str().unwrap().to_owned();
+    (customer, order, payment, asked)
+}
+
+async fn kill_a_return_at_every_step(platform: &TestPlatform, backend: Backend) {
+    use checkout_domain::returns::ReturnStep;
+    let sku = "CRASH-RETURN-1";
+    stocked_product(platform, sku, 1_000, 100).await;
+    let method = crate::shop::shipping_method(platform).await;
+    let (database, url, db) = checkout_database(platform, backend).await;
+    // Finishes what a killed process left (its reconciler).
+    let mut steady = CheckoutProcess::start(platform, &url, None).await;
+    let refunded_flow = [
+        ReturnStep::MarkReceived,
+        ReturnStep::RefundReturn,
+        ReturnStep::RestockReturn,
+        ReturnStep::MarkRefunded,
+    ]
+    .map(|step| (step, false));
+    // The payment refunded by hand first: the refund is refused, the return reopened.
+    let reopened_flow = [ReturnStep::RefundReturn, ReturnStep::ReopenReturn].map(|step| (step, true));
+    for (step, refunded_by_hand) in refunded_flow.into_iter().chain(reopened_flow) {
+        for variable in ["CHECKOUT_CRASH_AFTER", "CHECKOUT_CRASH_BEFORE_SAVE"] {
+            let case = format!(
+                "{backend:?} {variable}={} (refunded by hand: {refunded_by_hand})",
+                step.as_str()
+            );
+            let (customer, order, payment, asked) = delivered_and_approved(platform, sku, &method).await;
+            if refunded_by_hand {
+                platform
+                    .post_admin(
+                        "mutation($id: ID!) { refundPayment(id: $id) { status } }",
+                        json!({ "id": payment }),
+                    )
+                    .await;
+            }
+            let on_hand = stock(platform, sku).await.0;
+
+            let crash = [(variable, step.as_str().to_owned())];
+            let mut doomed = CheckoutProcess::start_with(platform, &url, &crash).await;
+            let answer = platform
+                .client()
+                .post(format!("{}/graphql", doomed.url))
+                .header(kernel_infra::identity::IDENTITY_HEADER, staff_assertion("checkout"))
+                .json(&json!({
+                    "query": "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
+                    "variables": { "id": asked },
+                }))
+                .send()
+                .await;
+            if let Ok(response) = answer {
+                panic!(
+                    "{case}: the process answered instead of dying: {}",
+                    response.text().await.unwrap()
+                );
+            }
+            assert!(!doomed.child.wait().await.unwrap().success(), "{case}");
+
+            // The other process's reconciler finishes the return.
+            let id = uuid::Uuid::parse_str(&asked).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let process = loop {
+                let process = checkout_service::entity::return_process::Entity::find_by_id(id)
+                    .one(&db)
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{case}: no process"));
+                let status = SessionStatus::parse(&process.status).unwrap();
+                if status.is_finished() {
+                    break process;
+                }
+                assert!(Instant::now() < deadline, "{case}: stuck at {:?}", process.step);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let view = crate::shop::ok(
+                platform,
+                &customer.token,
+                "query($id: ID!) { order(id: $id) { status payment { status refunded { amount } } returns { status } } }",
+                json!({ "id": order }),
+            )
+            .await["order"]
+                .clone();
+            if refunded_by_hand {
+                assert_eq!(process.status, "FAILED", "{case}");
+                assert_eq!(view["returns"][0]["status"], "APPROVED", "{case}: {view}");
+                assert_eq!(stock(platform, sku).await.0, on_hand, "{case}: nothing restocked");
+            } else {
+                assert_eq!(process.status, "COMPLETED", "{case}");
+                assert_eq!(view["returns"][0]["status"], "REFUNDED", "{case}: {view}");
+                assert_eq!(view["status"], "REFUNDED", "{case}: every unit came back: {view}");
+                assert_eq!(stock(platform, sku).await.0, on_hand + 1, "{case}: restocked once");
+            }
+            // Refunded once: by the return, or by hand before it.
+            assert_eq!(view["payment"]["status"], "REFUNDED", "{case}: {view}");
+            let paid = 1_000 + 500;
+            assert_eq!(view["payment"]["refunded"]["amount"], paid, "{case}: {view}");
+            assert!(ledger_imbalance(platform).await.is_empty(), "{case}");
         }
     }
     let _ = steady.child.kill().await;

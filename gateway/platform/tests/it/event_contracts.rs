@@ -125,6 +125,22 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
         json!({ "id": asked[1] }),
     )
     .await;
+    // Staff receive the approved one: refunded, restocked, the order partly refunded.
+    let receive = "mutation($id: ID!) { receiveReturn(id: $id) { status } }";
+    let received = ok(platform, &admin, receive, json!({ "id": asked[0] })).await;
+    assert_eq!(received["receiveReturn"]["status"], "COMPLETED", "{received}");
+    // The other unit again, approved; refunded by hand before its goods arrive, its
+    // refund is refused and the return reopened.
+    let input =
+        json!({ "input": { "orderId": order, "lines": [{ "sku": "EVT-1", "quantity": 1 }], "reason": "too big" } });
+    let again = ok(platform, &customer.token, ask, input).await["requestReturn"]["id"].clone();
+    ok(
+        platform,
+        &admin,
+        "mutation($id: ID!) { approveReturn(id: $id) { id } }",
+        json!({ "id": again }),
+    )
+    .await;
     ok(
         platform,
         &admin,
@@ -132,6 +148,8 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
         json!({ "id": payment }),
     )
     .await;
+    let reopened = ok(platform, &admin, receive, json!({ "id": again })).await;
+    assert_eq!(reopened["receiveReturn"]["status"], "FAILED", "{reopened}");
 
     // A paid order with a coupon canceled before it ships: stopped, refunded, restocked,
     // the coupon use given back.
@@ -211,6 +229,10 @@ async fn every_event_written_has_a_schema_and_validates_against_it() {
         "ecommerce.orders.return.requested.v1",
         "ecommerce.orders.return.approved.v1",
         "ecommerce.orders.return.refused.v1",
+        "ecommerce.orders.return.received.v1",
+        "ecommerce.orders.return.refunded.v1",
+        "ecommerce.orders.return.reopened.v1",
+        "ecommerce.orders.order.status_changed.v2",
     ] {
         assert!(
             seen.contains_key(cancellation),

@@ -2,12 +2,16 @@
 //! order, each line refunding its share after the coupon with its tax, the shipping
 //! with the last unit; staff approve or refuse. Asking before delivery, for more than
 //! was bought or for another customer's order is refused with its code, and nothing is
-//! written.
+//! written. Staff receive the goods of an approved return and the return saga refunds
+//! the payment for them, puts the units back on hand and moves the order to
+//! PARTIALLY_REFUNDED, then REFUNDED with the last; a refund that Payments refuses
+//! reopens the return and changes nothing else.
 
 use serde_json::{Value, json};
 
 use crate::shop::{
-    Customer, add_to_cart, checkout_shipped, coupon, ok, shipping_method, stocked_product, until_delivered,
+    Customer, add_to_cart, checkout_shipped, coupon, ledger_imbalance, ok, shipping_method, stock, stocked_product,
+    until_delivered,
 };
 use crate::{Backend, TestPlatform, fast_jobs};
 
@@ -214,4 +218,134 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
     )
     .await;
     assert_eq!(again["requestReturn"]["refund"]["amount"], 2_300, "{again}");
+
+    // Staff receive the approved return: refunded, restocked, the order partly refunded.
+    let on_hand = stock(platform, "RET-1").await.0;
+    let process = receive(platform, &first["id"]).await;
+    assert_eq!(process["status"], "COMPLETED", "{process}");
+    assert_eq!(process["refund"]["amount"], 900, "{process}");
+    let steps: Vec<&str> = process["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "MARK_RETURN_RECEIVED",
+            "REFUND_RETURN",
+            "RESTOCK_RETURN",
+            "MARK_RETURN_REFUNDED"
+        ],
+        "{process}"
+    );
+    assert_eq!(stock(platform, "RET-1").await.0, on_hand + 1);
+    let view = order_after_returns(platform, &customer, &order).await;
+    assert_eq!(view["status"], "PARTIALLY_REFUNDED", "{view}");
+    assert_eq!(view["payment"]["status"], "PARTIALLY_REFUNDED", "{view}");
+    assert_eq!(view["payment"]["refunded"]["amount"], 900, "{view}");
+    // Receiving again answers the same process and refunds nothing more.
+    assert_eq!(receive(platform, &first["id"]).await["status"], "COMPLETED");
+    assert_eq!(
+        order_after_returns(platform, &customer, &order).await["payment"]["refunded"]["amount"],
+        900
+    );
+    // A return not yet approved is not received: its process fails having changed nothing.
+    let early = receive(platform, &again["requestReturn"]["id"]).await;
+    assert_eq!(
+        (early["status"].as_str(), early["failedStep"].as_str()),
+        (Some("FAILED"), Some("MARK_RETURN_RECEIVED")),
+        "{early}"
+    );
+
+    // The last units: everything is given back, the shipping with them.
+    platform
+        .post_admin(approve, json!({ "id": again["requestReturn"]["id"] }))
+        .await;
+    let last = receive(platform, &again["requestReturn"]["id"]).await;
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    assert_eq!(stock(platform, "RET-1").await.0, on_hand + 3);
+    let view = order_after_returns(platform, &customer, &order).await;
+    assert_eq!(view["status"], "REFUNDED", "{view}");
+    assert_eq!(view["payment"]["status"], "REFUNDED", "{view}");
+    assert_eq!(
+        view["payment"]["refunded"]["amount"], 3_200,
+        "all the customer paid: {view}"
+    );
+    let statuses: Vec<&Value> = view["returns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("REFUNDED"), &json!("REFUSED"), &json!("REFUNDED")],
+        "{view}"
+    );
+    assert!(ledger_imbalance(platform).await.is_empty());
+
+    // A return whose refund Payments refuses (staff refunded the order by hand first)
+    // is reopened with the reason; nothing is restocked.
+    let other = Customer::new();
+    let cart = add_to_cart(platform, &other, "RET-1", 1).await;
+    let bought = checkout_shipped(platform, &other, &cart, None, &method).await;
+    until_delivered(platform, &other, &bought).await;
+    let asked = ok(
+        platform,
+        &other.token,
+        REQUEST,
+        request(&bought, json!([{ "sku": "RET-1", "quantity": 1 }])),
+    )
+    .await["requestReturn"]["id"]
+        .clone();
+    platform.post_admin(approve, json!({ "id": asked })).await;
+    let payment = order_after_returns(platform, &other, &bought).await["payment"]["id"].clone();
+    let refunded = platform
+        .post_admin(
+            "mutation($id: ID!) { refundPayment(id: $id) { status } }",
+            json!({ "id": payment }),
+        )
+        .await
+        .1;
+    assert_eq!(refunded["data"]["refundPayment"]["status"], "REFUNDED", "{refunded}");
+    let on_hand = stock(platform, "RET-1").await.0;
+    let failed = receive(platform, &asked).await;
+    assert_eq!(
+        (failed["status"].as_str(), failed["failedStep"].as_str()),
+        (Some("FAILED"), Some("REFUND_RETURN")),
+        "{failed}"
+    );
+    assert_eq!(stock(platform, "RET-1").await.0, on_hand);
+    let reopened = order_after_returns(platform, &other, &bought).await;
+    assert_eq!(reopened["returns"][0]["status"], "APPROVED", "{reopened}");
+    assert!(
+        reopened["returns"][0]["failure"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the refund was refused"),
+        "{reopened}"
+    );
+}
+
+const RECEIVE: &str = r#"mutation($id: ID!) {
+  receiveReturn(id: $id) { id status failedStep failureReason refund { amount } steps { step outcome detail } }
+}"#;
+
+/// Staff receive the return's goods; the return saga's process as it ended.
+async fn receive(platform: &TestPlatform, id: &Value) -> Value {
+    let (_, body) = platform.post_admin(RECEIVE, json!({ "id": id })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["receiveReturn"].clone()
+}
+
+async fn order_after_returns(platform: &TestPlatform, customer: &Customer, order: &str) -> Value {
+    let query = r#"query($id: ID!) {
+      order(id: $id) {
+        status payment { id status refunded { amount } }
+        returns { status failure }
+      }
+    }"#;
+    ok(platform, &customer.token, query, json!({ "id": order })).await["order"].clone()
 }

@@ -23,6 +23,10 @@
 //! gate: when Shipping refuses (the parcel is on its way) the cancellation is refused
 //! and the session stays COMPLETED; once it is stopped, the steps after it are only
 //! retried, never undone.
+//!
+//! [`returns`]: the return saga, run when staff receive a return's goods.
+
+pub mod returns;
 
 use chrono::{DateTime, Utc};
 use kernel::{Address, Classify, DomainEvent, ErrorKind, Money, Sku, TaxCategory, TaxLine, TaxRate, typed_id};

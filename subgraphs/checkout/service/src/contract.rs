@@ -49,7 +49,7 @@ fn split(document: &'static str) -> HashMap<&'static str, &'static str> {
 }
 
 /// Every operation name the saga sends.
-pub const USED: [&str; 20] = [
+pub const USED: [&str; 25] = [
     "CheckoutCart",
     "PriceCartItems",
     "CustomerAddressBook",
@@ -70,6 +70,11 @@ pub const USED: [&str; 20] = [
     "VoidPayment",
     "RefundPayment",
     "StopShipment",
+    "MarkReturnReceived",
+    "RefundReturn",
+    "RestockReturn",
+    "MarkReturnRefunded",
+    "ReopenReturn",
 ];
 
 #[cfg(test)]

@@ -75,3 +75,36 @@ pub mod step_log {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod return_process {
+    use sea_orm::entity::prelude::*;
+
+    /// The return saga's process of one return (`checkout_domain::returns`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "return_processes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub order_id: Option<Uuid>,
+        pub payment_id: Option<Uuid>,
+        /// What the return refunds, in minor units of `currency`.
+        pub refund: Option<i64>,
+        pub currency: Option<String>,
+        /// The returned units as JSON (`ReturnedUnits`).
+        #[sea_orm(column_type = "Text", nullable)]
+        pub lines: Option<String>,
+        pub status: String,
+        pub step: Option<String>,
+        pub failed_step: Option<String>,
+        pub failure: Option<String>,
+        pub locked_by: Option<String>,
+        pub locked_until: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -12,6 +12,7 @@ use kernel_infra::graphql::{bad_input, error, request_meta};
 use kernel_infra::identity::{require_role, require_user};
 
 use crate::saga::{CheckoutServiceError, Saga};
+use checkout_domain::returns::{ReturnProcess, ReturnStep};
 
 pub type CheckoutSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -218,10 +219,85 @@ impl CheckoutDeliveryInput {
     }
 }
 
+pub struct ReturnProcessObject(ReturnProcess);
+
+/// The return saga of one return, run when staff receive its goods: mark it received,
+/// refund the payment for it, put its units back on hand, mark it refunded.
+#[Object(name = "ReturnProcess")]
+impl ReturnProcessObject {
+    /// The return's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// COMPLETED (refunded and restocked), FAILED (refused before or at the refund,
+    /// nothing changed: the return is APPROVED again), STUCK (refused after the
+    /// refund: an operator is needed), or RUNNING/COMPENSATING while it goes on.
+    async fn status(&self) -> CheckoutStatusValue {
+        self.0.status.into()
+    }
+    async fn current_step(&self) -> Option<&str> {
+        self.0.step.map(ReturnStep::as_str)
+    }
+    async fn failed_step(&self) -> Option<&str> {
+        self.0.failed_step.map(ReturnStep::as_str)
+    }
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    /// What the return refunds, once the goods were marked received.
+    async fn refund(&self) -> Option<MoneyObject> {
+        self.0.received.as_ref().map(|r| r.refund.into())
+    }
+    async fn order(&self) -> Option<OrderReference> {
+        self.0.received.as_ref().map(|r| OrderReference {
+            id: ID(r.order_id.to_string()),
+        })
+    }
+    /// Every step run so far and how it went, oldest first.
+    async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
+        let steps = ctx
+            .data_unchecked::<Saga>()
+            .return_steps(self.0.id)
+            .await
+            .map_err(error)?;
+        Ok(steps
+            .into_iter()
+            .map(|s| StepObject {
+                step: s.step,
+                outcome: s.outcome,
+                detail: s.detail,
+                at: s.at,
+            })
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+fn return_id(id: &ID) -> Result<uuid::Uuid> {
+    uuid::Uuid::try_parse(id).map_err(|_| bad_input("id is not a valid return id"))
+}
+
 pub struct Query;
 
 #[Object]
 impl Query {
+    /// The return saga of a return (ADMIN); null before its goods were received.
+    #[graphql(requires_scopes = "returns:write")]
+    async fn return_process(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ReturnProcessObject>> {
+        require_role(ctx, Role::Admin)?;
+        let process = ctx
+            .data_unchecked::<Saga>()
+            .return_process(return_id(&id)?)
+            .await
+            .map_err(error)?;
+        Ok(process.map(ReturnProcessObject))
+    }
+
     /// One of the caller's checkouts (any for staff); null when there is none.
     async fn checkout_session(&self, ctx: &Context<'_>, id: ID) -> Result<Option<SessionObject>> {
         let caller = require_user(ctx)?;
@@ -311,6 +387,21 @@ impl Mutation {
             .await
             .map_err(error)?;
         Ok(SessionObject(session))
+    }
+
+    /// Staff have the goods of an APPROVED return in hand (ADMIN): the return saga runs
+    /// now — marked received, the payment refunded for it, its units back on hand, the
+    /// order PARTIALLY_REFUNDED or REFUNDED. Receiving again answers the same process;
+    /// one that FAILED (its refund was refused, the return reopened) runs again.
+    #[graphql(requires_scopes = "returns:write", directive = kernel_infra::graphql::directives::cost::apply(50))]
+    async fn receive_return(&self, ctx: &Context<'_>, id: ID) -> Result<ReturnProcessObject> {
+        require_role(ctx, Role::Admin)?;
+        let process = ctx
+            .data_unchecked::<Saga>()
+            .receive_return(return_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ReturnProcessObject(process))
     }
 
     /// Cancels a paid order that has not been handed to the carrier: the shipment is

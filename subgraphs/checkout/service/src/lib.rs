@@ -99,24 +99,42 @@ impl CheckoutSettings {
             anyhow::ensure!(!duration.is_zero(), "{key} must be more than 0 seconds");
             Ok(duration)
         };
+        // A name is a checkout step's or a return step's (their names differ).
         #[cfg(feature = "fault-injection")]
-        let step = |key: &str, name: &Option<String>| -> anyhow::Result<Option<checkout_domain::Step>> {
-            name.as_deref()
-                .map(|name| {
-                    checkout_domain::Step::parse(name)
-                        .ok_or_else(|| anyhow::anyhow!("checkout.{key} must name a step, not `{name}`"))
-                })
-                .transpose()
+        let step = |key: &str,
+                    name: &Option<String>|
+         -> anyhow::Result<(
+            Option<checkout_domain::Step>,
+            Option<checkout_domain::returns::ReturnStep>,
+        )> {
+            let Some(name) = name.as_deref() else {
+                return Ok((None, None));
+            };
+            match (
+                checkout_domain::Step::parse(name),
+                checkout_domain::returns::ReturnStep::parse(name),
+            ) {
+                (None, None) => anyhow::bail!("checkout.{key} must name a step, not `{name}`"),
+                steps => Ok(steps),
+            }
         };
+        #[cfg(feature = "fault-injection")]
+        let (crash_after, crash_after_return) = step("crash_after", &self.crash_after)?;
+        #[cfg(feature = "fault-injection")]
+        let (crash_before_save, crash_before_save_return) = step("crash_before_save", &self.crash_before_save)?;
         Ok(SagaSettings {
             lease: seconds("lease_seconds", self.lease_seconds)?,
             resume_after: seconds("resume_after_seconds", self.resume_after_seconds)?,
             failed_checkouts_per_customer: self.failed_checkouts_per_customer,
             failed_checkout_window: seconds("failed_checkout_window_seconds", self.failed_checkout_window_seconds)?,
             #[cfg(feature = "fault-injection")]
-            crash_after: step("crash_after", &self.crash_after)?,
+            crash_after,
             #[cfg(feature = "fault-injection")]
-            crash_before_save: step("crash_before_save", &self.crash_before_save)?,
+            crash_before_save,
+            #[cfg(feature = "fault-injection")]
+            crash_after_return,
+            #[cfg(feature = "fault-injection")]
+            crash_before_save_return,
         })
     }
 }

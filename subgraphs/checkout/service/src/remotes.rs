@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use checkout_domain::returns::{ReceivedReturn, ReturnOutcome, ReturnProcess, ReturnStep, ReturnedUnits};
 use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, SessionStatus, Step, TaxRates};
 use kernel::{Currency, EventMeta, Money, Sku, TaxCategory, TaxRate};
 use kernel_infra::client::{CallError, SubgraphClient};
@@ -457,6 +458,96 @@ impl Remotes {
             Step::GiveBackCoupon => {
                 self.command(&self.coupons, "ReturnRedemption", session.redemption_id, meta)
                     .await
+            }
+        }
+    }
+
+    /// Runs one step of a return's process against the context that owns it.
+    ///
+    /// # Errors
+    /// A refusal (compensate, or an operator past the refund) or an outage (retry).
+    pub async fn run_return(
+        &self,
+        process: &ReturnProcess,
+        step: ReturnStep,
+        meta: &EventMeta,
+    ) -> Result<ReturnOutcome, CallError> {
+        let reference = format!("return:{}", process.id);
+        let received = || {
+            process
+                .received
+                .as_ref()
+                .ok_or_else(|| refused("checkout", "INTERNAL", "the goods were not marked received"))
+        };
+        match step {
+            ReturnStep::MarkReceived => {
+                let data: Value = self
+                    .orders
+                    .execute(operation("MarkReturnReceived"), json!({ "id": process.id }), meta)
+                    .await?;
+                let answer = &data["markReturnReceived"];
+                let unreadable = |what: &str| CallError::Unavailable {
+                    service: "orders".into(),
+                    reason: format!("a received return without its {what}: {answer}"),
+                };
+                let lines = answer["lines"]
+                    .as_array()
+                    .ok_or_else(|| unreadable("lines"))?
+                    .iter()
+                    .map(|line| {
+                        Ok(ReturnedUnits {
+                            sku: Sku::parse(line["sku"].as_str().unwrap_or_default()).map_err(|_| unreadable("SKU"))?,
+                            quantity: line["quantity"].as_i64().ok_or_else(|| unreadable("quantity"))?,
+                        })
+                    })
+                    .collect::<Result<_, CallError>>()?;
+                Ok(ReturnOutcome::Received(ReceivedReturn {
+                    order_id: id(&answer["orderId"])?,
+                    payment_id: answer["paymentId"]
+                        .as_str()
+                        .map(|_| id(&answer["paymentId"]))
+                        .transpose()?,
+                    refund: money(&answer["refund"])?,
+                    lines,
+                }))
+            }
+            ReturnStep::RefundReturn => {
+                let received = received()?;
+                // Nothing to give back (a free order, or all of it discounted).
+                let Some(payment) = received.payment_id.filter(|_| received.refund.amount() > 0) else {
+                    return Ok(ReturnOutcome::Done);
+                };
+                let variables =
+                    json!({ "id": payment, "amount": money_input(received.refund), "reference": reference });
+                self.payments
+                    .execute::<Value>(operation("RefundReturn"), variables, meta)
+                    .await?;
+                Ok(ReturnOutcome::Done)
+            }
+            ReturnStep::RestockReturn => {
+                let lines: Vec<Value> = received()?
+                    .lines
+                    .iter()
+                    .map(|line| json!({ "sku": line.sku, "quantity": line.quantity }))
+                    .collect();
+                let input = json!({ "reference": reference, "lines": lines });
+                self.inventory
+                    .execute::<Value>(operation("RestockReturn"), json!({ "input": input }), meta)
+                    .await?;
+                Ok(ReturnOutcome::Done)
+            }
+            ReturnStep::MarkRefunded => {
+                self.orders
+                    .execute::<Value>(operation("MarkReturnRefunded"), json!({ "id": process.id }), meta)
+                    .await?;
+                Ok(ReturnOutcome::Done)
+            }
+            ReturnStep::ReopenReturn => {
+                let variables = json!({ "id": process.id, "reason": process.reopen_reason() });
+                self.orders
+                    .execute::<Value>(operation("ReopenReturn"), variables, meta)
+                    .await?;
+                Ok(ReturnOutcome::Done)
             }
         }
     }

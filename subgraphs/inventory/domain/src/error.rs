@@ -21,7 +21,7 @@ pub enum InventoryError {
 }
 
 impl InventoryError {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Invalid {
             field,
             reason: reason.into(),

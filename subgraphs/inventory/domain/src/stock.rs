@@ -177,6 +177,13 @@ impl StockItem {
         self.movement(units, 0, MovementReason::Returned, Some(reservation), at)
     }
 
+    /// Units a customer sent back (a return) come back on hand.
+    pub fn take_back(&mut self, quantity: Quantity, at: DateTime<Utc>) -> StockMovement {
+        let units = quantity.get();
+        self.on_hand += units;
+        self.movement(units, 0, MovementReason::Returned, None, at)
+    }
+
     /// Corrects the units on hand by `delta` (a delivery, a count, damage).
     ///
     /// # Errors

@@ -82,3 +82,21 @@ pub mod movement {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod restock {
+    use sea_orm::entity::prelude::*;
+
+    /// A restock of returned goods, by its reference.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stock_restocks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub reference: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

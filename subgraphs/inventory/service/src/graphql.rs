@@ -297,6 +297,31 @@ pub struct ReserveStockInput {
     reference: Option<String>,
 }
 
+/// Units customers sent back, to put on hand once per reference.
+#[derive(InputObject)]
+pub struct RestockReturnInput {
+    /// The return they came back with (1 to 100 characters): restocking the same
+    /// reference again puts nothing back twice.
+    reference: String,
+    lines: Vec<ReservationLineInput>,
+}
+
+impl TryFrom<&RestockReturnInput> for Vec<(Sku, Quantity)> {
+    type Error = Error;
+    fn try_from(input: &RestockReturnInput) -> Result<Self> {
+        input
+            .lines
+            .iter()
+            .map(|line| {
+                Ok((
+                    Sku::parse(&line.sku).map_err(error)?,
+                    Quantity::new(i64::from(line.quantity)).map_err(error)?,
+                ))
+            })
+            .collect()
+    }
+}
+
 impl TryFrom<ReserveStockInput> for Reservation {
     type Error = Error;
     fn try_from(input: ReserveStockInput) -> Result<Self> {
@@ -405,6 +430,19 @@ impl Mutation {
             .await
             .map_err(error)?;
         Ok(ReservationObject(reservation))
+    }
+
+    /// Units customers sent back come back on hand (the return saga), once per
+    /// reference: true when they were put back now, false when that reference was
+    /// restocked before.
+    #[graphql(requires_scopes = "inventory:write")]
+    async fn restock_return(&self, ctx: &Context<'_>, input: RestockReturnInput) -> Result<bool> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let lines = Vec::<(Sku, Quantity)>::try_from(&input)?;
+        ctx.data_unchecked::<Stock>()
+            .restock_returned(&input.reference, &lines, &request_meta(ctx))
+            .await
+            .map_err(error)
     }
 
     /// The held units are sold.

@@ -294,3 +294,25 @@ pub async fn due_reservations(
         .await?;
     Ok(ids.into_iter().map(ReservationId::from_uuid).collect())
 }
+
+/// Records the restock `reference`; false when it was recorded before (nothing is
+/// written then).
+pub async fn record_restock(
+    conn: &impl ConnectionTrait,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    use sea_orm::sea_query::OnConflict;
+    let inserted = crate::entity::restock::Entity::insert(crate::entity::restock::ActiveModel {
+        reference: sea_orm::ActiveValue::Set(reference.to_owned()),
+        created_at: sea_orm::ActiveValue::Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(crate::entity::restock::Column::Reference)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(inserted == 1)
+}

@@ -215,6 +215,59 @@ impl Stock {
         self.close(id, Closing::Return, meta).await
     }
 
+    /// Puts units that customers sent back on hand, once per `reference` (the return):
+    /// the stock rows, their RETURNED movements, a `stock.adjusted` event per SKU and
+    /// the reference, in one transaction. Answers false when the reference was
+    /// restocked before (nothing is written again).
+    ///
+    /// # Errors
+    /// No lines, a SKU twice or not stocked.
+    pub async fn restock_returned(
+        &self,
+        reference: &str,
+        lines: &[(Sku, inventory_domain::Quantity)],
+        meta: &EventMeta,
+    ) -> Result<bool, StockError> {
+        let reference = reference.trim();
+        if reference.is_empty() || reference.chars().count() > 100 {
+            return Err(InventoryError::invalid("reference", "must have 1 to 100 characters").into());
+        }
+        if lines.is_empty()
+            || lines
+                .iter()
+                .enumerate()
+                .any(|(i, (sku, _))| lines[..i].iter().any(|(s, _)| s == sku))
+        {
+            return Err(InventoryError::invalid("lines", "one line or more, each SKU once").into());
+        }
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        if !repository::record_restock(&txn, reference, now).await? {
+            return Ok(false);
+        }
+        let mut items = lock_all(&txn, lines.iter().map(|(sku, _)| sku)).await?;
+        let mut movements = Vec::with_capacity(lines.len());
+        let mut events = Vec::with_capacity(lines.len());
+        for (sku, quantity) in lines {
+            let item = items
+                .iter_mut()
+                .find(|item| item.sku() == sku)
+                .ok_or_else(|| StockError::UnknownSku(sku.as_str().to_owned()))?;
+            movements.push(item.take_back(*quantity, now));
+            events.push(InventoryEvent::StockAdjusted {
+                sku: sku.as_str().to_owned(),
+                delta: quantity.get(),
+                on_hand: item.on_hand(),
+                reserved: item.reserved(),
+                reason: format!("returned: {reference}"),
+            });
+        }
+        repository::save_items_and_movements(&txn, &items, &movements, now).await?;
+        kernel_infra::outbox::record(&txn, PRODUCER, meta, &events).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// Corrects the units on hand of a SKU.
     ///
     /// # Errors

@@ -54,11 +54,13 @@ pub enum OrderStatus {
     Shipped,
     Delivered,
     Canceled,
+    /// Delivered, and part of it returned and refunded.
+    PartiallyRefunded,
     Refunded,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 9] = [
         OrderStatus::Pending,
         OrderStatus::AwaitingPayment,
         OrderStatus::Paid,
@@ -66,6 +68,7 @@ impl OrderStatus {
         OrderStatus::Shipped,
         OrderStatus::Delivered,
         OrderStatus::Canceled,
+        OrderStatus::PartiallyRefunded,
         OrderStatus::Refunded,
     ];
 
@@ -78,6 +81,7 @@ impl OrderStatus {
             OrderStatus::Shipped => "SHIPPED",
             OrderStatus::Delivered => "DELIVERED",
             OrderStatus::Canceled => "CANCELED",
+            OrderStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
             OrderStatus::Refunded => "REFUNDED",
         }
     }
@@ -98,8 +102,23 @@ impl OrderStatus {
                 | (Shipped, Delivered)
                 | (Pending | AwaitingPayment, Canceled)
                 | (Paid | Fulfilling, Canceled)
-                | (Paid | Fulfilling | Shipped | Delivered | Canceled, Refunded)
+                | (
+                    Paid | Fulfilling | Shipped | Delivered | Canceled | PartiallyRefunded,
+                    Refunded
+                )
+                | (Delivered, PartiallyRefunded)
         )
+    }
+
+    /// The statuses `order.status_changed.v1` names: a move from or to another one is
+    /// announced by v2 alone.
+    pub fn known_to_v1(self) -> bool {
+        self != OrderStatus::PartiallyRefunded
+    }
+
+    /// Delivered, and not all of it given back: its goods may be returned.
+    pub fn is_returnable(self) -> bool {
+        matches!(self, OrderStatus::Delivered | OrderStatus::PartiallyRefunded)
     }
 
     /// Before payment, when the customer may still cancel.
@@ -469,7 +488,7 @@ impl Order {
                 user_id,
                 total: self.total,
             }],
-            OrderStatus::AwaitingPayment | OrderStatus::Fulfilling => Vec::new(),
+            OrderStatus::AwaitingPayment | OrderStatus::Fulfilling | OrderStatus::PartiallyRefunded => Vec::new(),
         }
     }
 }
@@ -530,6 +549,15 @@ pub enum OrderEvent {
         to: OrderStatus,
         reason: String,
     },
+    /// `order.status_changed.v2`: a move that v1 cannot name, from or to a status v1's
+    /// contract does not list (PARTIALLY_REFUNDED came later).
+    StatusChangedV2 {
+        order_id: OrderId,
+        user_id: uuid::Uuid,
+        from: Option<OrderStatus>,
+        to: OrderStatus,
+        reason: String,
+    },
 }
 
 impl OrderEvent {
@@ -541,14 +569,30 @@ impl OrderEvent {
     pub const DELIVERED: &'static str = "ecommerce.orders.order.delivered.v1";
     pub const REFUNDED: &'static str = "ecommerce.orders.order.refunded.v1";
     pub const STATUS_CHANGED: &'static str = "ecommerce.orders.order.status_changed.v1";
+    pub const STATUS_CHANGED_V2: &'static str = "ecommerce.orders.order.status_changed.v2";
 
+    /// The announcement of a move: `status_changed.v1` where both statuses are v1's,
+    /// else `status_changed.v2`. The two carry disjoint moves, so a consumer of every
+    /// move reads both and sees each move once.
     pub fn status_changed(order: &Order, change: &StatusChange) -> Self {
-        OrderEvent::StatusChanged {
-            order_id: order.id,
-            user_id: order.user_id,
-            from: change.from,
-            to: change.to,
-            reason: change.reason.clone(),
+        let (order_id, user_id, from, to, reason) =
+            (order.id, order.user_id, change.from, change.to, change.reason.clone());
+        if to.known_to_v1() && from.is_none_or(OrderStatus::known_to_v1) {
+            OrderEvent::StatusChanged {
+                order_id,
+                user_id,
+                from,
+                to,
+                reason,
+            }
+        } else {
+            OrderEvent::StatusChangedV2 {
+                order_id,
+                user_id,
+                from,
+                to,
+                reason,
+            }
         }
     }
 
@@ -561,7 +605,8 @@ impl OrderEvent {
             | OrderEvent::Fulfilled { order_id, .. }
             | OrderEvent::Delivered { order_id, .. }
             | OrderEvent::Refunded { order_id, .. }
-            | OrderEvent::StatusChanged { order_id, .. } => *order_id,
+            | OrderEvent::StatusChanged { order_id, .. }
+            | OrderEvent::StatusChangedV2 { order_id, .. } => *order_id,
         }
     }
 }
@@ -577,6 +622,7 @@ impl DomainEvent for OrderEvent {
             OrderEvent::Delivered { .. } => Self::DELIVERED,
             OrderEvent::Refunded { .. } => Self::REFUNDED,
             OrderEvent::StatusChanged { .. } => Self::STATUS_CHANGED,
+            OrderEvent::StatusChangedV2 { .. } => Self::STATUS_CHANGED_V2,
         }
     }
 
@@ -635,6 +681,13 @@ impl DomainEvent for OrderEvent {
                 total,
             } => serde_json::json!({ "orderId": order_id, "userId": user_id, "total": total }),
             OrderEvent::StatusChanged {
+                order_id,
+                user_id,
+                from,
+                to,
+                reason,
+            }
+            | OrderEvent::StatusChangedV2 {
                 order_id,
                 user_id,
                 from,
@@ -904,6 +957,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_move_that_v1_cannot_name_is_announced_by_v2_alone() {
+        let (order, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
+        let change = |from, to| StatusChange {
+            from,
+            to,
+            reason: "test".into(),
+            at: Utc::now(),
+        };
+        let paid = OrderEvent::status_changed(&order, &change(Some(OrderStatus::Pending), OrderStatus::Paid));
+        assert_eq!(paid.event_type(), OrderEvent::STATUS_CHANGED);
+        let partly = change(Some(OrderStatus::Delivered), OrderStatus::PartiallyRefunded);
+        assert_eq!(
+            OrderEvent::status_changed(&order, &partly).event_type(),
+            OrderEvent::STATUS_CHANGED_V2
+        );
+        let all = change(Some(OrderStatus::PartiallyRefunded), OrderStatus::Refunded);
+        let event = OrderEvent::status_changed(&order, &all);
+        assert_eq!(event.event_type(), OrderEvent::STATUS_CHANGED_V2);
+        assert_eq!(event.payload()["from"], "PARTIALLY_REFUNDED");
+    }
+
+    #[test]
     fn the_state_machine_allows_exactly_its_transitions() {
         use OrderStatus::*;
         let allowed = [
@@ -922,6 +997,8 @@ pub(crate) mod tests {
             (Fulfilling, Refunded),
             (Shipped, Refunded),
             (Delivered, Refunded),
+            (Delivered, PartiallyRefunded),
+            (PartiallyRefunded, Refunded),
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use kernel::{DomainEvent, Money, Quantity, Sku, typed_id};
 use serde::{Deserialize, Serialize};
 
-use crate::{Order, OrderError, OrderId, OrderStatus};
+use crate::{Order, OrderError, OrderId};
 
 typed_id!(ReturnId, "return");
 
@@ -131,6 +131,9 @@ pub struct Return {
     lines: Vec<ReturnLine>,
     shipping_refund: Money,
     refusal: Option<String>,
+    /// Why its refund was refused the last time the goods were received (the return
+    /// went back to APPROVED).
+    failure: Option<String>,
     requested_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -146,6 +149,7 @@ pub struct StoredReturn {
     pub lines: Vec<ReturnLine>,
     pub shipping_refund: Money,
     pub refusal: Option<String>,
+    pub failure: Option<String>,
     pub requested_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -161,6 +165,7 @@ impl From<StoredReturn> for Return {
             lines: stored.lines,
             shipping_refund: stored.shipping_refund,
             refusal: stored.refusal,
+            failure: stored.failure,
             requested_at: stored.requested_at,
             updated_at: stored.updated_at,
         }
@@ -190,7 +195,7 @@ impl Return {
         window: ReturnWindow,
         now: DateTime<Utc>,
     ) -> Result<Self, OrderError> {
-        if !matches!(order.status, OrderStatus::Delivered) {
+        if !order.status.is_returnable() {
             return Err(OrderError::NotReturnable(format!(
                 "order {} is {}: only a delivered order's goods can be returned",
                 order.id,
@@ -273,6 +278,7 @@ impl Return {
             lines,
             shipping_refund,
             refusal: None,
+            failure: None,
             requested_at: now,
             updated_at: now,
         })
@@ -294,6 +300,70 @@ impl Return {
     pub fn refuse(&mut self, reason: &str, now: DateTime<Utc>) -> Result<bool, OrderError> {
         let reason = reason_text("reason", reason)?;
         self.decide(ReturnStatus::Refused, Some(reason), now)
+    }
+
+    /// The goods arrived: the refund and the restock follow (the return saga). `false`
+    /// when it was received already (or refunded since).
+    ///
+    /// # Errors
+    /// CONFLICT unless it is APPROVED (or further on).
+    pub fn receive(&mut self, now: DateTime<Utc>) -> Result<bool, OrderError> {
+        match self.status {
+            ReturnStatus::Received | ReturnStatus::Refunded => Ok(false),
+            ReturnStatus::Approved => {
+                self.status = ReturnStatus::Received;
+                self.updated_at = now;
+                Ok(true)
+            }
+            ReturnStatus::Requested | ReturnStatus::Refused => Err(self.not_now("received")),
+        }
+    }
+
+    /// The payment is refunded for the return and its units are back on hand. `false`
+    /// when it was refunded already.
+    ///
+    /// # Errors
+    /// CONFLICT unless it is RECEIVED (or REFUNDED already).
+    pub fn complete(&mut self, now: DateTime<Utc>) -> Result<bool, OrderError> {
+        match self.status {
+            ReturnStatus::Refunded => Ok(false),
+            ReturnStatus::Received => {
+                self.status = ReturnStatus::Refunded;
+                self.failure = None;
+                self.updated_at = now;
+                Ok(true)
+            }
+            _ => Err(self.not_now("refunded")),
+        }
+    }
+
+    /// The refund was refused after the goods were received: the return goes back to
+    /// APPROVED, saying why, for staff to settle and receive it again. `false` when it
+    /// is APPROVED already.
+    ///
+    /// # Errors
+    /// CONFLICT unless it is RECEIVED (or APPROVED); a reason that is empty or too long.
+    pub fn reopen(&mut self, reason: &str, now: DateTime<Utc>) -> Result<bool, OrderError> {
+        let reason: String = reason.trim().chars().take(MAX_REASON).collect();
+        let reason = reason_text("reason", &reason)?;
+        match self.status {
+            ReturnStatus::Approved => Ok(false),
+            ReturnStatus::Received => {
+                self.status = ReturnStatus::Approved;
+                self.failure = Some(reason);
+                self.updated_at = now;
+                Ok(true)
+            }
+            _ => Err(self.not_now("reopened")),
+        }
+    }
+
+    fn not_now(&self, what: &str) -> OrderError {
+        OrderError::NotReturnable(format!(
+            "return {} is {}: it cannot be {what} now",
+            self.id,
+            self.status.as_str()
+        ))
     }
 
     /// Moves a REQUESTED return to `to`; `false` when it is there already.
@@ -332,6 +402,7 @@ impl Return {
         ReturnEvent {
             kind: match self.status {
                 ReturnStatus::Requested => ReturnEventKind::Requested,
+                ReturnStatus::Approved if self.failure.is_some() => ReturnEventKind::Reopened,
                 ReturnStatus::Approved => ReturnEventKind::Approved,
                 ReturnStatus::Refused => ReturnEventKind::Refused,
                 ReturnStatus::Received => ReturnEventKind::Received,
@@ -364,6 +435,9 @@ impl Return {
     }
     pub fn refusal(&self) -> Option<&str> {
         self.refusal.as_deref()
+    }
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
     pub fn requested_at(&self) -> DateTime<Utc> {
         self.requested_at
@@ -424,6 +498,8 @@ fn claimed_of(claims: &[&Return], sku: &Sku, order: &Order) -> Result<(i64, Mone
 pub enum ReturnEventKind {
     Requested,
     Approved,
+    /// Received, then its refund was refused: APPROVED again, with the failure.
+    Reopened,
     Refused,
     Received,
     Refunded,
@@ -442,6 +518,7 @@ impl ReturnEvent {
     pub const APPROVED: &'static str = "ecommerce.orders.return.approved.v1";
     pub const REFUSED: &'static str = "ecommerce.orders.return.refused.v1";
     pub const RECEIVED: &'static str = "ecommerce.orders.return.received.v1";
+    pub const REOPENED: &'static str = "ecommerce.orders.return.reopened.v1";
     pub const REFUNDED: &'static str = "ecommerce.orders.return.refunded.v1";
 }
 
@@ -452,6 +529,7 @@ impl DomainEvent for ReturnEvent {
             ReturnEventKind::Approved => Self::APPROVED,
             ReturnEventKind::Refused => Self::REFUSED,
             ReturnEventKind::Received => Self::RECEIVED,
+            ReturnEventKind::Reopened => Self::REOPENED,
             ReturnEventKind::Refunded => Self::REFUNDED,
         }
     }
@@ -471,6 +549,9 @@ impl DomainEvent for ReturnEvent {
         if let Some(refusal) = &r.refusal {
             payload["refusal"] = refusal.clone().into();
         }
+        if self.kind == ReturnEventKind::Reopened {
+            payload["failure"] = r.failure.clone().into();
+        }
         payload
     }
 }
@@ -478,7 +559,7 @@ impl DomainEvent for ReturnEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{OrderItem, Placement, Tax};
+    use crate::{OrderItem, OrderStatus, Placement, Tax};
     use kernel::{Currency, TaxLine, TaxRate};
 
     fn usd(amount: i64) -> Money {
@@ -627,6 +708,26 @@ mod tests {
         let mut blank = ask(&[("A-1", 1)]);
         blank.reason = "  ".into();
         assert!(Return::request(&order, Utc::now(), &[], blank, ReturnWindow::DEFAULT, Utc::now()).is_err());
+    }
+
+    #[test]
+    fn an_approved_return_is_received_then_refunded_or_reopened() {
+        let order = delivered(false);
+        let mut asked = request(&order, &[], &[("A-1", 1)]).unwrap();
+        assert!(matches!(asked.receive(Utc::now()), Err(OrderError::NotReturnable(_))));
+        asked.approve(Utc::now()).unwrap();
+        assert!(asked.receive(Utc::now()).unwrap());
+        assert!(!asked.receive(Utc::now()).unwrap());
+        assert_eq!(asked.event().event_type(), ReturnEvent::RECEIVED);
+        let mut refused = asked.clone();
+        assert!(refused.reopen("the payment was refunded by hand", Utc::now()).unwrap());
+        assert_eq!(refused.status(), ReturnStatus::Approved);
+        assert_eq!(refused.event().event_type(), ReturnEvent::REOPENED);
+        assert_eq!(refused.event().payload()["failure"], "the payment was refunded by hand");
+        assert!(asked.complete(Utc::now()).unwrap());
+        assert!(!asked.complete(Utc::now()).unwrap());
+        assert!(asked.reopen("late", Utc::now()).is_err());
+        assert_eq!(asked.event().event_type(), ReturnEvent::REFUNDED);
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub mod order_return {
         pub refund: i64,
         #[sea_orm(column_type = "Text", nullable)]
         pub refusal: Option<String>,
+        /// Why the refund was refused the last time the goods were received.
+        #[sea_orm(column_type = "Text", nullable)]
+        pub failure: Option<String>,
         pub requested_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

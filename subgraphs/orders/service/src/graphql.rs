@@ -41,7 +41,7 @@ pub fn schema(orders: Orders, returns: Returns, live: LiveFeed) -> OrdersSchema 
         .finish()
 }
 
-pub struct OrderLoader(Orders);
+pub struct OrderLoader(pub(crate) Orders);
 
 impl Loader<OrderId> for OrderLoader {
     type Value = Order;
@@ -62,6 +62,8 @@ pub enum OrderStatusValue {
     Shipped,
     Delivered,
     Canceled,
+    /// Delivered, and part of it returned and refunded.
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -75,6 +77,7 @@ impl From<OrderStatus> for OrderStatusValue {
             OrderStatus::Shipped => Self::Shipped,
             OrderStatus::Delivered => Self::Delivered,
             OrderStatus::Canceled => Self::Canceled,
+            OrderStatus::PartiallyRefunded => Self::PartiallyRefunded,
             OrderStatus::Refunded => Self::Refunded,
         }
     }
@@ -351,7 +354,7 @@ impl UserOrders {
     }
 }
 
-fn parse_order_id(id: &ID) -> Result<OrderId> {
+pub(crate) fn parse_order_id(id: &ID) -> Result<OrderId> {
     OrderId::parse(id).map_err(bad_input)
 }
 

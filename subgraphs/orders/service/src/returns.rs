@@ -1,15 +1,17 @@
 //! Returns' use cases: a customer asks to send back delivered units, staff approve or
-//! refuse. Each change is one transaction: the return's row and its event. The SQL is
-//! in [`repository`].
+//! refuse; the return saga (run by Checkout) receives the goods and completes the
+//! return once refunded and restocked, or reopens it when the refund is refused. Each
+//! change is one transaction: the return's row and its event (and, on completion, the
+//! order's move). The SQL is in [`repository`].
 
 use chrono::Utc;
 use kernel::{EventMeta, Identity};
 use kernel_infra::db::{write_if, write_together};
 use orders_domain::returns::{Return, ReturnId, ReturnRequest, ReturnStatus, ReturnWindow};
-use orders_domain::{OrderError, OrderId};
+use orders_domain::{OrderError, OrderId, OrderStatus};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
-use crate::orders::{OrdersError, PRODUCER, lock_order};
+use crate::orders::{OrdersError, PRODUCER, lock_order, transition_in};
 
 /// Returns over Orders' database.
 #[derive(Clone)]
@@ -73,6 +75,76 @@ impl Returns {
     /// BAD_USER_INPUT for a bad reason.
     pub async fn refuse(&self, id: ReturnId, reason: &str, meta: &EventMeta) -> Result<Return, OrdersError> {
         self.decide(id, meta, |asked| asked.refuse(reason, Utc::now())).await
+    }
+
+    /// The goods arrived (the return saga's first step).
+    ///
+    /// # Errors
+    /// NOT_FOUND; CONFLICT unless the return is APPROVED (or further on).
+    pub async fn receive(&self, id: ReturnId, meta: &EventMeta) -> Result<Return, OrdersError> {
+        self.decide(id, meta, |asked| asked.receive(Utc::now())).await
+    }
+
+    /// The refund was refused after the goods arrived: the return is APPROVED again,
+    /// with the reason (the return saga's compensation).
+    ///
+    /// # Errors
+    /// NOT_FOUND; CONFLICT unless the return is RECEIVED (or APPROVED).
+    pub async fn reopen(&self, id: ReturnId, reason: &str, meta: &EventMeta) -> Result<Return, OrdersError> {
+        self.decide(id, meta, |asked| asked.reopen(reason, Utc::now())).await
+    }
+
+    /// The payment is refunded for the return and its units are back on hand (the
+    /// return saga's last step): the return is REFUNDED and, in the same transaction,
+    /// the order PARTIALLY_REFUNDED, or REFUNDED once every unit of it is. Completing a
+    /// completed return changes nothing.
+    ///
+    /// # Errors
+    /// NOT_FOUND; CONFLICT unless the return is RECEIVED (or REFUNDED already).
+    pub async fn complete(&self, id: ReturnId, meta: &EventMeta) -> Result<Return, OrdersError> {
+        let found = self.get(id).await?.ok_or(OrdersError::ReturnNotFound(id))?;
+        let txn = self.db.begin().await?;
+        // The order's lock serializes the returns of one order.
+        let order = lock_order(&txn, found.order_id(), true).await?;
+        let mut returns = repository::of_order(&txn, found.order_id()).await?;
+        let index = returns
+            .iter()
+            .position(|r| r.id() == id)
+            .ok_or(OrdersError::ReturnNotFound(id))?;
+        let read = returns[index].status();
+        if !returns[index].complete(Utc::now())? {
+            return Ok(returns.swap_remove(index));
+        }
+        let completed = &returns[index];
+        let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[completed.event()]);
+        write_together(
+            &txn,
+            repository::update_status(completed, read),
+            kernel_infra::outbox::insert(&envelopes).into_iter().collect(),
+        )
+        .await?;
+        let all_back = order.items.iter().all(|item| {
+            let back: i64 = returns
+                .iter()
+                .filter(|r| r.status() == ReturnStatus::Refunded)
+                .flat_map(|r| r.lines())
+                .filter(|line| line.sku == item.sku)
+                .map(|line| line.quantity.get())
+                .sum();
+            back >= item.quantity.get()
+        });
+        let to = if all_back {
+            OrderStatus::Refunded
+        } else {
+            OrderStatus::PartiallyRefunded
+        };
+        // Payments' `payment.refunded` may have moved the order to REFUNDED first.
+        if order.status != to && order.status.can_move_to(to) {
+            let reason = format!("return {id} refunded");
+            transition_in(&txn, order.id, to, &reason, None, meta).await?;
+        }
+        txn.commit().await?;
+        Ok(returns.swap_remove(index))
     }
 
     /// Applies `decision` to the return as read and writes it, with its event, only if
@@ -216,6 +288,7 @@ mod repository {
             shipping_refund: Set(asked.shipping_refund().amount()),
             refund: Set(asked.refund()?.amount()),
             refusal: Set(asked.refusal().map(str::to_owned)),
+            failure: Set(asked.failure().map(str::to_owned)),
             requested_at: Set(asked.requested_at()),
             updated_at: Set(asked.updated_at()),
         })
@@ -229,6 +302,10 @@ mod repository {
             .col_expr(
                 order_return::Column::Refusal,
                 Expr::value(changed.refusal().map(str::to_owned)),
+            )
+            .col_expr(
+                order_return::Column::Failure,
+                Expr::value(changed.failure().map(str::to_owned)),
             )
             .col_expr(order_return::Column::UpdatedAt, Expr::value(changed.updated_at()))
             .filter(order_return::Column::Id.eq(changed.id().as_uuid()))
@@ -249,6 +326,7 @@ mod repository {
             lines,
             shipping_refund: Money::new(row.shipping_refund, currency),
             refusal: row.refusal,
+            failure: row.failure,
             requested_at: row.requested_at,
             updated_at: row.updated_at,
         }

@@ -14,7 +14,10 @@
 
 mod driver;
 mod lease;
+mod returns;
 mod store;
+
+pub use returns::ReturnStepRecord;
 
 use store::{from_row, insert};
 
@@ -54,6 +57,8 @@ pub enum CheckoutServiceError {
     NoCheckoutFor(uuid::Uuid),
     #[error("there is no checkout {0}")]
     NoSession(CheckoutId),
+    #[error("return {0} has no process")]
+    NoReturn(uuid::Uuid),
     /// Shipping would not stop the shipment: the goods are on their way.
     #[error("the order can no longer be canceled: {0}")]
     CancellationRefused(String),
@@ -85,7 +90,8 @@ impl Classify for CheckoutServiceError {
             CheckoutServiceError::Checkout(err) => err.kind(),
             CheckoutServiceError::CartNotFound(_)
             | CheckoutServiceError::NoCheckoutFor(_)
-            | CheckoutServiceError::NoSession(_) => ErrorKind::NotFound,
+            | CheckoutServiceError::NoSession(_)
+            | CheckoutServiceError::NoReturn(_) => ErrorKind::NotFound,
             CheckoutServiceError::CancellationRefused(_) => ErrorKind::Conflict,
             CheckoutServiceError::CartNotReady(_) | CheckoutServiceError::Refused(_) => ErrorKind::BadUserInput,
             CheckoutServiceError::KeyReused(_) => ErrorKind::Conflict,
@@ -126,6 +132,11 @@ pub struct SagaSettings {
     /// answer was persisted, so the resumed saga repeats a call that already acted.
     #[cfg(feature = "fault-injection")]
     pub crash_before_save: Option<Step>,
+    /// The same two, for a step of the return saga.
+    #[cfg(feature = "fault-injection")]
+    pub crash_after_return: Option<checkout_domain::returns::ReturnStep>,
+    #[cfg(feature = "fault-injection")]
+    pub crash_before_save_return: Option<checkout_domain::returns::ReturnStep>,
 }
 
 impl Default for SagaSettings {
@@ -139,6 +150,10 @@ impl Default for SagaSettings {
             crash_after: None,
             #[cfg(feature = "fault-injection")]
             crash_before_save: None,
+            #[cfg(feature = "fault-injection")]
+            crash_after_return: None,
+            #[cfg(feature = "fault-injection")]
+            crash_before_save_return: None,
         }
     }
 }
@@ -543,11 +558,15 @@ impl Saga {
         Ok(driven)
     }
 
-    /// The reconciler: resumes unfinished sessions every `interval` until `shutdown`.
+    /// The reconciler: resumes unfinished sessions and return processes every
+    /// `interval` until `shutdown`.
     pub async fn run_reconciler(self, interval: Duration, shutdown: CancellationToken) {
         loop {
             if let Err(err) = self.resume_unfinished().await {
                 tracing::error!(error = %err, "resuming checkouts failed");
+            }
+            if let Err(err) = self.resume_unfinished_returns().await {
+                tracing::error!(error = %err, "resuming returns failed");
             }
             tokio::select! {
                 () = shutdown.cancelled() => return,

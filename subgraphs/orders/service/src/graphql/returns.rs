@@ -1,6 +1,7 @@
 //! Returns in the Orders subgraph: `Order.returns`, a customer's `requestReturn`, and
 //! staff's queue (`returns`) with `approveReturn` and `refuseReturn`.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::{Quantity, Role, Sku};
@@ -9,6 +10,7 @@ use kernel_infra::graphql::{bad_input, error, page_size, request_meta};
 use kernel_infra::identity::{require_any_role, require_user};
 use orders_domain::returns::{Return, ReturnId, ReturnLine, ReturnRequest, ReturnStatus};
 
+use super::OrderLoader;
 use crate::returns::Returns;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +106,19 @@ impl ReturnObject {
     /// Why staff refused it; null unless REFUSED.
     async fn refusal(&self) -> Option<&str> {
         self.0.refusal()
+    }
+    /// Why its refund was refused the last time the goods were received (it went back
+    /// to APPROVED); null otherwise.
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure()
+    }
+    /// The order's payment, which the return refunds; null for an order without one.
+    async fn payment_id(&self, ctx: &Context<'_>) -> Result<Option<ID>> {
+        let order = ctx
+            .data_unchecked::<DataLoader<OrderLoader>>()
+            .load_one(self.0.order_id())
+            .await?;
+        Ok(order.and_then(|o| o.payment_id).map(|id| ID(id.to_string())))
     }
     async fn requested_at(&self) -> DateTime<Utc> {
         self.0.requested_at()
@@ -206,6 +221,45 @@ impl ReturnMutation {
             .await
             .map_err(error)?;
         Ok(ReturnObject(approved))
+    }
+
+    /// The goods arrived (the return saga, SERVICE or ADMIN): APPROVED → RECEIVED.
+    /// Staff receive a return with Checkout's `receiveReturn`, which runs the saga.
+    #[graphql(requires_scopes = "returns:write")]
+    async fn mark_return_received(&self, ctx: &Context<'_>, id: ID) -> Result<ReturnObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let received = ctx
+            .data_unchecked::<Returns>()
+            .receive(return_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ReturnObject(received))
+    }
+
+    /// The return is refunded and restocked (the return saga, SERVICE or ADMIN):
+    /// RECEIVED → REFUNDED, and the order PARTIALLY_REFUNDED or REFUNDED.
+    #[graphql(requires_scopes = "returns:write")]
+    async fn mark_return_refunded(&self, ctx: &Context<'_>, id: ID) -> Result<ReturnObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let refunded = ctx
+            .data_unchecked::<Returns>()
+            .complete(return_id(&id)?, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ReturnObject(refunded))
+    }
+
+    /// The refund was refused after the goods arrived (the return saga's compensation,
+    /// SERVICE or ADMIN): RECEIVED → APPROVED, with the reason as `failure`.
+    #[graphql(requires_scopes = "returns:write")]
+    async fn reopen_return(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<ReturnObject> {
+        require_any_role(ctx, &[Role::Admin, Role::Service])?;
+        let reopened = ctx
+            .data_unchecked::<Returns>()
+            .reopen(return_id(&id)?, &reason, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(ReturnObject(reopened))
     }
 
     /// Refuses the return, saying why; its units may be asked for again (ADMIN).

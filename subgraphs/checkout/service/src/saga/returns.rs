@@ -1,0 +1,352 @@
+//! Driving a return's process (`checkout_domain::returns`): started when staff receive
+//! the goods, its steps run one by one while this driver holds the process's lease,
+//! each saved with its step log entry before the next; the reconciler resumes what a
+//! crash or an outage left half-way.
+
+use checkout_domain::SessionStatus;
+use checkout_domain::returns::{ReceivedReturn, ReturnProcess, ReturnStep, ReturnedUnits};
+use chrono::{DateTime, Utc};
+use kernel::{Currency, EventMeta, Money};
+use kernel_infra::client::CallError;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use crate::entity::{return_process, step_log};
+
+use super::lease::lease;
+use super::store::short_detail;
+use super::{CheckoutServiceError, Saga};
+
+/// One entry of a process's step log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnStepRecord {
+    pub step: String,
+    /// DONE, REFUSED or UNAVAILABLE.
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Saga {
+    /// Staff have the goods of an approved return in hand: the return saga runs now,
+    /// as far as it goes (the reconciler finishes what an outage stops). Receiving a
+    /// return again answers its process; a FAILED one (its refund was refused and the
+    /// return reopened) starts over, its cause settled.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn receive_return(
+        &self,
+        id: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<ReturnProcess, CheckoutServiceError> {
+        let now = Utc::now();
+        let fresh = ReturnProcess::start(id, now);
+        if self.insert_return(&fresh).await? {
+            return self.drive_return_held(fresh, meta).await;
+        }
+        let found = self
+            .return_process(id)
+            .await?
+            .ok_or(CheckoutServiceError::NoReturn(id))?;
+        match found.status {
+            SessionStatus::Failed => {
+                if !self.claim_return(id).await? {
+                    return self.return_process(id).await?.ok_or(CheckoutServiceError::NoReturn(id));
+                }
+                let mut again = ReturnProcess::start(id, now);
+                again.created_at = found.created_at;
+                self.drive_return_held(again, meta).await
+            }
+            status if status.is_finished() => Ok(found),
+            _ => self.drive_return(id, meta).await,
+        }
+    }
+
+    /// Drives a process if no other driver holds it; its state afterwards.
+    async fn drive_return(&self, id: uuid::Uuid, meta: &EventMeta) -> Result<ReturnProcess, CheckoutServiceError> {
+        let claimed = self.claim_return(id).await?;
+        let process = self
+            .return_process(id)
+            .await?
+            .ok_or(CheckoutServiceError::NoReturn(id))?;
+        if !claimed {
+            return Ok(process);
+        }
+        self.drive_return_held(process, meta).await
+    }
+
+    /// Runs steps while this driver holds the lease and the contexts answer, saving
+    /// after each.
+    async fn drive_return_held(
+        &self,
+        mut process: ReturnProcess,
+        meta: &EventMeta,
+    ) -> Result<ReturnProcess, CheckoutServiceError> {
+        while let Some(step) = process.step {
+            let before = process.clone();
+            let (outcome, detail) = match self.remotes.run_return(&process, step, meta).await {
+                Ok(outcome) => {
+                    process.complete(step, outcome, Utc::now());
+                    ("DONE", None)
+                }
+                Err(CallError::Refused { message, code, .. }) => {
+                    let reason = format!("{message} ({code})");
+                    process.refuse(step, &reason, Utc::now());
+                    ("REFUSED", Some(reason))
+                }
+                Err(unavailable) => {
+                    tracing::warn!(return.id = %process.id, step = step.as_str(), error = %unavailable, "return step unavailable; will retry");
+                    let record = record(step, "UNAVAILABLE", Some(unavailable.to_string()));
+                    self.save_return(&before, Some(&record), false).await?;
+                    return Ok(before);
+                }
+            };
+            #[cfg(feature = "fault-injection")]
+            if self.settings.crash_before_save_return == Some(step) {
+                tracing::error!(step = step.as_str(), "checkout.crash_before_save: aborting the process");
+                std::process::abort();
+            }
+            if !self
+                .save_return(&process, Some(&record(step, outcome, detail)), true)
+                .await?
+            {
+                tracing::warn!(return.id = %process.id, "lost the return's lease; another driver continues");
+                return Ok(process);
+            }
+            #[cfg(feature = "fault-injection")]
+            if self.settings.crash_after_return == Some(step) {
+                tracing::error!(step = step.as_str(), "checkout.crash_after: aborting the process");
+                std::process::abort();
+            }
+        }
+        Ok(process)
+    }
+
+    /// Resumes every unfinished process that nobody drives and that has not moved for
+    /// `resume_after`. Returns how many it drove.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn resume_unfinished_returns(&self) -> Result<usize, CheckoutServiceError> {
+        let now = Utc::now();
+        let quiet_since = now - chrono::Duration::from_std(self.settings.resume_after).unwrap_or_default();
+        let due: Vec<uuid::Uuid> = return_process::Entity::find()
+            .select_only()
+            .column(return_process::Column::Id)
+            .filter(return_process::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
+            .filter(return_process::Column::UpdatedAt.lt(quiet_since))
+            .filter(
+                return_process::Column::LockedUntil
+                    .is_null()
+                    .or(return_process::Column::LockedUntil.lt(now)),
+            )
+            .order_by_asc(return_process::Column::UpdatedAt)
+            .limit(100)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        for id in &due {
+            tracing::info!(return.id = %id, "resuming an unfinished return");
+            self.drive_return(*id, &EventMeta::internal()).await?;
+        }
+        Ok(due.len())
+    }
+
+    /// # Errors
+    /// When the database fails or a stored process does not read.
+    pub async fn return_process(&self, id: uuid::Uuid) -> Result<Option<ReturnProcess>, CheckoutServiceError> {
+        return_process::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(from_row)
+            .transpose()
+    }
+
+    /// The process's step log, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn return_steps(&self, id: uuid::Uuid) -> Result<Vec<ReturnStepRecord>, CheckoutServiceError> {
+        let rows = step_log::Entity::find()
+            .filter(step_log::Column::SessionId.eq(id))
+            .order_by_asc(step_log::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ReturnStepRecord {
+                step: row.step,
+                outcome: row.outcome,
+                detail: row.detail,
+                at: row.at,
+            })
+            .collect())
+    }
+
+    /// Inserts a new process holding this driver's lease; false when the return has
+    /// one already.
+    async fn insert_return(&self, p: &ReturnProcess) -> Result<bool, DbErr> {
+        let inserted = return_process::Entity::insert(return_process::ActiveModel {
+            id: Set(p.id),
+            order_id: Set(None),
+            payment_id: Set(None),
+            refund: Set(None),
+            currency: Set(None),
+            lines: Set(None),
+            status: Set(p.status.as_str().to_owned()),
+            step: Set(p.step.map(|s| s.as_str().to_owned())),
+            failed_step: Set(None),
+            failure: Set(None),
+            locked_by: Set(Some(self.driver.clone())),
+            locked_until: Set(Some(p.created_at + lease(&self.settings))),
+            created_at: Set(p.created_at),
+            updated_at: Set(p.updated_at),
+        })
+        .on_conflict(OnConflict::column(return_process::Column::Id).do_nothing().to_owned())
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Saves the process and its step log entry in one transaction, if this driver
+    /// still holds it: renewing the lease while `keep` and the process is unfinished,
+    /// releasing it otherwise. False when another driver took it.
+    async fn save_return(
+        &self,
+        p: &ReturnProcess,
+        entry: Option<&ReturnStepRecord>,
+        keep: bool,
+    ) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let locked_until = (keep && !p.status.is_finished()).then(|| now + lease(&self.settings));
+        let received = p.received.as_ref();
+        let txn = self.db.begin().await?;
+        let updated = return_process::Entity::update_many()
+            .col_expr(
+                return_process::Column::OrderId,
+                Expr::value(received.map(|r| r.order_id)),
+            )
+            .col_expr(
+                return_process::Column::PaymentId,
+                Expr::value(received.and_then(|r| r.payment_id)),
+            )
+            .col_expr(
+                return_process::Column::Refund,
+                Expr::value(received.map(|r| r.refund.amount())),
+            )
+            .col_expr(
+                return_process::Column::Currency,
+                Expr::value(received.map(|r| r.refund.currency().code().to_owned())),
+            )
+            .col_expr(
+                return_process::Column::Lines,
+                Expr::value(received.map(|r| serde_json::to_string(&r.lines).unwrap_or_default())),
+            )
+            .col_expr(return_process::Column::Status, Expr::value(p.status.as_str()))
+            .col_expr(
+                return_process::Column::Step,
+                Expr::value(p.step.map(|s| s.as_str().to_owned())),
+            )
+            .col_expr(
+                return_process::Column::FailedStep,
+                Expr::value(p.failed_step.map(|s| s.as_str().to_owned())),
+            )
+            .col_expr(
+                return_process::Column::Failure,
+                Expr::value(p.failure.as_deref().map(short_detail)),
+            )
+            .col_expr(return_process::Column::LockedUntil, Expr::value(locked_until))
+            .col_expr(
+                return_process::Column::LockedBy,
+                Expr::value(locked_until.is_some().then(|| self.driver.clone())),
+            )
+            .col_expr(return_process::Column::UpdatedAt, Expr::value(now))
+            .filter(return_process::Column::Id.eq(p.id))
+            .filter(return_process::Column::LockedBy.eq(self.driver.clone()))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(false);
+        }
+        if let Some(entry) = entry {
+            step_log::Entity::insert(step_log::ActiveModel {
+                session_id: Set(p.id),
+                step: Set(entry.step.clone()),
+                outcome: Set(entry.outcome.clone()),
+                detail: Set(entry.detail.as_deref().map(short_detail)),
+                at: Set(entry.at),
+                ..Default::default()
+            })
+            .exec(&txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes the lease of a process whose lease is free or ran out.
+    async fn claim_return(&self, id: uuid::Uuid) -> Result<bool, DbErr> {
+        let now = Utc::now();
+        let result = return_process::Entity::update_many()
+            .col_expr(return_process::Column::LockedBy, Expr::value(self.driver.clone()))
+            .col_expr(
+                return_process::Column::LockedUntil,
+                Expr::value(Some(now + lease(&self.settings))),
+            )
+            .filter(return_process::Column::Id.eq(id))
+            .filter(
+                return_process::Column::LockedUntil
+                    .is_null()
+                    .or(return_process::Column::LockedUntil.lt(now)),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}
+
+fn record(step: ReturnStep, outcome: &str, detail: Option<String>) -> ReturnStepRecord {
+    ReturnStepRecord {
+        step: step.as_str().to_owned(),
+        outcome: outcome.to_owned(),
+        detail,
+        at: Utc::now(),
+    }
+}
+
+fn from_row(row: return_process::Model) -> Result<ReturnProcess, CheckoutServiceError> {
+    let corrupt = |what: &str| CheckoutServiceError::Unknown(anyhow::anyhow!("return process {}: {what}", row.id));
+    let step = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(|name| ReturnStep::parse(name).ok_or_else(|| corrupt("unknown step")))
+            .transpose()
+    };
+    let received = match (row.order_id, row.refund, row.currency.as_deref(), row.lines.as_deref()) {
+        (Some(order_id), Some(refund), Some(currency), Some(lines)) => {
+            let currency = Currency::parse(currency).map_err(|_| corrupt("unknown currency"))?;
+            let lines: Vec<ReturnedUnits> = serde_json::from_str(lines).map_err(|_| corrupt("unreadable lines"))?;
+            Some(ReceivedReturn {
+                order_id,
+                payment_id: row.payment_id,
+                refund: Money::new(refund, currency),
+                lines,
+            })
+        }
+        _ => None,
+    };
+    Ok(ReturnProcess {
+        id: row.id,
+        received,
+        status: SessionStatus::parse(&row.status).ok_or_else(|| corrupt("unknown status"))?,
+        step: step(&row.step)?,
+        failed_step: step(&row.failed_step)?,
+        failure: row.failure.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
