@@ -1,8 +1,8 @@
 //! The customer's e-mails, end to end through the gateway and a real SMTP server
-//! (aiosmtpd): one signs up, checks out with a delivery and follows the order to
-//! DELIVERED; another cancels a paid order before it ships. Each gets one message per
-//! step: confirmed, shipped (with the tracking number) and delivered; confirmed,
-//! canceled and refunded.
+//! (aiosmtpd): one signs up, checks out with a delivery, follows the order to
+//! DELIVERED and returns it; another cancels a paid order before it ships. Each gets
+//! one message per step: confirmed, shipped (with the tracking number), delivered,
+//! return requested, approved and refunded; confirmed, canceled and refunded.
 
 use std::time::Duration;
 
@@ -60,8 +60,37 @@ async fn a_customer_gets_an_email_at_each_step_of_their_order() {
     assert_eq!(body["cancelPaidOrder"]["status"], "CANCELED", "{body}");
     until_delivered(&platform, &eve, &kept).await;
 
-    eventually("every e-mail arrives", || async {
+    eventually("the order's e-mails arrive", || async {
         inbox(&server, "eve@example.com").len() >= 3 && inbox(&server, "ned@example.com").len() >= 3
+    })
+    .await;
+    // Eve sends it back; staff approve and receive the return.
+    let asked = ok(
+        &platform,
+        &eve.token,
+        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
+        json!({ "input": { "orderId": kept, "lines": [{ "sku": "MAIL-1", "quantity": 1 }], "reason": "wrong colour" } }),
+    )
+    .await["requestReturn"]["id"]
+        .clone();
+    let approved = platform
+        .post_admin(
+            "mutation($id: ID!) { approveReturn(id: $id) { status } }",
+            json!({ "id": asked }),
+        )
+        .await
+        .1;
+    assert_eq!(approved["data"]["approveReturn"]["status"], "APPROVED", "{approved}");
+    let received = platform
+        .post_admin(
+            "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
+            json!({ "id": asked }),
+        )
+        .await
+        .1;
+    assert_eq!(received["data"]["receiveReturn"]["status"], "COMPLETED", "{received}");
+    eventually("every e-mail arrives", || async {
+        inbox(&server, "eve@example.com").len() >= 6
     })
     .await;
     // Nothing more comes: one message per step.
@@ -70,12 +99,30 @@ async fn a_customer_gets_an_email_at_each_step_of_their_order() {
     let eves = inbox(&server, "eve@example.com");
     let subjects: Vec<&str> = eves.iter().map(|(subject, _)| subject.as_str()).collect();
     assert_eq!(
-        subjects,
+        subjects[..3],
         [
             format!("Your order {} is confirmed", short(&kept)),
             format!("Your order {} is on its way", short(&kept)),
             format!("Your order {} was delivered", short(&kept)),
         ],
+        "{eves:?}"
+    );
+    // The return's messages come from Orders, the refund's from Payments: the refund may
+    // overtake the approval.
+    let mut returned = subjects[3..].to_vec();
+    returned.sort_unstable();
+    assert_eq!(
+        returned,
+        [
+            // 20.00 USD and the 5.00 USD shipping: the order's only unit came back.
+            format!("25.00 USD refunded for order {}", short(&kept)),
+            format!("We received your return request for order {}", short(&kept)),
+            format!("Your return for order {} is approved", short(&kept)),
+        ],
+        "{eves:?}"
+    );
+    assert!(
+        eves.iter().any(|(_, mail)| mail.contains("Reason: wrong colour")),
         "{eves:?}"
     );
     let tracking = ok(

@@ -19,15 +19,24 @@ pub enum MessageKind {
     Canceled,
     /// Money went back to the customer: one message per refund, whole or part.
     Refunded,
+    /// The customer asked to return goods: what, and what it refunds.
+    ReturnRequested,
+    /// Staff approved the return: send the goods back.
+    ReturnApproved,
+    /// Staff refused the return, saying why.
+    ReturnRefused,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 5] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::OrderConfirmed,
         MessageKind::Shipped,
         MessageKind::Delivered,
         MessageKind::Canceled,
         MessageKind::Refunded,
+        MessageKind::ReturnRequested,
+        MessageKind::ReturnApproved,
+        MessageKind::ReturnRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +46,9 @@ impl MessageKind {
             MessageKind::Delivered => "DELIVERED",
             MessageKind::Canceled => "CANCELED",
             MessageKind::Refunded => "REFUNDED",
+            MessageKind::ReturnRequested => "RETURN_REQUESTED",
+            MessageKind::ReturnApproved => "RETURN_APPROVED",
+            MessageKind::ReturnRefused => "RETURN_REFUSED",
         }
     }
 
@@ -53,6 +65,9 @@ impl MessageKind {
             MessageKind::Delivered => "ecommerce.shipping.shipment.delivered.v1",
             MessageKind::Canceled => "ecommerce.checkout.session.canceled.v1",
             MessageKind::Refunded => "ecommerce.payments.refund.completed.v1",
+            MessageKind::ReturnRequested => "ecommerce.orders.return.requested.v1",
+            MessageKind::ReturnApproved => "ecommerce.orders.return.approved.v1",
+            MessageKind::ReturnRefused => "ecommerce.orders.return.refused.v1",
         }
     }
 
@@ -69,6 +84,9 @@ impl MessageKind {
             MessageKind::Delivered => "delivered",
             MessageKind::Canceled => "canceled",
             MessageKind::Refunded => "refunded",
+            MessageKind::ReturnRequested => "return_requested",
+            MessageKind::ReturnApproved => "return_approved",
+            MessageKind::ReturnRefused => "return_refused",
         }
     }
 }

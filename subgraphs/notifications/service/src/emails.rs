@@ -358,6 +358,18 @@ fn templates() -> anyhow::Result<minijinja::Environment<'static>> {
         MessageKind::Refunded.template(),
         include_str!("../templates/email/refunded.txt"),
     )?;
+    env.add_template(
+        MessageKind::ReturnRequested.template(),
+        include_str!("../templates/email/return_requested.txt"),
+    )?;
+    env.add_template(
+        MessageKind::ReturnApproved.template(),
+        include_str!("../templates/email/return_approved.txt"),
+    )?;
+    env.add_template(
+        MessageKind::ReturnRefused.template(),
+        include_str!("../templates/email/return_refused.txt"),
+    )?;
     env.add_filter("money", |money: ViaDeserialize<Money>| money.0.to_string());
     env.add_filter("short", |id: String| {
         id.chars().take(8).collect::<String>().to_ascii_uppercase()
@@ -440,6 +452,17 @@ mod tests {
             "name": "Ann Example", "company": null, "line1": "1 Main St", "line2": null, "city": "Austin",
             "region": "TX", "postalCode": "73301", "country": "US", "phone": null,
         });
+        let a_return = |status: &str, refusal: Option<&str>| {
+            let mut payload = json!({
+                "returnId": order, "orderId": order, "userId": order, "status": status, "reason": "chipped",
+                "lines": [{ "sku": "MUG-1", "quantity": 1, "refund": money(1125) }],
+                "shippingRefund": money(599), "refund": money(1724),
+            });
+            if let Some(refusal) = refusal {
+                payload["refusal"] = refusal.into();
+            }
+            payload
+        };
         let payloads = [
             (
                 MessageKind::OrderConfirmed,
@@ -471,6 +494,9 @@ mod tests {
                 json!({ "refundId": order, "paymentId": order, "orderId": order, "userId": order,
                     "amount": money(2849), "reference": null, "refunded": money(2849), "status": "REFUNDED" }),
             ),
+            (MessageKind::ReturnRequested, a_return("REQUESTED", None)),
+            (MessageKind::ReturnApproved, a_return("APPROVED", None)),
+            (MessageKind::ReturnRefused, a_return("REFUSED", Some("worn"))),
         ];
         for (kind, payload) in payloads {
             let output = env
@@ -505,6 +531,18 @@ mod tests {
                 MessageKind::Canceled => assert!(written.text().contains("too slow")),
                 MessageKind::Refunded => assert!(written.subject().starts_with("28.49 USD refunded")),
                 MessageKind::Delivered => assert!(written.text().contains("UPS delivered")),
+                MessageKind::ReturnRequested => {
+                    for part in [
+                        "- 1 x MUG-1: 11.25 USD",
+                        "- Shipping: 5.99 USD",
+                        "Reason: chipped",
+                        "17.24 USD",
+                    ] {
+                        assert!(written.text().contains(part), "{part}:\n{}", written.text());
+                    }
+                }
+                MessageKind::ReturnApproved => assert!(written.text().contains("we refund 17.24 USD")),
+                MessageKind::ReturnRefused => assert!(written.text().contains("(worn)")),
             }
         }
         // Without a discount or a delivery, those lines are left out.
