@@ -245,6 +245,9 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
     assert_eq!(view["status"], "PARTIALLY_REFUNDED", "{view}");
     assert_eq!(view["payment"]["status"], "PARTIALLY_REFUNDED", "{view}");
     assert_eq!(view["payment"]["refunded"]["amount"], 900, "{view}");
+    // Search's summary follows: the status that only order.status_changed.v2 names,
+    // the returns and what they refunded.
+    summary_shows(platform, &customer, &order, "PARTIALLY_REFUNDED", 2, 900).await;
     // Receiving again answers the same process and refunds nothing more.
     assert_eq!(receive(platform, &first["id"]).await["status"], "COMPLETED");
     assert_eq!(
@@ -285,6 +288,7 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
         "{view}"
     );
     assert!(ledger_imbalance(platform).await.is_empty());
+    summary_shows(platform, &customer, &order, "REFUNDED", 2, 3_200).await;
 
     // A return whose refund Payments refuses (staff refunded the order by hand first)
     // is reopened with the reason; nothing is restocked.
@@ -348,4 +352,28 @@ async fn order_after_returns(platform: &TestPlatform, customer: &Customer, order
       }
     }"#;
     ok(platform, &customer.token, query, json!({ "id": order })).await["order"].clone()
+}
+
+/// Waits until Search's summary of `order` has `status`, `returns` returns not refused
+/// and `refunded` refunded by them.
+async fn summary_shows(
+    platform: &TestPlatform,
+    customer: &Customer,
+    order: &str,
+    status: &str,
+    returns: i64,
+    refunded: i64,
+) {
+    let query = "{ orderSummaries(first: 10) { orderId status returns refunded { amount } } }";
+    let expected =
+        json!({ "orderId": order, "status": status, "returns": returns, "refunded": { "amount": refunded } });
+    crate::shop::eventually("Search's summary follows the returns", || async {
+        let data = ok(platform, &customer.token, query, json!({})).await;
+        data["orderSummaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|summary| summary == &expected)
+    })
+    .await;
 }

@@ -21,6 +21,11 @@ pub mod events {
     pub const PRICE_CHANGED: &str = "ecommerce.product.product.price_changed.v1";
     pub const ORDER_CREATED: &str = "ecommerce.orders.order.created.v1";
     pub const ORDER_STATUS_CHANGED: &str = "ecommerce.orders.order.status_changed.v1";
+    /// The moves v1 cannot name (PARTIALLY_REFUNDED), in the same shape.
+    pub const ORDER_STATUS_CHANGED_V2: &str = "ecommerce.orders.order.status_changed.v2";
+    pub const RETURN_REQUESTED: &str = "ecommerce.orders.return.requested.v1";
+    pub const RETURN_REFUSED: &str = "ecommerce.orders.return.refused.v1";
+    pub const RETURN_REFUNDED: &str = "ecommerce.orders.return.refunded.v1";
 
     pub const PRODUCT_EVENTS: [&str; 5] = [
         PRODUCT_CREATED,
@@ -29,7 +34,14 @@ pub mod events {
         PRODUCT_UNPUBLISHED,
         PRICE_CHANGED,
     ];
-    pub const ORDER_EVENTS: [&str; 2] = [ORDER_CREATED, ORDER_STATUS_CHANGED];
+    pub const ORDER_EVENTS: [&str; 6] = [
+        ORDER_CREATED,
+        ORDER_STATUS_CHANGED,
+        ORDER_STATUS_CHANGED_V2,
+        RETURN_REQUESTED,
+        RETURN_REFUSED,
+        RETURN_REFUNDED,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -253,6 +265,10 @@ pub struct OrderSummary {
     pub total: Money,
     pub item_count: i64,
     pub placed_at: DateTime<Utc>,
+    /// Returns asked for and not refused.
+    pub returns: i64,
+    /// What its returns refunded, in the order's currency.
+    pub refunded: Money,
 }
 
 /// What an order event changes in its summary. An order's events share its partition
@@ -264,6 +280,17 @@ pub enum OrderChange {
     Placed(OrderSummary),
     /// The order's status only.
     Status { order_id: uuid::Uuid, status: String },
+    /// A return was asked for (+1) or refused (−1).
+    Returns { order_id: uuid::Uuid, change: i64 },
+    /// A return was refunded: its refund adds to the order's.
+    Refunded { order_id: uuid::Uuid, refund: Money },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReturnEvent {
+    order_id: uuid::Uuid,
+    refund: Money,
 }
 
 #[derive(Deserialize)]
@@ -311,9 +338,25 @@ impl OrderChange {
                     // Microseconds: what every store keeps, so a replay into another
                     // store compares equal.
                     placed_at: occurred_at.trunc_subsecs(6),
+                    returns: 0,
+                    refunded: Money::zero(c.total.currency()),
                 })
             }
-            events::ORDER_STATUS_CHANGED => {
+            events::RETURN_REQUESTED | events::RETURN_REFUSED => {
+                let r: ReturnEvent = serde_json::from_value(payload.clone())?;
+                OrderChange::Returns {
+                    order_id: r.order_id,
+                    change: if event_type == events::RETURN_REQUESTED { 1 } else { -1 },
+                }
+            }
+            events::RETURN_REFUNDED => {
+                let r: ReturnEvent = serde_json::from_value(payload.clone())?;
+                OrderChange::Refunded {
+                    order_id: r.order_id,
+                    refund: r.refund,
+                }
+            }
+            events::ORDER_STATUS_CHANGED | events::ORDER_STATUS_CHANGED_V2 => {
                 let s: StatusChanged = serde_json::from_value(payload.clone())?;
                 // An order is PENDING only when placed, which order.created says.
                 if s.to == "PENDING" {
@@ -479,6 +522,44 @@ mod tests {
             None
         );
         assert!(OrderChange::from_event(events::ORDER_STATUS_CHANGED, &json!({ "orderId": 1 }), now).is_err());
+    }
+
+    #[test]
+    fn returns_count_until_refused_and_add_their_refunds() {
+        let order = uuid::Uuid::now_v7();
+        let now = Utc::now();
+        let a_return = json!({ "orderId": order, "refund": { "amount": 900, "currency": "USD" } });
+        let change = |event_type| OrderChange::from_event(event_type, &a_return, now).unwrap();
+        assert_eq!(
+            change(events::RETURN_REQUESTED),
+            Some(OrderChange::Returns {
+                order_id: order,
+                change: 1
+            })
+        );
+        assert_eq!(
+            change(events::RETURN_REFUSED),
+            Some(OrderChange::Returns {
+                order_id: order,
+                change: -1
+            })
+        );
+        assert_eq!(
+            change(events::RETURN_REFUNDED),
+            Some(OrderChange::Refunded {
+                order_id: order,
+                refund: Money::new(900, Currency::parse("USD").unwrap())
+            })
+        );
+        // The status v1 cannot name comes with v2, in the same shape.
+        let partly = json!({ "orderId": order, "from": "DELIVERED", "to": "PARTIALLY_REFUNDED" });
+        assert_eq!(
+            OrderChange::from_event(events::ORDER_STATUS_CHANGED_V2, &partly, now).unwrap(),
+            Some(OrderChange::Status {
+                order_id: order,
+                status: "PARTIALLY_REFUNDED".into()
+            })
+        );
     }
 
     #[test]

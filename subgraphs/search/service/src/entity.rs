@@ -43,6 +43,10 @@ pub mod order {
         pub total_currency: String,
         pub item_count: i64,
         pub placed_at: DateTimeUtc,
+        /// Returns asked for and not refused.
+        pub returns: i64,
+        /// What its returns refunded, in minor units of `total_currency`.
+        pub refunded_amount: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

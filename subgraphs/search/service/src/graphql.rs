@@ -107,6 +107,14 @@ impl OrderSummaryObject {
     async fn placed_at(&self) -> DateTime<Utc> {
         self.0.placed_at
     }
+    /// Returns asked for and not refused.
+    async fn returns(&self) -> i64 {
+        self.0.returns
+    }
+    /// What its returns refunded so far.
+    async fn refunded(&self) -> MoneyObject {
+        self.0.refunded.into()
+    }
     /// The order itself, from Orders.
     async fn order(&self) -> OrderReference {
         OrderReference {

@@ -3,7 +3,7 @@
 
 use kernel::{Currency, EventEnvelope, Money};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter};
 use search_domain::{OrderChange, OrderSummary, ProductChange, ProductDocument};
 
 use crate::entity::{order, product};
@@ -29,6 +29,24 @@ pub async fn apply(conn: &impl ConnectionTrait, event: &EventEnvelope) -> anyhow
                 order::Entity::update_many()
                     .col_expr(order::Column::Status, Expr::value(status))
                     .filter(order::Column::OrderId.eq(order_id))
+                    .exec(conn)
+                    .await?;
+            }
+            OrderChange::Returns { order_id, change } => {
+                order::Entity::update_many()
+                    .col_expr(order::Column::Returns, Expr::col(order::Column::Returns).add(change))
+                    .filter(order::Column::OrderId.eq(order_id))
+                    .exec(conn)
+                    .await?;
+            }
+            OrderChange::Refunded { order_id, refund } => {
+                order::Entity::update_many()
+                    .col_expr(
+                        order::Column::RefundedAmount,
+                        Expr::col(order::Column::RefundedAmount).add(refund.amount()),
+                    )
+                    .filter(order::Column::OrderId.eq(order_id))
+                    .filter(order::Column::TotalCurrency.eq(refund.currency().code()))
                     .exec(conn)
                     .await?;
             }
@@ -79,6 +97,8 @@ async fn save_placed(conn: &impl ConnectionTrait, summary: &OrderSummary) -> Res
         total_currency: Set(summary.total.currency().code().to_owned()),
         item_count: Set(summary.item_count),
         placed_at: Set(summary.placed_at),
+        returns: Set(summary.returns),
+        refunded_amount: Set(summary.refunded.amount()),
     };
     order::Entity::insert(row)
         .on_conflict(
@@ -118,12 +138,15 @@ pub fn document(row: product::Model) -> anyhow::Result<ProductDocument> {
 /// # Errors
 /// A currency code that is not one.
 pub fn summary(row: order::Model) -> anyhow::Result<OrderSummary> {
+    let currency = Currency::parse(&row.total_currency)?;
     Ok(OrderSummary {
         order_id: row.order_id,
         customer_id: row.customer_id,
         status: row.status,
-        total: Money::new(row.total_amount, Currency::parse(&row.total_currency)?),
+        total: Money::new(row.total_amount, currency),
         item_count: row.item_count,
         placed_at: row.placed_at,
+        returns: row.returns,
+        refunded: Money::new(row.refunded_amount, currency),
     })
 }
