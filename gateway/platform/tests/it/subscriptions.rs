@@ -1009,3 +1009,81 @@ async fn a_gateway_holds_more_than_128_subscriptions_and_feeds_them_all() {
     }
     platform.stop().await;
 }
+
+/// Asks for a return of `quantity` units of `sku`, approves and receives it; the
+/// process's status.
+async fn return_units(platform: &TestPlatform, customer: &Customer, order: &str, sku: &str, quantity: i64) -> Value {
+    let asked = crate::shop::ok(
+        platform,
+        &customer.token,
+        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
+        json!({ "input": { "orderId": order, "lines": [{ "sku": sku, "quantity": quantity }], "reason": "spare" } }),
+    )
+    .await["requestReturn"]["id"]
+        .clone();
+    platform
+        .post_admin(
+            "mutation($id: ID!) { approveReturn(id: $id) { id } }",
+            json!({ "id": asked }),
+        )
+        .await;
+    let received = platform
+        .post_admin(
+            "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
+            json!({ "id": asked }),
+        )
+        .await
+        .1;
+    received["data"]["receiveReturn"]["status"].clone()
+}
+
+#[tokio::test]
+async fn returns_move_a_followed_order_live_and_a_reconnect_resumes_after_them() {
+    let platform = TestPlatform::start_with(Backend::Sqlite, fast_jobs()).await;
+    stocked_product(&platform, "LIVE-RET", 800, 5).await;
+    let customer = Customer::new();
+    let cart = add_to_cart(&platform, &customer, "LIVE-RET", 2).await;
+    let session = checkout(&platform, &customer, &cart, None, "tok_visa", "key-live-ret").await;
+    let order = session["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned();
+    crate::shop::until_delivered(&platform, &customer, &order).await;
+    let query =
+        "subscription($id: ID!, $after: ID) { orderStatusChanged(orderId: $id, after: $after) { eventId from to } }";
+
+    // PARTIALLY_REFUNDED is announced by order.status_changed.v2; the follower sees it.
+    let mut events = Events::open(
+        &platform,
+        Transport::Sse,
+        Some(&customer.token),
+        query,
+        json!({ "id": order }),
+    )
+    .await;
+    assert_eq!(
+        return_units(&platform, &customer, &order, "LIVE-RET", 1).await,
+        "COMPLETED"
+    );
+    let partly = events.next(Duration::from_secs(30)).await.unwrap();
+    let partly = partly["data"]["orderStatusChanged"].clone();
+    assert_eq!(
+        (partly["from"].as_str(), partly["to"].as_str()),
+        (Some("DELIVERED"), Some("PARTIALLY_REFUNDED")),
+        "{partly}"
+    );
+    drop(events);
+
+    // Away, the last unit comes back; reconnecting after the v2 update it saw, the
+    // follower gets the move to REFUNDED, once.
+    assert_eq!(
+        return_units(&platform, &customer, &order, "LIVE-RET", 1).await,
+        "COMPLETED"
+    );
+    let variables = json!({ "id": order, "after": partly["eventId"] });
+    let mut events = Events::open(&platform, Transport::Sse, Some(&customer.token), query, variables).await;
+    let mut missed = Vec::new();
+    while let Some(result) = events.next(Duration::from_secs(3)).await {
+        assert!(result["errors"].is_null(), "{result}");
+        missed.push(result["data"]["orderStatusChanged"]["to"].clone());
+    }
+    assert_eq!(missed, [json!("REFUNDED")]);
+    platform.stop().await;
+}

@@ -99,7 +99,7 @@ fn after_id(after: &str) -> async_graphql::Result<uuid::Uuid> {
 }
 
 /// What a subscriber that resumes `after` (an event id it saw) missed of one partition
-/// key: the events of `event_type` recorded since, oldest first; none without `after`.
+/// key: the events of `event_types` recorded since, oldest first; none without `after`.
 ///
 /// # Errors
 /// BAD_USER_INPUT when `after` is not such an event (`what` names it: "an update of
@@ -107,21 +107,21 @@ fn after_id(after: &str) -> async_graphql::Result<uuid::Uuid> {
 pub async fn missed_of_key(
     conn: &impl sea_orm::ConnectionTrait,
     key: &str,
-    event_type: &str,
+    event_types: &[&str],
     after: Option<&str>,
     what: &str,
 ) -> async_graphql::Result<Vec<EventEnvelope>> {
     let Some(after) = after else {
         return Ok(Vec::new());
     };
-    crate::outbox::recorded_after(conn, key, event_type, after_id(after)?)
+    crate::outbox::recorded_after(conn, key, event_types, after_id(after)?)
         .await
         .map_err(internal)?
         .ok_or_else(|| bad_input(format!("`after` is not {what}")))
 }
 
 /// What a subscriber that resumes `after` missed across partition keys: the events of
-/// `event_type` recorded since that `keep` accepts, oldest first, reading through at
+/// `event_types` recorded since that `keep` accepts, oldest first, reading through at
 /// most [`MAX_RESUME_SCAN`]; none without `after`.
 ///
 /// # Errors
@@ -129,7 +129,7 @@ pub async fn missed_of_key(
 /// is further behind; INTERNAL when the database fails.
 pub async fn missed_since(
     conn: &impl sea_orm::ConnectionTrait,
-    event_type: &str,
+    event_types: &[&str],
     after: Option<&str>,
     what: &str,
     keep: impl Fn(&EventEnvelope) -> bool,
@@ -137,7 +137,7 @@ pub async fn missed_since(
     let Some(after) = after else {
         return Ok(Vec::new());
     };
-    match crate::outbox::recorded_since(conn, event_type, after_id(after)?, MAX_RESUME_SCAN, keep)
+    match crate::outbox::recorded_since(conn, event_types, after_id(after)?, MAX_RESUME_SCAN, keep)
         .await
         .map_err(internal)?
     {
@@ -163,7 +163,7 @@ pub const MAX_RESUME_EVENTS: u64 = 10_000;
 /// [`MAX_RESUME_EVENTS`] were missed; INTERNAL when the database fails.
 pub async fn missed_of_keys<F, Fut>(
     conn: &impl sea_orm::ConnectionTrait,
-    event_type: &str,
+    event_types: &[&str],
     after: Option<&str>,
     what: &str,
     keys_changed_since: F,
@@ -175,7 +175,7 @@ where
     let Some(after) = after else {
         return Ok(Vec::new());
     };
-    let Some((seq, at)) = crate::outbox::position_of(conn, event_type, after_id(after)?)
+    let Some((seq, at)) = crate::outbox::position_of(conn, event_types, after_id(after)?)
         .await
         .map_err(internal)?
     else {
@@ -185,7 +185,7 @@ where
     let keys = keys_changed_since(at - chrono::Duration::minutes(1))
         .await
         .map_err(internal)?;
-    crate::outbox::recorded_after_for_keys(conn, event_type, &keys, seq, MAX_RESUME_EVENTS)
+    crate::outbox::recorded_after_for_keys(conn, event_types, &keys, seq, MAX_RESUME_EVENTS)
         .await
         .map_err(internal)?
         .ok_or_else(|| bad_input("too far behind to resume; load again what you follow and subscribe without `after`"))

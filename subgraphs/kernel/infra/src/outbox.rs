@@ -160,13 +160,13 @@ pub async fn all(conn: &impl ConnectionTrait) -> Result<Vec<EventEnvelope>, DbEr
 pub async fn recorded_after(
     conn: &impl ConnectionTrait,
     partition_key: &str,
-    event_type: &str,
+    event_types: &[&str],
     after: Uuid,
 ) -> Result<Option<Vec<EventEnvelope>>, DbErr> {
     let of_key = || {
         entity::Entity::find()
             .filter(entity::Column::PartitionKey.eq(partition_key))
-            .filter(entity::Column::EventType.eq(event_type))
+            .filter(entity::Column::EventType.is_in(event_types.iter().copied()))
     };
     let Some(seen) = of_key().filter(entity::Column::EventId.eq(after)).one(conn).await? else {
         return Ok(None);
@@ -193,7 +193,7 @@ pub enum Since {
     Events(Vec<EventEnvelope>),
 }
 
-/// The events of `event_type` recorded after the event `after` (of the same type),
+/// The events of `event_types` recorded after the event `after` (of one of them),
 /// whatever their partition key, that `keep` accepts, oldest first. It reads at most
 /// `scan_limit` rows, in pages. A reconnecting subscription that follows many keys
 /// (e.g. a customer's orders) reads what it missed with it.
@@ -202,13 +202,13 @@ pub enum Since {
 /// When the database fails or a row is not an envelope.
 pub async fn recorded_since(
     conn: &impl ConnectionTrait,
-    event_type: &str,
+    event_types: &[&str],
     after: Uuid,
     scan_limit: u64,
     keep: impl Fn(&EventEnvelope) -> bool,
 ) -> Result<Since, DbErr> {
     const PAGE: u64 = 1_000;
-    let of_type = || entity::Entity::find().filter(entity::Column::EventType.eq(event_type));
+    let of_type = || entity::Entity::find().filter(entity::Column::EventType.is_in(event_types.iter().copied()));
     let Some(seen) = of_type().filter(entity::Column::EventId.eq(after)).one(conn).await? else {
         return Ok(Since::Unknown);
     };
@@ -237,25 +237,25 @@ pub async fn recorded_since(
     }
 }
 
-/// The seq and time of the event `after` when it is of `event_type` (found by the
+/// The seq and time of the event `after` when it is of one of `event_types` (found by the
 /// event id's unique index); `None` otherwise.
 ///
 /// # Errors
 /// When the query fails.
 pub async fn position_of(
     conn: &impl ConnectionTrait,
-    event_type: &str,
+    event_types: &[&str],
     after: Uuid,
 ) -> Result<Option<(i64, chrono::DateTime<Utc>)>, DbErr> {
     Ok(entity::Entity::find()
         .filter(entity::Column::EventId.eq(after))
-        .filter(entity::Column::EventType.eq(event_type))
+        .filter(entity::Column::EventType.is_in(event_types.iter().copied()))
         .one(conn)
         .await?
         .map(|row| (row.seq, row.occurred_at)))
 }
 
-/// The events of `event_type` and the partition keys `keys` recorded after the outbox
+/// The events of `event_types` and the partition keys `keys` recorded after the outbox
 /// position `seq`, oldest first; `None` when there are more than `limit`. Read by the
 /// partition key's index, so the cost follows the keys' own events, not everyone's.
 ///
@@ -263,7 +263,7 @@ pub async fn position_of(
 /// When the database fails or a row is not an envelope.
 pub async fn recorded_after_for_keys(
     conn: &impl ConnectionTrait,
-    event_type: &str,
+    event_types: &[&str],
     keys: &[String],
     seq: i64,
     limit: u64,
@@ -275,7 +275,7 @@ pub async fn recorded_after_for_keys(
         rows.extend(
             entity::Entity::find()
                 .filter(entity::Column::PartitionKey.is_in(chunk.iter().cloned()))
-                .filter(entity::Column::EventType.eq(event_type))
+                .filter(entity::Column::EventType.is_in(event_types.iter().copied()))
                 .filter(entity::Column::Seq.gt(seq))
                 .order_by_asc(entity::Column::Seq)
                 .limit(limit + 1)

@@ -14,7 +14,7 @@ typed_id!(WebhookSubscriptionId, "webhook subscription");
 /// The event types a partner may subscribe to: what happens to orders, payments,
 /// shipments, prices and stock. Checkout's process, carts, coupons and accounts stay
 /// inside the shop.
-pub const WEBHOOK_EVENT_TYPES: [&str; 22] = [
+pub const WEBHOOK_EVENT_TYPES: [&str; 26] = [
     "ecommerce.orders.order.created.v1",
     "ecommerce.orders.order.paid.v1",
     "ecommerce.orders.order.canceled.v1",
@@ -22,11 +22,15 @@ pub const WEBHOOK_EVENT_TYPES: [&str; 22] = [
     "ecommerce.orders.order.delivered.v1",
     "ecommerce.orders.order.refunded.v1",
     "ecommerce.orders.order.status_changed.v1",
+    "ecommerce.orders.order.status_changed.v2",
+    "ecommerce.orders.return.requested.v1",
+    "ecommerce.orders.return.refunded.v1",
     "ecommerce.payments.payment.authorized.v1",
     "ecommerce.payments.payment.captured.v1",
     "ecommerce.payments.payment.declined.v1",
     "ecommerce.payments.payment.refunded.v1",
     "ecommerce.payments.payment.voided.v1",
+    "ecommerce.payments.refund.completed.v1",
     "ecommerce.shipping.shipment.label_created.v1",
     "ecommerce.shipping.shipment.in_transit.v1",
     "ecommerce.shipping.shipment.delivered.v1",

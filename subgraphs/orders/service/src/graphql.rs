@@ -691,7 +691,7 @@ impl Subscription {
         let missed = kernel_infra::live::missed_of_key(
             ctx.data_unchecked::<Orders>().db(),
             &id.to_string(),
-            orders_domain::OrderEvent::STATUS_CHANGED,
+            &crate::live::EVENT_TYPES,
             after.as_ref().map(|id| id.as_str()),
             "an update of this order",
         )
@@ -719,7 +719,7 @@ impl Subscription {
         let orders = ctx.data_unchecked::<Orders>();
         let missed = kernel_infra::live::missed_of_keys(
             orders.db(),
-            orders_domain::OrderEvent::STATUS_CHANGED,
+            &crate::live::EVENT_TYPES,
             after.as_ref().map(|id| id.as_str()),
             "an order update",
             |since| async move {

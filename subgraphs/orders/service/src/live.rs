@@ -1,5 +1,5 @@
-//! Live order updates: the `order.status_changed` events that feed Orders'
-//! subscriptions (`kernel_infra::live`), read back into status updates.
+//! Live order updates: the `order.status_changed` events (v1 and v2) that feed
+//! Orders' subscriptions (`kernel_infra::live`), read back into status updates.
 
 use chrono::{DateTime, Utc};
 use kernel::EventEnvelope;
@@ -31,9 +31,13 @@ struct StatusChangedPayload {
     reason: String,
 }
 
+/// The events of every move: v1, and v2 for the moves v1 cannot name (the two are
+/// disjoint and carry the same fields).
+pub const EVENT_TYPES: [&str; 2] = [OrderEvent::STATUS_CHANGED, OrderEvent::STATUS_CHANGED_V2];
+
 /// The feed of every order's status changes.
 pub fn feed() -> LiveFeed {
-    LiveFeed::new("orders.live-updates", &[OrderEvent::STATUS_CHANGED])
+    LiveFeed::new("orders.live-updates", &EVENT_TYPES)
 }
 
 impl StatusUpdate {

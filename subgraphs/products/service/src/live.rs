@@ -158,7 +158,7 @@ impl Subscription {
         let missed = kernel_infra::live::missed_of_key(
             ctx.data_unchecked::<crate::Catalog>().db(),
             &id.to_string(),
-            ProductEvent::PRICE_CHANGED,
+            &[ProductEvent::PRICE_CHANGED],
             after.as_ref().map(|id| id.as_str()),
             "a price change of this product",
         )
@@ -186,7 +186,7 @@ impl Subscription {
         let db = ctx.data_unchecked::<crate::Catalog>().db().clone();
         let missed = kernel_infra::live::missed_since(
             &db,
-            ProductEvent::FLASH_SALE_STARTED,
+            &[ProductEvent::FLASH_SALE_STARTED],
             after.as_ref().map(|id| id.as_str()),
             "a flash sale announcement",
             |_| true,
