@@ -475,24 +475,8 @@ async fn delivered_and_approved(
     let cart = add_to_cart(platform, &customer, sku, 1).await;
     let order = crate::shop::checkout_shipped(platform, &customer, &cart, None, method).await;
     crate::shop::until_delivered(platform, &customer, &order).await;
-    let asked = crate::shop::ok(
-        platform,
-        &customer.token,
-        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
-        json!({ "input": { "orderId": order, "lines": [{ "sku": sku, "quantity": 1 }], "reason": "broken" } }),
-    )
-    .await["requestReturn"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let approved = platform
-        .post_admin(
-            "mutation($id: ID!) { approveReturn(id: $id) { status } }",
-            json!({ "id": asked }),
-        )
-        .await
-        .1;
-    assert_eq!(approved["data"]["approveReturn"]["status"], "APPROVED", "{approved}");
+    let asked = crate::shop::request_return(platform, &customer, &order, sku, 1, "broken").await;
+    crate::shop::approve_return(platform, &asked).await;
     let view = crate::shop::ok(
         platform,
         &customer.token,
@@ -501,7 +485,7 @@ async fn delivered_and_approved(
     )
     .await;
     let payment = view["order"]["payment"]["id"].as_str().unwrap().to_owned();
-    (customer, order, payment, asked)
+    (customer, order, payment, asked.as_str().unwrap().to_owned())
 }
 
 async fn kill_a_return_at_every_step(platform: &TestPlatform, backend: Backend) {

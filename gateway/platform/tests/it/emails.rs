@@ -10,7 +10,8 @@ use kernel_infra::testing::SmtpServer;
 use serde_json::json;
 
 use crate::shop::{
-    add_to_cart, checkout_shipped, eventually, ok, register, shipping_method, stocked_product, until_delivered,
+    add_to_cart, approve_return, checkout_shipped, eventually, ok, receive_return, register, request_return,
+    shipping_method, stocked_product, until_delivered,
 };
 use crate::{Backend, TestPlatform, fast_jobs};
 
@@ -65,30 +66,9 @@ async fn a_customer_gets_an_email_at_each_step_of_their_order() {
     })
     .await;
     // Eve sends it back; staff approve and receive the return.
-    let asked = ok(
-        &platform,
-        &eve.token,
-        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
-        json!({ "input": { "orderId": kept, "lines": [{ "sku": "MAIL-1", "quantity": 1 }], "reason": "wrong colour" } }),
-    )
-    .await["requestReturn"]["id"]
-        .clone();
-    let approved = platform
-        .post_admin(
-            "mutation($id: ID!) { approveReturn(id: $id) { status } }",
-            json!({ "id": asked }),
-        )
-        .await
-        .1;
-    assert_eq!(approved["data"]["approveReturn"]["status"], "APPROVED", "{approved}");
-    let received = platform
-        .post_admin(
-            "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
-            json!({ "id": asked }),
-        )
-        .await
-        .1;
-    assert_eq!(received["data"]["receiveReturn"]["status"], "COMPLETED", "{received}");
+    let asked = request_return(&platform, &eve, &kept, "MAIL-1", 1, "wrong colour").await;
+    approve_return(&platform, &asked).await;
+    assert_eq!(receive_return(&platform, &asked).await, "COMPLETED");
     eventually("every e-mail arrives", || async {
         inbox(&server, "eve@example.com").len() >= 6
     })

@@ -349,3 +349,47 @@ pub async fn checkout_shipped_to(
     assert_eq!(body["data"]["checkout"]["status"], "COMPLETED", "{body}");
     body["data"]["checkout"]["order"]["id"].as_str().unwrap().to_owned()
 }
+
+/// The customer asks to return `quantity` units of `sku` of `order`; the return's id.
+pub async fn request_return(
+    platform: &TestPlatform,
+    customer: &Customer,
+    order: &str,
+    sku: &str,
+    quantity: i64,
+    reason: &str,
+) -> Value {
+    ok(
+        platform,
+        &customer.token,
+        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
+        json!({ "input": { "orderId": order, "lines": [{ "sku": sku, "quantity": quantity }], "reason": reason } }),
+    )
+    .await["requestReturn"]["id"]
+        .clone()
+}
+
+/// Staff approve the return `id`.
+pub async fn approve_return(platform: &TestPlatform, id: &Value) {
+    let body = platform
+        .post_admin(
+            "mutation($id: ID!) { approveReturn(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await
+        .1;
+    assert_eq!(body["data"]["approveReturn"]["status"], "APPROVED", "{body}");
+}
+
+/// Staff receive the goods of the return `id` through the gateway; how its saga ended.
+pub async fn receive_return(platform: &TestPlatform, id: &Value) -> Value {
+    let body = platform
+        .post_admin(
+            "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await
+        .1;
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"]["receiveReturn"]["status"].clone()
+}

@@ -1013,28 +1013,9 @@ async fn a_gateway_holds_more_than_128_subscriptions_and_feeds_them_all() {
 /// Asks for a return of `quantity` units of `sku`, approves and receives it; the
 /// process's status.
 async fn return_units(platform: &TestPlatform, customer: &Customer, order: &str, sku: &str, quantity: i64) -> Value {
-    let asked = crate::shop::ok(
-        platform,
-        &customer.token,
-        "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }",
-        json!({ "input": { "orderId": order, "lines": [{ "sku": sku, "quantity": quantity }], "reason": "spare" } }),
-    )
-    .await["requestReturn"]["id"]
-        .clone();
-    platform
-        .post_admin(
-            "mutation($id: ID!) { approveReturn(id: $id) { id } }",
-            json!({ "id": asked }),
-        )
-        .await;
-    let received = platform
-        .post_admin(
-            "mutation($id: ID!) { receiveReturn(id: $id) { status } }",
-            json!({ "id": asked }),
-        )
-        .await
-        .1;
-    received["data"]["receiveReturn"]["status"].clone()
+    let asked = crate::shop::request_return(platform, customer, order, sku, quantity, "spare").await;
+    crate::shop::approve_return(platform, &asked).await;
+    crate::shop::receive_return(platform, &asked).await
 }
 
 #[tokio::test]
