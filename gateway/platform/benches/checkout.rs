@@ -12,6 +12,14 @@
 //! 2. closed loops of 8, 16 and 32 concurrent customers for `BENCH_LOOP_SECONDS`
 //!    (default 15) each: the sustained checkouts/s and their latency.
 //!
+//! 3. with `BENCH_DELIVERY_ROUNDS=N` (default 0: left out), N rounds of two runs at a
+//!    steady `BENCH_DELIVERY_RATE` (default 25/s) for `BENCH_DELIVERY_SECONDS` (default
+//!    20) each, alternated (the first of a round swaps each round): checkouts without a
+//!    delivery, and checkouts shipped to an address in Texas with a shipping method and
+//!    the state's tax. Each run counts the machine's busy CPU time (`/proc/stat`, every
+//!    process: the bench's subgraphs, the gateway, PostgreSQL) from its first request
+//!    until its events are relayed, per completed checkout; run nothing else meanwhile.
+//!
 //! `BENCH_RATES=25,100` and `BENCH_LOOPS=8,16,32` choose the phases (the defaults),
 //! `BENCH_POOL_SIZE` each context's PostgreSQL pool (8), and `BENCH_PG_SSLMODE` how
 //! the contexts connect to PostgreSQL: `disable` (the default) as to a server on the
@@ -39,6 +47,10 @@ use serde_json::json;
 
 const CHECKOUT: &str = r#"mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }"#;
 
+/// One mode's runs of the alternated comparison: every checkout's latency and whether it
+/// completed, the time they took, and the machine's busy CPU seconds.
+type Compared = (Vec<(Duration, bool)>, Duration, f64);
+
 struct Shopper {
     token: String,
     cart_id: String,
@@ -63,6 +75,9 @@ async fn main() {
     };
     let rates = env_list("BENCH_RATES", &[25, 100]);
     let loops = env_list("BENCH_LOOPS", &[8, 16, 32]);
+    let delivery_rounds = env_number("BENCH_DELIVERY_ROUNDS", 0) as usize;
+    let delivery_rate = env_number("BENCH_DELIVERY_RATE", 25) as usize;
+    let delivery_seconds = env_number("BENCH_DELIVERY_SECONDS", 20) as usize;
     // Eleven pools of 8 fit PostgreSQL's 100 connections with room for the bench.
     let pool_size = env_number("BENCH_POOL_SIZE", 8);
     let sku_count = env_number("BENCH_SKUS", 1).max(1);
@@ -111,11 +126,19 @@ async fn main() {
     let skus: Vec<String> = (1..=sku_count).map(|n| format!("BENCH-{n}")).collect();
     prepare_stock(contexts, &skus).await;
     // Enough carts for every phase, the closed loops at up to 400 checkouts/s.
-    let needed = rates.iter().sum::<usize>() * seconds as usize + loops.len() * 400 * loop_seconds as usize;
+    let needed = rates.iter().sum::<usize>() * seconds as usize
+        + loops.len() * 400 * loop_seconds as usize
+        + delivery_rounds * 2 * delivery_rate * delivery_seconds;
     eprintln!("preparing {needed} carts");
     let shoppers = Arc::new(prepare_shoppers(contexts, &skus, needed).await);
     // The carts' events are relayed in the background: measure only once they are out.
     wait_for_empty_outboxes(contexts).await;
+
+    let delivery = if delivery_rounds > 0 {
+        Some(delivery_to_texas(&client, &endpoint).await)
+    } else {
+        None
+    };
 
     let mut next = 0;
     let mut rows = Vec::new();
@@ -135,7 +158,7 @@ async fn main() {
             let (client, endpoint) = (client.clone(), endpoint.clone());
             let (token, cart) = (shopper.token.clone(), shopper.cart_id.clone());
             tasks.push(tokio::spawn(async move {
-                checkout(&client, &endpoint, &token, &cart, &format!("steady-{rate}-{i}")).await
+                checkout(&client, &endpoint, &token, &cart, &format!("steady-{rate}-{i}"), None).await
             }));
         }
         let mut results = Vec::with_capacity(count);
@@ -171,6 +194,7 @@ async fn main() {
                             &shopper.token,
                             &shopper.cart_id,
                             &format!("loop-{i}"),
+                            None,
                         )
                         .await,
                     );
@@ -190,10 +214,84 @@ async fn main() {
         ));
     }
 
+    // 3. Without and with a delivery and tax, alternated.
+    let mut compared: [Compared; 2] = Default::default();
+    for round in 0..delivery_rounds {
+        for turn in 0..2 {
+            // Round 0: plain first; round 1: with delivery first; and so on.
+            let with_delivery = (turn + round) % 2 == 1;
+            wait_for_empty_outboxes(contexts).await;
+            eprintln!("round {round}: steady {delivery_rate}/s, delivery {with_delivery}");
+            let count = delivery_rate * delivery_seconds;
+            let batch = &shoppers[next..next + count];
+            next += count;
+            let busy_before = busy_cpu_seconds();
+            let started = Instant::now();
+            let mut tasks = Vec::with_capacity(count);
+            let mut ticker = tokio::time::interval(Duration::from_secs(1) / delivery_rate as u32);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            for (i, shopper) in batch.iter().enumerate() {
+                ticker.tick().await;
+                let (client, endpoint) = (client.clone(), endpoint.clone());
+                let (token, cart) = (shopper.token.clone(), shopper.cart_id.clone());
+                let delivery = delivery.clone().filter(|_| with_delivery);
+                tasks.push(tokio::spawn(async move {
+                    let key = format!("compare-{round}-{turn}-{i}");
+                    checkout(&client, &endpoint, &token, &cart, &key, delivery.as_ref()).await
+                }));
+            }
+            let mut results = Vec::with_capacity(count);
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            let elapsed = started.elapsed();
+            // The work the checkouts caused, relayed and consumed, counts too.
+            wait_for_empty_outboxes(contexts).await;
+            let busy = busy_cpu_seconds() - busy_before;
+            let slot = &mut compared[usize::from(with_delivery)];
+            slot.0.extend(results);
+            slot.1 += elapsed;
+            slot.2 += busy;
+        }
+    }
+
     println!("| run | checkouts | completed/s | p50 | p95 | p99 | not COMPLETED |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for line in rows {
         println!("{line}");
+    }
+    if delivery_rounds > 0 {
+        println!();
+        println!(
+            "| checkout at {delivery_rate}/s, {delivery_rounds} rounds alternated | checkouts | p50 | p95 | CPU per checkout | not COMPLETED |"
+        );
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        let mut per_checkout = [0.0; 2];
+        for (i, name) in ["without delivery", "with address, delivery and tax"]
+            .iter()
+            .enumerate()
+        {
+            let (results, _, busy) = &compared[i];
+            let completed = results.iter().filter(|(_, ok)| *ok).count().max(1);
+            per_checkout[i] = busy / completed as f64;
+            let mut latencies: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+            latencies.sort();
+            let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+            let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+            println!(
+                "| {name} | {} | {} | {} | {:.1} ms | {} |",
+                results.len(),
+                ms(pick(0.50)),
+                ms(pick(0.95)),
+                per_checkout[i] * 1000.0,
+                results.len() - results.iter().filter(|(_, ok)| *ok).count()
+            );
+        }
+        println!();
+        println!(
+            "CPU per checkout with delivery and tax / without: {:.3}",
+            per_checkout[1] / per_checkout[0]
+        );
     }
     shutdown.cancel();
     let _ = gateway.kill().await;
@@ -203,10 +301,86 @@ async fn main() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// One checkout: its latency and whether it completed.
-async fn checkout(client: &reqwest::Client, endpoint: &str, token: &str, cart: &str, key: &str) -> (Duration, bool) {
+/// The machine's busy CPU time so far, in seconds: every core's time that was not idle
+/// or waiting for I/O (`/proc/stat`).
+fn busy_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let total: f64 = fields.iter().take(8).sum();
+    // user nice system idle iowait irq softirq steal, in USER_HZ (100 a second here).
+    (total - fields[3] - fields[4]) / 100.0
+}
+
+/// Staff set up a shipping method to the US and Texas' tax rate; the `delivery` input
+/// of a checkout shipped to Austin with that method.
+async fn delivery_to_texas(client: &reqwest::Client, endpoint: &str) -> serde_json::Value {
+    let admin = Identity {
+        user_id: uuid::Uuid::now_v7(),
+        role: Role::Admin,
+    };
+    let token = TokenIssuer::access_tokens().unwrap().issue(&admin).unwrap().0;
+    let post = |query: &'static str, variables: serde_json::Value| {
+        let token = token.clone();
+        async move {
+            let body: serde_json::Value = client
+                .post(endpoint)
+                .header("authorization", format!("Bearer {token}"))
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let method = post(
+        "mutation($input: ShippingMethodInput!) { createShippingMethod(input: $input) { id } }",
+        json!({ "input": {
+            "name": "Standard", "carrier": "UPS", "currency": "USD", "minDeliveryDays": 2, "maxDeliveryDays": 4,
+            "zones": [{ "name": "Domestic", "countries": ["US"], "rates": [{ "price": 599 }] }]
+        } }),
+    )
+    .await["createShippingMethod"]["id"]
+        .clone();
+    post(
+        "mutation($input: SetTaxRateInput!) { setTaxRate(input: $input) { percent } }",
+        json!({ "input": { "country": "US", "region": "TX", "category": "STANDARD", "percent": "8.25" } }),
+    )
+    .await;
+    json!({
+        "shippingAddress": { "address": {
+            "name": "Bench Shopper", "line1": "1 Congress Ave", "city": "Austin", "region": "TX",
+            "postalCode": "73301", "country": "US",
+        } },
+        "shippingMethodId": method,
+    })
+}
+
+/// One checkout, shipped as `delivery` says when there is one: its latency and whether
+/// it completed.
+async fn checkout(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    cart: &str,
+    key: &str,
+    delivery: Option<&serde_json::Value>,
+) -> (Duration, bool) {
     let started = Instant::now();
-    let input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
+    let mut input = json!({ "input": { "cartId": cart, "paymentMethod": "card", "idempotencyKey": key } });
+    if let Some(delivery) = delivery {
+        input["input"]["delivery"] = delivery.clone();
+    }
     let response = client
         .post(endpoint)
         .header("authorization", format!("Bearer {token}"))
