@@ -24,8 +24,6 @@
 //! and the session stays COMPLETED; once it is stopped, the steps after it are only
 //! retried, never undone.
 //!
-//! [`returns`]: the return saga, run when staff receive a return's goods.
-//!
 //! Here: [`session`] (the process state and its moves), [`step`] (the steps and
 //! statuses), [`purchase`] (lines, delivery, tax rates), [`request`], [`event`],
 //! [`error`]; [`returns`]: the return saga, run when staff receive a return's goods.
