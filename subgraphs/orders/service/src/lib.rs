@@ -5,6 +5,7 @@ pub mod entity;
 pub mod graphql;
 pub mod live;
 pub mod orders;
+pub mod repository;
 pub mod returns;
 
 use std::time::Duration;
