@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use kernel::{DomainEvent, Money, Quantity, Sku, typed_id};
 use serde::{Deserialize, Serialize};
 
-use crate::{Order, OrderError, OrderId};
+use crate::{Order, OrderError, OrderId, OrderStatus};
 
 typed_id!(ReturnId, "return");
 
@@ -447,6 +447,26 @@ impl Return {
     }
 }
 
+/// What the order is once `returns` (all of its returns) are as they are: REFUNDED when
+/// refunded returns brought every unit back, else PARTIALLY_REFUNDED.
+pub fn status_after_refunds(order: &Order, returns: &[Return]) -> OrderStatus {
+    let all_back = order.items.iter().all(|item| {
+        let back: i64 = returns
+            .iter()
+            .filter(|r| r.status == ReturnStatus::Refunded)
+            .flat_map(|r| &r.lines)
+            .filter(|line| line.sku == item.sku)
+            .map(|line| line.quantity.get())
+            .sum();
+        back >= item.quantity.get()
+    });
+    if all_back {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::PartiallyRefunded
+    }
+}
+
 /// What each line of `order` refunds when all of its units come back: its total less
 /// its share of the discount, plus its tax unless prices include it.
 fn refundable_per_line(order: &Order) -> Result<Vec<Money>, OrderError> {
@@ -559,7 +579,7 @@ impl DomainEvent for ReturnEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{OrderItem, OrderStatus, Placement, Tax};
+    use crate::{OrderItem, Placement, Tax};
     use kernel::{Currency, TaxLine, TaxRate};
 
     fn usd(amount: i64) -> Money {
@@ -726,6 +746,16 @@ mod tests {
         assert_eq!(refused.event().payload()["failure"], "the payment was refunded by hand");
         assert!(asked.complete(Utc::now()).unwrap());
         assert!(!asked.complete(Utc::now()).unwrap());
+        assert_eq!(
+            status_after_refunds(&order, std::slice::from_ref(&asked)),
+            OrderStatus::PartiallyRefunded
+        );
+        let mut rest = request(&order, std::slice::from_ref(&asked), &[("A-1", 2), ("B-1", 1)]).unwrap();
+        rest.status = ReturnStatus::Refunded;
+        assert_eq!(
+            status_after_refunds(&order, &[asked.clone(), rest]),
+            OrderStatus::Refunded
+        );
         assert!(asked.reopen("late", Utc::now()).is_err());
         assert_eq!(asked.event().event_type(), ReturnEvent::REFUNDED);
     }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use kernel::{EventMeta, Identity};
 use kernel_infra::db::{write_if, write_together};
 use orders_domain::returns::{Return, ReturnId, ReturnRequest, ReturnStatus, ReturnWindow};
-use orders_domain::{OrderError, OrderId, OrderStatus};
+use orders_domain::{OrderError, OrderId};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::orders::{OrdersError, PRODUCER, transition_in};
@@ -125,21 +125,7 @@ impl Returns {
             kernel_infra::outbox::insert(&envelopes).into_iter().collect(),
         )
         .await?;
-        let all_back = order.items.iter().all(|item| {
-            let back: i64 = returns
-                .iter()
-                .filter(|r| r.status() == ReturnStatus::Refunded)
-                .flat_map(|r| r.lines())
-                .filter(|line| line.sku == item.sku)
-                .map(|line| line.quantity.get())
-                .sum();
-            back >= item.quantity.get()
-        });
-        let to = if all_back {
-            OrderStatus::Refunded
-        } else {
-            OrderStatus::PartiallyRefunded
-        };
+        let to = orders_domain::returns::status_after_refunds(&order, &returns);
         // Payments' `payment.refunded` may have moved the order to REFUNDED first.
         if order.status != to && order.status.can_move_to(to) {
             let reason = format!("return {id} refunded");
