@@ -254,6 +254,11 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
         order_after_returns(platform, &customer, &order).await["payment"]["refunded"]["amount"],
         900
     );
+    // A return that does not exist is NOT_FOUND, and leaves no process behind.
+    let (_, body) = platform
+        .post_admin(RECEIVE, json!({ "id": uuid::Uuid::now_v7() }))
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
     // A return not yet approved is not received: its process fails having changed nothing.
     let early = receive(platform, &again["requestReturn"]["id"]).await;
     assert_eq!(

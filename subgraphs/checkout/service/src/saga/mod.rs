@@ -57,7 +57,7 @@ pub enum CheckoutServiceError {
     NoCheckoutFor(uuid::Uuid),
     #[error("there is no checkout {0}")]
     NoSession(CheckoutId),
-    #[error("return {0} has no process")]
+    #[error("there is no return {0}")]
     NoReturn(uuid::Uuid),
     /// Shipping would not stop the shipment: the goods are on their way.
     #[error("the order can no longer be canceled: {0}")]

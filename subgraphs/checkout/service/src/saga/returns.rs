@@ -46,7 +46,16 @@ impl Saga {
         let now = Utc::now();
         let fresh = ReturnProcess::start(id, now);
         if self.insert_return(&fresh).await? {
-            return self.drive_return_held(fresh, meta).await;
+            let process = self.drive_return_held(fresh, meta).await?;
+            // No such return: nothing was done, and a mistyped id leaves no process.
+            if process.status == SessionStatus::Failed
+                && process.failed_step == Some(ReturnStep::MarkReceived)
+                && process.failure.as_deref().is_some_and(|f| f.ends_with("(NOT_FOUND)"))
+            {
+                self.forget_return(id).await?;
+                return Err(CheckoutServiceError::NoReturn(id));
+            }
+            return Ok(process);
         }
         let found = self
             .return_process(id)
@@ -286,6 +295,17 @@ impl Saga {
         }
         txn.commit().await?;
         Ok(true)
+    }
+
+    /// Deletes a finished process and its step log.
+    async fn forget_return(&self, id: uuid::Uuid) -> Result<(), DbErr> {
+        let txn = self.db.begin().await?;
+        step_log::Entity::delete_many()
+            .filter(step_log::Column::SessionId.eq(id))
+            .exec(&txn)
+            .await?;
+        return_process::Entity::delete_by_id(id).exec(&txn).await?;
+        txn.commit().await
     }
 
     /// Takes the lease of a process whose lease is free or ran out.
