@@ -286,6 +286,25 @@ pub struct Query;
 
 #[Object]
 impl Query {
+    /// Return processes staff should look at (ADMIN): STUCK ones (refused after the
+    /// refund), and unfinished ones that have not moved for `quietForSeconds` (default
+    /// 300), oldest first, at most 100.
+    #[graphql(requires_scopes = "returns:write")]
+    async fn returns_needing_attention(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 300)] quiet_for_seconds: i32,
+    ) -> Result<Vec<ReturnProcessObject>> {
+        require_role(ctx, Role::Admin)?;
+        let quiet_for = std::time::Duration::from_secs(u64::try_from(quiet_for_seconds).unwrap_or(0));
+        let processes = ctx
+            .data_unchecked::<Saga>()
+            .returns_needing_attention(quiet_for)
+            .await
+            .map_err(error)?;
+        Ok(processes.into_iter().map(ReturnProcessObject).collect())
+    }
+
     /// The return saga of a return (ADMIN); null before its goods were received.
     #[graphql(requires_scopes = "returns:write")]
     async fn return_process(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ReturnProcessObject>> {

@@ -165,6 +165,38 @@ impl Saga {
         Ok(due.len())
     }
 
+    /// The return processes staff should look at: STUCK ones, and unfinished ones that
+    /// have not moved for `quiet_for`, oldest first, at most 100.
+    ///
+    /// # Errors
+    /// When the database fails or a stored process does not read.
+    pub async fn returns_needing_attention(
+        &self,
+        quiet_for: std::time::Duration,
+    ) -> Result<Vec<ReturnProcess>, CheckoutServiceError> {
+        let quiet_since = Utc::now() - chrono::Duration::from_std(quiet_for).unwrap_or_default();
+        return_process::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(return_process::Column::Status.eq(SessionStatus::Stuck.as_str()))
+                    .add(
+                        sea_orm::Condition::all()
+                            .add(
+                                return_process::Column::Status
+                                    .is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)),
+                            )
+                            .add(return_process::Column::UpdatedAt.lt(quiet_since)),
+                    ),
+            )
+            .order_by_asc(return_process::Column::UpdatedAt)
+            .limit(100)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(from_row)
+            .collect()
+    }
+
     /// # Errors
     /// When the database fails or a stored process does not read.
     pub async fn return_process(&self, id: uuid::Uuid) -> Result<Option<ReturnProcess>, CheckoutServiceError> {
