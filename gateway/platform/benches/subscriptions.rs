@@ -105,7 +105,13 @@ async fn main() {
         .unwrap()
         .port();
     let dir = std::env::temp_dir().join(format!("subscription-bench-{}", uuid::Uuid::now_v7().simple()));
-    let env = platform::gateway_env(&dir, &supergraph, port, 0).unwrap();
+    // The gateway's metrics on a port of their own (0 is refused by the exporter).
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = platform::gateway_env(&dir, &supergraph, port, metrics_port).unwrap();
     let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
         .arg("gateway")
         .envs(env)
