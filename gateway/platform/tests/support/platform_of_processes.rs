@@ -293,6 +293,12 @@ impl Processes {
                 .spawn()
                 .expect("HAProxy is installed (.ci/run installs it)")
         });
+        // HAProxy binds its frontends after it starts: a gateway that asked before then
+        // would find nothing listening.
+        for context in layout.replicated {
+            let base = endpoints[*context].trim_end_matches("/graphql").to_owned();
+            wait_until_ready(&client, &base).await;
+        }
         let (mut gateway_processes, mut gateway_urls) = (Vec::new(), Vec::new());
         for i in 0..layout.gateways {
             let dir = std::env::temp_dir().join(format!("{prefix}-gw{i}"));
