@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::TestPlatform;
 use crate::shop::{
-    CHECKOUT, Customer, add_to_cart, checkout, coupon, eventually, ok, stocked_product, until_delivered,
+    CHECKOUT, Customer, add_to_cart, approve_return, checkout, coupon, eventually, ok, receive_return, request_return,
+    stocked_product, until_delivered,
 };
 
 fn schema_dir() -> std::path::PathBuf {
@@ -104,20 +105,11 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     let payment = data["order"]["payment"]["id"].as_str().unwrap().to_owned();
     // The customer asks to return a unit, which staff approve, and the other, which
     // they refuse.
-    let ask = "mutation($input: RequestReturnInput!) { requestReturn(input: $input) { id } }";
-    let mut asked = Vec::new();
-    for _ in 0..2 {
-        let input =
-            json!({ "input": { "orderId": order, "lines": [{ "sku": "EVT-1", "quantity": 1 }], "reason": "too big" } });
-        asked.push(ok(platform, &customer.token, ask, input).await["requestReturn"]["id"].clone());
-    }
-    ok(
-        platform,
-        &admin,
-        "mutation($id: ID!) { approveReturn(id: $id) { id } }",
-        json!({ "id": asked[0] }),
-    )
-    .await;
+    let asked = [
+        request_return(platform, &customer, &order, "EVT-1", 1, "too big").await,
+        request_return(platform, &customer, &order, "EVT-1", 1, "too big").await,
+    ];
+    approve_return(platform, &asked[0]).await;
     ok(
         platform,
         &admin,
@@ -126,21 +118,11 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
     )
     .await;
     // Staff receive the approved one: refunded, restocked, the order partly refunded.
-    let receive = "mutation($id: ID!) { receiveReturn(id: $id) { status } }";
-    let received = ok(platform, &admin, receive, json!({ "id": asked[0] })).await;
-    assert_eq!(received["receiveReturn"]["status"], "COMPLETED", "{received}");
+    assert_eq!(receive_return(platform, &asked[0]).await, "COMPLETED");
     // The other unit again, approved; refunded by hand before its goods arrive, its
     // refund is refused and the return reopened.
-    let input =
-        json!({ "input": { "orderId": order, "lines": [{ "sku": "EVT-1", "quantity": 1 }], "reason": "too big" } });
-    let again = ok(platform, &customer.token, ask, input).await["requestReturn"]["id"].clone();
-    ok(
-        platform,
-        &admin,
-        "mutation($id: ID!) { approveReturn(id: $id) { id } }",
-        json!({ "id": again }),
-    )
-    .await;
+    let again = request_return(platform, &customer, &order, "EVT-1", 1, "too big").await;
+    approve_return(platform, &again).await;
     ok(
         platform,
         &admin,
@@ -148,8 +130,7 @@ async fn a_day_at_the_shop(platform: &TestPlatform) {
         json!({ "id": payment }),
     )
     .await;
-    let reopened = ok(platform, &admin, receive, json!({ "id": again })).await;
-    assert_eq!(reopened["receiveReturn"]["status"], "FAILED", "{reopened}");
+    assert_eq!(receive_return(platform, &again).await, "FAILED");
 
     // A paid order with a coupon canceled before it ships: stopped, refunded, restocked,
     // the coupon use given back.

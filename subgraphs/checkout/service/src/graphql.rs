@@ -11,7 +11,7 @@ use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, error, request_meta};
 use kernel_infra::identity::{require_role, require_user};
 
-use crate::saga::{CheckoutServiceError, Saga};
+use crate::saga::{CheckoutServiceError, Saga, SagaStep, StepRecord};
 use checkout_domain::returns::{ReturnProcess, ReturnStep};
 
 pub type CheckoutSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -75,6 +75,17 @@ pub struct StepObject {
     outcome: String,
     detail: Option<String>,
     at: DateTime<Utc>,
+}
+
+impl<S: SagaStep> From<StepRecord<S>> for StepObject {
+    fn from(record: StepRecord<S>) -> Self {
+        Self {
+            step: record.step.name().to_owned(),
+            outcome: record.outcome,
+            detail: record.detail,
+            at: record.at,
+        }
+    }
 }
 
 pub struct SessionObject(CheckoutSession);
@@ -142,15 +153,7 @@ impl SessionObject {
     /// Every step run so far and how it went, oldest first.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
         let steps = ctx.data_unchecked::<Saga>().steps(self.0.id).await.map_err(error)?;
-        Ok(steps
-            .into_iter()
-            .map(|s| StepObject {
-                step: s.step.as_str().to_owned(),
-                outcome: s.outcome,
-                detail: s.detail,
-                at: s.at,
-            })
-            .collect())
+        Ok(steps.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -260,15 +263,7 @@ impl ReturnProcessObject {
             .return_steps(self.0.id)
             .await
             .map_err(error)?;
-        Ok(steps
-            .into_iter()
-            .map(|s| StepObject {
-                step: s.step,
-                outcome: s.outcome,
-                detail: s.detail,
-                at: s.at,
-            })
-            .collect())
+        Ok(steps.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -8,7 +8,8 @@ use chrono::Utc;
 use kernel::EventMeta;
 use kernel_infra::client::CallError;
 
-use super::store::short_detail;
+use crate::entity::session;
+
 use super::{CheckoutServiceError, Saga, StepRecord};
 
 impl Saga {
@@ -42,16 +43,11 @@ impl Saga {
                         return Ok(before);
                     }
                     self.log_outage(&session, step, &unavailable.to_string()).await?;
-                    self.release(session.id).await?;
+                    self.release::<session::Entity>(session.id.as_uuid()).await?;
                     return Ok(before);
                 }
             };
-            unsaved.push(StepRecord {
-                step,
-                outcome: outcome.to_owned(),
-                detail: detail.as_deref().map(short_detail),
-                at: Utc::now(),
-            });
+            unsaved.push(StepRecord::now(step, outcome, detail.as_deref()));
             #[cfg(feature = "fault-injection")]
             if self.settings.crash_before_save == Some(step) {
                 tracing::error!(step = step.as_str(), "checkout.crash_before_save: aborting the process");
@@ -99,7 +95,7 @@ impl Saga {
                 outcome = &mut call => return outcome,
                 () = tokio::time::sleep(every) => {
                     // Failing to renew is not fatal: saving the step checks the lease.
-                    if let Err(err) = self.renew(session.id).await {
+                    if let Err(err) = self.renew::<session::Entity>(session.id.as_uuid()).await {
                         tracing::warn!(checkout.id = %session.id, error = %err, "renewing the saga lease failed");
                     }
                 }

@@ -10,14 +10,16 @@
 //!
 //! Here: starting, resuming and reading sessions. [`driver`]: the step loop;
 //! [`lease`]: claiming, renewing and releasing a session; [`store`]: saving a session
-//! with its step log and events, and reading it back.
+//! with its step log and events, and reading it back; [`step_log`]: the log both
+//! sagas keep; [`returns`]: the return saga's driver.
 
 mod driver;
 mod lease;
 mod returns;
+mod step_log;
 mod store;
 
-pub use returns::ReturnStepRecord;
+pub use step_log::{SagaStep, StepRecord};
 
 use store::{from_row, insert};
 
@@ -32,9 +34,9 @@ use chrono::{DateTime, Utc};
 use kernel::{Classify, ErrorKind, EventMeta, Identity};
 use kernel_infra::CancellationToken;
 use kernel_infra::client::CallError;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::entity::{session, step_log};
+use crate::entity::session;
 use crate::remotes::Remotes;
 
 pub const PRODUCER: &str = "checkout";
@@ -100,16 +102,6 @@ impl Classify for CheckoutServiceError {
             CheckoutServiceError::Unavailable(_) | CheckoutServiceError::Unknown(_) => ErrorKind::Internal,
         }
     }
-}
-
-/// One entry of a session's step log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepRecord {
-    pub step: Step,
-    /// DONE, REFUSED or UNAVAILABLE.
-    pub outcome: String,
-    pub detail: Option<String>,
-    pub at: DateTime<Utc>,
 }
 
 /// How the driver behaves.
@@ -281,20 +273,7 @@ impl Saga {
     /// # Errors
     /// When the database fails.
     pub async fn needing_attention(&self, quiet_for: Duration) -> Result<Vec<CheckoutSession>, CheckoutServiceError> {
-        let quiet_since = Utc::now() - chrono::Duration::from_std(quiet_for).unwrap_or_default();
-        session::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(session::Column::Status.eq(SessionStatus::Stuck.as_str()))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(session::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
-                            .add(session::Column::UpdatedAt.lt(quiet_since)),
-                    ),
-            )
-            .order_by_asc(session::Column::UpdatedAt)
-            .limit(100)
-            .all(&self.db)
+        self.needing_attention_in::<session::Entity>(quiet_for)
             .await?
             .into_iter()
             .map(from_row)
@@ -372,14 +351,14 @@ impl Saga {
         id: CheckoutId,
         change: impl FnOnce(&mut CheckoutSession) -> Result<T, checkout_domain::CheckoutError>,
     ) -> Result<Option<(CheckoutSession, T)>, CheckoutServiceError> {
-        if !self.claim(id).await? {
+        if !self.claim::<session::Entity>(id.as_uuid()).await? {
             return Ok(None);
         }
         let mut session = self.get(id).await?.ok_or(CheckoutServiceError::NoSession(id))?;
         match change(&mut session) {
             Ok(changed) => Ok(Some((session, changed))),
             Err(err) => {
-                self.release(id).await?;
+                self.release::<session::Entity>(id.as_uuid()).await?;
                 Err(err.into())
             }
         }
@@ -512,7 +491,7 @@ impl Saga {
     /// # Errors
     /// When the database fails.
     pub async fn drive(&self, id: CheckoutId, meta: &EventMeta) -> Result<CheckoutSession, CheckoutServiceError> {
-        if !self.claim(id).await? {
+        if !self.claim::<session::Entity>(id.as_uuid()).await? {
             return self
                 .get(id)
                 .await?
@@ -531,23 +510,7 @@ impl Saga {
     /// # Errors
     /// When the database fails.
     pub async fn resume_unfinished(&self) -> Result<usize, CheckoutServiceError> {
-        let now = Utc::now();
-        let quiet_since = now - chrono::Duration::from_std(self.settings.resume_after).unwrap_or_default();
-        let due: Vec<uuid::Uuid> = session::Entity::find()
-            .select_only()
-            .column(session::Column::Id)
-            .filter(session::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
-            .filter(session::Column::UpdatedAt.lt(quiet_since))
-            .filter(
-                session::Column::LockedUntil
-                    .is_null()
-                    .or(session::Column::LockedUntil.lt(now)),
-            )
-            .order_by_asc(session::Column::UpdatedAt)
-            .limit(100)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let due = self.due_for_resume::<session::Entity>().await?;
         let mut driven = 0;
         for id in due {
             let id = CheckoutId::from_uuid(id);
@@ -630,21 +593,7 @@ impl Saga {
     /// # Errors
     /// When the database fails.
     pub async fn steps(&self, id: CheckoutId) -> Result<Vec<StepRecord>, CheckoutServiceError> {
-        let rows = step_log::Entity::find()
-            .filter(step_log::Column::SessionId.eq(id.as_uuid()))
-            .order_by_asc(step_log::Column::Id)
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(StepRecord {
-                    step: Step::parse(&row.step).ok_or_else(|| anyhow::anyhow!("unknown step {}", row.step))?,
-                    outcome: row.outcome,
-                    detail: row.detail,
-                    at: row.at,
-                })
-            })
-            .collect()
+        step_log::read(&self.db, id.as_uuid()).await
     }
 
     /// Sessions by status (for operators and tests).

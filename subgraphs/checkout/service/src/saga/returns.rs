@@ -5,29 +5,31 @@
 
 use checkout_domain::SessionStatus;
 use checkout_domain::returns::{ReceivedReturn, ReturnProcess, ReturnStep, ReturnedUnits};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use kernel::{Currency, EventMeta, Money};
 use kernel_infra::client::CallError;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
 
-use crate::entity::{return_process, step_log};
+use crate::entity::return_process;
 
 use super::lease::lease;
-use super::store::short_detail;
+use super::step_log::{self, StepRecord, short_detail};
 use super::{CheckoutServiceError, Saga};
 
-/// One entry of a process's step log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReturnStepRecord {
-    pub step: String,
-    /// DONE, REFUSED or UNAVAILABLE.
-    pub outcome: String,
-    pub detail: Option<String>,
-    pub at: DateTime<Utc>,
+/// Where a drive left a process, and the code of the refusal that ended it, if one did.
+struct Driven {
+    process: ReturnProcess,
+    refused_with: Option<String>,
+}
+
+impl Driven {
+    fn stopped(process: ReturnProcess) -> Self {
+        Self {
+            process,
+            refused_with: None,
+        }
+    }
 }
 
 impl Saga {
@@ -46,16 +48,15 @@ impl Saga {
         let now = Utc::now();
         let fresh = ReturnProcess::start(id, now);
         if self.insert_return(&fresh).await? {
-            let process = self.drive_return_held(fresh, meta).await?;
+            let run = self.drive_return_held(fresh, meta).await?;
             // No such return: nothing was done, and a mistyped id leaves no process.
-            if process.status == SessionStatus::Failed
-                && process.failed_step == Some(ReturnStep::MarkReceived)
-                && process.failure.as_deref().is_some_and(|f| f.ends_with("(NOT_FOUND)"))
+            if run.process.failed_step == Some(ReturnStep::MarkReceived)
+                && run.refused_with.as_deref() == Some(kernel::ErrorKind::NotFound.code())
             {
                 self.forget_return(id).await?;
                 return Err(CheckoutServiceError::NoReturn(id));
             }
-            return Ok(process);
+            return Ok(run.process);
         }
         let found = self
             .return_process(id)
@@ -63,12 +64,12 @@ impl Saga {
             .ok_or(CheckoutServiceError::NoReturn(id))?;
         match found.status {
             SessionStatus::Failed => {
-                if !self.claim_return(id).await? {
+                if !self.claim::<return_process::Entity>(id).await? {
                     return self.return_process(id).await?.ok_or(CheckoutServiceError::NoReturn(id));
                 }
                 let mut again = ReturnProcess::start(id, now);
                 again.created_at = found.created_at;
-                self.drive_return_held(again, meta).await
+                Ok(self.drive_return_held(again, meta).await?.process)
             }
             status if status.is_finished() => Ok(found),
             _ => self.drive_return(id, meta).await,
@@ -77,7 +78,7 @@ impl Saga {
 
     /// Drives a process if no other driver holds it; its state afterwards.
     async fn drive_return(&self, id: uuid::Uuid, meta: &EventMeta) -> Result<ReturnProcess, CheckoutServiceError> {
-        let claimed = self.claim_return(id).await?;
+        let claimed = self.claim::<return_process::Entity>(id).await?;
         let process = self
             .return_process(id)
             .await?
@@ -85,7 +86,7 @@ impl Saga {
         if !claimed {
             return Ok(process);
         }
-        self.drive_return_held(process, meta).await
+        Ok(self.drive_return_held(process, meta).await?.process)
     }
 
     /// Runs steps while this driver holds the lease and the contexts answer, saving
@@ -94,7 +95,8 @@ impl Saga {
         &self,
         mut process: ReturnProcess,
         meta: &EventMeta,
-    ) -> Result<ReturnProcess, CheckoutServiceError> {
+    ) -> Result<Driven, CheckoutServiceError> {
+        let mut refused_with = None;
         while let Some(step) = process.step {
             let before = process.clone();
             let (outcome, detail) = match self.remotes.run_return(&process, step, meta).await {
@@ -105,13 +107,14 @@ impl Saga {
                 Err(CallError::Refused { message, code, .. }) => {
                     let reason = format!("{message} ({code})");
                     process.refuse(step, &reason, Utc::now());
+                    refused_with = Some(code);
                     ("REFUSED", Some(reason))
                 }
                 Err(unavailable) => {
                     tracing::warn!(return.id = %process.id, step = step.as_str(), error = %unavailable, "return step unavailable; will retry");
-                    let record = record(step, "UNAVAILABLE", Some(unavailable.to_string()));
+                    let record = StepRecord::now(step, "UNAVAILABLE", Some(&unavailable.to_string()));
                     self.save_return(&before, Some(&record), false).await?;
-                    return Ok(before);
+                    return Ok(Driven::stopped(before));
                 }
             };
             #[cfg(feature = "fault-injection")]
@@ -120,11 +123,11 @@ impl Saga {
                 std::process::abort();
             }
             if !self
-                .save_return(&process, Some(&record(step, outcome, detail)), true)
+                .save_return(&process, Some(&StepRecord::now(step, outcome, detail.as_deref())), true)
                 .await?
             {
                 tracing::warn!(return.id = %process.id, "lost the return's lease; another driver continues");
-                return Ok(process);
+                return Ok(Driven::stopped(process));
             }
             #[cfg(feature = "fault-injection")]
             if self.settings.crash_after_return == Some(step) {
@@ -132,7 +135,7 @@ impl Saga {
                 std::process::abort();
             }
         }
-        Ok(process)
+        Ok(Driven { process, refused_with })
     }
 
     /// Resumes every unfinished process that nobody drives and that has not moved for
@@ -141,23 +144,7 @@ impl Saga {
     /// # Errors
     /// When the database fails.
     pub async fn resume_unfinished_returns(&self) -> Result<usize, CheckoutServiceError> {
-        let now = Utc::now();
-        let quiet_since = now - chrono::Duration::from_std(self.settings.resume_after).unwrap_or_default();
-        let due: Vec<uuid::Uuid> = return_process::Entity::find()
-            .select_only()
-            .column(return_process::Column::Id)
-            .filter(return_process::Column::Status.is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)))
-            .filter(return_process::Column::UpdatedAt.lt(quiet_since))
-            .filter(
-                return_process::Column::LockedUntil
-                    .is_null()
-                    .or(return_process::Column::LockedUntil.lt(now)),
-            )
-            .order_by_asc(return_process::Column::UpdatedAt)
-            .limit(100)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let due = self.due_for_resume::<return_process::Entity>().await?;
         for id in &due {
             tracing::info!(return.id = %id, "resuming an unfinished return");
             self.drive_return(*id, &EventMeta::internal()).await?;
@@ -174,23 +161,7 @@ impl Saga {
         &self,
         quiet_for: std::time::Duration,
     ) -> Result<Vec<ReturnProcess>, CheckoutServiceError> {
-        let quiet_since = Utc::now() - chrono::Duration::from_std(quiet_for).unwrap_or_default();
-        return_process::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(return_process::Column::Status.eq(SessionStatus::Stuck.as_str()))
-                    .add(
-                        sea_orm::Condition::all()
-                            .add(
-                                return_process::Column::Status
-                                    .is_in(SessionStatus::UNFINISHED.map(SessionStatus::as_str)),
-                            )
-                            .add(return_process::Column::UpdatedAt.lt(quiet_since)),
-                    ),
-            )
-            .order_by_asc(return_process::Column::UpdatedAt)
-            .limit(100)
-            .all(&self.db)
+        self.needing_attention_in::<return_process::Entity>(quiet_for)
             .await?
             .into_iter()
             .map(from_row)
@@ -211,21 +182,8 @@ impl Saga {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn return_steps(&self, id: uuid::Uuid) -> Result<Vec<ReturnStepRecord>, CheckoutServiceError> {
-        let rows = step_log::Entity::find()
-            .filter(step_log::Column::SessionId.eq(id))
-            .order_by_asc(step_log::Column::Id)
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| ReturnStepRecord {
-                step: row.step,
-                outcome: row.outcome,
-                detail: row.detail,
-                at: row.at,
-            })
-            .collect())
+    pub async fn return_steps(&self, id: uuid::Uuid) -> Result<Vec<StepRecord<ReturnStep>>, CheckoutServiceError> {
+        step_log::read(&self.db, id).await
     }
 
     /// Inserts a new process holding this driver's lease; false when the return has
@@ -259,14 +217,14 @@ impl Saga {
     async fn save_return(
         &self,
         p: &ReturnProcess,
-        entry: Option<&ReturnStepRecord>,
+        entry: Option<&StepRecord<ReturnStep>>,
         keep: bool,
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
-        let locked_until = (keep && !p.status.is_finished()).then(|| now + lease(&self.settings));
+        let locked_until = self.lease_after_save(keep && !p.status.is_finished(), now);
         let received = p.received.as_ref();
         let txn = self.db.begin().await?;
-        let updated = return_process::Entity::update_many()
+        let update = return_process::Entity::update_many()
             .col_expr(
                 return_process::Column::OrderId,
                 Expr::value(received.map(|r| r.order_id)),
@@ -299,31 +257,13 @@ impl Saga {
             .col_expr(
                 return_process::Column::Failure,
                 Expr::value(p.failure.as_deref().map(short_detail)),
-            )
-            .col_expr(return_process::Column::LockedUntil, Expr::value(locked_until))
-            .col_expr(
-                return_process::Column::LockedBy,
-                Expr::value(locked_until.is_some().then(|| self.driver.clone())),
-            )
-            .col_expr(return_process::Column::UpdatedAt, Expr::value(now))
-            .filter(return_process::Column::Id.eq(p.id))
-            .filter(return_process::Column::LockedBy.eq(self.driver.clone()))
-            .exec(&txn)
-            .await?;
+            );
+        let updated = self.while_held(update, p.id, locked_until, now).exec(&txn).await?;
         if updated.rows_affected != 1 {
             return Ok(false);
         }
         if let Some(entry) = entry {
-            step_log::Entity::insert(step_log::ActiveModel {
-                session_id: Set(p.id),
-                step: Set(entry.step.clone()),
-                outcome: Set(entry.outcome.clone()),
-                detail: Set(entry.detail.as_deref().map(short_detail)),
-                at: Set(entry.at),
-                ..Default::default()
-            })
-            .exec(&txn)
-            .await?;
+            step_log::append(&txn, p.id, entry).await?;
         }
         txn.commit().await?;
         Ok(true)
@@ -332,41 +272,9 @@ impl Saga {
     /// Deletes a finished process and its step log.
     async fn forget_return(&self, id: uuid::Uuid) -> Result<(), DbErr> {
         let txn = self.db.begin().await?;
-        step_log::Entity::delete_many()
-            .filter(step_log::Column::SessionId.eq(id))
-            .exec(&txn)
-            .await?;
+        step_log::forget(&txn, id).await?;
         return_process::Entity::delete_by_id(id).exec(&txn).await?;
         txn.commit().await
-    }
-
-    /// Takes the lease of a process whose lease is free or ran out.
-    async fn claim_return(&self, id: uuid::Uuid) -> Result<bool, DbErr> {
-        let now = Utc::now();
-        let result = return_process::Entity::update_many()
-            .col_expr(return_process::Column::LockedBy, Expr::value(self.driver.clone()))
-            .col_expr(
-                return_process::Column::LockedUntil,
-                Expr::value(Some(now + lease(&self.settings))),
-            )
-            .filter(return_process::Column::Id.eq(id))
-            .filter(
-                return_process::Column::LockedUntil
-                    .is_null()
-                    .or(return_process::Column::LockedUntil.lt(now)),
-            )
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
-    }
-}
-
-fn record(step: ReturnStep, outcome: &str, detail: Option<String>) -> ReturnStepRecord {
-    ReturnStepRecord {
-        step: step.as_str().to_owned(),
-        outcome: outcome.to_owned(),
-        detail,
-        at: Utc::now(),
     }
 }
 

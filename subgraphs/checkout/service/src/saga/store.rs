@@ -11,10 +11,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait, TransactionTrait,
 };
 
-use crate::entity::{session, step_log};
+use crate::entity::{self, session};
 
-use super::lease::lease;
-use super::{CheckoutServiceError, PRODUCER, Saga, StepRecord};
+use super::step_log::{self, StepRecord};
+use super::{CheckoutServiceError, PRODUCER, Saga};
 
 impl Saga {
     /// Saves the session, the log entries of the steps done since the last save and,
@@ -30,8 +30,7 @@ impl Saga {
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
         // COMPLETED, FAILED, STUCK or CANCELED: nobody drives it any more.
-        let finished = s.status.is_finished();
-        let locked_until = (!finished).then(|| now + lease(&self.settings));
+        let locked_until = self.lease_after_save(!s.status.is_finished(), now);
         let events = match CheckoutEvent::on_finishing(before, s) {
             Some(event) => kernel_infra::outbox::wrap(PRODUCER, meta, &[event]),
             None => Vec::new(),
@@ -45,7 +44,7 @@ impl Saga {
             return Ok(false);
         }
         for record in records {
-            append_log(&txn, s.id, record).await?;
+            step_log::append(&txn, s.id.as_uuid(), record).await?;
         }
         kernel_infra::outbox::append(&txn, &events).await?;
         txn.commit().await?;
@@ -62,7 +61,7 @@ impl Saga {
         meta: &EventMeta,
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
-        let locked_until = (!s.status.is_finished()).then(|| now + lease(&self.settings));
+        let locked_until = self.lease_after_save(!s.status.is_finished(), now);
         let txn = self.db.begin().await?;
         let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
         if updated.rows_affected != 1 {
@@ -78,7 +77,7 @@ impl Saga {
     pub(super) async fn start_cancellation(&self, s: &CheckoutSession) -> Result<bool, DbErr> {
         let now = Utc::now();
         let updated = self
-            .save_session(s, Some(now + lease(&self.settings)), now)
+            .save_session(s, self.lease_after_save(true, now), now)
             .exec(&self.db)
             .await?;
         Ok(updated.rows_affected == 1)
@@ -92,7 +91,7 @@ impl Saga {
         locked_until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> sea_orm::UpdateMany<session::Entity> {
-        session::Entity::update_many()
+        let update = session::Entity::update_many()
             .col_expr(session::Column::Status, Expr::value(s.status.as_str()))
             .col_expr(
                 session::Column::Step,
@@ -112,15 +111,8 @@ impl Saga {
                 session::Column::StuckStep,
                 Expr::value(s.stuck_step.map(|x| x.as_str().to_owned())),
             )
-            .col_expr(session::Column::Resolution, Expr::value(s.resolution.clone()))
-            .col_expr(session::Column::LockedUntil, Expr::value(locked_until))
-            .col_expr(
-                session::Column::LockedBy,
-                Expr::value(locked_until.is_some().then(|| self.driver.clone())),
-            )
-            .col_expr(session::Column::UpdatedAt, Expr::value(now))
-            .filter(session::Column::Id.eq(s.id.as_uuid()))
-            .filter(session::Column::LockedBy.eq(self.driver.clone()))
+            .col_expr(session::Column::Resolution, Expr::value(s.resolution.clone()));
+        self.while_held(update, s.id.as_uuid(), locked_until, now)
     }
 
     /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entries and the
@@ -167,13 +159,13 @@ impl Saga {
         let mut entries = entry(first);
         entries.unions(rest.iter().map(|record| (UnionType::All, entry(record))));
         let mut log = Query::insert();
-        log.into_table(step_log::Entity)
+        log.into_table(entity::step_log::Entity)
             .columns([
-                step_log::Column::SessionId,
-                step_log::Column::Step,
-                step_log::Column::Outcome,
-                step_log::Column::Detail,
-                step_log::Column::At,
+                entity::step_log::Column::SessionId,
+                entity::step_log::Column::Step,
+                entity::step_log::Column::Outcome,
+                entity::step_log::Column::Detail,
+                entity::step_log::Column::At,
             ])
             .select_from(entries)
             .map_err(|err| DbErr::Custom(err.to_string()))?;
@@ -182,13 +174,12 @@ impl Saga {
     }
 
     pub(super) async fn log_outage(&self, s: &CheckoutSession, step: Step, reason: &str) -> Result<(), DbErr> {
-        let record = StepRecord {
-            step,
-            outcome: "UNAVAILABLE".to_owned(),
-            detail: Some(short_detail(reason)),
-            at: Utc::now(),
-        };
-        append_log(&self.db, s.id, &record).await?;
+        step_log::append(
+            &self.db,
+            s.id.as_uuid(),
+            &StepRecord::now(step, "UNAVAILABLE", Some(reason)),
+        )
+        .await?;
         session::Entity::update_many()
             .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(session::Column::Id.eq(s.id.as_uuid()))
@@ -196,25 +187,6 @@ impl Saga {
             .await?;
         Ok(())
     }
-}
-
-/// A log entry's detail, at most 600 characters.
-pub(super) fn short_detail(detail: &str) -> String {
-    detail.chars().take(600).collect()
-}
-
-pub(super) async fn append_log(conn: &impl ConnectionTrait, id: CheckoutId, record: &StepRecord) -> Result<(), DbErr> {
-    step_log::Entity::insert(step_log::ActiveModel {
-        session_id: Set(id.as_uuid()),
-        step: Set(record.step.as_str().to_owned()),
-        outcome: Set(record.outcome.clone()),
-        detail: Set(record.detail.clone()),
-        at: Set(record.at),
-        ..Default::default()
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
 }
 
 pub(super) async fn insert(
