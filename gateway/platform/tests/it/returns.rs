@@ -248,6 +248,13 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
     // Search's summary follows: the status that only order.status_changed.v2 names,
     // the returns and what they refunded.
     summary_shows(platform, &customer, &order, "PARTIALLY_REFUNDED", 2, 900).await;
+    // The rest may still be returned, until the same day.
+    let window = returns_of(platform, &customer, &order).await["returnableUntil"].clone();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(window.as_str().unwrap_or_default()).ok(),
+        Some(until),
+        "a partly refunded order is still returnable: {window}"
+    );
     // Receiving again answers the same process and refunds nothing more.
     assert_eq!(receive(platform, &first["id"]).await["status"], "COMPLETED");
     assert_eq!(
@@ -294,6 +301,11 @@ async fn returns_asked_and_decided(platform: &TestPlatform) {
     );
     assert!(ledger_imbalance(platform).await.is_empty());
     summary_shows(platform, &customer, &order, "REFUNDED", 2, 3_200).await;
+    assert_eq!(
+        returns_of(platform, &customer, &order).await["returnableUntil"],
+        Value::Null,
+        "nothing is left to return"
+    );
 
     // A return whose refund Payments refuses (staff refunded the order by hand first)
     // is reopened with the reason; nothing is restocked.

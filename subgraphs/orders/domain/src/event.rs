@@ -86,8 +86,13 @@ impl OrderEvent {
     /// else `status_changed.v2`. The two carry disjoint moves, so a consumer of every
     /// move reads both and sees each move once.
     pub fn status_changed(order: &Order, change: &StatusChange) -> Self {
-        let (order_id, user_id, from, to, reason) =
-            (order.id, order.user_id, change.from, change.to, change.reason.clone());
+        let (order_id, user_id, from, to, reason) = (
+            order.id(),
+            order.user_id(),
+            change.from,
+            change.to,
+            change.reason.clone(),
+        );
         if to.known_to_v1() && from.is_none_or(OrderStatus::known_to_v1) {
             OrderEvent::StatusChanged {
                 order_id,

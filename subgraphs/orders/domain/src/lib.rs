@@ -19,7 +19,7 @@ pub mod tax;
 pub use delivery::{Delivery, ShippingMethodSnapshot};
 pub use error::OrderError;
 pub use event::OrderEvent;
-pub use order::{MAX_ITEMS, Order, OrderItem, Placement, StatusChange};
+pub use order::{MAX_ITEMS, Order, OrderItem, Placement, StatusChange, StoredOrder};
 pub use status::OrderStatus;
 pub use tax::Tax;
 
@@ -87,7 +87,7 @@ pub(crate) mod tests {
         let (order, _) = Order::place(asked.clone(), Utc::now()).unwrap();
         // 342 + 62.93 → 63 + 95 = 500.
         assert_eq!(order.tax_total(), usd(500));
-        assert_eq!(order.total, usd(2_999 - 300 + 500 + 500));
+        assert_eq!(order.total(), usd(2_999 - 300 + 500 + 500));
 
         let mut included = asked.clone();
         included.tax = Some(Tax {
@@ -96,7 +96,7 @@ pub(crate) mod tests {
         });
         let (order, _) = Order::place(included, Utc::now()).unwrap();
         assert_eq!(order.tax_total(), usd(287));
-        assert_eq!(order.total, usd(2_999 - 300 + 500), "the prices hold the tax already");
+        assert_eq!(order.total(), usd(2_999 - 300 + 500), "the prices hold the tax already");
     }
 
     #[test]
@@ -171,7 +171,7 @@ pub(crate) mod tests {
         let (order, _) = Order::place(placement(vec![item("A-1", 100, 1)], None), Utc::now()).unwrap();
         for to in OrderStatus::ALL {
             let change = StatusChange {
-                from: Some(order.status),
+                from: Some(order.status()),
                 to,
                 reason: String::new(),
                 at: Utc::now(),
@@ -194,11 +194,11 @@ pub(crate) mod tests {
             Utc::now(),
         )
         .unwrap();
-        assert_eq!(order.subtotal, usd(4498));
-        assert_eq!(order.total, usd(4048));
+        assert_eq!(order.subtotal(), usd(4498));
+        assert_eq!(order.total(), usd(4048));
         let moves: Vec<_> = changes.iter().map(|c| (c.from, c.to)).collect();
         assert_eq!(moves, [(None, OrderStatus::Pending)]);
-        assert_eq!(order.status, OrderStatus::Pending);
+        assert_eq!(order.status(), OrderStatus::Pending);
     }
 
     #[test]
@@ -206,10 +206,10 @@ pub(crate) mod tests {
         let mut shipped = placement(vec![item("A-1", 1999, 2)], Some(usd(500)));
         shipped.delivery = Some(delivery(usd(695)));
         let (mut order, _) = Order::place(shipped, Utc::now()).unwrap();
-        assert_eq!(order.subtotal, usd(3998));
+        assert_eq!(order.subtotal(), usd(3998));
         assert_eq!(order.shipping(), usd(695));
-        assert_eq!(order.total, usd(3998 - 500 + 695));
-        assert_eq!(order.delivery.as_ref().unwrap().method.name, "Standard");
+        assert_eq!(order.total(), usd(3998 - 500 + 695));
+        assert_eq!(order.delivery().as_ref().unwrap().method.name, "Standard");
         let paid = order.move_to(OrderStatus::Paid, "paid", Utc::now()).unwrap();
         let names: Vec<_> = order.events_for(&paid).iter().map(DomainEvent::event_type).collect();
         assert_eq!(names, [OrderEvent::PAID, OrderEvent::PAID_WITH_DELIVERY]);
@@ -261,7 +261,7 @@ pub(crate) mod tests {
                 (Some(OrderStatus::Pending), OrderStatus::AwaitingPayment)
             ]
         );
-        assert_eq!(order.status, OrderStatus::AwaitingPayment);
+        assert_eq!(order.status(), OrderStatus::AwaitingPayment);
         // The placement is announced as created, whatever status it reached.
         assert!(matches!(
             order.events_for(&changes[0]).as_slice(),
@@ -342,7 +342,7 @@ pub(crate) mod tests {
         order.move_to(Shipped, "handed over", Utc::now()).unwrap();
         let err = order.move_to(Canceled, "too late", Utc::now()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
-        assert_eq!(order.status, Shipped);
+        assert_eq!(order.status(), Shipped);
     }
 
     #[test]

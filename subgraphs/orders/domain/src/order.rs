@@ -52,8 +52,33 @@ pub struct Placement {
     pub awaiting_payment: bool,
 }
 
+/// An order. Its fields are read through its methods and change only by its rules
+/// ([`Order::place`], [`Order::move_to`], [`Order::paid_with`]); one read back from the
+/// store is a [`StoredOrder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
+    id: OrderId,
+    user_id: uuid::Uuid,
+    status: OrderStatus,
+    items: Vec<OrderItem>,
+    currency: Currency,
+    subtotal: Money,
+    discount: Money,
+    /// subtotal − discount + shipping + tax, or without the tax where prices include it.
+    total: Money,
+    coupon_code: Option<String>,
+    checkout_id: Option<uuid::Uuid>,
+    delivery: Option<Delivery>,
+    tax: Option<Tax>,
+    payment_id: Option<uuid::Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// An order as it was stored, read back without its rules checked again (they were
+/// when it was placed and moved).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOrder {
     pub id: OrderId,
     pub user_id: uuid::Uuid,
     pub status: OrderStatus,
@@ -61,7 +86,6 @@ pub struct Order {
     pub currency: Currency,
     pub subtotal: Money,
     pub discount: Money,
-    /// subtotal − discount + shipping + tax, or without the tax where prices include it.
     pub total: Money,
     pub coupon_code: Option<String>,
     pub checkout_id: Option<uuid::Uuid>,
@@ -70,6 +94,28 @@ pub struct Order {
     pub payment_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredOrder> for Order {
+    fn from(stored: StoredOrder) -> Self {
+        Self {
+            id: stored.id,
+            user_id: stored.user_id,
+            status: stored.status,
+            items: stored.items,
+            currency: stored.currency,
+            subtotal: stored.subtotal,
+            discount: stored.discount,
+            total: stored.total,
+            coupon_code: stored.coupon_code,
+            checkout_id: stored.checkout_id,
+            delivery: stored.delivery,
+            tax: stored.tax,
+            payment_id: stored.payment_id,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
 }
 
 /// The most lines an order holds.
@@ -156,6 +202,62 @@ impl Order {
             changes.push(order.move_to(OrderStatus::AwaitingPayment, "payment requested", now)?);
         }
         Ok((order, changes))
+    }
+
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+    /// The customer who placed it.
+    pub fn user_id(&self) -> uuid::Uuid {
+        self.user_id
+    }
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+    /// Its lines; empty for an order read without them.
+    pub fn items(&self) -> &[OrderItem] {
+        &self.items
+    }
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+    pub fn subtotal(&self) -> Money {
+        self.subtotal
+    }
+    pub fn discount(&self) -> Money {
+        self.discount
+    }
+    /// subtotal − discount + shipping + tax, or without the tax where prices include it.
+    pub fn total(&self) -> Money {
+        self.total
+    }
+    pub fn coupon_code(&self) -> Option<&str> {
+        self.coupon_code.as_deref()
+    }
+    /// The checkout that placed it, if one did.
+    pub fn checkout_id(&self) -> Option<uuid::Uuid> {
+        self.checkout_id
+    }
+    pub fn delivery(&self) -> Option<&Delivery> {
+        self.delivery.as_ref()
+    }
+    pub fn tax(&self) -> Option<&Tax> {
+        self.tax.as_ref()
+    }
+    /// The payment that paid it, once paid.
+    pub fn payment_id(&self) -> Option<uuid::Uuid> {
+        self.payment_id
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Notes the payment that pays it.
+    pub fn paid_with(&mut self, payment_id: uuid::Uuid) {
+        self.payment_id = Some(payment_id);
     }
 
     /// What delivery costs: the delivery's cost, zero without one.

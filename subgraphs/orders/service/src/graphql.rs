@@ -189,22 +189,22 @@ pub struct OrderShippingMethod {
 #[Object(name = "Order")]
 impl OrderObject {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     async fn user_id(&self) -> ID {
-        ID(self.0.user_id.to_string())
+        ID(self.0.user_id().to_string())
     }
     async fn status(&self) -> OrderStatusValue {
-        self.0.status.into()
+        self.0.status().into()
     }
     async fn items(&self) -> Vec<OrderItemObject> {
-        self.0.items.iter().cloned().map(OrderItemObject).collect()
+        self.0.items().iter().cloned().map(OrderItemObject).collect()
     }
     async fn subtotal(&self) -> MoneyObject {
-        self.0.subtotal.into()
+        self.0.subtotal().into()
     }
     async fn discount(&self) -> MoneyObject {
-        self.0.discount.into()
+        self.0.discount().into()
     }
     /// What delivery costs; zero for an order without one.
     async fn shipping_cost(&self) -> MoneyObject {
@@ -217,12 +217,12 @@ impl OrderObject {
     /// Whether the prices and the shipping cost include the tax: then `tax` is shown but
     /// not added to the total.
     async fn prices_include_tax(&self) -> bool {
-        self.0.tax.as_ref().is_some_and(|tax| tax.prices_include_tax)
+        self.0.tax().as_ref().is_some_and(|tax| tax.prices_include_tax)
     }
     /// The tax on each line and on the shipping taxed at a rate above zero.
     async fn tax_lines(&self) -> Vec<OrderTaxLine> {
         self.0
-            .tax
+            .tax()
             .iter()
             .flat_map(|tax| tax.lines.iter())
             .map(|line| OrderTaxLine {
@@ -236,49 +236,50 @@ impl OrderObject {
     /// subtotal − discount + shippingCost + tax (without the tax where the prices
     /// include it).
     async fn total(&self) -> MoneyObject {
-        self.0.total.into()
+        self.0.total().into()
     }
     /// Where and how the order ships, as it was when the order was placed; null for an
     /// order placed without delivery.
     async fn delivery(&self) -> Option<OrderDeliveryObject> {
-        self.0.delivery.clone().map(OrderDeliveryObject)
+        self.0.delivery().cloned().map(OrderDeliveryObject)
     }
     async fn coupon_code(&self) -> Option<&str> {
-        self.0.coupon_code.as_deref()
+        self.0.coupon_code()
     }
     async fn checkout_id(&self) -> Option<ID> {
-        self.0.checkout_id.map(|id| ID(id.to_string()))
+        self.0.checkout_id().map(|id| ID(id.to_string()))
     }
     /// Every status the order has had, oldest first.
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChangeObject>> {
-        let history = ctx.data_unchecked::<Orders>().history(self.0.id).await.map_err(error)?;
+        let history = ctx
+            .data_unchecked::<Orders>()
+            .history(self.0.id())
+            .await
+            .map_err(error)?;
         Ok(history.into_iter().map(Into::into).collect())
     }
     /// The goods asked back, oldest first.
     async fn returns(&self, ctx: &Context<'_>) -> Result<Vec<returns::ReturnObject>> {
         let found = ctx
             .data_unchecked::<Returns>()
-            .of_order(self.0.id)
+            .of_order(self.0.id())
             .await
             .map_err(error)?;
         Ok(found.into_iter().map(returns::ReturnObject).collect())
     }
     /// Until when a return may be asked for: the return window after delivery; null
-    /// until the order is delivered.
+    /// until the order is delivered, and once all of it has been given back.
     async fn returnable_until(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
-        if self.0.status != OrderStatus::Delivered {
-            return Ok(None);
-        }
         ctx.data_unchecked::<Returns>()
-            .returnable_until(self.0.id)
+            .returnable_until(&self.0)
             .await
             .map_err(error)
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.0.updated_at()
     }
 }
 
@@ -314,7 +315,7 @@ async fn orders_of(
     let edges: Vec<OrderEdge> = orders
         .into_iter()
         .map(|order| OrderEdge {
-            cursor: cursor::encode(&order.id.to_string()),
+            cursor: cursor::encode(&order.id().to_string()),
             node: OrderObject(order),
         })
         .collect();
@@ -362,7 +363,7 @@ pub(crate) fn parse_order_id(id: &ID) -> Result<OrderId> {
 /// exist.
 async fn visible_order(ctx: &Context<'_>, caller: &Identity, id: OrderId) -> Result<Option<OrderObject>> {
     let order = ctx.data_unchecked::<DataLoader<OrderLoader>>().load_one(id).await?;
-    Ok(order.filter(|o| caller.may_act_for(o.user_id)).map(OrderObject))
+    Ok(order.filter(|o| caller.may_act_for(o.user_id())).map(OrderObject))
 }
 
 /// Orders' queries and returns'.

@@ -140,11 +140,11 @@ impl Orders {
             user_id: Set(user_id),
             key: Set(key.to_owned()),
             request_hash: Set(hash.clone()),
-            order_id: Set(order.id.as_uuid()),
+            order_id: Set(order.id().as_uuid()),
             created_at: Set(now),
         })
         .into_query();
-        let mut rest = vec![items_insert(&order), history_insert(order.id, &changes), key_row];
+        let mut rest = vec![items_insert(&order), history_insert(order.id(), &changes), key_row];
         rest.extend(kernel_infra::outbox::insert(&envelopes));
         let written = if kernel_infra::db::is_postgres(&self.db) {
             // One statement: one round trip instead of eight.
@@ -206,7 +206,7 @@ impl Orders {
     /// When the database fails.
     pub async fn get_many(&self, ids: &[OrderId]) -> Result<HashMap<OrderId, Order>, OrdersError> {
         let orders = load_orders(&self.db, ids.iter().map(OrderId::as_uuid).collect()).await?;
-        Ok(orders.into_iter().map(|o| (o.id, o)).collect())
+        Ok(orders.into_iter().map(|o| (o.id(), o)).collect())
     }
 
     /// A user's orders, newest first, after the order `after` (a cursor), `limit` of
@@ -222,7 +222,7 @@ impl Orders {
     ) -> Result<Vec<Order>, OrdersError> {
         let ids = repository::ids_of_user(&self.db, user_id, after, limit).await?;
         let mut orders = load_orders(&self.db, ids).await?;
-        orders.sort_by_key(|o| std::cmp::Reverse(o.id));
+        orders.sort_by_key(|o| std::cmp::Reverse(o.id()));
         Ok(orders)
     }
 
@@ -287,7 +287,7 @@ impl Orders {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
             let mut order = self.get(id).await?.ok_or(OrdersError::NotFound(id))?;
-            let from = order.status;
+            let from = order.status();
             if from != to && !from_allowed(from) {
                 return Err(OrderError::Transition {
                     from: from.as_str(),
@@ -325,14 +325,14 @@ impl Orders {
     ) -> Result<Order, OrdersError> {
         let txn = self.db.begin().await?;
         let mut order = lock_order(&txn, id, true).await?;
-        if !caller.may_act_for(order.user_id) {
+        if !caller.may_act_for(order.user_id()) {
             return Err(OrdersError::NotFound(id));
         }
         let may_cancel_paid = caller.role == Role::Service;
-        if order.status.is_paid_but_not_shipped() && !may_cancel_paid {
+        if order.status().is_paid_but_not_shipped() && !may_cancel_paid {
             return Err(OrdersError::Forbidden(format!(
                 "order {id} is {}: a paid order is canceled with `cancelPaidOrder`, which refunds it",
-                order.status.as_str()
+                order.status().as_str()
             )));
         }
         move_locked(&txn, &mut order, OrderStatus::Canceled, reason, None, meta).await?;
@@ -463,19 +463,19 @@ async fn plan_move(
     payment_id: Option<uuid::Uuid>,
     meta: &EventMeta,
 ) -> Result<Option<PlannedMove>, OrdersError> {
-    if order.status == to || (!order.status.can_move_to(to) && reached_before(conn, order.id, to).await?) {
+    if order.status() == to || (!order.status().can_move_to(to) && reached_before(conn, order.id(), to).await?) {
         return Ok(None);
     }
     let now = Utc::now();
     let change = order.move_to(to, reason, now)?;
-    if payment_id.is_some() {
-        order.payment_id = payment_id;
+    if let Some(payment_id) = payment_id {
+        order.paid_with(payment_id);
     }
     let update = order::Entity::update_many()
-        .col_expr(order::Column::Status, Expr::value(order.status.as_str()))
-        .col_expr(order::Column::PaymentId, Expr::value(order.payment_id))
+        .col_expr(order::Column::Status, Expr::value(order.status().as_str()))
+        .col_expr(order::Column::PaymentId, Expr::value(order.payment_id()))
         .col_expr(order::Column::UpdatedAt, Expr::value(now))
-        .filter(order::Column::Id.eq(order.id.as_uuid()))
+        .filter(order::Column::Id.eq(order.id().as_uuid()))
         .into_query();
     let events: Vec<OrderEvent> = order
         .events_for(&change)
@@ -484,7 +484,7 @@ async fn plan_move(
         .collect();
     Ok(Some(PlannedMove {
         update,
-        id: order.id,
+        id: order.id(),
         change,
         envelopes: kernel_infra::outbox::wrap(PRODUCER, meta, &events),
     }))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use kernel::{Currency, Money, Quantity, Sku};
-use orders_domain::{Order, OrderId, OrderItem, OrderStatus, StatusChange};
+use orders_domain::{Order, OrderId, OrderItem, OrderStatus, StatusChange, StoredOrder};
 use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -135,32 +135,32 @@ pub(crate) fn status(value: &str) -> Result<OrderStatus, OrdersError> {
 
 pub(crate) fn order_insert(o: &Order) -> InsertStatement {
     order::Entity::insert(order::ActiveModel {
-        id: Set(o.id.as_uuid()),
-        user_id: Set(o.user_id),
-        status: Set(o.status.as_str().to_owned()),
-        currency: Set(o.currency.code().to_owned()),
-        subtotal: Set(o.subtotal.amount()),
-        discount: Set(o.discount.amount()),
-        total: Set(o.total.amount()),
-        coupon_code: Set(o.coupon_code.clone()),
-        checkout_id: Set(o.checkout_id),
-        payment_id: Set(o.payment_id),
+        id: Set(o.id().as_uuid()),
+        user_id: Set(o.user_id()),
+        status: Set(o.status().as_str().to_owned()),
+        currency: Set(o.currency().code().to_owned()),
+        subtotal: Set(o.subtotal().amount()),
+        discount: Set(o.discount().amount()),
+        total: Set(o.total().amount()),
+        coupon_code: Set(o.coupon_code().map(str::to_owned)),
+        checkout_id: Set(o.checkout_id()),
+        payment_id: Set(o.payment_id()),
         shipping: Set(o.shipping().amount()),
         delivery: Set(o
-            .delivery
+            .delivery()
             .as_ref()
             .map(|d| serde_json::to_string(d).unwrap_or_default())),
         tax: Set(o.tax_total().amount()),
-        tax_lines: Set(o.tax.as_ref().map(|t| serde_json::to_string(t).unwrap_or_default())),
-        created_at: Set(o.created_at),
-        updated_at: Set(o.updated_at),
+        tax_lines: Set(o.tax().as_ref().map(|t| serde_json::to_string(t).unwrap_or_default())),
+        created_at: Set(o.created_at()),
+        updated_at: Set(o.updated_at()),
     })
     .into_query()
 }
 
 pub(crate) fn items_insert(o: &Order) -> InsertStatement {
-    let items = o.items.iter().enumerate().map(|(line, i)| item::ActiveModel {
-        order_id: Set(o.id.as_uuid()),
+    let items = o.items().iter().enumerate().map(|(line, i)| item::ActiveModel {
+        order_id: Set(o.id().as_uuid()),
         line: Set(i32::try_from(line).unwrap_or(i32::MAX)),
         product_id: Set(i.product_id),
         sku: Set(i.sku.to_string()),
@@ -257,7 +257,7 @@ pub(crate) fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Ord
         .map(serde_json::from_str)
         .transpose()
         .map_err(|e| anyhow::anyhow!("stored tax of order {}: {e}", row.id))?;
-    Ok(Order {
+    Ok(StoredOrder {
         id: OrderId::from_uuid(row.id),
         user_id: row.user_id,
         status: status(&row.status)?,
@@ -285,5 +285,6 @@ pub(crate) fn from_row(row: order::Model, items: Vec<item::Model>) -> Result<Ord
         payment_id: row.payment_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
+    .into())
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use kernel::{EventMeta, Identity};
 use kernel_infra::db::{write_if, write_together};
 use orders_domain::returns::{Return, ReturnId, ReturnRequest, ReturnStatus, ReturnWindow};
-use orders_domain::{OrderError, OrderId};
+use orders_domain::{Order, OrderError, OrderId};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::orders::{OrdersError, PRODUCER, transition_in};
@@ -43,12 +43,12 @@ impl Returns {
         let txn = self.db.begin().await?;
         // Locked, so that two requests for the same order see each other's units.
         let order = lock_order(&txn, order_id, true).await?;
-        if !caller.may_act_for(order.user_id) {
+        if !caller.may_act_for(order.user_id()) {
             return Err(OrdersError::NotFound(order_id));
         }
         let delivered_at = repository::delivered_at(&txn, order_id)
             .await?
-            .unwrap_or(order.updated_at);
+            .unwrap_or(order.updated_at());
         let earlier = repository::of_order(&txn, order_id).await?;
         let asked = Return::request(&order, delivered_at, &earlier, request, self.window, Utc::now())?;
         let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[asked.event()]);
@@ -127,9 +127,9 @@ impl Returns {
         .await?;
         let to = orders_domain::returns::status_after_refunds(&order, &returns);
         // Payments' `payment.refunded` may have moved the order to REFUNDED first.
-        if order.status != to && order.status.can_move_to(to) {
+        if order.status() != to && order.status().can_move_to(to) {
             let reason = format!("return {id} refunded");
-            transition_in(&txn, order.id, to, &reason, None, meta).await?;
+            transition_in(&txn, order.id(), to, &reason, None, meta).await?;
         }
         txn.commit().await?;
         Ok(returns.swap_remove(index))
@@ -187,12 +187,16 @@ impl Returns {
         repository::with_status(&self.db, status, limit).await
     }
 
-    /// When the order's return window closes; None for an order never delivered.
+    /// When the order's return window closes; None for an order whose goods may not be
+    /// returned (not delivered, or all of it given back already).
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn returnable_until(&self, order_id: OrderId) -> Result<Option<chrono::DateTime<Utc>>, OrdersError> {
-        let delivered_at = repository::delivered_at(&self.db, order_id).await?;
+    pub async fn returnable_until(&self, order: &Order) -> Result<Option<chrono::DateTime<Utc>>, OrdersError> {
+        if !order.status().is_returnable() {
+            return Ok(None);
+        }
+        let delivered_at = repository::delivered_at(&self.db, order.id()).await?;
         Ok(delivered_at.map(|at| self.window.closes(at)))
     }
 }

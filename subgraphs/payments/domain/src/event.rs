@@ -53,14 +53,14 @@ impl DomainEvent for PaymentEvent {
     }
 
     fn partition_key(&self) -> String {
-        self.payment.order_id.to_string()
+        self.payment.order_id().to_string()
     }
 
     fn payload(&self) -> serde_json::Value {
         let p = &self.payment;
         serde_json::json!({
-            "paymentId": p.id, "orderId": p.order_id, "userId": p.user_id, "amount": p.amount,
-            "status": p.status.as_str(), "failureReason": p.failure_reason,
+            "paymentId": p.id(), "orderId": p.order_id(), "userId": p.user_id(), "amount": p.amount(),
+            "status": p.status().as_str(), "failureReason": p.failure_reason(),
         })
     }
 }
@@ -85,15 +85,15 @@ impl DomainEvent for RefundCompleted {
     }
 
     fn partition_key(&self) -> String {
-        self.payment.order_id.to_string()
+        self.payment.order_id().to_string()
     }
 
     fn payload(&self) -> serde_json::Value {
         let (p, r) = (&self.payment, &self.refund);
         serde_json::json!({
-            "refundId": r.id, "paymentId": p.id, "orderId": p.order_id, "userId": p.user_id,
-            "amount": r.amount, "reference": r.reference, "refunded": p.refunded,
-            "status": p.status.as_str(),
+            "refundId": r.id, "paymentId": p.id(), "orderId": p.order_id(), "userId": p.user_id(),
+            "amount": r.amount, "reference": r.reference, "refunded": p.refunded(),
+            "status": p.status().as_str(),
         })
     }
 }

@@ -15,7 +15,7 @@ pub mod status;
 pub use error::PaymentError;
 pub use event::{PaymentEvent, PaymentEventKind, RefundCompleted};
 pub use ledger::{Account, LedgerEntry, Transaction, TransactionKind};
-pub use payment::Payment;
+pub use payment::{Payment, StoredPayment};
 pub use status::PaymentStatus;
 
 kernel::typed_id!(PaymentId, "payment");
@@ -53,7 +53,7 @@ mod tests {
             let sum: i64 = transaction.entries().iter().map(|e| e.amount.amount()).sum();
             assert_eq!(sum, 0, "{kind:?}");
         }
-        assert_eq!(p.status, PaymentStatus::Refunded);
+        assert_eq!(p.status(), PaymentStatus::Refunded);
     }
 
     #[test]
@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(first.amount, Money::new(1000, usd));
         assert_eq!(first.reference.as_deref(), Some("return-1"));
         assert_eq!(first.entries().iter().map(|e| e.amount.amount()).sum::<i64>(), 0);
-        assert_eq!(p.status, PaymentStatus::PartiallyRefunded);
+        assert_eq!(p.status(), PaymentStatus::PartiallyRefunded);
         assert_eq!(p.refundable(), Money::new(1500, usd));
         // More than is left, nothing, or another currency: refused, nothing changed.
         for bad in [
@@ -83,11 +83,11 @@ mod tests {
             let err = p.check_refund(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::BadUserInput, "{bad}");
         }
-        assert_eq!(p.refunded, Money::new(1000, usd));
+        assert_eq!(p.refunded(), Money::new(1000, usd));
         // The rest, as a cancellation asks for it.
         let rest = p.apply(TransactionKind::Refund, "r2", Utc::now()).unwrap();
         assert_eq!(rest.amount, Money::new(1500, usd));
-        assert_eq!(p.status, PaymentStatus::Refunded);
+        assert_eq!(p.status(), PaymentStatus::Refunded);
         assert_eq!(p.refundable(), Money::zero(usd));
         assert_eq!(
             p.check_refund(Money::new(1, usd)).unwrap_err().kind(),

@@ -5,13 +5,38 @@ use kernel::Money;
 
 use crate::{PaymentError, PaymentId, PaymentStatus, Transaction, TransactionId, TransactionKind};
 
+/// A payment of an order. Its fields are read through its methods and change only by
+/// its rules ([`Payment::apply`], [`Payment::refund`], [`Payment::decline`]); one read
+/// back from the store is a [`StoredPayment`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
+    id: PaymentId,
+    /// The order it pays.
+    order_id: uuid::Uuid,
+    /// The customer who pays.
+    user_id: uuid::Uuid,
+    amount: Money,
+    /// What refunds gave back so far: zero up to `amount`.
+    refunded: Money,
+    method: String,
+    status: PaymentStatus,
+    /// The key its request was made with: a second request with it answers this payment.
+    idempotency_key: String,
+    /// The provider's reference, once it answered.
+    provider_ref: Option<String>,
+    /// Why it was declined.
+    failure_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A payment as it was stored, read back without its rules checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayment {
     pub id: PaymentId,
     pub order_id: uuid::Uuid,
     pub user_id: uuid::Uuid,
     pub amount: Money,
-    /// What refunds gave back so far: zero up to `amount`.
     pub refunded: Money,
     pub method: String,
     pub status: PaymentStatus,
@@ -22,7 +47,69 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
 }
 
+impl From<StoredPayment> for Payment {
+    fn from(stored: StoredPayment) -> Self {
+        Self {
+            id: stored.id,
+            order_id: stored.order_id,
+            user_id: stored.user_id,
+            amount: stored.amount,
+            refunded: stored.refunded,
+            method: stored.method,
+            status: stored.status,
+            idempotency_key: stored.idempotency_key,
+            provider_ref: stored.provider_ref,
+            failure_reason: stored.failure_reason,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
 impl Payment {
+    pub fn id(&self) -> PaymentId {
+        self.id
+    }
+    /// The order it pays.
+    pub fn order_id(&self) -> uuid::Uuid {
+        self.order_id
+    }
+    /// The customer who pays.
+    pub fn user_id(&self) -> uuid::Uuid {
+        self.user_id
+    }
+    pub fn amount(&self) -> Money {
+        self.amount
+    }
+    /// What refunds gave back so far: zero up to `amount`.
+    pub fn refunded(&self) -> Money {
+        self.refunded
+    }
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+    pub fn status(&self) -> PaymentStatus {
+        self.status
+    }
+    /// The key its request was made with: a second request with it answers this payment.
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+    /// The provider's reference, once it answered.
+    pub fn provider_ref(&self) -> Option<&str> {
+        self.provider_ref.as_deref()
+    }
+    /// Why it was declined.
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.failure_reason.as_deref()
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
     /// A PENDING payment of `amount` for an order.
     ///
     /// # Errors

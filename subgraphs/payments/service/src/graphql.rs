@@ -93,46 +93,46 @@ pub struct PaymentObject(Payment);
 #[Object(name = "Payment")]
 impl PaymentObject {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     async fn order_id(&self) -> ID {
-        ID(self.0.order_id.to_string())
+        ID(self.0.order_id().to_string())
     }
     async fn amount(&self) -> MoneyObject {
-        self.0.amount.into()
+        self.0.amount().into()
     }
     /// What refunds gave back so far.
     async fn refunded(&self) -> MoneyObject {
-        self.0.refunded.into()
+        self.0.refunded().into()
     }
     /// What is left to refund: captured and not yet given back.
     async fn refundable(&self) -> MoneyObject {
         self.0.refundable().into()
     }
     async fn method(&self) -> &str {
-        &self.0.method
+        &self.0.method()
     }
     async fn status(&self) -> PaymentStatusValue {
-        self.0.status.into()
+        self.0.status().into()
     }
     /// Why a DECLINED payment was declined.
     async fn failure_reason(&self) -> Option<&str> {
-        self.0.failure_reason.as_deref()
+        self.0.failure_reason()
     }
     /// The movements confirmed by the provider, oldest first.
     async fn transactions(&self, ctx: &Context<'_>) -> Result<Vec<TransactionObject>> {
         let list = ctx
             .data_unchecked::<Payments>()
-            .transactions(self.0.id)
+            .transactions(self.0.id())
             .await
             .map_err(error)?;
         Ok(list.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.0.updated_at()
     }
 }
 
@@ -155,7 +155,7 @@ impl OrderPayment {
             .data_unchecked::<DataLoader<PaymentByOrder>>()
             .load_one(self.id)
             .await?;
-        Ok(payment.filter(|p| caller.may_act_for(p.user_id)).map(PaymentObject))
+        Ok(payment.filter(|p| caller.may_act_for(p.user_id())).map(PaymentObject))
     }
 }
 
@@ -182,7 +182,7 @@ impl Query {
             .get(parse_payment_id(&id)?)
             .await
             .map_err(error)?;
-        Ok(payment.filter(|p| caller.may_act_for(p.user_id)).map(PaymentObject))
+        Ok(payment.filter(|p| caller.may_act_for(p.user_id())).map(PaymentObject))
     }
 
     /// The ledger's sum per currency (ADMIN): every entry of every transaction.

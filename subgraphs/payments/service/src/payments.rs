@@ -11,8 +11,8 @@ use chrono::Utc;
 use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
 use kernel_infra::db::{insert_rows_when, write_if};
 use payments_domain::{
-    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, RefundCompleted, Transaction,
-    TransactionKind,
+    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, RefundCompleted, StoredPayment,
+    Transaction, TransactionKind,
 };
 use sea_orm::sea_query::{Expr, InsertStatement};
 use sea_orm::{
@@ -108,14 +108,14 @@ impl Payments {
             .transpose()?;
         let payment = match existing {
             Some(found) => {
-                if (found.order_id, found.amount, found.method.as_str())
-                    != (wanted.order_id, wanted.amount, wanted.method.as_str())
+                if (found.order_id(), found.amount(), found.method())
+                    != (wanted.order_id(), wanted.amount(), wanted.method())
                 {
                     return Err(PaymentsError::KeyReused(
                         request.idempotency_key.chars().take(64).collect(),
                     ));
                 }
-                if found.status != PaymentStatus::Pending {
+                if found.status() != PaymentStatus::Pending {
                     return Ok(found);
                 }
                 found
@@ -129,11 +129,11 @@ impl Payments {
         };
         let call = ProviderCall {
             kind: TransactionKind::Authorize,
-            idempotency_key: format!("authorize:{}", payment.id),
-            amount: payment.amount,
-            method: payment.method.clone(),
+            idempotency_key: format!("authorize:{}", payment.id()),
+            amount: payment.amount(),
+            method: payment.method().to_owned(),
             reference: None,
-            payer: payment.user_id,
+            payer: payment.user_id(),
         };
         let outcome = self.provider.execute(&call).await;
         let now = Utc::now();
@@ -158,7 +158,9 @@ impl Payments {
             return Ok(moved);
         }
         // Another call for the same key answered first: its outcome stands.
-        self.get(payment.id).await?.ok_or(PaymentsError::NotFound(payment.id))
+        self.get(payment.id())
+            .await?
+            .ok_or(PaymentsError::NotFound(payment.id()))
     }
 
     /// Takes the authorized amount.
@@ -176,10 +178,10 @@ impl Payments {
     /// NOT_FOUND, a captured payment, the provider unavailable.
     pub async fn void(&self, id: PaymentId, meta: &EventMeta) -> Result<Payment, PaymentsError> {
         let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
-        if payment.status == PaymentStatus::Declined {
+        if payment.status() == PaymentStatus::Declined {
             return Ok(payment);
         }
-        if payment.status == PaymentStatus::Pending {
+        if payment.status() == PaymentStatus::Pending {
             // Nothing was held: close it as declined so a late answer cannot authorize it.
             let mut declined = payment.clone();
             declined.decline("voided before the provider answered", Utc::now())?;
@@ -193,7 +195,7 @@ impl Payments {
             }
             // The provider's answer came first: a decline stands, an authorization is voided.
             let answered = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
-            if answered.status == PaymentStatus::Declined {
+            if answered.status() == PaymentStatus::Declined {
                 return Ok(answered);
             }
         }
@@ -234,7 +236,7 @@ impl Payments {
             {
                 return self.get(id).await?.ok_or(PaymentsError::NotFound(id));
             }
-            if amount.is_none() && payment.status == PaymentStatus::Refunded {
+            if amount.is_none() && payment.status() == PaymentStatus::Refunded {
                 return Ok(payment);
             }
             let amount = amount.unwrap_or(payment.refundable());
@@ -246,12 +248,12 @@ impl Payments {
                 // the same key, so the provider does not pay it twice.
                 idempotency_key: match reference {
                     Some(reference) => format!("refund:{id}:{reference}"),
-                    None => format!("refund:{id}:{}", payment.refunded.amount()),
+                    None => format!("refund:{id}:{}", payment.refunded().amount()),
                 },
                 amount,
-                method: payment.method.clone(),
-                reference: payment.provider_ref.clone(),
-                payer: payment.user_id,
+                method: payment.method().to_owned(),
+                reference: payment.provider_ref().map(str::to_owned),
+                payer: payment.user_id(),
             };
             let provider_ref = self.provider.execute(&call).await.map_err(|err| match err {
                 ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
@@ -265,7 +267,7 @@ impl Payments {
                 refund: refund.clone(),
             };
             let mut envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[completed]);
-            if moved.status == PaymentStatus::Refunded {
+            if moved.status() == PaymentStatus::Refunded {
                 let refunded = PaymentEvent::after(TransactionKind::Refund, &moved);
                 envelopes.extend(kernel_infra::outbox::wrap(PRODUCER, meta, &[refunded]));
             }
@@ -299,7 +301,7 @@ impl Payments {
         const ATTEMPTS: usize = 3;
         for _ in 0..ATTEMPTS {
             let payment = self.get(id).await?.ok_or(PaymentsError::NotFound(id))?;
-            if payment.status == Payment::status_after(kind) {
+            if payment.status() == Payment::status_after(kind) {
                 return Ok(payment);
             }
             // Refuse a wrong move before calling the provider.
@@ -307,10 +309,10 @@ impl Payments {
             let call = ProviderCall {
                 kind,
                 idempotency_key: format!("{}:{id}", kind.as_str().to_ascii_lowercase()),
-                amount: payment.amount,
-                method: payment.method.clone(),
-                reference: payment.provider_ref.clone(),
-                payer: payment.user_id,
+                amount: payment.amount(),
+                method: payment.method().to_owned(),
+                reference: payment.provider_ref().map(str::to_owned),
+                payer: payment.user_id(),
             };
             let reference = self.provider.execute(&call).await.map_err(|err| match err {
                 ProviderError::Declined(reason) | ProviderError::Unavailable(reason) => {
@@ -352,7 +354,7 @@ impl Payments {
         let mut latest = HashMap::new();
         for row in rows {
             let payment = from_row(row)?;
-            latest.insert(payment.order_id, payment);
+            latest.insert(payment.order_id(), payment);
         }
         Ok(latest)
     }
@@ -441,8 +443,8 @@ async fn save_move(
     envelopes: Vec<EventEnvelope>,
 ) -> Result<bool, DbErr> {
     let update = status_update(payment)
-        .filter(payment::Column::Status.eq(before.status.as_str()))
-        .filter(payment::Column::Refunded.eq(before.refunded.amount()))
+        .filter(payment::Column::Status.eq(before.status().as_str()))
+        .filter(payment::Column::Refunded.eq(before.refunded().amount()))
         .into_query();
     write_if(db, update, |when| {
         let mut inserts = Vec::new();
@@ -504,12 +506,18 @@ fn ledger_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
 
 fn status_update(p: &Payment) -> sea_orm::UpdateMany<payment::Entity> {
     payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(p.status.as_str()))
-        .col_expr(payment::Column::Refunded, Expr::value(p.refunded.amount()))
-        .col_expr(payment::Column::ProviderRef, Expr::value(p.provider_ref.clone()))
-        .col_expr(payment::Column::FailureReason, Expr::value(p.failure_reason.clone()))
-        .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at))
-        .filter(payment::Column::Id.eq(p.id.as_uuid()))
+        .col_expr(payment::Column::Status, Expr::value(p.status().as_str()))
+        .col_expr(payment::Column::Refunded, Expr::value(p.refunded().amount()))
+        .col_expr(
+            payment::Column::ProviderRef,
+            Expr::value(p.provider_ref().map(str::to_owned)),
+        )
+        .col_expr(
+            payment::Column::FailureReason,
+            Expr::value(p.failure_reason().map(str::to_owned)),
+        )
+        .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at()))
+        .filter(payment::Column::Id.eq(p.id().as_uuid()))
 }
 
 fn currency(code: &str) -> Result<Currency, PaymentsError> {
@@ -518,25 +526,25 @@ fn currency(code: &str) -> Result<Currency, PaymentsError> {
 
 fn to_row(p: &Payment) -> payment::ActiveModel {
     payment::ActiveModel {
-        id: Set(p.id.as_uuid()),
-        order_id: Set(p.order_id),
-        user_id: Set(p.user_id),
-        amount: Set(p.amount.amount()),
-        refunded: Set(p.refunded.amount()),
-        currency: Set(p.amount.currency().code().to_owned()),
-        method: Set(p.method.clone()),
-        status: Set(p.status.as_str().to_owned()),
-        idempotency_key: Set(p.idempotency_key.clone()),
-        provider_ref: Set(p.provider_ref.clone()),
-        failure_reason: Set(p.failure_reason.clone()),
-        created_at: Set(p.created_at),
-        updated_at: Set(p.updated_at),
+        id: Set(p.id().as_uuid()),
+        order_id: Set(p.order_id()),
+        user_id: Set(p.user_id()),
+        amount: Set(p.amount().amount()),
+        refunded: Set(p.refunded().amount()),
+        currency: Set(p.amount().currency().code().to_owned()),
+        method: Set(p.method().to_owned()),
+        status: Set(p.status().as_str().to_owned()),
+        idempotency_key: Set(p.idempotency_key().to_owned()),
+        provider_ref: Set(p.provider_ref().map(str::to_owned)),
+        failure_reason: Set(p.failure_reason().map(str::to_owned)),
+        created_at: Set(p.created_at()),
+        updated_at: Set(p.updated_at()),
     }
 }
 
 fn from_row(row: payment::Model) -> Result<Payment, PaymentsError> {
     let currency = currency(&row.currency)?;
-    Ok(Payment {
+    Ok(StoredPayment {
         id: PaymentId::from_uuid(row.id),
         order_id: row.order_id,
         user_id: row.user_id,
@@ -550,5 +558,6 @@ fn from_row(row: payment::Model) -> Result<Payment, PaymentsError> {
         failure_reason: row.failure_reason,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
+    .into())
 }

@@ -39,18 +39,18 @@ async fn concurrent_calls_book_each_move_once() {
                 Err(_) => authorize().await.unwrap(),
             });
         }
-        let id = authorized[0].id;
+        let id = authorized[0].id();
         assert!(
             authorized
                 .iter()
-                .all(|p| p.id == id && p.status == PaymentStatus::Authorized),
+                .all(|p| p.id() == id && p.status() == PaymentStatus::Authorized),
             "{}",
             database.label
         );
 
         let captured = join_all((0..8).map(|_| payments.capture(id, &meta))).await;
         for payment in captured {
-            assert_eq!(payment.unwrap().status, PaymentStatus::Captured, "{}", database.label);
+            assert_eq!(payment.unwrap().status(), PaymentStatus::Captured, "{}", database.label);
         }
         let kinds: Vec<_> = payments
             .transactions(id)

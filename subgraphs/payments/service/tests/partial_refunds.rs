@@ -26,21 +26,21 @@ async fn partial_refunds_add_up_to_the_payment_and_each_is_booked_once() {
             amount: eur(4_200),
             method: "card",
         };
-        let id = payments.authorize(request, &meta).await.unwrap().id;
+        let id = payments.authorize(request, &meta).await.unwrap().id();
         payments.capture(id, &meta).await.unwrap();
 
         // Six callers ask for the same refund at once: one refund is booked.
         let first = join_all((0..6).map(|_| payments.refund(id, Some(eur(1_000)), Some("return-1"), &meta))).await;
         for answer in first {
             let payment = answer.unwrap();
-            assert_eq!(payment.refunded, eur(1_000), "{label}");
-            assert_eq!(payment.status, PaymentStatus::PartiallyRefunded, "{label}");
+            assert_eq!(payment.refunded(), eur(1_000), "{label}");
+            assert_eq!(payment.status(), PaymentStatus::PartiallyRefunded, "{label}");
         }
         let second = payments
             .refund(id, Some(eur(700)), Some("return-2"), &meta)
             .await
             .unwrap();
-        assert_eq!(second.refunded, eur(1_700), "{label}");
+        assert_eq!(second.refunded(), eur(1_700), "{label}");
         assert_eq!(second.refundable(), eur(2_500), "{label}");
 
         // More than is left: refused, nothing written.
@@ -51,23 +51,27 @@ async fn partial_refunds_add_up_to_the_payment_and_each_is_booked_once() {
         assert_eq!(refused.kind(), ErrorKind::BadUserInput, "{label}: {refused}");
         let refused = payments.refund(id, Some(eur(0)), None, &meta).await.unwrap_err();
         assert_eq!(refused.kind(), ErrorKind::BadUserInput, "{label}: {refused}");
-        assert_eq!(payments.get(id).await.unwrap().unwrap().refunded, eur(1_700), "{label}");
+        assert_eq!(
+            payments.get(id).await.unwrap().unwrap().refunded(),
+            eur(1_700),
+            "{label}"
+        );
 
         // The rest, as a cancellation asks for it; asking again changes nothing.
         let rest = payments.refund(id, None, None, &meta).await.unwrap();
         assert_eq!(
-            (rest.status, rest.refunded),
+            (rest.status(), rest.refunded()),
             (PaymentStatus::Refunded, eur(4_200)),
             "{label}"
         );
         let again = payments.refund(id, None, None, &meta).await.unwrap();
-        assert_eq!(again.status, PaymentStatus::Refunded, "{label}");
+        assert_eq!(again.status(), PaymentStatus::Refunded, "{label}");
         let late = payments
             .refund(id, Some(eur(1_000)), Some("return-1"), &meta)
             .await
             .unwrap();
         assert_eq!(
-            late.refunded,
+            late.refunded(),
             eur(4_200),
             "a repeated refund is recognised after the last: {label}"
         );

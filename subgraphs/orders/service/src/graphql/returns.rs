@@ -100,8 +100,8 @@ impl ReturnObject {
         self.0.shipping_refund().into()
     }
     /// What the return refunds in all: its lines and the shipping refund.
-    async fn refund(&self) -> Result<MoneyObject> {
-        Ok(self.0.refund().map_err(error)?.into())
+    async fn refund(&self) -> MoneyObject {
+        self.0.refund().into()
     }
     /// Why staff refused it; null unless REFUSED.
     async fn refusal(&self) -> Option<&str> {
@@ -118,7 +118,7 @@ impl ReturnObject {
             .data_unchecked::<DataLoader<OrderLoader>>()
             .load_one(self.0.order_id())
             .await?;
-        Ok(order.and_then(|o| o.payment_id).map(|id| ID(id.to_string())))
+        Ok(order.and_then(|o| o.payment_id()).map(|id| ID(id.to_string())))
     }
     async fn requested_at(&self) -> DateTime<Utc> {
         self.0.requested_at()
