@@ -97,16 +97,16 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
         let sessions = finished_sessions(platform).await;
         let served: Vec<uuid::Uuid> = sessions
             .iter()
-            .filter(|s| s.status == SessionStatus::Completed)
-            .map(|s| s.request.user_id)
+            .filter(|s| s.status() == SessionStatus::Completed)
+            .map(|s| s.request().user_id)
             .collect();
         if served.len() == UNITS as usize {
             break;
         }
         let failed: Vec<uuid::Uuid> = sessions
             .iter()
-            .filter(|s| s.status == SessionStatus::Failed && !served.contains(&s.request.user_id))
-            .map(|s| s.request.user_id)
+            .filter(|s| s.status() == SessionStatus::Failed && !served.contains(&s.request().user_id))
+            .map(|s| s.request().user_id)
             .collect();
         let again: Vec<(&Customer, &String, Option<&str>)> = customers
             .iter()
@@ -119,13 +119,13 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
     let sessions = finished_sessions(platform).await;
     let completed: Vec<_> = sessions
         .iter()
-        .filter(|s| s.status == SessionStatus::Completed)
+        .filter(|s| s.status() == SessionStatus::Completed)
         .collect();
     assert_eq!(completed.len(), UNITS as usize, "{backend:?}");
     assert!(
         sessions
             .iter()
-            .all(|s| matches!(s.status, SessionStatus::Completed | SessionStatus::Failed)),
+            .all(|s| matches!(s.status(), SessionStatus::Completed | SessionStatus::Failed)),
         "{backend:?}"
     );
 
@@ -180,15 +180,15 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
         0,
         "{backend:?}"
     );
-    let discounted = completed.iter().filter(|s| s.discount.is_some()).count();
+    let discounted = completed.iter().filter(|s| s.discount().is_some()).count();
     assert_eq!(discounted as u64, committed, "{backend:?}");
     let released_after_redeeming: Vec<_> = sessions
         .iter()
         .filter(|s| {
-            s.status == SessionStatus::Failed
-                && s.failed_step
+            s.status() == SessionStatus::Failed
+                && s.failed_step()
                     .is_some_and(|step| step > checkout_domain::Step::RedeemCoupon)
-                && s.request.coupon_code.is_some()
+                && s.request().coupon_code.is_some()
         })
         .collect();
     assert!(
@@ -196,21 +196,16 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
         "{backend:?}: {committed} uses committed"
     );
     let refused_as_exhausted = sessions.iter().any(|s| {
-        s.failed_step == Some(checkout_domain::Step::RedeemCoupon)
-            && s.failure.as_deref().is_some_and(|f| f.contains("no uses left"))
+        s.failed_step() == Some(checkout_domain::Step::RedeemCoupon)
+            && s.failure().is_some_and(|f| f.contains("no uses left"))
     });
     let mut failures = std::collections::BTreeMap::<String, usize>::new();
-    for s in sessions.iter().filter(|s| s.status == SessionStatus::Failed) {
+    for s in sessions.iter().filter(|s| s.status() == SessionStatus::Failed) {
         let reason = format!(
             "{:?} coupon={} {}",
-            s.failed_step,
-            s.request.coupon_code.is_some(),
-            s.failure
-                .as_deref()
-                .unwrap_or_default()
-                .chars()
-                .take(80)
-                .collect::<String>()
+            s.failed_step(),
+            s.request().coupon_code.is_some(),
+            s.failure().unwrap_or_default().chars().take(80).collect::<String>()
         );
         *failures.entry(reason).or_default() += 1;
     }
@@ -219,7 +214,7 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
         "{backend:?}: {committed} of {COUPON_USES} uses committed, released by {:?}; failures: {failures:#?}",
         released_after_redeeming
             .iter()
-            .map(|s| (s.failed_step, &s.failure))
+            .map(|s| (s.failed_step(), s.failure()))
             .collect::<Vec<_>>()
     );
 
@@ -234,8 +229,8 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
 
     // Every failed checkout undid all it did.
     for session in sessions {
-        if session.status == SessionStatus::Failed {
-            let steps = platform.contexts.checkout.saga.steps(session.id).await.unwrap();
+        if session.status() == SessionStatus::Failed {
+            let steps = platform.contexts.checkout.saga.steps(session.id()).await.unwrap();
             let done: Vec<_> = steps.iter().filter(|s| s.outcome == "DONE").map(|s| s.step).collect();
             for compensation in session.compensations() {
                 assert!(done.contains(&compensation), "{backend:?}: {session:?} {steps:?}");
@@ -248,7 +243,7 @@ async fn flash_sale(platform: &TestPlatform, backend: Backend) {
 async fn finished_sessions(platform: &TestPlatform) -> Vec<CheckoutSession> {
     let saga = &platform.contexts.checkout.saga;
     eventually("every checkout has finished", || async {
-        saga.all().await.unwrap().iter().all(|s| s.status.is_finished())
+        saga.all().await.unwrap().iter().all(|s| s.status().is_finished())
     })
     .await;
     saga.all().await.unwrap()

@@ -213,14 +213,14 @@ async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
                 .await
                 .unwrap()
                 .iter()
-                .all(|s| s.status.is_finished())
+                .all(|s| s.status().is_finished())
         })
         .await;
         sessions = checkout.saga.all().await.unwrap();
         let sold: std::collections::HashSet<uuid::Uuid> = sessions
             .iter()
-            .filter(|s| s.status == checkout_domain::SessionStatus::Completed)
-            .map(|s| s.request.user_id)
+            .filter(|s| s.status() == checkout_domain::SessionStatus::Completed)
+            .map(|s| s.request().user_id)
             .collect();
         if sold.len() as i64 >= UNITS {
             break;
@@ -240,13 +240,13 @@ async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
     }
     let completed = sessions
         .iter()
-        .filter(|s| s.status == checkout_domain::SessionStatus::Completed)
+        .filter(|s| s.status() == checkout_domain::SessionStatus::Completed)
         .count();
     assert_eq!(completed as i64, UNITS, "exactly the stock is sold");
     for session in &sessions {
         assert!(
             matches!(
-                session.status,
+                session.status(),
                 checkout_domain::SessionStatus::Completed | checkout_domain::SessionStatus::Failed
             ),
             "{session:?}"

@@ -20,7 +20,7 @@ impl CheckoutEvent {
     /// was refused leaves the checkout COMPLETED as it was announced already, and a
     /// STUCK one waits for an operator: neither is announced.
     pub fn on_finishing(before: SessionStatus, session: &CheckoutSession) -> Option<Self> {
-        let announced = match (before, session.status) {
+        let announced = match (before, session.status()) {
             (SessionStatus::Canceling, SessionStatus::Completed) => false,
             (_, SessionStatus::Completed | SessionStatus::Failed | SessionStatus::Canceled) => !before.is_finished(),
             _ => false,
@@ -33,7 +33,7 @@ impl CheckoutEvent {
 
 impl DomainEvent for CheckoutEvent {
     fn event_type(&self) -> &'static str {
-        match self.session.status {
+        match self.session.status() {
             SessionStatus::Completed => Self::COMPLETED,
             SessionStatus::Canceled => Self::CANCELED,
             _ => Self::FAILED,
@@ -41,21 +41,21 @@ impl DomainEvent for CheckoutEvent {
     }
 
     fn partition_key(&self) -> String {
-        self.session.id.to_string()
+        self.session.id().to_string()
     }
 
     fn payload(&self) -> serde_json::Value {
         let s = &self.session;
-        if s.status == SessionStatus::Canceled {
+        if s.status() == SessionStatus::Canceled {
             return serde_json::json!({
-                "checkoutId": s.id, "cartId": s.request.cart_id, "userId": s.request.user_id,
-                "orderId": s.order_id, "paymentId": s.payment_id, "reason": s.cancel_reason,
+                "checkoutId": s.id(), "cartId": s.request().cart_id, "userId": s.request().user_id,
+                "orderId": s.order_id(), "paymentId": s.payment_id(), "reason": s.cancel_reason(),
             });
         }
         serde_json::json!({
-            "checkoutId": s.id, "cartId": s.request.cart_id, "userId": s.request.user_id,
-            "orderId": s.order_id, "paymentId": s.payment_id, "status": s.status.as_str(),
-            "failedStep": s.failed_step.map(Step::as_str), "failure": s.failure,
+            "checkoutId": s.id(), "cartId": s.request().cart_id, "userId": s.request().user_id,
+            "orderId": s.order_id(), "paymentId": s.payment_id(), "status": s.status().as_str(),
+            "failedStep": s.failed_step().map(Step::as_str), "failure": s.failure(),
         })
     }
 }
@@ -97,19 +97,19 @@ impl DomainEvent for StaffAction {
     }
 
     fn partition_key(&self) -> String {
-        self.session().id.to_string()
+        self.session().id().to_string()
     }
 
     fn payload(&self) -> serde_json::Value {
         let s = self.session();
         match self {
             StaffAction::Resumed { staff, step, .. } => serde_json::json!({
-                "checkoutId": s.id, "orderId": s.order_id, "userId": s.request.user_id, "staffId": staff,
-                "step": step.map(Step::as_str), "status": s.status.as_str(),
+                "checkoutId": s.id(), "orderId": s.order_id(), "userId": s.request().user_id, "staffId": staff,
+                "step": step.map(Step::as_str), "status": s.status().as_str(),
             }),
             StaffAction::Resolved { staff, .. } => serde_json::json!({
-                "checkoutId": s.id, "orderId": s.order_id, "userId": s.request.user_id, "staffId": staff,
-                "failure": s.failure, "reason": s.resolution,
+                "checkoutId": s.id(), "orderId": s.order_id(), "userId": s.request().user_id, "staffId": staff,
+                "failure": s.failure(), "reason": s.resolution(),
             }),
         }
     }

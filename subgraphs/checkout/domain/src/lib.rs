@@ -40,7 +40,7 @@ pub use error::CheckoutError;
 pub use event::{CheckoutEvent, StaffAction};
 pub use purchase::{AddressChoice, ChosenMethod, Delivery, DeliveryRequest, Line, OrderTax, TaxRates, subtotal};
 pub use request::CheckoutRequest;
-pub use session::{CANCEL_REASON_MAX, CheckoutSession, Outcome};
+pub use session::{CANCEL_REASON_MAX, CheckoutSession, Outcome, StoredCheckoutSession};
 pub use step::{SessionStatus, Step};
 
 kernel::typed_id!(CheckoutId, "checkout");
@@ -99,9 +99,9 @@ mod tests {
 
     #[test]
     fn a_delivery_is_part_of_the_request_and_of_what_is_paid() {
-        let mut s = session(false);
-        let bare = s.request.fingerprint();
-        let mut request = s.request.clone();
+        let s = session(false);
+        let bare = s.request().fingerprint();
+        let mut request = s.request().clone();
         request.delivery = Some(DeliveryRequest {
             shipping_address: AddressChoice::Saved(uuid::Uuid::now_v7()),
             billing_address: None,
@@ -113,11 +113,11 @@ mod tests {
             "a request without one keeps its old fingerprint"
         );
         // Settled exactly when asked for, and in the cart's currency.
-        let lines = s.lines.clone();
+        let lines = s.lines().to_vec();
         assert!(CheckoutSession::start(request.clone(), lines.clone(), None, None, Utc::now()).is_err());
         assert!(
             CheckoutSession::start(
-                s.request.clone(),
+                s.request().clone(),
                 lines.clone(),
                 Some(delivery(usd(500))),
                 None,
@@ -132,10 +132,9 @@ mod tests {
         let shipped = CheckoutSession::start(request, lines, Some(delivery(usd(500))), None, Utc::now()).unwrap();
         assert_eq!(shipped.shipping_cost(), Some(usd(500)));
         // A coupon worth the whole cart still leaves shipping to pay.
-        s.discount = Some(usd(2000));
+        let s = with_discount(s, Some(usd(2000)));
         assert!(!s.has_something_to_pay());
-        let mut free_goods = shipped;
-        free_goods.discount = Some(usd(2000));
+        let free_goods = with_discount(shipped, Some(usd(2000)));
         assert!(free_goods.has_something_to_pay());
     }
 
@@ -163,16 +162,20 @@ mod tests {
 
     /// A shipped session of `lines` with `discount`, at `rates`.
     fn taxed(lines: Vec<Line>, discount: i64, shipping: i64, rates: TaxRates) -> CheckoutSession {
-        let mut request = session(false).request;
+        let mut request = session(false).request().clone();
         request.delivery = Some(DeliveryRequest {
             shipping_address: AddressChoice::Saved(uuid::Uuid::now_v7()),
             billing_address: None,
             method_id: uuid::Uuid::now_v7(),
         });
-        let mut s =
-            CheckoutSession::start(request, lines, Some(delivery(usd(shipping))), Some(rates), Utc::now()).unwrap();
-        s.discount = (discount > 0).then(|| usd(discount));
-        s
+        let s = CheckoutSession::start(request, lines, Some(delivery(usd(shipping))), Some(rates), Utc::now()).unwrap();
+        with_discount(s, (discount > 0).then(|| usd(discount)))
+    }
+
+    fn with_discount(s: CheckoutSession, discount: Option<Money>) -> CheckoutSession {
+        let mut stored = StoredCheckoutSession::from(s);
+        stored.discount = discount;
+        stored.into()
     }
 
     #[test]
@@ -275,7 +278,7 @@ mod tests {
 
     /// Completes forward steps until `stop` is next.
     fn run_to(session: &mut CheckoutSession, stop: Step) {
-        while let Some(step) = session.step.filter(|s| *s != stop) {
+        while let Some(step) = session.step().filter(|s| *s != stop) {
             session.complete(step, outcome(step), Utc::now());
         }
     }
@@ -284,11 +287,11 @@ mod tests {
     fn the_happy_path_visits_every_forward_step_once() {
         let mut s = session(true);
         let mut visited = Vec::new();
-        while let Some(step) = s.step {
+        while let Some(step) = s.step() {
             visited.push(step);
             s.complete(step, outcome(step), Utc::now());
         }
-        assert_eq!(s.status, SessionStatus::Completed);
+        assert_eq!(s.status(), SessionStatus::Completed);
         assert_eq!(visited, Step::FORWARD);
         assert_eq!(s.subtotal(), Some(usd(2000)));
     }
@@ -297,7 +300,7 @@ mod tests {
     fn without_a_coupon_the_coupon_steps_are_skipped() {
         let mut s = session(false);
         s.complete(Step::ReserveStock, Outcome::Done, Utc::now());
-        assert_eq!(s.step, Some(Step::PlaceOrder));
+        assert_eq!(s.step(), Some(Step::PlaceOrder));
         run_to(&mut s, Step::ConfirmStock);
         s.refuse(Step::ConfirmStock, "hold expired", Utc::now());
         assert_eq!(
@@ -341,13 +344,13 @@ mod tests {
             s.refuse(failing, "no", Utc::now());
             assert_eq!(s.compensations(), expected, "{failing:?}");
             let mut ran = Vec::new();
-            while let Some(step) = s.step {
+            while let Some(step) = s.step() {
                 ran.push(step);
                 s.complete(step, Outcome::Done, Utc::now());
             }
             assert_eq!(ran, expected, "{failing:?}");
-            assert_eq!(s.status, SessionStatus::Failed);
-            assert_eq!(s.failed_step, Some(failing));
+            assert_eq!(s.status(), SessionStatus::Failed);
+            assert_eq!(s.failed_step(), Some(failing));
         }
     }
 
@@ -356,16 +359,16 @@ mod tests {
         let mut s = session(true);
         run_to(&mut s, Step::CapturePayment);
         s.refuse(Step::CapturePayment, "authorization lost", Utc::now());
-        assert_eq!(s.status, SessionStatus::Stuck);
-        assert!(s.status.is_finished());
+        assert_eq!(s.status(), SessionStatus::Stuck);
+        assert!(s.status().is_finished());
     }
 
     fn completed(coupon: bool) -> CheckoutSession {
         let mut s = session(coupon);
-        while let Some(step) = s.step {
+        while let Some(step) = s.step() {
             s.complete(step, outcome(step), Utc::now());
         }
-        assert_eq!(s.status, SessionStatus::Completed);
+        assert_eq!(s.status(), SessionStatus::Completed);
         s
     }
 
@@ -373,25 +376,25 @@ mod tests {
     fn a_cancellation_undoes_the_purchase_in_its_order_and_is_announced_once() {
         let mut s = completed(true);
         s.request_cancellation("  changed my mind ", Utc::now()).unwrap();
-        assert_eq!(s.status, SessionStatus::Canceling);
-        assert_eq!(s.cancel_reason.as_deref(), Some("changed my mind"));
+        assert_eq!(s.status(), SessionStatus::Canceling);
+        assert_eq!(s.cancel_reason(), Some("changed my mind"));
         // Asking again while it runs changes nothing.
         s.request_cancellation("again", Utc::now()).unwrap();
-        assert_eq!(s.cancel_reason.as_deref(), Some("changed my mind"));
+        assert_eq!(s.cancel_reason(), Some("changed my mind"));
         let mut ran = Vec::new();
-        while let Some(step) = s.step {
+        while let Some(step) = s.step() {
             ran.push(step);
             s.complete(step, Outcome::Done, Utc::now());
         }
         assert_eq!(ran, Step::CANCELLATION);
-        assert_eq!(s.status, SessionStatus::Canceled);
-        assert!(s.status.is_finished());
+        assert_eq!(s.status(), SessionStatus::Canceled);
+        assert!(s.status().is_finished());
         let event = CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).unwrap();
         assert_eq!(event.event_type(), CheckoutEvent::CANCELED);
         assert_eq!(event.payload()["reason"], "changed my mind");
         assert!(CheckoutEvent::on_finishing(SessionStatus::Canceled, &s).is_none());
         s.request_cancellation("once more", Utc::now()).unwrap();
-        assert_eq!((s.status, s.step), (SessionStatus::Canceled, None));
+        assert_eq!((s.status(), s.step()), (SessionStatus::Canceled, None));
 
         // Without a coupon there is no use to give back; a free order has no payment.
         let mut bare = completed(false);
@@ -405,7 +408,9 @@ mod tests {
                 Step::ReturnStock
             ]
         );
-        bare.payment_id = None;
+        let mut stored = StoredCheckoutSession::from(bare);
+        stored.payment_id = None;
+        let bare = CheckoutSession::from(stored);
         assert_eq!(
             bare.cancellation(),
             [Step::StopShipment, Step::CancelOrder, Step::ReturnStock]
@@ -417,7 +422,7 @@ mod tests {
         let mut s = completed(true);
         s.request_cancellation("no", Utc::now()).unwrap();
         s.refuse(Step::StopShipment, "already in transit (CONFLICT)", Utc::now());
-        assert_eq!((s.status, s.step), (SessionStatus::Completed, None));
+        assert_eq!((s.status(), s.step()), (SessionStatus::Completed, None));
         assert!(
             CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).is_none(),
             "the purchase stands, as announced before"
@@ -426,21 +431,21 @@ mod tests {
         s.request_cancellation("no", Utc::now()).unwrap();
         s.complete(Step::StopShipment, Outcome::Done, Utc::now());
         s.refuse(Step::CancelOrder, "order is REFUNDED (CONFLICT)", Utc::now());
-        assert_eq!(s.status, SessionStatus::Stuck);
+        assert_eq!(s.status(), SessionStatus::Stuck);
         assert!(CheckoutEvent::on_finishing(SessionStatus::Canceling, &s).is_none());
 
         // Only a completed checkout is canceled, and the reason is a short line.
         let mut running = session(false);
         let err = running.request_cancellation("no", Utc::now()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Conflict);
-        assert_eq!(running.status, SessionStatus::Running);
+        assert_eq!(running.status(), SessionStatus::Running);
         let mut done = completed(false);
         assert!(
             done.request_cancellation(&"x".repeat(CANCEL_REASON_MAX + 1), Utc::now())
                 .is_err()
         );
         assert!(done.request_cancellation("a\nb", Utc::now()).is_err());
-        assert_eq!(done.status, SessionStatus::Completed);
+        assert_eq!(done.status(), SessionStatus::Completed);
     }
 
     #[test]
@@ -449,14 +454,14 @@ mod tests {
         let mut s = session(true);
         run_to(&mut s, Step::CapturePayment);
         s.refuse(Step::CapturePayment, "authorization lost", Utc::now());
-        assert_eq!(s.stuck_step, Some(Step::CapturePayment));
+        assert_eq!(s.stuck_step(), Some(Step::CapturePayment));
         assert_eq!(s.resume(Utc::now()).unwrap(), Some(Step::CapturePayment));
         assert_eq!(
-            (s.status, s.step, s.stuck_step),
+            (s.status(), s.step(), s.stuck_step()),
             (SessionStatus::Running, Some(Step::CapturePayment), None)
         );
         s.complete(Step::CapturePayment, Outcome::Done, Utc::now());
-        assert_eq!(s.status, SessionStatus::Completed);
+        assert_eq!(s.status(), SessionStatus::Completed);
         // A completed one is not staff's business.
         assert_eq!(s.resume(Utc::now()).unwrap_err().kind(), ErrorKind::Conflict);
         assert_eq!(
@@ -469,7 +474,10 @@ mod tests {
         s.complete(Step::StopShipment, Outcome::Done, Utc::now());
         s.refuse(Step::CancelOrder, "order is REFUNDED", Utc::now());
         s.resume(Utc::now()).unwrap();
-        assert_eq!((s.status, s.step), (SessionStatus::Canceling, Some(Step::CancelOrder)));
+        assert_eq!(
+            (s.status(), s.step()),
+            (SessionStatus::Canceling, Some(Step::CancelOrder))
+        );
 
         // Stuck compensating: resumed compensating, then failed as planned.
         let mut c = session(true);
@@ -477,16 +485,16 @@ mod tests {
         c.refuse(Step::ConfirmStock, "hold expired", Utc::now());
         c.complete(Step::VoidPayment, Outcome::Done, Utc::now());
         c.refuse(Step::CancelOrder, "no", Utc::now());
-        assert_eq!(c.status, SessionStatus::Stuck);
+        assert_eq!(c.status(), SessionStatus::Stuck);
         c.resume(Utc::now()).unwrap();
         assert_eq!(
-            (c.status, c.step),
+            (c.status(), c.step()),
             (SessionStatus::Compensating, Some(Step::CancelOrder))
         );
-        while let Some(step) = c.step {
+        while let Some(step) = c.step() {
             c.complete(step, Outcome::Done, Utc::now());
         }
-        assert_eq!(c.status, SessionStatus::Failed);
+        assert_eq!(c.status(), SessionStatus::Failed);
 
         // Resolved by hand, with a reason that is one short line.
         let mut r = session(false);
@@ -494,8 +502,8 @@ mod tests {
         r.refuse(Step::CapturePayment, "authorization lost", Utc::now());
         assert!(r.resolve("  ", Utc::now()).is_err());
         r.resolve("captured by hand at the provider", Utc::now()).unwrap();
-        assert_eq!(r.status, SessionStatus::Resolved);
-        assert!(r.status.is_finished());
+        assert_eq!(r.status(), SessionStatus::Resolved);
+        assert!(r.status().is_finished());
         let event = StaffAction::Resolved {
             session: r.clone(),
             staff: uuid::Uuid::now_v7(),
@@ -506,10 +514,11 @@ mod tests {
 
     #[test]
     fn requests_are_validated_and_event_names_follow_the_contract() {
-        let mut s = session(false);
-        s.request.idempotency_key = String::new();
-        assert!(s.request.validate().is_err());
-        assert!(CheckoutSession::start(s.request.clone(), vec![], None, None, Utc::now()).is_err());
+        let s = session(false);
+        let mut request = s.request().clone();
+        request.idempotency_key = String::new();
+        assert!(request.validate().is_err());
+        assert!(CheckoutSession::start(s.request().clone(), vec![], None, None, Utc::now()).is_err());
         for name in [
             CheckoutEvent::COMPLETED,
             CheckoutEvent::FAILED,

@@ -7,38 +7,121 @@ use crate::{
     CheckoutError, CheckoutId, CheckoutRequest, Delivery, Line, OrderTax, SessionStatus, Step, TaxRates, subtotal,
 };
 
-/// A checkout's process state, persisted as its steps are done.
+/// A checkout's process state, persisted as its steps are done. Its fields are read
+/// through its methods and change only by its moves; one read back from the store is
+/// a [`StoredCheckoutSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutSession {
+    id: CheckoutId,
+    request: CheckoutRequest,
+    lines: Vec<Line>,
+    /// Settled from `request.delivery` before the first step.
+    delivery: Option<Delivery>,
+    /// The rates at the delivery's shipping address, settled with it; none without a
+    /// delivery (and for sessions started before tax existed): then no tax is computed.
+    tax_rates: Option<TaxRates>,
+    status: SessionStatus,
+    /// The next step to run (forward or compensation); None once finished.
+    step: Option<Step>,
+    /// The forward step that was refused, when compensating or failed.
+    failed_step: Option<Step>,
+    failure: Option<String>,
+    /// Ids chosen by the saga before it calls, so a retried call is recognised.
+    reservation_id: uuid::Uuid,
+    redemption_id: uuid::Uuid,
+    order_id: Option<uuid::Uuid>,
+    payment_id: Option<uuid::Uuid>,
+    discount: Option<Money>,
+    total: Option<Money>,
+    /// Why the customer canceled the order, once they asked.
+    cancel_reason: Option<String>,
+    /// The step that was refused when it became STUCK; resuming runs it again.
+    stuck_step: Option<Step>,
+    /// How staff settled it by hand, when RESOLVED.
+    resolution: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A checkout session as it was stored, read back without its rules checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckoutSession {
     pub id: CheckoutId,
     pub request: CheckoutRequest,
     pub lines: Vec<Line>,
-    /// Settled from `request.delivery` before the first step.
     pub delivery: Option<Delivery>,
-    /// The rates at the delivery's shipping address, settled with it; none without a
-    /// delivery (and for sessions started before tax existed): then no tax is computed.
     pub tax_rates: Option<TaxRates>,
     pub status: SessionStatus,
-    /// The next step to run (forward or compensation); None once finished.
     pub step: Option<Step>,
-    /// The forward step that was refused, when compensating or failed.
     pub failed_step: Option<Step>,
     pub failure: Option<String>,
-    /// Ids chosen by the saga before it calls, so a retried call is recognised.
     pub reservation_id: uuid::Uuid,
     pub redemption_id: uuid::Uuid,
     pub order_id: Option<uuid::Uuid>,
     pub payment_id: Option<uuid::Uuid>,
     pub discount: Option<Money>,
     pub total: Option<Money>,
-    /// Why the customer canceled the order, once they asked.
     pub cancel_reason: Option<String>,
-    /// The step that was refused when it became STUCK; resuming runs it again.
     pub stuck_step: Option<Step>,
-    /// How staff settled it by hand, when RESOLVED.
     pub resolution: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<StoredCheckoutSession> for CheckoutSession {
+    fn from(stored: StoredCheckoutSession) -> Self {
+        Self {
+            id: stored.id,
+            request: stored.request,
+            lines: stored.lines,
+            delivery: stored.delivery,
+            tax_rates: stored.tax_rates,
+            status: stored.status,
+            step: stored.step,
+            failed_step: stored.failed_step,
+            failure: stored.failure,
+            reservation_id: stored.reservation_id,
+            redemption_id: stored.redemption_id,
+            order_id: stored.order_id,
+            payment_id: stored.payment_id,
+            discount: stored.discount,
+            total: stored.total,
+            cancel_reason: stored.cancel_reason,
+            stuck_step: stored.stuck_step,
+            resolution: stored.resolution,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
+/// For tests, which set up states the moves reach only the long way.
+#[cfg(test)]
+impl From<CheckoutSession> for StoredCheckoutSession {
+    fn from(stored: CheckoutSession) -> Self {
+        Self {
+            id: stored.id,
+            request: stored.request,
+            lines: stored.lines,
+            delivery: stored.delivery,
+            tax_rates: stored.tax_rates,
+            status: stored.status,
+            step: stored.step,
+            failed_step: stored.failed_step,
+            failure: stored.failure,
+            reservation_id: stored.reservation_id,
+            redemption_id: stored.redemption_id,
+            order_id: stored.order_id,
+            payment_id: stored.payment_id,
+            discount: stored.discount,
+            total: stored.total,
+            cancel_reason: stored.cancel_reason,
+            stuck_step: stored.stuck_step,
+            resolution: stored.resolution,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
 }
 
 /// The most characters a cancellation's reason keeps.
@@ -54,6 +137,76 @@ pub enum Outcome {
 }
 
 impl CheckoutSession {
+    pub fn id(&self) -> CheckoutId {
+        self.id
+    }
+    pub fn request(&self) -> &CheckoutRequest {
+        &self.request
+    }
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+    /// Settled from `request.delivery` before the first step.
+    pub fn delivery(&self) -> Option<&Delivery> {
+        self.delivery.as_ref()
+    }
+    /// The rates at the delivery's shipping address, settled with it; none without a
+    /// delivery (and for sessions started before tax existed): then no tax is computed.
+    pub fn tax_rates(&self) -> Option<&TaxRates> {
+        self.tax_rates.as_ref()
+    }
+    pub fn status(&self) -> SessionStatus {
+        self.status
+    }
+    /// The next step to run (forward or compensation); None once finished.
+    pub fn step(&self) -> Option<Step> {
+        self.step
+    }
+    /// The forward step that was refused, when compensating or failed.
+    pub fn failed_step(&self) -> Option<Step> {
+        self.failed_step
+    }
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+    /// Ids chosen by the saga before it calls, so a retried call is recognised.
+    pub fn reservation_id(&self) -> uuid::Uuid {
+        self.reservation_id
+    }
+    pub fn redemption_id(&self) -> uuid::Uuid {
+        self.redemption_id
+    }
+    pub fn order_id(&self) -> Option<uuid::Uuid> {
+        self.order_id
+    }
+    pub fn payment_id(&self) -> Option<uuid::Uuid> {
+        self.payment_id
+    }
+    pub fn discount(&self) -> Option<Money> {
+        self.discount
+    }
+    pub fn total(&self) -> Option<Money> {
+        self.total
+    }
+    /// Why the customer canceled the order, once they asked.
+    pub fn cancel_reason(&self) -> Option<&str> {
+        self.cancel_reason.as_deref()
+    }
+    /// The step that was refused when it became STUCK; resuming runs it again.
+    pub fn stuck_step(&self) -> Option<Step> {
+        self.stuck_step
+    }
+    /// How staff settled it by hand, when RESOLVED.
+    pub fn resolution(&self) -> Option<&str> {
+        self.resolution.as_deref()
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
     /// A new RUNNING session at its first step.
     ///
     /// # Errors

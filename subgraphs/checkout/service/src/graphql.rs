@@ -94,41 +94,41 @@ pub struct SessionObject(CheckoutSession);
 #[Object(name = "CheckoutSession")]
 impl SessionObject {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     async fn status(&self) -> CheckoutStatusValue {
-        self.0.status.into()
+        self.0.status().into()
     }
     /// The step it runs next; null when finished.
     async fn current_step(&self) -> Option<&str> {
-        self.0.step.map(|s| s.as_str())
+        self.0.step().map(|s| s.as_str())
     }
     /// The forward step that was refused.
     async fn failed_step(&self) -> Option<&str> {
-        self.0.failed_step.map(|s| s.as_str())
+        self.0.failed_step().map(|s| s.as_str())
     }
     /// Why it failed, as the refusing context said.
     async fn failure_reason(&self) -> Option<&str> {
-        self.0.failure.as_deref()
+        self.0.failure()
     }
     async fn cart_id(&self) -> ID {
-        ID(self.0.request.cart_id.to_string())
+        ID(self.0.request().cart_id.to_string())
     }
     async fn coupon_code(&self) -> Option<&str> {
-        self.0.request.coupon_code.as_deref()
+        self.0.request().coupon_code.as_deref()
     }
     /// The order, once placed (it stays, canceled, when the checkout failed later).
     async fn order(&self) -> Option<OrderReference> {
-        self.0.order_id.map(|id| OrderReference { id: ID(id.to_string()) })
+        self.0.order_id().map(|id| OrderReference { id: ID(id.to_string()) })
     }
     async fn payment_id(&self) -> Option<ID> {
-        self.0.payment_id.map(|id| ID(id.to_string()))
+        self.0.payment_id().map(|id| ID(id.to_string()))
     }
     async fn subtotal(&self) -> Option<MoneyObject> {
         self.0.subtotal().map(Into::into)
     }
     async fn discount(&self) -> Option<MoneyObject> {
-        self.0.discount.map(Into::into)
+        self.0.discount().map(Into::into)
     }
     /// What shipping costs, as quoted when the checkout started; null without a
     /// delivery.
@@ -136,30 +136,30 @@ impl SessionObject {
         self.0.shipping_cost().map(Into::into)
     }
     async fn total(&self) -> Option<MoneyObject> {
-        self.0.total.map(Into::into)
+        self.0.total().map(Into::into)
     }
     /// Why the customer canceled the order, once they asked.
     async fn cancel_reason(&self) -> Option<&str> {
-        self.0.cancel_reason.as_deref()
+        self.0.cancel_reason()
     }
     /// The step that was refused when it became STUCK; `resumeCheckout` runs it again.
     async fn stuck_step(&self) -> Option<&str> {
-        self.0.stuck_step.map(|s| s.as_str())
+        self.0.stuck_step().map(|s| s.as_str())
     }
     /// How staff settled it by hand, when RESOLVED.
     async fn resolution(&self) -> Option<&str> {
-        self.0.resolution.as_deref()
+        self.0.resolution()
     }
     /// Every step run so far and how it went, oldest first.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
-        let steps = ctx.data_unchecked::<Saga>().steps(self.0.id).await.map_err(error)?;
+        let steps = ctx.data_unchecked::<Saga>().steps(self.0.id()).await.map_err(error)?;
         Ok(steps.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.0.updated_at()
     }
 }
 
@@ -318,7 +318,7 @@ impl Query {
         let id = CheckoutId::parse(&id).map_err(bad_input)?;
         let session = ctx.data_unchecked::<Saga>().get(id).await.map_err(error)?;
         Ok(session
-            .filter(|s| caller.may_act_for(s.request.user_id))
+            .filter(|s| caller.may_act_for(s.request().user_id))
             .map(SessionObject))
     }
 

@@ -281,16 +281,16 @@ impl Remotes {
     /// # Errors
     /// A refusal (compensate) or an outage (retry later).
     pub async fn run(&self, session: &CheckoutSession, step: Step, meta: &EventMeta) -> Result<Outcome, CallError> {
-        let reference = format!("checkout:{}", session.id);
+        let reference = format!("checkout:{}", session.id());
         match step {
             Step::ReserveStock => {
                 let lines: Vec<Value> = session
-                    .lines
+                    .lines()
                     .iter()
                     .map(|l| json!({ "sku": l.sku, "quantity": l.quantity }))
                     .collect();
                 let input = json!({
-                    "id": session.reservation_id, "lines": lines, "ttlSeconds": HOLD_SECONDS, "reference": reference,
+                    "id": session.reservation_id(), "lines": lines, "ttlSeconds": HOLD_SECONDS, "reference": reference,
                 });
                 self.inventory
                     .execute::<Value>(operation("ReserveStock"), json!({ "input": input }), meta)
@@ -302,8 +302,8 @@ impl Remotes {
                     .subtotal()
                     .ok_or_else(|| refused("checkout", "BAD_USER_INPUT", "the cart's prices do not add up"))?;
                 let input = json!({
-                    "id": session.redemption_id, "code": session.request.coupon_code,
-                    "userId": session.request.user_id, "orderAmount": money_input(subtotal),
+                    "id": session.redemption_id(), "code": session.request().coupon_code,
+                    "userId": session.request().user_id, "orderAmount": money_input(subtotal),
                 });
                 let data: Value = self
                     .coupons
@@ -315,7 +315,7 @@ impl Remotes {
             }
             Step::PlaceOrder => {
                 let items: Vec<Value> = session
-                    .lines
+                    .lines()
                     .iter()
                     .map(|l| {
                         json!({
@@ -327,13 +327,13 @@ impl Remotes {
                 // An order with something to pay waits for its payment from the start,
                 // which saves a call to mark it so before authorizing.
                 let mut input = json!({
-                    "idempotencyKey": reference, "userId": session.request.user_id, "items": items,
-                    "discount": session.discount.map(money_input), "couponCode": session.request.coupon_code,
-                    "checkoutId": session.id, "awaitingPayment": session.has_something_to_pay(),
+                    "idempotencyKey": reference, "userId": session.request().user_id, "items": items,
+                    "discount": session.discount().map(money_input), "couponCode": session.request().coupon_code,
+                    "checkoutId": session.id(), "awaitingPayment": session.has_something_to_pay(),
                 });
                 // Only when there is one, so that a placement without one is the same
                 // request it was before deliveries existed.
-                if let Some(delivery) = &session.delivery {
+                if let Some(delivery) = &session.delivery() {
                     input["delivery"] = serde_json::to_value(delivery).map_err(|err| CallError::Unavailable {
                         service: "checkout".into(),
                         reason: err.to_string(),
@@ -360,13 +360,13 @@ impl Remotes {
                 })
             }
             Step::AuthorizePayment => {
-                let (order_id, total) = (session.order_id, session.total);
+                let (order_id, total) = (session.order_id(), session.total());
                 let (Some(order_id), Some(total)) = (order_id, total) else {
                     return Err(refused("checkout", "INTERNAL", "no order to pay"));
                 };
                 let input = json!({
-                    "idempotencyKey": reference, "orderId": order_id, "userId": session.request.user_id,
-                    "amount": money_input(total), "paymentMethod": session.request.payment_method,
+                    "idempotencyKey": reference, "orderId": order_id, "userId": session.request().user_id,
+                    "amount": money_input(total), "paymentMethod": session.request().payment_method,
                 });
                 let data: Value = self
                     .payments
@@ -385,21 +385,21 @@ impl Remotes {
                 })
             }
             Step::ConfirmStock => {
-                self.command(&self.inventory, "CommitReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "CommitReservation", session.reservation_id(), meta)
                     .await
             }
             Step::MarkOrderPaid => {
                 self.orders
                     .execute::<Value>(
                         operation("MarkOrderPaid"),
-                        json!({ "id": session.order_id, "paymentId": session.payment_id }),
+                        json!({ "id": session.order_id(), "paymentId": session.payment_id() }),
                         meta,
                     )
                     .await?;
                 Ok(Outcome::Done)
             }
             Step::CommitCoupon => {
-                self.command(&self.coupons, "CommitRedemption", session.redemption_id, meta)
+                self.command(&self.coupons, "CommitRedemption", session.redemption_id(), meta)
                     .await
             }
             Step::CapturePayment => {
@@ -411,41 +411,38 @@ impl Remotes {
                     .await
             }
             Step::CancelOrder => {
-                let reason = match &session.cancel_reason {
-                    Some(reason) if session.status == SessionStatus::Canceling => {
+                let reason = match &session.cancel_reason() {
+                    Some(reason) if session.status() == SessionStatus::Canceling => {
                         format!("canceled by the customer: {reason}")
                     }
-                    _ => format!(
-                        "checkout failed: {}",
-                        session.failure.as_deref().unwrap_or("a step was refused")
-                    ),
+                    _ => format!("checkout failed: {}", session.failure().unwrap_or("a step was refused")),
                 };
                 self.orders
                     .execute::<Value>(
                         operation("CancelOrder"),
-                        json!({ "id": session.order_id, "reason": reason.chars().take(200).collect::<String>() }),
+                        json!({ "id": session.order_id(), "reason": reason.chars().take(200).collect::<String>() }),
                         meta,
                     )
                     .await?;
                 Ok(Outcome::Done)
             }
             Step::ReleaseCoupon => forgiving(
-                self.command(&self.coupons, "ReleaseRedemption", session.redemption_id, meta)
+                self.command(&self.coupons, "ReleaseRedemption", session.redemption_id(), meta)
                     .await,
             ),
             Step::ReleaseStock => forgiving(
-                self.command(&self.inventory, "ReleaseReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "ReleaseReservation", session.reservation_id(), meta)
                     .await,
             ),
             Step::ReturnStock => {
-                self.command(&self.inventory, "ReturnReservation", session.reservation_id, meta)
+                self.command(&self.inventory, "ReturnReservation", session.reservation_id(), meta)
                     .await
             }
             Step::StopShipment => {
                 self.shipping
                     .execute::<Value>(
                         operation("StopShipment"),
-                        json!({ "orderId": session.order_id, "userId": session.request.user_id }),
+                        json!({ "orderId": session.order_id(), "userId": session.request().user_id }),
                         meta,
                     )
                     .await?;
@@ -456,7 +453,7 @@ impl Remotes {
                     .await
             }
             Step::GiveBackCoupon => {
-                self.command(&self.coupons, "ReturnRedemption", session.redemption_id, meta)
+                self.command(&self.coupons, "ReturnRedemption", session.redemption_id(), meta)
                     .await
             }
         }
@@ -569,7 +566,7 @@ impl Remotes {
 
 fn payment(session: &CheckoutSession) -> Result<uuid::Uuid, CallError> {
     session
-        .payment_id
+        .payment_id()
         .ok_or_else(|| refused("checkout", "INTERNAL", "no payment was authorized"))
 }
 

@@ -24,8 +24,8 @@ impl Saga {
         let mut unsaved: Vec<StepRecord> = Vec::new();
         let mut saved_at = Instant::now();
         // Its status at the last save: a save that finishes it announces how it ended.
-        let mut saved_status = session.status;
-        while let Some(step) = session.step {
+        let mut saved_status = session.status();
+        while let Some(step) = session.step() {
             let before = session.clone();
             let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
                 Ok(outcome) => {
@@ -38,12 +38,12 @@ impl Saga {
                     ("REFUSED", Some(reason))
                 }
                 Err(unavailable) => {
-                    tracing::warn!(checkout.id = %session.id, step = step.as_str(), error = %unavailable, "saga step unavailable; will retry");
+                    tracing::warn!(checkout.id = %session.id(), step = step.as_str(), error = %unavailable, "saga step unavailable; will retry");
                     if !unsaved.is_empty() && !self.persist(&before, &unsaved, saved_status, meta).await? {
                         return Ok(before);
                     }
                     self.log_outage(&session, step, &unavailable.to_string()).await?;
-                    self.release::<session::Entity>(session.id.as_uuid()).await?;
+                    self.release::<session::Entity>(session.id().as_uuid()).await?;
                     return Ok(before);
                 }
             };
@@ -56,15 +56,15 @@ impl Saga {
             // Deferred only while the session goes forward (still RUNNING: the step was
             // done and another follows), and only while the lease the last save renewed
             // has at least two thirds left.
-            let defer = session.status == SessionStatus::Running
+            let defer = session.status() == SessionStatus::Running
                 && step.may_defer_save()
                 && saved_at.elapsed() < self.settings.lease / 3;
             if !defer {
                 if !self.persist(&session, &unsaved, saved_status, meta).await? {
-                    tracing::warn!(checkout.id = %session.id, "lost the saga lease; another driver continues");
+                    tracing::warn!(checkout.id = %session.id(), "lost the saga lease; another driver continues");
                     return Ok(session);
                 }
-                saved_status = session.status;
+                saved_status = session.status();
                 unsaved.clear();
                 saved_at = Instant::now();
             }
@@ -95,8 +95,8 @@ impl Saga {
                 outcome = &mut call => return outcome,
                 () = tokio::time::sleep(every) => {
                     // Failing to renew is not fatal: saving the step checks the lease.
-                    if let Err(err) = self.renew::<session::Entity>(session.id.as_uuid()).await {
-                        tracing::warn!(checkout.id = %session.id, error = %err, "renewing the saga lease failed");
+                    if let Err(err) = self.renew::<session::Entity>(session.id().as_uuid()).await {
+                        tracing::warn!(checkout.id = %session.id(), error = %err, "renewing the saga lease failed");
                     }
                 }
             }

@@ -233,30 +233,30 @@ impl Saga {
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         let not_found = || CheckoutServiceError::NoCheckoutFor(order_id);
         let found = self.by_order(order_id).await?.ok_or_else(not_found)?;
-        if !caller.may_act_for(found.request.user_id) {
+        if !caller.may_act_for(found.request().user_id) {
             return Err(not_found());
         }
         // Checked before the lease is taken, so a refusal leaves the session untouched.
         found.clone().request_cancellation(reason, Utc::now())?;
-        if found.status == SessionStatus::Canceled {
+        if found.status() == SessionStatus::Canceled {
             return Ok(found);
         }
         let Some((session, asked)) = self
-            .take_and_change(found.id, |s| {
-                let asked = s.status == SessionStatus::Completed;
+            .take_and_change(found.id(), |s| {
+                let asked = s.status() == SessionStatus::Completed;
                 s.request_cancellation(reason, Utc::now()).map(|()| asked)
             })
             .await?
         else {
             // Another driver holds it: it runs this cancellation, or the one it started.
-            return self.get(found.id).await?.ok_or_else(not_found);
+            return self.get(found.id()).await?.ok_or_else(not_found);
         };
         if asked && !self.start_cancellation(&session).await? {
-            return self.get(found.id).await?.ok_or_else(not_found);
+            return self.get(found.id()).await?.ok_or_else(not_found);
         }
         let session = self.drive_held(session, meta).await?;
-        if session.status == SessionStatus::Completed {
-            let refusal = self.steps(session.id).await?.into_iter().next_back();
+        if session.status() == SessionStatus::Completed {
+            let refusal = self.steps(session.id()).await?.into_iter().next_back();
             return Err(CheckoutServiceError::CancellationRefused(
                 refusal
                     .and_then(|record| record.detail)
@@ -475,15 +475,15 @@ impl Saga {
         request: &CheckoutRequest,
         meta: &EventMeta,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
-        if existing.request.fingerprint() != request.fingerprint() {
+        if existing.request().fingerprint() != request.fingerprint() {
             return Err(CheckoutServiceError::KeyReused(
                 request.idempotency_key.chars().take(64).collect(),
             ));
         }
-        if existing.status.is_finished() {
+        if existing.status().is_finished() {
             return Ok(existing);
         }
-        self.drive(existing.id, meta).await
+        self.drive(existing.id(), meta).await
     }
 
     /// Drives a session if no other driver holds it; returns its state afterwards.

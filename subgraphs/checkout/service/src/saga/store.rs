@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use checkout_domain::{CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step};
+use checkout_domain::{
+    CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step, StoredCheckoutSession,
+};
 use chrono::{DateTime, Utc};
 use kernel::{Currency, EventMeta, Money};
 use sea_orm::sea_query::{CommonTableExpression, Expr, Query, UnionType, WithClause};
@@ -30,7 +32,7 @@ impl Saga {
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
         // COMPLETED, FAILED, STUCK or CANCELED: nobody drives it any more.
-        let locked_until = self.lease_after_save(!s.status.is_finished(), now);
+        let locked_until = self.lease_after_save(!s.status().is_finished(), now);
         let events = match CheckoutEvent::on_finishing(before, s) {
             Some(event) => kernel_infra::outbox::wrap(PRODUCER, meta, &[event]),
             None => Vec::new(),
@@ -44,7 +46,7 @@ impl Saga {
             return Ok(false);
         }
         for record in records {
-            step_log::append(&txn, s.id.as_uuid(), record).await?;
+            step_log::append(&txn, s.id().as_uuid(), record).await?;
         }
         kernel_infra::outbox::append(&txn, &events).await?;
         txn.commit().await?;
@@ -61,7 +63,7 @@ impl Saga {
         meta: &EventMeta,
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
-        let locked_until = self.lease_after_save(!s.status.is_finished(), now);
+        let locked_until = self.lease_after_save(!s.status().is_finished(), now);
         let txn = self.db.begin().await?;
         let updated = self.save_session(s, locked_until, now).exec(&txn).await?;
         if updated.rows_affected != 1 {
@@ -92,27 +94,33 @@ impl Saga {
         now: DateTime<Utc>,
     ) -> sea_orm::UpdateMany<session::Entity> {
         let update = session::Entity::update_many()
-            .col_expr(session::Column::Status, Expr::value(s.status.as_str()))
+            .col_expr(session::Column::Status, Expr::value(s.status().as_str()))
             .col_expr(
                 session::Column::Step,
-                Expr::value(s.step.map(|x| x.as_str().to_owned())),
+                Expr::value(s.step().map(|x| x.as_str().to_owned())),
             )
             .col_expr(
                 session::Column::FailedStep,
-                Expr::value(s.failed_step.map(|x| x.as_str().to_owned())),
+                Expr::value(s.failed_step().map(|x| x.as_str().to_owned())),
             )
-            .col_expr(session::Column::Failure, Expr::value(s.failure.clone()))
-            .col_expr(session::Column::OrderId, Expr::value(s.order_id))
-            .col_expr(session::Column::PaymentId, Expr::value(s.payment_id))
-            .col_expr(session::Column::Discount, Expr::value(s.discount.map(|m| m.amount())))
-            .col_expr(session::Column::Total, Expr::value(s.total.map(|m| m.amount())))
-            .col_expr(session::Column::CancelReason, Expr::value(s.cancel_reason.clone()))
+            .col_expr(session::Column::Failure, Expr::value(s.failure().map(str::to_owned)))
+            .col_expr(session::Column::OrderId, Expr::value(s.order_id()))
+            .col_expr(session::Column::PaymentId, Expr::value(s.payment_id()))
+            .col_expr(session::Column::Discount, Expr::value(s.discount().map(|m| m.amount())))
+            .col_expr(session::Column::Total, Expr::value(s.total().map(|m| m.amount())))
+            .col_expr(
+                session::Column::CancelReason,
+                Expr::value(s.cancel_reason().map(str::to_owned)),
+            )
             .col_expr(
                 session::Column::StuckStep,
-                Expr::value(s.stuck_step.map(|x| x.as_str().to_owned())),
+                Expr::value(s.stuck_step().map(|x| x.as_str().to_owned())),
             )
-            .col_expr(session::Column::Resolution, Expr::value(s.resolution.clone()));
-        self.while_held(update, s.id.as_uuid(), locked_until, now)
+            .col_expr(
+                session::Column::Resolution,
+                Expr::value(s.resolution().map(str::to_owned)),
+            );
+        self.while_held(update, s.id().as_uuid(), locked_until, now)
     }
 
     /// [`persist`](Self::persist) on PostgreSQL: the session row, the log entries and the
@@ -176,13 +184,13 @@ impl Saga {
     pub(super) async fn log_outage(&self, s: &CheckoutSession, step: Step, reason: &str) -> Result<(), DbErr> {
         step_log::append(
             &self.db,
-            s.id.as_uuid(),
+            s.id().as_uuid(),
             &StepRecord::now(step, "UNAVAILABLE", Some(reason)),
         )
         .await?;
         session::Entity::update_many()
             .col_expr(session::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(session::Column::Id.eq(s.id.as_uuid()))
+            .filter(session::Column::Id.eq(s.id().as_uuid()))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -195,25 +203,25 @@ pub(super) async fn insert(
     driver: &str,
     lease: Duration,
 ) -> Result<(), DbErr> {
-    let currency = s.lines[0].unit_price.currency();
+    let currency = s.lines()[0].unit_price.currency();
     session::Entity::insert(session::ActiveModel {
-        id: Set(s.id.as_uuid()),
-        user_id: Set(s.request.user_id),
-        cart_id: Set(s.request.cart_id),
-        coupon_code: Set(s.request.coupon_code.clone()),
-        payment_method: Set(s.request.payment_method.clone()),
-        idempotency_key: Set(s.request.idempotency_key.clone()),
-        fingerprint: Set(s.request.fingerprint()),
-        lines: Set(json(&s.lines)?),
-        delivery_request: Set(s.request.delivery.as_ref().map(json).transpose()?),
-        delivery: Set(s.delivery.as_ref().map(json).transpose()?),
-        tax_rates: Set(s.tax_rates.as_ref().map(json).transpose()?),
-        status: Set(s.status.as_str().to_owned()),
-        step: Set(s.step.map(|x| x.as_str().to_owned())),
+        id: Set(s.id().as_uuid()),
+        user_id: Set(s.request().user_id),
+        cart_id: Set(s.request().cart_id),
+        coupon_code: Set(s.request().coupon_code.clone()),
+        payment_method: Set(s.request().payment_method.clone()),
+        idempotency_key: Set(s.request().idempotency_key.clone()),
+        fingerprint: Set(s.request().fingerprint()),
+        lines: Set(json(&s.lines())?),
+        delivery_request: Set(s.request().delivery.as_ref().map(json).transpose()?),
+        delivery: Set(s.delivery().as_ref().map(json).transpose()?),
+        tax_rates: Set(s.tax_rates().as_ref().map(json).transpose()?),
+        status: Set(s.status().as_str().to_owned()),
+        step: Set(s.step().map(|x| x.as_str().to_owned())),
         failed_step: Set(None),
         failure: Set(None),
-        reservation_id: Set(s.reservation_id),
-        redemption_id: Set(s.redemption_id),
+        reservation_id: Set(s.reservation_id()),
+        redemption_id: Set(s.redemption_id()),
         order_id: Set(None),
         payment_id: Set(None),
         currency: Set(currency.code().to_owned()),
@@ -224,10 +232,10 @@ pub(super) async fn insert(
         resolution: Set(None),
         locked_by: Set(Some(driver.to_owned())),
         locked_until: Set(Some(
-            s.created_at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)),
+            s.created_at() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(30)),
         )),
-        created_at: Set(s.created_at),
-        updated_at: Set(s.updated_at),
+        created_at: Set(s.created_at()),
+        updated_at: Set(s.updated_at()),
     })
     .exec_without_returning(conn)
     .await?;
@@ -254,7 +262,7 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
             .transpose()
     };
     let lines: Vec<Line> = serde_json::from_str(&row.lines).map_err(|e| anyhow::anyhow!("stored lines: {e}"))?;
-    Ok(CheckoutSession {
+    Ok(StoredCheckoutSession {
         id: CheckoutId::from_uuid(row.id),
         request: CheckoutRequest {
             user_id: row.user_id,
@@ -282,5 +290,6 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
         resolution: row.resolution,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
+    .into())
 }

@@ -233,7 +233,7 @@ async fn every_step_answered_completes_the_checkout_with_each_command_sent_once(
         let saga = checkout(&database, &url).await.saga;
         let (caller, request) = customer(&script);
         let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
-        assert_eq!(session.status, SessionStatus::Completed, "{session:?}");
+        assert_eq!(session.status(), SessionStatus::Completed, "{session:?}");
         assert_eq!(commands(&script), FORWARD, "in order, once each");
         database.remove().await;
     }
@@ -252,7 +252,7 @@ async fn a_delivery_is_settled_before_the_first_step_and_placed_with_the_order()
             .checkout(&caller, shipped_to(request, saved), &EventMeta::internal())
             .await
             .unwrap();
-        assert_eq!(session.status, SessionStatus::Completed, "{session:?}");
+        assert_eq!(session.status(), SessionStatus::Completed, "{session:?}");
         assert_eq!(session.shipping_cost().map(|c| c.amount()), Some(1500));
         let sent = script.lock().unwrap().sent.clone();
         assert_eq!(sent["CustomerAddressBook"]["id"], caller.user_id.to_string());
@@ -275,11 +275,11 @@ async fn a_delivery_is_settled_before_the_first_step_and_placed_with_the_order()
             ]})
         );
         // Stored with the session: read back, it is the same delivery and the same rates.
-        let stored = saga.get(session.id).await.unwrap().unwrap();
-        assert_eq!(stored.delivery, session.delivery);
-        assert_eq!(stored.tax_rates, session.tax_rates);
-        assert!(stored.tax_rates.is_some());
-        assert_eq!(stored.request.fingerprint(), session.request.fingerprint());
+        let stored = saga.get(session.id()).await.unwrap().unwrap();
+        assert_eq!(stored.delivery(), session.delivery());
+        assert_eq!(stored.tax_rates(), session.tax_rates());
+        assert!(stored.tax_rates().is_some());
+        assert_eq!(stored.request().fingerprint(), session.request().fingerprint());
         database.remove().await;
     }
 }
@@ -343,7 +343,7 @@ async fn a_refused_step_compensates_what_was_done_in_reverse() {
             let saga = checkout(&database, &url).await.saga;
             let (caller, request) = customer(&script);
             let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
-            assert_eq!(session.status, SessionStatus::Failed, "{refused}: {session:?}");
+            assert_eq!(session.status(), SessionStatus::Failed, "{refused}: {session:?}");
             let done = FORWARD.iter().position(|step| *step == refused).unwrap();
             let mut expected: Vec<&str> = FORWARD[..=done].to_vec();
             expected.extend(undone);
@@ -363,7 +363,7 @@ async fn a_refusal_after_the_order_is_paid_is_stuck_not_undone() {
         let saga = checkout(&database, &url).await.saga;
         let (caller, request) = customer(&script);
         let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
-        assert_eq!(session.status, SessionStatus::Stuck, "{session:?}");
+        assert_eq!(session.status(), SessionStatus::Stuck, "{session:?}");
         assert_eq!(commands(&script), FORWARD, "nothing undone");
         database.remove().await;
     }
@@ -379,12 +379,12 @@ async fn an_outage_holds_the_saga_until_the_reconciler_finishes_it() {
         let saga = checkout(&database, &url).await.saga;
         let (caller, request) = customer(&script);
         let session = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
-        assert_eq!(session.status, SessionStatus::Running, "{session:?}");
+        assert_eq!(session.status(), SessionStatus::Running, "{session:?}");
         script.lock().unwrap().down.clear();
         tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(saga.resume_unfinished().await.unwrap(), 1);
-        let finished = saga.get(session.id).await.unwrap().unwrap();
-        assert_eq!(finished.status, SessionStatus::Completed, "{finished:?}");
+        let finished = saga.get(session.id()).await.unwrap().unwrap();
+        assert_eq!(finished.status(), SessionStatus::Completed, "{finished:?}");
         let calls = commands(&script);
         let sent = |command: &str| calls.iter().filter(|call| *call == command).count();
         assert!(FORWARD.iter().all(|command| sent(command) >= 1), "{calls:?}");
@@ -427,7 +427,7 @@ async fn another_driver_takes_over_a_session_whose_lease_ran_out() {
         );
         let sessions = other.all().await.unwrap();
         assert_eq!(sessions.len(), 1);
-        assert_eq!(sessions[0].status, SessionStatus::Completed, "{:?}", sessions[0]);
+        assert_eq!(sessions[0].status(), SessionStatus::Completed, "{:?}", sessions[0]);
         let calls = commands(&script);
         assert_eq!(
             calls.iter().filter(|call| *call == "PlaceOrder").count(),
@@ -478,36 +478,36 @@ async fn staff_resume_a_stuck_checkout_or_resolve_it_and_both_are_audited() {
         script.lock().unwrap().refuse.insert("CapturePayment", "CONFLICT");
         let (caller, request) = customer(&script);
         let stuck = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
-        assert_eq!(stuck.status, SessionStatus::Stuck, "{stuck:?}");
-        assert_eq!(stuck.stuck_step, Some(checkout_domain::Step::CapturePayment));
+        assert_eq!(stuck.status(), SessionStatus::Stuck, "{stuck:?}");
+        assert_eq!(stuck.stuck_step(), Some(checkout_domain::Step::CapturePayment));
         let (other_caller, other_request) = customer(&script);
         let other = saga
             .checkout(&other_caller, other_request, &EventMeta::internal())
             .await
             .unwrap();
-        assert_eq!(other.status, SessionStatus::Stuck);
+        assert_eq!(other.status(), SessionStatus::Stuck);
 
         let listed: Vec<_> = saga
             .needing_attention(Duration::from_secs(300))
             .await
             .unwrap()
             .into_iter()
-            .map(|s| s.id)
+            .map(|s| s.id())
             .collect();
-        assert_eq!(listed, [stuck.id, other.id], "{}", database.label);
+        assert_eq!(listed, [stuck.id(), other.id()], "{}", database.label);
 
         // The provider is fine again: resuming captures, and nothing else is repeated.
         script.lock().unwrap().refuse.clear();
         script.lock().unwrap().calls.clear();
         let resumed = saga
-            .resume_by_staff(&staff, stuck.id, &EventMeta::internal())
+            .resume_by_staff(&staff, stuck.id(), &EventMeta::internal())
             .await
             .unwrap();
-        assert_eq!(resumed.status, SessionStatus::Completed, "{}", database.label);
+        assert_eq!(resumed.status(), SessionStatus::Completed, "{}", database.label);
         assert_eq!(commands(&script), ["CapturePayment"], "{}", database.label);
         // A completed checkout is not resumed again.
         let err = saga
-            .resume_by_staff(&staff, stuck.id, &EventMeta::internal())
+            .resume_by_staff(&staff, stuck.id(), &EventMeta::internal())
             .await
             .unwrap_err();
         assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::Conflict);
@@ -516,20 +516,20 @@ async fn staff_resume_a_stuck_checkout_or_resolve_it_and_both_are_audited() {
         let resolved = saga
             .resolve(
                 &staff,
-                other.id,
+                other.id(),
                 "captured by hand in the provider's dashboard",
                 &EventMeta::internal(),
             )
             .await
             .unwrap();
-        assert_eq!(resolved.status, SessionStatus::Resolved);
-        let stored = saga.get(other.id).await.unwrap().unwrap();
+        assert_eq!(resolved.status(), SessionStatus::Resolved);
+        let stored = saga.get(other.id()).await.unwrap().unwrap();
         assert_eq!(
-            stored.resolution.as_deref(),
+            stored.resolution(),
             Some("captured by hand in the provider's dashboard")
         );
         let err = saga
-            .resolve(&staff, other.id, "again", &EventMeta::internal())
+            .resolve(&staff, other.id(), "again", &EventMeta::internal())
             .await
             .unwrap_err();
         assert_eq!(kernel::Classify::kind(&err), kernel::ErrorKind::Conflict);
