@@ -497,11 +497,12 @@ async fn prepare_stock(contexts: &platform::Contexts, skus: &[String]) {
             .unwrap();
         contexts.products.catalog.publish(product.id(), &meta).await.unwrap();
     }
+    let parsed: Vec<kernel::Sku> = skus.iter().map(|sku| kernel::Sku::parse(sku).unwrap()).collect();
     loop {
         let known = inventory_service::repository::items(contexts.inventory.stock.db(), skus)
             .await
             .unwrap();
-        let priced = contexts.cart.carts.prices(skus).await.unwrap();
+        let priced = contexts.cart.carts.prices(&parsed).await.unwrap();
         if known.len() == skus.len() && priced.len() == skus.len() {
             break;
         }
@@ -526,7 +527,7 @@ async fn prepare_shoppers(contexts: &platform::Contexts, skus: &[String], count:
     futures::stream::iter(0..count)
         .map(|i| {
             let issuer = issuer.clone();
-            let sku = &skus[i % skus.len()];
+            let sku = kernel::Sku::parse(&skus[i % skus.len()]).unwrap();
             async move {
                 let identity = Identity {
                     user_id: uuid::Uuid::now_v7(),
@@ -536,12 +537,17 @@ async fn prepare_shoppers(contexts: &platform::Contexts, skus: &[String], count:
                 let cart = contexts
                     .cart
                     .carts
-                    .add(&owner, sku, 1, &EventMeta::internal())
+                    .add(
+                        &owner,
+                        &sku,
+                        cart_domain::LineQuantity::new(1).unwrap(),
+                        &EventMeta::internal(),
+                    )
                     .await
                     .unwrap();
                 Shopper {
                     token: issuer.issue(&identity).unwrap().0,
-                    cart_id: cart.id.to_string(),
+                    cart_id: cart.id().to_string(),
                 }
             }
         })

@@ -63,7 +63,7 @@ pub async fn demo(contexts: &Contexts, products: usize) -> anyhow::Result<usize>
             max_uses: None,
             max_uses_per_user: Some(1),
         };
-        let discount = coupons_domain::Discount::Percentage { basis_points: 1000 };
+        let discount = coupons_domain::Discount::percentage(1000)?;
         contexts
             .coupons
             .coupons

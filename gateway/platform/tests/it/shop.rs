@@ -137,7 +137,7 @@ pub async fn stocked_product(platform: &TestPlatform, sku: &str, cents: i64, uni
             .contexts
             .cart
             .carts
-            .prices(&[sku.to_owned()])
+            .prices(&[kernel::Sku::parse(sku).unwrap()])
             .await
             .unwrap()
             .is_empty();

@@ -8,9 +8,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cart_domain::{Cart, CartError, CartEvent, CartEventKind, CartId, CartLine, CartOwner, CartStatus, KnownPrice};
+use cart_domain::{
+    Cart, CartError, CartEvent, CartEventKind, CartId, CartLine, CartOwner, CartStatus, KnownPrice, LineQuantity,
+    SessionToken, StoredCart,
+};
 use chrono::Utc;
-use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
+use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money, Sku};
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
@@ -91,29 +94,36 @@ impl Carts {
     ///
     /// # Errors
     /// A SKU the price table does not know, a broken cart rule.
-    pub async fn add(&self, owner: &CartOwner, sku: &str, quantity: i64, meta: &EventMeta) -> Result<Cart, CartsError> {
+    pub async fn add(
+        &self,
+        owner: &CartOwner,
+        sku: &Sku,
+        quantity: LineQuantity,
+        meta: &EventMeta,
+    ) -> Result<Cart, CartsError> {
         let known = self
-            .prices(&[sku.to_owned()])
+            .prices(std::slice::from_ref(sku))
             .await?
             .pop()
-            .ok_or_else(|| CartsError::UnknownSku(sku.chars().take(64).collect()))?;
+            .ok_or_else(|| CartsError::UnknownSku(sku.as_str().to_owned()))?;
         self.change(owner, true, None, meta, |cart, now| cart.add(&known, quantity, now))
             .await
     }
 
-    /// Sets the quantity of a line (zero removes it).
+    /// Sets the quantity of a line; none removes it.
     ///
     /// # Errors
     /// No active cart or no such line (NOT_FOUND), a broken cart rule.
     pub async fn set_quantity(
         &self,
         owner: &CartOwner,
-        sku: &str,
-        quantity: i64,
+        sku: &Sku,
+        quantity: Option<LineQuantity>,
         meta: &EventMeta,
     ) -> Result<Cart, CartsError> {
-        self.change(owner, false, None, meta, |cart, now| {
-            cart.set_quantity(sku, quantity, now)
+        self.change(owner, false, None, meta, |cart, now| match quantity {
+            Some(quantity) => cart.set_quantity(sku, quantity, now),
+            None => cart.remove(sku, now),
         })
         .await
     }
@@ -173,11 +183,9 @@ impl Carts {
                 .await?
                 .map_or_else(|| Ok(Cart::new(CartOwner::User(user_id), Utc::now())), Ok);
         };
-        let prices = self
-            .prices(&guest.lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>())
-            .await?;
+        let prices = self.prices(&guest.skus()).await?;
         let owner = CartOwner::User(user_id);
-        self.change(&owner, true, Some(guest.id), meta, |cart, now| {
+        self.change(&owner, true, Some(guest.id()), meta, |cart, now| {
             cart.absorb(&guest, &prices, now)
         })
         .await
@@ -187,16 +195,16 @@ impl Carts {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn prices(&self, skus: &[String]) -> Result<Vec<KnownPrice>, CartsError> {
+    pub async fn prices(&self, skus: &[Sku]) -> Result<Vec<KnownPrice>, CartsError> {
         let rows = price::Entity::find()
-            .filter(price::Column::Sku.is_in(skus.to_vec()))
+            .filter(price::Column::Sku.is_in(skus.iter().map(Sku::as_str)))
             .all(&self.db)
             .await?;
         rows.into_iter()
             .map(|row| {
                 Ok(KnownPrice {
                     price: Money::new(row.amount, currency(&row.currency)?),
-                    sku: row.sku,
+                    sku: Sku::parse(&row.sku).map_err(|e| anyhow::anyhow!("stored price of {}: {e}", row.sku))?,
                     product_id: row.product_id,
                     name: row.name,
                 })
@@ -273,7 +281,7 @@ async fn active_in(conn: &impl ConnectionTrait, owner: &CartOwner, lock: bool) -
     let mut query = cart::Entity::find().filter(cart::Column::Status.eq(CartStatus::Active.as_str()));
     query = match owner {
         CartOwner::User(id) => query.filter(cart::Column::UserId.eq(*id)),
-        CartOwner::Session(session) => query.filter(cart::Column::SessionId.eq(session.as_str())),
+        CartOwner::Session(token) => query.filter(cart::Column::SessionId.eq(token.as_str())),
     };
     if lock && kernel_infra::db::is_postgres(conn) {
         query = query.lock_exclusive();
@@ -290,48 +298,51 @@ async fn load(conn: &impl ConnectionTrait, row: cart::Model) -> Result<Cart, Car
         .order_by_asc(line::Column::Position)
         .all(conn)
         .await?;
+    let stored = |what: String| CartsError::Unknown(anyhow::anyhow!("cart {}: {what}", row.id));
     let owner = match (row.user_id, row.session_id) {
         (Some(user), _) => CartOwner::User(user),
-        (None, Some(session)) => CartOwner::Session(session),
-        (None, None) => return Err(anyhow::anyhow!("cart {} has no owner", row.id).into()),
+        (None, Some(session)) => CartOwner::Session(SessionToken::parse(&session).map_err(|e| stored(e.to_string()))?),
+        (None, None) => return Err(stored("no owner".into())),
     };
-    Ok(Cart {
+    let lines = lines
+        .into_iter()
+        .map(|l| {
+            let sku = Sku::parse(&l.sku).map_err(|e| stored(e.to_string()))?;
+            let quantity = LineQuantity::new(l.quantity).map_err(|e| stored(e.to_string()))?;
+            Ok(CartLine::new(sku, l.product_id, quantity))
+        })
+        .collect::<Result<_, CartsError>>()?;
+    Ok(StoredCart {
         id: CartId::from_uuid(row.id),
         owner,
-        status: CartStatus::parse(&row.status).ok_or_else(|| anyhow::anyhow!("unknown cart status {}", row.status))?,
-        lines: lines
-            .into_iter()
-            .map(|l| CartLine {
-                sku: l.sku,
-                product_id: l.product_id,
-                quantity: l.quantity,
-            })
-            .collect(),
+        status: CartStatus::parse(&row.status).ok_or_else(|| stored(format!("unknown status {}", row.status)))?,
+        lines,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
+    .into())
 }
 
 fn to_row(cart: &Cart) -> cart::ActiveModel {
-    let (user_id, session_id) = match &cart.owner {
+    let (user_id, session_id) = match cart.owner() {
         CartOwner::User(id) => (Some(*id), None),
-        CartOwner::Session(session) => (None, Some(session.clone())),
+        CartOwner::Session(token) => (None, Some(token.as_str().to_owned())),
     };
     cart::ActiveModel {
-        id: Set(cart.id.as_uuid()),
+        id: Set(cart.id().as_uuid()),
         user_id: Set(user_id),
         session_id: Set(session_id),
-        status: Set(cart.status.as_str().to_owned()),
-        created_at: Set(cart.created_at),
-        updated_at: Set(cart.updated_at),
+        status: Set(cart.status().as_str().to_owned()),
+        created_at: Set(cart.created_at()),
+        updated_at: Set(cart.updated_at()),
     }
 }
 
 async fn touch(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
     cart::Entity::update_many()
-        .col_expr(cart::Column::Status, Expr::value(cart.status.as_str()))
-        .col_expr(cart::Column::UpdatedAt, Expr::value(cart.updated_at))
-        .filter(cart::Column::Id.eq(cart.id.as_uuid()))
+        .col_expr(cart::Column::Status, Expr::value(cart.status().as_str()))
+        .col_expr(cart::Column::UpdatedAt, Expr::value(cart.updated_at()))
+        .filter(cart::Column::Id.eq(cart.id().as_uuid()))
         .exec(conn)
         .await?;
     Ok(())
@@ -339,17 +350,17 @@ async fn touch(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
 
 async fn save_lines(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
     line::Entity::delete_many()
-        .filter(line::Column::CartId.eq(cart.id.as_uuid()))
+        .filter(line::Column::CartId.eq(cart.id().as_uuid()))
         .exec(conn)
         .await?;
-    if cart.lines.is_empty() {
+    if cart.lines().is_empty() {
         return Ok(());
     }
-    let rows = cart.lines.iter().enumerate().map(|(position, l)| line::ActiveModel {
-        cart_id: Set(cart.id.as_uuid()),
-        sku: Set(l.sku.clone()),
-        product_id: Set(l.product_id),
-        quantity: Set(l.quantity),
+    let rows = cart.lines().iter().enumerate().map(|(position, l)| line::ActiveModel {
+        cart_id: Set(cart.id().as_uuid()),
+        sku: Set(l.sku().as_str().to_owned()),
+        product_id: Set(l.product_id()),
+        quantity: Set(l.quantity().get()),
         position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
     });
     line::Entity::insert_many(rows).exec_without_returning(conn).await?;

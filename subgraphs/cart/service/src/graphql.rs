@@ -3,7 +3,7 @@
 //! session id their client keeps (without one, the commands are UNAUTHENTICATED).
 
 use async_graphql::{Context, EmptySubscription, Enum, ID, Object, Result, Schema, SimpleObject};
-use cart_domain::{Cart, CartId, CartOwner, CartStatus, KnownPrice};
+use cart_domain::{Cart, CartId, CartOwner, CartStatus, KnownPrice, LineQuantity, SessionToken};
 use chrono::{DateTime, Utc};
 use kernel::{ErrorKind, Role, Sku};
 use kernel_infra::graphql::money::MoneyObject;
@@ -58,10 +58,10 @@ pub struct CartObject {
 #[Object(name = "Cart")]
 impl CartObject {
     async fn id(&self) -> ID {
-        ID(self.cart.id.to_string())
+        ID(self.cart.id().to_string())
     }
     async fn status(&self) -> CartStatusValue {
-        match self.cart.status {
+        match self.cart.status() {
             CartStatus::Active => CartStatusValue::Active,
             CartStatus::CheckedOut => CartStatusValue::CheckedOut,
             CartStatus::Expired => CartStatusValue::Expired,
@@ -69,27 +69,23 @@ impl CartObject {
     }
     /// The owner's user id; null for an anonymous session's cart.
     async fn user_id(&self) -> Option<ID> {
-        match self.cart.owner {
-            CartOwner::User(id) => Some(ID(id.to_string())),
-            CartOwner::Session(_) => None,
-        }
+        self.cart.owner().user_id().map(|id| ID(id.to_string()))
     }
     async fn items(&self) -> Vec<CartItemObject> {
         self.cart
-            .lines
+            .lines()
             .iter()
             .map(|line| {
-                let known = self.prices.iter().find(|p| p.sku == line.sku);
+                let known = self.prices.iter().find(|p| &p.sku == line.sku());
+                let quantity = line.quantity().get();
                 CartItemObject {
-                    sku: line.sku.clone(),
-                    quantity: i32::try_from(line.quantity).unwrap_or(i32::MAX),
+                    sku: line.sku().as_str().to_owned(),
+                    quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
                     name: known.map(|k| k.name.clone()),
                     unit_price: known.map(|k| k.price.into()),
-                    line_total: known
-                        .and_then(|k| k.price.checked_mul(line.quantity).ok())
-                        .map(Into::into),
+                    line_total: known.and_then(|k| k.price.checked_mul(quantity).ok()).map(Into::into),
                     product: ProductReference {
-                        id: ID(line.product_id.to_string()),
+                        id: ID(line.product_id().to_string()),
                     },
                 }
             })
@@ -101,19 +97,22 @@ impl CartObject {
         Ok(total.map(Into::into))
     }
     async fn item_count(&self) -> i32 {
-        i32::try_from(self.cart.lines.iter().map(|l| l.quantity).sum::<i64>()).unwrap_or(i32::MAX)
+        i32::try_from(self.cart.units()).unwrap_or(i32::MAX)
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.cart.created_at
+        self.cart.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.cart.updated_at
+        self.cart.updated_at()
     }
 }
 
 async fn with_prices(ctx: &Context<'_>, cart: Cart) -> Result<CartObject> {
-    let skus: Vec<String> = cart.lines.iter().map(|l| l.sku.clone()).collect();
-    let prices = ctx.data_unchecked::<Carts>().prices(&skus).await.map_err(error)?;
+    let prices = ctx
+        .data_unchecked::<Carts>()
+        .prices(&cart.skus())
+        .await
+        .map_err(error)?;
     Ok(CartObject { cart, prices })
 }
 
@@ -122,7 +121,7 @@ fn owner(ctx: &Context<'_>, session_id: Option<&str>) -> Result<CartOwner> {
     match (ctx.data_opt::<Caller>(), session_id) {
         (Some(Caller::User(identity)), _) => Ok(CartOwner::User(identity.user_id)),
         (Some(Caller::Rejected(_)), _) => Err(require_user(ctx).err().unwrap_or_else(|| bad_input("token rejected"))),
-        (_, Some(session)) => CartOwner::session(session).map_err(error),
+        (_, Some(session)) => Ok(CartOwner::Session(SessionToken::parse(session).map_err(error)?)),
         _ => Err(coded(
             ErrorKind::Unauthenticated,
             &"sign in, or pass the sessionId of an anonymous cart",
@@ -148,7 +147,7 @@ impl Query {
         let caller = require_user(ctx)?;
         let id = CartId::parse(&id).map_err(bad_input)?;
         let cart = ctx.data_unchecked::<Carts>().get(id).await.map_err(error)?;
-        let visible = cart.filter(|c| match c.owner {
+        let visible = cart.filter(|c| match *c.owner() {
             CartOwner::User(owner) => caller.may_act_for(owner),
             CartOwner::Session(_) => matches!(caller.role, Role::Admin | Role::Service),
         });
@@ -172,10 +171,11 @@ impl Mutation {
         session_id: Option<String>,
     ) -> Result<CartObject> {
         let sku = Sku::parse(&sku).map_err(error)?;
+        let quantity = LineQuantity::new(i64::from(quantity)).map_err(error)?;
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .add(&owner, sku.as_str(), i64::from(quantity), &request_meta(ctx))
+            .add(&owner, &sku, quantity, &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await
@@ -190,10 +190,14 @@ impl Mutation {
         session_id: Option<String>,
     ) -> Result<CartObject> {
         let sku = Sku::parse(&sku).map_err(error)?;
+        let quantity = match quantity {
+            0 => None,
+            n => Some(LineQuantity::new(i64::from(n)).map_err(error)?),
+        };
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .set_quantity(&owner, sku.as_str(), i64::from(quantity), &request_meta(ctx))
+            .set_quantity(&owner, &sku, quantity, &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await
@@ -205,7 +209,7 @@ impl Mutation {
         let owner = owner(ctx, session_id.as_deref())?;
         let cart = ctx
             .data_unchecked::<Carts>()
-            .set_quantity(&owner, sku.as_str(), 0, &request_meta(ctx))
+            .set_quantity(&owner, &sku, None, &request_meta(ctx))
             .await
             .map_err(error)?;
         with_prices(ctx, cart).await
@@ -215,7 +219,7 @@ impl Mutation {
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn merge_session_cart(&self, ctx: &Context<'_>, session_id: String) -> Result<CartObject> {
         let caller = require_user(ctx)?;
-        let session = CartOwner::session(&session_id).map_err(error)?;
+        let session = CartOwner::Session(SessionToken::parse(&session_id).map_err(error)?);
         let cart = ctx
             .data_unchecked::<Carts>()
             .merge(caller.user_id, &session, &request_meta(ctx))

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use coupons_domain::{
     Closed, Coupon, CouponCode, CouponError, CouponEvent, CouponId, CouponRules, Discount, Redemption, RedemptionId,
-    RedemptionStatus,
+    RedemptionStatus, StoredCoupon, StoredRedemption,
 };
 use kernel::{Classify, Currency, ErrorKind, EventMeta, Money};
 use sea_orm::sea_query::Expr;
@@ -75,15 +75,15 @@ impl Coupons {
         let now = Utc::now();
         let coupon = Coupon::create(code, discount, rules, now)?;
         let txn = self.db.begin().await?;
-        if by_code(&txn, &coupon.code, false).await?.is_some() {
-            return Err(CouponsError::CodeTaken(coupon.code.as_str().to_owned()));
+        if by_code(&txn, coupon.code(), false).await?.is_some() {
+            return Err(CouponsError::CodeTaken(coupon.code().as_str().to_owned()));
         }
         coupon::Entity::insert(to_row(&coupon, now))
             .exec_without_returning(&txn)
             .await?;
         let event = CouponEvent::Created {
-            coupon_id: coupon.id,
-            code: coupon.code.as_str().to_owned(),
+            coupon_id: coupon.id(),
+            code: coupon.code().as_str().to_owned(),
         };
         kernel_infra::outbox::record(&txn, PRODUCER, meta, &[event]).await?;
         txn.commit().await?;
@@ -117,14 +117,17 @@ impl Coupons {
             .await?
             .ok_or_else(|| CouponError::NotFound(code.as_str().to_owned()))?;
         if let Some(existing) = find_redemption(&txn, id).await? {
-            return if existing.coupon_id == coupon.id && existing.user_id == user_id && existing.order_amount == order {
+            return if existing.coupon_id() == coupon.id()
+                && existing.user_id() == user_id
+                && existing.order_amount() == order
+            {
                 Ok(existing)
             } else {
                 Err(CouponsError::RedemptionIdTaken(id))
             };
         }
         let user_uses = redemption::Entity::find()
-            .filter(redemption::Column::CouponId.eq(coupon.id.as_uuid()))
+            .filter(redemption::Column::CouponId.eq(coupon.id().as_uuid()))
             .filter(redemption::Column::UserId.eq(user_id))
             .filter(
                 redemption::Column::Status
@@ -135,14 +138,14 @@ impl Coupons {
         let redemption = coupon.redeem(id, user_id, order, u32::try_from(user_uses).unwrap_or(u32::MAX), now)?;
         save_uses(&txn, &coupon, now).await?;
         redemption::Entity::insert(redemption::ActiveModel {
-            id: Set(redemption.id.as_uuid()),
-            coupon_id: Set(coupon.id.as_uuid()),
-            code: Set(coupon.code.as_str().to_owned()),
+            id: Set(redemption.id().as_uuid()),
+            coupon_id: Set(coupon.id().as_uuid()),
+            code: Set(coupon.code().as_str().to_owned()),
             user_id: Set(user_id),
             order_amount: Set(order.amount()),
-            discount_amount: Set(redemption.discount.amount()),
+            discount_amount: Set(redemption.discount().amount()),
             currency: Set(order.currency().code().to_owned()),
-            status: Set(redemption.status.as_str().to_owned()),
+            status: Set(redemption.status().as_str().to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -192,7 +195,7 @@ impl Coupons {
             .await?
             .ok_or(CouponsError::RedemptionNotFound(id))?;
         // Lock the coupon first (the order every command takes), then re-read.
-        let mut coupon = by_code(&txn, &found.code, true)
+        let mut coupon = by_code(&txn, found.code(), true)
             .await?
             .ok_or_else(|| CouponsError::Unknown(anyhow::anyhow!("redemption {id} without its coupon")))?;
         let mut redemption = find_redemption(&txn, id)
@@ -207,7 +210,7 @@ impl Coupons {
             return Ok(redemption);
         }
         redemption::Entity::update_many()
-            .col_expr(redemption::Column::Status, Expr::value(redemption.status.as_str()))
+            .col_expr(redemption::Column::Status, Expr::value(redemption.status().as_str()))
             .col_expr(redemption::Column::UpdatedAt, Expr::value(now))
             .filter(redemption::Column::Id.eq(id.as_uuid()))
             .exec(&txn)
@@ -267,10 +270,10 @@ async fn save_uses(conn: &impl ConnectionTrait, coupon: &Coupon, now: DateTime<U
     coupon::Entity::update_many()
         .col_expr(
             coupon::Column::Uses,
-            Expr::value(i32::try_from(coupon.uses).unwrap_or(i32::MAX)),
+            Expr::value(i32::try_from(coupon.uses()).unwrap_or(i32::MAX)),
         )
         .col_expr(coupon::Column::UpdatedAt, Expr::value(now))
-        .filter(coupon::Column::Id.eq(coupon.id.as_uuid()))
+        .filter(coupon::Column::Id.eq(coupon.id().as_uuid()))
         .exec(conn)
         .await?;
     Ok(())
@@ -281,17 +284,20 @@ async fn find_redemption(conn: &impl ConnectionTrait, id: RedemptionId) -> Resul
         return Ok(None);
     };
     let currency = currency(&row.currency)?;
-    Ok(Some(Redemption {
-        id,
-        coupon_id: CouponId::from_uuid(row.coupon_id),
-        code: CouponCode::parse(&row.code)?,
-        user_id: row.user_id,
-        order_amount: Money::new(row.order_amount, currency),
-        discount: Money::new(row.discount_amount, currency),
-        status: RedemptionStatus::parse(&row.status)
-            .ok_or_else(|| anyhow::anyhow!("unknown redemption status {}", row.status))?,
-        created_at: row.created_at,
-    }))
+    Ok(Some(
+        StoredRedemption {
+            id,
+            coupon_id: CouponId::from_uuid(row.coupon_id),
+            code: CouponCode::parse(&row.code)?,
+            user_id: row.user_id,
+            order_amount: Money::new(row.order_amount, currency),
+            discount: Money::new(row.discount_amount, currency),
+            status: RedemptionStatus::parse(&row.status)
+                .ok_or_else(|| anyhow::anyhow!("unknown redemption status {}", row.status))?,
+            created_at: row.created_at,
+        }
+        .into(),
+    ))
 }
 
 fn currency(code: &str) -> Result<Currency, CouponsError> {
@@ -299,29 +305,29 @@ fn currency(code: &str) -> Result<Currency, CouponsError> {
 }
 
 fn to_row(coupon: &Coupon, now: DateTime<Utc>) -> coupon::ActiveModel {
-    let (kind, basis_points, fixed) = match coupon.discount {
-        Discount::Percentage { basis_points } => ("PERCENTAGE", Some(i32::try_from(basis_points).unwrap_or(0)), None),
-        Discount::Fixed(amount) => ("FIXED_AMOUNT", None, Some(amount)),
+    let discount = coupon.discount();
+    let (kind, fixed) = match discount.fixed_amount() {
+        Some(amount) => ("FIXED_AMOUNT", Some(amount)),
+        None => ("PERCENTAGE", None),
     };
-    let currency = fixed
-        .map(|m| m.currency())
-        .or(coupon.rules.minimum_order.map(|m| m.currency()));
+    let basis_points = discount.basis_points().map(|bp| i32::try_from(bp).unwrap_or(0));
+    let currency = coupon.currency();
     let limit = |n: Option<u32>| n.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
     coupon::ActiveModel {
-        id: Set(coupon.id.as_uuid()),
-        code: Set(coupon.code.as_str().to_owned()),
+        id: Set(coupon.id().as_uuid()),
+        code: Set(coupon.code().as_str().to_owned()),
         kind: Set(kind.to_owned()),
         basis_points: Set(basis_points),
         fixed_amount: Set(fixed.map(|m| m.amount())),
         currency: Set(currency.map(|c| c.code().to_owned())),
-        minimum_order_amount: Set(coupon.rules.minimum_order.map(|m| m.amount())),
-        valid_from: Set(coupon.rules.valid_from),
-        valid_until: Set(coupon.rules.valid_until),
-        max_uses: Set(limit(coupon.rules.max_uses)),
-        max_uses_per_user: Set(limit(coupon.rules.max_uses_per_user)),
-        uses: Set(i32::try_from(coupon.uses).unwrap_or(i32::MAX)),
-        active: Set(coupon.active),
-        created_at: Set(coupon.created_at),
+        minimum_order_amount: Set(coupon.rules().minimum_order.map(|m| m.amount())),
+        valid_from: Set(coupon.rules().valid_from),
+        valid_until: Set(coupon.rules().valid_until),
+        max_uses: Set(limit(coupon.rules().max_uses)),
+        max_uses_per_user: Set(limit(coupon.rules().max_uses_per_user)),
+        uses: Set(i32::try_from(coupon.uses()).unwrap_or(i32::MAX)),
+        active: Set(coupon.active()),
+        created_at: Set(coupon.created_at()),
         updated_at: Set(now),
     }
 }
@@ -329,18 +335,17 @@ fn to_row(coupon: &Coupon, now: DateTime<Utc>) -> coupon::ActiveModel {
 fn from_row(row: coupon::Model) -> Result<Coupon, CouponsError> {
     let currency = row.currency.as_deref().map(currency).transpose()?;
     let discount = match (row.kind.as_str(), row.basis_points, row.fixed_amount, currency) {
-        ("PERCENTAGE", Some(bp), _, _) => Discount::Percentage {
-            basis_points: u32::try_from(bp).unwrap_or(0),
-        },
-        ("FIXED_AMOUNT", _, Some(amount), Some(currency)) => Discount::Fixed(Money::new(amount, currency)),
-        _ => return Err(anyhow::anyhow!("coupon {} has an inconsistent discount", row.code).into()),
-    };
+        ("PERCENTAGE", Some(bp), _, _) => u32::try_from(bp).ok().and_then(|bp| Discount::percentage(bp).ok()),
+        ("FIXED_AMOUNT", _, Some(amount), Some(currency)) => Discount::fixed(Money::new(amount, currency)).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| anyhow::anyhow!("coupon {} has an inconsistent discount", row.code))?;
     let minimum_order = match (row.minimum_order_amount, currency) {
         (Some(amount), Some(currency)) => Some(Money::new(amount, currency)),
         _ => None,
     };
     let limit = |n: Option<i32>| n.map(|n| u32::try_from(n).unwrap_or(0));
-    Ok(Coupon {
+    Ok(StoredCoupon {
         id: CouponId::from_uuid(row.id),
         code: CouponCode::parse(&row.code)?,
         discount,
@@ -354,5 +359,6 @@ fn from_row(row: coupon::Model) -> Result<Coupon, CouponsError> {
         uses: u32::try_from(row.uses).unwrap_or(0),
         active: row.active,
         created_at: row.created_at,
-    })
+    }
+    .into())
 }

@@ -46,52 +46,46 @@ pub struct CouponObject(Coupon);
 #[Object(name = "Coupon")]
 impl CouponObject {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     async fn code(&self) -> &str {
-        self.0.code.as_str()
+        self.0.code().as_str()
     }
     async fn kind(&self) -> DiscountKind {
-        match self.0.discount {
-            Discount::Percentage { .. } => DiscountKind::Percentage,
-            Discount::Fixed(_) => DiscountKind::FixedAmount,
+        match self.0.discount().fixed_amount() {
+            Some(_) => DiscountKind::FixedAmount,
+            None => DiscountKind::Percentage,
         }
     }
     /// For PERCENTAGE coupons: hundredths of a percent (1,000 = 10 %).
     async fn basis_points(&self) -> Option<i32> {
-        match self.0.discount {
-            Discount::Percentage { basis_points } => i32::try_from(basis_points).ok(),
-            Discount::Fixed(_) => None,
-        }
+        self.0.discount().basis_points().and_then(|bp| i32::try_from(bp).ok())
     }
     /// For FIXED_AMOUNT coupons.
     async fn amount(&self) -> Option<MoneyObject> {
-        match self.0.discount {
-            Discount::Fixed(amount) => Some(amount.into()),
-            Discount::Percentage { .. } => None,
-        }
+        self.0.discount().fixed_amount().map(Into::into)
     }
     async fn minimum_order(&self) -> Option<MoneyObject> {
-        self.0.rules.minimum_order.map(Into::into)
+        self.0.rules().minimum_order.map(Into::into)
     }
     async fn valid_from(&self) -> DateTime<Utc> {
-        self.0.rules.valid_from
+        self.0.rules().valid_from
     }
     async fn valid_until(&self) -> Option<DateTime<Utc>> {
-        self.0.rules.valid_until
+        self.0.rules().valid_until
     }
     async fn max_uses(&self) -> Option<i32> {
-        self.0.rules.max_uses.and_then(|n| i32::try_from(n).ok())
+        self.0.rules().max_uses.and_then(|n| i32::try_from(n).ok())
     }
     async fn max_uses_per_user(&self) -> Option<i32> {
-        self.0.rules.max_uses_per_user.and_then(|n| i32::try_from(n).ok())
+        self.0.rules().max_uses_per_user.and_then(|n| i32::try_from(n).ok())
     }
     /// Redemptions reserved or committed.
     async fn uses(&self) -> i32 {
-        i32::try_from(self.0.uses).unwrap_or(i32::MAX)
+        i32::try_from(self.0.uses()).unwrap_or(i32::MAX)
     }
     async fn active(&self) -> bool {
-        self.0.active
+        self.0.active()
     }
 }
 
@@ -120,18 +114,18 @@ pub struct RedemptionObject {
 impl From<Redemption> for RedemptionObject {
     fn from(r: Redemption) -> Self {
         Self {
-            id: ID(r.id.to_string()),
-            code: r.code.as_str().to_owned(),
-            user_id: ID(r.user_id.to_string()),
-            order_amount: r.order_amount.into(),
-            discount: r.discount.into(),
-            status: match r.status {
+            id: ID(r.id().to_string()),
+            code: r.code().as_str().to_owned(),
+            user_id: ID(r.user_id().to_string()),
+            order_amount: r.order_amount().into(),
+            discount: r.discount().into(),
+            status: match r.status() {
                 RedemptionStatus::Reserved => RedemptionStatusValue::Reserved,
                 RedemptionStatus::Committed => RedemptionStatusValue::Committed,
                 RedemptionStatus::Released => RedemptionStatusValue::Released,
                 RedemptionStatus::Returned => RedemptionStatusValue::Returned,
             },
-            created_at: r.created_at,
+            created_at: r.created_at(),
         }
     }
 }
@@ -162,10 +156,13 @@ impl CreateCouponInput {
     fn parse(&self) -> Result<(CouponCode, Discount, CouponRules)> {
         let code = CouponCode::parse(&self.code).map_err(error)?;
         let discount = match (self.kind, self.basis_points, &self.amount) {
-            (DiscountKind::Percentage, Some(bp), None) => Discount::Percentage {
-                basis_points: u32::try_from(bp).map_err(|_| bad_input("basisPoints cannot be negative"))?,
-            },
-            (DiscountKind::FixedAmount, None, Some(amount)) => Discount::Fixed(Money::try_from(amount)?),
+            (DiscountKind::Percentage, Some(bp), None) => {
+                let bp = u32::try_from(bp).map_err(|_| bad_input("basisPoints cannot be negative"))?;
+                Discount::percentage(bp).map_err(error)?
+            }
+            (DiscountKind::FixedAmount, None, Some(amount)) => {
+                Discount::fixed(Money::try_from(amount)?).map_err(error)?
+            }
             _ => {
                 return Err(bad_input(
                     "PERCENTAGE takes basisPoints, FIXED_AMOUNT takes amount (and not the other)",

@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use cart_domain::{CartOwner, CartStatus};
+use cart_domain::{CartOwner, CartStatus, LineQuantity, SessionToken};
 use cart_service::Cart;
 use cart_service::carts::{CartConsumer, PRICE_CHANGED, PRODUCT_CREATED};
 use chrono::Utc;
+use kernel::Sku;
 use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use kernel_infra::testing::TestDatabase;
 
@@ -52,21 +53,24 @@ async fn prices_follow_products_events_and_carts_follow_their_owner() {
         consumer.handle(&created).await.unwrap(); // redelivered: changes nothing
 
         let meta = EventMeta::internal();
+        let sku = |value: &str| Sku::parse(value).unwrap();
+        let units = |n: i64| LineQuantity::new(n).unwrap();
         let user = CartOwner::User(uuid::Uuid::now_v7());
         // Unknown SKUs cannot be added.
-        assert!(cart.carts.add(&user, "NOPE-1", 1, &meta).await.is_err());
+        assert!(cart.carts.add(&user, &sku("NOPE-1"), units(1), &meta).await.is_err());
+        let (lamp_1, lamp_2) = (sku("LAMP-1"), sku("LAMP-2"));
         let (a, b) = tokio::join!(
-            cart.carts.add(&user, "LAMP-1", 1, &meta),
-            cart.carts.add(&user, "LAMP-2", 2, &meta)
+            cart.carts.add(&user, &lamp_1, units(1), &meta),
+            cart.carts.add(&user, &lamp_2, units(2), &meta)
         );
         assert_eq!(
-            a.unwrap().id,
-            b.unwrap().id,
+            a.unwrap().id(),
+            b.unwrap().id(),
             "{}: one active cart per owner",
             database.label
         );
         let current = cart.carts.active(&user).await.unwrap().unwrap();
-        let prices = cart.carts.prices(&["LAMP-1".into(), "LAMP-2".into()]).await.unwrap();
+        let prices = cart.carts.prices(&[sku("LAMP-1"), sku("LAMP-2")]).await.unwrap();
         assert_eq!(current.estimate(&prices).unwrap().0.unwrap().amount(), 6_000);
 
         let changed = envelope(
@@ -77,21 +81,21 @@ async fn prices_follow_products_events_and_carts_follow_their_owner() {
             }),
         );
         consumer.handle(&changed).await.unwrap();
-        let prices = cart.carts.prices(&["LAMP-1".into(), "LAMP-2".into()]).await.unwrap();
+        let prices = cart.carts.prices(&[sku("LAMP-1"), sku("LAMP-2")]).await.unwrap();
         assert_eq!(current.estimate(&prices).unwrap().0.unwrap().amount(), 4_500);
 
         // A visitor's session cart joins the customer's cart when they sign in.
-        let session = CartOwner::session("visitor-session-0001").unwrap();
-        cart.carts.add(&session, "LAMP-1", 2, &meta).await.unwrap();
+        let session = CartOwner::Session(SessionToken::parse("visitor-session-0001").unwrap());
+        cart.carts.add(&session, &sku("LAMP-1"), units(2), &meta).await.unwrap();
         let CartOwner::User(user_id) = user else { unreachable!() };
         let merged = cart.carts.merge(user_id, &session, &meta).await.unwrap();
-        assert_eq!(merged.lines.iter().map(|l| l.quantity).sum::<i64>(), 5);
+        assert_eq!(merged.units(), 5);
         assert!(cart.carts.active(&session).await.unwrap().is_none());
 
         // Idle carts expire.
         assert_eq!(cart.carts.expire_idle(chrono::Duration::zero()).await.unwrap(), 1);
-        let expired = cart.carts.get(merged.id).await.unwrap().unwrap();
-        assert_eq!(expired.status, CartStatus::Expired);
+        let expired = cart.carts.get(merged.id()).await.unwrap().unwrap();
+        assert_eq!(expired.status(), CartStatus::Expired);
         database.remove().await;
     }
 }
