@@ -8,23 +8,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cart_domain::{
-    Cart, CartError, CartEvent, CartEventKind, CartId, CartLine, CartOwner, CartStatus, KnownPrice, LineQuantity,
-    SessionToken, StoredCart,
-};
+use cart_domain::{Cart, CartError, CartEvent, CartEventKind, CartId, CartOwner, CartStatus, KnownPrice, LineQuantity};
 use chrono::Utc;
-use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money, Sku};
+use kernel::{Classify, ErrorKind, EventEnvelope, EventMeta, Money, Sku};
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde::Deserialize;
 
-use crate::entity::{cart, line, price};
+use crate::repository;
 
 pub const PRODUCER: &str = "cart";
 pub const PRODUCT_CREATED: &str = "ecommerce.product.product.created.v1";
@@ -78,16 +71,13 @@ impl Carts {
     /// # Errors
     /// When the database fails.
     pub async fn active(&self, owner: &CartOwner) -> Result<Option<Cart>, CartsError> {
-        active_in(&self.db, owner, false).await
+        repository::active(&self.db, owner, false).await
     }
 
     /// # Errors
     /// When the database fails.
     pub async fn get(&self, id: CartId) -> Result<Option<Cart>, CartsError> {
-        let Some(row) = cart::Entity::find_by_id(id.as_uuid()).one(&self.db).await? else {
-            return Ok(None);
-        };
-        Ok(Some(load(&self.db, row).await?))
+        repository::find(&self.db, id, false).await
     }
 
     /// Adds units of `sku` to the owner's active cart, creating it when needed.
@@ -143,22 +133,21 @@ impl Carts {
         for attempt in 0..2 {
             let now = Utc::now();
             let txn = self.db.begin().await?;
-            let (mut cart, is_new) = match active_in(&txn, owner, true).await? {
+            let (mut cart, is_new) = match repository::active(&txn, owner, true).await? {
                 Some(cart) => (cart, false),
                 None if create => (Cart::new(owner.clone(), now), true),
                 None => return Err(CartsError::NoActiveCart),
             };
             apply(&mut cart, now)?;
             if is_new {
-                let inserted = cart::Entity::insert(to_row(&cart)).exec_without_returning(&txn).await;
+                let inserted = repository::insert(&txn, &cart).await;
                 if inserted.is_err() && attempt == 0 {
                     continue;
                 }
                 inserted?;
             } else {
-                touch(&txn, &cart).await?;
+                repository::save(&txn, &cart).await?;
             }
-            save_lines(&txn, &cart).await?;
             kernel_infra::outbox::record(&txn, PRODUCER, meta, &[CartEvent::of(CartEventKind::Updated, &cart)]).await?;
             if let Some(absorbed) = absorbed {
                 close(&txn, absorbed, CartStatus::CheckedOut, meta).await?;
@@ -196,20 +185,7 @@ impl Carts {
     /// # Errors
     /// When the database fails.
     pub async fn prices(&self, skus: &[Sku]) -> Result<Vec<KnownPrice>, CartsError> {
-        let rows = price::Entity::find()
-            .filter(price::Column::Sku.is_in(skus.iter().map(Sku::as_str)))
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(KnownPrice {
-                    price: Money::new(row.amount, currency(&row.currency)?),
-                    sku: Sku::parse(&row.sku).map_err(|e| anyhow::anyhow!("stored price of {}: {e}", row.sku))?,
-                    product_id: row.product_id,
-                    name: row.name,
-                })
-            })
-            .collect()
+        repository::prices(&self.db, skus).await
     }
 
     /// Expires active carts idle for longer than `idle`. Returns how many.
@@ -217,19 +193,11 @@ impl Carts {
     /// # Errors
     /// When the database fails.
     pub async fn expire_idle(&self, idle: chrono::Duration) -> Result<usize, CartsError> {
-        let due: Vec<uuid::Uuid> = cart::Entity::find()
-            .select_only()
-            .column(cart::Column::Id)
-            .filter(cart::Column::Status.eq(CartStatus::Active.as_str()))
-            .filter(cart::Column::UpdatedAt.lt(Utc::now() - idle))
-            .limit(500)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let due = repository::idle_since(&self.db, Utc::now() - idle, 500).await?;
         let mut expired = 0;
         for id in due {
             let txn = self.db.begin().await?;
-            if close(&txn, CartId::from_uuid(id), CartStatus::Expired, &EventMeta::internal()).await? {
+            if close(&txn, id, CartStatus::Expired, &EventMeta::internal()).await? {
                 expired += 1;
             }
             txn.commit().await?;
@@ -256,14 +224,9 @@ impl Carts {
 /// Closes an active cart (checked out or expired) with its event. False when it was
 /// not active.
 async fn close(txn: &DatabaseTransaction, id: CartId, to: CartStatus, meta: &EventMeta) -> Result<bool, CartsError> {
-    let mut query = cart::Entity::find_by_id(id.as_uuid());
-    if kernel_infra::db::is_postgres(txn) {
-        query = query.lock_exclusive();
-    }
-    let Some(row) = query.one(txn).await? else {
+    let Some(mut cart) = repository::find(txn, id, true).await? else {
         return Ok(false);
     };
-    let mut cart = load(txn, row).await?;
     let now = Utc::now();
     let (closed, kind) = match to {
         CartStatus::Expired => (cart.expire(now), CartEventKind::Expired),
@@ -272,103 +235,9 @@ async fn close(txn: &DatabaseTransaction, id: CartId, to: CartStatus, meta: &Eve
     if closed.is_err() {
         return Ok(false);
     }
-    touch(txn, &cart).await?;
+    repository::save(txn, &cart).await?;
     kernel_infra::outbox::record(txn, PRODUCER, meta, &[CartEvent::of(kind, &cart)]).await?;
     Ok(true)
-}
-
-async fn active_in(conn: &impl ConnectionTrait, owner: &CartOwner, lock: bool) -> Result<Option<Cart>, CartsError> {
-    let mut query = cart::Entity::find().filter(cart::Column::Status.eq(CartStatus::Active.as_str()));
-    query = match owner {
-        CartOwner::User(id) => query.filter(cart::Column::UserId.eq(*id)),
-        CartOwner::Session(token) => query.filter(cart::Column::SessionId.eq(token.as_str())),
-    };
-    if lock && kernel_infra::db::is_postgres(conn) {
-        query = query.lock_exclusive();
-    }
-    match query.one(conn).await? {
-        Some(row) => Ok(Some(load(conn, row).await?)),
-        None => Ok(None),
-    }
-}
-
-async fn load(conn: &impl ConnectionTrait, row: cart::Model) -> Result<Cart, CartsError> {
-    let lines = line::Entity::find()
-        .filter(line::Column::CartId.eq(row.id))
-        .order_by_asc(line::Column::Position)
-        .all(conn)
-        .await?;
-    let stored = |what: String| CartsError::Unknown(anyhow::anyhow!("cart {}: {what}", row.id));
-    let owner = match (row.user_id, row.session_id) {
-        (Some(user), _) => CartOwner::User(user),
-        (None, Some(session)) => CartOwner::Session(SessionToken::parse(&session).map_err(|e| stored(e.to_string()))?),
-        (None, None) => return Err(stored("no owner".into())),
-    };
-    let lines = lines
-        .into_iter()
-        .map(|l| {
-            let sku = Sku::parse(&l.sku).map_err(|e| stored(e.to_string()))?;
-            let quantity = LineQuantity::new(l.quantity).map_err(|e| stored(e.to_string()))?;
-            Ok(CartLine::new(sku, l.product_id, quantity))
-        })
-        .collect::<Result<_, CartsError>>()?;
-    Ok(StoredCart {
-        id: CartId::from_uuid(row.id),
-        owner,
-        status: CartStatus::parse(&row.status).ok_or_else(|| stored(format!("unknown status {}", row.status)))?,
-        lines,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }
-    .into())
-}
-
-fn to_row(cart: &Cart) -> cart::ActiveModel {
-    let (user_id, session_id) = match cart.owner() {
-        CartOwner::User(id) => (Some(*id), None),
-        CartOwner::Session(token) => (None, Some(token.as_str().to_owned())),
-    };
-    cart::ActiveModel {
-        id: Set(cart.id().as_uuid()),
-        user_id: Set(user_id),
-        session_id: Set(session_id),
-        status: Set(cart.status().as_str().to_owned()),
-        created_at: Set(cart.created_at()),
-        updated_at: Set(cart.updated_at()),
-    }
-}
-
-async fn touch(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
-    cart::Entity::update_many()
-        .col_expr(cart::Column::Status, Expr::value(cart.status().as_str()))
-        .col_expr(cart::Column::UpdatedAt, Expr::value(cart.updated_at()))
-        .filter(cart::Column::Id.eq(cart.id().as_uuid()))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-async fn save_lines(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
-    line::Entity::delete_many()
-        .filter(line::Column::CartId.eq(cart.id().as_uuid()))
-        .exec(conn)
-        .await?;
-    if cart.lines().is_empty() {
-        return Ok(());
-    }
-    let rows = cart.lines().iter().enumerate().map(|(position, l)| line::ActiveModel {
-        cart_id: Set(cart.id().as_uuid()),
-        sku: Set(l.sku().as_str().to_owned()),
-        product_id: Set(l.product_id()),
-        quantity: Set(l.quantity().get()),
-        position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
-    });
-    line::Entity::insert_many(rows).exec_without_returning(conn).await?;
-    Ok(())
-}
-
-fn currency(code: &str) -> Result<Currency, CartsError> {
-    Currency::parse(code).map_err(|err| CartsError::Unknown(anyhow::anyhow!("stored currency: {err}")))
 }
 
 #[derive(Deserialize)]
@@ -421,45 +290,13 @@ impl ApplyEvent for CartConsumer {
             PRODUCT_CREATED => {
                 let created: ProductCreated = event.payload_as()?;
                 for variant in created.variants {
-                    let row = price::ActiveModel {
-                        sku: Set(variant.sku),
-                        product_id: Set(created.product_id),
-                        name: Set(format!("{} – {}", created.name, variant.name)
-                            .chars()
-                            .take(200)
-                            .collect()),
-                        amount: Set(created.price.amount()),
-                        currency: Set(created.price.currency().code().to_owned()),
-                        updated_at: Set(now),
-                    };
-                    price::Entity::insert(row)
-                        .on_conflict(
-                            OnConflict::column(price::Column::Sku)
-                                .update_columns([
-                                    price::Column::ProductId,
-                                    price::Column::Name,
-                                    price::Column::Amount,
-                                    price::Column::Currency,
-                                    price::Column::UpdatedAt,
-                                ])
-                                .to_owned(),
-                        )
-                        .exec_without_returning(txn)
-                        .await?;
+                    let name = format!("{} – {}", created.name, variant.name);
+                    repository::set_price(txn, &variant.sku, created.product_id, name, created.price, now).await?;
                 }
             }
             PRICE_CHANGED => {
                 let changed: PriceChanged = event.payload_as()?;
-                price::Entity::update_many()
-                    .col_expr(price::Column::Amount, Expr::value(changed.new_price.amount()))
-                    .col_expr(
-                        price::Column::Currency,
-                        Expr::value(changed.new_price.currency().code().to_owned()),
-                    )
-                    .col_expr(price::Column::UpdatedAt, Expr::value(now))
-                    .filter(price::Column::ProductId.eq(changed.product_id))
-                    .exec(txn)
-                    .await?;
+                repository::reprice(txn, changed.product_id, changed.new_price, now).await?;
             }
             CHECKOUT_COMPLETED => {
                 let completed: CheckoutCompleted = event.payload_as()?;

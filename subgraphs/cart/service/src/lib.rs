@@ -4,6 +4,7 @@
 pub mod carts;
 pub mod entity;
 pub mod graphql;
+pub mod repository;
 
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;

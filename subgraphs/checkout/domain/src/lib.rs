@@ -39,7 +39,7 @@ pub mod step;
 pub use error::CheckoutError;
 pub use event::{CheckoutEvent, StaffAction};
 pub use purchase::{AddressChoice, ChosenMethod, Delivery, DeliveryRequest, Line, OrderTax, TaxRates, subtotal};
-pub use request::CheckoutRequest;
+pub use request::{AskedCoupon, CheckoutRequest, IdempotencyKey, PaymentMethod};
 pub use session::{CANCEL_REASON_MAX, CheckoutSession, Outcome, StoredCheckoutSession};
 pub use step::{SessionStatus, Step};
 
@@ -59,9 +59,9 @@ mod tests {
         let request = CheckoutRequest {
             user_id: uuid::Uuid::now_v7(),
             cart_id: uuid::Uuid::now_v7(),
-            coupon_code: coupon.then(|| "SAVE10".into()),
-            payment_method: "card".into(),
-            idempotency_key: "k1".into(),
+            coupon_code: coupon.then(|| AskedCoupon::parse("SAVE10").unwrap()),
+            payment_method: PaymentMethod::parse("card").unwrap(),
+            idempotency_key: IdempotencyKey::parse("k1").unwrap(),
             delivery: None,
         };
         let line = Line {
@@ -69,7 +69,7 @@ mod tests {
             product_id: uuid::Uuid::now_v7(),
             name: "A".into(),
             unit_price: usd(1000),
-            quantity: 2,
+            quantity: kernel::Quantity::new(2).unwrap(),
             tax_category: TaxCategory::Standard,
         };
         CheckoutSession::start(request, vec![line], None, None, Utc::now()).unwrap()
@@ -155,7 +155,7 @@ mod tests {
             product_id: uuid::Uuid::now_v7(),
             name: sku.into(),
             unit_price: usd(unit_price),
-            quantity,
+            quantity: kernel::Quantity::new(quantity).unwrap(),
             tax_category,
         }
     }
@@ -515,9 +515,17 @@ mod tests {
     #[test]
     fn requests_are_validated_and_event_names_follow_the_contract() {
         let s = session(false);
-        let mut request = s.request().clone();
-        request.idempotency_key = String::new();
-        assert!(request.validate().is_err());
+        for refused in [
+            IdempotencyKey::parse("").map(|_| ()),
+            IdempotencyKey::parse(" ").map(|_| ()),
+            IdempotencyKey::parse(&"k".repeat(201)).map(|_| ()),
+            PaymentMethod::parse("").map(|_| ()),
+            PaymentMethod::parse(&"m".repeat(65)).map(|_| ()),
+            AskedCoupon::parse(&"C".repeat(33)).map(|_| ()),
+        ] {
+            assert_eq!(refused.unwrap_err().kind(), ErrorKind::BadUserInput);
+        }
+        assert_eq!(IdempotencyKey::parse(&"k".repeat(200)).unwrap().as_str().len(), 200);
         assert!(CheckoutSession::start(s.request().clone(), vec![], None, None, Utc::now()).is_err());
         for name in [
             CheckoutEvent::COMPLETED,

@@ -1,7 +1,7 @@
 //! What is bought and where it goes: the priced lines, the delivery asked for and
 //! settled, and the tax rates that apply there.
 
-use kernel::{Address, Money, Sku, TaxCategory, TaxLine, TaxRate};
+use kernel::{Address, Money, Quantity, Sku, TaxCategory, TaxLine, TaxRate};
 
 /// A line to buy, priced from the catalog when the checkout started.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -11,7 +11,7 @@ pub struct Line {
     pub product_id: uuid::Uuid,
     pub name: String,
     pub unit_price: Money,
-    pub quantity: i64,
+    pub quantity: Quantity,
     /// STANDARD for the lines of sessions stored before products had a tax category.
     #[serde(default)]
     pub tax_category: TaxCategory,
@@ -88,9 +88,11 @@ pub struct OrderTax {
 pub fn subtotal(lines: &[Line]) -> Option<Money> {
     let mut lines = lines.iter();
     let first = lines.next()?;
-    let mut sum = first.unit_price.checked_mul(first.quantity).ok()?;
+    let mut sum = first.unit_price.checked_mul(first.quantity.get()).ok()?;
     for line in lines {
-        sum = sum.checked_add(line.unit_price.checked_mul(line.quantity).ok()?).ok()?;
+        sum = sum
+            .checked_add(line.unit_price.checked_mul(line.quantity.get()).ok()?)
+            .ok()?;
     }
     Some(sum)
 }

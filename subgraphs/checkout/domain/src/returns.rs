@@ -14,7 +14,7 @@
 //! step repeated after a crash does not act twice.
 
 use chrono::{DateTime, Utc};
-use kernel::{Money, Sku};
+use kernel::{Money, Quantity, Sku};
 
 use crate::SessionStatus;
 
@@ -57,7 +57,7 @@ impl ReturnStep {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnedUnits {
     pub sku: Sku,
-    pub quantity: i64,
+    pub quantity: Quantity,
 }
 
 /// What Orders answered when the goods were marked received: what the saga needs
@@ -78,13 +78,26 @@ pub enum ReturnOutcome {
     Received(ReceivedReturn),
 }
 
-/// The process of one return (its id is the return's).
+/// The process of one return (its id is the return's). Its state changes only by its moves; one read back from the store is a [`StoredReturnProcess`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnProcess {
-    pub id: uuid::Uuid,
+    id: uuid::Uuid,
     /// Known once the goods are marked received.
-    pub received: Option<ReceivedReturn>,
+    received: Option<ReceivedReturn>,
     /// RUNNING, COMPENSATING, COMPLETED, FAILED or STUCK.
+    status: SessionStatus,
+    step: Option<ReturnStep>,
+    failed_step: Option<ReturnStep>,
+    failure: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A return process as it was stored, read back without its rules checked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReturnProcess {
+    pub id: uuid::Uuid,
+    pub received: Option<ReceivedReturn>,
     pub status: SessionStatus,
     pub step: Option<ReturnStep>,
     pub failed_step: Option<ReturnStep>,
@@ -93,7 +106,49 @@ pub struct ReturnProcess {
     pub updated_at: DateTime<Utc>,
 }
 
+impl From<StoredReturnProcess> for ReturnProcess {
+    fn from(stored: StoredReturnProcess) -> Self {
+        Self {
+            id: stored.id,
+            received: stored.received,
+            status: stored.status,
+            step: stored.step,
+            failed_step: stored.failed_step,
+            failure: stored.failure,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
 impl ReturnProcess {
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+    /// Known once the goods are marked received.
+    pub fn received(&self) -> Option<&ReceivedReturn> {
+        self.received.as_ref()
+    }
+    /// RUNNING, COMPENSATING, COMPLETED, FAILED or STUCK.
+    pub fn status(&self) -> SessionStatus {
+        self.status
+    }
+    pub fn step(&self) -> Option<ReturnStep> {
+        self.step
+    }
+    pub fn failed_step(&self) -> Option<ReturnStep> {
+        self.failed_step
+    }
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
     /// A process at its first step.
     pub fn start(id: uuid::Uuid, now: DateTime<Utc>) -> Self {
         Self {
@@ -105,6 +160,15 @@ impl ReturnProcess {
             failure: None,
             created_at: now,
             updated_at: now,
+        }
+    }
+
+    /// A FAILED process run again from its first step (its cause settled), keeping
+    /// when it was first started.
+    pub fn start_over(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            created_at: self.created_at,
+            ..Self::start(self.id, now)
         }
     }
 
@@ -177,7 +241,7 @@ mod tests {
             refund: Money::new(900, Currency::parse("USD").unwrap()),
             lines: vec![ReturnedUnits {
                 sku: Sku::parse("RET-1").unwrap(),
-                quantity: 1,
+                quantity: Quantity::new(1).unwrap(),
             }],
         })
     }

@@ -219,7 +219,6 @@ impl CheckoutSession {
         tax_rates: Option<TaxRates>,
         now: DateTime<Utc>,
     ) -> Result<Self, CheckoutError> {
-        request.validate()?;
         if lines.is_empty() {
             return Err(CheckoutError::Invalid {
                 field: "cartId",
@@ -525,7 +524,7 @@ impl CheckoutSession {
         let amounts = self
             .lines
             .iter()
-            .map(|line| line.unit_price.checked_mul(line.quantity).map_err(|_| overflow()))
+            .map(|line| line.unit_price.checked_mul(line.quantity.get()).map_err(|_| overflow()))
             .collect::<Result<Vec<Money>, _>>()?;
         let weights: Vec<i64> = amounts.iter().map(Money::amount).collect();
         let discount = self.discount.map_or(0, |d| d.amount());

@@ -3,7 +3,10 @@
 //! resolved by Orders through federation.
 
 use async_graphql::{Context, EmptySubscription, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
-use checkout_domain::{AddressChoice, CheckoutId, CheckoutRequest, CheckoutSession, DeliveryRequest, SessionStatus};
+use checkout_domain::{
+    AddressChoice, AskedCoupon, CheckoutId, CheckoutRequest, CheckoutSession, DeliveryRequest, IdempotencyKey,
+    PaymentMethod, SessionStatus,
+};
 use chrono::{DateTime, Utc};
 use kernel::Role;
 use kernel_infra::graphql::address::PostalAddressInput;
@@ -115,7 +118,7 @@ impl SessionObject {
         ID(self.0.request().cart_id.to_string())
     }
     async fn coupon_code(&self) -> Option<&str> {
-        self.0.request().coupon_code.as_deref()
+        self.0.request().coupon()
     }
     /// The order, once placed (it stays, canceled, when the checkout failed later).
     async fn order(&self) -> Option<OrderReference> {
@@ -230,29 +233,29 @@ pub struct ReturnProcessObject(ReturnProcess);
 impl ReturnProcessObject {
     /// The return's id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     /// COMPLETED (refunded and restocked), FAILED (refused before or at the refund,
     /// nothing changed: the return is APPROVED again), STUCK (refused after the
     /// refund: an operator is needed), or RUNNING/COMPENSATING while it goes on.
     async fn status(&self) -> CheckoutStatusValue {
-        self.0.status.into()
+        self.0.status().into()
     }
     async fn current_step(&self) -> Option<&str> {
-        self.0.step.map(ReturnStep::as_str)
+        self.0.step().map(ReturnStep::as_str)
     }
     async fn failed_step(&self) -> Option<&str> {
-        self.0.failed_step.map(ReturnStep::as_str)
+        self.0.failed_step().map(ReturnStep::as_str)
     }
     async fn failure_reason(&self) -> Option<&str> {
-        self.0.failure.as_deref()
+        self.0.failure()
     }
     /// What the return refunds, once the goods were marked received.
     async fn refund(&self) -> Option<MoneyObject> {
-        self.0.received.as_ref().map(|r| r.refund.into())
+        self.0.received().as_ref().map(|r| r.refund.into())
     }
     async fn order(&self) -> Option<OrderReference> {
-        self.0.received.as_ref().map(|r| OrderReference {
+        self.0.received().as_ref().map(|r| OrderReference {
             id: ID(r.order_id.to_string()),
         })
     }
@@ -260,16 +263,16 @@ impl ReturnProcessObject {
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepObject>> {
         let steps = ctx
             .data_unchecked::<Saga>()
-            .return_steps(self.0.id)
+            .return_steps(self.0.id())
             .await
             .map_err(error)?;
         Ok(steps.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.0.updated_at()
     }
 }
 
@@ -356,9 +359,12 @@ impl Mutation {
             coupon_code: input
                 .coupon_code
                 .map(|c| c.trim().to_ascii_uppercase())
-                .filter(|c| !c.is_empty()),
-            payment_method: input.payment_method,
-            idempotency_key: input.idempotency_key,
+                .filter(|c| !c.is_empty())
+                .map(|c| AskedCoupon::parse(&c))
+                .transpose()
+                .map_err(error)?,
+            payment_method: PaymentMethod::parse(&input.payment_method).map_err(error)?,
+            idempotency_key: IdempotencyKey::parse(&input.idempotency_key).map_err(error)?,
             delivery: input.delivery.map(CheckoutDeliveryInput::request).transpose()?,
         };
         let session = ctx

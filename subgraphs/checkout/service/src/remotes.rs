@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use checkout_domain::returns::{ReceivedReturn, ReturnOutcome, ReturnProcess, ReturnStep, ReturnedUnits};
 use checkout_domain::{CheckoutSession, ChosenMethod, Line, Outcome, SessionStatus, Step, TaxRates};
-use kernel::{Currency, EventMeta, Money, Sku, TaxCategory, TaxRate};
+use kernel::{Currency, EventMeta, Money, Quantity, Sku, TaxCategory, TaxRate};
 use kernel_infra::client::{CallError, SubgraphClient};
 use kernel_infra::identity::ServiceSigner;
 use serde::Deserialize;
@@ -88,7 +88,7 @@ pub struct CartView {
 #[serde(rename_all = "camelCase")]
 pub struct CartItemView {
     pub sku: String,
-    pub quantity: i64,
+    pub quantity: Quantity,
 }
 
 impl Remotes {
@@ -302,7 +302,7 @@ impl Remotes {
                     .subtotal()
                     .ok_or_else(|| refused("checkout", "BAD_USER_INPUT", "the cart's prices do not add up"))?;
                 let input = json!({
-                    "id": session.redemption_id(), "code": session.request().coupon_code,
+                    "id": session.redemption_id(), "code": session.request().coupon(),
                     "userId": session.request().user_id, "orderAmount": money_input(subtotal),
                 });
                 let data: Value = self
@@ -328,7 +328,7 @@ impl Remotes {
                 // which saves a call to mark it so before authorizing.
                 let mut input = json!({
                     "idempotencyKey": reference, "userId": session.request().user_id, "items": items,
-                    "discount": session.discount().map(money_input), "couponCode": session.request().coupon_code,
+                    "discount": session.discount().map(money_input), "couponCode": session.request().coupon(),
                     "checkoutId": session.id(), "awaitingPayment": session.has_something_to_pay(),
                 });
                 // Only when there is one, so that a placement without one is the same
@@ -366,7 +366,7 @@ impl Remotes {
                 };
                 let input = json!({
                     "idempotencyKey": reference, "orderId": order_id, "userId": session.request().user_id,
-                    "amount": money_input(total), "paymentMethod": session.request().payment_method,
+                    "amount": money_input(total), "paymentMethod": session.request().payment_method.as_str(),
                 });
                 let data: Value = self
                     .payments
@@ -469,18 +469,17 @@ impl Remotes {
         step: ReturnStep,
         meta: &EventMeta,
     ) -> Result<ReturnOutcome, CallError> {
-        let reference = format!("return:{}", process.id);
+        let reference = format!("return:{}", process.id());
         let received = || {
             process
-                .received
-                .as_ref()
+                .received()
                 .ok_or_else(|| refused("checkout", "INTERNAL", "the goods were not marked received"))
         };
         match step {
             ReturnStep::MarkReceived => {
                 let data: Value = self
                     .orders
-                    .execute(operation("MarkReturnReceived"), json!({ "id": process.id }), meta)
+                    .execute(operation("MarkReturnReceived"), json!({ "id": process.id() }), meta)
                     .await?;
                 let answer = &data["markReturnReceived"];
                 let unreadable = |what: &str| CallError::Unavailable {
@@ -494,7 +493,10 @@ impl Remotes {
                     .map(|line| {
                         Ok(ReturnedUnits {
                             sku: Sku::parse(line["sku"].as_str().unwrap_or_default()).map_err(|_| unreadable("SKU"))?,
-                            quantity: line["quantity"].as_i64().ok_or_else(|| unreadable("quantity"))?,
+                            quantity: line["quantity"]
+                                .as_i64()
+                                .and_then(|n| Quantity::new(n).ok())
+                                .ok_or_else(|| unreadable("quantity"))?,
                         })
                     })
                     .collect::<Result<_, CallError>>()?;
@@ -535,12 +537,12 @@ impl Remotes {
             }
             ReturnStep::MarkRefunded => {
                 self.orders
-                    .execute::<Value>(operation("MarkReturnRefunded"), json!({ "id": process.id }), meta)
+                    .execute::<Value>(operation("MarkReturnRefunded"), json!({ "id": process.id() }), meta)
                     .await?;
                 Ok(ReturnOutcome::Done)
             }
             ReturnStep::ReopenReturn => {
-                let variables = json!({ "id": process.id, "reason": process.reopen_reason() });
+                let variables = json!({ "id": process.id(), "reason": process.reopen_reason() });
                 self.orders
                     .execute::<Value>(operation("ReopenReturn"), variables, meta)
                     .await?;

@@ -4,6 +4,7 @@
 pub mod coupons;
 pub mod entity;
 pub mod graphql;
+pub mod repository;
 
 use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
 use sea_orm_migration::MigratorTrait;

@@ -6,6 +6,7 @@ pub mod entity;
 pub mod graphql;
 pub mod payments;
 pub mod provider;
+pub mod repository;
 
 use std::sync::Arc;
 use std::time::Duration;

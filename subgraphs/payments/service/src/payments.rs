@@ -8,20 +8,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use kernel::{Classify, Currency, ErrorKind, EventEnvelope, EventMeta, Money};
-use kernel_infra::db::{insert_rows_when, write_if};
+use kernel::{Classify, ErrorKind, EventMeta, Money};
 use payments_domain::{
-    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, RefundCompleted, StoredPayment,
-    Transaction, TransactionKind,
+    Payment, PaymentError, PaymentEvent, PaymentEventKind, PaymentId, PaymentStatus, RefundCompleted, Transaction,
+    TransactionKind,
 };
-use sea_orm::sea_query::{Expr, InsertStatement};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, SqlErr,
-};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
-use crate::entity::{ledger, payment, transaction};
 use crate::provider::{ProviderCall, ProviderError, ResilientProvider};
+use crate::repository;
 
 pub const PRODUCER: &str = "payments";
 
@@ -100,12 +95,7 @@ impl Payments {
             request.method,
             Utc::now(),
         )?;
-        let existing = payment::Entity::find()
-            .filter(payment::Column::IdempotencyKey.eq(request.idempotency_key))
-            .one(&self.db)
-            .await?
-            .map(from_row)
-            .transpose()?;
+        let existing = repository::by_key(&self.db, request.idempotency_key).await?;
         let payment = match existing {
             Some(found) => {
                 if (found.order_id(), found.amount(), found.method())
@@ -121,9 +111,7 @@ impl Payments {
                 found
             }
             None => {
-                payment::Entity::insert(to_row(&wanted))
-                    .exec_without_returning(&self.db)
-                    .await?;
+                repository::insert(&self.db, &wanted).await?;
                 wanted
             }
         };
@@ -154,7 +142,7 @@ impl Payments {
             }
         };
         let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
-        if save_move(&self.db, &payment, &moved, booked.as_ref(), envelopes).await? {
+        if repository::save_move(&self.db, &payment, &moved, booked.as_ref(), envelopes).await? {
             return Ok(moved);
         }
         // Another call for the same key answered first: its outcome stands.
@@ -190,7 +178,7 @@ impl Payments {
                 payment: declined.clone(),
             };
             let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[event]);
-            if save_move(&self.db, &payment, &declined, None, envelopes).await? {
+            if repository::save_move(&self.db, &payment, &declined, None, envelopes).await? {
                 return Ok(declined);
             }
             // The provider's answer came first: a decline stands, an authorization is voided.
@@ -271,7 +259,7 @@ impl Payments {
                 let refunded = PaymentEvent::after(TransactionKind::Refund, &moved);
                 envelopes.extend(kernel_infra::outbox::wrap(PRODUCER, meta, &[refunded]));
             }
-            match save_move(&self.db, &payment, &moved, Some(&refund), envelopes).await {
+            match repository::save_move(&self.db, &payment, &moved, Some(&refund), envelopes).await {
                 Ok(true) => return Ok(moved),
                 Ok(false) => {}
                 // Another caller booked a refund with this reference first: read again.
@@ -286,12 +274,7 @@ impl Payments {
 
     /// Whether a refund of payment `id` with `reference` was booked.
     async fn refunded_as(&self, id: PaymentId, reference: &str) -> Result<bool, PaymentsError> {
-        let found = transaction::Entity::find()
-            .filter(transaction::Column::PaymentId.eq(id.as_uuid()))
-            .filter(transaction::Column::Reference.eq(reference))
-            .one(&self.db)
-            .await?;
-        Ok(found.is_some())
+        Ok(repository::has_transaction(&self.db, id, reference).await?)
     }
 
     /// Moves a payment by `kind` (a capture or a void) with the provider, then books
@@ -322,7 +305,7 @@ impl Payments {
             let mut moved = payment.clone();
             let transaction = moved.apply(kind, &reference, Utc::now())?;
             let envelopes = kernel_infra::outbox::wrap(PRODUCER, meta, &[PaymentEvent::after(kind, &moved)]);
-            if save_move(&self.db, &payment, &moved, Some(&transaction), envelopes).await? {
+            if repository::save_move(&self.db, &payment, &moved, Some(&transaction), envelopes).await? {
                 return Ok(moved);
             }
         }
@@ -334,11 +317,7 @@ impl Payments {
     /// # Errors
     /// When the database fails.
     pub async fn get(&self, id: PaymentId) -> Result<Option<Payment>, PaymentsError> {
-        payment::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await?
-            .map(from_row)
-            .transpose()
+        repository::find(&self.db, id).await
     }
 
     /// The latest payment of each of `orders`.
@@ -346,17 +325,9 @@ impl Payments {
     /// # Errors
     /// When the database fails.
     pub async fn for_orders(&self, orders: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Payment>, PaymentsError> {
-        let rows = payment::Entity::find()
-            .filter(payment::Column::OrderId.is_in(orders.to_vec()))
-            .order_by_asc(payment::Column::Id)
-            .all(&self.db)
-            .await?;
-        let mut latest = HashMap::new();
-        for row in rows {
-            let payment = from_row(row)?;
-            latest.insert(payment.order_id(), payment);
-        }
-        Ok(latest)
+        // Oldest first: a later payment of an order replaces an earlier one.
+        let payments = repository::of_orders(&self.db, orders).await?;
+        Ok(payments.into_iter().map(|p| (p.order_id(), p)).collect())
     }
 
     /// A payment's transactions, oldest first.
@@ -364,26 +335,7 @@ impl Payments {
     /// # Errors
     /// When the database fails.
     pub async fn transactions(&self, id: PaymentId) -> Result<Vec<Transaction>, PaymentsError> {
-        let rows = transaction::Entity::find()
-            .filter(transaction::Column::PaymentId.eq(id.as_uuid()))
-            .order_by_asc(transaction::Column::Id)
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let currency = currency(&row.currency)?;
-                Ok(Transaction {
-                    id: payments_domain::TransactionId::from_uuid(row.id),
-                    payment_id: id,
-                    kind: TransactionKind::parse(&row.kind)
-                        .ok_or_else(|| anyhow::anyhow!("unknown transaction kind {}", row.kind))?,
-                    amount: Money::new(row.amount, currency),
-                    provider_ref: row.provider_ref,
-                    reference: row.reference,
-                    created_at: row.created_at,
-                })
-            })
-            .collect()
+        repository::transactions(&self.db, id).await
     }
 
     /// The sum of every ledger entry per currency: zero in every currency when the
@@ -392,20 +344,7 @@ impl Payments {
     /// # Errors
     /// When the database fails.
     pub async fn ledger_imbalance(&self) -> Result<Vec<(String, i64)>, PaymentsError> {
-        let rows: Vec<(String, i64)> = ledger::Entity::find()
-            .select_only()
-            .column(ledger::Column::Currency)
-            .column(ledger::Column::Amount)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut sums: HashMap<String, i64> = HashMap::new();
-        for (currency, amount) in rows {
-            *sums.entry(currency).or_default() += amount;
-        }
-        let mut sums: Vec<_> = sums.into_iter().collect();
-        sums.sort();
-        Ok(sums)
+        Ok(repository::ledger_totals(&self.db, None).await?)
     }
 
     /// The balance of each ledger account in `currency`.
@@ -413,151 +352,6 @@ impl Payments {
     /// # Errors
     /// When the database fails.
     pub async fn account_balances(&self, currency: &str) -> Result<Vec<(String, i64)>, PaymentsError> {
-        let rows: Vec<(String, i64)> = ledger::Entity::find()
-            .select_only()
-            .column(ledger::Column::Account)
-            .column(ledger::Column::Amount)
-            .filter(ledger::Column::Currency.eq(currency))
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut sums: HashMap<String, i64> = HashMap::new();
-        for (account, amount) in rows {
-            *sums.entry(account).or_default() += amount;
-        }
-        let mut sums: Vec<_> = sums.into_iter().collect();
-        sums.sort();
-        Ok(sums)
+        Ok(repository::ledger_totals(&self.db, Some(currency)).await?)
     }
-}
-
-/// Saves the move from `before` to `payment`, with the transaction it books (and its
-/// two ledger entries) and its events, only if the stored payment is still as `before`
-/// left it (its status and what it refunded): one statement on PostgreSQL
-/// ([`write_if`]). False, with nothing written, when another call moved it first.
-async fn save_move(
-    db: &DatabaseConnection,
-    before: &Payment,
-    payment: &Payment,
-    booked: Option<&Transaction>,
-    envelopes: Vec<EventEnvelope>,
-) -> Result<bool, DbErr> {
-    let update = status_update(payment)
-        .filter(payment::Column::Status.eq(before.status().as_str()))
-        .filter(payment::Column::Refunded.eq(before.refunded().amount()))
-        .into_query();
-    write_if(db, update, |when| {
-        let mut inserts = Vec::new();
-        if let Some(t) = booked {
-            inserts.extend(transaction_insert(t, when));
-            inserts.extend(ledger_insert(t, when));
-        }
-        inserts.extend(kernel_infra::outbox::insert_when(&envelopes, when));
-        inserts
-    })
-    .await
-}
-
-fn transaction_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
-    use transaction::Column;
-    let columns = [
-        Column::Id,
-        Column::PaymentId,
-        Column::Kind,
-        Column::Amount,
-        Column::Currency,
-        Column::ProviderRef,
-        Column::Reference,
-        Column::CreatedAt,
-    ];
-    let row = vec![
-        Expr::value(t.id.as_uuid()),
-        Expr::value(t.payment_id.as_uuid()),
-        Expr::value(t.kind.as_str()),
-        Expr::value(t.amount.amount()),
-        Expr::value(t.amount.currency().code()),
-        Expr::value(t.provider_ref.clone()),
-        Expr::value(t.reference.clone()),
-        Expr::value(t.created_at),
-    ];
-    insert_rows_when(transaction::Entity, columns, [row], when)
-}
-
-fn ledger_insert(t: &Transaction, when: &Expr) -> Option<InsertStatement> {
-    use ledger::Column;
-    let columns = [
-        Column::TransactionId,
-        Column::Account,
-        Column::Amount,
-        Column::Currency,
-        Column::CreatedAt,
-    ];
-    let rows = t.entries().map(|e| {
-        vec![
-            Expr::value(t.id.as_uuid()),
-            Expr::value(e.account.as_str()),
-            Expr::value(e.amount.amount()),
-            Expr::value(e.amount.currency().code()),
-            Expr::value(t.created_at),
-        ]
-    });
-    insert_rows_when(ledger::Entity, columns, rows, when)
-}
-
-fn status_update(p: &Payment) -> sea_orm::UpdateMany<payment::Entity> {
-    payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(p.status().as_str()))
-        .col_expr(payment::Column::Refunded, Expr::value(p.refunded().amount()))
-        .col_expr(
-            payment::Column::ProviderRef,
-            Expr::value(p.provider_ref().map(str::to_owned)),
-        )
-        .col_expr(
-            payment::Column::FailureReason,
-            Expr::value(p.failure_reason().map(str::to_owned)),
-        )
-        .col_expr(payment::Column::UpdatedAt, Expr::value(p.updated_at()))
-        .filter(payment::Column::Id.eq(p.id().as_uuid()))
-}
-
-fn currency(code: &str) -> Result<Currency, PaymentsError> {
-    Currency::parse(code).map_err(|err| PaymentsError::Unknown(anyhow::anyhow!("stored currency: {err}")))
-}
-
-fn to_row(p: &Payment) -> payment::ActiveModel {
-    payment::ActiveModel {
-        id: Set(p.id().as_uuid()),
-        order_id: Set(p.order_id()),
-        user_id: Set(p.user_id()),
-        amount: Set(p.amount().amount()),
-        refunded: Set(p.refunded().amount()),
-        currency: Set(p.amount().currency().code().to_owned()),
-        method: Set(p.method().to_owned()),
-        status: Set(p.status().as_str().to_owned()),
-        idempotency_key: Set(p.idempotency_key().to_owned()),
-        provider_ref: Set(p.provider_ref().map(str::to_owned)),
-        failure_reason: Set(p.failure_reason().map(str::to_owned)),
-        created_at: Set(p.created_at()),
-        updated_at: Set(p.updated_at()),
-    }
-}
-
-fn from_row(row: payment::Model) -> Result<Payment, PaymentsError> {
-    let currency = currency(&row.currency)?;
-    Ok(StoredPayment {
-        id: PaymentId::from_uuid(row.id),
-        order_id: row.order_id,
-        user_id: row.user_id,
-        amount: Money::new(row.amount, currency),
-        refunded: Money::new(row.refunded, currency),
-        method: row.method,
-        status: PaymentStatus::parse(&row.status)
-            .ok_or_else(|| anyhow::anyhow!("unknown payment status {}", row.status))?,
-        idempotency_key: row.idempotency_key,
-        provider_ref: row.provider_ref,
-        failure_reason: row.failure_reason,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }
-    .into())
 }

@@ -86,43 +86,43 @@ pub struct ShipmentObject(Shipment);
 #[Object(name = "Shipment")]
 impl ShipmentObject {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id().to_string())
     }
     async fn order_id(&self) -> ID {
-        ID(self.0.order_id.to_string())
+        ID(self.0.order_id().to_string())
     }
     async fn status(&self) -> ShipmentStatusValue {
-        self.0.status.into()
+        self.0.status().into()
     }
     async fn carrier(&self) -> &str {
-        &self.0.carrier
+        &self.0.carrier()
     }
     async fn tracking_number(&self) -> &str {
-        &self.0.tracking_number
+        &self.0.tracking_number()
     }
     /// Where the parcel goes: the order's shipping address as it was when the order
     /// was placed; null for an order paid without a delivery.
     async fn ship_to(&self) -> Option<PostalAddress> {
-        self.0.destination.as_ref().map(|d| PostalAddress::from(&d.address))
+        self.0.destination().map(|d| PostalAddress::from(&d.address))
     }
     /// The shipping method the customer chose, by its name then.
     async fn method(&self) -> Option<&str> {
-        self.0.destination.as_ref().map(|d| d.method.as_str())
+        self.0.destination().map(|d| d.method.as_str())
     }
     /// Every scan, oldest first.
     async fn tracking_events(&self, ctx: &Context<'_>) -> Result<Vec<TrackingEventObject>> {
         let events = ctx
             .data_unchecked::<Shipping>()
-            .tracking(self.0.id)
+            .tracking(self.0.id())
             .await
             .map_err(internal)?;
         Ok(events.into_iter().map(Into::into).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.created_at()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.0.updated_at()
     }
 }
 
@@ -145,7 +145,7 @@ impl OrderShipment {
             .data_unchecked::<DataLoader<ShipmentByOrder>>()
             .load_one(self.id)
             .await?;
-        Ok(shipment.filter(|s| caller.may_act_for(s.user_id)).map(ShipmentObject))
+        Ok(shipment.filter(|s| caller.may_act_for(s.user_id())).map(ShipmentObject))
     }
 }
 
@@ -153,7 +153,7 @@ async fn visible(ctx: &Context<'_>, id: &ID) -> Result<Option<ShipmentObject>> {
     let caller = require_user(ctx)?;
     let id = ShipmentId::parse(id).map_err(bad_input)?;
     let shipment = ctx.data_unchecked::<Shipping>().get(id).await.map_err(internal)?;
-    Ok(shipment.filter(|s| caller.may_act_for(s.user_id)).map(ShipmentObject))
+    Ok(shipment.filter(|s| caller.may_act_for(s.user_id())).map(ShipmentObject))
 }
 
 /// A rate of a zone: the price for orders worth less than `below` (every order

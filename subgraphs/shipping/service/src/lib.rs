@@ -4,6 +4,7 @@
 pub mod entity;
 pub mod graphql;
 pub mod methods;
+pub mod repository;
 pub mod shipping;
 
 use std::time::Duration;

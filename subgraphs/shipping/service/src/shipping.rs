@@ -10,17 +10,12 @@ use chrono::Utc;
 use kernel::{EventEnvelope, EventMeta};
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
-use kernel_infra::db::{FirstWrite, write_together};
 use kernel_infra::inbox::{ApplyEvent, InboxConsumer};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use serde::Deserialize;
 use shipping_domain::{AlreadyShipped, Destination, Shipment, ShipmentId, ShipmentStatus, TrackingEvent};
 
-use crate::entity::{shipment, tracking};
+use crate::repository;
 
 pub const PRODUCER: &str = "shipping";
 pub const ORDER_PAID: &str = "ecommerce.orders.order.paid.v2";
@@ -56,17 +51,11 @@ impl Shipping {
         destination: Option<Destination>,
         cause: &EventEnvelope,
     ) -> anyhow::Result<()> {
-        let exists = shipment::Entity::find()
-            .filter(shipment::Column::OrderId.eq(order_id))
-            .one(txn)
-            .await?
-            .is_some();
-        if !exists {
+        if repository::of_order(txn, order_id, false).await?.is_none() {
             let now = Utc::now();
             let (shipment, first) = Shipment::for_paid_order(order_id, user_id, destination, now);
-            let row = insert_row(&shipment, Some(now + self.step)).into_query();
             let events = kernel_infra::outbox::wrap(PRODUCER, &EventMeta::caused_by(cause), &[shipment.event()]);
-            write_with_tracking(txn, row, shipment.id, &first, &events).await?;
+            repository::insert(txn, &shipment, Some(now + self.step), &first, &events).await?;
         }
         Ok(())
     }
@@ -86,34 +75,19 @@ impl Shipping {
     ) -> Result<Shipment, StopError> {
         let now = Utc::now();
         let txn = self.db.begin().await?;
-        let mut query = shipment::Entity::find().filter(shipment::Column::OrderId.eq(order_id));
-        if kernel_infra::db::is_postgres(&txn) {
-            query = query.lock_exclusive();
-        }
-        let shipment = match query.one(&txn).await? {
-            Some(row) => {
-                let mut shipment = from_row(row)?;
+        let shipment = match repository::of_order(&txn, order_id, true).await? {
+            Some(mut shipment) => {
                 let Some(step) = shipment.stop(now)? else {
                     return Ok(shipment);
                 };
-                let update = shipment::Entity::update_many()
-                    .col_expr(shipment::Column::Status, Expr::value(shipment.status.as_str()))
-                    .col_expr(
-                        shipment::Column::NextStepAt,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    )
-                    .col_expr(shipment::Column::UpdatedAt, Expr::value(now))
-                    .filter(shipment::Column::Id.eq(shipment.id.as_uuid()))
-                    .into_query();
                 let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[shipment.event()]);
-                write_with_tracking(&txn, update, shipment.id, &step, &events).await?;
+                repository::save_move(&txn, &shipment, None, &step, &events).await?;
                 shipment
             }
             None => {
                 let (shipment, first) = Shipment::stopped_before_label(order_id, user_id, now);
-                let row = insert_row(&shipment, None).into_query();
                 let events = kernel_infra::outbox::wrap(PRODUCER, meta, &[shipment.event()]);
-                write_with_tracking(&txn, row, shipment.id, &first, &events).await?;
+                repository::insert(&txn, &shipment, None, &first, &events).await?;
                 shipment
             }
         };
@@ -127,38 +101,20 @@ impl Shipping {
     /// When the database fails.
     pub async fn advance_due(&self) -> Result<usize, DbErr> {
         let now = Utc::now();
-        let due: Vec<uuid::Uuid> = shipment::Entity::find()
-            .select_only()
-            .column(shipment::Column::Id)
-            .filter(shipment::Column::NextStepAt.lte(now))
-            .limit(500)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
+        let due = repository::due(&self.db, now, 500).await?;
         let mut moved = 0;
         for id in due {
             let txn = self.db.begin().await?;
-            let mut query = shipment::Entity::find_by_id(id).filter(shipment::Column::NextStepAt.lte(now));
-            if kernel_infra::db::is_postgres(&txn) {
-                query = query.lock_exclusive();
-            }
-            let Some(row) = query.one(&txn).await? else {
+            let Some(mut shipment) = repository::due_one(&txn, id, now).await? else {
                 continue;
             };
-            let mut shipment = from_row(row)?;
             let Some(step) = shipment.advance(now) else {
                 continue;
             };
-            let next = (shipment.status != ShipmentStatus::Delivered).then(|| now + self.step);
-            let update = shipment::Entity::update_many()
-                .col_expr(shipment::Column::Status, Expr::value(shipment.status.as_str()))
-                .col_expr(shipment::Column::NextStepAt, Expr::value(next))
-                .col_expr(shipment::Column::UpdatedAt, Expr::value(now))
-                .filter(shipment::Column::Id.eq(id))
-                .into_query();
+            let next = (shipment.status() != ShipmentStatus::Delivered).then(|| now + self.step);
             let events = kernel_infra::outbox::wrap(PRODUCER, &EventMeta::internal(), &[shipment.event()]);
             // The row is locked above, so the writes go in one statement.
-            write_with_tracking(&txn, update, shipment.id, &step, &events).await?;
+            repository::save_move(&txn, &shipment, next, &step, &events).await?;
             txn.commit().await?;
             moved += 1;
         }
@@ -181,11 +137,7 @@ impl Shipping {
     /// # Errors
     /// When the database fails.
     pub async fn get(&self, id: ShipmentId) -> Result<Option<Shipment>, DbErr> {
-        shipment::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await?
-            .map(from_row)
-            .transpose()
+        repository::find(&self.db, id).await
     }
 
     /// The shipments of `orders`, by order id.
@@ -193,13 +145,8 @@ impl Shipping {
     /// # Errors
     /// When the database fails.
     pub async fn for_orders(&self, orders: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Shipment>, DbErr> {
-        let rows = shipment::Entity::find()
-            .filter(shipment::Column::OrderId.is_in(orders.to_vec()))
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| from_row(row).map(|s| (s.order_id, s)))
-            .collect()
+        let shipments = repository::of_orders(&self.db, orders).await?;
+        Ok(shipments.into_iter().map(|s| (s.order_id(), s)).collect())
     }
 
     /// A shipment's tracking events, oldest first.
@@ -207,43 +154,8 @@ impl Shipping {
     /// # Errors
     /// When the database fails.
     pub async fn tracking(&self, id: ShipmentId) -> Result<Vec<TrackingEvent>, DbErr> {
-        let rows = tracking::Entity::find()
-            .filter(tracking::Column::ShipmentId.eq(id.as_uuid()))
-            .order_by_asc(tracking::Column::Id)
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(TrackingEvent {
-                    status: status(&row.status)?,
-                    note: row.note,
-                    at: row.at,
-                })
-            })
-            .collect()
+        repository::tracking(&self.db, id).await
     }
-}
-
-/// The insert of a new shipment, whose carrier moves it next at `next_step_at`.
-fn insert_row(
-    shipment: &Shipment,
-    next_step_at: Option<chrono::DateTime<Utc>>,
-) -> sea_orm::Insert<shipment::ActiveModel> {
-    let destination = shipment.destination.as_ref();
-    shipment::Entity::insert(shipment::ActiveModel {
-        id: Set(shipment.id.as_uuid()),
-        order_id: Set(shipment.order_id),
-        user_id: Set(shipment.user_id),
-        status: Set(shipment.status.as_str().to_owned()),
-        carrier: Set(shipment.carrier.clone()),
-        tracking_number: Set(shipment.tracking_number.clone()),
-        // An address always serialises: it is strings.
-        ship_to: Set(destination.and_then(|d| serde_json::to_string(&d.address).ok())),
-        method: Set(destination.map(|d| d.method.clone())),
-        next_step_at: Set(next_step_at),
-        created_at: Set(shipment.created_at),
-        updated_at: Set(shipment.updated_at),
-    })
 }
 
 /// Why a shipment could not be stopped.
@@ -262,56 +174,6 @@ impl kernel::Classify for StopError {
             StopError::Db(_) => kernel::ErrorKind::Internal,
         }
     }
-}
-
-/// Writes a shipment's row (`first`), its tracking entry and its events: one statement
-/// on PostgreSQL ([`write_together`]).
-async fn write_with_tracking(
-    conn: &impl ConnectionTrait,
-    first: impl FirstWrite,
-    id: ShipmentId,
-    event: &TrackingEvent,
-    events: &[EventEnvelope],
-) -> Result<(), DbErr> {
-    let tracking = tracking::Entity::insert(tracking::ActiveModel {
-        shipment_id: Set(id.as_uuid()),
-        status: Set(event.status.as_str().to_owned()),
-        note: Set(event.note.clone()),
-        at: Set(event.at),
-        ..Default::default()
-    })
-    .into_query();
-    let mut rest = vec![tracking];
-    rest.extend(kernel_infra::outbox::insert(events));
-    write_together(conn, first, rest).await?;
-    Ok(())
-}
-
-fn status(value: &str) -> Result<ShipmentStatus, DbErr> {
-    ShipmentStatus::parse(value).ok_or_else(|| DbErr::Custom(format!("unknown shipment status {value}")))
-}
-
-fn from_row(row: shipment::Model) -> Result<Shipment, DbErr> {
-    let destination = match row.ship_to.as_deref() {
-        Some(json) => Some(Destination {
-            address: serde_json::from_str(json)
-                .map_err(|e| DbErr::Custom(format!("stored address of shipment {}: {e}", row.id)))?,
-            method: row.method.clone().unwrap_or_default(),
-            carrier: row.carrier.clone(),
-        }),
-        None => None,
-    };
-    Ok(Shipment {
-        id: ShipmentId::from_uuid(row.id),
-        order_id: row.order_id,
-        user_id: row.user_id,
-        status: status(&row.status)?,
-        carrier: row.carrier,
-        tracking_number: row.tracking_number,
-        destination,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
 }
 
 /// What Shipping reads of `order.paid.v2`.

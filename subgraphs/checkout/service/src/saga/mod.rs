@@ -187,7 +187,6 @@ impl Saga {
         request: CheckoutRequest,
         meta: &EventMeta,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
-        request.validate()?;
         // A new key is the common case, so the cart is read before the key is looked
         // up: a repeated submission is recognised when its cart can no longer be
         // checked out (the first one closed it) or when inserting its session collides.
@@ -382,7 +381,7 @@ impl Saga {
         meta: &EventMeta,
         err: CheckoutServiceError,
     ) -> Result<CheckoutSession, CheckoutServiceError> {
-        match self.by_key(request.user_id, &request.idempotency_key).await? {
+        match self.by_key(request.user_id, request.idempotency_key.as_str()).await? {
             Some(existing) => self.continue_existing(existing, request, meta).await,
             None => Err(err),
         }
@@ -477,7 +476,7 @@ impl Saga {
     ) -> Result<CheckoutSession, CheckoutServiceError> {
         if existing.request().fingerprint() != request.fingerprint() {
             return Err(CheckoutServiceError::KeyReused(
-                request.idempotency_key.chars().take(64).collect(),
+                request.idempotency_key.as_str().chars().take(64).collect(),
             ));
         }
         if existing.status().is_finished() {

@@ -4,7 +4,7 @@
 //! crash or an outage left half-way.
 
 use checkout_domain::SessionStatus;
-use checkout_domain::returns::{ReceivedReturn, ReturnProcess, ReturnStep, ReturnedUnits};
+use checkout_domain::returns::{ReceivedReturn, ReturnProcess, ReturnStep, ReturnedUnits, StoredReturnProcess};
 use chrono::Utc;
 use kernel::{Currency, EventMeta, Money};
 use kernel_infra::client::CallError;
@@ -50,7 +50,7 @@ impl Saga {
         if self.insert_return(&fresh).await? {
             let run = self.drive_return_held(fresh, meta).await?;
             // No such return: nothing was done, and a mistyped id leaves no process.
-            if run.process.failed_step == Some(ReturnStep::MarkReceived)
+            if run.process.failed_step() == Some(ReturnStep::MarkReceived)
                 && run.refused_with.as_deref() == Some(kernel::ErrorKind::NotFound.code())
             {
                 self.forget_return(id).await?;
@@ -62,13 +62,12 @@ impl Saga {
             .return_process(id)
             .await?
             .ok_or(CheckoutServiceError::NoReturn(id))?;
-        match found.status {
+        match found.status() {
             SessionStatus::Failed => {
                 if !self.claim::<return_process::Entity>(id).await? {
                     return self.return_process(id).await?.ok_or(CheckoutServiceError::NoReturn(id));
                 }
-                let mut again = ReturnProcess::start(id, now);
-                again.created_at = found.created_at;
+                let again = found.start_over(now);
                 Ok(self.drive_return_held(again, meta).await?.process)
             }
             status if status.is_finished() => Ok(found),
@@ -97,7 +96,7 @@ impl Saga {
         meta: &EventMeta,
     ) -> Result<Driven, CheckoutServiceError> {
         let mut refused_with = None;
-        while let Some(step) = process.step {
+        while let Some(step) = process.step() {
             let before = process.clone();
             let (outcome, detail) = match self.remotes.run_return(&process, step, meta).await {
                 Ok(outcome) => {
@@ -111,7 +110,7 @@ impl Saga {
                     ("REFUSED", Some(reason))
                 }
                 Err(unavailable) => {
-                    tracing::warn!(return.id = %process.id, step = step.as_str(), error = %unavailable, "return step unavailable; will retry");
+                    tracing::warn!(return.id = %process.id(), step = step.as_str(), error = %unavailable, "return step unavailable; will retry");
                     let record = StepRecord::now(step, "UNAVAILABLE", Some(&unavailable.to_string()));
                     self.save_return(&before, Some(&record), false).await?;
                     return Ok(Driven::stopped(before));
@@ -126,7 +125,7 @@ impl Saga {
                 .save_return(&process, Some(&StepRecord::now(step, outcome, detail.as_deref())), true)
                 .await?
             {
-                tracing::warn!(return.id = %process.id, "lost the return's lease; another driver continues");
+                tracing::warn!(return.id = %process.id(), "lost the return's lease; another driver continues");
                 return Ok(Driven::stopped(process));
             }
             #[cfg(feature = "fault-injection")]
@@ -190,20 +189,20 @@ impl Saga {
     /// one already.
     async fn insert_return(&self, p: &ReturnProcess) -> Result<bool, DbErr> {
         let inserted = return_process::Entity::insert(return_process::ActiveModel {
-            id: Set(p.id),
+            id: Set(p.id()),
             order_id: Set(None),
             payment_id: Set(None),
             refund: Set(None),
             currency: Set(None),
             lines: Set(None),
-            status: Set(p.status.as_str().to_owned()),
-            step: Set(p.step.map(|s| s.as_str().to_owned())),
+            status: Set(p.status().as_str().to_owned()),
+            step: Set(p.step().map(|s| s.as_str().to_owned())),
             failed_step: Set(None),
             failure: Set(None),
             locked_by: Set(Some(self.driver.clone())),
-            locked_until: Set(Some(p.created_at + lease(&self.settings))),
-            created_at: Set(p.created_at),
-            updated_at: Set(p.updated_at),
+            locked_until: Set(Some(p.created_at() + lease(&self.settings))),
+            created_at: Set(p.created_at()),
+            updated_at: Set(p.updated_at()),
         })
         .on_conflict(OnConflict::column(return_process::Column::Id).do_nothing().to_owned())
         .exec_without_returning(&self.db)
@@ -221,8 +220,8 @@ impl Saga {
         keep: bool,
     ) -> Result<bool, DbErr> {
         let now = Utc::now();
-        let locked_until = self.lease_after_save(keep && !p.status.is_finished(), now);
-        let received = p.received.as_ref();
+        let locked_until = self.lease_after_save(keep && !p.status().is_finished(), now);
+        let received = p.received();
         let txn = self.db.begin().await?;
         let update = return_process::Entity::update_many()
             .col_expr(
@@ -245,25 +244,25 @@ impl Saga {
                 return_process::Column::Lines,
                 Expr::value(received.map(|r| serde_json::to_string(&r.lines).unwrap_or_default())),
             )
-            .col_expr(return_process::Column::Status, Expr::value(p.status.as_str()))
+            .col_expr(return_process::Column::Status, Expr::value(p.status().as_str()))
             .col_expr(
                 return_process::Column::Step,
-                Expr::value(p.step.map(|s| s.as_str().to_owned())),
+                Expr::value(p.step().map(|s| s.as_str().to_owned())),
             )
             .col_expr(
                 return_process::Column::FailedStep,
-                Expr::value(p.failed_step.map(|s| s.as_str().to_owned())),
+                Expr::value(p.failed_step().map(|s| s.as_str().to_owned())),
             )
             .col_expr(
                 return_process::Column::Failure,
-                Expr::value(p.failure.as_deref().map(short_detail)),
+                Expr::value(p.failure().map(short_detail)),
             );
-        let updated = self.while_held(update, p.id, locked_until, now).exec(&txn).await?;
+        let updated = self.while_held(update, p.id(), locked_until, now).exec(&txn).await?;
         if updated.rows_affected != 1 {
             return Ok(false);
         }
         if let Some(entry) = entry {
-            step_log::append(&txn, p.id, entry).await?;
+            step_log::append(&txn, p.id(), entry).await?;
         }
         txn.commit().await?;
         Ok(true)
@@ -299,7 +298,7 @@ fn from_row(row: return_process::Model) -> Result<ReturnProcess, CheckoutService
         }
         _ => None,
     };
-    Ok(ReturnProcess {
+    Ok(StoredReturnProcess {
         id: row.id,
         received,
         status: SessionStatus::parse(&row.status).ok_or_else(|| corrupt("unknown status"))?,
@@ -308,5 +307,6 @@ fn from_row(row: return_process::Model) -> Result<ReturnProcess, CheckoutService
         failure: row.failure.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
+    .into())
 }

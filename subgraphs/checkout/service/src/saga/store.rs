@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use checkout_domain::{
-    CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, Line, SessionStatus, Step, StoredCheckoutSession,
+    AskedCoupon, CheckoutError, CheckoutEvent, CheckoutId, CheckoutRequest, CheckoutSession, IdempotencyKey, Line,
+    PaymentMethod, SessionStatus, Step, StoredCheckoutSession,
 };
 use chrono::{DateTime, Utc};
 use kernel::{Currency, EventMeta, Money};
@@ -208,9 +209,9 @@ pub(super) async fn insert(
         id: Set(s.id().as_uuid()),
         user_id: Set(s.request().user_id),
         cart_id: Set(s.request().cart_id),
-        coupon_code: Set(s.request().coupon_code.clone()),
-        payment_method: Set(s.request().payment_method.clone()),
-        idempotency_key: Set(s.request().idempotency_key.clone()),
+        coupon_code: Set(s.request().coupon().map(str::to_owned)),
+        payment_method: Set(s.request().payment_method.as_str().to_owned()),
+        idempotency_key: Set(s.request().idempotency_key.as_str().to_owned()),
         fingerprint: Set(s.request().fingerprint()),
         lines: Set(json(&s.lines())?),
         delivery_request: Set(s.request().delivery.as_ref().map(json).transpose()?),
@@ -262,14 +263,20 @@ pub(super) fn from_row(row: session::Model) -> Result<CheckoutSession, CheckoutS
             .transpose()
     };
     let lines: Vec<Line> = serde_json::from_str(&row.lines).map_err(|e| anyhow::anyhow!("stored lines: {e}"))?;
+    let corrupt = |e: CheckoutError| anyhow::anyhow!("stored request of session {}: {e}", row.id);
     Ok(StoredCheckoutSession {
         id: CheckoutId::from_uuid(row.id),
         request: CheckoutRequest {
             user_id: row.user_id,
             cart_id: row.cart_id,
-            coupon_code: row.coupon_code,
-            payment_method: row.payment_method,
-            idempotency_key: row.idempotency_key,
+            coupon_code: row
+                .coupon_code
+                .as_deref()
+                .map(AskedCoupon::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            payment_method: PaymentMethod::parse(&row.payment_method).map_err(corrupt)?,
+            idempotency_key: IdempotencyKey::parse(&row.idempotency_key).map_err(corrupt)?,
             delivery: stored("delivery request", row.delivery_request.as_deref())?,
         },
         lines,

@@ -179,9 +179,10 @@ fn customer(script: &Shared) -> (Identity, CheckoutRequest) {
     let request = CheckoutRequest {
         user_id: identity.user_id,
         cart_id: uuid::Uuid::now_v7(),
-        coupon_code: Some("SAVE".into()),
-        payment_method: "card".into(),
-        idempotency_key: format!("key-{}", uuid::Uuid::now_v7().simple()),
+        coupon_code: Some(checkout_domain::AskedCoupon::parse("SAVE").unwrap()),
+        payment_method: checkout_domain::PaymentMethod::parse("card").unwrap(),
+        idempotency_key: checkout_domain::IdempotencyKey::parse(&format!("key-{}", uuid::Uuid::now_v7().simple()))
+            .unwrap(),
         delivery: None,
     };
     (identity, request)
@@ -308,7 +309,8 @@ async fn an_unknown_address_or_a_method_that_does_not_ship_there_is_refused_up_f
         })
         .unwrap();
         let mut elsewhere = shipped_to(request, AddressChoice::Written(japan));
-        elsewhere.idempotency_key.push_str("-jp");
+        elsewhere.idempotency_key =
+            checkout_domain::IdempotencyKey::parse(&format!("{}-jp", elsewhere.idempotency_key.as_str())).unwrap();
         let err = saga
             .checkout(&caller, elsewhere, &EventMeta::internal())
             .await
