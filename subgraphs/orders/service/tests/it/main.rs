@@ -1,10 +1,11 @@
-//! Orders on SQLite and PostgreSQL: placement idempotency, the state machine and the
-//! append-only history.
+//! Orders on SQLite and PostgreSQL: placement idempotency, the state machine, the
+//! append-only history and returns racing for the last units.
 
 #![allow(clippy::unwrap_used)]
 
-use kernel::{Currency, EventMeta, Identity, Money, Role};
+use kernel::{Classify, Currency, ErrorKind, EventMeta, Identity, Money, Role};
 use kernel_infra::testing::TestDatabase;
+use orders_domain::returns::ReturnRequest;
 use orders_domain::{Delivery, OrderItem, OrderStatus, Placement, ShippingMethodSnapshot};
 use orders_service::{Orders, OrdersError};
 use sea_orm::ConnectionTrait;
@@ -297,6 +298,52 @@ async fn racing_moves_of_one_order_apply_one_of_them_once() {
             .filter(|e| e.event_type.to_string() == "ecommerce.orders.order.status_changed.v1")
             .count();
         assert_eq!(changes, 3, "{}", database.label);
+        database.remove().await;
+    }
+}
+
+#[tokio::test]
+async fn return_requests_racing_for_the_last_units_take_each_unit_once() {
+    for database in TestDatabase::all().await {
+        let opened = Orders::open(&database.url).await.unwrap();
+        let (orders, returns) = (opened.orders, opened.returns);
+        let user = uuid::Uuid::now_v7();
+        let meta = EventMeta::internal();
+        let order = orders.place("race", placement(user, 3), &meta).await.unwrap().0.id();
+        for status in [
+            OrderStatus::Paid,
+            OrderStatus::Fulfilling,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+        ] {
+            orders.transition(order, status, "test", None, &meta).await.unwrap();
+        }
+        let owner = Identity {
+            user_id: user,
+            role: Role::Customer,
+        };
+        // Six requests of one unit each at once, for an order of three.
+        let asks = (0..6).map(|_| {
+            let (returns, owner, meta) = (returns.clone(), owner.clone(), meta.clone());
+            async move {
+                let request = ReturnRequest {
+                    lines: vec![(kernel::Sku::parse("SKU-1").unwrap(), kernel::Quantity::new(1).unwrap())],
+                    reason: "too many".into(),
+                };
+                returns.request(order, &owner, request, &meta).await
+            }
+        });
+        let answers = futures::future::join_all(asks).await;
+        let mut taken = 0;
+        for answer in answers {
+            match answer {
+                Ok(_) => taken += 1,
+                // More units than are left to return.
+                Err(err) => assert_eq!(err.kind(), ErrorKind::BadUserInput, "{}: {err}", database.label),
+            }
+        }
+        assert_eq!(taken, 3, "{}", database.label);
+        assert_eq!(returns.of_order(order).await.unwrap().len(), 3, "{}", database.label);
         database.remove().await;
     }
 }
