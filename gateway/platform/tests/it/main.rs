@@ -38,6 +38,12 @@ use platform::Contexts;
 pub use platform_of_processes::{POSTGRES_PLATFORMS, admin_token, free_port, spawn_gateway, wait_until_ready};
 use serde_json::json;
 
+/// The tests that load the machine on their own (the flash sale's burst of checkouts,
+/// the cluster of replicas behind HAProxy) take turns: run at once on two cores, one's
+/// gateway dropped the other's connections.
+pub static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::Mutex::new(()));
+
 /// Request bodies a subgraph received.
 pub type Recorded = Arc<Mutex<Vec<String>>>;
 
@@ -257,6 +263,18 @@ impl TestPlatform {
         query: &str,
         variables: serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        self.try_post_as(token, query, variables).await.unwrap()
+    }
+
+    /// [`post_as`](Self::post_as), answering a failed exchange (a connection refused
+    /// or reset, an unreadable body) instead of panicking, for a test that retries as a
+    /// client does.
+    pub async fn try_post_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), reqwest::Error> {
         let mut request = self.client.post(format!("{}/graphql", self.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -265,10 +283,9 @@ impl TestPlatform {
             .header("accept", "application/graphql-response+json")
             .json(&serde_json::json!({ "query": query, "variables": variables }))
             .send()
-            .await
-            .unwrap();
+            .await?;
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
+        Ok((status, response.json().await?))
     }
 
     /// A token for an ADMIN, signed with the key the subgraphs verify.

@@ -162,6 +162,7 @@ async fn cart_through(processes: &Processes, i: usize, customer: &Customer, sku:
 /// client request fails.
 #[tokio::test]
 async fn replicas_behind_load_balancers_survive_kills_and_a_rolling_restart() {
+    let _turn = crate::HEAVY.lock().await;
     let Some(redis) = kernel_infra::testing::redis_url().await else {
         return;
     };

@@ -199,10 +199,25 @@ pub async fn checkout_once(
     method: &str,
     key: &str,
 ) -> Value {
+    try_checkout_once(platform, customer, cart_id, coupon, method, key)
+        .await
+        .unwrap()
+}
+
+/// [`checkout_once`], answering a failed exchange with the gateway (a connection reset
+/// under load) instead of panicking: a client retries those with the same key.
+pub async fn try_checkout_once(
+    platform: &TestPlatform,
+    customer: &Customer,
+    cart_id: &str,
+    coupon: Option<&str>,
+    method: &str,
+    key: &str,
+) -> Result<Value, reqwest::Error> {
     let input = json!({ "input": {
         "cartId": cart_id, "couponCode": coupon, "paymentMethod": method, "idempotencyKey": key,
     }});
-    platform.post_as(Some(&customer.token), CHECKOUT, input).await.1
+    Ok(platform.try_post_as(Some(&customer.token), CHECKOUT, input).await?.1)
 }
 
 /// Checks out through the gateway; returns the whole response body. A COMPLETED

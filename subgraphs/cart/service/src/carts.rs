@@ -235,7 +235,7 @@ async fn close(txn: &DatabaseTransaction, id: CartId, to: CartStatus, meta: &Eve
     if closed.is_err() {
         return Ok(false);
     }
-    repository::save(txn, &cart).await?;
+    repository::save_status(txn, &cart).await?;
     kernel_infra::outbox::record(txn, PRODUCER, meta, &[CartEvent::of(kind, &cart)]).await?;
     Ok(true)
 }

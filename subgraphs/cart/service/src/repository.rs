@@ -51,7 +51,7 @@ pub(crate) async fn insert(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(
 
 /// Saves a cart's status, its time and its lines.
 pub(crate) async fn save(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
-    touch(conn, cart).await?;
+    save_status(conn, cart).await?;
     save_lines(conn, cart).await
 }
 
@@ -191,7 +191,8 @@ fn to_row(cart: &Cart) -> cart::ActiveModel {
     }
 }
 
-async fn touch(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
+/// Saves a cart's status and its time, not its lines (a cart that closes).
+pub(crate) async fn save_status(conn: &impl ConnectionTrait, cart: &Cart) -> Result<(), DbErr> {
     cart::Entity::update_many()
         .col_expr(cart::Column::Status, Expr::value(cart.status().as_str()))
         .col_expr(cart::Column::UpdatedAt, Expr::value(cart.updated_at()))
