@@ -45,6 +45,11 @@ use kernel_infra::identity::TokenIssuer;
 use kernel_infra::testing::TestDatabase;
 use serde_json::json;
 
+#[path = "../tests/support/platform_of_processes.rs"]
+mod platform_of_processes;
+
+use platform_of_processes::{spawn_gateway, wait_until_ready};
+
 const CHECKOUT: &str = r#"mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }"#;
 
 /// One mode's runs of the alternated comparison: every checkout's latency and whether it
@@ -96,37 +101,11 @@ async fn main() {
     }
     let shutdown = CancellationToken::new();
     let running = platform::start(&config, &shutdown, &|_, router| router).await.unwrap();
-    let supergraph = platform::supergraph(&running.endpoints).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = std::env::temp_dir().join(format!("checkout-bench-{}", uuid::Uuid::now_v7().simple()));
-    // The gateway's metrics on a port of their own (0 is refused by the exporter).
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env = platform::gateway_env(&dir, &supergraph, port, metrics_port).unwrap();
-    let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .arg("gateway")
-        .envs(env)
-        .env("LOG_LEVEL", "error")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}/graphql");
+    let (mut gateway, base, _) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[("LOG_LEVEL", "error")]);
+    let endpoint = format!("{base}/graphql");
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    while client
-        .get(format!("http://127.0.0.1:{port}/readiness"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_ready(&client, &base).await;
 
     let contexts = &running.contexts;
     let skus: Vec<String> = (1..=sku_count).map(|n| format!("BENCH-{n}")).collect();

@@ -39,6 +39,11 @@ use kernel_infra::testing::TestDatabase;
 use products_domain::{ProductEvent, ProductId};
 use serde_json::{Value, json};
 
+#[path = "../tests/support/platform_of_processes.rs"]
+mod platform_of_processes;
+
+use platform_of_processes::{spawn_gateway, wait_until_ready};
+
 const QUERY: &str = "subscription($id: ID!) { priceChanged(productId: $id) { eventId newPrice { amount } validFrom } }";
 
 /// Delivery latencies in microseconds, with the phase they belong to.
@@ -98,41 +103,14 @@ async fn main() {
     let shutdown = CancellationToken::new();
     let running = platform::start(&config, &shutdown, &|_, r| r).await.unwrap();
     let feed = running.contexts.products.live.clone();
-    let supergraph = platform::supergraph(&running.endpoints).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = std::env::temp_dir().join(format!("subscription-bench-{}", uuid::Uuid::now_v7().simple()));
-    // The gateway's metrics on a port of their own (0 is refused by the exporter).
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let env = platform::gateway_env(&dir, &supergraph, port, metrics_port).unwrap();
-    let mut gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .arg("gateway")
-        .envs(env)
-        .env("LOG_LEVEL", "error")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut gateway, base, _) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[("LOG_LEVEL", "error")]);
     let gateway_pid = gateway.id().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .build()
         .unwrap();
-    while client
-        .get(format!("{base}/readiness"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_until_ready(&client, &base).await;
     // Warm the gateway (plan cache, first upstream connection) before measuring.
     let warm = client
         .post(format!("{base}/graphql"))

@@ -1,5 +1,5 @@
 //! The platform as separate processes, for the integration tests (tests/it) and the
-//! benchmarks (benches/processes.rs), which both include this file: every context its
+//! benchmarks (benches/), which include this file: every context its
 //! own `platform <context>` process on a PostgreSQL database of its own, events through
 //! Redis Streams, contexts with several replicas behind HAProxy, gateways in front.
 
@@ -73,8 +73,8 @@ pub fn admin_token() -> String {
 }
 
 /// Starts a gateway over the subgraphs at `endpoints`, its files in `dir`, its
-/// configuration edited by `edit` and `env` added; returns the process, its URL and
-/// the URL of its metrics port.
+/// configuration edited by `edit` and `env` added (it logs warnings unless `env` sets
+/// `LOG_LEVEL`); returns the process, its URL and the URL of its metrics port.
 pub fn spawn_gateway(
     dir: &std::path::Path,
     endpoints: &platform::PerContext,
@@ -93,8 +93,8 @@ pub fn spawn_gateway(
     let gateway = tokio::process::Command::new(env!("CARGO_BIN_EXE_platform"))
         .arg("gateway")
         .envs(vars)
-        .envs(env.iter().copied())
         .env("LOG_LEVEL", "warn")
+        .envs(env.iter().copied())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
