@@ -18,6 +18,7 @@ pub fn plugins() -> PluginRegistry {
         .register::<crate::plugins::rate_limits::RateLimits>()
         .register::<crate::plugins::operation_limits::OperationLimits>()
         .register::<crate::plugins::authorization::Authorization>()
+        .register::<crate::plugins::response_cache::ResponseCache>()
 }
 
 /// Runs the router until it is stopped (SIGINT/SIGTERM).
@@ -81,6 +82,13 @@ pub fn router_config_with_subgraph_urls(
     overrides.insert("subgraphs".into(), Value::Mapping(subgraphs));
     if let Value::Mapping(root) = &mut config {
         root.insert("override_subgraph_urls".into(), Value::Mapping(overrides));
+    }
+    // The response cache follows each subgraph's invalidation stream beside its URL.
+    if let Value::Mapping(cache) = &mut config["plugins"]["response_cache"]["config"] {
+        let urls = urls
+            .iter()
+            .map(|(name, url)| (Value::from(name.as_str()), Value::from(url.as_str())));
+        cache.insert("subgraph_urls".into(), Value::Mapping(urls.collect()));
     }
     std::fs::write(target, serde_yaml_ng::to_string(&config)?)
         .map_err(|err| anyhow::anyhow!("writing {}: {err}", target.display()))?;

@@ -14,6 +14,7 @@ pub mod json_depth;
 pub mod operation_limits;
 pub mod rate_limits;
 pub mod redis_link;
+pub mod response_cache;
 pub mod trusted_documents;
 
 /// The client application a request comes from: the verified token's `client` claim,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod addresses;
+mod cache;
 mod cancellation;
 mod checkout;
 mod crash;

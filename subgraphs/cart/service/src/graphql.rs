@@ -118,6 +118,7 @@ async fn with_prices(ctx: &Context<'_>, cart: Cart) -> Result<CartObject> {
 
 /// Whose cart a request means: the signed-in user's, or the anonymous session's.
 fn owner(ctx: &Context<'_>, session_id: Option<&str>) -> Result<CartOwner> {
+    kernel_infra::cache::mark_private(ctx);
     match (ctx.data_opt::<Caller>(), session_id) {
         (Some(Caller::User(identity)), _) => Ok(CartOwner::User(identity.user_id)),
         (Some(Caller::Rejected(_)), _) => Err(require_user(ctx).err().unwrap_or_else(|| bad_input("token rejected"))),

@@ -30,6 +30,7 @@ pub fn schema(stock: Stock) -> InventorySchema {
         .data(DataLoader::new(ProductTotalsLoader(stock.db().clone()), tokio::spawn))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
         .extension(crate::prefetch::PrefetchStock(stock.db().clone()))
+        .extension(kernel_infra::cache::CacheHints)
         .data(stock)
         .finish()
 }
@@ -84,12 +85,13 @@ impl Inventory {
     }
 }
 
-/// A product, as Inventory extends it.
+/// A product, as Inventory extends it. Its stock is the same for every caller, so the
+/// gateway may share it (for at most ten minutes; events drop it sooner).
 pub struct ProductStock {
     id: uuid::Uuid,
 }
 
-#[Object(name = "Product")]
+#[Object(name = "Product", cache_control(max_age = 600))]
 impl ProductStock {
     async fn id(&self) -> ID {
         ID(self.id.to_string())
@@ -109,12 +111,12 @@ impl ProductStock {
     }
 }
 
-/// A variant, as Inventory extends it.
+/// A variant, as Inventory extends it; shared by the gateway as a product is.
 pub struct VariantStock {
     sku: String,
 }
 
-#[Object(name = "Variant")]
+#[Object(name = "Variant", cache_control(max_age = 600))]
 impl VariantStock {
     async fn sku(&self) -> &str {
         &self.sku
@@ -416,6 +418,10 @@ impl Mutation {
             .adjust(&sku, i64::from(delta), reason, &request_meta(ctx))
             .await
             .map_err(error)?;
+        kernel_infra::cache::tag(ctx, crate::cache::variant_tag(item.sku().as_str()));
+        if let Some(product) = item.product_id() {
+            kernel_infra::cache::tag(ctx, crate::cache::product_tag(product));
+        }
         Ok(StockItemObject(item))
     }
 

@@ -2,6 +2,7 @@
 //! `inventory-domain`. Run it alone with the `inventory` binary, or with every other
 //! context through the platform launcher.
 
+pub mod cache;
 pub mod consumer;
 pub mod entity;
 pub mod graphql;
@@ -36,6 +37,8 @@ pub const CONTEXT: ContextSpec = ContextSpec {
 pub struct Inventory {
     pub stock: Stock,
     pub schema: InventorySchema,
+    /// Stock changes, for the gateway's response cache.
+    pub invalidations: kernel_infra::cache::InvalidationFeed,
 }
 
 impl Inventory {
@@ -51,6 +54,7 @@ impl Inventory {
         let stock = Stock::new(opening.db);
         Self {
             schema: graphql::schema(stock.clone()),
+            invalidations: cache::feed(stock.db().clone()),
             stock,
         }
     }
@@ -58,16 +62,19 @@ impl Inventory {
 
 impl Context for Inventory {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone()).merge(self.invalidations.routes())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {
         self.stock.db()
     }
 
-    /// New products' SKUs get a stock item.
+    /// New products' SKUs get a stock item; stock changes go to the gateway's cache.
     fn subscriptions(&self) -> Vec<Subscription> {
-        vec![consumer::TrackNewProducts::subscription(self.stock.db().clone())]
+        vec![
+            consumer::TrackNewProducts::subscription(self.stock.db().clone()),
+            self.invalidations.subscription(),
+        ]
     }
 
     /// Expired reservations are released.

@@ -625,7 +625,9 @@ impl AssertionVerifier {
 }
 
 /// True when the request comes from the shop's staff (ADMIN) or another context
-/// (SERVICE): what only they may see, others do not learn exists.
+/// (SERVICE): what only they may see, others do not learn exists. It does not make the
+/// answer private (`crate::cache`): the gateway's cache never serves nor keeps a
+/// privileged caller's answers, so everyone else's answer is the same.
 pub fn is_privileged(ctx: &async_graphql::Context<'_>) -> bool {
     matches!(ctx.data_opt::<Caller>(), Some(Caller::User(identity)) if identity.is_privileged())
 }
@@ -635,6 +637,8 @@ pub fn is_privileged(ctx: &async_graphql::Context<'_>) -> bool {
 /// # Errors
 /// UNAUTHENTICATED when no valid token came with the request.
 pub fn require_user<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a Identity, Error> {
+    // What depends on who asks is never shared by the gateway's cache.
+    crate::cache::mark_private(ctx);
     match ctx.data_opt::<Caller>() {
         Some(Caller::User(identity)) => Ok(identity),
         Some(Caller::Rejected(reason)) => Err(coded(ErrorKind::Unauthenticated, reason)),

@@ -16,6 +16,7 @@
 //! - [`migration`]: the outbox and inbox tables, for each context's migrations.
 
 pub mod bus;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod context;

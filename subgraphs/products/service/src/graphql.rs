@@ -35,6 +35,7 @@ pub fn schema(catalog: Catalog, flash_sales: FlashSales, tax_rates: TaxRates, li
     kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
+        .extension(kernel_infra::cache::CacheHints)
         .data(live)
         .data(flash_sales)
         .data(tax_rates)
@@ -141,8 +142,9 @@ pub struct PricePeriod {
 
 pub struct ProductObject(Arc<Product>);
 
-/// A product of the catalog.
-#[Object(name = "Product")]
+/// A product of the catalog. The same for every caller who is not staff, so the
+/// gateway may share it (for at most ten minutes; the catalog's events drop it sooner).
+#[Object(name = "Product", cache_control(max_age = 600))]
 impl ProductObject {
     async fn id(&self) -> ID {
         ID(self.0.id().to_string())
@@ -221,8 +223,9 @@ pub struct VariantObject {
     index: usize,
 }
 
-/// A purchasable variant of a product, identified by its SKU.
-#[Object(name = "Variant")]
+/// A purchasable variant of a product, identified by its SKU; shared by the gateway
+/// as its product is.
+#[Object(name = "Variant", cache_control(max_age = 600))]
 impl VariantObject {
     async fn sku(&self) -> &str {
         self.product.state().variants[self.index].sku.as_str()
@@ -416,7 +419,10 @@ impl Query {
     /// One product by id; null when there is none. Only staff see a product that is
     /// not PUBLISHED.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {
-        let product = load(ctx, parse_id(&id)?).await?;
+        let id = parse_id(&id)?;
+        // Tagged even when there is none (yet): its creation drops the answer.
+        kernel_infra::cache::tag(ctx, crate::cache::product_tag(id));
+        let product = load(ctx, id).await?;
         Ok(product.filter(|product| is_privileged(ctx) || product.0.state().status == ProductStatus::Published))
     }
 
@@ -453,6 +459,10 @@ impl Query {
             .map_err(internal)?;
         let has_next_page = products.len() as u64 > limit;
         products.truncate(limit as usize);
+        kernel_infra::cache::tag(ctx, crate::cache::PRODUCT_LISTS);
+        for product in &products {
+            kernel_infra::cache::tag(ctx, crate::cache::product_tag(product.id()));
+        }
         let edges: Vec<ProductEdge> = products
             .into_iter()
             .map(|p| ProductEdge {
@@ -523,10 +533,12 @@ impl Query {
 
 async fn find_variant(ctx: &Context<'_>, sku: &str) -> Result<Option<VariantObject>> {
     let sku = domain(Sku::parse(sku))?;
+    kernel_infra::cache::tag(ctx, crate::cache::variant_tag(&sku));
     let product = repository::find_by_sku(ctx.data_unchecked::<Catalog>().db(), &sku)
         .await
         .map_err(internal)?;
     Ok(product.and_then(|product| {
+        kernel_infra::cache::tag(ctx, crate::cache::product_tag(product.id()));
         let index = product.state().variants.iter().position(|v| v.sku == sku)?;
         Some(VariantObject {
             product: Arc::new(product),
@@ -536,6 +548,27 @@ async fn find_variant(ctx: &Context<'_>, sku: &str) -> Result<Option<VariantObje
 }
 
 pub struct Mutation;
+
+/// A product a mutation changed, its tags named for the gateway's cache
+/// (`kernel_infra::cache`): the caller reads the change at once.
+fn changed(ctx: &Context<'_>, product: products_domain::Product) -> ProductObject {
+    for tag in crate::cache::tags_of_product(&product) {
+        kernel_infra::cache::tag(ctx, tag);
+    }
+    ProductObject(Arc::new(product))
+}
+
+/// A flash sale a mutation changed: its product's price may have changed with it.
+async fn changed_sale(ctx: &Context<'_>, sale: FlashSale) -> FlashSaleObject {
+    kernel_infra::cache::tag(ctx, crate::cache::product_tag(sale.product_id));
+    kernel_infra::cache::tag(ctx, crate::cache::PRODUCT_LISTS);
+    if let Ok(Some(product)) = load(ctx, sale.product_id).await {
+        for tag in crate::cache::tags_of_product(&product.0) {
+            kernel_infra::cache::tag(ctx, tag);
+        }
+    }
+    FlashSaleObject(sale)
+}
 
 #[Object]
 impl Mutation {
@@ -549,7 +582,7 @@ impl Mutation {
             .create_product(command, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(ProductObject(Arc::new(product)))
+        Ok(changed(ctx, product))
     }
 
     #[graphql(requires_scopes = "catalog:write")]
@@ -562,7 +595,7 @@ impl Mutation {
             .update_product(id, update, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(ProductObject(Arc::new(product)))
+        Ok(changed(ctx, product))
     }
 
     /// Sets a new current price (same currency as the product); the old price stays in
@@ -577,7 +610,7 @@ impl Mutation {
             .change_price(id, price, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(ProductObject(Arc::new(product)))
+        Ok(changed(ctx, product))
     }
 
     /// Puts a published product on sale at a lower price from `startsAt` (now when
@@ -599,7 +632,7 @@ impl Mutation {
             )
             .await
             .map_err(error)?;
-        Ok(FlashSaleObject(sale))
+        Ok(changed_sale(ctx, sale).await)
     }
 
     /// Ends a flash sale now: a running one gives the product its price back, a
@@ -613,7 +646,7 @@ impl Mutation {
             .end(id, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(FlashSaleObject(sale))
+        Ok(changed_sale(ctx, sale).await)
     }
 
     /// Sets the rate of a tax category in a country, or in one region of it (a region's
@@ -670,7 +703,7 @@ impl Mutation {
             .publish(parse_id(&id)?, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(ProductObject(Arc::new(product)))
+        Ok(changed(ctx, product))
     }
 
     #[graphql(requires_scopes = "catalog:write")]
@@ -681,7 +714,7 @@ impl Mutation {
             .unpublish(parse_id(&id)?, &request_meta(ctx))
             .await
             .map_err(error)?;
-        Ok(ProductObject(Arc::new(product)))
+        Ok(changed(ctx, product))
     }
 }
 

@@ -2,6 +2,7 @@
 //! adapter around `products-domain`. Run it alone with the `products` binary, or
 //! with every other context through the platform launcher.
 
+pub mod cache;
 pub mod catalog;
 pub mod entity;
 pub mod flash_sales;
@@ -39,6 +40,8 @@ pub struct Products {
     pub flash_sales: flash_sales::FlashSales,
     pub tax_rates: tax::TaxRates,
     pub live: kernel_infra::live::LiveFeed,
+    /// Catalog changes, for the gateway's response cache.
+    pub invalidations: kernel_infra::cache::InvalidationFeed,
     pub schema: ProductsSchema,
 }
 
@@ -55,9 +58,10 @@ impl Products {
         let db = opening.db;
         let catalog = Catalog::new(db.clone());
         let flash_sales = flash_sales::FlashSales::new(db.clone());
-        let tax_rates = tax::TaxRates::new(db);
+        let tax_rates = tax::TaxRates::new(db.clone());
         let live = live::feed();
         Self {
+            invalidations: cache::feed(db),
             schema: graphql::schema(catalog.clone(), flash_sales.clone(), tax_rates.clone(), live.clone()),
             catalog,
             flash_sales,
@@ -69,16 +73,16 @@ impl Products {
 
 impl Context for Products {
     fn router(&self) -> axum::Router {
-        kernel_infra::server::router(CONTEXT.name, self.schema.clone())
+        kernel_infra::server::router(CONTEXT.name, self.schema.clone()).merge(self.invalidations.routes())
     }
 
     fn db(&self) -> &sea_orm::DatabaseConnection {
         self.catalog.db()
     }
 
-    /// The live feed of its subscriptions.
+    /// The live feed of its subscriptions; catalog changes go to the gateway's cache.
     fn subscriptions(&self) -> Vec<Subscription> {
-        vec![self.live.subscription()]
+        vec![self.live.subscription(), self.invalidations.subscription()]
     }
 
     /// Flash sales start and end on time.

@@ -23,6 +23,7 @@ async fn entities_with_a_hundred_representations_take_one_sql_query() {
     });
     let inventory = Inventory {
         schema: inventory_service::graphql::schema(inventory_service::Stock::new(db.clone())),
+        invalidations: inventory_service::cache::feed(db.clone()),
         stock: inventory_service::Stock::new(db),
     };
 
