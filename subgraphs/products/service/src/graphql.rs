@@ -142,8 +142,9 @@ pub struct PricePeriod {
 
 pub struct ProductObject(Arc<Product>);
 
-/// A product of the catalog. The same for every caller who is not staff, so the
-/// gateway may share it (for at most ten minutes; the catalog's events drop it sooner).
+/// A product of the catalog.
+// The same for every caller who is not staff, so the gateway may share it (for at most
+// ten minutes; the catalog's events drop it sooner): kernel_infra::cache.
 #[Object(name = "Product", cache_control(max_age = 600))]
 impl ProductObject {
     async fn id(&self) -> ID {
@@ -223,8 +224,8 @@ pub struct VariantObject {
     index: usize,
 }
 
-/// A purchasable variant of a product, identified by its SKU; shared by the gateway
-/// as its product is.
+/// A purchasable variant of a product, identified by its SKU.
+// Shared by the gateway as its product is.
 #[Object(name = "Variant", cache_control(max_age = 600))]
 impl VariantObject {
     async fn sku(&self) -> &str {
