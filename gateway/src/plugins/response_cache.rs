@@ -139,22 +139,18 @@ impl Store {
     }
 
     /// Keeps an answer whose fetch began at invalidation `since`, unless what it holds
-    /// changed meanwhile.
-    fn put(&self, key: [u8; 16], body: bytes::Bytes, tags: Vec<String>, since: u64, max_age: Duration) -> bool {
-        // Entries live the cache's own TTL (subgraphs ask for minutes); one the
-        // subgraph would not have kept is not kept.
-        if max_age.is_zero() || !self.fresh(&tags, since) {
-            return false;
+    /// changed meanwhile. It lives the cache's own TTL.
+    fn put(&self, key: [u8; 16], body: bytes::Bytes, tags: Vec<String>, since: u64) {
+        if self.fresh(&tags, since) {
+            self.entries.insert(
+                key,
+                Arc::new(Entry {
+                    body,
+                    tags,
+                    fetched_after: since,
+                }),
+            );
         }
-        self.entries.insert(
-            key,
-            Arc::new(Entry {
-                body,
-                tags,
-                fetched_after: since,
-            }),
-        );
-        true
     }
 
     /// Drops every entry holding one of `tags`.
@@ -355,10 +351,10 @@ impl ResponseCache {
 
     /// Counts lookups: `outcome` is hit, miss, bypass (the cache is not in use) or
     /// uncached (a request of a kind it does not cache).
-    fn count(&self, subgraph: &str, kind: &str, outcome: &'static str, n: u64) {
+    fn count(&self, subgraph: &str, kind: &str, outcome: &'static str) {
         self.gauges();
         metrics().lookups.add(
-            n,
+            1,
             &[
                 KeyValue::new("subgraph", subgraph.to_owned()),
                 KeyValue::new("type", kind.to_owned()),
@@ -366,9 +362,9 @@ impl ResponseCache {
             ],
         );
         if subgraph == "products" || kind == "Product" {
-            self.products.lookups.fetch_add(n, Ordering::Relaxed);
+            self.products.lookups.fetch_add(1, Ordering::Relaxed);
             if outcome == "hit" {
-                self.products.hits.fetch_add(n, Ordering::Relaxed);
+                self.products.hits.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -422,7 +418,7 @@ fn operation_kind(query: &str) -> &'static str {
     }
 }
 
-fn json_response(body: Vec<u8>) -> SubgraphHttpResponse {
+fn json_response(body: bytes::Bytes) -> SubgraphHttpResponse {
     let mut headers = HeaderMap::new();
     headers.insert(
         hive_router::http::header::CONTENT_TYPE,
@@ -431,20 +427,24 @@ fn json_response(body: Vec<u8>) -> SubgraphHttpResponse {
     SubgraphHttpResponse {
         status: StatusCode::OK,
         headers: Arc::new(headers),
-        body: bytes::Bytes::from(body),
+        body,
     }
 }
 
-/// What a subgraph offered for sharing: how long, and the tags it named.
-fn offer(response: &Value) -> Option<(Duration, Vec<String>)> {
+/// The tags a subgraph named when it offered an answer for sharing (with a max age);
+/// `None` when it did not offer it. Entries live the cache's own TTL whatever the max
+/// age (our subgraphs offer ten minutes, the TTL).
+fn offer(response: &Value) -> Option<Vec<String>> {
     let cache = response.get("extensions")?.get("cache")?;
-    let max_age = cache.get("maxAge")?.as_u64()?;
+    if cache.get("maxAge")?.as_u64()? == 0 {
+        return None;
+    }
     let tags = cache
         .get("tags")
         .and_then(Value::as_array)
         .map(|tags| tags.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    Some((Duration::from_secs(max_age), tags))
+    Some(tags)
 }
 
 fn has_errors(response: &Value) -> bool {
@@ -537,25 +537,27 @@ impl RouterPlugin for ResponseCache {
             return payload.proceed();
         }
         if !self.in_use() {
-            self.count(&subgraph, "any", "bypass", 1);
+            self.count(&subgraph, "any", "bypass");
             return payload.proceed();
         }
-        let Ok(mut request) = serde_json::from_slice::<Value>(&payload.body) else {
-            return payload.proceed();
-        };
         let since = self.store.now();
         let query = payload.execution_request.query;
         match query.matches("_entities").count() {
             0 => self.root_fields(payload, subgraph, since),
-            1 => match request["variables"]["representations"].as_array().cloned() {
-                Some(representations) => self.entities(payload, subgraph, &mut request, representations, since),
-                None => payload.proceed(),
-            },
+            1 => {
+                let Ok(mut request) = serde_json::from_slice::<Value>(&payload.body) else {
+                    return payload.proceed();
+                };
+                match request["variables"]["representations"].as_array().cloned() {
+                    Some(representations) => self.entities(payload, subgraph, &mut request, representations, since),
+                    None => payload.proceed(),
+                }
+            }
             // Several entity lists batched in one request (the router's batching of
             // fetches to one subgraph) are not cached yet: their entries could not be
             // tagged per entity.
             _ => {
-                self.count(&subgraph, "batch", "uncached", 1);
+                self.count(&subgraph, "batch", "uncached");
                 payload.proceed()
             }
         }
@@ -572,20 +574,18 @@ impl ResponseCache {
     ) -> OnSubgraphHttpRequestHookResult<'exec> {
         let key = key(&[subgraph.as_bytes(), b"root", &payload.body]);
         if let Some(entry) = self.store.get(&key) {
-            self.count(&subgraph, "Query", "hit", 1);
-            let response = json_response(entry.body.to_vec());
-            return payload.end_with_response(response);
+            self.count(&subgraph, "Query", "hit");
+            return payload.end_with_response(json_response(entry.body.clone()));
         }
-        self.count(&subgraph, "Query", "miss", 1);
+        self.count(&subgraph, "Query", "miss");
         let store = self.store.clone();
-        let ttl = Duration::from_secs(self.config.ttl_seconds);
         payload.on_end(move |end| {
             if end.response.status.is_success()
                 && let Ok(response) = serde_json::from_slice::<Value>(&end.response.body)
                 && !has_errors(&response)
-                && let Some((max_age, tags)) = offer(&response)
+                && let Some(tags) = offer(&response)
             {
-                store.put(key, end.response.body.clone(), tags, since, max_age.min(ttl));
+                store.put(key, end.response.body.clone(), tags, since);
             }
             end.proceed()
         })
@@ -607,9 +607,9 @@ impl ResponseCache {
             variables.remove("representations");
         }
         let others = others.to_string();
-        let mut found: Vec<Option<Value>> = Vec::with_capacity(representations.len());
+        // Each entity found, as the JSON it was stored as.
+        let mut found: Vec<Option<bytes::Bytes>> = Vec::with_capacity(representations.len());
         let mut missing: Vec<(usize, [u8; 16], Option<String>)> = Vec::new();
-        let mut kinds: Vec<String> = Vec::with_capacity(representations.len());
         for (index, representation) in representations.iter().enumerate() {
             let text = representation.to_string();
             let key = key(&[
@@ -619,28 +619,30 @@ impl ResponseCache {
                 others.as_bytes(),
                 text.as_bytes(),
             ]);
-            let kind = representation["__typename"].as_str().unwrap_or("?").to_owned();
-            match self
-                .store
-                .get(&key)
-                .and_then(|entry| serde_json::from_slice::<Value>(&entry.body).ok())
-            {
-                Some(entity) => {
-                    self.count(&subgraph, &kind, "hit", 1);
-                    found.push(Some(entity));
+            let kind = representation["__typename"].as_str().unwrap_or("?");
+            match self.store.get(&key) {
+                Some(entry) => {
+                    self.count(&subgraph, kind, "hit");
+                    found.push(Some(entry.body.clone()));
                 }
                 None => {
-                    self.count(&subgraph, &kind, "miss", 1);
+                    self.count(&subgraph, kind, "miss");
                     found.push(None);
                     missing.push((index, key, self.representation_tag(&subgraph, representation)));
                 }
             }
-            kinds.push(kind);
         }
         if missing.is_empty() {
-            let entities: Vec<Value> = found.into_iter().map(Option::unwrap_or_default).collect();
-            let body = serde_json::json!({ "data": { "_entities": entities } });
-            return payload.end_with_response(json_response(body.to_string().into_bytes()));
+            // Every entity found: their stored JSON, spliced into one answer.
+            let mut body = br#"{"data":{"_entities":["#.to_vec();
+            for (index, entity) in found.iter().flatten().enumerate() {
+                if index > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(entity);
+            }
+            body.extend_from_slice(b"]}}");
+            return payload.end_with_response(json_response(bytes::Bytes::from(body)));
         }
         if missing.len() < representations.len() {
             let asked: Vec<Value> = missing
@@ -651,7 +653,6 @@ impl ResponseCache {
             payload.body = request.to_string().into_bytes();
         }
         let store = self.store.clone();
-        let ttl = Duration::from_secs(self.config.ttl_seconds);
         payload.on_end(move |mut end| {
             let Ok(mut response) = serde_json::from_slice::<Value>(&end.response.body) else {
                 return end.proceed();
@@ -659,16 +660,14 @@ impl ResponseCache {
             if !end.response.status.is_success() {
                 return end.proceed();
             }
-            let shareable = if has_errors(&response) { None } else { offer(&response) };
+            let shareable = !has_errors(&response) && offer(&response).is_some();
             let fetched = response["data"]["_entities"].as_array().cloned().unwrap_or_default();
-            if let Some((max_age, _)) = &shareable
-                && fetched.len() == missing.len()
-            {
+            if shareable && fetched.len() == missing.len() {
                 for ((_, key, tag), entity) in missing.iter().zip(&fetched) {
                     // An entity whose key is not known is not cached: nothing could drop it.
                     if let Some(tag) = tag {
                         let body = bytes::Bytes::from(entity.to_string());
-                        store.put(*key, body, vec![tag.clone()], since, (*max_age).min(ttl));
+                        store.put(*key, body, vec![tag.clone()], since);
                     }
                 }
             }
@@ -682,11 +681,12 @@ impl ResponseCache {
             let entities: Vec<Value> = found
                 .into_iter()
                 .enumerate()
-                .map(|(index, entity)| {
-                    entity.unwrap_or_else(|| {
+                .map(|(index, entity)| match entity {
+                    Some(stored) => serde_json::from_slice(&stored).unwrap_or_default(),
+                    None => {
                         position.push(index);
                         fetched.next().unwrap_or_default()
-                    })
+                    }
                 })
                 .collect();
             if let Some(errors) = response.get_mut("errors").and_then(Value::as_array_mut) {

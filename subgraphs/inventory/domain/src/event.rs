@@ -50,6 +50,15 @@ impl InventoryEvent {
     pub const COMMITTED: &'static str = "ecommerce.inventory.reservation.committed.v1";
     pub const RELEASED: &'static str = "ecommerce.inventory.reservation.released.v1";
     pub const RETURNED: &'static str = "ecommerce.inventory.reservation.returned.v1";
+    /// Every event type Inventory publishes.
+    pub const ALL: [&'static str; 6] = [
+        Self::STOCK_ITEM_CREATED,
+        Self::STOCK_ADJUSTED,
+        Self::RESERVED,
+        Self::COMMITTED,
+        Self::RELEASED,
+        Self::RETURNED,
+    ];
 }
 
 impl DomainEvent for InventoryEvent {
@@ -116,14 +125,7 @@ mod tests {
 
     #[test]
     fn every_event_type_follows_the_naming_contract() {
-        for name in [
-            InventoryEvent::STOCK_ITEM_CREATED,
-            InventoryEvent::STOCK_ADJUSTED,
-            InventoryEvent::RESERVED,
-            InventoryEvent::COMMITTED,
-            InventoryEvent::RELEASED,
-            InventoryEvent::RETURNED,
-        ] {
+        for name in InventoryEvent::ALL {
             assert!(kernel::EventType::parse(name).is_ok(), "{name}");
         }
     }

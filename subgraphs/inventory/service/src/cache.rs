@@ -27,18 +27,7 @@ pub fn feed(db: DatabaseConnection) -> InvalidationFeed {
         let db = db.clone();
         Box::pin(async move { tags_of(&db, &event).await })
     });
-    InvalidationFeed::new(
-        "inventory.cache",
-        &[
-            InventoryEvent::STOCK_ITEM_CREATED,
-            InventoryEvent::STOCK_ADJUSTED,
-            InventoryEvent::RESERVED,
-            InventoryEvent::COMMITTED,
-            InventoryEvent::RELEASED,
-            InventoryEvent::RETURNED,
-        ],
-        tagger,
-    )
+    InvalidationFeed::new("inventory.cache", &InventoryEvent::ALL, tagger)
 }
 
 /// The SKUs an event names (`sku`, or each of its `lines`), their variants' tags and

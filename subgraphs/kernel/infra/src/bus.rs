@@ -72,6 +72,19 @@ pub struct Subscription {
     pub delivery: Delivery,
 }
 
+impl Subscription {
+    /// A consumer that every replica runs on every event (a fan-out to what that
+    /// replica serves): no inbox, no acknowledgement.
+    pub fn every_replica(consumer: &str, event_types: &[String], handler: Arc<dyn EventHandler>) -> Self {
+        Self {
+            consumer: consumer.to_owned(),
+            event_types: event_types.to_vec(),
+            handler,
+            delivery: Delivery::EveryReplica,
+        }
+    }
+}
+
 /// Which replicas of a consumer see an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {

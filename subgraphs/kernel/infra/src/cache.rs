@@ -36,7 +36,7 @@ use futures::future::BoxFuture;
 use kernel::EventEnvelope;
 use tokio::sync::broadcast;
 
-use crate::bus::{Delivery, EventHandler, Subscription};
+use crate::bus::{EventHandler, Subscription};
 
 /// The header a mutation's answer names its changed entities in, space-separated.
 pub const INVALIDATE_HEADER: &str = "x-cache-invalidate";
@@ -199,12 +199,7 @@ impl InvalidationFeed {
 
     /// The bus subscription that feeds it.
     pub fn subscription(&self) -> Subscription {
-        Subscription {
-            consumer: self.consumer.clone(),
-            event_types: self.event_types.clone(),
-            handler: Arc::new(self.clone()),
-            delivery: Delivery::EveryReplica,
-        }
+        Subscription::every_replica(&self.consumer, &self.event_types, Arc::new(self.clone()))
     }
 
     /// `GET /cache-invalidations` on the context's router.

@@ -16,7 +16,7 @@ use kernel::EventEnvelope;
 use kernel::id::EventId;
 use tokio::sync::broadcast;
 
-use crate::bus::{Delivery, EventHandler, Subscription};
+use crate::bus::{EventHandler, Subscription};
 use crate::graphql::{bad_input, internal};
 use crate::outbox::Since;
 
@@ -47,12 +47,7 @@ impl LiveFeed {
 
     /// The bus subscription that feeds it.
     pub fn subscription(&self) -> Subscription {
-        Subscription {
-            consumer: self.consumer.clone(),
-            event_types: self.event_types.clone(),
-            handler: Arc::new(self.clone()),
-            delivery: Delivery::EveryReplica,
-        }
+        Subscription::every_replica(&self.consumer, &self.event_types, Arc::new(self.clone()))
     }
 
     /// The events from now on, each once; the stream ends when the subscriber falls

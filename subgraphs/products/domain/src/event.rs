@@ -70,6 +70,16 @@ impl ProductEvent {
     pub const PRICE_CHANGED: &'static str = "ecommerce.product.product.price_changed.v1";
     pub const FLASH_SALE_STARTED: &'static str = "ecommerce.pricing.flash_sale.started.v1";
     pub const FLASH_SALE_ENDED: &'static str = "ecommerce.pricing.flash_sale.ended.v1";
+    /// Every event type the catalog publishes.
+    pub const ALL: [&'static str; 7] = [
+        Self::CREATED,
+        Self::UPDATED,
+        Self::PUBLISHED,
+        Self::UNPUBLISHED,
+        Self::PRICE_CHANGED,
+        Self::FLASH_SALE_STARTED,
+        Self::FLASH_SALE_ENDED,
+    ];
 
     pub fn product_id(&self) -> ProductId {
         match self {
@@ -166,15 +176,7 @@ mod tests {
 
     #[test]
     fn every_event_type_follows_the_naming_contract() {
-        for name in [
-            ProductEvent::CREATED,
-            ProductEvent::UPDATED,
-            ProductEvent::PUBLISHED,
-            ProductEvent::UNPUBLISHED,
-            ProductEvent::PRICE_CHANGED,
-            ProductEvent::FLASH_SALE_STARTED,
-            ProductEvent::FLASH_SALE_ENDED,
-        ] {
+        for name in ProductEvent::ALL {
             assert_eq!(EventType::parse(name).unwrap().version(), 1, "{name}");
         }
     }

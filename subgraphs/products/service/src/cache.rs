@@ -39,19 +39,7 @@ pub fn feed(db: DatabaseConnection) -> InvalidationFeed {
         let db = db.clone();
         Box::pin(async move { tags_of(&db, &event).await })
     });
-    InvalidationFeed::new(
-        "products.cache",
-        &[
-            ProductEvent::CREATED,
-            ProductEvent::UPDATED,
-            ProductEvent::PUBLISHED,
-            ProductEvent::UNPUBLISHED,
-            ProductEvent::PRICE_CHANGED,
-            ProductEvent::FLASH_SALE_STARTED,
-            ProductEvent::FLASH_SALE_ENDED,
-        ],
-        tagger,
-    )
+    InvalidationFeed::new("products.cache", &ProductEvent::ALL, tagger)
 }
 
 async fn tags_of(db: &DatabaseConnection, event: &EventEnvelope) -> anyhow::Result<Vec<String>> {

@@ -561,12 +561,15 @@ fn changed(ctx: &Context<'_>, product: products_domain::Product) -> ProductObjec
 
 /// A flash sale a mutation changed: its product's price may have changed with it.
 async fn changed_sale(ctx: &Context<'_>, sale: FlashSale) -> FlashSaleObject {
-    kernel_infra::cache::tag(ctx, crate::cache::product_tag(sale.product_id));
-    kernel_infra::cache::tag(ctx, crate::cache::PRODUCT_LISTS);
-    if let Ok(Some(product)) = load(ctx, sale.product_id).await {
-        for tag in crate::cache::tags_of_product(&product.0) {
-            kernel_infra::cache::tag(ctx, tag);
-        }
+    let tags = match load(ctx, sale.product_id).await {
+        Ok(Some(product)) => crate::cache::tags_of_product(&product.0),
+        _ => vec![
+            crate::cache::product_tag(sale.product_id),
+            crate::cache::PRODUCT_LISTS.to_owned(),
+        ],
+    };
+    for tag in tags {
+        kernel_infra::cache::tag(ctx, tag);
     }
     FlashSaleObject(sale)
 }
