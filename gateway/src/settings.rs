@@ -1,6 +1,6 @@
 //! What the gateway process is configured with beside its router configuration: the
 //! keys and the shared stores, from the platform's one typed configuration (its `jwt`,
-//! `identity`, `apq`, `rate_limit` and `trusted_documents` sections). `platform gateway`
+//! `identity`, `apq`, `rate_limit`, `response_cache` and `trusted_documents` sections). `platform gateway`
 //! loads and checks them, then installs them here before the router starts; the plugins
 //! read them at their initialisation.
 
@@ -22,6 +22,7 @@ pub struct Settings {
     pub assertion_private_pem: Option<Vec<u8>>,
     pub apq_redis_url: Option<String>,
     pub rate_limit_redis_url: Option<String>,
+    pub response_cache_redis_url: Option<String>,
     pub trusted_documents_dir: Option<PathBuf>,
 }
 
@@ -31,6 +32,7 @@ impl std::fmt::Debug for Settings {
             .field("production", &self.production)
             .field("apq_redis_url", &self.apq_redis_url.is_some())
             .field("rate_limit_redis_url", &self.rate_limit_redis_url.is_some())
+            .field("response_cache_redis_url", &self.response_cache_redis_url.is_some())
             .field("trusted_documents_dir", &self.trusted_documents_dir)
             .finish_non_exhaustive()
     }

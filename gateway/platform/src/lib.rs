@@ -82,6 +82,7 @@ pub fn gateway_settings(config: &Config) -> anyhow::Result<gateway::settings::Se
         assertion_private_pem: keys.gateway_private_pem,
         apq_redis_url: common.apq.redis_url.clone(),
         rate_limit_redis_url: common.rate_limit.redis_url.clone(),
+        response_cache_redis_url: common.response_cache.redis_url.clone(),
         trusted_documents_dir: common.trusted_documents.dir.clone(),
     })
 }

@@ -136,8 +136,23 @@ impl TestPlatform {
     /// A platform on which every request to the context `slow.0` waits `slow.1` first.
     pub async fn start_slowed(
         backend: Backend,
+        jobs: kernel_infra::config::Config,
+        slow: Option<(&'static str, Duration)>,
+    ) -> Self {
+        Self::start_full(backend, jobs, slow, &GatewaySetup::default()).await
+    }
+
+    /// A platform whose gateway is set up by `gateway` (its configuration edited, its
+    /// environment added to).
+    pub async fn start_with_gateway(gateway: &GatewaySetup) -> Self {
+        Self::start_full(Backend::Sqlite, fast_jobs(), None, gateway).await
+    }
+
+    async fn start_full(
+        backend: Backend,
         mut jobs: kernel_infra::config::Config,
         slow: Option<(&'static str, Duration)>,
+        setup: &GatewaySetup,
     ) -> Self {
         // PostgreSQL allows 100 connections: one platform on it at a time, with small
         // pools (10 contexts × 4, and a checkout process of the crash test).
@@ -183,7 +198,8 @@ impl TestPlatform {
             }
         };
         let running = platform::start(&jobs, &shutdown, &wrap).await.unwrap();
-        let (gateway, url, metrics_url) = spawn_gateway(&dir, &running.endpoints, &str::to_owned, &[]);
+        let (gateway, url, metrics_url) =
+            spawn_gateway(&dir, &running.endpoints, &|config| setup.edit(config), &setup.env());
         let platform = Self {
             url,
             metrics_url,
@@ -243,10 +259,11 @@ impl TestPlatform {
         let dir = self
             .dir
             .join(format!("gw-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]));
-        let (process, url, _) = spawn_gateway(&dir, &self.endpoints, &edit, env);
+        let (process, url, metrics_url) = spawn_gateway(&dir, &self.endpoints, &edit, env);
         wait_until_ready(&self.client, &url).await;
         AnotherGateway {
             url,
+            metrics_url,
             supergraph: dir.join("supergraph.graphql"),
             _process: process,
         }
@@ -328,8 +345,43 @@ impl Drop for Replica {
 }
 
 /// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
+/// How a test's gateway differs from the default: lines added under the response
+/// cache's configuration, and environment variables.
+#[derive(Default, Clone)]
+pub struct GatewaySetup {
+    pub response_cache: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl GatewaySetup {
+    /// The router configuration `config`, edited.
+    pub fn edit(&self, config: &str) -> String {
+        let mut edited = config.to_owned();
+        assert!(
+            self.response_cache.is_empty() || config.contains("      ttl_seconds: 600\n"),
+            "the response cache's configuration moved; this edit no longer finds it"
+        );
+        for line in &self.response_cache {
+            edited = edited.replacen(
+                "      ttl_seconds: 600\n",
+                &format!("      ttl_seconds: 600\n      {line}\n"),
+                1,
+            );
+        }
+        edited
+    }
+
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
+    }
+}
+
 pub struct AnotherGateway {
     pub url: String,
+    pub metrics_url: String,
     /// The supergraph file it loads.
     pub supergraph: std::path::PathBuf,
     _process: tokio::process::Child,

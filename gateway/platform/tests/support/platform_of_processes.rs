@@ -379,8 +379,9 @@ fn spawn(name: &str, env: &[(String, String)]) -> tokio::process::Child {
 }
 
 /// Through the gateway at `gateway`, an admin creates and publishes a product with one
-/// SKU; once Inventory has heard of it (through the bus), `units` go in stock.
-pub async fn stocked_product(client: &reqwest::Client, gateway: &str, sku: &str, units: i64) {
+/// SKU; once Inventory has heard of it (through the bus), `units` go in stock. Returns
+/// the product's id.
+pub async fn stocked_product(client: &reqwest::Client, gateway: &str, sku: &str, units: i64) -> String {
     let admin = admin_token();
     let ok = |query: &'static str, variables: Value| {
         let admin = admin.clone();
@@ -423,6 +424,7 @@ pub async fn stocked_product(client: &reqwest::Client, gateway: &str, sku: &str,
         json!({ "sku": sku, "delta": units }),
     )
     .await;
+    id.as_str().unwrap().to_owned()
 }
 
 /// The id of a cart holding one unit of `sku`, filled by the customer of `token`

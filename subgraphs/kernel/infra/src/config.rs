@@ -40,6 +40,7 @@ pub struct Common {
     pub identity: IdentitySettings,
     pub apq: ApqSettings,
     pub rate_limit: RateLimitSettings,
+    pub response_cache: ResponseCacheSettings,
     pub trusted_documents: TrustedDocumentsSettings,
 }
 
@@ -62,6 +63,7 @@ impl Default for Common {
             identity: IdentitySettings::default(),
             apq: ApqSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            response_cache: ResponseCacheSettings::default(),
             trusted_documents: TrustedDocumentsSettings::default(),
         }
     }
@@ -174,6 +176,14 @@ pub struct ApqSettings {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     /// Counted in Redis, so each limit holds across replicas; unset, per process.
+    pub redis_url: Option<String>,
+}
+
+/// The gateway's cache of subgraph answers (`RESPONSE_CACHE_*`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseCacheSettings {
+    /// Shared by every gateway replica; unset, each keeps its own in memory.
     pub redis_url: Option<String>,
 }
 
