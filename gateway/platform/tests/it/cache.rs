@@ -30,6 +30,16 @@ async fn in_redis() -> Option<GatewaySetup> {
     in_redis_at(&kernel_infra::testing::redis_url().await?)
 }
 
+/// Deletes the keys the test's cache left in Redis.
+async fn forget(setup: &GatewaySetup) {
+    let url = &setup.env[0].1;
+    let prefix = setup.response_cache[0]
+        .trim_start_matches("redis_prefix: \"")
+        .trim_end_matches('"')
+        .trim_end_matches(':');
+    kernel_infra::testing::remove_redis_keys(url, prefix).await;
+}
+
 fn in_redis_at(url: &str) -> Option<GatewaySetup> {
     Some(GatewaySetup {
         response_cache: vec![format!(
@@ -105,7 +115,8 @@ async fn readers_never_see_a_change_late_or_a_value_that_was_never_true() {
 #[tokio::test]
 async fn readers_never_see_a_change_late_or_a_value_that_was_never_true_in_redis() {
     if let Some(setup) = in_redis().await {
-        readers_never_see_a_change_late(setup, true).await;
+        readers_never_see_a_change_late(setup.clone(), true).await;
+        forget(&setup).await;
     }
 }
 
@@ -255,7 +266,8 @@ async fn answers_that_depend_on_the_caller_are_never_shared() {
 #[tokio::test]
 async fn answers_that_depend_on_the_caller_are_never_shared_in_redis() {
     if let Some(setup) = in_redis().await {
-        answers_that_depend_on_the_caller_are_not_shared(setup).await;
+        answers_that_depend_on_the_caller_are_not_shared(setup.clone()).await;
+        forget(&setup).await;
     }
 }
 

@@ -846,3 +846,56 @@ impl SubgraphExecutor for DropWhatChanged {
         self.inner.subscribe(execution_request, timeout).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_lists_are_found_one_or_batched() {
+        let one = entity_lists("query($representations:[_Any!]!){_entities(representations: $representations){...on Product{inventory{available}}}}").unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            (one[0].response_key.as_str(), one[0].variable.as_str()),
+            ("_entities", "representations")
+        );
+
+        let batched = entity_lists("query($__batch_reps_0:[_Any!]!, $__batch_reps_1:[_Any!]!){_e0: _entities(representations: $__batch_reps_0){...on Product{inventory{available}}} _e1: _entities(representations: $__batch_reps_1){...on Variant{inventory{available}}}}").unwrap();
+        let found: Vec<(&str, &str)> = batched
+            .iter()
+            .map(|list| (list.response_key.as_str(), list.variable.as_str()))
+            .collect();
+        assert_eq!(found, [("_e0", "__batch_reps_0"), ("_e1", "__batch_reps_1")]);
+    }
+
+    #[test]
+    fn other_queries_have_no_entity_lists() {
+        for query in [
+            "{ products(first: 2) { edges { node { id } } } }",
+            "query($r:[_Any!]!){_entities(representations: $r){__typename} products(first: 1){edges{node{id}}}}",
+            "query{_entities(representations: [{__typename: \"Product\", id: \"1\"}]){__typename}}",
+            "mutation($r:[_Any!]!){_entities(representations: $r){__typename}}",
+            "not graphql {",
+        ] {
+            assert!(entity_lists(query).is_none(), "{query}");
+        }
+    }
+
+    #[test]
+    fn an_offer_is_kept_at_most_the_ttl_or_its_max_age() {
+        let ttl = Duration::from_secs(600);
+        let offered = |max_age: u64| {
+            offer(
+                &serde_json::json!({ "data": {}, "extensions": { "cache": { "maxAge": max_age, "tags": ["Product:1"] } } }),
+                ttl,
+            )
+        };
+        assert_eq!(
+            offered(60),
+            Some((Duration::from_secs(60), vec!["Product:1".to_owned()]))
+        );
+        assert_eq!(offered(3600), Some((ttl, vec!["Product:1".to_owned()])));
+        assert_eq!(offered(0), None);
+        assert_eq!(offer(&serde_json::json!({ "data": {} }), ttl), None);
+    }
+}

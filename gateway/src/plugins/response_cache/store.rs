@@ -469,6 +469,55 @@ mod tests {
             return;
         }
         keeps_only_what_is_still_true(&store).await;
+        forget(&url, &prefix).await;
+    }
+
+    /// Deletes the keys without a TTL a test store left.
+    async fn forget(url: &str, prefix: &str) {
+        let client = redis::Client::open(url).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{prefix}gen"))
+            .arg(format!("{prefix}emptied"))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+    }
+
+    /// A drop that failed left its entries in Redis: once Redis answers again, nothing
+    /// kept before is served.
+    #[tokio::test]
+    async fn a_redis_that_failed_is_emptied_before_it_is_used_again() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("response-cache-test-{}:", uuid::Uuid::new_v4());
+        let store = Store::redis(&url, &prefix, Duration::from_secs(60)).unwrap();
+        store.recover().await;
+        let Store::Redis(redis) = &store else { unreachable!() };
+        if !store.available() {
+            assert!(
+                std::env::var("REQUIRE_REDIS").is_err(),
+                "REQUIRE_REDIS is set and Redis is not reachable"
+            );
+            return;
+        }
+        let since = store.lookup(&[]).await.unwrap().since;
+        store.put(
+            [7; 16],
+            Bytes::from_static(b"\"old\""),
+            tags(&["Product:7"]),
+            since,
+            Duration::from_secs(60),
+        );
+        let kept = eventually(&store, &[[7; 16]], |found| found.bodies[0].is_some()).await;
+        assert!(kept.bodies[0].is_some());
+
+        // The drop of Product:7 fails (Redis is unreachable for it): the store says so.
+        redis.note::<()>(Err(redis::RedisError::from(std::io::Error::other("connection reset"))));
+        assert!(!store.available());
+        store.recover().await;
+        assert!(store.available());
+        assert_eq!(store.lookup(&[[7; 16]]).await.unwrap().bodies, vec![None]);
+        forget(&url, &prefix).await;
     }
 
     #[tokio::test]
