@@ -37,7 +37,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use platform_of_processes::{admin_token, cart_with, free_port, post, spawn_gateway, token, wait_until_ready};
+use platform_of_processes::{
+    admin_token, cart_with, free_port, post, quantile, spawn_gateway, ticks_per_second, token, wait_until_ready,
+};
 use serde_json::{Value, json};
 
 const LISTING: &str = "query Listing($first: Int!, $after: String) { products(first: $first, after: $after, filter: { status: PUBLISHED }) { edges { node { id name price { amount currency } inventory { available inStock } variants { sku inventory { available } } } } } }";
@@ -605,16 +607,4 @@ fn process_ticks(pid: u32) -> u64 {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state is field 3 of stat(5), utime 14 and stime 15.
     fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
-}
-
-fn ticks_per_second() -> f64 {
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
 }

@@ -35,7 +35,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use kernel_infra::testing::TestDatabase;
-use platform_of_processes::{Layout, Processes, cart_with, free_port, post, stocked_product, token, wait_until_ready};
+use platform_of_processes::{
+    Layout, Processes, cart_with, free_port, post, quantile, stocked_product, ticks_per_second, token, wait_until_ready,
+};
 use serde_json::{Value, json};
 
 const CHECKOUT: &str = "mutation($input: CheckoutInput!) { checkout(input: $input) { id status } }";
@@ -228,18 +230,6 @@ fn busy_ticks() -> u64 {
     let cpu = stat.lines().next().unwrap();
     let fields: Vec<u64> = cpu.split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect();
     fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
-}
-
-fn ticks_per_second() -> f64 {
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
 }
 
 async fn checkout_per_cpu_second(redis: &str) {

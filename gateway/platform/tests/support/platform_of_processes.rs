@@ -24,6 +24,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Clock ticks per second (`getconf CLK_TCK`), the unit of /proc's CPU times.
+pub fn ticks_per_second() -> f64 {
+    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The `q` quantile of `sorted`, in milliseconds (NaN when empty).
+pub fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+}
+
 /// Waits for `/readiness` at `url` (a gateway's answers only once its supergraph is
 /// loaded, a context's once its database and bus answer).
 pub async fn wait_until_ready(client: &reqwest::Client, url: &str) {
