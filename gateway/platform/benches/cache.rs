@@ -241,6 +241,44 @@ impl Bench {
         (hits, hits + count("miss") + count("bypass") + count("uncached"))
     }
 
+    /// The cached gateway's invalidation-lag histogram so far: (upper bound in seconds,
+    /// cumulative count), every subgraph's together.
+    async fn lag_buckets(&self) -> Vec<(f64, u64)> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.cached.metrics))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut buckets: std::collections::BTreeMap<u64, (f64, u64)> = std::collections::BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|line| line.starts_with("gateway_cache_invalidation_lag_seconds_bucket"))
+        {
+            let Some(le) = line.split("le=\"").nth(1).and_then(|rest| rest.split('"').next()) else {
+                continue;
+            };
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().unwrap()
+            };
+            let count = line
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<f64>().ok())
+                .unwrap_or(0.0) as u64;
+            let entry = buckets.entry(bound.to_bits()).or_insert((bound, 0));
+            entry.1 += count;
+        }
+        let mut sorted: Vec<(f64, u64)> = buckets.into_values().collect();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        sorted
+    }
+
     async fn invalidations(&self) -> u64 {
         let text = self
             .client
@@ -340,6 +378,7 @@ impl Bench {
         tokio::time::sleep(Duration::from_secs(3)).await;
 
         let stop = kernel_infra::CancellationToken::new();
+        let lag_before = self.lag_buckets().await;
         // The truth: the stock as Inventory has it, every 5 ms (through the gateway
         // without a cache).
         let truth = {
@@ -412,6 +451,7 @@ impl Bench {
             task.await.unwrap();
         }
         let truth = truth.await.unwrap();
+        let lag = lag_quantiles(&lag_before, &self.lag_buckets().await);
         let reads = reads.lock().unwrap();
         // A read is stale by how long before it started the truth had fallen below it.
         let mut stale: Vec<Duration> = Vec::new();
@@ -428,10 +468,12 @@ impl Bench {
         println!(
             "\n### Flash-sale read spike ({readers} readers of one product's page through the cache, {rate} checkouts/s of it, {seconds} s)\n"
         );
-        println!("| reads/s | checkouts completed/s | reads stale | stale by p50 ms | p99 ms | max ms |");
-        println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
         println!(
-            "| {:.0} | {:.1} | {} of {} ({:.2} %) | {:.1} | {:.1} | {:.1} |",
+            "| reads/s | checkouts completed/s | reads stale | stale by p50 ms | p99 ms | max ms | event to drop p50 | p99 |"
+        );
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        println!(
+            "| {:.0} | {:.1} | {} of {} ({:.2} %) | {:.1} | {:.1} | {:.1} | {} | {} |",
             reads.len() as f64 / elapsed.as_secs_f64(),
             completed.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
             stale.len(),
@@ -440,6 +482,8 @@ impl Bench {
             quantile(&stale, 0.5),
             quantile(&stale, 0.99),
             stale.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            lag.0,
+            lag.1,
         );
     }
 
@@ -523,6 +567,30 @@ impl Bench {
             tokio::time::sleep(Duration::from_secs(3)).await;
         }
     }
+}
+
+/// The p50 and p99 of the lag histogram's growth from `before` to `after`, as "≤ <bound>"
+/// (a histogram knows its buckets, not the values).
+fn lag_quantiles(before: &[(f64, u64)], after: &[(f64, u64)]) -> (String, String) {
+    let grown: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(bound, count)| {
+            let earlier = before.iter().find(|(b, _)| b == bound).map_or(0, |(_, c)| *c);
+            (*bound, count - earlier)
+        })
+        .collect();
+    let total = grown.last().map_or(0, |(_, count)| *count);
+    let at = |q: f64| -> String {
+        if total == 0 {
+            return "–".into();
+        }
+        let wanted = (q * total as f64).ceil() as u64;
+        grown
+            .iter()
+            .find(|(_, count)| *count >= wanted)
+            .map_or("–".into(), |(bound, _)| format!("≤ {:.1} ms", bound * 1000.0))
+    };
+    (at(0.5), at(0.99))
 }
 
 /// What a closed loop did: requests answered, with their latencies, and errors.
