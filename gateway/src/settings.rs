@@ -1,8 +1,8 @@
 //! What the gateway process is configured with beside its router configuration: the
 //! keys and the shared stores, from the platform's one typed configuration (its `jwt`,
-//! `identity`, `apq`, `rate_limit`, `response_cache` and `trusted_documents` sections). `platform gateway`
-//! loads and checks them, then installs them here before the router starts; the plugins
-//! read them at their initialisation.
+//! `identity`, `apq`, `rate_limit`, `response_cache` and `trusted_documents`
+//! sections). `platform gateway` loads and checks them, then installs them here before
+//! the router starts; the plugins read them at their initialisation.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

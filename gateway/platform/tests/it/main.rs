@@ -344,7 +344,6 @@ impl Drop for Replica {
     }
 }
 
-/// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
 /// How a test's gateway differs from the default: lines added under the response
 /// cache's configuration, and environment variables.
 #[derive(Default, Clone)]
@@ -379,6 +378,7 @@ impl GatewaySetup {
     }
 }
 
+/// A gateway started by [`TestPlatform::another_gateway`]; stopped when dropped.
 pub struct AnotherGateway {
     pub url: String,
     pub metrics_url: String,
