@@ -38,7 +38,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use platform_of_processes::{
-    admin_token, cart_with, free_port, post, quantile, spawn_gateway, ticks_per_second, token, wait_until_ready,
+    admin_token, cart_with, free_port, metric, metric_in, metrics_text, post, quantile, spawn_gateway,
+    ticks_per_second, token, wait_until_ready,
 };
 use serde_json::{Value, json};
 
@@ -234,39 +235,17 @@ impl Bench {
 
     /// Hits and lookups of the cached gateway so far.
     async fn lookups(&self) -> (u64, u64) {
-        let text = self
-            .client
-            .get(format!("{}/metrics", self.cached.metrics))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let count = |outcome: &str| -> u64 {
-            text.lines()
-                .filter(|line| {
-                    line.starts_with("gateway_cache_lookups") && line.contains(&format!("outcome=\"{outcome}\""))
-                })
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum::<f64>() as u64
-        };
-        let hits = count("hit");
-        (hits, hits + count("miss") + count("bypass") + count("uncached"))
+        let text = metrics_text(&self.client, &self.cached.metrics).await;
+        (
+            metric_in(&text, "gateway_cache_lookups", "outcome=\"hit\""),
+            metric_in(&text, "gateway_cache_lookups", ""),
+        )
     }
 
     /// The cached gateway's invalidation-lag histogram so far: (upper bound in seconds,
     /// cumulative count), every subgraph's together.
     async fn lag_buckets(&self) -> Vec<(f64, u64)> {
-        let text = self
-            .client
-            .get(format!("{}/metrics", self.cached.metrics))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&self.client, &self.cached.metrics).await;
         let mut buckets: std::collections::BTreeMap<u64, (f64, u64)> = std::collections::BTreeMap::new();
         for line in text
             .lines()
@@ -294,19 +273,13 @@ impl Bench {
     }
 
     async fn invalidations(&self) -> u64 {
-        let text = self
-            .client
-            .get(format!("{}/metrics", self.cached.metrics))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|line| line.starts_with("gateway_cache_invalidations") && line.contains("source=\"event\""))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
+        metric(
+            &self.client,
+            &self.cached.metrics,
+            "gateway_cache_invalidations",
+            "source=\"event\"",
+        )
+        .await
     }
 
     async fn reads(&self) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::platform_of_processes::{eventually, post};
+use crate::platform_of_processes::{self, eventually, post};
 use crate::shop::{Customer, add_to_cart, change_price, new_product, ok, stocked_product};
 use crate::{GatewaySetup, TestPlatform};
 
@@ -52,19 +52,7 @@ fn in_redis_at(url: &str) -> Option<GatewaySetup> {
 
 /// The sum of the gateway's metric lines that start with `name` and hold `label`.
 async fn metric(platform: &TestPlatform, metrics_url: &str, name: &str, label: &str) -> u64 {
-    let text = platform
-        .client()
-        .get(format!("{metrics_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    platform_of_processes::metric(platform.client(), metrics_url, name, label).await
 }
 
 /// The gateway's count of lookups with `outcome` (hit, miss, bypass).

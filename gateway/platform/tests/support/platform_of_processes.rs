@@ -24,6 +24,32 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The sum of the metric lines at `metrics_url` (a gateway's Prometheus port) that
+/// start with `name` and hold `label`.
+pub async fn metric(client: &reqwest::Client, metrics_url: &str, name: &str, label: &str) -> u64 {
+    metric_in(&metrics_text(client, metrics_url).await, name, label)
+}
+
+/// The Prometheus text at `metrics_url`.
+pub async fn metrics_text(client: &reqwest::Client, metrics_url: &str) -> String {
+    client
+        .get(format!("{metrics_url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The sum of the lines of `text` that start with `name` and hold `label`.
+pub fn metric_in(text: &str, name: &str, label: &str) -> u64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`), the unit of /proc's CPU times.
 pub fn ticks_per_second() -> f64 {
     let out = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();

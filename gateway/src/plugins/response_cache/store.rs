@@ -454,8 +454,9 @@ mod tests {
         keeps_only_what_is_still_true(&Store::memory(100, Duration::from_secs(60))).await;
     }
 
-    #[tokio::test]
-    async fn redis_keeps_only_what_is_still_true() {
+    /// A store in Redis under a prefix of its own, with its URL and prefix; `None`
+    /// (skipped) when Redis does not answer and `REQUIRE_REDIS` is unset.
+    async fn redis_store() -> Option<(Store, String, String)> {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let prefix = format!("response-cache-test-{}:", uuid::Uuid::new_v4());
         let store = Store::redis(&url, &prefix, Duration::from_secs(60)).unwrap();
@@ -466,8 +467,16 @@ mod tests {
                 "REQUIRE_REDIS is set and Redis is not reachable"
             );
             eprintln!("skipped: no Redis at {url}");
-            return;
+            return None;
         }
+        Some((store, url, prefix))
+    }
+
+    #[tokio::test]
+    async fn redis_keeps_only_what_is_still_true() {
+        let Some((store, url, prefix)) = redis_store().await else {
+            return;
+        };
         keeps_only_what_is_still_true(&store).await;
         forget(&url, &prefix).await;
     }
@@ -488,18 +497,10 @@ mod tests {
     /// kept before is served.
     #[tokio::test]
     async fn a_redis_that_failed_is_emptied_before_it_is_used_again() {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("response-cache-test-{}:", uuid::Uuid::new_v4());
-        let store = Store::redis(&url, &prefix, Duration::from_secs(60)).unwrap();
-        store.recover().await;
-        let Store::Redis(redis) = &store else { unreachable!() };
-        if !store.available() {
-            assert!(
-                std::env::var("REQUIRE_REDIS").is_err(),
-                "REQUIRE_REDIS is set and Redis is not reachable"
-            );
+        let Some((store, url, prefix)) = redis_store().await else {
             return;
-        }
+        };
+        let Store::Redis(redis) = &store else { unreachable!() };
         let since = store.lookup(&[]).await.unwrap().since;
         store.put(
             [7; 16],
