@@ -50,19 +50,36 @@ fn run_router() -> Result<(), RouterInitError> {
         .block_on(async move { hive_router::router_entrypoint(plugins()).await })
 }
 
-/// A copy of the router configuration at `original` whose `override_subgraph_urls`
-/// sends each named subgraph to its URL (a load balancer or a cluster Service instead of
-/// the URL in the supergraph), written to `target`. A relative supergraph path is made
-/// absolute, since the copy lives elsewhere.
+/// What the launcher changes in a copy of the router configuration, from the
+/// platform's configuration and the standard OpenTelemetry environment.
+#[derive(Debug, Default)]
+pub struct RouterConfigEdits {
+    /// Each named subgraph's URL (a load balancer or a cluster Service instead of the
+    /// URL in the supergraph): `override_subgraph_urls`, and the streams the response
+    /// cache follows.
+    pub subgraph_urls: std::collections::BTreeMap<String, String>,
+    /// Where the gateway's spans go over OTLP/HTTP (Hive Router's own exporter), as
+    /// service `gateway`; none exported without it.
+    pub otlp_traces_endpoint: Option<String>,
+}
+
+impl RouterConfigEdits {
+    pub fn is_empty(&self) -> bool {
+        self.subgraph_urls.is_empty() && self.otlp_traces_endpoint.is_none()
+    }
+}
+
+/// A copy of the router configuration at `original` with `edits`, written to `target`.
+/// A relative supergraph path is made absolute, since the copy lives elsewhere.
 ///
 /// # Errors
 /// When the configuration cannot be read, parsed or written.
-pub fn router_config_with_subgraph_urls(
+pub fn write_router_config(
     original: &std::path::Path,
-    urls: &std::collections::BTreeMap<String, String>,
+    edits: &RouterConfigEdits,
     target: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use serde_yaml_ng::Value;
+    use serde_yaml_ng::{Mapping, Value};
     let text =
         std::fs::read_to_string(original).map_err(|err| anyhow::anyhow!("reading {}: {err}", original.display()))?;
     let mut config: Value = serde_yaml_ng::from_str(&text)?;
@@ -72,23 +89,54 @@ pub fn router_config_with_subgraph_urls(
     {
         config["supergraph"]["path"] = Value::from(dir.join(path).display().to_string());
     }
-    let mut subgraphs = serde_yaml_ng::Mapping::new();
-    for (name, url) in urls {
-        let mut entry = serde_yaml_ng::Mapping::new();
-        entry.insert("url".into(), Value::from(url.as_str()));
-        subgraphs.insert(Value::from(name.as_str()), Value::Mapping(entry));
+    let Value::Mapping(root) = &mut config else {
+        anyhow::bail!("{}: not a mapping", original.display());
+    };
+    if !edits.subgraph_urls.is_empty() {
+        let urls = || {
+            edits
+                .subgraph_urls
+                .iter()
+                .map(|(name, url)| (Value::from(name.as_str()), Value::from(url.as_str())))
+        };
+        let subgraphs: Mapping = urls()
+            .map(|(name, url)| (name, Value::Mapping(Mapping::from_iter([("url".into(), url)]))))
+            .collect();
+        root.insert(
+            "override_subgraph_urls".into(),
+            Value::Mapping(Mapping::from_iter([("subgraphs".into(), Value::Mapping(subgraphs))])),
+        );
+        // The response cache follows each subgraph's invalidation stream beside its URL.
+        if let Some(Value::Mapping(cache)) = root
+            .get_mut("plugins")
+            .and_then(|plugins| plugins.get_mut("response_cache"))
+            .and_then(|cache| cache.get_mut("config"))
+        {
+            cache.insert("subgraph_urls".into(), Value::Mapping(urls().collect()));
+        }
     }
-    let mut overrides = serde_yaml_ng::Mapping::new();
-    overrides.insert("subgraphs".into(), Value::Mapping(subgraphs));
-    if let Value::Mapping(root) = &mut config {
-        root.insert("override_subgraph_urls".into(), Value::Mapping(overrides));
-    }
-    // The response cache follows each subgraph's invalidation stream beside its URL.
-    if let Value::Mapping(cache) = &mut config["plugins"]["response_cache"]["config"] {
-        let urls = urls
-            .iter()
-            .map(|(name, url)| (Value::from(name.as_str()), Value::from(url.as_str())));
-        cache.insert("subgraph_urls".into(), Value::Mapping(urls.collect()));
+    if let Some(endpoint) = &edits.otlp_traces_endpoint {
+        let telemetry = root
+            .entry("telemetry".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        let Value::Mapping(telemetry) = telemetry else {
+            anyhow::bail!("{}: `telemetry` is not a mapping", original.display());
+        };
+        let exporter: Mapping = [
+            ("kind", Value::from("otlp")),
+            ("protocol", Value::from("http")),
+            ("endpoint", Value::from(endpoint.as_str())),
+        ]
+        .into_iter()
+        .map(|(key, value)| (Value::from(key), value))
+        .collect();
+        let tracing = Mapping::from_iter([("exporters".into(), Value::Sequence(vec![Value::Mapping(exporter)]))]);
+        telemetry.insert("tracing".into(), Value::Mapping(tracing));
+        let attributes = Mapping::from_iter([("service.name".into(), Value::from("gateway"))]);
+        telemetry.insert(
+            "resource".into(),
+            Value::Mapping(Mapping::from_iter([("attributes".into(), Value::Mapping(attributes))])),
+        );
     }
     std::fs::write(target, serde_yaml_ng::to_string(&config)?)
         .map_err(|err| anyhow::anyhow!("writing {}: {err}", target.display()))?;

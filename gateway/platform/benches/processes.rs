@@ -128,6 +128,7 @@ impl Running {
             gateways: 1,
             pool_size: u32::try_from(pool_size).unwrap(),
             env: &[],
+            gateway_env: &[],
         };
         let processes = Processes::start(redis.to_owned(), &layout).await;
         Self {

@@ -133,6 +133,7 @@ fn compose() -> Value {
     let common = json!({
         "EVENT_BUS_REDIS_URL": "redis://redis:6379",
         "GATEWAY_ENV": "production",
+        "LOG_FORMAT": "json",
         "RESPONSE_CACHE_REDIS_URL": "redis://redis:6379",
     });
     // Each process's keys: JWT_SECRET from the shell, the key files as compose secrets.
@@ -404,6 +405,7 @@ fn kustomization() -> Value {
                 "literals": [
                     "EVENT_BUS_REDIS_URL=redis://redis:6379",
                     "GATEWAY_ENV=production",
+                    "LOG_FORMAT=json",
                     "RESPONSE_CACHE_REDIS_URL=redis://redis:6379",
                     "SHUTDOWN_GRACE_SECONDS=30",
                 ],

@@ -208,11 +208,12 @@ fn exit_if_stale(stale: &[PathBuf], command: &str) -> anyhow::Result<()> {
 }
 
 /// The gateway's settings from the configuration: `gateway.env` (`GATEWAY_ENV`) and
-/// `gateway.subgraph_urls` (`GATEWAY_SUBGRAPH_URLS_ORDERS=…`). Hive Router reads the
-/// first from its environment and the second from its own configuration file, named by
-/// the environment, so when they differ from what the environment says the process
-/// starts itself again with them (the URLs in a copy of that file). Returns when there
-/// is nothing to apply (or it was applied).
+/// `gateway.subgraph_urls` (`GATEWAY_SUBGRAPH_URLS_ORDERS=…`), and its trace exporter
+/// from `OTEL_EXPORTER_OTLP_ENDPOINT`. Hive Router reads the first from its environment
+/// and the others from its own configuration file, named by the environment, so when
+/// they differ from what the environment says the process starts itself again with
+/// them (the URLs and the exporter in a copy of that file). Returns when there is
+/// nothing to apply (or it was applied).
 fn apply_gateway_settings(config_file: Option<&Path>) -> anyhow::Result<()> {
     const APPLIED: &str = "PLATFORM_GATEWAY_SETTINGS_APPLIED";
     if std::env::var_os(APPLIED).is_some() {
@@ -224,19 +225,23 @@ fn apply_gateway_settings(config_file: Option<&Path>) -> anyhow::Result<()> {
     if std::env::var("GATEWAY_ENV").unwrap_or_else(|_| "development".into()) != gateway.env {
         env.push(("GATEWAY_ENV".to_owned(), PathBuf::from(&gateway.env)));
     }
-    if !gateway.subgraph_urls.is_empty() {
-        if let Some(unknown) = gateway
-            .subgraph_urls
-            .keys()
-            .find(|name| platform::context(name).is_none())
-        {
-            anyhow::bail!("gateway.subgraph_urls.{unknown}: no such subgraph");
-        }
+    if let Some(unknown) = gateway
+        .subgraph_urls
+        .keys()
+        .find(|name| platform::context(name).is_none())
+    {
+        anyhow::bail!("gateway.subgraph_urls.{unknown}: no such subgraph");
+    }
+    let edits = gateway::serve::RouterConfigEdits {
+        subgraph_urls: gateway.subgraph_urls.clone(),
+        otlp_traces_endpoint: kernel_infra::telemetry::otlp_traces_endpoint(),
+    };
+    if !edits.is_empty() {
         let original = std::env::var_os("ROUTER_CONFIG_FILE_PATH")
             .map(PathBuf::from)
-            .ok_or_else(|| anyhow::anyhow!("gateway.subgraph_urls needs ROUTER_CONFIG_FILE_PATH"))?;
+            .ok_or_else(|| anyhow::anyhow!("gateway.subgraph_urls and traces need ROUTER_CONFIG_FILE_PATH"))?;
         let effective = std::env::temp_dir().join(format!("gateway-router-{}.yaml", std::process::id()));
-        gateway::serve::router_config_with_subgraph_urls(&original, &gateway.subgraph_urls, &effective)?;
+        gateway::serve::write_router_config(&original, &edits, &effective)?;
         env.push(("ROUTER_CONFIG_FILE_PATH".to_owned(), effective));
     }
     if env.is_empty() {
@@ -280,11 +285,9 @@ async fn run_replay(context: &str, rebuild: bool, config_file: Option<&Path>) ->
 async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
     // A wrong setting stops the launcher before anything listens.
     let config = platform::load_config(config_file)?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    // Readable at a glance: the launcher's own lines, then the contexts' warnings and
+    // errors (`RUST_LOG` shows more); spans go to OTLP when an endpoint is set.
+    let telemetry = kernel_infra::telemetry::init_with_filter("platform", LAUNCHER_LOG_FILTER);
     let shutdown = CancellationToken::new();
     let running = platform::start(&config, &shutdown, &|_, router| router).await?;
     let supergraph = platform::supergraph(&running.endpoints)?;
@@ -301,6 +304,11 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
     // The gateway reads its settings (`gateway.*`) from the same file.
     if let Some(file) = config_file {
         gateway.arg("--config").arg(file);
+    }
+    // The gateway's per-request lines are for `LOG_LEVEL=debug`; by default it says
+    // what went wrong, as the contexts do.
+    if std::env::var_os("LOG_LEVEL").is_none() {
+        gateway.env("LOG_LEVEL", "warn");
     }
     let mut gateway = gateway.envs(env).stdin(Stdio::piped()).kill_on_drop(true).spawn()?;
     // Held open for the launcher's lifetime (`wait` would close it): the gateway exits
@@ -342,5 +350,9 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
     for task in running.tasks {
         let _ = task.await;
     }
+    telemetry.shutdown();
     Ok(())
 }
+
+/// The launcher's log filter when `RUST_LOG` is unset.
+const LAUNCHER_LOG_FILTER: &str = "warn,platform=info";

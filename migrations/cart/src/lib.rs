@@ -3,12 +3,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_cart;
+mod m20261209_000001_create_dead_letters;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_cart::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_cart::Migration),
+            Box::new(m20261209_000001_create_dead_letters::Migration),
+        ]
     }
 }

@@ -8,6 +8,7 @@ mod cache;
 mod cancellation;
 mod checkout;
 mod crash;
+mod dead_letters;
 mod emails;
 mod event_contracts;
 mod flash_sale;
@@ -24,6 +25,7 @@ mod services;
 mod shop;
 mod subscriptions;
 mod tax;
+mod traces;
 mod webhooks;
 mod websocket;
 

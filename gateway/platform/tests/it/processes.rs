@@ -28,6 +28,7 @@ async fn start(redis: String, replicated: &[&str]) -> Processes {
         gateways: 2,
         pool_size: 3,
         env: FAST,
+        gateway_env: &[],
     };
     Processes::start(redis, &layout).await
 }

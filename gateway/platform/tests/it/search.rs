@@ -257,6 +257,7 @@ async fn an_order_summary_keeps_its_status_when_its_creation_comes_again() {
             occurred_at: chrono::Utc::now(),
             producer: "orders".into(),
             trace_id: "trace".into(),
+            span_id: None,
             correlation_id: "correlation".into(),
             schema_version: "1".into(),
             partition_key: id.to_string(),

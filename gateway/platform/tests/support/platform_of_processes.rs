@@ -174,6 +174,8 @@ pub struct Layout<'a> {
     pub pool_size: u32,
     /// Settings every context process gets (on top of its database, address and bus).
     pub env: &'a [(&'a str, &'a str)],
+    /// Settings every gateway gets.
+    pub gateway_env: &'a [(&'a str, &'a str)],
 }
 
 /// Every context as child processes (some with several replicas behind HAProxy), and
@@ -342,7 +344,7 @@ impl Processes {
         let (mut gateway_processes, mut gateway_urls) = (Vec::new(), Vec::new());
         for i in 0..layout.gateways {
             let dir = std::env::temp_dir().join(format!("{prefix}-gw{i}"));
-            let (process, url, _) = spawn_gateway(&dir, &endpoints, &str::to_owned, &[]);
+            let (process, url, _) = spawn_gateway(&dir, &endpoints, &str::to_owned, layout.gateway_env);
             wait_until_ready(&client, &url).await;
             gateway_processes.push(process);
             gateway_urls.push(url);

@@ -6,6 +6,7 @@ use async_graphql::{Context, EmptySubscription, Enum, ID, Object, Result, Schema
 use cart_domain::{Cart, CartId, CartOwner, CartStatus, KnownPrice, LineQuantity, SessionToken};
 use chrono::{DateTime, Utc};
 use kernel::{ErrorKind, Role, Sku};
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::money::MoneyObject;
 use kernel_infra::graphql::{bad_input, coded, error, request_meta};
 use kernel_infra::identity::{Caller, require_user};
@@ -14,12 +15,27 @@ use crate::carts::Carts;
 
 pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn schema(carts: Carts) -> CartSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+pub fn schema(carts: Carts, dead_letters: DeadLetters) -> CartSchema {
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(dead_letters)
         .data(carts)
         .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "cartDeadLetters",
+    redrive: "redriveCartDeadLetter",
+    discard: "discardCartDeadLetter",
+);
+
+/// The subgraph's queries: the context's own and its dead letters (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CartQuery, DeadLetterQuery);
+
+/// The subgraph's mutations: the context's own and its staff's on dead letters.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(CartMutation, DeadLetterMutation);
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "CartStatus")]
@@ -130,10 +146,11 @@ fn owner(ctx: &Context<'_>, session_id: Option<&str>) -> Result<CartOwner> {
     }
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct CartQuery;
 
 #[Object]
-impl Query {
+impl CartQuery {
     /// The caller's active cart (or the anonymous session's); null when there is none.
     async fn my_cart(&self, ctx: &Context<'_>, session_id: Option<String>) -> Result<Option<CartObject>> {
         let owner = owner(ctx, session_id.as_deref())?;
@@ -159,10 +176,11 @@ impl Query {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct CartMutation;
 
 #[Object]
-impl Mutation {
+impl CartMutation {
     /// Adds units of a SKU to the cart (creating the cart when needed).
     async fn add_to_cart(
         &self,

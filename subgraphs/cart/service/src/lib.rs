@@ -9,6 +9,7 @@ pub mod repository;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 pub use carts::{Carts, CartsError};
@@ -64,7 +65,11 @@ impl Cart {
         let settings: CartSettings = opening.settings()?;
         let carts = Carts::new(opening.db);
         Ok(Self {
-            schema: graphql::schema(carts.clone()),
+            schema: graphql::schema(
+                carts.clone(),
+                DeadLetters::new(CONTEXT.name, carts.db().clone())
+                    .with(carts::CartConsumer::subscription(carts.db().clone())),
+            ),
             carts,
             idle_timeout: seconds(settings.idle_timeout_seconds),
         })
@@ -105,8 +110,12 @@ fn seconds(seconds: u64) -> chrono::Duration {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/cart.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation::default(),
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

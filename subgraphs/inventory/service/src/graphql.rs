@@ -14,6 +14,7 @@ use inventory_domain::{
     MovementReason, Quantity, Reservation, ReservationId, ReservationLine, ReservationStatus, Sku, StockItem,
 };
 use kernel::Role;
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size, request_meta};
 use kernel_infra::identity::{require_any_role, require_role};
 use sea_orm::DatabaseConnection;
@@ -24,9 +25,10 @@ use crate::stock::Stock;
 
 pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn schema(stock: Stock) -> InventorySchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+pub fn schema(stock: Stock, dead_letters: DeadLetters) -> InventorySchema {
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(dead_letters)
         .data(DataLoader::new(ProductTotalsLoader(stock.db().clone()), tokio::spawn))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
         .extension(crate::prefetch::PrefetchStock(stock.db().clone()))
@@ -34,6 +36,20 @@ pub fn schema(stock: Stock) -> InventorySchema {
         .data(stock)
         .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "inventoryDeadLetters",
+    redrive: "redriveInventoryDeadLetter",
+    discard: "discardInventoryDeadLetter",
+);
+
+/// The subgraph's queries: the context's own and its dead letters (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(InventoryQuery, DeadLetterQuery);
+
+/// The subgraph's mutations: the context's own and its staff's on dead letters.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(InventoryMutation, DeadLetterMutation);
 
 pub struct ProductTotalsLoader(DatabaseConnection);
 
@@ -359,10 +375,11 @@ fn parse_sku(sku: &str) -> Result<Sku> {
     Sku::parse(sku).map_err(error)
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct InventoryQuery;
 
 #[Object]
-impl Query {
+impl InventoryQuery {
     /// The stock of a SKU; null when it is not stocked.
     async fn stock_item(&self, ctx: &Context<'_>, sku: String) -> Result<Option<StockItemObject>> {
         let sku = parse_sku(&sku)?;
@@ -397,10 +414,11 @@ impl Query {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct InventoryMutation;
 
 #[Object]
-impl Mutation {
+impl InventoryMutation {
     /// Corrects the units on hand (a delivery, a count, damage) with a reason.
     #[graphql(requires_scopes = "inventory:write")]
     async fn adjust_stock(

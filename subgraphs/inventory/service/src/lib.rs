@@ -15,6 +15,7 @@ use std::time::Duration;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, Job, NoSettings, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::InventorySchema;
@@ -53,7 +54,11 @@ impl Inventory {
     fn new(opening: Opening) -> Self {
         let stock = Stock::new(opening.db);
         Self {
-            schema: graphql::schema(stock.clone()),
+            schema: graphql::schema(
+                stock.clone(),
+                DeadLetters::new(CONTEXT.name, stock.db().clone())
+                    .with(consumer::TrackNewProducts::subscription(stock.db().clone())),
+            ),
             invalidations: cache::feed(stock.db().clone()),
             stock,
         }
@@ -90,8 +95,12 @@ impl Context for Inventory {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/inventory.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation::default(),
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

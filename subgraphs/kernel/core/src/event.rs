@@ -103,6 +103,9 @@ pub trait DomainEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EventMeta {
     pub trace_id: Option<String>,
+    /// The span that wrote the event (16 hex digits), when the writer's spans are
+    /// exported: consumers continue the trace from it.
+    pub span_id: Option<String>,
     pub correlation_id: Option<String>,
 }
 
@@ -116,6 +119,7 @@ impl EventMeta {
     pub fn caused_by(cause: &EventEnvelope) -> Self {
         Self {
             trace_id: Some(cause.trace_id.clone()),
+            span_id: None,
             correlation_id: Some(cause.correlation_id.clone()),
         }
     }
@@ -130,6 +134,10 @@ pub struct EventEnvelope {
     pub occurred_at: DateTime<Utc>,
     pub producer: String,
     pub trace_id: String,
+    /// The span that wrote the event, when it was exported (traces are on); absent
+    /// otherwise, and in events written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
     pub correlation_id: String,
     pub schema_version: String,
     pub partition_key: String,
@@ -152,6 +160,7 @@ impl EventEnvelope {
                 .trace_id
                 .clone()
                 .unwrap_or_else(|| event_id.as_uuid().simple().to_string()),
+            span_id: meta.span_id.clone(),
             correlation_id: meta
                 .correlation_id
                 .clone()
@@ -225,6 +234,7 @@ mod tests {
     fn envelope_serializes_with_the_contract_field_names() {
         let meta = EventMeta {
             trace_id: Some("trace-1".into()),
+            span_id: None,
             correlation_id: Some("corr-1".into()),
         };
         let envelope = EventEnvelope::wrap(&Sample, "orders", &meta, Utc::now());
@@ -249,6 +259,20 @@ mod tests {
         assert_eq!(json["traceId"], "trace-1");
         let back: EventEnvelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, envelope);
+    }
+
+    #[test]
+    fn the_writing_span_travels_when_there_is_one() {
+        let meta = EventMeta {
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+            span_id: Some("00f067aa0ba902b7".into()),
+            correlation_id: None,
+        };
+        let envelope = EventEnvelope::wrap(&Sample, "orders", &meta, Utc::now());
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["spanId"], "00f067aa0ba902b7");
+        let back: EventEnvelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back.span_id.as_deref(), Some("00f067aa0ba902b7"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kernel::EventEnvelope;
 use tokio::sync::RwLock;
+use tracing::Instrument;
 
 /// A consumer's reaction to an event.
 #[async_trait]
@@ -40,6 +41,15 @@ pub trait EventHandler: Send + Sync {
                 .map_err(|source| PartlyHandled { handled, source })?;
         }
         Ok(())
+    }
+
+    /// Handles a dead letter again, at staff's request: as `handle`, but a failure is
+    /// the answer (it is not counted towards parking the event again).
+    ///
+    /// # Errors
+    /// When processing failed again.
+    async fn redrive(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.handle(event).await
     }
 }
 
@@ -82,6 +92,76 @@ impl Subscription {
             handler,
             delivery: Delivery::EveryReplica,
         }
+    }
+}
+
+impl Subscription {
+    /// The same consumer, handling each event in a span of its own that continues the
+    /// trace of the span that wrote the event and links to it (see `telemetry`), with
+    /// the event's ids on every log line written meanwhile.
+    pub fn traced(self) -> Self {
+        let handler = Arc::new(Traced {
+            consumer: self.consumer.clone(),
+            inner: self.handler,
+        });
+        Self { handler, ..self }
+    }
+}
+
+/// A handler whose every event is handled in a span (`Subscription::traced`).
+struct Traced {
+    consumer: String,
+    inner: Arc<dyn EventHandler>,
+}
+
+impl Traced {
+    fn span(&self, event: &EventEnvelope) -> tracing::Span {
+        let span = tracing::info_span!(
+            "event.consume",
+            otel.name = %format!("consume {}", event.event_type),
+            otel.kind = "consumer",
+            consumer = %self.consumer,
+            event_id = %event.event_id,
+            event_type = %event.event_type,
+            trace_id = %event.trace_id,
+            correlation_id = %event.correlation_id,
+            order_id = tracing::field::Empty,
+        );
+        // Most events of an order's life name it; their log lines then do too.
+        if let Some(order_id) = event.payload.get("orderId").and_then(serde_json::Value::as_str) {
+            span.record("order_id", order_id);
+        }
+        crate::telemetry::continue_event(&span, event);
+        span
+    }
+}
+
+#[async_trait]
+impl EventHandler for Traced {
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.inner.handle(event).instrument(self.span(event)).await
+    }
+
+    /// Several events in one span: it continues the trace of the first and links to the
+    /// writer of each.
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let span = self.span(first);
+        if events.len() > 1 {
+            span.record("otel.name", format!("consume {} events", events.len()));
+        }
+        for event in &events[1..] {
+            if let Some(writer) = crate::telemetry::writer_of(event) {
+                tracing_opentelemetry::OpenTelemetrySpanExt::add_link(&span, writer);
+            }
+        }
+        self.inner.handle_all(events).instrument(span).await
+    }
+
+    async fn redrive(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.inner.redrive(event).instrument(self.span(event)).await
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use kernel::EventMeta;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::identity::ServiceSigner;
 
@@ -97,13 +98,24 @@ impl SubgraphClient {
             .header(crate::identity::IDENTITY_HEADER, token)
             .header("accept", "application/graphql-response+json, application/json")
             .json(&serde_json::json!({ "query": query, "variables": variables }));
-        if let Some(trace_id) = &meta.trace_id {
+        // The call's own span continues the trace; without exported spans, a new span id
+        // under the request's trace id keeps the trace id travelling.
+        let span = tracing::info_span!("call", otel.name = %format!("call {}", self.service), otel.kind = "client", service = %self.service);
+        let mut headers = axum::http::HeaderMap::new();
+        if !span.in_scope(|| crate::telemetry::inject_current(&mut headers))
+            && let Some(trace_id) = &meta.trace_id
+        {
             request = request.header("traceparent", traceparent(trace_id));
         }
+        request = request.headers(headers);
         if let Some(correlation_id) = &meta.correlation_id {
             request = request.header("x-correlation-id", correlation_id);
         }
-        let response = request.send().await.map_err(|err| unavailable(err.to_string()))?;
+        let response = request
+            .send()
+            .instrument(span)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?;
         let status = response.status();
         let body: serde_json::Value = response
             .json()

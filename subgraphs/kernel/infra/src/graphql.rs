@@ -430,6 +430,7 @@ pub fn event_meta(headers: &HeaderMap) -> EventMeta {
         .map(str::to_owned);
     EventMeta {
         trace_id,
+        span_id: None,
         correlation_id,
     }
 }

@@ -7,13 +7,15 @@
 //! - [`bus`]: the `EventBus` port and its in-process adapter; [`redis_bus`]: its Redis
 //!   Streams adapter for several replicas.
 //! - [`client`]: commands to another context's subgraph under a service identity.
-//! - [`inbox`]: processed event ids, so every consumer is idempotent.
+//! - [`inbox`]: processed event ids, so every consumer is idempotent;
+//!   [`dead_letters`]: the events a consumer failed on again and again, for staff.
 //! - [`graphql`]: domain errors to GraphQL errors with `extensions.code`, Relay cursors,
 //!   and request metadata (trace and correlation ids).
 //! - [`server`]: serving a subgraph over HTTP with graceful shutdown.
 //! - [`context`]: what a context is, said once; [`config`]: the typed configuration;
 //!   [`service`]: running one context as its own process, or many in one.
 //! - [`migration`]: the outbox and inbox tables, for each context's migrations.
+//! - [`telemetry`]: logs (readable or JSON) and traces exported over OTLP.
 
 pub mod bus;
 pub mod cache;
@@ -21,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod context;
 pub mod db;
+pub mod dead_letters;
 pub mod graphql;
 pub mod identity;
 pub mod inbox;
@@ -32,6 +35,7 @@ pub mod redis_bus;
 pub mod relay;
 pub mod server;
 pub mod service;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;

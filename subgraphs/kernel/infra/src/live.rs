@@ -55,27 +55,32 @@ impl LiveFeed {
     pub fn events(&self) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
         let receiver = self.sender.subscribe();
         let recent = VecDeque::with_capacity(RECENT_EVENTS);
-        futures::stream::unfold((receiver, recent), |(mut receiver, mut recent)| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => {
-                        if recent.contains(&event.event_id) {
-                            continue;
+        let feed = self.consumer.clone();
+        futures::stream::unfold((receiver, recent), move |(mut receiver, mut recent)| {
+            let feed = feed.clone();
+            async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(event) => {
+                            if recent.contains(&event.event_id) {
+                                continue;
+                            }
+                            if recent.len() == RECENT_EVENTS {
+                                recent.pop_front();
+                            }
+                            recent.push_back(event.event_id);
+                            message_span(&feed, &event);
+                            return Some((event, (receiver, recent)));
                         }
-                        if recent.len() == RECENT_EVENTS {
-                            recent.pop_front();
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(
+                                missed,
+                                "a subscription fell behind its live feed; it ends, to be resumed"
+                            );
+                            return None;
                         }
-                        recent.push_back(event.event_id);
-                        return Some((event, (receiver, recent)));
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(
-                            missed,
-                            "a subscription fell behind its live feed; it ends, to be resumed"
-                        );
-                        return None;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
         })
@@ -86,6 +91,21 @@ impl LiveFeed {
     pub fn events_of(&self, key: String) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
         self.events()
             .filter(move |event| futures::future::ready(event.partition_key == key))
+    }
+}
+
+/// While spans are exported, a span for each message a subscription is handed, in
+/// the trace of the span that wrote its event.
+fn message_span(feed: &str, event: &EventEnvelope) {
+    if crate::telemetry::exporting() {
+        let span = tracing::info_span!(
+            "subscription.message",
+            otel.name = %format!("subscription message {}", event.event_type),
+            feed,
+            event_id = %event.event_id,
+            event_type = %event.event_type,
+        );
+        crate::telemetry::continue_event(&span, event);
     }
 }
 

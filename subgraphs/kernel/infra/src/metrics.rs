@@ -11,6 +11,7 @@
 //! | `webhook_retry_attempts_total` | counter | webhook attempts after the first of a delivery |
 //! | `relay_lag_ms{producer}` | histogram | from an event's commit to its publish on the bus |
 //! | `relay_published_total{producer}` | counter | events the relays published |
+//! | `dead_letters_total{consumer}` | counter | events parked as dead letters after failing again and again |
 
 use std::sync::LazyLock;
 
@@ -94,6 +95,19 @@ pub static RELAY_PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    registered(
+        IntCounterVec::new(
+            Opts::new(
+                "dead_letters_total",
+                "Events a consumer failed on again and again, parked as dead letters for staff.",
+            ),
+            &["consumer"],
+        )
+        .expect("a valid metric name"),
+    )
+});
+
 /// Every metric in the text exposition format (version 0.0.4), including those that
 /// have not moved yet.
 pub fn render() -> String {
@@ -103,6 +117,7 @@ pub fn render() -> String {
     LazyLock::force(&WEBHOOK_RETRY_ATTEMPTS);
     LazyLock::force(&RELAY_LAG_MS);
     LazyLock::force(&RELAY_PUBLISHED);
+    LazyLock::force(&DEAD_LETTERS);
     let mut text = Vec::new();
     TextEncoder::new()
         .encode(&REGISTRY.gather(), &mut text)

@@ -1,4 +1,5 @@
-//! The outbox and inbox tables, created by each context's first migration.
+//! The outbox and inbox tables, created by each context's first migration, and the
+//! dead letters of the contexts that consume events.
 //!
 //! Every context's database has its own copy: the outbox of the events it produces and
 //! the inbox of the events it has consumed.
@@ -109,6 +110,43 @@ pub async fn drop_outbox_and_inbox(manager: &SchemaManager<'_>) -> Result<(), Db
     manager
         .drop_table(Table::drop().table(OutboxEvents::Table).to_owned())
         .await
+}
+
+/// Creates `dead_letters` (see [`crate::dead_letters`]): in the database of every
+/// context whose consumers park the events they fail on.
+///
+/// # Errors
+/// When the database refuses the DDL.
+pub async fn create_dead_letters(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    use ddl::{column, index, primary_key, table};
+    manager
+        .create_table(
+            table("dead_letters")
+                .col(column("consumer").string_len(100).not_null())
+                .col(column("event_id").uuid().not_null())
+                .col(column("event_type").string_len(200).not_null())
+                .col(column("envelope").text().not_null())
+                .col(column("failures").integer().not_null())
+                .col(column("last_error").text().not_null())
+                .col(column("first_failed_at").timestamp_with_time_zone().not_null())
+                .col(column("last_failed_at").timestamp_with_time_zone().not_null())
+                .col(column("status").string_len(16).not_null())
+                .col(column("settled_at").timestamp_with_time_zone().null())
+                .col(column("settled_by").uuid().null())
+                .col(column("reason").text().null())
+                .primary_key(&mut primary_key(&["consumer", "event_id"]))
+                .to_owned(),
+        )
+        .await?;
+    index(manager, "dead_letters", &["status", "last_failed_at"], false).await
+}
+
+/// Drops what [`create_dead_letters`] made.
+///
+/// # Errors
+/// When the database refuses the DDL.
+pub async fn drop_dead_letters(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    ddl::drop_tables(manager, &["dead_letters"]).await
 }
 
 /// Helpers for the compact table definitions of each context's migrations.

@@ -11,6 +11,7 @@ use kernel::{DomainEvent, EventEnvelope, EventMeta};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{ConnectionTrait, QueryOrder, QuerySelect};
+use tracing::Instrument;
 
 /// A row of `outbox_events`.
 pub mod entity {
@@ -46,7 +47,9 @@ pub mod entity {
 /// When the insert fails; the caller's transaction must then roll back.
 pub async fn append(conn: &impl ConnectionTrait, envelopes: &[EventEnvelope]) -> Result<(), DbErr> {
     if let Some(insert) = insert(envelopes) {
-        conn.execute(&insert).await?;
+        conn.execute(&insert)
+            .instrument(tracing::info_span!("outbox.append", events = envelopes.len()))
+            .await?;
     }
     Ok(())
 }
@@ -100,13 +103,32 @@ pub fn insert_when(envelopes: &[EventEnvelope], condition: &Expr) -> Option<Inse
     )
 }
 
-/// Wraps domain events in envelopes from `producer`.
+/// Wraps domain events in envelopes from `producer`. While spans are exported, the
+/// envelopes name the current span as their writer (and its trace), so the relay and
+/// the consumers continue that trace.
 pub fn wrap<E: DomainEvent>(producer: &str, meta: &EventMeta, events: &[E]) -> Vec<EventEnvelope> {
     let now = Utc::now();
-    events
+    let traced;
+    let meta = match crate::telemetry::current_ids() {
+        Some((trace_id, span_id)) => {
+            traced = EventMeta {
+                trace_id: Some(trace_id),
+                span_id: Some(span_id),
+                correlation_id: meta.correlation_id.clone(),
+            };
+            &traced
+        }
+        None => meta,
+    };
+    let envelopes: Vec<EventEnvelope> = events
         .iter()
         .map(|event| EventEnvelope::wrap(event, producer, meta, now))
-        .collect()
+        .collect();
+    for envelope in &envelopes {
+        // On the writer's span in a trace (see `telemetry`); a log line at debug level.
+        tracing::debug!(event_id = %envelope.event_id, event_type = %envelope.event_type, "event written to the outbox");
+    }
+    envelopes
 }
 
 /// Wraps domain events in envelopes from `producer` and appends them.

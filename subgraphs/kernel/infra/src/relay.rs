@@ -138,7 +138,28 @@ impl Relay {
             .iter()
             .map(|row| parse_envelope(&row.envelope))
             .collect::<Result<Vec<_>, _>>()?;
+        // A span per event, continuing its writer's trace, over the publish of them all.
+        let spans: Vec<tracing::Span> = envelopes
+            .iter()
+            .map(|envelope| {
+                let span = tracing::info_span!(
+                    "relay.publish",
+                    otel.name = %format!("publish {}", envelope.event_type),
+                    otel.kind = "producer",
+                    event_id = %envelope.event_id,
+                    event_type = %envelope.event_type,
+                    trace_id = %envelope.trace_id,
+                    outcome = tracing::field::Empty,
+                );
+                crate::telemetry::follow_writer(&span, envelope);
+                span
+            })
+            .collect();
         let outcomes = self.bus.publish_all(&envelopes).await;
+        for (span, outcome) in spans.iter().zip(&outcomes) {
+            span.record("outcome", if outcome.is_ok() { "published" } else { "failed" });
+        }
+        drop(spans);
         let mut published = Vec::with_capacity(rows.len());
         for ((row, envelope), outcome) in rows.iter().zip(&envelopes).zip(outcomes) {
             match outcome {

@@ -18,6 +18,7 @@ use axum::routing::get;
 use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::graphql::event_meta;
 
@@ -86,9 +87,31 @@ async fn graphql<E: Executor>(
     request: GraphQLRequest,
 ) -> axum::response::Response {
     let caller = crate::identity::AssertionVerifier::shared().caller(&headers, name);
+    let mut meta = event_meta(&headers);
+    let request = request.into_inner();
+    // One span per request, continuing the caller's trace; its fields are on every log
+    // line written while it runs.
+    let span = tracing::info_span!(
+        "graphql.request",
+        otel.name = %format!("{name} {}", request.operation_name.as_deref().unwrap_or("graphql")),
+        otel.kind = "server",
+        subgraph = name,
+        trace_id = tracing::field::Empty,
+        correlation_id = meta.correlation_id.as_deref().unwrap_or(""),
+        user_id = tracing::field::Empty,
+    );
+    crate::telemetry::continue_request(&span, &headers);
+    if let Some(trace_id) = crate::telemetry::trace_id_of(&span) {
+        meta.trace_id = Some(trace_id);
+    }
+    if let Some(trace_id) = &meta.trace_id {
+        span.record("trace_id", trace_id.as_str());
+    }
+    if let crate::identity::Caller::User(identity) = &caller {
+        span.record("user_id", tracing::field::display(identity.user_id));
+    }
     let request = request
-        .into_inner()
-        .data(event_meta(&headers))
+        .data(meta)
         .data(caller)
         .data(crate::graphql::ClientAddress::from_headers(&headers));
     // Hive Router asks for `multipart/mixed;subscriptionSpec="1.0"` without the
@@ -98,6 +121,9 @@ async fn graphql<E: Executor>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("multipart/mixed") && accept.contains("subscriptionSpec"));
     if accepts_stream {
+        // A subscription lives for hours: no span covers it; each message it sends has
+        // its own, continuing the trace of the event it carries (`crate::live`).
+        drop(span);
         let stream = multipart(executor.execute_stream(request, None));
         return axum::response::Response::builder()
             .header(
@@ -109,7 +135,7 @@ async fn graphql<E: Executor>(
             ))
             .unwrap_or_default();
     }
-    GraphQLResponse::from(executor.execute(request).await).into_response()
+    GraphQLResponse::from(executor.execute(request).instrument(span).await).into_response()
 }
 
 /// How often an idle subscription stream sends a heartbeat part.
@@ -150,15 +176,6 @@ fn multipart(
         },
     );
     futures::stream::once(futures::future::ready(axum::body::Bytes::from_static(b"--graphql\r\n"))).chain(parts)
-}
-
-/// Installs the stdout log subscriber for a standalone binary (`RUST_LOG`, default info).
-pub fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains.

@@ -110,7 +110,7 @@ pub async fn connect_bus(common: &Common) -> anyhow::Result<Arc<dyn EventBus>> {
 /// When the bus refuses one.
 pub async fn subscribe(context: &dyn Context, bus: &dyn EventBus) -> anyhow::Result<()> {
     for subscription in context.subscriptions() {
-        bus.subscribe(subscription).await?;
+        bus.subscribe(subscription.traced()).await?;
     }
     Ok(())
 }
@@ -374,8 +374,10 @@ pub fn main(spec: &ContextSpec, args: impl IntoIterator<Item = String>) -> anyho
     runtime.block_on(async {
         match invocation.command {
             ServiceCommand::Serve => {
-                crate::server::init_logging();
-                run_alone(spec, &config).await
+                let telemetry = crate::telemetry::init(spec.name);
+                let served = run_alone(spec, &config).await;
+                telemetry.shutdown();
+                served
             }
             ServiceCommand::Migrate => {
                 let own = config.context(spec.name)?;

@@ -4,6 +4,7 @@
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::Role;
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, page_size};
 use kernel_infra::identity::require_any_role;
 use notifications_domain::{DeliveryId, DeliveryStatus, WEBHOOK_EVENT_TYPES, WebhookSubscriptionId};
@@ -13,12 +14,31 @@ use crate::webhooks::{Owner, Webhooks};
 
 pub type NotificationsSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
 
-pub fn schema(webhooks: Webhooks) -> NotificationsSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, async_graphql::EmptySubscription))
-        .enable_federation()
-        .data(webhooks)
-        .finish()
+pub fn schema(webhooks: Webhooks, dead_letters: DeadLetters) -> NotificationsSchema {
+    kernel_infra::graphql::with_limits(Schema::build(
+        Query::default(),
+        Mutation::default(),
+        async_graphql::EmptySubscription,
+    ))
+    .enable_federation()
+    .data(dead_letters)
+    .data(webhooks)
+    .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "notificationsDeadLetters",
+    redrive: "redriveNotificationsDeadLetter",
+    discard: "discardNotificationsDeadLetter",
+);
+
+/// The subgraph's queries: the context's own and its dead letters (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(NotificationsQuery, DeadLetterQuery);
+
+/// The subgraph's mutations: the context's own and its staff's on dead letters.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(NotificationsMutation, DeadLetterMutation);
 
 /// Partners manage their own webhooks; ADMIN sees and manages everyone's.
 fn owner(ctx: &Context<'_>) -> Result<Owner> {
@@ -261,10 +281,11 @@ pub struct CreateWebhookSubscriptionInput {
     event_types: Vec<String>,
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct NotificationsQuery;
 
 #[Object]
-impl Query {
+impl NotificationsQuery {
     /// The event types a partner can subscribe a webhook to.
     #[graphql(directive = kernel_infra::graphql::directives::cost::apply(1))]
     async fn webhook_event_types(&self) -> Vec<String> {
@@ -299,10 +320,11 @@ impl Query {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct NotificationsMutation;
 
 #[Object]
-impl Mutation {
+impl NotificationsMutation {
     /// Sends every event of the given types to `url`, signed. PARTNER or ADMIN.
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn create_webhook_subscription(

@@ -15,6 +15,7 @@ use std::time::Duration;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 pub use emails::{EmailCustomers, Emails, Mailer};
@@ -139,7 +140,11 @@ impl Notifications {
         let emails = settings.emails(&opening)?;
         let webhooks = Webhooks::new(opening.db, settings.webhooks()?)?;
         Ok(Self {
-            schema: graphql::schema(webhooks.clone()),
+            schema: graphql::schema(
+                webhooks.clone(),
+                DeadLetters::new(CONTEXT.name, webhooks.db().clone())
+                    .with(EmailCustomers::subscription(emails.clone())),
+            ),
             webhooks,
             emails,
         })
@@ -184,8 +189,12 @@ impl Context for Notifications {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/notifications.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation::default(),
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -23,6 +23,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::entity::{attempt, delivery, subscription};
 
@@ -499,11 +500,26 @@ impl Webhooks {
             .header("x-webhook-id", row.id.to_string())
             .header("x-webhook-event", &row.event_type)
             .header("x-webhook-attempt", number.to_string());
-        // The event's trace goes on to the partner, as it came through the shop.
+        // The dispatch is a span in the event's trace, and the trace goes on to the
+        // partner, as it came through the shop.
+        let span = tracing::info_span!(
+            "webhook.dispatch",
+            otel.name = %format!("webhook {}", row.event_type),
+            otel.kind = "client",
+            delivery_id = %row.id,
+            subscription_id = %subscription.id,
+            attempt = number,
+        );
         if let Ok(envelope) = serde_json::from_str::<EventEnvelope>(&row.body) {
-            request = request.header("traceparent", kernel_infra::client::traceparent(&envelope.trace_id));
+            kernel_infra::telemetry::continue_event(&span, &envelope);
+            let mut headers = reqwest::header::HeaderMap::new();
+            if span.in_scope(|| kernel_infra::telemetry::inject_current(&mut headers)) {
+                request = request.headers(headers);
+            } else {
+                request = request.header("traceparent", kernel_infra::client::traceparent(&envelope.trace_id));
+            }
         }
-        match request.body(row.body.clone()).send().await {
+        match request.body(row.body.clone()).send().instrument(span).await {
             Ok(response) => AttemptOutcome::of_status(response.status().as_u16()),
             Err(err) => AttemptOutcome::Failed {
                 status: None,

@@ -14,6 +14,7 @@ use async_graphql::{Context, Enum, Error, ID, InputObject, MergedObject, Object,
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use kernel::{Identity, Money, Quantity, Role, Sku, TaxLine, TaxRate};
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{MoneyInput, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, not_found, page_size, request_meta};
@@ -30,7 +31,7 @@ use crate::returns::Returns;
 
 pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 
-pub fn schema(orders: Orders, returns: Returns, live: LiveFeed) -> OrdersSchema {
+pub fn schema(orders: Orders, returns: Returns, live: LiveFeed, dead_letters: DeadLetters) -> OrdersSchema {
     kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), Subscription))
         .enable_federation()
         .enable_subscription_in_federation()
@@ -38,8 +39,15 @@ pub fn schema(orders: Orders, returns: Returns, live: LiveFeed) -> OrdersSchema 
         .data(orders)
         .data(returns)
         .data(live)
+        .data(dead_letters)
         .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "ordersDeadLetters",
+    redrive: "redriveOrdersDeadLetter",
+    discard: "discardOrdersDeadLetter",
+);
 
 pub struct OrderLoader(pub(crate) Orders);
 
@@ -366,9 +374,9 @@ async fn visible_order(ctx: &Context<'_>, caller: &Identity, id: OrderId) -> Res
     Ok(order.filter(|o| caller.may_act_for(o.user_id())).map(OrderObject))
 }
 
-/// Orders' queries and returns'.
+/// Orders' queries, returns' and its dead letters' (staff).
 #[derive(MergedObject, Default)]
-pub struct Query(OrderQuery, returns::ReturnQuery);
+pub struct Query(OrderQuery, returns::ReturnQuery, DeadLetterQuery);
 
 #[derive(Default)]
 pub struct OrderQuery;
@@ -550,9 +558,9 @@ pub struct PlaceOrderPayload {
     replayed: bool,
 }
 
-/// Orders' commands and returns'.
+/// Orders' commands, returns' and its staff's on dead letters.
 #[derive(MergedObject, Default)]
-pub struct Mutation(OrderMutation, returns::ReturnMutation);
+pub struct Mutation(OrderMutation, returns::ReturnMutation, DeadLetterMutation);
 
 #[derive(Default)]
 pub struct OrderMutation;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::OrdersSchema;
@@ -78,7 +79,13 @@ impl Orders {
         let orders = orders::Orders::new(opening.db);
         let live = live::feed();
         Ok(Self {
-            schema: graphql::schema(orders.clone(), returns.clone(), live.clone()),
+            schema: graphql::schema(
+                orders.clone(),
+                returns.clone(),
+                live.clone(),
+                DeadLetters::new(CONTEXT.name, orders.db().clone())
+                    .with(consumer::FollowFulfilment::subscription(orders.db().clone())),
+            ),
             orders,
             returns,
             live,

@@ -5,6 +5,7 @@
 use async_graphql::{Context, ID, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::Currency;
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::money::{Long, MoneyObject};
 use kernel_infra::graphql::{PageInfo, bad_input, cursor, error, internal, page_size};
 use kernel_infra::identity::require_user;
@@ -18,19 +19,34 @@ use crate::projection;
 /// How deep into the results pages may go, like a search engine's result window.
 const MAX_DEPTH: u64 = 10_000;
 
-pub type SearchSchema = Schema<Query, async_graphql::EmptyMutation, async_graphql::EmptySubscription>;
+pub type SearchSchema = Schema<Query, Mutation, async_graphql::EmptySubscription>;
 
 /// The executable schema over the read models in `db`.
-pub fn schema(db: DatabaseConnection) -> SearchSchema {
+pub fn schema(db: DatabaseConnection, dead_letters: DeadLetters) -> SearchSchema {
     kernel_infra::graphql::with_limits(Schema::build(
-        Query,
-        async_graphql::EmptyMutation,
+        Query::default(),
+        Mutation::default(),
         async_graphql::EmptySubscription,
     ))
     .enable_federation()
     .data(db)
+    .data(dead_letters)
     .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "searchDeadLetters",
+    redrive: "redriveSearchDeadLetter",
+    discard: "discardSearchDeadLetter",
+);
+
+/// The subgraph's queries: the read models' and their consumer's dead letters (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(ReadModelQuery, DeadLetterQuery);
+
+/// The subgraph's mutations: its staff's on the dead letters.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(DeadLetterMutation);
 
 /// A product as Search refers to it; the Products subgraph resolves the rest.
 #[derive(SimpleObject)]
@@ -150,10 +166,11 @@ fn matching(query: &SearchQuery) -> Condition {
     condition
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct ReadModelQuery;
 
 #[Object]
-impl Query {
+impl ReadModelQuery {
     /// Published products whose name, description, category or SKUs contain every word
     /// of `text` (as the start of a word), optionally in a category (and below it) and
     /// a price range in minor units; by name. Built from events, so a change shows up

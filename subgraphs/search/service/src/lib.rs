@@ -11,6 +11,7 @@ pub mod replay;
 
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, NoSettings, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
@@ -47,7 +48,11 @@ impl Search {
 
     fn new(opening: Opening) -> Self {
         Self {
-            schema: graphql::schema(opening.db.clone()),
+            schema: graphql::schema(
+                opening.db.clone(),
+                DeadLetters::new(CONTEXT.name, opening.db.clone())
+                    .with(consumer::KeepReadModels::subscription(opening.db.clone())),
+            ),
             db: opening.db,
         }
     }
@@ -77,8 +82,8 @@ impl Context for Search {
 /// The subgraph's SDL, as committed in schema/subgraphs/search.graphql.
 pub fn sdl() -> String {
     let schema = async_graphql::Schema::build(
-        graphql::Query,
-        async_graphql::EmptyMutation,
+        graphql::Query::default(),
+        graphql::Mutation::default(),
         async_graphql::EmptySubscription,
     )
     .enable_federation()

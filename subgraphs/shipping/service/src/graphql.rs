@@ -9,6 +9,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, EmptySubscription, Enum, Error, ID, InputObject, Object, Result, Schema, SimpleObject};
 use chrono::{DateTime, Utc};
 use kernel::{Currency, Money, Role};
+use kernel_infra::dead_letters::DeadLetters;
 use kernel_infra::graphql::address::{PostalAddress, PostalAddressInput};
 use kernel_infra::graphql::money::{Long, MoneyInput, MoneyObject};
 use kernel_infra::graphql::{bad_input, error, internal, not_found, request_meta};
@@ -22,13 +23,28 @@ use crate::shipping::Shipping;
 
 pub type ShippingSchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub fn schema(shipping: Shipping) -> ShippingSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+pub fn schema(shipping: Shipping, dead_letters: DeadLetters) -> ShippingSchema {
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(dead_letters)
         .data(DataLoader::new(ShipmentByOrder(shipping.clone()), tokio::spawn))
         .data(shipping)
         .finish()
 }
+
+kernel_infra::dead_letter_fields!(
+    list: "shippingDeadLetters",
+    redrive: "redriveShippingDeadLetter",
+    discard: "discardShippingDeadLetter",
+);
+
+/// The subgraph's queries: the context's own and its dead letters (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(ShippingQuery, DeadLetterQuery);
+
+/// The subgraph's mutations: the context's own and its staff's on dead letters.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(ShippingMutation, DeadLetterMutation);
 
 pub struct ShipmentByOrder(Shipping);
 
@@ -307,10 +323,11 @@ fn method_id(id: &ID) -> Result<ShippingMethodId> {
     ShippingMethodId::parse(id).map_err(bad_input)
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct ShippingQuery;
 
 #[Object]
-impl Query {
+impl ShippingQuery {
     /// The shop's shipping methods by name: the active ones, and for staff with
     /// `includeInactive` the others too.
     async fn shipping_methods(
@@ -372,10 +389,11 @@ impl Query {
     }
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct ShippingMutation;
 
 #[Object]
-impl Mutation {
+impl ShippingMutation {
     /// Stops an order's shipment before the carrier picks it up: its order is being
     /// canceled (SERVICE, for the cancellation saga, or ADMIN). CONFLICT once the
     /// carrier has it; stopping again returns the stopped shipment.

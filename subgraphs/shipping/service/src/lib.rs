@@ -12,6 +12,7 @@ use std::time::Duration;
 use kernel_infra::CancellationToken;
 use kernel_infra::bus::Subscription;
 use kernel_infra::context::{Context, ContextSpec, Job, Opening, SettingsType};
+use kernel_infra::dead_letters::DeadLetters;
 use sea_orm_migration::MigratorTrait;
 
 pub use graphql::ShippingSchema;
@@ -67,7 +68,11 @@ impl Shipping {
         let step = kernel_infra::config::seconds("shipping.carrier_step_seconds", settings.carrier_step_seconds)?;
         let shipping = shipping::Shipping::new(opening.db, step);
         Ok(Self {
-            schema: graphql::schema(shipping.clone()),
+            schema: graphql::schema(
+                shipping.clone(),
+                DeadLetters::new(CONTEXT.name, shipping.db().clone())
+                    .with(shipping::ShipPaidOrders::subscription(shipping.clone())),
+            ),
             shipping,
             carrier_step: step,
         })
@@ -102,8 +107,12 @@ impl Context for Shipping {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/shipping.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation::default(),
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

@@ -7,6 +7,7 @@ use checkout_domain::{CheckoutSession, SessionStatus, Step};
 use chrono::Utc;
 use kernel::EventMeta;
 use kernel_infra::client::CallError;
+use tracing::Instrument;
 
 use crate::entity::session;
 
@@ -14,6 +15,7 @@ use super::{CheckoutServiceError, Saga, StepRecord};
 
 impl Saga {
     /// Runs steps while this driver holds the lease and the contexts answer.
+    #[tracing::instrument(name = "saga.checkout", skip_all, fields(otel.name = "checkout saga", checkout_id = %session.id(), user_id = %session.request().user_id, order_id = tracing::field::Empty))]
     pub(super) async fn drive_held(
         &self,
         mut session: CheckoutSession,
@@ -27,7 +29,29 @@ impl Saga {
         let mut saved_status = session.status();
         while let Some(step) = session.step() {
             let before = session.clone();
-            let (outcome, detail) = match self.run_holding_lease(&session, step, meta).await {
+            if let Some(order_id) = session.order_id() {
+                tracing::Span::current().record("order_id", tracing::field::display(order_id));
+            }
+            let span = tracing::info_span!(
+                "saga.step",
+                otel.name = %format!("checkout step {}", step.as_str()),
+                step = step.as_str(),
+                outcome = tracing::field::Empty,
+            );
+            let result = self
+                .run_holding_lease(&session, step, meta)
+                .instrument(span.clone())
+                .await;
+            span.record(
+                "outcome",
+                match &result {
+                    Ok(_) => "done",
+                    Err(CallError::Refused { .. }) => "refused",
+                    Err(_) => "unavailable",
+                },
+            );
+            drop(span);
+            let (outcome, detail) = match result {
                 Ok(outcome) => {
                     session.complete(step, outcome, Utc::now());
                     ("DONE", None)

@@ -90,6 +90,7 @@ impl Saga {
 
     /// Runs steps while this driver holds the lease and the contexts answer, saving
     /// after each.
+    #[tracing::instrument(name = "saga.return", skip_all, fields(otel.name = "return saga", return_process_id = %process.id()))]
     async fn drive_return_held(
         &self,
         mut process: ReturnProcess,

@@ -22,7 +22,10 @@ async fn entities_with_a_hundred_representations_take_one_sql_query() {
         counter.fetch_add(1, Ordering::SeqCst);
     });
     let inventory = Inventory {
-        schema: inventory_service::graphql::schema(inventory_service::Stock::new(db.clone())),
+        schema: inventory_service::graphql::schema(
+            inventory_service::Stock::new(db.clone()),
+            kernel_infra::dead_letters::DeadLetters::new("inventory", db.clone()),
+        ),
         invalidations: inventory_service::cache::feed(db.clone()),
         stock: inventory_service::Stock::new(db),
     };

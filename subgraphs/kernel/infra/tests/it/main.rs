@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
+mod dead_letters;
 mod kill;
 mod redis_bus;
 mod relay;
