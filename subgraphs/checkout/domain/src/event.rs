@@ -75,15 +75,24 @@ pub enum StaffAction {
         session: CheckoutSession,
         staff: uuid::Uuid,
     },
+    /// `checkout.session.compensated`: undone at staff's word, for `reason`.
+    Compensated {
+        session: CheckoutSession,
+        staff: uuid::Uuid,
+        reason: String,
+    },
 }
 
 impl StaffAction {
     pub const RESUMED: &'static str = "ecommerce.checkout.session.resumed.v1";
     pub const RESOLVED: &'static str = "ecommerce.checkout.session.resolved.v1";
+    pub const COMPENSATED: &'static str = "ecommerce.checkout.session.compensated.v1";
 
     fn session(&self) -> &CheckoutSession {
         match self {
-            StaffAction::Resumed { session, .. } | StaffAction::Resolved { session, .. } => session,
+            StaffAction::Resumed { session, .. }
+            | StaffAction::Resolved { session, .. }
+            | StaffAction::Compensated { session, .. } => session,
         }
     }
 }
@@ -93,6 +102,7 @@ impl DomainEvent for StaffAction {
         match self {
             StaffAction::Resumed { .. } => Self::RESUMED,
             StaffAction::Resolved { .. } => Self::RESOLVED,
+            StaffAction::Compensated { .. } => Self::COMPENSATED,
         }
     }
 
@@ -110,6 +120,10 @@ impl DomainEvent for StaffAction {
             StaffAction::Resolved { staff, .. } => serde_json::json!({
                 "checkoutId": s.id(), "orderId": s.order_id(), "userId": s.request().user_id, "staffId": staff,
                 "failure": s.failure(), "reason": s.resolution(),
+            }),
+            StaffAction::Compensated { staff, reason, .. } => serde_json::json!({
+                "checkoutId": s.id(), "orderId": s.order_id(), "userId": s.request().user_id, "staffId": staff,
+                "reason": reason, "steps": s.compensations().iter().map(|step| step.as_str()).collect::<Vec<_>>(),
             }),
         }
     }

@@ -363,6 +363,91 @@ mod tests {
         assert!(s.status().is_finished());
     }
 
+    /// The compensation staff start for a session refused at `stuck_at`, as it runs.
+    fn compensated_from(stuck_at: Step, coupon: bool) -> (CheckoutSession, Vec<Step>) {
+        let mut s = session(coupon);
+        run_to(&mut s, stuck_at);
+        s.refuse(stuck_at, "declined for good", Utc::now());
+        assert!(s.compensate("the customer's bank said no", Utc::now()).unwrap());
+        let mut ran = Vec::new();
+        while let Some(step) = s.step() {
+            ran.push(step);
+            s.complete(step, Outcome::Done, Utc::now());
+        }
+        (s, ran)
+    }
+
+    #[test]
+    fn staff_compensate_a_stuck_checkout_and_undo_exactly_what_was_done() {
+        // Refused at the capture: the coupon was committed, so it is given back.
+        let (s, ran) = compensated_from(Step::CapturePayment, true);
+        assert_eq!(
+            ran,
+            [
+                Step::StopShipment,
+                Step::VoidPayment,
+                Step::CancelOrder,
+                Step::GiveBackCoupon,
+                Step::ReturnStock
+            ]
+        );
+        assert_eq!(s.status(), SessionStatus::Failed);
+        assert!(
+            s.failure()
+                .unwrap()
+                .starts_with("compensated by staff: the customer's bank said no")
+        );
+        // Refused at committing the coupon: it was only redeemed, so it is released.
+        let (_, ran) = compensated_from(Step::CommitCoupon, true);
+        assert_eq!(
+            ran,
+            [
+                Step::StopShipment,
+                Step::VoidPayment,
+                Step::CancelOrder,
+                Step::ReleaseCoupon,
+                Step::ReturnStock
+            ]
+        );
+        let (_, ran) = compensated_from(Step::CapturePayment, false);
+        assert_eq!(
+            ran,
+            [
+                Step::StopShipment,
+                Step::VoidPayment,
+                Step::CancelOrder,
+                Step::ReturnStock
+            ]
+        );
+
+        // Compensating again changes nothing; a reason is needed; a checkout stuck
+        // while undoing, or completed, is not compensated.
+        let (mut s, _) = compensated_from(Step::CapturePayment, true);
+        assert!(!s.compensate("again", Utc::now()).unwrap());
+        let mut fresh = session(true);
+        run_to(&mut fresh, Step::CapturePayment);
+        fresh.refuse(Step::CapturePayment, "declined", Utc::now());
+        assert_eq!(
+            fresh.compensate("", Utc::now()).unwrap_err().kind(),
+            ErrorKind::BadUserInput
+        );
+        let mut undoing = session(true);
+        run_to(&mut undoing, Step::CapturePayment);
+        undoing.refuse(Step::CapturePayment, "declined", Utc::now());
+        undoing.compensate("bank said no", Utc::now()).unwrap();
+        undoing.refuse(Step::StopShipment, "the carrier has it", Utc::now());
+        assert_eq!(undoing.status(), SessionStatus::Stuck);
+        assert_eq!(
+            undoing.compensate("again", Utc::now()).unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
+        let mut done = completed(true);
+        assert_eq!(
+            done.compensate("why not", Utc::now()).unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
+    }
+
     fn completed(coupon: bool) -> CheckoutSession {
         let mut s = session(coupon);
         while let Some(step) = s.step() {
@@ -533,6 +618,7 @@ mod tests {
             CheckoutEvent::CANCELED,
             StaffAction::RESUMED,
             StaffAction::RESOLVED,
+            StaffAction::COMPENSATED,
         ] {
             assert_eq!(EventType::parse(name).unwrap().version(), 1);
         }

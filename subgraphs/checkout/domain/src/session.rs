@@ -370,13 +370,20 @@ impl CheckoutSession {
         };
         let done = |step: Step| step < failed && self.applies(step);
         let mut plan = Vec::new();
+        // Past the point of no return (staff compensate a STUCK checkout), Shipping has
+        // heard the order was paid: its shipment is stopped before anything else.
+        if done(Step::MarkOrderPaid) {
+            plan.push(Step::StopShipment);
+        }
         if done(Step::AuthorizePayment) && self.payment_id.is_some() {
             plan.push(Step::VoidPayment);
         }
         if done(Step::PlaceOrder) && self.order_id.is_some() {
             plan.push(Step::CancelOrder);
         }
-        if done(Step::RedeemCoupon) {
+        if done(Step::CommitCoupon) {
+            plan.push(Step::GiveBackCoupon);
+        } else if done(Step::RedeemCoupon) {
             plan.push(Step::ReleaseCoupon);
         }
         if done(Step::ConfirmStock) {
@@ -445,6 +452,43 @@ impl CheckoutSession {
                 id: self.id,
                 status: status.as_str(),
                 action: "only a STUCK or unfinished checkout is resumed",
+            }),
+        }
+    }
+
+    /// Staff undo a checkout STUCK on its way forward (past the point of no return: a
+    /// capture the provider refuses for good), saying why: it compensates every step
+    /// done, from stopping the shipment to giving the stock back, the payment voided
+    /// (it was never captured), and ends FAILED. Returns whether it changed: a
+    /// checkout already compensating or FAILED is left as it is.
+    ///
+    /// # Errors
+    /// A session that is neither (CONFLICT: one stuck while undoing is resumed or
+    /// resolved), a reason that is not 1 to 500 printable characters.
+    pub fn compensate(&mut self, reason: &str, now: DateTime<Utc>) -> Result<bool, CheckoutError> {
+        let reason = kernel::text::printable_line(reason, 500).ok_or_else(|| CheckoutError::Invalid {
+            field: "reason",
+            reason: kernel::text::printable_line_rule(500),
+        })?;
+        match (self.status, self.stuck_step) {
+            (SessionStatus::Stuck, Some(step)) if !step.is_compensation() => {
+                let stuck = self.failure.take().unwrap_or_default();
+                self.failure = Some(format!("compensated by staff: {reason} (stuck: {stuck})"));
+                self.failed_step = Some(step);
+                self.stuck_step = None;
+                self.status = SessionStatus::Compensating;
+                self.step = self.compensations().first().copied();
+                if self.step.is_none() {
+                    self.status = SessionStatus::Failed;
+                }
+                self.updated_at = now;
+                Ok(true)
+            }
+            (SessionStatus::Compensating | SessionStatus::Failed, _) => Ok(false),
+            (status, _) => Err(CheckoutError::NotForStaff {
+                id: self.id,
+                status: status.as_str(),
+                action: "only a checkout STUCK on its way forward is compensated; one stuck while undoing is resumed or resolved",
             }),
         }
     }

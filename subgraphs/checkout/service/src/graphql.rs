@@ -395,6 +395,22 @@ impl Mutation {
         Ok(SessionObject(session))
     }
 
+    /// Undoes a checkout STUCK on its way forward (ADMIN), saying why: the shipment
+    /// stopped, the payment voided (it was never captured), the order canceled, the
+    /// coupon and stock given back; it ends FAILED. Compensating again answers it as it
+    /// is. Audited (`checkout.session.compensated`).
+    #[graphql(requires_scopes = "orders:write")]
+    async fn compensate_checkout(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<SessionObject> {
+        let staff = require_role(ctx, Role::Admin)?;
+        let id = CheckoutId::parse(&id).map_err(bad_input)?;
+        let session = ctx
+            .data_unchecked::<Saga>()
+            .compensate_by_staff(staff, id, &reason, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(SessionObject(session))
+    }
+
     /// Marks a STUCK checkout settled by hand (ADMIN), saying how: RESOLVED, never
     /// driven again. Audited (`checkout.session.resolved`).
     #[graphql(requires_scopes = "orders:write")]

@@ -93,9 +93,7 @@ impl Subscription {
             delivery: Delivery::EveryReplica,
         }
     }
-}
 
-impl Subscription {
     /// The same consumer, handling each event in a span of its own that continues the
     /// trace of the span that wrote the event and links to it (see `telemetry`), with
     /// the event's ids on every log line written meanwhile.

@@ -121,8 +121,9 @@ async fn graphql<E: Executor>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("multipart/mixed") && accept.contains("subscriptionSpec"));
     if accepts_stream {
-        // A subscription lives for hours: no span covers it; each message it sends has
-        // its own, continuing the trace of the event it carries (`crate::live`).
+        // A subscription lives for hours: its span ends at once (marking its start), and
+        // each message it sends has a span of its own, continuing the trace of the event
+        // it carries (`crate::live`).
         drop(span);
         let stream = multipart(executor.execute_stream(request, None));
         return axum::response::Response::builder()

@@ -308,6 +308,51 @@ impl Saga {
         self.drive_held(session, meta).await
     }
 
+    /// Staff undo a session STUCK on its way forward, saying why: it compensates what
+    /// was done (the payment voided, never captured) and ends FAILED; audited as
+    /// `checkout.session.compensated`. Compensating one already compensating or FAILED
+    /// answers it as it is.
+    ///
+    /// # Errors
+    /// NOT_FOUND, CONFLICT for a session stuck while undoing or finished otherwise,
+    /// BAD_USER_INPUT for a reason that is not one short line.
+    pub async fn compensate_by_staff(
+        &self,
+        staff: &Identity,
+        id: CheckoutId,
+        reason: &str,
+        meta: &EventMeta,
+    ) -> Result<CheckoutSession, CheckoutServiceError> {
+        let not_found = || CheckoutServiceError::NoSession(id);
+        let mut current = self.get(id).await?.ok_or_else(not_found)?;
+        if !current.compensate(reason, Utc::now())? {
+            return self.get(id).await?.ok_or_else(not_found);
+        }
+        let Some((session, changed)) = self.take_and_change(id, |s| s.compensate(reason, Utc::now())).await? else {
+            return Err(CheckoutServiceError::Checkout(
+                checkout_domain::CheckoutError::NotForStaff {
+                    id,
+                    status: "being driven",
+                    action: "try again in a moment",
+                },
+            ));
+        };
+        if !changed {
+            self.release::<session::Entity>(id.as_uuid()).await?;
+            return Ok(session);
+        }
+        let action = checkout_domain::StaffAction::Compensated {
+            session: session.clone(),
+            staff: staff.user_id,
+            reason: reason.trim().to_owned(),
+        };
+        if !self.save_staff_action(&session, &action, meta).await? {
+            return self.get(id).await?.ok_or_else(not_found);
+        }
+        tracing::info!(checkout.id = %id, staff = %staff.user_id, "staff compensated a stuck checkout");
+        self.drive_held(session, meta).await
+    }
+
     /// Staff settled a STUCK session by hand and say how: RESOLVED, audited as
     /// `checkout.session.resolved`.
     ///

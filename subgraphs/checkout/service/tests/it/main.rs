@@ -465,6 +465,107 @@ async fn outbox_types(saga: &checkout_service::saga::Saga) -> Vec<String> {
     types
 }
 
+/// A capture the provider refuses for good leaves the checkout STUCK: staff compensate
+/// it, and everything done is undone in order (the shipment stopped, the payment voided
+/// as it was never captured, the order canceled, the committed coupon and stock given
+/// back); it ends FAILED. Compensating again changes nothing; a reason is needed; a
+/// completed checkout is not compensated. Audited once.
+#[tokio::test]
+async fn staff_compensate_a_checkout_stuck_past_the_point_of_no_return() {
+    for database in databases().await {
+        let label = database.label;
+        let (script, url) = stubs().await;
+        let saga = checkout(&database, &url).await.saga;
+        let staff = Identity {
+            user_id: uuid::Uuid::now_v7(),
+            role: Role::Admin,
+        };
+        script.lock().unwrap().refuse.insert("CapturePayment", "CONFLICT");
+        let (caller, request) = customer(&script);
+        let stuck = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        assert_eq!(stuck.status(), SessionStatus::Stuck, "{label}: {stuck:?}");
+
+        let no_reason = saga
+            .compensate_by_staff(&staff, stuck.id(), " ", &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert_eq!(kernel::Classify::kind(&no_reason), kernel::ErrorKind::BadUserInput);
+        script.lock().unwrap().calls.clear();
+        let compensated = saga
+            .compensate_by_staff(&staff, stuck.id(), "card declined for good", &EventMeta::internal())
+            .await
+            .unwrap();
+        assert_eq!(compensated.status(), SessionStatus::Failed, "{label}: {compensated:?}");
+        assert_eq!(
+            commands(&script),
+            [
+                "StopShipment",
+                "VoidPayment",
+                "CancelOrder",
+                "ReturnRedemption",
+                "ReturnReservation"
+            ],
+            "{label}"
+        );
+        assert!(compensated.failure().unwrap().contains("card declined for good"));
+        let steps: Vec<_> = saga
+            .steps(stuck.id())
+            .await
+            .unwrap()
+            .iter()
+            .map(|record| record.step.as_str())
+            .collect();
+        assert!(
+            steps.ends_with(&[
+                "STOP_SHIPMENT",
+                "VOID_PAYMENT",
+                "CANCEL_ORDER",
+                "GIVE_BACK_COUPON",
+                "RETURN_STOCK"
+            ]),
+            "{label}: {steps:?}"
+        );
+
+        // Again: nothing more is sent or recorded.
+        script.lock().unwrap().calls.clear();
+        let again = saga
+            .compensate_by_staff(&staff, stuck.id(), "card declined for good", &EventMeta::internal())
+            .await
+            .unwrap();
+        assert_eq!(again.status(), SessionStatus::Failed);
+        assert!(commands(&script).is_empty(), "{label}");
+
+        // A completed checkout is not compensated (a cancellation undoes it).
+        script.lock().unwrap().refuse.clear();
+        let (caller, request) = customer(&script);
+        let completed = saga.checkout(&caller, request, &EventMeta::internal()).await.unwrap();
+        let refused = saga
+            .compensate_by_staff(&staff, completed.id(), "changed my mind", &EventMeta::internal())
+            .await
+            .unwrap_err();
+        assert_eq!(kernel::Classify::kind(&refused), kernel::ErrorKind::Conflict);
+
+        let written = outbox_types(&saga).await;
+        assert_eq!(
+            written
+                .iter()
+                .filter(|t| *t == checkout_domain::StaffAction::COMPENSATED)
+                .count(),
+            1,
+            "{label}: {written:?}"
+        );
+        assert_eq!(
+            written
+                .iter()
+                .filter(|t| *t == checkout_domain::CheckoutEvent::FAILED)
+                .count(),
+            1,
+            "{label}: {written:?}"
+        );
+        database.remove().await;
+    }
+}
+
 /// A capture refused after the order was paid leaves the checkout STUCK; staff see
 /// it, resume it once the cause is gone (only the refused step runs again), or resolve
 /// another by hand with a reason. Both are audited.
