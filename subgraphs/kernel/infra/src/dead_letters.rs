@@ -3,16 +3,17 @@
 //! staff redrive them (the consumer handles the event again, now) or discard them with
 //! a reason.
 //!
-//! An [`InboxConsumer`](crate::inbox::InboxConsumer) counts each failure here. After
-//! [`MAX_FAILURES`] the event is DEAD: the consumer acknowledges it to the bus (on
-//! either bus), and it waits here with its envelope and last error. A failure that
-//! cannot even be counted (the database does not answer) is not acknowledged, so the
-//! bus delivers the event again. Redriving and discarding are staff actions, recorded
+//! A consumer whose subscription is [`Subscription::parking`] (every
+//! [`InboxConsumer`](crate::inbox::InboxConsumer), and Notifications' webhook fan-out)
+//! counts each failure here. After [`MAX_FAILURES`] the event is DEAD: the consumer
+//! acknowledges it to the bus (on either bus), and it waits here with its envelope and
+//! last error. A failure that cannot even be counted (the database does not answer) is
+//! not acknowledged, so the bus delivers the event again. Redriving and discarding are staff actions, recorded
 //! as events of the context (`ecommerce.<context>.dead_letter.redriven.v1`,
 //! `….discarded.v1`) with who, when and why, in the transaction that settles the letter.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 
 use chrono::Utc;
 use kernel::{DomainEvent, ErrorKind, EventEnvelope, EventMeta};
@@ -189,6 +190,81 @@ pub async fn forget_failures(db: &DatabaseConnection, consumer: &str, event_id: 
         .exec(db)
         .await?;
     Ok(())
+}
+
+impl Subscription {
+    /// The same consumer, parking in `db` (its context's database) each event it fails
+    /// on [`MAX_FAILURES`] times.
+    pub fn parking(self, db: DatabaseConnection) -> Self {
+        let handler = Arc::new(Parking {
+            consumer: self.consumer.clone(),
+            db,
+            inner: self.handler,
+            failed: Mutex::default(),
+        });
+        Self { handler, ..self }
+    }
+}
+
+/// A handler that counts its failures and parks what keeps failing
+/// ([`Subscription::parking`]).
+struct Parking {
+    consumer: String,
+    db: DatabaseConnection,
+    inner: Arc<dyn EventHandler>,
+    /// Events this process failed on and has not handled since: handling one forgets
+    /// its failures.
+    failed: Mutex<HashSet<Uuid>>,
+}
+
+impl Parking {
+    fn failed(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for Parking {
+    /// Handles one event; a failure is counted, and the event is parked (and
+    /// acknowledged) once it has failed `MAX_FAILURES` times.
+    async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        let id = event.event_id.as_uuid();
+        match self.inner.handle(event).await {
+            Ok(()) => {
+                if self.failed().remove(&id)
+                    && let Err(err) = forget_failures(&self.db, &self.consumer, id).await
+                {
+                    tracing::warn!(consumer = %self.consumer, event_id = %id, error = %err, "forgetting the failures of a handled event failed");
+                }
+                Ok(())
+            }
+            Err(err) => match count_failure(&self.db, &self.consumer, event, &err).await {
+                Ok(AfterFailure::Parked) => {
+                    self.failed().remove(&id);
+                    Ok(())
+                }
+                Ok(AfterFailure::Retry) => {
+                    self.failed().insert(id);
+                    Err(err)
+                }
+                Err(db) => {
+                    tracing::warn!(consumer = %self.consumer, event_id = %id, error = %db, "counting a failure failed; the event is delivered again");
+                    Err(err)
+                }
+            },
+        }
+    }
+
+    /// All together; when that fails, the bus hands them over again one at a time (to
+    /// `handle`, which counts each one's failures).
+    async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), crate::bus::PartlyHandled> {
+        self.inner.handle_all(events).await
+    }
+
+    /// At staff's request: a failure is the answer, not counted.
+    async fn redrive(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.inner.redrive(event).await
+    }
 }
 
 /// Why a staff action on a dead letter was refused.

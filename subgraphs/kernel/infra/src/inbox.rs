@@ -19,7 +19,6 @@ use sea_orm::sea_query::{OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 
 use crate::bus::{Delivery, EventHandler, PartlyHandled, Subscription};
-use crate::dead_letters::{self, AfterFailure};
 
 /// A row of `inbox_events`.
 pub mod entity {
@@ -116,20 +115,17 @@ pub trait ApplyEvent: Send + Sync {
 /// transaction. Events handed over together share one transaction: all are applied,
 /// or none.
 ///
-/// An event it fails on again and again is parked as a dead letter
-/// ([`crate::dead_letters`]) and acknowledged, so the events after it go on.
+/// Its subscription parks an event it fails on again and again as a dead letter
+/// ([`crate::dead_letters::Parking`]) and acknowledges it, so the events after it go on.
 pub struct InboxConsumer<A> {
     consumer: &'static str,
     db: DatabaseConnection,
     apply: A,
-    /// Events this process failed on and has not handled since: handling one forgets
-    /// its failures.
-    failed: std::sync::Mutex<HashSet<Uuid>>,
 }
 
 impl<A: ApplyEvent + 'static> InboxConsumer<A> {
     /// The subscription of `consumer` (also its inbox key) to `event_types`, shared by
-    /// the replicas.
+    /// the replicas, parking what it fails on in `db`.
     pub fn subscription(
         consumer: &'static str,
         event_types: Vec<String>,
@@ -141,12 +137,12 @@ impl<A: ApplyEvent + 'static> InboxConsumer<A> {
             event_types,
             handler: Arc::new(Self {
                 consumer,
-                db,
+                db: db.clone(),
                 apply,
-                failed: std::sync::Mutex::default(),
             }),
             delivery: Delivery::Shared,
         }
+        .parking(db)
     }
 }
 
@@ -163,51 +159,15 @@ impl<A: ApplyEvent> InboxConsumer<A> {
         txn.commit().await?;
         Ok(())
     }
-
-    fn failed(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
-        self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
 }
 
 #[async_trait]
 impl<A: ApplyEvent> EventHandler for InboxConsumer<A> {
-    /// Applies one event; a failure is counted, and the event is parked (and
-    /// acknowledged) once it has failed `MAX_FAILURES` times.
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        let id = event.event_id.as_uuid();
-        match self.apply_all(&[event]).await {
-            Ok(()) => {
-                if self.failed().remove(&id)
-                    && let Err(err) = dead_letters::forget_failures(&self.db, self.consumer, id).await
-                {
-                    tracing::warn!(consumer = self.consumer, event_id = %id, error = %err, "forgetting the failures of a handled event failed");
-                }
-                Ok(())
-            }
-            Err(err) => match dead_letters::count_failure(&self.db, self.consumer, event, &err).await {
-                Ok(AfterFailure::Parked) => {
-                    self.failed().remove(&id);
-                    Ok(())
-                }
-                Ok(AfterFailure::Retry) => {
-                    self.failed().insert(id);
-                    Err(err)
-                }
-                Err(db) => {
-                    tracing::warn!(consumer = self.consumer, event_id = %id, error = %db, "counting a failure failed; the event is delivered again");
-                    Err(err)
-                }
-            },
-        }
+        self.apply_all(&[event]).await
     }
 
-    /// All in one transaction; when that fails, the bus hands them over again one at a
-    /// time (to `handle`, which counts each one's failures).
     async fn handle_all(&self, events: &[&EventEnvelope]) -> Result<(), PartlyHandled> {
         self.apply_all(events).await.map_err(PartlyHandled::none)
-    }
-
-    async fn redrive(&self, event: &EventEnvelope) -> anyhow::Result<()> {
-        self.apply_all(&[event]).await
     }
 }

@@ -143,7 +143,8 @@ impl Notifications {
             schema: graphql::schema(
                 webhooks.clone(),
                 DeadLetters::new(CONTEXT.name, webhooks.db().clone())
-                    .with(EmailCustomers::subscription(emails.clone())),
+                    .with(EmailCustomers::subscription(emails.clone()))
+                    .with(webhooks::FanOut::subscription(webhooks.clone())),
             ),
             webhooks,
             emails,

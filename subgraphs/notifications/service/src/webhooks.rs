@@ -676,13 +676,17 @@ pub struct FanOut {
 impl FanOut {
     pub const CONSUMER: &'static str = "notifications.webhooks";
 
+    /// Its subscription, parking in Notifications' database what it fails on again
+    /// and again (`kernel_infra::dead_letters`).
     pub fn subscription(webhooks: Webhooks) -> Subscription {
+        let db = webhooks.db().clone();
         Subscription {
             consumer: Self::CONSUMER.to_owned(),
             event_types: WEBHOOK_EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect(),
             handler: Arc::new(Self { webhooks }),
             delivery: BusDelivery::Shared,
         }
+        .parking(db)
     }
 }
 
