@@ -3,7 +3,6 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_cart;
-mod m20261209_000001_create_dead_letters;
 
 pub struct Migrator;
 
@@ -12,7 +11,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261121_000001_create_cart::Migration),
-            Box::new(m20261209_000001_create_dead_letters::Migration),
+            Box::new(kernel_infra::migration::CreateDeadLetters),
         ]
     }
 }

@@ -4,7 +4,6 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_webhooks;
 mod m20261207_000001_create_customer_mail;
-mod m20261209_000001_create_dead_letters;
 
 pub struct Migrator;
 
@@ -14,7 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_webhooks::Migration),
             Box::new(m20261207_000001_create_customer_mail::Migration),
-            Box::new(m20261209_000001_create_dead_letters::Migration),
+            Box::new(kernel_infra::migration::CreateDeadLetters),
         ]
     }
 }

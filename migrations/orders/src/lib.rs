@@ -6,7 +6,6 @@ mod m20261121_000001_create_orders;
 mod m20261206_000001_add_delivery;
 mod m20261207_000001_add_tax;
 mod m20261208_000001_create_returns;
-mod m20261209_000001_create_dead_letters;
 
 pub struct Migrator;
 
@@ -18,7 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_add_delivery::Migration),
             Box::new(m20261207_000001_add_tax::Migration),
             Box::new(m20261208_000001_create_returns::Migration),
-            Box::new(m20261209_000001_create_dead_letters::Migration),
+            Box::new(kernel_infra::migration::CreateDeadLetters),
         ]
     }
 }

@@ -5,7 +5,6 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_shipping;
 mod m20261206_000001_create_shipping_methods;
 mod m20261206_000002_add_destination;
-mod m20261209_000001_create_dead_letters;
 
 pub struct Migrator;
 
@@ -16,7 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_shipping::Migration),
             Box::new(m20261206_000001_create_shipping_methods::Migration),
             Box::new(m20261206_000002_add_destination::Migration),
-            Box::new(m20261209_000001_create_dead_letters::Migration),
+            Box::new(kernel_infra::migration::CreateDeadLetters),
         ]
     }
 }

@@ -149,6 +149,27 @@ pub async fn drop_dead_letters(manager: &SchemaManager<'_>) -> Result<(), DbErr>
     ddl::drop_tables(manager, &["dead_letters"]).await
 }
 
+/// The migration that creates `dead_letters`: one and the same in the list of every
+/// context whose consumers park events (see [`crate::dead_letters`]).
+pub struct CreateDeadLetters;
+
+impl MigrationName for CreateDeadLetters {
+    fn name(&self) -> &str {
+        "m20261209_000001_create_dead_letters"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateDeadLetters {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_dead_letters(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_dead_letters(manager).await
+    }
+}
+
 /// Helpers for the compact table definitions of each context's migrations.
 pub mod ddl {
     use sea_orm_migration::prelude::*;
