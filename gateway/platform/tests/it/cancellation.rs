@@ -187,6 +187,18 @@ async fn a_paid_order_the_carrier_has_cannot_be_canceled() {
     assert_eq!(listed["checkoutsNeedingAttention"], json!([]), "{listed}");
     let (_, body) = platform.post_as(Some(&cam.token), attention, json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    // Compensating is for staff, for a checkout that exists, by a well-formed id.
+    let compensate = "mutation($id: ID!) { compensateCheckout(id: $id, reason: \"bank said no\") { status } }";
+    let (_, body) = platform
+        .post_as(Some(&cam.token), compensate, json!({ "id": uuid::Uuid::now_v7() }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let (_, body) = platform
+        .post_admin(compensate, json!({ "id": uuid::Uuid::now_v7() }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    let (_, body) = platform.post_admin(compensate, json!({ "id": "nonsense" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
     // An unpaid order is canceled with cancelOrder; one no checkout placed is unknown here.
     let (_, body) = platform
         .post_as(Some(&cam.token), CANCEL, json!({ "order": uuid::Uuid::now_v7() }))
