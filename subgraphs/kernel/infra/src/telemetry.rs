@@ -51,7 +51,7 @@ impl Telemetry {
     }
 }
 
-/// Whether this process exports spans (what creates spans only for a trace asks).
+/// Whether this process exports spans (some spans are made only then).
 pub fn exporting() -> bool {
     PROVIDER.get().is_some()
 }
@@ -78,7 +78,7 @@ pub fn json_logs() -> bool {
 
 /// Installs the process's log subscriber and, when an OTLP endpoint is set, its trace
 /// exporter, with `service` as the spans' `service.name` (`OTEL_SERVICE_NAME` wins).
-/// Call it once, inside the Tokio runtime; a second call leaves the first in place.
+/// Call it once; a second call leaves the first in place.
 pub fn init(service: &str) -> Telemetry {
     init_with_filter(service, DEFAULT_LOG_FILTER)
 }
@@ -107,7 +107,6 @@ pub fn init_with_filter(service: &str, default_filter: &str) -> Telemetry {
             None
         }
     });
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let _ = tracing_subscriber::registry().with(logs).with(traces).try_init();
     Telemetry
 }
