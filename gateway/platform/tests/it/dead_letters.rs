@@ -122,6 +122,23 @@ async fn staff_find_fix_and_redrive_what_a_consumer_parked_and_customers_cannot(
     }
     assert!(dead(&platform).await.is_empty());
     assert_eq!(found(&platform, "Parked Lamp").await, 1);
+    // Every delivery to the consumer was timed from its event's commit, and the parked
+    // ones were counted.
+    let metrics = platform
+        .client()
+        .get(platform.endpoints["search"].replace("/graphql", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parked =
+        crate::platform_of_processes::metric_in(&metrics, "dead_letters_total", "consumer=\"search.read-models\"");
+    assert!(parked >= u64::try_from(letters.len()).unwrap(), "{parked}");
+    let timed =
+        crate::platform_of_processes::metric_in(&metrics, "consumer_lag_ms_count", "consumer=\"search.read-models\"");
+    assert!(timed >= 5, "{timed}");
 
     // Each redrive is recorded once, by whom, in Search's own outbox.
     let rows = search

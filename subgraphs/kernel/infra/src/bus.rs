@@ -96,7 +96,8 @@ impl Subscription {
 
     /// The same consumer, handling each event in a span of its own that continues the
     /// trace of the span that wrote the event and links to it (see `telemetry`), with
-    /// the event's ids on every log line written meanwhile.
+    /// the event's ids on every log line written meanwhile, and its lag behind the
+    /// event's commit measured (`consumer_lag_ms`).
     pub fn traced(self) -> Self {
         let handler = Arc::new(Traced {
             consumer: self.consumer.clone(),
@@ -106,13 +107,24 @@ impl Subscription {
     }
 }
 
-/// A handler whose every event is handled in a span (`Subscription::traced`).
+/// A handler whose every event is handled in a span, its lag measured
+/// (`Subscription::traced`).
 struct Traced {
     consumer: String,
     inner: Arc<dyn EventHandler>,
 }
 
 impl Traced {
+    /// Records how far behind the consumer is: from the event's commit to now.
+    fn observe_lag(&self, events: &[&EventEnvelope]) {
+        let now = chrono::Utc::now();
+        let histogram = crate::metrics::CONSUMER_LAG_MS.with_label_values(&[self.consumer.as_str()]);
+        for event in events {
+            let lag_ms = (now - event.occurred_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0;
+            histogram.observe(lag_ms.max(0.0));
+        }
+    }
+
     fn span(&self, event: &EventEnvelope) -> tracing::Span {
         let span = tracing::info_span!(
             "event.consume",
@@ -137,6 +149,7 @@ impl Traced {
 #[async_trait]
 impl EventHandler for Traced {
     async fn handle(&self, event: &EventEnvelope) -> anyhow::Result<()> {
+        self.observe_lag(&[event]);
         self.inner.handle(event).instrument(self.span(event)).await
     }
 
@@ -146,6 +159,7 @@ impl EventHandler for Traced {
         let Some(first) = events.first() else {
             return Ok(());
         };
+        self.observe_lag(events);
         let span = self.span(first);
         if events.len() > 1 {
             span.record("otel.name", format!("consume {} events", events.len()));

@@ -11,6 +11,7 @@
 //! | `webhook_retry_attempts_total` | counter | webhook attempts after the first of a delivery |
 //! | `relay_lag_ms{producer}` | histogram | from an event's commit to its publish on the bus |
 //! | `relay_published_total{producer}` | counter | events the relays published |
+//! | `consumer_lag_ms{consumer}` | histogram | from an event's commit to a consumer's handling of it: how far a consumer (a read model) is behind |
 //! | `dead_letters_total{consumer}` | counter | events parked as dead letters after failing again and again |
 
 use std::sync::LazyLock;
@@ -95,6 +96,20 @@ pub static RELAY_PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static CONSUMER_LAG_MS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    registered(
+        HistogramVec::new(
+            HistogramOpts::new(
+                "consumer_lag_ms",
+                "From an event's commit in its producer's outbox to a consumer's handling of it, in milliseconds.",
+            )
+            .buckets(LATENCY_BUCKETS_MS.to_vec()),
+            &["consumer"],
+        )
+        .expect("a valid metric name"),
+    )
+});
+
 pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     registered(
         IntCounterVec::new(
@@ -117,6 +132,7 @@ pub fn render() -> String {
     LazyLock::force(&WEBHOOK_RETRY_ATTEMPTS);
     LazyLock::force(&RELAY_LAG_MS);
     LazyLock::force(&RELAY_PUBLISHED);
+    LazyLock::force(&CONSUMER_LAG_MS);
     LazyLock::force(&DEAD_LETTERS);
     let mut text = Vec::new();
     TextEncoder::new()
