@@ -130,10 +130,14 @@ fn compose() -> Value {
             "healthcheck": { "test": ["CMD", "redis-cli", "ping"], "interval": "5s", "retries": 10 },
         }),
     );
+    // What every replica shares through Redis: events, the gateway's persisted queries,
+    // rate limits and throttles, and its response cache.
     let common = json!({
+        "APQ_REDIS_URL": "redis://redis:6379",
         "EVENT_BUS_REDIS_URL": "redis://redis:6379",
         "GATEWAY_ENV": "production",
         "LOG_FORMAT": "json",
+        "RATE_LIMIT_REDIS_URL": "redis://redis:6379",
         "RESPONSE_CACHE_REDIS_URL": "redis://redis:6379",
     });
     // Each process's keys: JWT_SECRET from the shell, the key files as compose secrets.
@@ -403,9 +407,11 @@ fn kustomization() -> Value {
             {
                 "name": "shop-config",
                 "literals": [
+                    "APQ_REDIS_URL=redis://redis:6379",
                     "EVENT_BUS_REDIS_URL=redis://redis:6379",
                     "GATEWAY_ENV=production",
                     "LOG_FORMAT=json",
+                    "RATE_LIMIT_REDIS_URL=redis://redis:6379",
                     "RESPONSE_CACHE_REDIS_URL=redis://redis:6379",
                     "SHUTDOWN_GRACE_SECONDS=30",
                 ],
