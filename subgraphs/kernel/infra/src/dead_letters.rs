@@ -8,9 +8,10 @@
 //! counts each failure here. After [`MAX_FAILURES`] the event is DEAD: the consumer
 //! acknowledges it to the bus (on either bus), and it waits here with its envelope and
 //! last error. A failure that cannot even be counted (the database does not answer) is
-//! not acknowledged, so the bus delivers the event again. Redriving and discarding are staff actions, recorded
-//! as events of the context (`ecommerce.<context>.dead_letter.redriven.v1`,
-//! `….discarded.v1`) with who, when and why, in the transaction that settles the letter.
+//! not acknowledged, so the bus delivers the event again. Redriving and discarding are
+//! staff actions, recorded as events of the context
+//! (`ecommerce.<context>.dead_letter.redriven.v1`, `….discarded.v1`) with who, when and
+//! why, in the transaction that settles the letter.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
@@ -25,6 +26,8 @@ use crate::bus::{EventHandler, Subscription};
 
 /// Failed deliveries of one event to one consumer before it is parked as DEAD.
 pub const MAX_FAILURES: i32 = 5;
+// A first failure is only counted (`count_failure` inserts it as FAILING).
+const _: () = assert!(MAX_FAILURES > 1);
 
 /// The most dead letters one listing returns.
 pub const LISTED_AT_MOST: u64 = 100;
@@ -129,16 +132,23 @@ pub async fn count_failure(
         }
         Some(row) => {
             let failures = row.failures + 1;
+            let status = if failures >= MAX_FAILURES {
+                DeadLetterStatus::Dead
+            } else {
+                DeadLetterStatus::Failing
+            };
             entity::Entity::update_many()
                 .col_expr(entity::Column::Failures, Expr::value(failures))
                 .col_expr(entity::Column::LastError, Expr::value(error.clone()))
                 .col_expr(entity::Column::LastFailedAt, Expr::value(now))
+                .col_expr(entity::Column::Status, Expr::value(status.as_str()))
                 .filter(entity::Column::Consumer.eq(consumer))
                 .filter(entity::Column::EventId.eq(event.event_id.as_uuid()))
                 .exec(&txn)
                 .await?;
             failures
         }
+        // The first failure (parking needs more than one).
         None => {
             entity::ActiveModel {
                 consumer: ActiveValue::Set(consumer.to_owned()),
@@ -159,17 +169,8 @@ pub async fn count_failure(
             1
         }
     };
-    let parked = failures >= MAX_FAILURES;
-    if parked {
-        entity::Entity::update_many()
-            .col_expr(entity::Column::Status, Expr::value(DeadLetterStatus::Dead.as_str()))
-            .filter(entity::Column::Consumer.eq(consumer))
-            .filter(entity::Column::EventId.eq(event.event_id.as_uuid()))
-            .exec(&txn)
-            .await?;
-    }
     txn.commit().await?;
-    if parked {
+    if failures >= MAX_FAILURES {
         crate::metrics::DEAD_LETTERS.with_label_values(&[consumer]).inc();
         tracing::error!(consumer, event_id = %event.event_id, event_type = %event.event_type, failures, error, "event parked as a dead letter; staff can redrive or discard it");
         Ok(AfterFailure::Parked)
@@ -338,17 +339,6 @@ impl DeadLetters {
             .await
     }
 
-    /// How many letters are DEAD.
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub async fn dead_count(&self) -> Result<u64, DbErr> {
-        entity::Entity::find()
-            .filter(entity::Column::Status.eq(DeadLetterStatus::Dead.as_str()))
-            .count(&self.db)
-            .await
-    }
-
     async fn find(&self, consumer: &str, event_id: Uuid) -> Result<entity::Model, DeadLetterError> {
         entity::Entity::find_by_id((consumer.to_owned(), event_id))
             .one(&self.db)
@@ -411,12 +401,12 @@ impl DeadLetters {
         reason: &str,
         meta: &EventMeta,
     ) -> Result<entity::Model, DeadLetterError> {
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(DeadLetterError::Invalid(
-                "a reason (1 to 500 characters) is needed to discard a dead letter".into(),
-            ));
-        }
+        let reason = kernel::text::printable_line(reason, 500).ok_or_else(|| {
+            DeadLetterError::Invalid(format!(
+                "a reason to discard a dead letter {}",
+                kernel::text::printable_line_rule(500)
+            ))
+        })?;
         let letter = self.find(consumer, event_id).await?;
         match DeadLetterStatus::parse(&letter.status) {
             DeadLetterStatus::Discarded => return Ok(letter),

@@ -55,9 +55,9 @@ impl LiveFeed {
     pub fn events(&self) -> impl Stream<Item = Arc<EventEnvelope>> + Send + use<> {
         let receiver = self.sender.subscribe();
         let recent = VecDeque::with_capacity(RECENT_EVENTS);
-        let feed = self.consumer.clone();
+        let feed: Arc<str> = Arc::from(self.consumer.as_str());
         futures::stream::unfold((receiver, recent), move |(mut receiver, mut recent)| {
-            let feed = feed.clone();
+            let feed = Arc::clone(&feed);
             async move {
                 loop {
                     match receiver.recv().await {

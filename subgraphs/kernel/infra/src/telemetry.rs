@@ -188,6 +188,9 @@ pub fn writer_of(event: &EventEnvelope) -> Option<SpanContext> {
 
 /// The trace and span ids of the current span, when it is exported.
 pub fn current_ids() -> Option<(String, String)> {
+    if !exporting() {
+        return None;
+    }
     let context = tracing::Span::current().context();
     let span = context.span();
     let span_context = span.span_context();
@@ -198,6 +201,9 @@ pub fn current_ids() -> Option<(String, String)> {
 
 /// The trace id of `span`, when it is exported.
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
+    if !exporting() {
+        return None;
+    }
     let context = span.context();
     let span = context.span();
     let span_context = span.span_context();
@@ -207,6 +213,9 @@ pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
 /// Puts the current span's `traceparent` on an outgoing request's headers; false when
 /// traces are off (nothing was put).
 pub fn inject_current(headers: &mut axum::http::HeaderMap) -> bool {
+    if !exporting() {
+        return false;
+    }
     let context = tracing::Span::current().context();
     if !context.span().span_context().is_valid() {
         return false;

@@ -326,7 +326,8 @@ impl Saga {
         let not_found = || CheckoutServiceError::NoSession(id);
         let mut current = self.get(id).await?.ok_or_else(not_found)?;
         if !current.compensate(reason, Utc::now())? {
-            return self.get(id).await?.ok_or_else(not_found);
+            // Already compensating or FAILED: left as it is.
+            return Ok(current);
         }
         let Some((session, changed)) = self.take_and_change(id, |s| s.compensate(reason, Utc::now())).await? else {
             return Err(CheckoutServiceError::Checkout(
