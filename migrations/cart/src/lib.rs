@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_cart::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

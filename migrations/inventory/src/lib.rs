@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_inventory::Migration),
             Box::new(m20261208_000001_create_restocks::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_webhooks::Migration),
             Box::new(m20261207_000001_create_customer_mail::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

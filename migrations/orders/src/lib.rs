@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_add_tax::Migration),
             Box::new(m20261208_000001_create_returns::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_read_models::Migration),
             Box::new(m20261208_000001_add_returns::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

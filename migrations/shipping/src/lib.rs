@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_create_shipping_methods::Migration),
             Box::new(m20261206_000002_add_destination::Migration),
             Box::new(kernel_infra::migration::CreateDeadLetters),
+            Box::new(kernel_infra::migration::IndexInboxByConsumer),
         ]
     }
 }

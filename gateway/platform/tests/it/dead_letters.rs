@@ -13,6 +13,8 @@ const LIST: &str = "query($status: DeadLetterStatus) { searchDeadLetters(status:
     consumer eventId eventType failures lastError firstFailedAt status settledBy reason } }";
 const REDRIVE: &str = "mutation($consumer: String!, $id: ID!) {
     redriveSearchDeadLetter(consumer: $consumer, eventId: $id) { eventId status settledBy } }";
+const STATUS: &str = "{ searchStatus { context ready problem unpublishedEvents relayLagMs
+    consumers { consumer lastHandledAt failing dead } } }";
 const DISCARD: &str = "mutation($consumer: String!, $id: ID!, $reason: String!) {
     discardSearchDeadLetter(consumer: $consumer, eventId: $id, reason: $reason) { status reason } }";
 
@@ -23,6 +25,21 @@ async fn dead(platform: &TestPlatform) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// Search's status, as staff see it; its consumer's line.
+async fn search_status(platform: &TestPlatform) -> (Value, Value) {
+    let (_, body) = platform.post_admin(STATUS, json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let status = body["data"]["searchStatus"].clone();
+    let consumer = status["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|consumer| consumer["consumer"] == "search.read-models")
+        .cloned()
+        .unwrap_or_else(|| panic!("no read-models consumer: {status}"));
+    (status, consumer)
 }
 
 async fn found(platform: &TestPlatform, text: &str) -> usize {
@@ -68,8 +85,21 @@ async fn staff_find_fix_and_redrive_what_a_consumer_parked_and_customers_cannot(
         );
     }
 
+    // Search's status counts them against its consumer; its relay is up.
+    let (reported, consumer) = search_status(&platform).await;
+    assert_eq!(reported["context"], "search", "{reported}");
+    assert_eq!(reported["ready"], true, "{reported}");
+    assert!(reported["problem"].is_null(), "{reported}");
+    assert!(reported["unpublishedEvents"].as_i64().unwrap() >= 0, "{reported}");
+    assert!(reported["relayLagMs"].as_i64().unwrap() >= 0, "{reported}");
+    assert_eq!(consumer["dead"], letters.len(), "{consumer}");
+    assert_eq!(consumer["failing"], 0, "{consumer}");
+
     // A customer sees none of it and can do none of it.
     let customer = Customer::new();
+    let (_, body) = platform.post_as(Some(&customer.token), STATUS, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert!(body["data"]["searchStatus"].is_null(), "{body}");
     let (status, body) = platform.post_as(Some(&customer.token), LIST, json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{status} {body}");
     let first = letters[0]["eventId"].as_str().unwrap();
@@ -122,6 +152,13 @@ async fn staff_find_fix_and_redrive_what_a_consumer_parked_and_customers_cannot(
     }
     assert!(dead(&platform).await.is_empty());
     assert_eq!(found(&platform, "Parked Lamp").await, 1);
+    let (_, consumer) = search_status(&platform).await;
+    assert_eq!(
+        (consumer["dead"].as_i64(), consumer["failing"].as_i64()),
+        (Some(0), Some(0)),
+        "{consumer}"
+    );
+    assert!(consumer["lastHandledAt"].is_string(), "{consumer}");
     // Every delivery to the consumer was timed from its event's commit, and the parked
     // ones were counted.
     let metrics = platform

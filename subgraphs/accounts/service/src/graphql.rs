@@ -20,8 +20,12 @@ use crate::repository;
 pub type AccountsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(accounts: Accounts) -> AccountsSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation, EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "accounts",
+            accounts.db().clone(),
+        ))
         .data(DataLoader::new(UserLoader(accounts.db().clone()), tokio::spawn))
         .data(accounts)
         .extension(OneSignInPerRequest)
@@ -294,10 +298,17 @@ async fn load(ctx: &Context<'_>, id: UserId) -> Result<Option<UserObject>> {
         .map(UserObject))
 }
 
-pub struct Query;
+kernel_infra::status_field!("accountsStatus");
+
+/// The subgraph's queries: the context's own and its status (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(AccountsQuery, StatusQuery);
+
+#[derive(Default)]
+pub struct AccountsQuery;
 
 #[Object]
-impl Query {
+impl AccountsQuery {
     /// The signed-in user.
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {

@@ -18,10 +18,13 @@ pub type CartSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(carts: Carts, dead_letters: DeadLetters) -> CartSchema {
     kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new("cart", carts.db().clone()))
         .data(dead_letters)
         .data(carts)
         .finish()
 }
+
+kernel_infra::status_field!("cartStatus");
 
 kernel_infra::dead_letter_fields!(
     list: "cartDeadLetters",
@@ -29,9 +32,9 @@ kernel_infra::dead_letter_fields!(
     discard: "discardCartDeadLetter",
 );
 
-/// The subgraph's queries: the context's own and its dead letters (staff).
+/// The subgraph's queries: the context's own, its dead letters and its status (staff).
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(CartQuery, DeadLetterQuery);
+pub struct Query(CartQuery, DeadLetterQuery, StatusQuery);
 
 /// The subgraph's mutations: the context's own and its staff's on dead letters.
 #[derive(async_graphql::MergedObject, Default)]

@@ -20,8 +20,9 @@ use checkout_domain::returns::{ReturnProcess, ReturnStep};
 pub type CheckoutSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(saga: Saga) -> CheckoutSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation, EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new("checkout", saga.db().clone()))
         .data(saga)
         .finish()
 }
@@ -280,10 +281,17 @@ fn return_id(id: &ID) -> Result<uuid::Uuid> {
     uuid::Uuid::try_parse(id).map_err(|_| bad_input("id is not a valid return id"))
 }
 
-pub struct Query;
+kernel_infra::status_field!("checkoutStatus");
+
+/// The subgraph's queries: the context's own and its status (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CheckoutQuery, StatusQuery);
+
+#[derive(Default)]
+pub struct CheckoutQuery;
 
 #[Object]
-impl Query {
+impl CheckoutQuery {
     /// Return processes staff should look at (ADMIN): STUCK ones (refused after the
     /// refund), and unfinished ones that have not moved for `quietForSeconds` (default
     /// 300), oldest first, at most 100.

@@ -15,8 +15,12 @@ use crate::coupons::Coupons;
 pub type CouponsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(coupons: Coupons) -> CouponsSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation, EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "coupons",
+            coupons.db().clone(),
+        ))
         .data(coupons)
         .data(CouponLookups(Throttle::new(
             "coupon-lookups",
@@ -193,10 +197,17 @@ fn redemption_id(id: &ID) -> Result<RedemptionId> {
     RedemptionId::parse(id).map_err(bad_input)
 }
 
-pub struct Query;
+kernel_infra::status_field!("couponsStatus");
+
+/// The subgraph's queries: the context's own and its status (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CouponsQuery, StatusQuery);
+
+#[derive(Default)]
+pub struct CouponsQuery;
 
 #[Object]
-impl Query {
+impl CouponsQuery {
     /// A coupon by code (any case); null when there is none. For signed-in callers; a
     /// customer may look up 30 codes per ten minutes, so codes cannot be guessed by
     /// trying them all.

@@ -65,8 +65,12 @@ impl Context for Coupons {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/coupons.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, async_graphql::EmptySubscription)
-        .enable_federation()
-        .finish();
+    let schema = async_graphql::Schema::build(
+        graphql::Query::default(),
+        graphql::Mutation,
+        async_graphql::EmptySubscription,
+    )
+    .enable_federation()
+    .finish();
     kernel_infra::graphql::federation_sdl(&schema)
 }

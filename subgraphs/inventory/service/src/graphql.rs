@@ -28,6 +28,10 @@ pub type InventorySchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(stock: Stock, dead_letters: DeadLetters) -> InventorySchema {
     kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "inventory",
+            stock.db().clone(),
+        ))
         .data(dead_letters)
         .data(DataLoader::new(ProductTotalsLoader(stock.db().clone()), tokio::spawn))
         .data(DataLoader::new(SkuLoader(stock.db().clone()), tokio::spawn))
@@ -37,15 +41,17 @@ pub fn schema(stock: Stock, dead_letters: DeadLetters) -> InventorySchema {
         .finish()
 }
 
+kernel_infra::status_field!("inventoryStatus");
+
 kernel_infra::dead_letter_fields!(
     list: "inventoryDeadLetters",
     redrive: "redriveInventoryDeadLetter",
     discard: "discardInventoryDeadLetter",
 );
 
-/// The subgraph's queries: the context's own and its dead letters (staff).
+/// The subgraph's queries: the context's own, its dead letters and its status (staff).
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(InventoryQuery, DeadLetterQuery);
+pub struct Query(InventoryQuery, DeadLetterQuery, StatusQuery);
 
 /// The subgraph's mutations: the context's own and its staff's on dead letters.
 #[derive(async_graphql::MergedObject, Default)]

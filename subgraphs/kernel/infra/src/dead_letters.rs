@@ -321,6 +321,13 @@ impl DeadLetters {
         self
     }
 
+    /// The names of the context's consumers that park dead letters, in order.
+    pub fn consumers(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.consumers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     /// The letters with `status` (any but REDRIVEN and DISCARDED when none), the most
     /// recently failed first, at most [`LISTED_AT_MOST`].
     ///

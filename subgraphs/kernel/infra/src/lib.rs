@@ -35,6 +35,7 @@ pub mod redis_bus;
 pub mod relay;
 pub mod server;
 pub mod service;
+pub mod status;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -170,6 +170,29 @@ impl MigrationTrait for CreateDeadLetters {
     }
 }
 
+/// The migration that indexes `inbox_events` by consumer and time: what a consumer
+/// handled last is then one index look-up (the context's status for staff,
+/// [`crate::status`]), however long its inbox grows. In the list of every context
+/// whose consumers park events, after [`CreateDeadLetters`].
+pub struct IndexInboxByConsumer;
+
+impl MigrationName for IndexInboxByConsumer {
+    fn name(&self) -> &str {
+        "m20261210_000001_index_inbox_by_consumer"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexInboxByConsumer {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        ddl::index(manager, "inbox_events", &["consumer", "processed_at"], false).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        ddl::drop_index(manager, "inbox_events", &["consumer", "processed_at"]).await
+    }
+}
+
 /// Helpers for the compact table definitions of each context's migrations.
 pub mod ddl {
     use sea_orm_migration::prelude::*;

@@ -21,10 +21,16 @@ pub fn schema(webhooks: Webhooks, dead_letters: DeadLetters) -> NotificationsSch
         async_graphql::EmptySubscription,
     ))
     .enable_federation()
+    .data(kernel_infra::status::ContextStatus::new(
+        "notifications",
+        webhooks.db().clone(),
+    ))
     .data(dead_letters)
     .data(webhooks)
     .finish()
 }
+
+kernel_infra::status_field!("notificationsStatus");
 
 kernel_infra::dead_letter_fields!(
     list: "notificationsDeadLetters",
@@ -32,9 +38,9 @@ kernel_infra::dead_letter_fields!(
     discard: "discardNotificationsDeadLetter",
 );
 
-/// The subgraph's queries: the context's own and its dead letters (staff).
+/// The subgraph's queries: the context's own, its dead letters and its status (staff).
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(NotificationsQuery, DeadLetterQuery);
+pub struct Query(NotificationsQuery, DeadLetterQuery, StatusQuery);
 
 /// The subgraph's mutations: the context's own and its staff's on dead letters.
 #[derive(async_graphql::MergedObject, Default)]

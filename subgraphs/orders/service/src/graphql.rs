@@ -34,6 +34,7 @@ pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
 pub fn schema(orders: Orders, returns: Returns, live: LiveFeed, dead_letters: DeadLetters) -> OrdersSchema {
     kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), Subscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new("orders", orders.db().clone()))
         .enable_subscription_in_federation()
         .data(DataLoader::new(OrderLoader(orders.clone()), tokio::spawn))
         .data(orders)
@@ -42,6 +43,8 @@ pub fn schema(orders: Orders, returns: Returns, live: LiveFeed, dead_letters: De
         .data(dead_letters)
         .finish()
 }
+
+kernel_infra::status_field!("ordersStatus");
 
 kernel_infra::dead_letter_fields!(
     list: "ordersDeadLetters",
@@ -376,7 +379,7 @@ async fn visible_order(ctx: &Context<'_>, caller: &Identity, id: OrderId) -> Res
 
 /// Orders' queries, returns' and its dead letters' (staff).
 #[derive(MergedObject, Default)]
-pub struct Query(OrderQuery, returns::ReturnQuery, DeadLetterQuery);
+pub struct Query(OrderQuery, returns::ReturnQuery, DeadLetterQuery, StatusQuery);
 
 #[derive(Default)]
 pub struct OrderQuery;

@@ -17,8 +17,12 @@ use crate::payments::{AuthorizationRequest, Payments};
 pub type PaymentsSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn schema(payments: Payments) -> PaymentsSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, EmptySubscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation, EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "payments",
+            payments.db().clone(),
+        ))
         .data(DataLoader::new(PaymentByOrder(payments.clone()), tokio::spawn))
         .data(payments)
         .finish()
@@ -170,10 +174,17 @@ fn parse_payment_id(id: &ID) -> Result<PaymentId> {
     PaymentId::parse(id).map_err(bad_input)
 }
 
-pub struct Query;
+kernel_infra::status_field!("paymentsStatus");
+
+/// The subgraph's queries: the context's own and its status (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(PaymentsQuery, StatusQuery);
+
+#[derive(Default)]
+pub struct PaymentsQuery;
 
 #[Object]
-impl Query {
+impl PaymentsQuery {
     /// A payment: the payer's own, or any for staff.
     async fn payment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PaymentObject>> {
         let caller = require_user(ctx)?;

@@ -32,8 +32,12 @@ pub type ProductsSchema = Schema<Query, Mutation, Subscription>;
 
 /// The executable schema over `catalog`.
 pub fn schema(catalog: Catalog, flash_sales: FlashSales, tax_rates: TaxRates, live: LiveFeed) -> ProductsSchema {
-    kernel_infra::graphql::with_limits(Schema::build(Query, Mutation, Subscription))
+    kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation, Subscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "products",
+            catalog.db().clone(),
+        ))
         .enable_subscription_in_federation()
         .extension(kernel_infra::cache::CacheHints)
         .data(live)
@@ -413,10 +417,17 @@ impl TryFrom<UpdateProductInput> for ProductUpdate {
     }
 }
 
-pub struct Query;
+kernel_infra::status_field!("productsStatus");
+
+/// The subgraph's queries: the context's own and its status (staff).
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CatalogQuery, StatusQuery);
+
+#[derive(Default)]
+pub struct CatalogQuery;
 
 #[Object]
-impl Query {
+impl CatalogQuery {
     /// One product by id; null when there is none. Only staff see a product that is
     /// not PUBLISHED.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObject>> {

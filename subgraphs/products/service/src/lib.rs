@@ -98,7 +98,7 @@ impl Context for Products {
 
 /// The subgraph's SDL, as committed in schema/subgraphs/products.graphql.
 pub fn sdl() -> String {
-    let schema = async_graphql::Schema::build(graphql::Query, graphql::Mutation, live::Subscription)
+    let schema = async_graphql::Schema::build(graphql::Query::default(), graphql::Mutation, live::Subscription)
         .enable_federation()
         .enable_subscription_in_federation()
         .finish();

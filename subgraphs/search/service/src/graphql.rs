@@ -29,10 +29,13 @@ pub fn schema(db: DatabaseConnection, dead_letters: DeadLetters) -> SearchSchema
         async_graphql::EmptySubscription,
     ))
     .enable_federation()
+    .data(kernel_infra::status::ContextStatus::new("search", db.clone()))
     .data(db)
     .data(dead_letters)
     .finish()
 }
+
+kernel_infra::status_field!("searchStatus");
 
 kernel_infra::dead_letter_fields!(
     list: "searchDeadLetters",
@@ -40,9 +43,9 @@ kernel_infra::dead_letter_fields!(
     discard: "discardSearchDeadLetter",
 );
 
-/// The subgraph's queries: the read models' and their consumer's dead letters (staff).
+/// The subgraph's queries: the read models', and their consumer's dead letters and the context's status (staff).
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(ReadModelQuery, DeadLetterQuery);
+pub struct Query(ReadModelQuery, DeadLetterQuery, StatusQuery);
 
 /// The subgraph's mutations: its staff's on the dead letters.
 #[derive(async_graphql::MergedObject, Default)]

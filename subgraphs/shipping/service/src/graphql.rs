@@ -26,11 +26,17 @@ pub type ShippingSchema = Schema<Query, Mutation, EmptySubscription>;
 pub fn schema(shipping: Shipping, dead_letters: DeadLetters) -> ShippingSchema {
     kernel_infra::graphql::with_limits(Schema::build(Query::default(), Mutation::default(), EmptySubscription))
         .enable_federation()
+        .data(kernel_infra::status::ContextStatus::new(
+            "shipping",
+            shipping.db().clone(),
+        ))
         .data(dead_letters)
         .data(DataLoader::new(ShipmentByOrder(shipping.clone()), tokio::spawn))
         .data(shipping)
         .finish()
 }
+
+kernel_infra::status_field!("shippingStatus");
 
 kernel_infra::dead_letter_fields!(
     list: "shippingDeadLetters",
@@ -38,9 +44,9 @@ kernel_infra::dead_letter_fields!(
     discard: "discardShippingDeadLetter",
 );
 
-/// The subgraph's queries: the context's own and its dead letters (staff).
+/// The subgraph's queries: the context's own, its dead letters and its status (staff).
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(ShippingQuery, DeadLetterQuery);
+pub struct Query(ShippingQuery, DeadLetterQuery, StatusQuery);
 
 /// The subgraph's mutations: the context's own and its staff's on dead letters.
 #[derive(async_graphql::MergedObject, Default)]
