@@ -19,6 +19,7 @@ pub fn plugins() -> PluginRegistry {
         .register::<crate::plugins::operation_limits::OperationLimits>()
         .register::<crate::plugins::authorization::Authorization>()
         .register::<crate::plugins::response_cache::ResponseCache>()
+        .register::<crate::plugins::console::Console>()
 }
 
 /// Runs the router until it is stopped (SIGINT/SIGTERM).

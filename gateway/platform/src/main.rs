@@ -334,6 +334,10 @@ async fn run_platform(config_file: Option<&Path>) -> anyhow::Result<()> {
         gateway_port
     );
     println!("  gateway metrics (internal):   http://127.0.0.1:{metrics_port}/metrics");
+    println!(
+        "  operations console (staff):   http://127.0.0.1:{gateway_port}/console/ (make an ADMIN with \
+         `ACCOUNT_PASSWORD=… platform accounts create-user --email … --display-name … --role ADMIN`)"
+    );
     for (name, url) in &running.endpoints {
         println!("  {:<30}{url}", format!("{name} subgraph:"));
     }

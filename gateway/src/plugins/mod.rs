@@ -5,10 +5,12 @@
 //! that the others read), then [`trusted_documents`] (which
 //! operations a client may send; it names the client for the rest), [`rate_limits`],
 //! [`operation_limits`] (depth, aliases, root fields and cost per client) and
-//! [`authorization`] (`@authenticated` and `@requiresScopes`).
+//! [`authorization`] (`@authenticated` and `@requiresScopes`). [`console`] serves the
+//! operations console's page at `/console/`.
 
 pub mod apq_store;
 pub mod authorization;
+pub mod console;
 pub mod identity;
 pub mod json_depth;
 pub mod operation_limits;

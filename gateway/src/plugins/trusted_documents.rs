@@ -323,6 +323,19 @@ impl TrustedDocuments {
 /// The request as sent: the JSON body of a POST, or the query string of a GET.
 fn raw_request(payload: &OnGraphQLParamsStartHookPayload<'_>) -> Result<RawRequest, Refusal> {
     let bad = |message: String| Refusal::new("BAD_REQUEST", StatusCode::BAD_REQUEST, message);
+    // An operation over WebSocket (graphql-transport-ws) arrives parsed, with no body:
+    // a persisted one names its document by the APQ hash in `extensions`.
+    if payload.body.is_empty()
+        && let Some(params) = &payload.graphql_params
+    {
+        return Ok(RawRequest {
+            query: params.query.clone(),
+            operation_name: params.operation_name.clone(),
+            variables: Some(params.variables.clone()),
+            extensions: params.extensions.clone(),
+            document_id: None,
+        });
+    }
     if payload.router_http_request.method == hive_router::http::Method::GET {
         let mut request = RawRequest::default();
         for (key, value) in form_urlencoded::parse(payload.router_http_request.query_string.as_bytes()) {
@@ -373,11 +386,17 @@ fn mentions_persistence(payload: &OnGraphQLParamsStartHookPayload<'_>) -> bool {
         payload.body.as_ref(),
         payload.router_http_request.query_string.as_bytes(),
     ];
-    haystacks.iter().any(|hay| {
-        needles
-            .iter()
-            .any(|needle| hay.windows(needle.len()).any(|w| w == *needle))
-    })
+    let over_websocket = payload
+        .graphql_params
+        .as_ref()
+        .and_then(|params| params.extensions.as_ref())
+        .is_some_and(|extensions| extensions.contains_key("persistedQuery"));
+    over_websocket
+        || haystacks.iter().any(|hay| {
+            needles
+                .iter()
+                .any(|needle| hay.windows(needle.len()).any(|w| w == *needle))
+        })
 }
 
 #[hive_router::async_trait]

@@ -15,7 +15,7 @@ fn committed_manifests_equal_what_the_command_generates() {
     let root = repo().join("frontend-contracts");
     let generated = gateway::contracts::generate(&root).unwrap();
     assert!(
-        ["web", "mobile", "acme", "globex"]
+        ["web", "mobile", "console", "acme", "globex"]
             .iter()
             .all(|c| generated.contains_key(*c)),
         "{:?}",

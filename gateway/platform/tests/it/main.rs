@@ -7,6 +7,7 @@ mod addresses;
 mod cache;
 mod cancellation;
 mod checkout;
+mod console;
 mod crash;
 mod dead_letters;
 mod emails;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use kernel_infra::CancellationToken;
 use kernel_infra::testing::TestDatabase;
 use platform::Contexts;
@@ -50,6 +52,48 @@ pub static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =
 /// Request bodies a subgraph received.
 pub type Recorded = Arc<Mutex<Vec<String>>>;
 
+/// Operations (by name) that a subgraph answers 503 to, as while it is down for them:
+/// a test adds one to hold a saga at the step that sends it, and removes it again.
+#[derive(Clone, Default)]
+pub struct Outages(Arc<Mutex<std::collections::BTreeSet<String>>>);
+
+impl Outages {
+    pub fn start(&self, operation: &str) {
+        self.0.lock().unwrap().insert(operation.to_owned());
+    }
+
+    pub fn end(&self, operation: &str) {
+        self.0.lock().unwrap().remove(operation);
+    }
+
+    fn covers(&self, body: &str) -> bool {
+        let down = self.0.lock().unwrap();
+        if down.is_empty() {
+            return false;
+        }
+        // Our services send a named operation's text (frontend-contracts/services/).
+        let Ok(request) = serde_json::from_str::<serde_json::Value>(body) else {
+            return false;
+        };
+        let query = request["query"].as_str().unwrap_or_default();
+        down.iter().any(|name| {
+            request["operationName"] == name.as_str()
+                || ["query", "mutation"].iter().any(|kind| {
+                    query.contains(&format!("{kind} {name}(")) || query.contains(&format!("{kind} {name} "))
+                })
+        })
+    }
+}
+
+async fn unavailable_for(State(outages): State<Outages>, request: Request, next: Next) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    if outages.covers(&String::from_utf8_lossy(&bytes)) {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for this operation").into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
 pub struct TestPlatform {
     pub url: String,
     /// The gateway's metrics port, apart from the clients'.
@@ -63,6 +107,8 @@ pub struct TestPlatform {
     pub inventory_requests: Recorded,
     /// Every request body the Orders subgraph received.
     pub orders_requests: Recorded,
+    /// What the Orders subgraph is down for.
+    pub orders_outages: Outages,
     client: reqwest::Client,
     gateway: tokio::process::Child,
     shutdown: CancellationToken,
@@ -186,6 +232,8 @@ impl TestPlatform {
         let inventory_requests = Recorded::default();
         let orders_requests = Recorded::default();
         let (inventory_recorded, orders_recorded) = (inventory_requests.clone(), orders_requests.clone());
+        let orders_outages = Outages::default();
+        let orders_down = orders_outages.clone();
         let wrap = move |name: &str, router: axum::Router| {
             let router = match slow {
                 Some((context, delay)) if context == name => {
@@ -195,7 +243,12 @@ impl TestPlatform {
             };
             match name {
                 "inventory" => router.layer(axum::middleware::from_fn_with_state(inventory_recorded.clone(), record)),
-                "orders" => router.layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
+                "orders" => router
+                    .layer(axum::middleware::from_fn_with_state(
+                        orders_down.clone(),
+                        unavailable_for,
+                    ))
+                    .layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
                 _ => router,
             }
         };
@@ -210,6 +263,7 @@ impl TestPlatform {
             endpoints: running.endpoints,
             inventory_requests,
             orders_requests,
+            orders_outages,
             client: reqwest::Client::new(),
             gateway,
             shutdown,

@@ -1,0 +1,2 @@
+// Vite bundles the stylesheet the console imports.
+declare module '*.css';
