@@ -204,14 +204,14 @@ pub async fn start(
 }
 
 /// Replays Search's read models from the outboxes of Products and Orders (the retained
-/// event log) and compares them with the live view; with `rebuild`, replaces it.
+/// event log) and compares them with the live view; with `rebuild`, rebuilds it in place.
 ///
 /// # Errors
 /// When a database cannot be opened or read.
 pub async fn replay_search(
     config: &Config,
     data_dir: &Path,
-    rebuild: bool,
+    rebuild: Option<search_service::replay::Rebuild<'_>>,
 ) -> anyhow::Result<search_service::replay::Parity> {
     let search = Search::open(&config.context("search")?.database_url).await?;
     let mut logs = Vec::new();

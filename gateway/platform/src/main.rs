@@ -13,8 +13,9 @@
 //! - `platform schema [--check]`: writes (or checks) the SDL files under schema/.
 //! - `platform schema check [--base REV]`: what the code's supergraph changes against
 //!   the one committed at REV, and which client operations a breaking change hits.
-//! - `platform replay search [--rebuild]`: rebuilds Search's read models from the
-//!   retained event log and proves parity with the live view (or replaces it).
+//! - `platform replay search [--rebuild --reason …]`: replays Search's read models from
+//!   the retained event log and proves parity with the live view (or rebuilds it in
+//!   place, while the platform runs).
 
 // ntex's middleware types are deep; release builds need more than the default 128.
 #![recursion_limit = "256"]
@@ -75,9 +76,13 @@ enum Command {
     Replay {
         /// The read model's context: `search`.
         context: String,
-        /// Replace the live view with the replayed one (stop the platform first).
-        #[arg(long)]
+        /// Then rebuild the live view in place, while the platform runs (recorded as an
+        /// event with `--reason` and the system user that ran it).
+        #[arg(long, requires = "reason")]
         rebuild: bool,
+        /// Why the read model is rebuilt, for the audit trail.
+        #[arg(long, requires = "rebuild")]
+        reason: Option<String>,
     },
 }
 
@@ -143,7 +148,11 @@ fn main() -> anyhow::Result<()> {
             print!("{}", platform::load_config(config_file.as_deref())?.to_masked_yaml());
             Ok(())
         }
-        Some(Command::Replay { context, rebuild }) => run_replay(&context, rebuild, config_file.as_deref()),
+        Some(Command::Replay {
+            context,
+            rebuild: _,
+            reason,
+        }) => run_replay(&context, reason.as_deref(), config_file.as_deref()),
         Some(Command::Schema {
             action:
                 Some(SchemaAction::Check {
@@ -257,9 +266,14 @@ fn apply_gateway_settings(config_file: Option<&Path>) -> anyhow::Result<()> {
 }
 
 #[tokio::main]
-async fn run_replay(context: &str, rebuild: bool, config_file: Option<&Path>) -> anyhow::Result<()> {
+async fn run_replay(context: &str, rebuild_reason: Option<&str>, config_file: Option<&Path>) -> anyhow::Result<()> {
     anyhow::ensure!(context == "search", "only `search` has read models to replay");
     let config = platform::load_config(config_file)?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let rebuild = rebuild_reason.map(|reason| search_service::replay::Rebuild {
+        operator: &operator,
+        reason,
+    });
     let parity = platform::replay_search(&config, &config.common.data_dir, rebuild).await?;
     println!(
         "replayed {} events: {} products, {} orders",
@@ -273,7 +287,7 @@ async fn run_replay(context: &str, rebuild: bool, config_file: Option<&Path>) ->
     } else {
         println!("parity: {} rows differ", parity.different);
     }
-    if rebuild {
+    if rebuild.is_some() {
         println!("rebuilt: the live view is now the replayed one");
     } else if !parity.holds() {
         std::process::exit(1);

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use kernel_infra::outbox::entity as outbox;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::consumer::KeepReadModels;
@@ -34,13 +37,45 @@ impl Parity {
     }
 }
 
+/// Who asks for a rebuild, and why: recorded as Search's event
+/// `ecommerce.search.read_models.rebuilt.v1` in the rebuild's transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Rebuild<'a> {
+    /// The operator, as the command knows them (the system user that ran it).
+    pub operator: &'a str,
+    pub reason: &'a str,
+}
+
+/// The audit record of a rebuild.
+struct ReadModelsRebuilt {
+    events: usize,
+    operator: String,
+    reason: String,
+}
+
+impl kernel::DomainEvent for ReadModelsRebuilt {
+    fn event_type(&self) -> &'static str {
+        "ecommerce.search.read_models.rebuilt.v1"
+    }
+
+    fn partition_key(&self) -> String {
+        KeepReadModels::CONSUMER.to_owned()
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        serde_json::json!({ "events": self.events, "operator": self.operator, "reason": self.reason })
+    }
+}
+
+/// The longest reason and operator name a rebuild records.
+const REASON_MAX: usize = 500;
+
 /// Replays the events of `logs` (the outbox databases of Products and Orders) into
 /// fresh tables in a scratch SQLite file under `scratch_dir`, and compares them with
 /// `live`, row by row.
 ///
-/// With `rebuild`, the live tables are then replaced by the replayed ones in one
-/// transaction. Run a rebuild while Search's consumer is stopped: an event it applies
-/// during the rebuild would be overwritten.
+/// With `rebuild`, the live tables are then rebuilt in place ([`rebuild_in_place`]),
+/// while the platform serves.
 ///
 /// # Errors
 /// A database that cannot be read, or an event that breaks its contract.
@@ -48,8 +83,11 @@ pub async fn replay(
     live: &DatabaseConnection,
     logs: &[DatabaseConnection],
     scratch_dir: &std::path::Path,
-    rebuild: bool,
+    rebuild: Option<Rebuild<'_>>,
 ) -> anyhow::Result<Parity> {
+    if let Some(rebuild) = rebuild {
+        checked(rebuild)?;
+    }
     let scratch_path = scratch_dir.join(format!("search-replay-{}.db", uuid::Uuid::now_v7().simple()));
     let scratch = kernel_infra::db::connect(&format!("sqlite://{}", scratch_path.display())).await?;
     let result = replay_into(&scratch, live, logs, rebuild).await;
@@ -64,7 +102,7 @@ async fn replay_into(
     scratch: &DatabaseConnection,
     live: &DatabaseConnection,
     logs: &[DatabaseConnection],
-    rebuild: bool,
+    rebuild: Option<Rebuild<'_>>,
 ) -> anyhow::Result<Parity> {
     search_migration::Migrator::up(scratch, None).await?;
     let wanted = KeepReadModels::event_types();
@@ -109,23 +147,86 @@ async fn replay_into(
         &mut parity,
     );
 
-    if rebuild {
-        let txn = live.begin().await?;
-        product::Entity::delete_many().exec(&txn).await?;
-        order::Entity::delete_many().exec(&txn).await?;
-        for rows in replayed_products.into_values().collect::<Vec<_>>().chunks(500) {
-            let models = rows.iter().cloned().map(product::ActiveModel::from);
-            product::Entity::insert_many(models)
-                .exec_without_returning(&txn)
-                .await?;
-        }
-        for rows in replayed_orders.into_values().collect::<Vec<_>>().chunks(500) {
-            let models = rows.iter().cloned().map(order::ActiveModel::from);
-            order::Entity::insert_many(models).exec_without_returning(&txn).await?;
-        }
-        txn.commit().await?;
+    if let Some(rebuild) = rebuild {
+        rebuild_in_place(live, logs, rebuild).await?;
     }
     Ok(parity)
+}
+
+/// Rebuilds the live read models from every event the logs hold, in one transaction,
+/// while Search serves and its consumer runs: readers see the old rows until it
+/// commits, and the consumer neither loses nor repeats an event.
+///
+/// The transaction first takes the consumer's tables (on PostgreSQL it locks the inbox
+/// and both views against writes; on SQLite its first write takes the database's one
+/// write lock), so the consumer's own transactions wait for it. It then empties the
+/// views, applies every committed event of the logs in order (published or not: the
+/// consumer may have applied one the relay has not marked yet), and records each in the
+/// consumer's inbox: when the bus hands the consumer one of them later, it is skipped.
+/// An event committed after the logs were read is not in the rebuilt views and not in
+/// the inbox, so the consumer applies it when it arrives. The rebuild is recorded (who,
+/// why, how many events) as an event of Search in the same transaction. Returns the
+/// events applied.
+///
+/// # Errors
+/// A reason or operator that is empty or not one printable line; a database that cannot
+/// be read or written, or an event that breaks its contract: the transaction then rolls
+/// back and the views stay as they were.
+pub async fn rebuild_in_place(
+    live: &DatabaseConnection,
+    logs: &[DatabaseConnection],
+    rebuild: Rebuild<'_>,
+) -> anyhow::Result<usize> {
+    let (operator, reason) = checked(rebuild)?;
+    let wanted = KeepReadModels::event_types();
+    let txn = live.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared("LOCK TABLE inbox_events, product_search_view, orders_by_customer IN EXCLUSIVE MODE")
+            .await?;
+    }
+    product::Entity::delete_many().exec(&txn).await?;
+    order::Entity::delete_many().exec(&txn).await?;
+    let mut applied = 0;
+    for log in logs {
+        let mut after = 0_i64;
+        loop {
+            let rows = outbox::Entity::find()
+                .filter(outbox::Column::Seq.gt(after))
+                .filter(outbox::Column::EventType.is_in(wanted.iter().map(String::as_str)))
+                .order_by_asc(outbox::Column::Seq)
+                .limit(PAGE)
+                .all(log)
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            let events = rows
+                .iter()
+                .map(|row| kernel_infra::outbox::parse_envelope(&row.envelope))
+                .collect::<Result<Vec<_>, _>>()?;
+            for event in &events {
+                projection::apply(&txn, event).await?;
+            }
+            kernel_infra::inbox::claim_all(&txn, KeepReadModels::CONSUMER, &events.iter().collect::<Vec<_>>()).await?;
+            applied += events.len();
+        }
+    }
+    let audit = ReadModelsRebuilt {
+        events: applied,
+        operator: operator.to_owned(),
+        reason: reason.to_owned(),
+    };
+    kernel_infra::outbox::record(&txn, "search", &kernel::EventMeta::internal(), &[audit]).await?;
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// The operator and reason of a rebuild, each one printable line.
+fn checked(rebuild: Rebuild<'_>) -> anyhow::Result<(&str, &str)> {
+    let line = |value, what| {
+        kernel::text::printable_line(value, REASON_MAX)
+            .ok_or_else(|| anyhow::anyhow!("a rebuild's {what} {}", kernel::text::printable_line_rule(REASON_MAX)))
+    };
+    Ok((line(rebuild.operator, "operator")?, line(rebuild.reason, "reason")?))
 }
 
 fn by_key<R>(rows: Vec<R>, key: impl Fn(&R) -> uuid::Uuid) -> BTreeMap<uuid::Uuid, R> {
