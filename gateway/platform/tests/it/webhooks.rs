@@ -357,6 +357,33 @@ async fn dies_and_is_redelivered(platform: TestPlatform) {
         .ok(&platform, "AcmeRedeliverWebhook", json!({ "deliveryId": dead["id"] }))
         .await;
     assert_eq!(data["redeliverWebhook"]["status"], "PENDING");
+    // The redelivery is on Notifications' record, with who asked.
+    let events = kernel_infra::outbox::all(&db).await.unwrap();
+    let redelivered = events
+        .iter()
+        .find(|event| event.event_type.as_str() == "ecommerce.notifications.webhook.redelivered.v1")
+        .unwrap_or_else(|| panic!("no redelivery recorded: {events:?}"));
+    assert_eq!(redelivered.payload["deliveryId"], dead["id"]);
+    assert_eq!(redelivered.payload["subscriptionId"], subscription.as_str());
+    assert!(
+        redelivered.payload["requestedBy"].is_string(),
+        "{}",
+        redelivered.payload
+    );
+    let contract: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../schema/events/{}.json",
+            env!("CARGO_MANIFEST_DIR"),
+            redelivered.event_type
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        jsonschema::validator_for(&contract)
+            .unwrap()
+            .is_valid(&redelivered.payload)
+    );
     eventually("the redelivery is delivered", || async {
         acme.deliveries(&platform, &subscription).await[0]["status"] == "DELIVERED"
     })

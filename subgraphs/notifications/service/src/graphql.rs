@@ -374,9 +374,13 @@ impl NotificationsMutation {
     #[graphql(directive = kernel_infra::graphql::directives::authenticated::apply())]
     async fn redeliver_webhook(&self, ctx: &Context<'_>, delivery_id: ID) -> Result<WebhookDelivery> {
         let owner = owner(ctx)?;
+        let caller = kernel_infra::identity::require_user(ctx)?.user_id;
         let id = parse_id(&delivery_id, DeliveryId::parse)?;
         let webhooks = ctx.data_unchecked::<Webhooks>();
-        let row = webhooks.redeliver(owner, id).await.map_err(error)?;
+        let row = webhooks
+            .redeliver(owner, id, caller, &kernel_infra::graphql::request_meta(ctx))
+            .await
+            .map_err(error)?;
         let attempts = webhooks
             .attempts(&[row.id])
             .await

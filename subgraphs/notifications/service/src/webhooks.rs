@@ -303,12 +303,19 @@ impl Webhooks {
     }
 
     /// A dead delivery is attempted once more, at once. Its schedule is spent, so if
-    /// that attempt fails it is dead again (and announced again).
+    /// that attempt fails it is dead again (and announced again). Recorded, with who
+    /// asked (`by`), as `webhook.redelivered` in the same transaction.
     ///
     /// # Errors
     /// NOT_FOUND (also another partner's), BAD_USER_INPUT when it is not dead, a
     /// database failure.
-    pub async fn redeliver(&self, owner: Owner, id: DeliveryId) -> Result<delivery::Model, NotificationsError> {
+    pub async fn redeliver(
+        &self,
+        owner: Owner,
+        id: DeliveryId,
+        by: uuid::Uuid,
+        meta: &EventMeta,
+    ) -> Result<delivery::Model, NotificationsError> {
         let not_found = || NotificationsError::from(WebhookError::NotFound(format!("delivery {id}")));
         let row = delivery::Entity::find_by_id(id.as_uuid())
             .one(&self.db)
@@ -323,14 +330,32 @@ impl Webhooks {
             .into());
         }
         let now = Utc::now();
+        let txn = self.db.begin().await?;
         // Its attempts are kept and numbered on.
-        delivery::Entity::update_many()
+        let updated = delivery::Entity::update_many()
             .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
             .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
             .filter(delivery::Column::Id.eq(id.as_uuid()))
             .filter(delivery::Column::Status.eq(DeliveryStatus::Dead.as_str()))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        // Asked twice at once: the one that changed it records it.
+        if updated.rows_affected == 1 {
+            let subscription = subscription::Entity::find_by_id(row.subscription_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(not_found)?;
+            let redelivered = NotificationEvent::WebhookRedelivered {
+                delivery_id: id,
+                subscription_id: WebhookSubscriptionId::from_uuid(subscription.id),
+                partner_id: subscription.partner_id,
+                event_id: row.event_id,
+                event_type: row.event_type.clone(),
+                requested_by: by,
+            };
+            kernel_infra::outbox::record(&txn, PRODUCER, meta, &[redelivered]).await?;
+        }
+        txn.commit().await?;
         self.due.notify_one();
         Ok(delivery::Model {
             status: DeliveryStatus::Pending.as_str().to_owned(),
