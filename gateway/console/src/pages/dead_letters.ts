@@ -27,11 +27,13 @@ export function deadLettersPage(page: Page): HTMLElement {
       const { data, errors } = await ask<Record<string, DeadLetter[] | null>>(page, 'ConsoleDeadLetters', {});
       const sections = CONTEXTS.map((context) => {
         const letters = data?.[`${context.toLowerCase()}DeadLetters`] ?? [];
+        const consumers = [...new Set(letters.filter((l) => l.status === 'DEAD').map((l) => l.consumer))];
         return letters.length
           ? h(
               'section',
               { 'data-context': context.toLowerCase() },
               h('h2', {}, context),
+              ...consumers.map((consumer) => redriveAll(page, context, consumer, refresh)),
               ...letters.map((letter) => row(page, context, letter, refresh)),
             )
           : null;
@@ -49,6 +51,34 @@ export function deadLettersPage(page: Page): HTMLElement {
     h('h1', { id: 'dead-letters-title' }, 'Dead letters'),
     h('button', { type: 'button', onclick: () => void refresh() }, 'Refresh'),
     body,
+  );
+}
+
+/** Redrives every DEAD letter of one consumer, oldest first, stopping at one that fails again. */
+function redriveAll(page: Page, context: (typeof CONTEXTS)[number], consumer: string, refresh: () => Promise<void>): HTMLElement {
+  const outcome = h('span', { class: 'outcome' });
+  const run = async () => {
+    replace(outcome, 'Redriving…');
+    try {
+      const answer = await act<Record<string, DeadLetter[]>>(page, `ConsoleRedriveAll${context}DeadLetters`, { consumer });
+      const letters = Object.values(answer)[0];
+      const stuck = letters.find((letter) => letter.status === 'DEAD');
+      replace(
+        outcome,
+        stuck
+          ? errorBox(`CONFLICT: ${letters.length - 1} redriven, then ${stuck.eventType} failed again: ${stuck.lastError}`)
+          : h('span', { class: 'good-text', role: 'status' }, `Redrove ${letters.length}`),
+      );
+      window.setTimeout(() => void refresh(), 1500);
+    } catch (err) {
+      replace(outcome, errorBox(String(err)));
+    }
+  };
+  return h(
+    'div',
+    { class: 'actions', 'data-consumer': consumer },
+    h('button', { type: 'button', onclick: () => void run() }, `Redrive all of ${consumer}`),
+    outcome,
   );
 }
 

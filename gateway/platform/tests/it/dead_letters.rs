@@ -15,6 +15,8 @@ const REDRIVE: &str = "mutation($consumer: String!, $id: ID!) {
     redriveSearchDeadLetter(consumer: $consumer, eventId: $id) { eventId status settledBy } }";
 const STATUS: &str = "{ searchStatus { context ready problem unpublishedEvents relayLagMs
     consumers { consumer lastHandledAt failing dead } } }";
+const REDRIVE_ALL: &str = "mutation($consumer: String!) {
+    redriveAllSearchDeadLetters(consumer: $consumer) { eventId status lastError } }";
 const DISCARD: &str = "mutation($consumer: String!, $id: ID!, $reason: String!) {
     discardSearchDeadLetter(consumer: $consumer, eventId: $id, reason: $reason) { status reason } }";
 
@@ -134,14 +136,44 @@ async fn staff_find_fix_and_redrive_what_a_consumer_parked_and_customers_cannot(
     assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT", "{body}");
     assert_eq!(dead(&platform).await.len(), letters.len());
 
-    // The cause fixed, staff redrive every letter, oldest first (twice, to no effect).
+    // Redriving them all before the cause is fixed stops at the oldest, still DEAD.
+    let mut oldest_first = letters.clone();
+    oldest_first.sort_by_key(|letter| letter["firstFailedAt"].as_str().unwrap().to_owned());
+    let (_, body) = platform
+        .post_admin(REDRIVE_ALL, json!({ "consumer": "search.read-models" }))
+        .await;
+    let tried = body["data"]["redriveAllSearchDeadLetters"].as_array().unwrap();
+    assert_eq!(tried.len(), 1, "{body}");
+    assert_eq!(tried[0]["eventId"], oldest_first[0]["eventId"], "{body}");
+    assert_eq!(tried[0]["status"], "DEAD", "{body}");
+    assert_eq!(dead(&platform).await.len(), letters.len());
+    let (_, body) = platform.post_admin(REDRIVE_ALL, json!({ "consumer": "nobody" })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+
+    // The cause fixed, staff redrive the oldest letter, then all the others at once,
+    // then each again (to no effect).
     search
         .execute_unprepared("ALTER TABLE product_search_view_away RENAME TO product_search_view")
         .await
         .unwrap();
-    let mut oldest_first = letters.clone();
-    oldest_first.sort_by_key(|letter| letter["firstFailedAt"].as_str().unwrap().to_owned());
-    for letter in oldest_first.iter().chain(&oldest_first) {
+    let (_, body) = platform
+        .post_admin(
+            REDRIVE,
+            json!({ "consumer": "search.read-models", "id": oldest_first[0]["eventId"] }),
+        )
+        .await;
+    assert_eq!(body["data"]["redriveSearchDeadLetter"]["status"], "REDRIVEN", "{body}");
+    let (_, body) = platform
+        .post_admin(REDRIVE_ALL, json!({ "consumer": "search.read-models" }))
+        .await;
+    let redriven = body["data"]["redriveAllSearchDeadLetters"].as_array().unwrap();
+    assert_eq!(redriven.len(), letters.len() - 1, "{body}");
+    assert!(redriven.iter().all(|letter| letter["status"] == "REDRIVEN"), "{body}");
+    let (_, body) = platform
+        .post_admin(REDRIVE_ALL, json!({ "consumer": "search.read-models" }))
+        .await;
+    assert_eq!(body["data"]["redriveAllSearchDeadLetters"], json!([]), "{body}");
+    for letter in &oldest_first {
         let (_, body) = platform
             .post_admin(
                 REDRIVE,

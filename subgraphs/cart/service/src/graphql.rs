@@ -29,6 +29,7 @@ kernel_infra::status_field!("cartStatus");
 kernel_infra::dead_letter_fields!(
     list: "cartDeadLetters",
     redrive: "redriveCartDeadLetter",
+    redrive_all: "redriveAllCartDeadLetters",
     discard: "discardCartDeadLetter",
 );
 

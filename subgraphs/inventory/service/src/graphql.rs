@@ -46,6 +46,7 @@ kernel_infra::status_field!("inventoryStatus");
 kernel_infra::dead_letter_fields!(
     list: "inventoryDeadLetters",
     redrive: "redriveInventoryDeadLetter",
+    redrive_all: "redriveAllInventoryDeadLetters",
     discard: "discardInventoryDeadLetter",
 );
 

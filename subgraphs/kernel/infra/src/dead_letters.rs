@@ -395,6 +395,50 @@ impl DeadLetters {
             .await
     }
 
+    /// Redrives every DEAD letter of `consumer`, oldest first (so one key's events are
+    /// applied in their order), at most [`LISTED_AT_MOST`] at once. It stops at the first
+    /// that fails again, which stays DEAD and comes last in the answer with its new
+    /// error; the letters after it wait. Each letter redriven is recorded as by
+    /// [`Self::redrive`]; with nothing DEAD the answer is empty.
+    ///
+    /// # Errors
+    /// BAD_USER_INPUT for a consumer that does not park here, INTERNAL.
+    pub async fn redrive_all(
+        &self,
+        consumer: &str,
+        staff: Uuid,
+        meta: &EventMeta,
+    ) -> Result<Vec<entity::Model>, DeadLetterError> {
+        if !self.consumers.contains_key(consumer) {
+            return Err(DeadLetterError::Invalid(format!(
+                "no consumer `{consumer}` parks events in {}",
+                self.context
+            )));
+        }
+        let dead = entity::Entity::find()
+            .filter(entity::Column::Consumer.eq(consumer))
+            .filter(entity::Column::Status.eq(DeadLetterStatus::Dead.as_str()))
+            .order_by_asc(entity::Column::FirstFailedAt)
+            .order_by_asc(entity::Column::EventId)
+            .limit(LISTED_AT_MOST)
+            .all(&self.db)
+            .await?;
+        let mut settled = Vec::with_capacity(dead.len());
+        for letter in dead {
+            match self.redrive(consumer, letter.event_id, staff, meta).await {
+                Ok(redriven) => settled.push(redriven),
+                Err(DeadLetterError::FailedAgain(_)) => {
+                    settled.push(self.find(consumer, letter.event_id).await?);
+                    break;
+                }
+                // Settled by someone else meanwhile: theirs stands.
+                Err(DeadLetterError::NotDead(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(settled)
+    }
+
     /// Gives a DEAD letter up, saying why: DISCARDED, never handled. An event says who
     /// did it, when and why. Discarding twice answers the letter as it is.
     ///
@@ -617,6 +661,20 @@ pub mod graphql {
         Ok(DeadLetter(letter))
     }
 
+    /// Redrives every DEAD letter of a consumer; see [`DeadLetters::redrive_all`].
+    ///
+    /// # Errors
+    /// FORBIDDEN, BAD_USER_INPUT, INTERNAL.
+    pub async fn redrive_all(ctx: &Context<'_>, consumer: &str) -> Result<Vec<DeadLetter>> {
+        let staff = require_role(ctx, Role::Admin)?;
+        let letters = ctx
+            .data_unchecked::<DeadLetters>()
+            .redrive_all(consumer, staff.user_id, &request_meta(ctx))
+            .await
+            .map_err(error)?;
+        Ok(letters.into_iter().map(DeadLetter).collect())
+    }
+
     /// Discards a DEAD letter with a reason; see [`DeadLetters::discard`].
     ///
     /// # Errors
@@ -638,7 +696,7 @@ pub mod graphql {
 /// must hold the context's [`DeadLetters`].
 #[macro_export]
 macro_rules! dead_letter_fields {
-    (list: $list:tt, redrive: $redrive:tt, discard: $discard:tt $(,)?) => {
+    (list: $list:tt, redrive: $redrive:tt, redrive_all: $redrive_all:tt, discard: $discard:tt $(,)?) => {
         /// This context's dead letters (staff only).
         #[derive(Default)]
         pub struct DeadLetterQuery;
@@ -675,6 +733,19 @@ macro_rules! dead_letter_fields {
                 event_id: async_graphql::ID,
             ) -> async_graphql::Result<$crate::dead_letters::graphql::DeadLetter> {
                 $crate::dead_letters::graphql::redrive(ctx, &consumer, &event_id).await
+            }
+
+            /// Hands every DEAD letter of `consumer` to it again (ADMIN), oldest first,
+            /// stopping at the first that fails again: that one stays DEAD and comes
+            /// last with its new error. Nothing DEAD: an empty list. Each redrive is
+            /// audited as an event.
+            #[graphql(name = $redrive_all)]
+            async fn redrive_all_dead_letters(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+                consumer: String,
+            ) -> async_graphql::Result<Vec<$crate::dead_letters::graphql::DeadLetter>> {
+                $crate::dead_letters::graphql::redrive_all(ctx, &consumer).await
             }
 
             /// Gives a DEAD letter up (ADMIN), saying why: DISCARDED, never handled.

@@ -35,6 +35,7 @@ kernel_infra::status_field!("notificationsStatus");
 kernel_infra::dead_letter_fields!(
     list: "notificationsDeadLetters",
     redrive: "redriveNotificationsDeadLetter",
+    redrive_all: "redriveAllNotificationsDeadLetters",
     discard: "discardNotificationsDeadLetter",
 );
 

@@ -49,6 +49,7 @@ kernel_infra::status_field!("ordersStatus");
 kernel_infra::dead_letter_fields!(
     list: "ordersDeadLetters",
     redrive: "redriveOrdersDeadLetter",
+    redrive_all: "redriveAllOrdersDeadLetters",
     discard: "discardOrdersDeadLetter",
 );
 

@@ -40,6 +40,7 @@ kernel_infra::status_field!("searchStatus");
 kernel_infra::dead_letter_fields!(
     list: "searchDeadLetters",
     redrive: "redriveSearchDeadLetter",
+    redrive_all: "redriveAllSearchDeadLetters",
     discard: "discardSearchDeadLetter",
 );
 

@@ -41,6 +41,7 @@ kernel_infra::status_field!("shippingStatus");
 kernel_infra::dead_letter_fields!(
     list: "shippingDeadLetters",
     redrive: "redriveShippingDeadLetter",
+    redrive_all: "redriveAllShippingDeadLetters",
     discard: "discardShippingDeadLetter",
 );
 
