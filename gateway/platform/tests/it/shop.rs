@@ -408,3 +408,16 @@ pub async fn receive_return(platform: &TestPlatform, id: &Value) -> Value {
     assert!(body["errors"].is_null(), "{body}");
     body["data"]["receiveReturn"]["status"].clone()
 }
+
+/// Asserts that `event`'s payload meets its JSON Schema under schema/events/.
+pub fn assert_meets_contract(event: &kernel::EventEnvelope) {
+    let path = format!(
+        "{}/../../schema/events/{}.json",
+        env!("CARGO_MANIFEST_DIR"),
+        event.event_type
+    );
+    let contract: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&contract).unwrap();
+    let problems: Vec<String> = validator.iter_errors(&event.payload).map(|e| e.to_string()).collect();
+    assert!(problems.is_empty(), "{path}: {problems:?} in {}", event.payload);
+}

@@ -340,16 +340,7 @@ async fn dies_and_is_redelivered(platform: TestPlatform) {
     assert_eq!(failed.payload["subscriptionId"], subscription.as_str());
     assert_eq!(failed.payload["eventId"], dead["eventId"]);
     assert_eq!(failed.payload["attempts"], 6);
-    let contract: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!(
-            "{}/../../schema/events/{}.json",
-            env!("CARGO_MANIFEST_DIR"),
-            failed.event_type
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    assert!(jsonschema::validator_for(&contract).unwrap().is_valid(&failed.payload));
+    crate::shop::assert_meets_contract(failed);
 
     // The partner fixed its endpoint and asks again: attempt 7 delivers it.
     endpoint.accept_from_now_on();
@@ -370,20 +361,7 @@ async fn dies_and_is_redelivered(platform: TestPlatform) {
         "{}",
         redelivered.payload
     );
-    let contract: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!(
-            "{}/../../schema/events/{}.json",
-            env!("CARGO_MANIFEST_DIR"),
-            redelivered.event_type
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    assert!(
-        jsonschema::validator_for(&contract)
-            .unwrap()
-            .is_valid(&redelivered.payload)
-    );
+    crate::shop::assert_meets_contract(redelivered);
     eventually("the redelivery is delivered", || async {
         acme.deliveries(&platform, &subscription).await[0]["status"] == "DELIVERED"
     })
