@@ -65,7 +65,7 @@ impl Default for AccountsSettings {
 }
 
 /// The clients of our own frontends and tools, which no partner token may name.
-pub const FIRST_PARTY_CLIENTS: [&str; 3] = ["web", "mobile", "schema-review"];
+pub const FIRST_PARTY_CLIENTS: [&str; 4] = ["web", "mobile", "console", "schema-review"];
 
 impl AccountsSettings {
     /// The partners, each a valid name and none a first-party client.
