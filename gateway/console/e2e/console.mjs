@@ -1,8 +1,9 @@
 // The operations console in a real browser (the system's Chromium, driven by
 // playwright-core): staff sign in, see the platform's health, find a checkout that waits
-// at a step, resume it and see its order become PAID live, then redrive dead letters.
+// at a step, resume it and see its order become PAID live, compensate a STUCK one, then
+// redrive dead letters.
 // Run by gateway/platform/tests/it/console.rs, which sets up what it finds:
-//   CONSOLE_URL, STAFF_EMAIL, STAFF_PASSWORD, CHECKOUT_ID, ORDER_ID,
+//   CONSOLE_URL, STAFF_EMAIL, STAFF_PASSWORD, CHECKOUT_ID, STUCK_CHECKOUT_ID, ORDER_ID,
 //   DEAD_EVENT_IDS (comma-separated, oldest first), CHROMIUM, SCREENSHOTS_DIR.
 
 import { chromium } from 'playwright-core';
@@ -80,6 +81,15 @@ try {
   if ((await card.getByRole('button', { name: 'Resume' }).count()) !== 0) throw new Error('a finished checkout still offers actions');
   step('resumed: COMPLETED, and the order became PAID live');
   await shot('console-checkout-resumed');
+
+  // The stuck one cannot go forward: staff compensate it, saying why.
+  const stuck = page.locator(`article[data-checkout="${env('STUCK_CHECKOUT_ID')}"]`);
+  await stuck.locator('.badge[data-status="STUCK"]').waitFor();
+  await stuck.getByText('at CAPTURE_PAYMENT').waitFor();
+  await stuck.getByLabel('Reason').fill('capture refused for good, ticket OPS-1');
+  await stuck.getByRole('button', { name: 'Compensate' }).click();
+  await stuck.getByRole('status').filter({ hasText: 'Compensated: now FAILED' }).waitFor();
+  step('compensated: FAILED, its payment voided and its order canceled');
 
   // Dead letters: a discard without a reason is refused with its code; each letter is
   // redriven, oldest first.

@@ -1,9 +1,10 @@
 //! The operations console in a real browser: Debian's Chromium, driven by playwright-core
 //! (gateway/console/e2e/console.mjs), against the gateway of a real platform. A checkout
-//! waits at MARK_ORDER_PAID (Orders was down for it) and Search parked a product's
-//! events (its read model's table was gone); with both causes fixed, staff sign in,
-//! see the platform's health, resume the checkout and see its order become PAID live,
-//! and redrive the dead letters. This test then checks what the clicks did.
+//! waits at MARK_ORDER_PAID (Orders was down for it), another is STUCK (Payments refused
+//! its capture), and Search parked a product's events (its read model's table was
+//! gone); with the causes fixed, staff sign in, see the platform's health, resume the
+//! first checkout and see its order become PAID live, compensate the stuck one, and
+//! redrive the dead letters. This test then checks what the clicks did.
 //!
 //! It needs Node (the README's tools) and Chromium (`apt-get install chromium`; .ci/run
 //! installs it). Without Chromium it is skipped, unless `REQUIRE_BROWSER=1` (CI).
@@ -61,9 +62,11 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
         return;
     };
     install_playwright();
-    // Nothing resumes the checkout but staff: the reconciler waits an hour.
+    // Nothing resumes a checkout but staff: the reconciler waits an hour.
     let mut config = crate::fast_jobs();
     config.set("checkout", "resume_after_seconds", json!(3600.0));
+    // The carrier waits too, so the stuck checkout's parcel can still be stopped.
+    config.set("shipping", "carrier_step_seconds", json!(3600.0));
     let platform = TestPlatform::start_with(Backend::Sqlite, config).await;
     staff(&platform).await;
 
@@ -71,7 +74,7 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
     stocked_product(&platform, "CONSOLE-1", 1_500, 5).await;
     let customer = Customer::new();
     let cart = add_to_cart(&platform, &customer, "CONSOLE-1", 2).await;
-    platform.orders_outages.start("MarkOrderPaid");
+    platform.outages.start("MarkOrderPaid");
     let input = json!({ "input": {
         "cartId": cart, "couponCode": null, "paymentMethod": "card", "idempotencyKey": "console-1",
     }});
@@ -81,7 +84,20 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
     let checkout_id = session["id"].as_str().unwrap().to_owned();
     let order_id = session["order"]["id"].as_str().unwrap().to_owned();
     assert_eq!(session["order"]["status"], "AWAITING_PAYMENT", "{body}");
-    platform.orders_outages.end("MarkOrderPaid");
+    platform.outages.end("MarkOrderPaid");
+
+    // Another is STUCK: Payments refuses its capture, past the point of no return.
+    let other = Customer::new();
+    let other_cart = add_to_cart(&platform, &other, "CONSOLE-1", 1).await;
+    platform.outages.refuse("CapturePayment");
+    let input = json!({ "input": {
+        "cartId": other_cart, "couponCode": null, "paymentMethod": "card", "idempotencyKey": "console-2",
+    }});
+    let (_, body) = platform.post_as(Some(&other.token), CHECKOUT, input).await;
+    platform.outages.end("CapturePayment");
+    let stuck = &body["data"]["checkout"];
+    assert_eq!(stuck["status"], "STUCK", "{body}");
+    let stuck_id = stuck["id"].as_str().unwrap().to_owned();
 
     // Search parks a new product's events while its read model's table is gone.
     let search = platform.contexts.search.db.clone();
@@ -108,6 +124,7 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
         .env("STAFF_EMAIL", STAFF_EMAIL)
         .env("STAFF_PASSWORD", STAFF_PASSWORD)
         .env("CHECKOUT_ID", &checkout_id)
+        .env("STUCK_CHECKOUT_ID", &stuck_id)
         .env("ORDER_ID", &order_id)
         .env("DEAD_EVENT_IDS", dead.join(","))
         .env("CHROMIUM", &chromium)
@@ -127,6 +144,7 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
         "health: 11 contexts ready",
         "the waiting checkout is listed, its order AWAITING_PAYMENT",
         "resumed: COMPLETED, and the order became PAID live",
+        "compensated: FAILED, its payment voided and its order canceled",
         "a discard without a reason is refused: BAD_USER_INPUT",
         "dead letters redriven",
         "the order timeline shows PAID",
@@ -152,6 +170,23 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
         1,
         "{body}"
     );
+    let (_, body) = platform
+        .post_admin(
+            "query($id: ID!) { checkoutSession(id: $id) { status failureReason order { status payment { status } } } }",
+            json!({ "id": stuck_id }),
+        )
+        .await;
+    let compensated = &body["data"]["checkoutSession"];
+    assert_eq!(compensated["status"], "FAILED", "{body}");
+    assert_eq!(compensated["order"]["status"], "CANCELED", "{body}");
+    assert_eq!(compensated["order"]["payment"]["status"], "VOIDED", "{body}");
+    assert!(
+        compensated["failureReason"]
+            .as_str()
+            .unwrap()
+            .contains("capture refused for good"),
+        "{body}"
+    );
     let checkout_db = platform.contexts.checkout.saga.db().clone();
     let resumed = checkout_db
         .query_all_raw(sea_orm::Statement::from_string(
@@ -161,6 +196,14 @@ async fn staff_fix_a_waiting_checkout_and_dead_letters_in_the_browser() {
         .await
         .unwrap();
     assert_eq!(resumed.len(), 1);
+    let compensations = checkout_db
+        .query_all_raw(sea_orm::Statement::from_string(
+            checkout_db.get_database_backend(),
+            "SELECT envelope FROM outbox_events WHERE event_type = 'ecommerce.checkout.session.compensated.v1'",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(compensations.len(), 1);
     eventually("the redriven product is found", || async {
         let (_, body) = platform
             .post(

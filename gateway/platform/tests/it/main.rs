@@ -52,46 +52,68 @@ pub static HEAVY: std::sync::LazyLock<tokio::sync::Mutex<()>> =
 /// Request bodies a subgraph received.
 pub type Recorded = Arc<Mutex<Vec<String>>>;
 
-/// Operations (by name) that a subgraph answers 503 to, as while it is down for them:
-/// a test adds one to hold a saga at the step that sends it, and removes it again.
+/// How a subgraph answers an operation a test takes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// 503, as while it is down: the caller may retry.
+    Unavailable,
+    /// A CONFLICT error, as when it refuses the command for good.
+    Refused,
+}
+
+/// Operations (by name) that the subgraphs answer as if down for them, or refuse: a
+/// test takes one out to hold a saga at the step that sends it, and puts it back.
 #[derive(Clone, Default)]
-pub struct Outages(Arc<Mutex<std::collections::BTreeSet<String>>>);
+pub struct Outages(Arc<Mutex<std::collections::BTreeMap<String, Outage>>>);
 
 impl Outages {
+    /// `operation` is answered 503 until [`Outages::end`].
     pub fn start(&self, operation: &str) {
-        self.0.lock().unwrap().insert(operation.to_owned());
+        self.0.lock().unwrap().insert(operation.to_owned(), Outage::Unavailable);
+    }
+
+    /// `operation` is refused (CONFLICT) until [`Outages::end`].
+    pub fn refuse(&self, operation: &str) {
+        self.0.lock().unwrap().insert(operation.to_owned(), Outage::Refused);
     }
 
     pub fn end(&self, operation: &str) {
         self.0.lock().unwrap().remove(operation);
     }
 
-    fn covers(&self, body: &str) -> bool {
-        let down = self.0.lock().unwrap();
-        if down.is_empty() {
-            return false;
+    fn covering(&self, body: &str) -> Option<Outage> {
+        let out = self.0.lock().unwrap();
+        if out.is_empty() {
+            return None;
         }
         // Our services send a named operation's text (frontend-contracts/services/).
-        let Ok(request) = serde_json::from_str::<serde_json::Value>(body) else {
-            return false;
-        };
+        let request = serde_json::from_str::<serde_json::Value>(body).ok()?;
         let query = request["query"].as_str().unwrap_or_default();
-        down.iter().any(|name| {
-            request["operationName"] == name.as_str()
-                || ["query", "mutation"].iter().any(|kind| {
-                    query.contains(&format!("{kind} {name}(")) || query.contains(&format!("{kind} {name} "))
-                })
-        })
+        out.iter()
+            .find(|(name, _)| {
+                request["operationName"] == name.as_str()
+                    || ["query", "mutation"].iter().any(|kind| {
+                        query.contains(&format!("{kind} {name}(")) || query.contains(&format!("{kind} {name} "))
+                    })
+            })
+            .map(|(_, outage)| *outage)
     }
 }
 
-async fn unavailable_for(State(outages): State<Outages>, request: Request, next: Next) -> axum::response::Response {
+async fn unless_out(State(outages): State<Outages>, request: Request, next: Next) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    if outages.covers(&String::from_utf8_lossy(&bytes)) {
-        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for this operation").into_response();
+    match outages.covering(&String::from_utf8_lossy(&bytes)) {
+        Some(Outage::Unavailable) => {
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down for this operation").into_response()
+        }
+        Some(Outage::Refused) => axum::Json(serde_json::json!({
+            "data": null,
+            "errors": [{ "message": "refused by the test", "extensions": { "code": "CONFLICT" } }],
+        }))
+        .into_response(),
+        None => next.run(Request::from_parts(parts, Body::from(bytes))).await,
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
 pub struct TestPlatform {
@@ -107,8 +129,8 @@ pub struct TestPlatform {
     pub inventory_requests: Recorded,
     /// Every request body the Orders subgraph received.
     pub orders_requests: Recorded,
-    /// What the Orders subgraph is down for.
-    pub orders_outages: Outages,
+    /// What the subgraphs are down for, or refuse.
+    pub outages: Outages,
     client: reqwest::Client,
     gateway: tokio::process::Child,
     shutdown: CancellationToken,
@@ -232,8 +254,8 @@ impl TestPlatform {
         let inventory_requests = Recorded::default();
         let orders_requests = Recorded::default();
         let (inventory_recorded, orders_recorded) = (inventory_requests.clone(), orders_requests.clone());
-        let orders_outages = Outages::default();
-        let orders_down = orders_outages.clone();
+        let outages = Outages::default();
+        let out = outages.clone();
         let wrap = move |name: &str, router: axum::Router| {
             let router = match slow {
                 Some((context, delay)) if context == name => {
@@ -241,14 +263,10 @@ impl TestPlatform {
                 }
                 _ => router,
             };
+            let router = router.layer(axum::middleware::from_fn_with_state(out.clone(), unless_out));
             match name {
                 "inventory" => router.layer(axum::middleware::from_fn_with_state(inventory_recorded.clone(), record)),
-                "orders" => router
-                    .layer(axum::middleware::from_fn_with_state(
-                        orders_down.clone(),
-                        unavailable_for,
-                    ))
-                    .layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
+                "orders" => router.layer(axum::middleware::from_fn_with_state(orders_recorded.clone(), record)),
                 _ => router,
             }
         };
@@ -263,7 +281,7 @@ impl TestPlatform {
             endpoints: running.endpoints,
             inventory_requests,
             orders_requests,
-            orders_outages,
+            outages,
             client: reqwest::Client::new(),
             gateway,
             shutdown,
