@@ -251,10 +251,13 @@ async fn replay_and_rebuild(platform: &TestPlatform) {
         checkout(platform, &second, &second_cart, None, "tok_visa", "replay-2")
     );
     let rebuilt = rebuilt.unwrap();
-    assert_eq!(
-        rebuilt.different, 2,
+    // What it replaced: the two drifts, and the second order too when the consumer
+    // applied its first event before the relay marked it published (a view still moving).
+    assert!(
+        (2..=3).contains(&rebuilt.different),
         "the rebuild reports what it replaced: {rebuilt:?}"
     );
+    assert!(rebuilt.differences.iter().any(|d| d.contains(&lamp)), "{rebuilt:?}");
     assert_eq!(placed["data"]["checkout"]["status"], "COMPLETED", "{placed}");
     let second_order = placed["data"]["checkout"]["order"]["id"].as_str().unwrap();
     until_delivered(platform, &second, second_order).await;
